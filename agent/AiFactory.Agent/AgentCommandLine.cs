@@ -1,0 +1,92 @@
+using System.CommandLine;
+using AiFactory.Agent.Configuration;
+using AiFactory.Agent.Hosting;
+
+namespace AiFactory.Agent;
+
+/// <summary>
+/// The command line: with no subcommand the daemon runs; subcommands (discover, capture-fixture, ...) do one
+/// job and exit. Every daemon setting can be given as a flag of the same name as its YAML key.
+/// </summary>
+internal static class AgentCommandLine
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("aifactory-agent: the AiFactory node agent for GPU servers (systemd service).");
+        var config = new Option<string?>("--config") { Description = $"YAML settings file (default {AgentOptions.DefaultConfigPath}, read if present)" };
+        root.Options.Add(config);
+        var flags = new List<Option<string?>>();
+        foreach ((string key, string description) in FlagDescriptions)
+        {
+            var option = new Option<string?>("--" + key) { Description = description };
+            flags.Add(option);
+            root.Options.Add(option);
+        }
+
+        root.SetAction(parse =>
+        {
+            var given = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (Option<string?> option in flags)
+            {
+                if (parse.GetValue(option) is string value)
+                {
+                    given[option.Name.TrimStart('-')] = value;
+                }
+            }
+
+            AgentOptions options;
+            try
+            {
+                options = AgentOptionsLoader.Load(parse.GetValue(config), given, EnvironmentVariables());
+            }
+            catch (ConfigurationException ex)
+            {
+                Console.Error.WriteLine("aifactory-agent: invalid configuration: " + ex.Message);
+                return ConfigurationException.ExitCode;
+            }
+
+            return Daemon.Run(options);
+        });
+
+        foreach (Command command in Subcommands())
+        {
+            root.Subcommands.Add(command);
+        }
+
+        return root;
+    }
+
+    /// <summary>Subcommands that run without the daemon. Features add theirs here.</summary>
+    private static IEnumerable<Command> Subcommands() => [];
+
+    private static readonly (string Key, string Description)[] FlagDescriptions =
+    [
+        ("sysfs-root", "where sysfs is mounted (default /sys; a hardware fixture tree for demos and tests)"),
+        ("procfs-root", "where procfs is mounted (default /proc)"),
+        ("state-dir", "state directory: journal, leases (default /var/lib/aifactory)"),
+        ("socket", "gRPC Unix socket (default /run/aifactory/agent.sock)"),
+        ("listen", "TCP host:port for gRPC over TLS (default off)"),
+        ("listen-plaintext", "true to serve --listen without TLS (loopback tests only)"),
+        ("metrics-listen", "host:port for Prometheus /metrics (default 0.0.0.0:9400; 'off' for none)"),
+        ("nvml-library", "NVML library to load (default libnvidia-ml.so.1)"),
+        ("log-level", "trace, debug, info, warning or error (default info)"),
+        ("max-message-size", "largest gRPC message in bytes (default 4194304)"),
+        ("shutdown-timeout", "seconds to finish calls in flight on SIGTERM (default 10)"),
+        ("tls-certificate", "PEM certificate for --listen"),
+        ("tls-key", "PEM private key for --listen"),
+    ];
+
+    internal static Dictionary<string, string?> EnvironmentVariables()
+    {
+        var env = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            if (e.Key is string k && k.StartsWith("AIFACTORY_", StringComparison.Ordinal))
+            {
+                env[k] = e.Value as string;
+            }
+        }
+
+        return env;
+    }
+}

@@ -1,0 +1,107 @@
+using AiFactory.Grpc;
+using AiFactory.Grpc.Services;
+using Grpc.Health.V1;
+using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
+
+namespace AiFactory.Agent.Api;
+
+/// <summary>
+/// The standard <c>grpc.health.v1.Health</c> service. The empty service name is the whole agent; each served
+/// service is known by its full name. Watch streams the current status and every change until the caller leaves.
+/// </summary>
+internal sealed class HealthService
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, ServingStatus> _statuses = new(StringComparer.Ordinal);
+    private event Action<string, ServingStatus>? Changed;
+
+    public HealthService(IEnumerable<string> services)
+    {
+        _statuses[string.Empty] = ServingStatus.Serving;
+        foreach (string service in services)
+        {
+            _statuses[service] = ServingStatus.Serving;
+        }
+    }
+
+    public const string ServiceName = "grpc.health.v1.Health";
+
+    public ServiceDefinition Definition() =>
+        ServiceDefinition.CreateBuilder(ServiceName)
+            .AddUnary<HealthCheckRequest, HealthCheckResponse>("Check", HealthCheckRequest.Parser, CheckAsync)
+            .AddServerStreaming<HealthCheckRequest, HealthCheckResponse>("Watch", HealthCheckRequest.Parser, WatchAsync)
+            .Build();
+
+    /// <summary>Sets the status of one service (or of the whole agent, with the empty name) and tells watchers.</summary>
+    public void SetStatus(string service, ServingStatus status)
+    {
+        lock (_gate)
+        {
+            _statuses[service] = status;
+        }
+
+        Changed?.Invoke(service, status);
+    }
+
+    /// <summary>Marks everything NOT_SERVING (shutdown).</summary>
+    public void SetAllNotServing()
+    {
+        string[] names;
+        lock (_gate)
+        {
+            names = [.. _statuses.Keys];
+        }
+
+        foreach (string name in names)
+        {
+            SetStatus(name, ServingStatus.NotServing);
+        }
+    }
+
+    private ServingStatus? Lookup(string service)
+    {
+        lock (_gate)
+        {
+            return _statuses.TryGetValue(service, out ServingStatus status) ? status : null;
+        }
+    }
+
+    private Task<HealthCheckResponse> CheckAsync(HealthCheckRequest request, ServerCallContext context)
+    {
+        ServingStatus status = Lookup(request.Service)
+            ?? throw new RpcException(StatusCode.NotFound, $"unknown service \"{request.Service}\"");
+        return Task.FromResult(new HealthCheckResponse { Status = status });
+    }
+
+    private async Task WatchAsync(HealthCheckRequest request, IServerStreamWriter<HealthCheckResponse> writer, ServerCallContext context)
+    {
+        var updates = System.Threading.Channels.Channel.CreateBounded<ServingStatus>(
+            new System.Threading.Channels.BoundedChannelOptions(16) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropOldest });
+        void OnChanged(string service, ServingStatus status)
+        {
+            if (service == request.Service)
+            {
+                updates.Writer.TryWrite(status);
+            }
+        }
+
+        Changed += OnChanged;
+        try
+        {
+            ServingStatus last = Lookup(request.Service) ?? ServingStatus.ServiceUnknown;
+            await writer.WriteAsync(new HealthCheckResponse { Status = last }, context.CancellationToken).ConfigureAwait(false);
+            await foreach (ServingStatus status in updates.Reader.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+            {
+                if (status != last)
+                {
+                    last = status;
+                    await writer.WriteAsync(new HealthCheckResponse { Status = status }, context.CancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            Changed -= OnChanged;
+        }
+    }
+}

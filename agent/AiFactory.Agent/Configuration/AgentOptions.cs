@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Logging;
+
+namespace AiFactory.Agent.Configuration;
+
+/// <summary>
+/// The daemon's settings after defaults, <c>agent.yaml</c>, environment (<c>AIFACTORY_*</c>) and flags were applied,
+/// in that order. Built and validated by <see cref="AgentOptionsLoader"/>.
+/// </summary>
+internal sealed record AgentOptions
+{
+    public const string DefaultConfigPath = "/etc/aifactory/agent.yaml";
+
+    /// <summary>The file the settings came from, or null when none was read.</summary>
+    public string? ConfigPath { get; init; }
+
+    /// <summary>Where sysfs is mounted (a fixture tree in tests and demos).</summary>
+    public string SysfsRoot { get; init; } = "/sys";
+
+    /// <summary>Where procfs is mounted.</summary>
+    public string ProcfsRoot { get; init; } = "/proc";
+
+    /// <summary>Journal, leases and profile state.</summary>
+    public string StateDir { get; init; } = "/var/lib/aifactory";
+
+    /// <summary>The Unix socket for gRPC (h2c), for the CLI and local control planes.</summary>
+    public string Socket { get; init; } = "/run/aifactory/agent.sock";
+
+    /// <summary>TCP host:port for gRPC over TLS; null (the default) for none.</summary>
+    public string? Listen { get; init; }
+
+    /// <summary>Serve <see cref="Listen"/> without TLS (h2c). Only for loopback tests and benchmarks.</summary>
+    public bool ListenPlaintext { get; init; }
+
+    /// <summary>PEM certificate for the TCP listener.</summary>
+    public string? TlsCertificate { get; init; }
+
+    /// <summary>PEM private key for the TCP listener.</summary>
+    public string? TlsKey { get; init; }
+
+    /// <summary>host:port of the Prometheus endpoint; null for none.</summary>
+    public string? MetricsListen { get; init; } = "0.0.0.0:9400";
+
+    /// <summary>The NVML library to load (a fake one in tests and demos).</summary>
+    public string NvmlLibrary { get; init; } = "libnvidia-ml.so.1";
+
+    /// <summary>The least severe level logged.</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>The largest gRPC message accepted or sent, in bytes.</summary>
+    public int MaxMessageSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>How long a SIGTERM waits for calls in flight before the process exits anyway.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,242 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace AiFactory.Agent.Configuration;
+
+/// <summary>
+/// Builds <see cref="AgentOptions"/>: defaults, then the YAML file (unknown keys rejected), then <c>AIFACTORY_*</c>
+/// environment variables, then flags. Every key has one name, used in all three places
+/// (<c>sysfs-root</c>, <c>AIFACTORY_SYSFS_ROOT</c>, <c>--sysfs-root</c>).
+/// </summary>
+internal static class AgentOptionsLoader
+{
+    /// <summary>The settable keys. TLS keys are nested in YAML under <c>tls:</c> and flat elsewhere.</summary>
+    internal static readonly string[] Keys =
+    [
+        "sysfs-root", "procfs-root", "state-dir", "socket", "listen", "listen-plaintext", "metrics-listen",
+        "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "tls-certificate", "tls-key",
+    ];
+
+    /// <summary>
+    /// Loads the settings. <paramref name="configPath"/> null means the default path, read only if it exists;
+    /// an explicit path must exist. <paramref name="flags"/> maps keys to values given on the command line.
+    /// </summary>
+    public static AgentOptions Load(string? configPath, IReadOnlyDictionary<string, string> flags, IReadOnlyDictionary<string, string?> environment)
+    {
+        var values = new Dictionary<string, (string Value, string Source)>(StringComparer.Ordinal);
+        string? path = configPath ?? (environment.TryGetValue("AIFACTORY_CONFIG", out string? envPath) && !string.IsNullOrEmpty(envPath) ? envPath : null);
+        bool explicitPath = path is not null;
+        path ??= AgentOptions.DefaultConfigPath;
+        string? readPath = null;
+        if (File.Exists(path))
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new ConfigurationException(path, "config", null, "cannot be read: " + ex.Message);
+            }
+
+            foreach ((string key, string value) in ParseYaml(text, path))
+            {
+                values[key] = (value, path);
+            }
+
+            readPath = path;
+        }
+        else if (explicitPath)
+        {
+            throw new ConfigurationException("command line", "config", path, "file does not exist");
+        }
+
+        foreach (string key in Keys)
+        {
+            string env = "AIFACTORY_" + key.Replace('-', '_').ToUpperInvariant();
+            if (environment.TryGetValue(env, out string? v) && v is not null)
+            {
+                values[key] = (v, "environment " + env);
+            }
+        }
+
+        foreach ((string key, string value) in flags)
+        {
+            values[key] = (value, "command line --" + key);
+        }
+
+        return Build(values, readPath);
+    }
+
+    /// <summary>Reads a YAML mapping of the keys above; anything else is an error naming the key and its line.</summary>
+    internal static IEnumerable<(string Key, string Value)> ParseYaml(string text, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException ex)
+        {
+            throw new ConfigurationException(source, $"line {ex.Start.Line}", null, "not valid YAML: " + ex.Message);
+        }
+
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+        {
+            return [];
+        }
+
+        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            throw new ConfigurationException(source, "(document)", null, "must be a mapping of settings");
+        }
+
+        var result = new List<(string, string)>();
+        Walk(root, prefix: string.Empty, source, result);
+        return result;
+    }
+
+    private static void Walk(YamlMappingNode node, string prefix, string source, List<(string, string)> result)
+    {
+        foreach ((YamlNode keyNode, YamlNode valueNode) in node.Children)
+        {
+            string name = (keyNode as YamlScalarNode)?.Value ?? string.Empty;
+            string key = prefix + name;
+            if (prefix.Length == 0 && name == "tls" && valueNode is YamlMappingNode tls)
+            {
+                Walk(tls, "tls-", source, result);
+                continue;
+            }
+
+            if (Array.IndexOf(Keys, key) < 0 || key is "tls-certificate" or "tls-key" && prefix.Length == 0)
+            {
+                string where = $"line {keyNode.Start.Line}";
+                throw new ConfigurationException(source, key.Replace("tls-", "tls.", StringComparison.Ordinal), null, $"unknown key ({where}); known keys: {string.Join(", ", Keys.Select(k => k.Replace("tls-", "tls.", StringComparison.Ordinal)))}");
+            }
+
+            if (valueNode is not YamlScalarNode scalar)
+            {
+                throw new ConfigurationException(source, key, null, $"must be a single value (line {valueNode.Start.Line})");
+            }
+
+            result.Add((key, scalar.Value ?? string.Empty));
+        }
+    }
+
+    private static AgentOptions Build(Dictionary<string, (string Value, string Source)> values, string? configPath)
+    {
+        var options = new AgentOptions { ConfigPath = configPath };
+        foreach ((string key, (string value, string source)) in values)
+        {
+            options = key switch
+            {
+                "sysfs-root" => options with { SysfsRoot = ExistingDirectory(source, key, value) },
+                "procfs-root" => options with { ProcfsRoot = ExistingDirectory(source, key, value) },
+                "state-dir" => options with { StateDir = AbsolutePath(source, key, value) },
+                "socket" => options with { Socket = AbsolutePath(source, key, value) },
+                "listen" => options with { Listen = Endpoint(source, key, value, allowOff: true) },
+                "listen-plaintext" => options with { ListenPlaintext = Bool(source, key, value) },
+                "metrics-listen" => options with { MetricsListen = Endpoint(source, key, value, allowOff: true) },
+                "nvml-library" => options with { NvmlLibrary = NonEmpty(source, key, value) },
+                "log-level" => options with { LogLevel = Level(source, key, value) },
+                "max-message-size" => options with { MaxMessageSize = Int(source, key, value, 1024, int.MaxValue) },
+                "shutdown-timeout" => options with { ShutdownTimeout = TimeSpan.FromSeconds(Int(source, key, value, 1, 300)) },
+                "tls-certificate" => options with { TlsCertificate = ExistingFile(source, "tls.certificate", value) },
+                "tls-key" => options with { TlsKey = ExistingFile(source, "tls.key", value) },
+                _ => throw new ConfigurationException(source, key, value, "unknown key"),
+            };
+        }
+
+        if (options.Listen is not null && !options.ListenPlaintext && (options.TlsCertificate is null || options.TlsKey is null))
+        {
+            throw new ConfigurationException("settings", "listen", options.Listen, "a TCP listener needs tls.certificate and tls.key (or listen-plaintext: true for a loopback test listener)");
+        }
+
+        return options;
+    }
+
+    private static string NonEmpty(string source, string key, string value) =>
+        string.IsNullOrWhiteSpace(value) ? throw new ConfigurationException(source, key, value, "must not be empty") : value;
+
+    private static string AbsolutePath(string source, string key, string value) =>
+        Path.IsPathFullyQualified(value) ? value : throw new ConfigurationException(source, key, value, "must be an absolute path");
+
+    private static string ExistingDirectory(string source, string key, string value) =>
+        System.IO.Directory.Exists(AbsolutePath(source, key, value)) ? value : throw new ConfigurationException(source, key, value, "directory does not exist");
+
+    private static string ExistingFile(string source, string key, string value) =>
+        System.IO.File.Exists(AbsolutePath(source, key, value)) ? value : throw new ConfigurationException(source, key, value, "file does not exist");
+
+    private static bool Bool(string source, string key, string value) => value.ToLowerInvariant() switch
+    {
+        "true" or "yes" or "1" => true,
+        "false" or "no" or "0" => false,
+        _ => throw new ConfigurationException(source, key, value, "must be true or false"),
+    };
+
+    private static int Int(string source, string key, string value, int min, int max) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= min && n <= max
+            ? n
+            : throw new ConfigurationException(source, key, value, $"must be a whole number from {min} to {max}");
+
+    private static LogLevel Level(string source, string key, string value) => value.ToLowerInvariant() switch
+    {
+        "trace" => LogLevel.Trace,
+        "debug" => LogLevel.Debug,
+        "info" or "information" => LogLevel.Information,
+        "warn" or "warning" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        _ => throw new ConfigurationException(source, key, value, "must be one of trace, debug, info, warning, error"),
+    };
+
+    /// <summary>host:port (IPv6 in brackets); "off" or empty turns the listener off when allowed.</summary>
+    private static string? Endpoint(string source, string key, string value, bool allowOff)
+    {
+        if (allowOff && (value.Length == 0 || value.Equals("off", StringComparison.OrdinalIgnoreCase)))
+        {
+            return null;
+        }
+
+        if (!TryParseEndpoint(value, out _))
+        {
+            throw new ConfigurationException(source, key, value, "must be host:port with an IP address or 'localhost' and a port from 1 to 65535 (IPv6 as [::1]:port), or 'off'");
+        }
+
+        return value;
+    }
+
+    /// <summary>Parses host:port for Kestrel's Listen.</summary>
+    public static bool TryParseEndpoint(string value, out IPEndPoint endpoint)
+    {
+        endpoint = new IPEndPoint(IPAddress.Loopback, 0);
+        int colon = value.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+        {
+            return false;
+        }
+
+        string host = value[..colon];
+        if (host.StartsWith('[') && host.EndsWith(']'))
+        {
+            host = host[1..^1];
+        }
+
+        if (host == "localhost")
+        {
+            endpoint = new IPEndPoint(IPAddress.Loopback, port);
+            return true;
+        }
+
+        if (!IPAddress.TryParse(host, out IPAddress? address))
+        {
+            return false;
+        }
+
+        endpoint = new IPEndPoint(address, port);
+        return true;
+    }
+}

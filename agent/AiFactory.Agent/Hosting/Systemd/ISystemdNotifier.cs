@@ -1,0 +1,11 @@
+namespace AiFactory.Agent.Hosting.Systemd;
+
+/// <summary>Sends sd_notify(3) state lines to the service manager.</summary>
+internal interface ISystemdNotifier
+{
+    /// <summary>True when <c>$NOTIFY_SOCKET</c> is set (the process runs under systemd with Type=notify).</summary>
+    bool IsEnabled { get; }
+
+    /// <summary>Sends one datagram with the given state lines.</summary>
+    void Notify(ServiceState state);
+}

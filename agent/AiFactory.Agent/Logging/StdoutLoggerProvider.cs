@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace AiFactory.Agent.Logging;
+
+/// <summary>
+/// Writes one line per log event to stdout. Under systemd (<c>$JOURNAL_STREAM</c> set) each line starts with the
+/// syslog priority <c>&lt;N&gt;</c>, which journald turns into the entry's PRIORITY, and carries no timestamp
+/// (journald adds its own). Otherwise a UTC timestamp and a level word lead the line.
+/// </summary>
+internal sealed class StdoutLoggerProvider : ILoggerProvider
+{
+    private readonly TextWriter _out;
+    private readonly bool _journal;
+    private readonly LogLevel _minimum;
+    private readonly Lock _gate = new();
+
+    public StdoutLoggerProvider(TextWriter output, bool journal, LogLevel minimum)
+    {
+        _out = output;
+        _journal = journal;
+        _minimum = minimum;
+    }
+
+    /// <summary>True when stdout is connected to the journal (systemd sets JOURNAL_STREAM for StandardOutput=journal).</summary>
+    public static bool StdoutIsJournal() => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("JOURNAL_STREAM"));
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, ShortCategory(categoryName));
+
+    public void Dispose()
+    {
+    }
+
+    /// <summary>The syslog priority for a level (sd-daemon.h: SD_ERR=3, SD_WARNING=4, SD_INFO=6, SD_DEBUG=7).</summary>
+    internal static int Priority(LogLevel level) => level switch
+    {
+        LogLevel.Critical => 2,
+        LogLevel.Error => 3,
+        LogLevel.Warning => 4,
+        LogLevel.Information => 6,
+        _ => 7,
+    };
+
+    private static string ShortCategory(string category)
+    {
+        int dot = category.LastIndexOf('.');
+        return dot < 0 ? category : category[(dot + 1)..];
+    }
+
+    private void Write(LogLevel level, string category, string message, Exception? exception)
+    {
+        var sb = new StringBuilder(message.Length + 64);
+        if (_journal)
+        {
+            sb.Append('<').Append(Priority(level).ToString(CultureInfo.InvariantCulture)).Append('>');
+        }
+        else
+        {
+            sb.Append(DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture)).Append(' ')
+              .Append(level switch
+              {
+                  LogLevel.Critical => "crit ",
+                  LogLevel.Error => "error",
+                  LogLevel.Warning => "warn ",
+                  LogLevel.Information => "info ",
+                  LogLevel.Debug => "debug",
+                  _ => "trace",
+              }).Append(' ');
+        }
+
+        sb.Append(category).Append(": ").Append(message.ReplaceLineEndings(" "));
+        if (exception is not null)
+        {
+            // One journal entry per event: the exception goes on the same line.
+            sb.Append(" | ").Append(exception.GetType().Name).Append(": ").Append(exception.Message.ReplaceLineEndings(" "));
+        }
+
+        lock (_gate)
+        {
+            _out.WriteLine(sb.ToString());
+            _out.Flush();
+        }
+    }
+
+    private sealed class Logger(StdoutLoggerProvider provider, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None && logLevel >= provider._minimum;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                provider.Write(logLevel, category, formatter(state, exception), exception);
+            }
+        }
+    }
+}

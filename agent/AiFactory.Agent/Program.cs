@@ -1,0 +1,3 @@
+using AiFactory.Agent;
+
+return AgentCommandLine.Build().Parse(args).Invoke();

@@ -1,0 +1,20 @@
+using System.CommandLine;
+
+namespace AiFactory.Cli;
+
+/// <summary>aifactoryctl: the operator's CLI. One folder per verb; each verb adds its command here.</summary>
+internal static class CliApp
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("aifactoryctl: operate the AiFactory node agent over its gRPC API.");
+        root.Options.Add(GlobalOptions.Socket);
+        root.Options.Add(GlobalOptions.Address);
+        root.Options.Add(GlobalOptions.Json);
+        root.Options.Add(GlobalOptions.Timeout);
+        root.Options.Add(GlobalOptions.Insecure);
+        root.Subcommands.Add(Health.HealthCommand.Create());
+        root.Subcommands.Add(Version.VersionCommand.Create());
+        return root;
+    }
+}

@@ -1,0 +1,16 @@
+namespace AiFactory.Cli;
+
+/// <summary>aifactoryctl's exit statuses.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>The agent answered, and the answer is "not good" (NOT_SERVING, a refused request).</summary>
+    public const int NotOk = 1;
+
+    /// <summary>Bad command line.</summary>
+    public const int Usage = 2;
+
+    /// <summary>The agent could not be reached or did not answer in time (EX_UNAVAILABLE).</summary>
+    public const int Unavailable = 69;
+}

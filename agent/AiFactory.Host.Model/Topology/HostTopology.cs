@@ -1,0 +1,69 @@
+using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Numa;
+using AiFactory.Host.Model.Pci;
+
+namespace AiFactory.Host.Model.Topology;
+
+/// <summary>
+/// The machine as discovery read it at one moment: CPUs, NUMA nodes, PCI devices, IOMMU groups and network
+/// devices, plus the warnings for whatever could not be read. Immutable; a rescan builds a new one.
+/// </summary>
+public sealed record HostTopology
+{
+    /// <summary>The CPUs.</summary>
+    public required CpuTopology Cpus { get; init; }
+
+    /// <summary>The NUMA nodes, by id.</summary>
+    public required IReadOnlyList<NumaNode> NumaNodes { get; init; }
+
+    /// <summary>Every PCI function, sorted by address.</summary>
+    public required IReadOnlyList<PciDevice> PciDevices { get; init; }
+
+    /// <summary>IOMMU groups, by number; empty without an IOMMU.</summary>
+    public IReadOnlyList<IommuGroup> IommuGroups { get; init; } = [];
+
+    /// <summary>Network interfaces (Ethernet and InfiniBand).</summary>
+    public IReadOnlyList<NetDevice> NetDevices { get; init; } = [];
+
+    /// <summary>What could not be read or parsed: file, raw value and why. Discovery never throws for these.</summary>
+    public IReadOnlyList<DiscoveryWarning> Warnings { get; init; } = [];
+
+    /// <summary>The device at <paramref name="address"/>, or null.</summary>
+    public PciDevice? FindDevice(PciAddress address)
+    {
+        foreach (PciDevice d in PciDevices)
+        {
+            if (d.Address == address)
+            {
+                return d;
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>An IOMMU group: <c>/sys/kernel/iommu_groups/N/devices</c>.</summary>
+public sealed record IommuGroup(int Id, IReadOnlyList<PciAddress> Members);
+
+/// <summary>A network interface from <c>/sys/class/net</c> or an RDMA device from <c>/sys/class/infiniband</c>.</summary>
+/// <param name="Name">The interface name (eth0, ens1f0, mlx5_0).</param>
+/// <param name="Kind">Ethernet or InfiniBand.</param>
+/// <param name="PciAddress">The PCI function behind it, when it has one (virtual interfaces have none).</param>
+public sealed record NetDevice(string Name, NetDeviceKind Kind, PciAddress? PciAddress);
+
+/// <summary>The kind of network device.</summary>
+public enum NetDeviceKind
+{
+    /// <summary>An Ethernet interface (/sys/class/net).</summary>
+    Ethernet,
+
+    /// <summary>An RDMA device (/sys/class/infiniband).</summary>
+    InfiniBand,
+}
+
+/// <summary>Something discovery could not read or parse; the rest of the inventory is still returned.</summary>
+/// <param name="Path">The file, relative to the sysfs/procfs root (e.g. <c>bus/pci/devices/0000:41:00.0/numa_node</c>).</param>
+/// <param name="RawValue">What the file held (shortened), or null when it could not be read.</param>
+/// <param name="Message">Why it was not used.</param>
+public sealed record DiscoveryWarning(string Path, string? RawValue, string Message);
