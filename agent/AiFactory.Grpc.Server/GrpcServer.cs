@@ -23,14 +23,21 @@ public sealed partial class GrpcServer
     {
         _options = options;
         _logger = logger;
+        var names = new List<string>();
         foreach (ServiceDefinition service in services)
         {
+            names.Add(service.Name);
             foreach ((string name, MethodHandler handler) in service.Methods)
             {
                 _methods.Add($"/{service.Name}/{name}", handler);
             }
         }
+
+        ServiceNames = names;
     }
+
+    /// <summary>The names of the services served.</summary>
+    public IReadOnlyList<string> ServiceNames { get; private set; } = [];
 
     /// <summary>The full names (<c>/package.Service/Method</c>) of every method served.</summary>
     public IEnumerable<string> MethodNames => _methods.Keys;

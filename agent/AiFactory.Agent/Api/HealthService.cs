@@ -15,12 +15,17 @@ internal sealed class HealthService
     private readonly Dictionary<string, ServingStatus> _statuses = new(StringComparer.Ordinal);
     private event Action<string, ServingStatus>? Changed;
 
-    public HealthService(IEnumerable<string> services)
+    public HealthService()
     {
         _statuses[string.Empty] = ServingStatus.Serving;
+    }
+
+    /// <summary>Marks each served service SERVING (called once the server knows its services).</summary>
+    public void AddServices(IEnumerable<string> services)
+    {
         foreach (string service in services)
         {
-            _statuses[service] = ServingStatus.Serving;
+            SetStatus(service, ServingStatus.Serving);
         }
     }
 

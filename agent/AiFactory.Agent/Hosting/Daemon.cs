@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using AiFactory.Agent.Api;
 using AiFactory.Agent.Configuration;
+using AiFactory.Agent.Events;
 using AiFactory.Agent.Hosting.Systemd;
 using AiFactory.Agent.Logging;
 using AiFactory.Grpc.Server;
@@ -60,14 +61,17 @@ internal static partial class Daemon
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<HostCapabilities>();
         builder.Services.AddSingleton<ISystemdNotifier>(SystemdNotifier.FromEnvironment());
+        builder.Services.AddSingleton<EventBus>();
+        builder.Services.AddSingleton<HealthService>();
         builder.Services.AddSingleton<AgentApiService>();
-        builder.Services.AddSingleton(sp => new HealthService([AgentApiService.ServiceName, HealthService.ServiceName]));
+        builder.Services.AddSingleton<EventsApiService>();
         builder.Services.AddSingleton(sp => new GrpcServerOptions { MaxReceiveMessageSize = options.MaxMessageSize, MaxSendMessageSize = options.MaxMessageSize });
-        builder.Services.AddSingleton<IEnumerable<ServiceDefinition>>(sp =>
-        [
-            sp.GetRequiredService<HealthService>().Definition(),
-            sp.GetRequiredService<AgentApiService>().Definition(),
-        ]);
+
+        // The gRPC services: each feature registers its ServiceDefinition here, one line each.
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<HealthService>().Definition());
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<AgentApiService>().Definition());
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<EventsApiService>().Definition());
+
         builder.Services.AddSingleton<GrpcServer>();
         builder.Services.AddSingleton<RequestRouter>();
         builder.Services.AddHostedService(sp => new SystemdLifetime(
@@ -95,6 +99,8 @@ internal static partial class Daemon
             LogStopping(logger);
         });
 
+        GrpcServer grpc = app.Services.GetRequiredService<GrpcServer>();
+        app.Services.GetRequiredService<HealthService>().AddServices(grpc.ServiceNames);
         RequestRouter router = app.Services.GetRequiredService<RequestRouter>();
         app.Run(router.HandleAsync);
         try
