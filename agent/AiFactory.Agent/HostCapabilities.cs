@@ -40,6 +40,11 @@ internal sealed class HostCapabilities
             reasons.Add("not running as root");
         }
 
+        if (options.ReadOnly)
+        {
+            reasons.Add("read-only: true was asked for");
+        }
+
         ReadOnly = reasons.Count > 0;
         ReadOnlyReason = string.Join("; ", reasons);
         Add(new HostCapability("sysfs-write", !ReadOnly, ReadOnlyReason));

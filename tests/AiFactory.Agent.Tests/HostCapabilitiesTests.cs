@@ -37,6 +37,15 @@ public sealed class HostCapabilitiesTests
     }
 
     [Fact]
+    public void Asking_for_read_only_makes_root_on_the_real_machine_read_only()
+    {
+        var capabilities = new HostCapabilities(new AgentOptions { ReadOnly = true }, privileged: true, nvmlLoadable: _ => true);
+
+        Assert.True(capabilities.ReadOnly);
+        Assert.Equal("read-only: true was asked for", capabilities.ReadOnlyReason);
+    }
+
+    [Fact]
     public void A_missing_nvml_library_is_named_as_what_cannot_be_done()
     {
         var capabilities = new HostCapabilities(new AgentOptions { NvmlLibrary = "libnvidia-ml.so.1" }, privileged: true, nvmlLoadable: _ => false);

@@ -143,6 +143,14 @@ public sealed class AgentOptionsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Read_only_can_be_asked_for_in_the_file()
+    {
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("agent.yaml", "read-only: true\n"), NoFlags, NoEnvironment);
+
+        Assert.True(options.ReadOnly);
+    }
+
+    [Fact]
     public void Off_turns_the_metrics_listener_off()
     {
         AgentOptions options = AgentOptionsLoader.Load(_dir.File("agent.yaml", "metrics-listen: off\n"), NoFlags, NoEnvironment);
