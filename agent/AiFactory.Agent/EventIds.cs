@@ -8,4 +8,9 @@ internal static class EventIds
     public const int Stopping = 3;
     public const int ReadOnlyMode = 4;
     public const int CapabilityMissing = 5;
+
+    // nvml 300-399
+    public const int GpuEvent = 300;
+    public const int GpuWatchFailed = 301;
+    public const int GpuWatcherStopped = 302;
 }
