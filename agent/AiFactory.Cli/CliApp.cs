@@ -15,6 +15,8 @@ internal static class CliApp
         root.Options.Add(GlobalOptions.Insecure);
         root.Subcommands.Add(Health.HealthCommand.Create());
         root.Subcommands.Add(Version.VersionCommand.Create());
+        root.Subcommands.Add(Gpu.GpuCommand.Create());
+        root.Subcommands.Add(Mig.MigCommand.Create());
         return root;
     }
 }

@@ -7,7 +7,7 @@ namespace AiFactory.Agent.Gpu;
 /// The agent's NVML: opened once at start from <c>--nvml-library</c>. Absent (with the reason) on a host without the
 /// driver or whose GPUs are all bound to vfio-pci; every other feature keeps working.
 /// </summary>
-internal sealed class GpuNvml
+internal sealed class GpuNvml : IDisposable
 {
     public GpuNvml(AgentOptions options, HostCapabilities capabilities)
         : this(options.NvmlLibrary, options.SysfsRoot, capabilities)
@@ -30,6 +30,9 @@ internal sealed class GpuNvml
     public INvml? Nvml { get; }
 
     public string? Error { get; }
+
+    /// <summary>Ends this NVML session (nvmlShutdown).</summary>
+    public void Dispose() => (Nvml as IDisposable)?.Dispose();
 
     /// <summary>NVML, or an exception carrying why it is missing.</summary>
     public INvml Require() => Nvml ?? throw new InvalidOperationException($"NVML is not available: {Error}");
