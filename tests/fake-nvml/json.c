@@ -34,7 +34,15 @@ static char *parse_string_raw(parser *p)
         char c = p->s[p->pos++];
         if (c == '\\') {
             char e = p->s[p->pos++];
-            c = e == 'n' ? '\n' : e == 't' ? '\t' : e;
+            if (e == 'u') {
+                /* \uXXXX: state files are ASCII; anything wider becomes '?' */
+                char hex[5] = {0};
+                for (int i = 0; i < 4 && p->s[p->pos]; i++) hex[i] = p->s[p->pos++];
+                long code = strtol(hex, NULL, 16);
+                c = code < 0x80 ? (char)code : '?';
+            } else {
+                c = e == 'n' ? '\n' : e == 't' ? '\t' : e;
+            }
         }
         if (len + 2 > cap) out = realloc(out, cap *= 2);
         out[len++] = c;

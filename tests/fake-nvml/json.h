@@ -1,4 +1,4 @@
-/* A tiny JSON reader for the fake's state files: objects, arrays, strings (\" \\ \/ \n \t escapes), numbers, booleans, null. */
+/* A tiny JSON reader for the fake's state files: objects, arrays, strings (\" \\ \/ \n \t \uXXXX escapes), numbers, booleans, null. */
 #ifndef FAKE_NVML_JSON_H
 #define FAKE_NVML_JSON_H
 
