@@ -14,4 +14,8 @@ internal static class EventIds
     public const int InventoryWarning = 201;
     public const int InventoryChanged = 202;
     public const int InventoryNoUevents = 203;
+    // nvml 300-399
+    public const int GpuEvent = 300;
+    public const int GpuWatchFailed = 301;
+    public const int GpuWatcherStopped = 302;
 }

@@ -16,6 +16,8 @@ internal static class CliApp
         root.Subcommands.Add(Health.HealthCommand.Create());
         root.Subcommands.Add(Version.VersionCommand.Create());
         root.Subcommands.Add(Topology.TopologyCommand.Create());
+        root.Subcommands.Add(Gpu.GpuCommand.Create());
+        root.Subcommands.Add(Mig.MigCommand.Create());
         return root;
     }
 }
