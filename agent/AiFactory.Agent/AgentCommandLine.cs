@@ -57,7 +57,7 @@ internal static class AgentCommandLine
     }
 
     /// <summary>Subcommands that run without the daemon. Features add theirs here.</summary>
-    private static IEnumerable<Command> Subcommands() => [];
+    private static IEnumerable<Command> Subcommands() => [Profile.ProfileCommand.Create()];
 
     private static readonly (string Key, string Description)[] FlagDescriptions =
     [
