@@ -15,6 +15,7 @@ internal static class CliApp
         root.Options.Add(GlobalOptions.Insecure);
         root.Subcommands.Add(Health.HealthCommand.Create());
         root.Subcommands.Add(Version.VersionCommand.Create());
+        root.Subcommands.Add(Profile.ProfileCommand.Create());
         return root;
     }
 }
