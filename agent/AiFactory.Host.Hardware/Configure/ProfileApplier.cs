@@ -148,7 +148,9 @@ public sealed partial class ProfileApplier
     {
         BindVfioStep b => [new UndoAction("restore-driver", Address: b.Address.ToString(), Driver: b.FromDriver, DriverOverride: b.FromOverride)],
         SetSriovAutoprobeStep a => [new UndoAction("write", Path: Dev(a.PhysicalFunction) + "/sriov_drivers_autoprobe", Value: a.From ? "1" : "0")],
-        SetNumVfsStep n => [new UndoAction("numvfs", Address: n.PhysicalFunction.ToString(), Value: n.From.ToString(CultureInfo.InvariantCulture))],
+        // Undo runs in reverse: first the count goes back, then the VFs it recreates get their old drivers back.
+        SetNumVfsStep n => [.. VirtualFunctions(n.PhysicalFunction).Select(vf => _binder.Current(vf)).Where(b => b.Driver is not null || b.DriverOverride is not null).Select(b => new UndoAction("restore-driver", Address: b.Address.ToString(), Driver: b.Driver, DriverOverride: b.DriverOverride)),
+            new UndoAction("numvfs", Address: n.PhysicalFunction.ToString(), Value: n.From.ToString(CultureInfo.InvariantCulture))],
         BindVfsVfioStep v => [.. VirtualFunctions(v.PhysicalFunction).Select(vf => _binder.Current(vf)).Select(b => new UndoAction("restore-driver", Address: b.Address.ToString(), Driver: b.Driver, DriverOverride: b.DriverOverride))],
         SetHugepagesStep h => [new UndoAction("write", Path: HugepagePath(h.Node, h.PageSizeKiB), Value: h.From.ToString(CultureInfo.InvariantCulture))],
         SetAllowedCpusStep c => [new UndoAction("allowed-cpus", Unit: c.Unit, Value: c.From)],

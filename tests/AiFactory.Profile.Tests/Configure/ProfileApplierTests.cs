@@ -125,6 +125,21 @@ public sealed class ProfileApplierTests : IDisposable
     }
 
     [Fact]
+    public void Rolling_back_a_vf_count_change_gives_the_recreated_vfs_their_old_drivers_back()
+    {
+        Assert.True(Applier().Apply(Plan(Lab(numVfs: 2)).Steps, "t1").Succeeded);
+        _kernel.HugepageLimit["devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"] = 150;
+
+        ApplyReport report = Applier().Apply(Plan(Lab(numVfs: 3, node1Pages: 200)).Steps, "t2");
+
+        Assert.False(report.Succeeded);
+        Assert.Equal("2", _fs.Read($"bus/pci/devices/{Pf}/sriov_numvfs"));
+        Assert.Equal("vfio-pci", _fs.DriverOf(PciAddress.Parse("0000:01:00.1")));
+        Assert.Equal("vfio-pci", _fs.DriverOf(PciAddress.Parse("0000:01:00.2")));
+        Assert.True(Plan(Lab(numVfs: 2)).IsNoOp);
+    }
+
+    [Fact]
     public void A_refused_write_reports_the_step_the_file_and_the_errno()
     {
         _kernel.FailNext["bus/pci/drivers_probe"] = 19;
