@@ -18,6 +18,7 @@ internal static class CliApp
         root.Subcommands.Add(Topology.TopologyCommand.Create());
         root.Subcommands.Add(Gpu.GpuCommand.Create());
         root.Subcommands.Add(Mig.MigCommand.Create());
+        root.Subcommands.Add(Profile.ProfileCommand.Create());
         return root;
     }
 }
