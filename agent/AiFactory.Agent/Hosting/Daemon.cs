@@ -91,12 +91,17 @@ internal static partial class Daemon
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddSingleton<AgentApiService>();
         builder.Services.AddSingleton<EventsApiService>();
+        builder.Services.AddSingleton<Inventory.InventoryService>();
+        builder.Services.AddHostedService<Inventory.InventoryRescanService>();
         builder.Services.AddSingleton(sp => new GrpcServerOptions { MaxReceiveMessageSize = options.MaxMessageSize, MaxSendMessageSize = options.MaxMessageSize });
 
         // The gRPC services: each feature registers its ServiceDefinition here, one line each.
         builder.Services.AddSingleton(sp => sp.GetRequiredService<HealthService>().Definition());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<AgentApiService>().Definition());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<EventsApiService>().Definition());
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<Inventory.InventoryService>().Definition());
+        Gpu.GpuRegistration.Add(builder.Services);
+        Profile.ProfileRegistration.AddProfile(builder.Services, options);
 
         builder.Services.AddSingleton<GrpcServer>();
         builder.Services.AddSingleton<RequestRouter>();
