@@ -49,7 +49,9 @@ internal static partial class Daemon
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
-            Args = [],
+            // No file watching of the content root (the binary's folder): a config-reload watcher sets inotify
+            // watches on every folder below it, which hangs start-up when the binary lies in a large tree.
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
             ContentRootPath = AppContext.BaseDirectory,
         });
 
