@@ -21,7 +21,6 @@ if (spec.tls) {
 
 const isHealth = spec.method === 'Check' || spec.method === 'Watch';
 const client = new (isHealth ? Health : TestService)(spec.target, credentials, options);
-const callOptions = spec.deadlineMs ? { deadline: new Date(Date.now() + spec.deadlineMs) } : {};
 const responses = [];
 const finish = (err) => {
   const out = { code: err ? err.code : 0, details: err ? err.details : '', responses };
@@ -30,21 +29,30 @@ const finish = (err) => {
   process.exit(0);
 };
 
-const streaming = spec.method === 'Count' || spec.method === 'Watch';
-const name = spec.method[0].toLowerCase() + spec.method.slice(1);
-if (spec.method.startsWith('/')) {
-  // An arbitrary path: serialize an EchoRequest with the TestService's own serializer.
-  const echo = TestService.service.Echo;
-  client.makeUnaryRequest(spec.method, echo.requestSerialize, echo.responseDeserialize, spec.request || {}, callOptions,
-    (err, res) => { if (res) responses.push(res); finish(err); });
-} else if (streaming) {
-  const call = client[name](spec.request || {}, callOptions);
-  call.on('data', (m) => {
-    responses.push(m);
-    if (spec.cancelAfter && responses.length === spec.cancelAfter) call.cancel();
-  });
-  call.on('error', (err) => finish(err));
-  call.on('end', () => finish(null));
-} else {
-  client[name](spec.request || {}, callOptions, (err, res) => { if (res) responses.push(res); finish(err); });
+// Connect first (node starts slowly on a loaded machine), so that a call's deadline counts from when it is sent.
+client.waitForReady(new Date(Date.now() + 30000), (readyError) => {
+  if (readyError) { finish({ code: grpc.status.UNAVAILABLE, details: String(readyError) }); return; }
+  start();
+});
+
+function start() {
+  const callOptions = spec.deadlineMs ? { deadline: new Date(Date.now() + spec.deadlineMs) } : {};
+  const streaming = spec.method === 'Count' || spec.method === 'Watch';
+  const name = spec.method[0].toLowerCase() + spec.method.slice(1);
+  if (spec.method.startsWith('/')) {
+    // An arbitrary path: serialize an EchoRequest with the TestService's own serializer.
+    const echo = TestService.service.Echo;
+    client.makeUnaryRequest(spec.method, echo.requestSerialize, echo.responseDeserialize, spec.request || {}, callOptions,
+      (err, res) => { if (res) responses.push(res); finish(err); });
+  } else if (streaming) {
+    const call = client[name](spec.request || {}, callOptions);
+    call.on('data', (m) => {
+      responses.push(m);
+      if (spec.cancelAfter && responses.length === spec.cancelAfter) call.cancel();
+    });
+    call.on('error', (err) => finish(err));
+    call.on('end', () => finish(null));
+  } else {
+    client[name](spec.request || {}, callOptions, (err, res) => { if (res) responses.push(res); finish(err); });
+  }
 }

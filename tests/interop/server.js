@@ -41,7 +41,7 @@ server.addService(TestService.service, {
     const next = () => {
       if (done) return;
       if (r.count !== 0 && n >= r.count) {
-        if (r.failCode !== 0) call.destroy({ code: r.failCode, details: r.failMessage });
+        if (r.failCode !== 0) call.emit('error', { code: r.failCode, details: r.failMessage });
         else call.end();
         return;
       }

@@ -67,7 +67,7 @@ public sealed class GrpcJsClientAgainstOurServerTests : IAsyncLifetime
     public async Task A_call_past_its_deadline_is_DEADLINE_EXCEEDED(string transport, bool handlerIgnoresCancellation)
     {
         var spec = JsonSpec.Of(Target(transport), "Sleep", new JsonObject { ["milliseconds"] = 5_000, ["ignoreCancellation"] = handlerIgnoresCancellation });
-        spec["deadlineMs"] = 300;
+        spec["deadlineMs"] = 500;
         NodeCallResult result = await NodePeer.CallAsync(spec);
 
         Assert.Equal(StatusCode.DeadlineExceeded, result.Code);
