@@ -64,8 +64,7 @@ internal static partial class Daemon
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.Http2.MaxStreamsPerConnection = 256;
+            new GrpcKestrelLimits().ApplyTo(kestrel);
             kestrel.ListenUnixSocket(options.Socket, listen => listen.Protocols = HttpProtocols.Http2);
             if (options.Listen is not null && AgentOptionsLoader.TryParseEndpoint(options.Listen, out var endpoint))
             {
