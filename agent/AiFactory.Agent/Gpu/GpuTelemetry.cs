@@ -9,7 +9,8 @@ internal sealed record GpuSample(uint Index, ulong MemoryUsedBytes, ulong PowerM
 /// <summary>
 /// The periodic telemetry poll of every GPU. Health counters, power and temperature come from one
 /// nvmlDeviceGetFieldValues call per GPU instead of one call each; the MIG profile table is read once and cached
-/// (it does not change while the driver runs), so a poll reads only the instances.
+/// (it does not change while the driver runs), and so are the compute profiles each GPU instance profile supports,
+/// so a poll reads only the instances.
 /// </summary>
 internal sealed class GpuTelemetry(INvml nvml)
 {
@@ -20,6 +21,7 @@ internal sealed class GpuTelemetry(INvml nvml)
     ];
 
     private readonly Dictionary<nint, MigProfileTable?> _tables = [];
+    private readonly MigReader.ComputeProfileCache _computeProfiles = new();
 
     public IReadOnlyList<GpuSample> Poll()
     {
@@ -51,7 +53,7 @@ internal sealed class GpuTelemetry(INvml nvml)
                 Value(values[3]),
                 Value(values[4]) != 0,
                 Value(values[5]) != 0,
-                table is null ? [] : MigReader.ReadInstances(nvml, device, table)));
+                table is null ? [] : MigReader.ReadInstances(nvml, device, table, _computeProfiles)));
         }
 
         return samples;
