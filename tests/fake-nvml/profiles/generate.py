@@ -76,7 +76,7 @@ def write(path, obj):
 
 def server(name, comment, tables, gpus):
     write(os.path.join(REPO, "hardware-fixtures", name, "nvml.json"), {
-        "_comment": comment, "simulated": True, "driverVersion": "550.54.15", "cudaDriverVersion": 12040,
+        "_comment": comment, "simulated": True, "driverVersion": "550.54.15-simulated", "cudaDriverVersion": 12040,
         "profileTables": {t: table(t) for t in tables}, "gpus": gpus})
 
 
