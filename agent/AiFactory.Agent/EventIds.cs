@@ -8,4 +8,7 @@ internal static class EventIds
     public const int Stopping = 3;
     public const int ReadOnlyMode = 4;
     public const int CapabilityMissing = 5;
+
+    // Metrics: 400-499.
+    public const int MetricsCollectorFailed = 400;
 }

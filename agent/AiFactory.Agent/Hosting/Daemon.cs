@@ -4,6 +4,7 @@ using AiFactory.Agent.Configuration;
 using AiFactory.Agent.Events;
 using AiFactory.Agent.Hosting.Systemd;
 using AiFactory.Agent.Logging;
+using AiFactory.Agent.Metrics;
 using AiFactory.Grpc.Server;
 using AiFactory.Grpc.Services;
 using Microsoft.AspNetCore.Builder;
@@ -72,6 +73,7 @@ internal static partial class Daemon
         builder.Services.AddSingleton(sp => sp.GetRequiredService<AgentApiService>().Definition());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<EventsApiService>().Definition());
 
+        builder.Services.AddAgentMetrics();
         builder.Services.AddSingleton<GrpcServer>();
         builder.Services.AddSingleton<RequestRouter>();
         builder.Services.AddHostedService(sp => new SystemdLifetime(
@@ -102,12 +104,13 @@ internal static partial class Daemon
         GrpcServer grpc = app.Services.GetRequiredService<GrpcServer>();
         app.Services.GetRequiredService<HealthService>().AddServices(grpc.ServiceNames);
         RequestRouter router = app.Services.GetRequiredService<RequestRouter>();
+        router.MapMetrics(app.Services);
         app.Run(router.HandleAsync);
         try
         {
             app.Run();
         }
-        catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException or null)
+        catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException or Microsoft.AspNetCore.Connections.AddressInUseException or null)
         {
             Console.Error.WriteLine($"aifactory-agent: cannot listen: {ex.Message}");
             return 69; // EX_UNAVAILABLE
