@@ -9,6 +9,12 @@ internal static class EventIds
     public const int ReadOnlyMode = 4;
     public const int CapabilityMissing = 5;
 
+    // Discovery and inventory: 200-299.
+    public const int InventoryDiscovered = 200;
+    public const int InventoryWarning = 201;
+    public const int InventoryChanged = 202;
+    public const int InventoryNoUevents = 203;
+
     // Metrics: 400-499.
     public const int MetricsCollectorFailed = 400;
 }

@@ -18,6 +18,8 @@ internal static class MetricsRegistration
     {
         services.AddSingleton(_ => MetricsOptions.FromEnvironment(Environment.GetEnvironmentVariable));
         services.AddSingleton<AgentMetrics>();
+        services.AddSingleton<INodeSnapshotSource>(sp => new InventoryNodeSource(
+            sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Configuration.AgentOptions>().SysfsRoot));
         services.AddSingleton(sp =>
         {
             var node = sp.GetService<INodeSnapshotSource>();
