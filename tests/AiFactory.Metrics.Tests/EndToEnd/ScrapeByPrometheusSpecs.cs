@@ -12,11 +12,14 @@ public sealed class ScrapeByPrometheusSpecs
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
     [Fact]
-    public async Task A_real_Prometheus_scrapes_the_agent_and_PromQL_returns_its_series()
+    public async Task A_real_Prometheus_scrapes_the_agent_on_the_dgx_h100_fixture_and_PromQL_returns_its_series()
     {
         int metricsPort = AgentProcess.FreePort();
         string target = "127.0.0.1:" + metricsPort.ToString(CultureInfo.InvariantCulture);
-        using AgentProcess agent = AgentProcess.Start("--metrics-listen", target, "--log-level", "warning");
+        string fixture = Fixtures.FixtureHosts.Root("dgx-h100");
+        using AgentProcess agent = AgentProcess.Start(
+            "--metrics-listen", target, "--log-level", "warning",
+            "--sysfs-root", Path.Combine(fixture, "sys"), "--procfs-root", Path.Combine(fixture, "proc"));
         await agent.WaitForHttpAsync($"http://{target}/metrics", StartTimeout);
 
         // One gRPC call, so the RPC histogram has a series.
@@ -32,12 +35,20 @@ public sealed class ScrapeByPrometheusSpecs
         var rpc = await prometheus.QueryUntilPresentAsync(
             "aifactory_rpc_duration_seconds_count{method=\"/grpc.health.v1.Health/Check\",code=\"OK\"}", StartTimeout);
         var agentCollector = await prometheus.QueryUntilPresentAsync("aifactory_scrape_collector_success{collector=\"agent\"}", StartTimeout);
+        var gpus = await prometheus.QueryUntilPresentAsync("count(aifactory_pci_device_info{kind=\"gpu\"})", StartTimeout);
+        var gpusPerNode = await prometheus.QueryUntilPresentAsync("count by (numa_node) (aifactory_pci_device_info{kind=\"gpu\"})", StartTimeout);
+        var cpus = await prometheus.QueryUntilPresentAsync("sum(aifactory_numa_cpus)", StartTimeout);
+        var failed = await prometheus.QueryUntilPresentAsync("sum(1 - aifactory_scrape_collector_success)", StartTimeout);
 
         Assert.Equal(1, Assert.Single(up).Value);
         Assert.Equal(1, Assert.Single(build).Value);
         Assert.Matches(@"^\d+\.\d+\.\d+", Assert.Single(build).Labels["version"]);
         Assert.Equal(1, Assert.Single(rpc).Value);
         Assert.Equal(1, Assert.Single(agentCollector).Value);
+        Assert.Equal(8, Assert.Single(gpus).Value);
+        Assert.Equal([4.0, 4.0], gpusPerNode.Select(g => g.Value));
+        Assert.Equal(224, Assert.Single(cpus).Value);
+        Assert.Equal(0, Assert.Single(failed).Value);
     }
 
     [Fact]
