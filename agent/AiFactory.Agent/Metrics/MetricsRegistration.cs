@@ -20,6 +20,7 @@ internal static class MetricsRegistration
         services.AddSingleton<AgentMetrics>();
         services.AddSingleton<INodeSnapshotSource>(sp => new InventoryNodeSource(
             sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Configuration.AgentOptions>().SysfsRoot));
+        services.AddSingleton<IGpuTelemetrySource>(sp => new NvmlGpuTelemetrySource(sp.GetRequiredService<Gpu.GpuNvml>(), sp.GetRequiredService<AgentMetrics>()));
         services.AddSingleton(sp =>
         {
             var node = sp.GetService<INodeSnapshotSource>();

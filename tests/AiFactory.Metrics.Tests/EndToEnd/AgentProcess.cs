@@ -42,7 +42,9 @@ internal sealed class AgentProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static AgentProcess Start(params string[] args)
+    public static AgentProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    public static AgentProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         string dir = Path.Combine(Path.GetTempPath(), "aifactory-metrics-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(dir);
@@ -71,6 +73,10 @@ internal sealed class AgentProcess : IDisposable
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         start.Environment["AIFACTORY_METRICS_HOSTNAME"] = "e2e-host";
+        foreach ((string key, string value) in environment)
+        {
+            start.Environment[key] = value;
+        }
         return new AgentProcess(Process.Start(start)!, dir, socket);
     }
 
