@@ -28,7 +28,7 @@ publish=${AIFACTORY_PUBLISH_DIR:-artifacts/publish/linux-x64}
 if [ -x "$publish/aifactory-agent" ]; then
   agent=("$publish/aifactory-agent"); agent_kind="native AOT ($publish)"
 else
-  dll=$(ls -t agent/AiFactory.Agent/bin/*/*/aifactory-agent.dll tests/AiFactory.Metrics.Tests/bin/*/*/aifactory-agent.dll 2>/dev/null | head -n 1 || true)
+  dll=$(ls -t agent/AiFactory.Agent/bin/Release/*/aifactory-agent.dll agent/AiFactory.Agent/bin/Debug/*/aifactory-agent.dll 2>/dev/null | head -n 1 || true)
   [ -n "$dll" ] || { echo "no agent build: run tools/publish-aot.sh or dotnet build agent/AiFactory.Agent" >&2; exit 1; }
   agent=(dotnet "$dll"); agent_kind="JIT ($dll)"
 fi

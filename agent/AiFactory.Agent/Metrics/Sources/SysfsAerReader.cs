@@ -10,6 +10,10 @@ internal sealed class SysfsAerReader
 {
     private readonly string _sysfsRoot;
 
+    // Whether a device has AER files does not change while it exists; remembering the "no" answers keeps a scrape
+    // from paying three failed opens per device every time.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<PciAddress, bool> _hasAer = new();
+
     public SysfsAerReader(string sysfsRoot)
     {
         _sysfsRoot = sysfsRoot;
@@ -19,6 +23,11 @@ internal sealed class SysfsAerReader
     public AerCounters? Read(PciAddress address)
     {
         string dir = Path.Combine(_sysfsRoot, "bus", "pci", "devices", address.ToString());
+        if (!_hasAer.GetOrAdd(address, static (_, d) => HasAerFiles(d), dir))
+        {
+            return null;
+        }
+
         string? correctable = ReadSmall(Path.Combine(dir, "aer_dev_correctable"));
         string? nonFatal = ReadSmall(Path.Combine(dir, "aer_dev_nonfatal"));
         string? fatal = ReadSmall(Path.Combine(dir, "aer_dev_fatal"));
@@ -33,6 +42,10 @@ internal sealed class SysfsAerReader
             nonFatal is null ? [] : AerCounters.Parse(nonFatal, "aer_dev_nonfatal for " + device),
             fatal is null ? [] : AerCounters.Parse(fatal, "aer_dev_fatal for " + device));
     }
+
+    private static bool HasAerFiles(string dir) =>
+        File.Exists(Path.Combine(dir, "aer_dev_correctable")) || File.Exists(Path.Combine(dir, "aer_dev_nonfatal")) ||
+        File.Exists(Path.Combine(dir, "aer_dev_fatal"));
 
     /// <summary>
     /// One bounded read of a small sysfs attribute: sysfs hands out at most a page per read, and a retrying reader
