@@ -14,6 +14,7 @@ internal sealed class AgentMetrics
     private readonly SortedDictionary<string, Histogram> _profileApply = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, Histogram> _discovery = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, long> _drift = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, long> _profileOutcomes = new(StringComparer.Ordinal);
     private readonly SortedDictionary<(string Function, string Code), long> _nvmlErrors = [];
 
     /// <summary>A finished gRPC call: the shape of <c>GrpcServerOptions.CallCompleted</c>.</summary>
@@ -23,6 +24,15 @@ internal sealed class AgentMetrics
     /// <summary>A profile application finished with <paramref name="outcome"/> (applied, unchanged, failed, ...).</summary>
     public void RecordProfileApply(string outcome, TimeSpan duration) =>
         GetOrAdd(_profileApply, outcome, Histogram.OperationBounds).Observe(duration.TotalSeconds);
+
+    /// <summary>A profile application ended with <paramref name="outcome"/> (applied, unchanged, failed, refused).</summary>
+    public void RecordProfileOutcome(string outcome)
+    {
+        lock (_gate)
+        {
+            _profileOutcomes[outcome] = _profileOutcomes.GetValueOrDefault(outcome) + 1;
+        }
+    }
 
     /// <summary>A discovery run finished with <paramref name="outcome"/> (ok, failed).</summary>
     public void RecordDiscovery(string outcome, TimeSpan duration) =>
@@ -53,6 +63,8 @@ internal sealed class AgentMetrics
     internal List<KeyValuePair<string, Histogram>> Discovery() => Copy(_discovery);
 
     internal List<KeyValuePair<string, long>> Drift() => Copy(_drift);
+
+    internal List<KeyValuePair<string, long>> ProfileOutcomes() => Copy(_profileOutcomes);
 
     internal List<KeyValuePair<(string Function, string Code), long>> NvmlErrors() => Copy(_nvmlErrors);
 

@@ -140,6 +140,8 @@ internal static class MetricNames
             "gRPC calls served, by full method name and status code, and how long they took.", Labels.Method, Labels.Code);
         public static readonly MetricFamily ProfileApplyDuration = new("aifactory_profile_apply_duration_seconds", MetricType.Histogram,
             "Node profile applications, by outcome, and how long they took.", Labels.Outcome);
+        public static readonly MetricFamily ProfileApplies = new("aifactory_profile_applies", MetricType.Counter,
+            "Node profile applications, by outcome (applied, unchanged, failed, refused).", Labels.Outcome);
         public static readonly MetricFamily DriftDetected = new("aifactory_drift_detected", MetricType.Counter,
             "Times the node was found to differ from its profile, by kind of difference.", Labels.Kind);
         public static readonly MetricFamily DiscoveryDuration = new("aifactory_discovery_duration_seconds", MetricType.Histogram,

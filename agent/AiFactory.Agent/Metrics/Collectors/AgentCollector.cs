@@ -33,6 +33,11 @@ internal sealed class AgentCollector : IMetricsCollector
             writer.Histogram(MetricNames.Agent.ProfileApplyDuration, LabelSet.Create([MetricNames.Labels.Outcome], [outcome]), h.Snapshot());
         }
 
+        foreach ((string outcome, long count) in _metrics.ProfileOutcomes())
+        {
+            writer.Sample(MetricNames.Agent.ProfileApplies, [outcome], count);
+        }
+
         foreach ((string kind, long count) in _metrics.Drift())
         {
             writer.Sample(MetricNames.Agent.DriftDetected, [kind], count);
