@@ -28,4 +28,7 @@ internal static class EventIds
     public const int ProfileDrift = 506;
     public const int ProfileFaultKill = 507;
     public const int ProfileStartFailed = 508;
+
+    // Metrics: 400-499.
+    public const int MetricsCollectorFailed = 400;
 }

@@ -4,6 +4,7 @@ using AiFactory.Agent.Configuration;
 using AiFactory.Agent.Events;
 using AiFactory.Agent.Hosting.Systemd;
 using AiFactory.Agent.Logging;
+using AiFactory.Agent.Metrics;
 using AiFactory.Grpc.Server;
 using AiFactory.Grpc.Services;
 using Microsoft.AspNetCore.Builder;
@@ -104,6 +105,7 @@ internal static partial class Daemon
         Gpu.GpuRegistration.Add(builder.Services);
         Profile.ProfileRegistration.AddProfile(builder.Services, options);
 
+        builder.Services.AddAgentMetrics();
         builder.Services.AddSingleton<GrpcServer>();
         builder.Services.AddSingleton<RequestRouter>();
         builder.Services.AddHostedService(sp => new SystemdLifetime(
@@ -135,6 +137,7 @@ internal static partial class Daemon
         GrpcServer grpc = app.Services.GetRequiredService<GrpcServer>();
         app.Services.GetRequiredService<HealthService>().AddServices(grpc.ServiceNames);
         RequestRouter router = app.Services.GetRequiredService<RequestRouter>();
+        router.MapMetrics(app.Services);
         app.Run(router.HandleAsync);
         try
         {

@@ -1,0 +1,68 @@
+using System.IO.Compression;
+using AiFactory.Agent.Metrics.Exposition;
+using Microsoft.AspNetCore.Http;
+
+namespace AiFactory.Agent.Metrics;
+
+/// <summary>
+/// <c>GET /metrics</c>: text format 0.0.4 or OpenMetrics by the Accept header, gzip when Accept-Encoding asks.
+/// </summary>
+internal sealed class MetricsEndpoint
+{
+    private readonly MetricsScraper _scraper;
+
+    public MetricsEndpoint(MetricsScraper scraper)
+    {
+        _scraper = scraper;
+    }
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        ExpositionFormat format = ExpositionFormats.Negotiate(context.Request.Headers.Accept.ToString());
+        using PooledBuffer body = _scraper.Scrape(format);
+        HttpResponse response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = format.ContentType();
+        if (AcceptsGzip(context.Request.Headers.AcceptEncoding.ToString()))
+        {
+            response.Headers.ContentEncoding = "gzip";
+            response.Headers.Vary = "Accept-Encoding";
+            await using var gzip = new GZipStream(response.Body, CompressionLevel.Fastest, leaveOpen: true);
+            await gzip.WriteAsync(body.Written, context.RequestAborted).ConfigureAwait(false);
+        }
+        else
+        {
+            response.ContentLength = body.Length;
+            await response.Body.WriteAsync(body.Written, context.RequestAborted).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>True when Accept-Encoding lists gzip (or *) with a q-value above zero.</summary>
+    public static bool AcceptsGzip(string? acceptEncoding)
+    {
+        if (string.IsNullOrEmpty(acceptEncoding))
+        {
+            return false;
+        }
+
+        foreach (string part in acceptEncoding.Split(','))
+        {
+            string[] pieces = part.Split(';');
+            string coding = pieces[0].Trim();
+            if (!coding.Equals("gzip", StringComparison.OrdinalIgnoreCase) && coding != "*")
+            {
+                continue;
+            }
+
+            bool refused = pieces.Skip(1).Select(p => p.Trim().Replace(" ", string.Empty, StringComparison.Ordinal))
+                .Any(p => p.StartsWith("q=", StringComparison.OrdinalIgnoreCase) &&
+                          double.TryParse(p.AsSpan(2), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double q) && q <= 0);
+            if (!refused)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

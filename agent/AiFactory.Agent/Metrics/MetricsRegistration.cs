@@ -1,0 +1,62 @@
+using AiFactory.Agent.Hosting;
+using AiFactory.Agent.Metrics.Collectors;
+using AiFactory.Agent.Metrics.Sources;
+using AiFactory.Grpc.Server;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AiFactory.Agent.Metrics;
+
+/// <summary>The metrics feature's two lines in the daemon: services, then the route and the gRPC hook.</summary>
+internal static class MetricsRegistration
+{
+    /// <summary>
+    /// Registers the scraper and its collectors. A collector whose source is not registered (no NVML, no lease store)
+    /// is left out rather than reported failing on every scrape.
+    /// </summary>
+    public static IServiceCollection AddAgentMetrics(this IServiceCollection services)
+    {
+        services.AddSingleton(_ => MetricsOptions.FromEnvironment(Environment.GetEnvironmentVariable));
+        services.AddSingleton<AgentMetrics>();
+        services.AddSingleton<INodeSnapshotSource>(sp => new InventoryNodeSource(
+            sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Configuration.AgentOptions>().SysfsRoot));
+        services.AddSingleton<IGpuTelemetrySource>(sp => new NvmlGpuTelemetrySource(sp.GetRequiredService<Gpu.GpuNvml>(), sp.GetRequiredService<AgentMetrics>()));
+        services.AddSingleton(sp =>
+        {
+            var node = sp.GetService<INodeSnapshotSource>();
+            var leases = sp.GetService<ILeaseSource>();
+            var gpus = sp.GetService<IGpuTelemetrySource>();
+            var collectors = new List<IMetricsCollector>();
+            if (gpus is not null)
+            {
+                collectors.Add(new GpuCollector(sp.GetRequiredService<MetricsOptions>()));
+            }
+
+            if (node is not null)
+            {
+                collectors.Add(new PciDeviceCollector());
+                collectors.Add(new NumaCollector());
+            }
+
+            if (leases is not null)
+            {
+                collectors.Add(new LeaseCollector());
+            }
+
+            collectors.Add(new AgentCollector(sp.GetRequiredService<AgentMetrics>(), BuildInfo.Version, BuildInfo.Commit, BuildInfo.Runtime));
+            return new MetricsScraper(collectors, node, leases, gpus, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Metrics"));
+        });
+        services.AddSingleton<MetricsEndpoint>();
+        services.AddHostedService<ProfileEventRecorder>();
+        return services;
+    }
+
+    /// <summary>Serves <c>GET /metrics</c> and records every gRPC call's duration by method and code.</summary>
+    public static void MapMetrics(this RequestRouter router, IServiceProvider services)
+    {
+        router.MapGet("/metrics", services.GetRequiredService<MetricsEndpoint>().HandleAsync);
+        AgentMetrics metrics = services.GetRequiredService<AgentMetrics>();
+        GrpcServerOptions grpc = services.GetRequiredService<GrpcServerOptions>();
+        grpc.CallCompleted += metrics.RecordRpc;
+    }
+}

@@ -1,0 +1,42 @@
+using AiFactory.Agent.Inventory;
+using AiFactory.Agent.Metrics.Collectors;
+using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Topology;
+
+namespace AiFactory.Agent.Metrics.Sources;
+
+/// <summary>
+/// The node for a scrape: the inventory's last discovered topology (no rediscovery per scrape) plus the AER
+/// counters of the devices the PCI collector shows, read fresh from sysfs.
+/// </summary>
+internal sealed class InventoryNodeSource : INodeSnapshotSource
+{
+    private readonly Func<HostTopology> _topology;
+    private readonly SysfsAerReader _aer;
+
+    public InventoryNodeSource(InventoryService inventory, string sysfsRoot)
+        : this(() => inventory.Current, sysfsRoot)
+    {
+    }
+
+    internal InventoryNodeSource(Func<HostTopology> topology, string sysfsRoot)
+    {
+        _topology = topology;
+        _aer = new SysfsAerReader(sysfsRoot);
+    }
+
+    public NodeSnapshot Read()
+    {
+        HostTopology topology = _topology();
+        var aer = new Dictionary<PciAddress, AerCounters>();
+        foreach (PciDevice device in topology.PciDevices)
+        {
+            if (PciDeviceCollector.IsShown(device) && _aer.Read(device.Address) is { } counters)
+            {
+                aer[device.Address] = counters;
+            }
+        }
+
+        return new NodeSnapshot { Topology = topology, Aer = aer };
+    }
+}

@@ -1,0 +1,220 @@
+using AiFactory.Agent.Gpu;
+using AiFactory.Host.Hardware.Nvml;
+using AiFactory.Host.Model.Gpu;
+
+namespace AiFactory.Agent.Metrics.Sources;
+
+/// <summary>
+/// GPU telemetry from the agent's NVML session, read at scrape time. What <see cref="INvml"/> offers is mapped to
+/// dcgm-exporter's fields: framebuffer used/free/reserved (nvmlDeviceGetMemoryInfo_v2), power, energy, memory
+/// temperature, ECC and remapped rows (one nvmlDeviceGetFieldValues call), and per MIG GPU instance the memory its
+/// processes use against the profile's size. Readings INvml has no call for (GPU utilisation, GPU temperature,
+/// clocks, PCIe replays, encoder/decoder, last XID) stay null and leave no sample. Every NVML error other than
+/// NOT_SUPPORTED is counted in <c>aifactory_nvml_errors_total</c> and drops only that reading.
+/// Without NVML (no driver, every GPU on vfio-pci) the snapshot is empty.
+/// </summary>
+internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
+{
+    private static readonly uint[] FieldIds =
+    [
+        NvmlFieldIds.EccSingleBitVolatile, NvmlFieldIds.EccDoubleBitVolatile, NvmlFieldIds.EccSingleBitAggregate,
+        NvmlFieldIds.EccDoubleBitAggregate, NvmlFieldIds.MemoryTemperature, NvmlFieldIds.TotalEnergyConsumption,
+        NvmlFieldIds.RemappedCorrectable, NvmlFieldIds.RemappedUncorrectable, NvmlFieldIds.RemappedFailure, NvmlFieldIds.PowerInstant,
+    ];
+
+    private readonly Func<INvml?> _nvml;
+    private readonly AgentMetrics _metrics;
+    private readonly Dictionary<string, MigProfileTable> _profiles = new(StringComparer.Ordinal);
+
+    public NvmlGpuTelemetrySource(GpuNvml nvml, AgentMetrics metrics)
+        : this(() => nvml.Nvml, metrics)
+    {
+    }
+
+    internal NvmlGpuTelemetrySource(Func<INvml?> nvml, AgentMetrics metrics)
+    {
+        _nvml = nvml;
+        _metrics = metrics;
+    }
+
+    public GpuTelemetrySnapshot Read()
+    {
+        lock (_profiles)
+        {
+            return ReadLocked();
+        }
+    }
+
+    private GpuTelemetrySnapshot ReadLocked()
+    {
+        INvml? api = _nvml();
+        if (api is null)
+        {
+            return GpuTelemetrySnapshot.Empty;
+        }
+
+        uint count = Call(() => api.DeviceCount);
+        var gpus = new List<GpuTelemetry>((int)count);
+        for (uint i = 0; i < count; i++)
+        {
+            NvmlDevice device = Call(() => api.GetDevice(i));
+            gpus.Add(ReadOne(api, device, (int)i));
+        }
+
+        return new GpuTelemetrySnapshot(Try(() => api.DriverVersion), gpus);
+    }
+
+    private GpuTelemetry ReadOne(INvml api, NvmlDevice device, int index)
+    {
+        string uuid = Call(() => api.GetUuid(device));
+        NvmlMemory? memory = Try(() => (NvmlMemory?)api.GetMemory(device));
+        Span<NvmlFieldValue> fields = stackalloc NvmlFieldValue[FieldIds.Length];
+        for (int f = 0; f < FieldIds.Length; f++)
+        {
+            fields[f].FieldId = FieldIds[f];
+        }
+
+        bool fieldsRead = true;
+        try
+        {
+            api.GetFieldValues(device, fields);
+        }
+        catch (NvmlException ex)
+        {
+            Record(ex);
+            fieldsRead = false;
+        }
+
+        double? Field(uint id, ReadOnlySpan<NvmlFieldValue> values)
+        {
+            if (!fieldsRead)
+            {
+                return null;
+            }
+
+            foreach (NvmlFieldValue v in values)
+            {
+                if (v.FieldId == id)
+                {
+                    if (v.Return == NvmlReturn.Success)
+                    {
+                        return v.Value;
+                    }
+
+                    if (v.Return != NvmlReturn.NotSupported)
+                    {
+                        _metrics.RecordNvmlError("nvmlDeviceGetFieldValues", v.Return.CName());
+                    }
+
+                    return null;
+                }
+            }
+
+            return null;
+        }
+
+        double? remapFailure = Field(NvmlFieldIds.RemappedFailure, fields);
+        return new GpuTelemetry
+        {
+            Index = index,
+            Uuid = uuid,
+            PciBusId = Call(() => api.GetPciInfo(device)).BusId,
+            ModelName = Try(() => api.GetName(device)) ?? "unknown",
+            FbUsedMiB = memory is { } m1 ? m1.Used / (1024.0 * 1024.0) : null,
+            FbFreeMiB = memory is { } m2 ? m2.Free / (1024.0 * 1024.0) : null,
+            FbReservedMiB = memory is { } m3 ? m3.Reserved / (1024.0 * 1024.0) : null,
+            MemoryTempCelsius = Field(NvmlFieldIds.MemoryTemperature, fields),
+            PowerWatts = Field(NvmlFieldIds.PowerInstant, fields) / 1000.0,
+            TotalEnergyMillijoules = Field(NvmlFieldIds.TotalEnergyConsumption, fields),
+            EccSbeVolatile = Field(NvmlFieldIds.EccSingleBitVolatile, fields),
+            EccDbeVolatile = Field(NvmlFieldIds.EccDoubleBitVolatile, fields),
+            EccSbeAggregate = Field(NvmlFieldIds.EccSingleBitAggregate, fields),
+            EccDbeAggregate = Field(NvmlFieldIds.EccDoubleBitAggregate, fields),
+            CorrectableRemappedRows = Field(NvmlFieldIds.RemappedCorrectable, fields),
+            UncorrectableRemappedRows = Field(NvmlFieldIds.RemappedUncorrectable, fields),
+            RowRemapFailure = remapFailure is { } rf ? rf != 0 : null,
+            MigInstances = ReadMig(api, device, uuid),
+        };
+    }
+
+    /// <summary>The GPU instances with the memory their processes use (nvmlDeviceGetComputeRunningProcesses by GPU instance).</summary>
+    private IReadOnlyList<MigInstanceTelemetry> ReadMig(INvml api, NvmlDevice device, string uuid)
+    {
+        (bool Current, bool Pending)? mode = Try(() => api.GetMigMode(device));
+        if (mode is not { Current: true })
+        {
+            return [];
+        }
+
+        try
+        {
+            if (!_profiles.TryGetValue(uuid, out MigProfileTable? table))
+            {
+                table = Gpu.MigReader.ReadProfiles(api, device);
+                _profiles[uuid] = table;
+            }
+
+            var usedByInstance = new Dictionary<uint, double>();
+            foreach (NvmlProcess p in api.GetComputeProcesses(device))
+            {
+                if (p.GpuInstanceId is { } gi)
+                {
+                    usedByInstance[gi] = usedByInstance.GetValueOrDefault(gi) + (p.UsedGpuMemory / (1024.0 * 1024.0));
+                }
+            }
+
+            var result = new List<MigInstanceTelemetry>();
+            foreach (MigProfile profile in table.Profiles)
+            {
+                foreach (NvmlGpuInstance instance in api.GetGpuInstances(device, profile.Id))
+                {
+                    NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(instance);
+                    double used = usedByInstance.GetValueOrDefault(info.Id);
+                    result.Add(new MigInstanceTelemetry((int)info.Id, profile.Name, used, Math.Max(0, profile.MemoryMiB - used)));
+                }
+            }
+
+            result.Sort((a, b) => a.GpuInstanceId.CompareTo(b.GpuInstanceId));
+            return result;
+        }
+        catch (NvmlException ex)
+        {
+            Record(ex);
+            return [];
+        }
+    }
+
+    private T Call<T>(Func<T> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (NvmlException ex)
+        {
+            Record(ex);
+            throw;
+        }
+    }
+
+    private T? Try<T>(Func<T?> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (NvmlException ex)
+        {
+            Record(ex);
+            return default;
+        }
+    }
+
+    private void Record(NvmlException ex)
+    {
+        if (ex.Code != NvmlReturn.NotSupported)
+        {
+            _metrics.RecordNvmlError(ex.Function, ex.Code.CName());
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text;
+using AiFactory.Metrics.Tests.Fixtures;
+
+namespace AiFactory.Metrics.Tests.EndToEnd;
+
+/// <summary>
+/// The daemon on the dgx-h100 fixture with the fake libnvidia-ml (tests/setup.d/40-fake-nvml.sh) holding the
+/// all-1g.10gb MIG layout on all eight GPUs: dcgm-exporter's series as Prometheus stores them.
+/// </summary>
+public sealed class FakeNvmlSpecs
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>The fake NVML's MIG state file: every GPU in MIG mode with 7 × 1g.10gb (profile 0), GPU instance ids 7–13.</summary>
+    private static string AllOneGTenGb()
+    {
+        var sb = new StringBuilder();
+        for (int gpu = 0; gpu < 8; gpu++)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"mode {gpu} 1 1\n");
+            for (int slot = 0; slot < 7; slot++)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"gi {gpu} {7 + slot} 0 {slot} 1\n");
+                sb.Append(CultureInfo.InvariantCulture, $"ci {gpu} {7 + slot} 0 0 0 1\n");
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    private static string FakeNvml =>
+        Environment.GetEnvironmentVariable("AIFACTORY_FAKE_NVML") is { Length: > 0 } p ? p :
+        Path.Combine(FixtureHosts.RepositoryRoot, "artifacts", "fake-nvml", "libnvidia-ml.so.1") is var built && File.Exists(built) ? built :
+        throw new InvalidOperationException("the fake libnvidia-ml is not built: run tests/setup.d/40-fake-nvml.sh");
+
+    [Fact]
+    public async Task The_dgx_h100_with_56_MIG_instances_gives_dcgm_series_matching_the_golden_file_and_Prometheus_counts_them()
+    {
+        string fixture = FixtureHosts.Root("dgx-h100");
+        string state = Path.Combine(Path.GetTempPath(), "aifactory-metrics-mig-" + Guid.NewGuid().ToString("N") + ".state");
+        File.WriteAllText(state, AllOneGTenGb());
+        try
+        {
+            string target = "127.0.0.1:" + AgentProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+            using AgentProcess agent = AgentProcess.Start(
+                new Dictionary<string, string>
+                {
+                    ["FAKE_NVML_STATE"] = Path.Combine(FixtureHosts.RepositoryRoot, "hardware-fixtures", "dgx-h100", "nvml.json"),
+                    ["FAKE_NVML_MIG_STATE"] = state,
+                },
+                "--metrics-listen", target, "--log-level", "warning", "--nvml-library", FakeNvml,
+                "--sysfs-root", Path.Combine(fixture, "sys"), "--procfs-root", Path.Combine(fixture, "proc"));
+
+            string exposition = await agent.WaitForHttpAsync($"http://{target}/metrics", StartTimeout);
+            string dcgm = string.Concat(exposition.Split('\n')
+                .Where(l => l.Contains("DCGM_", StringComparison.Ordinal))
+                .Select(l => l + "\n"));
+            Golden.AssertMatches("dgx-h100-fake-nvml-mig.prom", dcgm);
+            var samples = ExpositionParser.Parse(exposition, openMetrics: false);
+            Assert.Equal(1, samples.Single(s => s.Name == "aifactory_scrape_collector_success" && s.Labels["collector"] == "gpu").Value);
+            Assert.Equal(56, samples.Count(s => s.Name == "DCGM_FI_DEV_FB_FREE" && s.Labels.ContainsKey("GPU_I_ID")));
+
+            using PrometheusServer prometheus = PrometheusServer.Start("gpu", target);
+            var mig = await prometheus.QueryUntilPresentAsync("count(DCGM_FI_DEV_FB_FREE{GPU_I_PROFILE=\"1g.10gb\"})", StartTimeout);
+            var perGpu = await prometheus.QueryUntilPresentAsync("count by (gpu) (DCGM_FI_DEV_FB_USED{GPU_I_ID!=\"\"})", StartTimeout);
+            var power = await prometheus.QueryUntilPresentAsync("count(DCGM_FI_DEV_POWER_USAGE{Hostname=\"e2e-host\"})", StartTimeout);
+
+            Assert.Equal(56, Assert.Single(mig).Value);
+            Assert.Equal(8, perGpu.Count);
+            Assert.All(perGpu, g => Assert.Equal(7, g.Value));
+            Assert.Equal(8, Assert.Single(power).Value);
+        }
+        finally
+        {
+            File.Delete(state);
+        }
+    }
+}
