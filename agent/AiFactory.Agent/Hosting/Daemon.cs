@@ -71,6 +71,7 @@ internal static partial class Daemon
         builder.Services.AddSingleton(sp => sp.GetRequiredService<HealthService>().Definition());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<AgentApiService>().Definition());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<EventsApiService>().Definition());
+        Leases.LeaseRegistration.AddLeases(builder.Services, options);
 
         builder.Services.AddSingleton<GrpcServer>();
         builder.Services.AddSingleton<RequestRouter>();
