@@ -183,7 +183,7 @@ internal static class LeaseMessages
 
         if (plan.Mig is { } mig)
         {
-            m.Mig = new Wire.MigPlacement { Gpu = mig.Gpu.ToString(), Profile = mig.Profile, PlacementStart = mig.PlacementStart, PlacementSize = mig.PlacementSize };
+            m.Mig = new Wire.LeaseMigPlacement { Gpu = mig.Gpu.ToString(), Profile = mig.Profile, PlacementStart = mig.PlacementStart, PlacementSize = mig.PlacementSize };
         }
 
         foreach (NodeAllocation n in plan.Nodes)
