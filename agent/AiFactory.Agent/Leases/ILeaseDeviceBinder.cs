@@ -21,12 +21,17 @@ internal interface ILeaseDeviceBinder
 }
 
 /// <summary>
-/// Records leases without touching devices: used until the node profile's vfio path and the NVML MIG layer are
-/// wired in, and wherever the agent runs read-only. Each lease says in its log line that binding was deferred.
+/// Records leases without touching devices: used wherever the agent runs read-only (a fixture sysfs root, not
+/// root, read-only: true). Each lease says in its log line that binding was deferred.
 /// </summary>
-internal sealed class DeferredDeviceBinder : ILeaseDeviceBinder
+internal sealed class DeferredDeviceBinder(string reason) : ILeaseDeviceBinder
 {
-    public string Description => "devices not bound: the vfio-pci/MIG binder is not wired in this build";
+    public DeferredDeviceBinder()
+        : this("no binder wired")
+    {
+    }
+
+    public string Description => "devices NOT bound (" + reason + ")";
 
     public void Bind(Lease lease)
     {

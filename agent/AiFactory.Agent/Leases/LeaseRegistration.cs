@@ -20,8 +20,18 @@ internal static partial class LeaseRegistration
     public static IServiceCollection AddLeases(this IServiceCollection services, AgentOptions options)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ILeaseHost>(_ => new StaticLeaseHost(null));
-        services.TryAddSingleton<ILeaseDeviceBinder, DeferredDeviceBinder>();
+        services.TryAddSingleton<ILeaseHost>(sp => new DaemonLeaseHost(sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>()));
+        services.TryAddSingleton<ILeaseDeviceBinder>(sp =>
+        {
+            HostCapabilities capabilities = sp.GetRequiredService<HostCapabilities>();
+            if (capabilities.ReadOnly)
+            {
+                return new DeferredDeviceBinder("read-only: " + capabilities.ReadOnlyReason);
+            }
+
+            Profile.ProfileEnvironment env = sp.GetRequiredService<Profile.ProfileEnvironment>();
+            return new VfioLeaseBinder(new Host.Hardware.Vfio.VfioBinder(env.Sysfs, env.SysfsWriter));
+        });
         services.TryAddSingleton<ILibvirt, NativeLibvirt>();
         services.AddSingleton(sp =>
         {
