@@ -104,6 +104,7 @@ internal static partial class Daemon
         builder.Services.AddSingleton(sp => sp.GetRequiredService<Inventory.InventoryService>().Definition());
         Gpu.GpuRegistration.Add(builder.Services);
         Profile.ProfileRegistration.AddProfile(builder.Services, options);
+        Leases.LeaseRegistration.AddLeases(builder.Services, options);
 
         builder.Services.AddAgentMetrics();
         builder.Services.AddSingleton<GrpcServer>();
