@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need (Debian packages, npm packages),
-# publishes the native-AOT binaries, and runs every test project against them.
+# publishes the native-AOT binaries, and runs every test project, the end-to-end tests against those binaries.
 #
 #   tools/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Grpc]
 #
 # Set-up steps live in tests/setup.d/NN-name.sh, one per kind of dependency, run in order. Each is idempotent
 # and may export variables for the tests by appending KEY=VALUE lines to "$AIFACTORY_TEST_ENV".
+# Ends with the runner's per-assembly summaries and one line "Test summary: N passed, N failed, N skipped";
+# the exit status is non-zero when a set-up step, the publish, the build or any test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET_GENERATE_ASPNET_CERTIFICATE=0
+# No terminal in CI: plain console output that tee and the summary below can read.
+export MSBUILDTERMINALLOGGER=off
 mkdir -p artifacts
 export AIFACTORY_TEST_ENV=$root/artifacts/test.env
 : > "$AIFACTORY_TEST_ENV"
+started=$(date +%s)
+stamp() { echo "== [$(( $(date +%s) - started ))s] $*"; }
+
+if ! command -v dotnet >/dev/null; then
+  echo "tools/test.sh: the .NET SDK (dotnet, version per global.json) is not on PATH" >&2
+  exit 1
+fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "== apt-get update"
-  apt-get update -qq || echo "warning: apt-get update failed; using the package lists already here"
+  stamp "apt-get update"
+  flock /tmp/aifactory-apt.lock apt-get update -qq </dev/null || echo "warning: apt-get update failed; using the package lists already here"
 fi
 
 for step in tests/setup.d/*.sh; do
   [ -e "$step" ] || continue
-  echo "== setup: $step"
-  bash "$step"
+  stamp "setup: $step"
+  bash "$step" </dev/null
 done
 
-echo "== publish native AOT"
-tools/publish-aot.sh linux-x64
+stamp "publish native AOT"
+tools/publish-aot.sh linux-x64 </dev/null
 echo "AIFACTORY_PUBLISH_DIR=$root/artifacts/publish/linux-x64" >> "$AIFACTORY_TEST_ENV"
 
 set -a
@@ -34,18 +45,27 @@ set -a
 . "$AIFACTORY_TEST_ENV"
 set +a
 
-echo "== dotnet test"
+stamp "dotnet test (end-to-end tests run the binaries in $AIFACTORY_PUBLISH_DIR)"
 results=$root/artifacts/test-results
 rm -rf "$results"
 status=0
 dotnet test AiFactory.Agent.sln -c Release --nologo --logger "trx" --results-directory "$results" \
-  --logger "console;verbosity=normal" "$@" 2>&1 | tee artifacts/test-output.log || status=$?
+  --logger "console;verbosity=normal" "$@" </dev/null 2>&1 | tee artifacts/test-output.log || status=$?
 
-# One closing line over every test assembly, from the runner's own per-assembly summaries.
-awk '
+# The runner's summaries, then one closing line over every test assembly. VSTest prints per assembly:
+#   "Passed!  - Failed:     0, Passed:    66, Skipped:     0, Total:    66, Duration: 2 s - X.dll (net10.0)"
+echo
+echo "== runner summaries"
+grep -E '^(Passed|Failed)! +- Failed: ' artifacts/test-output.log || echo "(no test assembly reported a summary)"
+summary=$(awk '
   /^(Passed|Failed)! +- Failed: / {
-    gsub(/,/, ""); for (i = 1; i <= NF; i++) {
+    n++; gsub(/,/, ""); for (i = 1; i <= NF; i++) {
       if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
-  END { printf "\nTest summary: %d passed, %d failed, %d skipped\n", p, f, s }
-' artifacts/test-output.log
-exit $status
+  END { printf "%d %d %d %d", p, f, s, n }
+' artifacts/test-output.log)
+read -r passed failed skipped assemblies <<<"$summary"
+stamp "done: $assemblies test assemblies"
+echo "Test summary: $passed passed, $failed failed, $skipped skipped"
+if [ "$status" = 0 ] && [ "$failed" != 0 ]; then status=1; fi
+if [ "$status" = 0 ] && [ "$assemblies" = 0 ]; then echo "tools/test.sh: no test ran" >&2; status=1; fi
+exit "$status"

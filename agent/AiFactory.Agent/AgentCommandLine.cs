@@ -57,7 +57,7 @@ internal static class AgentCommandLine
     }
 
     /// <summary>Subcommands that run without the daemon. Features add theirs here.</summary>
-    private static IEnumerable<Command> Subcommands() => [];
+    private static IEnumerable<Command> Subcommands() => [Inventory.DiscoverCommand.Create(), Inventory.CaptureFixtureCommand.Create()];
 
     private static readonly (string Key, string Description)[] FlagDescriptions =
     [
@@ -72,6 +72,7 @@ internal static class AgentCommandLine
         ("log-level", "trace, debug, info, warning or error (default info)"),
         ("max-message-size", "largest gRPC message in bytes (default 4194304)"),
         ("shutdown-timeout", "seconds to finish calls in flight on SIGTERM (default 10)"),
+        ("read-only", "true to change nothing on this machine even as root: serve inventory only (default false)"),
         ("tls-certificate", "PEM certificate for --listen"),
         ("tls-key", "PEM private key for --listen"),
     ];

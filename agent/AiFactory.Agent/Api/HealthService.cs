@@ -13,6 +13,7 @@ internal sealed class HealthService
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ServingStatus> _statuses = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _shutdown = new();
     private event Action<string, ServingStatus>? Changed;
 
     public HealthService()
@@ -48,7 +49,17 @@ internal sealed class HealthService
         Changed?.Invoke(service, status);
     }
 
-    /// <summary>Marks everything NOT_SERVING (shutdown).</summary>
+    /// <summary>
+    /// Shutdown: marks everything NOT_SERVING, and ends every Watch stream after it has sent that, so that open
+    /// watches do not hold the process for the whole shutdown timeout.
+    /// </summary>
+    public void Shutdown()
+    {
+        SetAllNotServing();
+        _shutdown.Cancel();
+    }
+
+    /// <summary>Marks everything NOT_SERVING.</summary>
     public void SetAllNotServing()
     {
         string[] names;
@@ -91,6 +102,7 @@ internal sealed class HealthService
         }
 
         Changed += OnChanged;
+        using CancellationTokenRegistration stop = _shutdown.Token.Register(() => updates.Writer.TryComplete());
         try
         {
             ServingStatus last = Lookup(request.Service) ?? ServingStatus.ServiceUnknown;
@@ -102,6 +114,13 @@ internal sealed class HealthService
                     last = status;
                     await writer.WriteAsync(new HealthCheckResponse { Status = status }, context.CancellationToken).ConfigureAwait(false);
                 }
+            }
+
+            // Shutdown completed the queue: tell the watcher NOT_SERVING if that was not the last thing it saw.
+            ServingStatus final = Lookup(request.Service) ?? ServingStatus.ServiceUnknown;
+            if (final != last)
+            {
+                await writer.WriteAsync(new HealthCheckResponse { Status = final }, context.CancellationToken).ConfigureAwait(false);
             }
         }
         finally

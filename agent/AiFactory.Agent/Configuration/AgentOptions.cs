@@ -49,6 +49,9 @@ internal sealed record AgentOptions
     /// <summary>The largest gRPC message accepted or sent, in bytes.</summary>
     public int MaxMessageSize { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>Change nothing on this machine even where the agent could (demos, audits): inventory only.</summary>
+    public bool ReadOnly { get; init; }
+
     /// <summary>How long a SIGTERM waits for calls in flight before the process exits anyway.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }

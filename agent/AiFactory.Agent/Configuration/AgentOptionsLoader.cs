@@ -17,7 +17,7 @@ internal static class AgentOptionsLoader
     internal static readonly string[] Keys =
     [
         "sysfs-root", "procfs-root", "state-dir", "socket", "listen", "listen-plaintext", "metrics-listen",
-        "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "tls-certificate", "tls-key",
+        "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "read-only", "tls-certificate", "tls-key",
     ];
 
     /// <summary>
@@ -145,6 +145,7 @@ internal static class AgentOptionsLoader
                 "log-level" => options with { LogLevel = Level(source, key, value) },
                 "max-message-size" => options with { MaxMessageSize = Int(source, key, value, 1024, int.MaxValue) },
                 "shutdown-timeout" => options with { ShutdownTimeout = TimeSpan.FromSeconds(Int(source, key, value, 1, 300)) },
+                "read-only" => options with { ReadOnly = Bool(source, key, value) },
                 "tls-certificate" => options with { TlsCertificate = ExistingFile(source, "tls.certificate", value) },
                 "tls-key" => options with { TlsKey = ExistingFile(source, "tls.key", value) },
                 _ => throw new ConfigurationException(source, key, value, "unknown key"),

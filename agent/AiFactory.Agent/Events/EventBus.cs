@@ -14,6 +14,7 @@ internal sealed class EventBus
     private readonly Queue<Event> _recent = new();
     private readonly List<System.Threading.Channels.Channel<Event>> _subscribers = [];
     private ulong _sequence;
+    private bool _completed;
 
     /// <summary>Publishes one event; fills in sequence and time.</summary>
     public Event Publish(string kind, EventSeverity severity, string subject, string message, IReadOnlyDictionary<string, string>? attributes = null)
@@ -70,10 +71,33 @@ internal sealed class EventBus
                 }
             }
 
-            _subscribers.Add(channel);
+            if (_completed)
+            {
+                channel.Writer.TryComplete();
+            }
+            else
+            {
+                _subscribers.Add(channel);
+            }
         }
 
         return new Subscription(this, channel);
+    }
+
+    /// <summary>
+    /// Shutdown: every subscriber's stream ends once it has read what is queued, so that open WatchEvents calls
+    /// finish instead of holding the process for the whole shutdown timeout. Later publishes are kept as recent only.
+    /// </summary>
+    public void Complete()
+    {
+        lock (_gate)
+        {
+            _completed = true;
+            foreach (var subscriber in _subscribers)
+            {
+                subscriber.Writer.TryComplete();
+            }
+        }
     }
 
     /// <summary>The events still held in the recent buffer, oldest first.</summary>

@@ -18,9 +18,35 @@ namespace AiFactory.Agent.Hosting;
 /// <summary>Composes and runs the daemon: Kestrel listeners, the gRPC services, systemd integration.</summary>
 internal static partial class Daemon
 {
+    /// <summary>Exit status when a listener cannot be opened (sysexits.h EX_UNAVAILABLE).</summary>
+    public const int ExitUnavailable = 69;
+
+    /// <summary>Exit status when the socket's directory cannot be created (sysexits.h EX_CANTCREAT).</summary>
+    public const int ExitCannotCreate = 73;
+
     /// <summary>Runs until SIGTERM/SIGINT; returns the process exit status.</summary>
     public static int Run(AgentOptions options)
     {
+        X509Certificate2? certificate = null;
+        if (options.Listen is not null && !options.ListenPlaintext)
+        {
+            try
+            {
+                certificate = X509Certificate2.CreateFromPemFile(options.TlsCertificate!, options.TlsKey!);
+            }
+            catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"aifactory-agent: invalid configuration: tls.certificate: \"{options.TlsCertificate}\" with tls.key \"{options.TlsKey}\": cannot be loaded: {ex.Message}");
+                return ConfigurationException.ExitCode;
+            }
+        }
+
+        if (PrepareSocket(options.Socket) is { } socketProblem)
+        {
+            Console.Error.WriteLine("aifactory-agent: " + socketProblem.Message);
+            return socketProblem.ExitCode;
+        }
+
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = [],
@@ -34,7 +60,6 @@ internal static partial class Daemon
         builder.Logging.AddProvider(new StdoutLoggerProvider(Console.Out, StdoutLoggerProvider.StdoutIsJournal(), options.LogLevel));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
 
-        PrepareSocket(options.Socket);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -45,16 +70,17 @@ internal static partial class Daemon
                 kestrel.Listen(endpoint, listen =>
                 {
                     listen.Protocols = HttpProtocols.Http2;
-                    if (!options.ListenPlaintext)
+                    if (certificate is not null)
                     {
-                        listen.UseHttps(X509Certificate2.CreateFromPemFile(options.TlsCertificate!, options.TlsKey!));
+                        listen.UseHttps(certificate);
                     }
                 });
             }
 
             if (options.MetricsListen is not null && AgentOptionsLoader.TryParseEndpoint(options.MetricsListen, out var metrics))
             {
-                kestrel.Listen(metrics, listen => listen.Protocols = HttpProtocols.Http1AndHttp2);
+                // Prometheus scrapes over HTTP/1.1; HTTP/2 without TLS could not be negotiated here anyway.
+                kestrel.Listen(metrics, listen => listen.Protocols = HttpProtocols.Http1);
             }
         });
 
@@ -65,12 +91,15 @@ internal static partial class Daemon
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddSingleton<AgentApiService>();
         builder.Services.AddSingleton<EventsApiService>();
+        builder.Services.AddSingleton<Inventory.InventoryService>();
+        builder.Services.AddHostedService<Inventory.InventoryRescanService>();
         builder.Services.AddSingleton(sp => new GrpcServerOptions { MaxReceiveMessageSize = options.MaxMessageSize, MaxSendMessageSize = options.MaxMessageSize });
 
         // The gRPC services: each feature registers its ServiceDefinition here, one line each.
         builder.Services.AddSingleton(sp => sp.GetRequiredService<HealthService>().Definition());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<AgentApiService>().Definition());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<EventsApiService>().Definition());
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<Inventory.InventoryService>().Definition());
 
         builder.Services.AddSingleton<GrpcServer>();
         builder.Services.AddSingleton<RequestRouter>();
@@ -78,25 +107,26 @@ internal static partial class Daemon
             sp.GetRequiredService<ISystemdNotifier>(),
             sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<ILogger<SystemdLifetime>>(),
-            () => StatusLine(options, sp.GetRequiredService<HostCapabilities>())));
+            () => OnListenersAccept(options, sp.GetRequiredService<HostCapabilities>(), sp.GetRequiredService<ILoggerFactory>())));
 
         WebApplication app = builder.Build();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Daemon");
         HostCapabilities capabilities = app.Services.GetRequiredService<HostCapabilities>();
-        foreach (HostCapability capability in capabilities.All.Where(c => !c.Available))
+        if (capabilities.ReadOnly)
+        {
+            LogReadOnly(logger, capabilities.ReadOnlyReason);
+        }
+
+        foreach (HostCapability capability in capabilities.All.Where(c => !c.Available && c.Name != "sysfs-write"))
         {
             LogCapabilityMissing(logger, capability.Name, capability.Reason);
         }
 
-        app.Lifetime.ApplicationStarted.Register(() =>
-        {
-            RestrictSocket(options.Socket);
-            LogListening(logger, options.Socket, options.Listen ?? "off", options.MetricsListen ?? "off");
-        });
         app.Lifetime.ApplicationStopping.Register(() =>
         {
-            app.Services.GetRequiredService<HealthService>().SetAllNotServing();
-            LogStopping(logger);
+            LogStopping(logger, options.ShutdownTimeout.TotalSeconds);
+            app.Services.GetRequiredService<HealthService>().Shutdown();
+            app.Services.GetRequiredService<EventBus>().Complete();
         });
 
         GrpcServer grpc = app.Services.GetRequiredService<GrpcServer>();
@@ -107,10 +137,11 @@ internal static partial class Daemon
         {
             app.Run();
         }
-        catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException or null)
+        catch (IOException ex)
         {
+            // Kestrel could not bind (a TCP port in use, a socket path it cannot create).
             Console.Error.WriteLine($"aifactory-agent: cannot listen: {ex.Message}");
-            return 69; // EX_UNAVAILABLE
+            return ExitUnavailable;
         }
         finally
         {
@@ -120,22 +151,51 @@ internal static partial class Daemon
         return 0;
     }
 
-    private static string StatusLine(AgentOptions options, HostCapabilities capabilities) =>
+    /// <summary>Runs once every listener accepts, right before READY=1; returns the STATUS= line.</summary>
+    private static string OnListenersAccept(AgentOptions options, HostCapabilities capabilities, ILoggerFactory loggers)
+    {
+        RestrictSocket(options.Socket);
+        LogListening(loggers.CreateLogger("AiFactory.Agent.Daemon"), options.Socket, options.Listen ?? "off", options.MetricsListen ?? "off");
+        return StatusLine(options, capabilities);
+    }
+
+    internal static string StatusLine(AgentOptions options, HostCapabilities capabilities) =>
         $"serving on {options.Socket}" + (options.Listen is null ? string.Empty : $" and {options.Listen}") +
         (capabilities.ReadOnly ? " (read-only)" : string.Empty);
 
-    private static void PrepareSocket(string socket)
+    /// <summary>Creates the socket's directory and removes a stale socket file; null when all is well.</summary>
+    private static (string Message, int ExitCode)? PrepareSocket(string socket)
     {
         string? dir = Path.GetDirectoryName(socket);
-        if (!string.IsNullOrEmpty(dir))
+        try
         {
-            Directory.CreateDirectory(dir);
+            if (!string.IsNullOrEmpty(dir))
+            {
+                Directory.CreateDirectory(dir);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ($"cannot create the directory of socket {socket}: {ex.Message}", ExitCannotCreate);
         }
 
-        // A socket file left by a killed process would make bind fail with EADDRINUSE.
-        if (File.Exists(socket) && (File.GetAttributes(socket) & FileAttributes.Directory) == 0)
+        if (!File.Exists(socket))
+        {
+            return null;
+        }
+
+        // A socket file left by a killed process would make bind fail with EADDRINUSE; one that still accepts
+        // belongs to a running agent, which must not lose its socket.
+        try
+        {
+            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(socket));
+            return ($"cannot listen: another process accepts on {socket} (is an agent already running?)", ExitUnavailable);
+        }
+        catch (System.Net.Sockets.SocketException)
         {
             TryDelete(socket);
+            return null;
         }
     }
 
@@ -165,8 +225,11 @@ internal static partial class Daemon
     [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "Listening: gRPC on unix:{Socket}, TCP {Listen}, metrics {Metrics}")]
     private static partial void LogListening(ILogger logger, string socket, string listen, string metrics);
 
-    [LoggerMessage(EventId = EventIds.Stopping, Level = LogLevel.Information, Message = "Stopping")]
-    private static partial void LogStopping(ILogger logger);
+    [LoggerMessage(EventId = EventIds.Stopping, Level = LogLevel.Information, Message = "Stopping: finishing calls in flight for at most {ShutdownTimeoutSeconds} s")]
+    private static partial void LogStopping(ILogger logger, double shutdownTimeoutSeconds);
+
+    [LoggerMessage(EventId = EventIds.ReadOnlyMode, Level = LogLevel.Warning, Message = "Read-only: serving inventory only, changing nothing on this machine ({Reason})")]
+    private static partial void LogReadOnly(ILogger logger, string reason);
 
     [LoggerMessage(EventId = EventIds.CapabilityMissing, Level = LogLevel.Warning, Message = "Cannot {Capability}: {Reason}")]
     private static partial void LogCapabilityMissing(ILogger logger, string capability, string reason);

@@ -20,6 +20,21 @@ public sealed record CpuTopology
 
     /// <summary>Every online logical CPU, by id.</summary>
     public required IReadOnlyList<LogicalCpu> Cpus { get; init; }
+
+    /// <summary>The number of physical cores: distinct (socket, die, core) triples among the online CPUs.</summary>
+    public int CoreCount
+    {
+        get
+        {
+            var cores = new HashSet<(int, int, int)>();
+            foreach (LogicalCpu c in Cpus)
+            {
+                cores.Add((c.Socket, c.Die, c.Core));
+            }
+
+            return cores.Count;
+        }
+    }
 }
 
 /// <summary>One logical CPU (a hardware thread) and where it sits.</summary>
@@ -28,5 +43,5 @@ public sealed record CpuTopology
 /// <param name="Die"><c>topology/die_id</c> (0 when absent).</param>
 /// <param name="Core"><c>topology/core_id</c> (unique within a package, not across packages).</param>
 /// <param name="ThreadSiblings"><c>topology/thread_siblings_list</c>: the CPUs sharing this one's physical core.</param>
-/// <param name="NumaNode">The NUMA node whose <c>cpulist</c> holds this CPU.</param>
+/// <param name="NumaNode">The NUMA node whose <c>cpulist</c> holds this CPU (0 on a machine without NUMA nodes in sysfs).</param>
 public sealed record LogicalCpu(int Id, int Socket, int Die, int Core, CpuSet ThreadSiblings, int NumaNode);

@@ -1,4 +1,5 @@
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Memory;
 using AiFactory.Host.Model.Numa;
 using AiFactory.Host.Model.Pci;
 
@@ -24,6 +25,44 @@ public sealed record HostTopology
 
     /// <summary>Network interfaces (Ethernet and InfiniBand).</summary>
     public IReadOnlyList<NetDevice> NetDevices { get; init; } = [];
+
+    /// <summary>System-wide hugepage pools (<c>/sys/kernel/mm/hugepages</c>), by page size.</summary>
+    public IReadOnlyList<HugepageSize> Hugepages { get; init; } = [];
+
+    /// <summary>MemTotal from <c>/proc/meminfo</c> in bytes; null when unknown.</summary>
+    public long? MemoryTotalBytes { get; init; }
+
+    /// <summary><c>/proc/cmdline</c>; null when unknown.</summary>
+    public string? KernelCommandLine { get; init; }
+
+    /// <summary>The sockets (physical packages), by id, from the CPUs' <c>physical_package_id</c>.</summary>
+    public IReadOnlyList<int> Sockets
+    {
+        get
+        {
+            var ids = new SortedSet<int>();
+            foreach (LogicalCpu c in Cpus.Cpus)
+            {
+                ids.Add(c.Socket);
+            }
+
+            return [.. ids];
+        }
+    }
+
+    /// <summary>The NUMA node with id <paramref name="id"/>, or null.</summary>
+    public NumaNode? FindNode(int id)
+    {
+        foreach (NumaNode n in NumaNodes)
+        {
+            if (n.Id == id)
+            {
+                return n;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>What could not be read or parsed: file, raw value and why. Discovery never throws for these.</summary>
     public IReadOnlyList<DiscoveryWarning> Warnings { get; init; } = [];

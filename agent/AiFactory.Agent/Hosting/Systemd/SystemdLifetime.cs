@@ -7,6 +7,7 @@ namespace AiFactory.Agent.Hosting.Systemd;
 /// <summary>
 /// Tells systemd READY=1 once the host has started (Kestrel's listeners accept), STOPPING=1 when it stops, and
 /// pings WATCHDOG=1 at half of <c>$WATCHDOG_USEC</c> (only when <c>$WATCHDOG_PID</c> is unset or ours).
+/// The <c>beforeReady</c> callback runs when the listeners accept, just before READY=1, and returns the STATUS= text.
 /// </summary>
 internal sealed partial class SystemdLifetime : IHostedService, IDisposable
 {
@@ -15,23 +16,25 @@ internal sealed partial class SystemdLifetime : IHostedService, IDisposable
     private readonly ILogger<SystemdLifetime> _logger;
     private readonly TimeSpan? _watchdogInterval;
     private readonly Func<string> _status;
+    private const ulong MinimumIntervalMicroseconds = 1_000;
+    private const ulong MaximumIntervalMicroseconds = 4_294_967_294UL * 1_000;
     private Timer? _watchdog;
 
-    public SystemdLifetime(ISystemdNotifier notifier, IHostApplicationLifetime lifetime, ILogger<SystemdLifetime> logger, Func<string> status)
-        : this(notifier, lifetime, logger, status, Environment.GetEnvironmentVariable("WATCHDOG_USEC"), Environment.GetEnvironmentVariable("WATCHDOG_PID"), Environment.ProcessId)
+    public SystemdLifetime(ISystemdNotifier notifier, IHostApplicationLifetime lifetime, ILogger<SystemdLifetime> logger, Func<string> beforeReady)
+        : this(notifier, lifetime, logger, beforeReady, Environment.GetEnvironmentVariable("WATCHDOG_USEC"), Environment.GetEnvironmentVariable("WATCHDOG_PID"), Environment.ProcessId)
     {
     }
 
-    internal SystemdLifetime(ISystemdNotifier notifier, IHostApplicationLifetime lifetime, ILogger<SystemdLifetime> logger, Func<string> status, string? watchdogUsec, string? watchdogPid, int pid)
+    internal SystemdLifetime(ISystemdNotifier notifier, IHostApplicationLifetime lifetime, ILogger<SystemdLifetime> logger, Func<string> beforeReady, string? watchdogUsec, string? watchdogPid, int pid)
     {
         _notifier = notifier;
         _lifetime = lifetime;
         _logger = logger;
-        _status = status;
+        _status = beforeReady;
         _watchdogInterval = WatchdogInterval(watchdogUsec, watchdogPid, pid);
     }
 
-    /// <summary>Half of WATCHDOG_USEC, or null when the watchdog is off or meant for another process.</summary>
+    /// <summary>Half of WATCHDOG_USEC (at least 1 ms), or null when the watchdog is off or meant for another process.</summary>
     internal static TimeSpan? WatchdogInterval(string? watchdogUsec, string? watchdogPid, int pid)
     {
         if (!ulong.TryParse(watchdogUsec, NumberStyles.None, CultureInfo.InvariantCulture, out ulong usec) || usec == 0)
@@ -45,7 +48,9 @@ internal sealed partial class SystemdLifetime : IHostedService, IDisposable
             return null;
         }
 
-        return TimeSpan.FromTicks((long)Math.Min(usec / 2 * 10, (ulong)TimeSpan.MaxValue.Ticks));
+        // System.Threading.Timer takes periods from 1 ms to 2^32-2 ms; a shorter period would make it fire once.
+        ulong half = Math.Clamp(usec / 2, MinimumIntervalMicroseconds, MaximumIntervalMicroseconds);
+        return TimeSpan.FromTicks((long)half * TimeSpan.TicksPerMicrosecond);
     }
 
     public Task StartAsync(CancellationToken cancellationToken)

@@ -1,0 +1,53 @@
+using System.CommandLine;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Model.Topology;
+using Google.Protobuf;
+
+namespace AiFactory.Agent.Inventory;
+
+/// <summary>
+/// <c>aifactory-agent discover [--sysfs-root DIR] [--procfs-root DIR] [--json]</c>: reads the machine once and prints the
+/// inventory without starting the daemon; <c>--json</c> prints the <c>HostInventory</c> message in the canonical
+/// protobuf JSON mapping. Exit 0, or 2 when discovery left warnings and <c>--strict</c> was given.
+/// </summary>
+internal static class DiscoverCommand
+{
+    public static Command Create()
+    {
+        var sysfs = new Option<string>("--sysfs-root") { Description = "where sysfs is mounted (default /sys)", DefaultValueFactory = _ => "/sys" };
+        var procfs = new Option<string>("--procfs-root") { Description = "where procfs is mounted (default /proc)", DefaultValueFactory = _ => "/proc" };
+        var json = new Option<bool>("--json") { Description = "print the inventory as protobuf JSON" };
+        var strict = new Option<bool>("--strict") { Description = "exit 2 when anything could not be read" };
+        var command = new Command("discover", "read this machine's hardware from sysfs/procfs and print it");
+        command.Options.Add(sysfs);
+        command.Options.Add(procfs);
+        command.Options.Add(json);
+        command.Options.Add(strict);
+        command.SetAction(parse =>
+        {
+            string sysfsRoot = parse.GetValue(sysfs)!;
+            string procfsRoot = parse.GetValue(procfs)!;
+            HostTopology topology = new HostDiscovery(sysfsRoot, procfsRoot).Discover();
+            HostInventory inventory = InventoryMapper.ToProto(topology, sysfsRoot, procfsRoot);
+            inventory.Generation = 1;
+            inventory.DiscoveredUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithIndentation()).Format(inventory));
+            }
+            else
+            {
+                TopologyPrinter.Print(Console.Out, TopologyTree.Build(inventory));
+            }
+
+            foreach (DiscoveryWarning w in topology.Warnings)
+            {
+                Console.Error.WriteLine($"warning: {w.Path}: {w.Message}" + (w.RawValue is null ? string.Empty : $" (value \"{w.RawValue}\")"));
+            }
+
+            return parse.GetValue(strict) && topology.Warnings.Count > 0 ? 2 : 0;
+        });
+        return command;
+    }
+}

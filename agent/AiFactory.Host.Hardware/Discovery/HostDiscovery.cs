@@ -1,0 +1,103 @@
+using AiFactory.Host.Hardware.Procfs;
+using AiFactory.Host.Hardware.Sysfs;
+using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Numa;
+using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Topology;
+
+namespace AiFactory.Host.Hardware.Discovery;
+
+/// <summary>
+/// The one place that builds <see cref="HostTopology"/>: reads sysfs and procfs through their roots and puts the
+/// pieces together. Never throws for what the machine (or a fixture) holds: anything unreadable becomes a
+/// warning and the rest of the inventory is still returned.
+/// </summary>
+public sealed class HostDiscovery
+{
+    private readonly SysfsRoot _sysfs;
+    private readonly ProcfsRoot? _procfs;
+    private List<byte[]>? _files;
+    private List<byte[]>? _dirs;
+    private ulong _fingerprint;
+
+    /// <summary>Discovery over <paramref name="sysfs"/> and, optionally, <paramref name="procfs"/>.</summary>
+    public HostDiscovery(SysfsRoot sysfs, ProcfsRoot? procfs)
+    {
+        _sysfs = sysfs;
+        _procfs = procfs;
+    }
+
+    /// <summary>Discovery of the trees at the given mount points.</summary>
+    public HostDiscovery(string sysfsRoot, string? procfsRoot)
+        : this(new SysfsRoot(sysfsRoot), procfsRoot is null ? null : new ProcfsRoot(procfsRoot))
+    {
+    }
+
+    /// <summary>The sysfs root read.</summary>
+    public SysfsRoot Sysfs => _sysfs;
+
+    /// <summary>The procfs root read, if any.</summary>
+    public ProcfsRoot? Procfs => _procfs;
+
+    /// <summary>Reads the whole machine.</summary>
+    public HostTopology Discover()
+    {
+        var warnings = new DiscoveryWarnings();
+        try
+        {
+            _sysfs.StartRecording();
+            HostTopology topology = Build(warnings);
+            (_files, _dirs) = _sysfs.StopRecording();
+            _fingerprint = SysfsRoot.Fingerprint(_files, _dirs);
+            return topology;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or FormatException or OverflowException)
+        {
+            // Defensive: readers report problems as warnings; an exception here is a bug, and still not fatal.
+            _sysfs.StopRecording();
+            warnings.Add(SysfsRoot.DisplayPath(string.Empty), null, "discovery failed: " + ex.Message);
+            return new HostTopology
+            {
+                Cpus = new CpuTopology { Online = CpuSet.Empty, Possible = CpuSet.Empty, Present = CpuSet.Empty, Cpus = [] },
+                NumaNodes = [],
+                PciDevices = [],
+                Warnings = warnings.Items,
+            };
+        }
+    }
+
+    /// <summary>
+    /// The cheap change check for a rescan: re-reads the files and directories the last <see cref="Discover"/> read
+    /// (except values like MemFree that change all the time) and hashes them, without allocating. True when
+    /// something differs (or nothing was discovered yet); then call <see cref="Discover"/>.
+    /// </summary>
+    public bool HasChanged() => _files is null || _dirs is null || SysfsRoot.Fingerprint(_files, _dirs) != _fingerprint;
+
+    private HostTopology Build(DiscoveryWarnings warnings)
+    {
+        IReadOnlyList<NumaNode> nodes = NodeReader.ReadAll(_sysfs, warnings);
+        var nodeOfCpu = new Dictionary<int, int>();
+        foreach (NumaNode n in nodes)
+        {
+            foreach (int cpu in n.Cpus)
+            {
+                nodeOfCpu[cpu] = n.Id;
+            }
+        }
+
+        CpuTopology cpus = CpuReader.Read(_sysfs, nodeOfCpu, warnings);
+        IReadOnlyList<PciDevice> devices = PciDeviceReader.ReadAll(_sysfs, warnings);
+        return new HostTopology
+        {
+            Cpus = cpus,
+            NumaNodes = nodes,
+            PciDevices = devices,
+            IommuGroups = IommuGroupReader.ReadAll(_sysfs, warnings),
+            NetDevices = NetClassReader.ReadAll(_sysfs, warnings),
+            Hugepages = HugepagesReader.ReadSystem(_sysfs, warnings),
+            MemoryTotalBytes = _procfs is null ? null : MeminfoReader.ReadMemTotal(_procfs, warnings),
+            KernelCommandLine = _procfs is null ? null : CmdlineReader.Read(_procfs, warnings),
+            Warnings = warnings.Items,
+        };
+    }
+}

@@ -1,0 +1,54 @@
+using System.Text;
+using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Hardware.Sysfs;
+
+namespace AiFactory.Host.Hardware.Procfs;
+
+/// <summary>
+/// Where procfs is mounted: <c>/proc</c> live, <c>&lt;fixture&gt;/proc</c> in tests. Every procfs access goes
+/// through this object; no other code holds "/proc".
+/// </summary>
+public sealed class ProcfsRoot
+{
+    private readonly string _prefix;
+
+    /// <summary>Opens the tree at <paramref name="mountPoint"/>.</summary>
+    public ProcfsRoot(string mountPoint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+        MountPoint = Path.GetFullPath(mountPoint).TrimEnd('/');
+        _prefix = MountPoint + "/";
+    }
+
+    /// <summary>The live machine's procfs.</summary>
+    public static ProcfsRoot Live { get; } = new("/proc");
+
+    /// <summary>The absolute mount point.</summary>
+    public string MountPoint { get; }
+
+    /// <summary>The path shown in warnings (<c>/proc/meminfo</c>), whatever the root.</summary>
+    public static string DisplayPath(string relative) => "/proc/" + relative;
+
+    /// <summary>
+    /// Reads a small procfs file (<c>cmdline</c>, <c>meminfo</c>) with one bounded read of 4 KiB, like sysfs
+    /// attributes and for the same reason; null when missing, null and a warning when unreadable.
+    /// </summary>
+    public string? ReadSmallFile(string relative, DiscoveryWarnings warnings)
+    {
+        byte[] path = SysfsFile.NativePath(_prefix + relative);
+        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
+        int n = SysfsFile.Read(path, buffer, out SysfsFile.Status status, out int errno);
+        if (status == SysfsFile.Status.Missing)
+        {
+            return null;
+        }
+
+        if (status != SysfsFile.Status.Ok)
+        {
+            warnings.Add(DisplayPath(relative), null, $"cannot read: {SysfsFile.ErrnoName(errno)}");
+            return null;
+        }
+
+        return Encoding.UTF8.GetString(buffer[..n]);
+    }
+}

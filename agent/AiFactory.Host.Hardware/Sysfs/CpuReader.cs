@@ -1,0 +1,110 @@
+using System.Globalization;
+using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Model.Cpu;
+
+namespace AiFactory.Host.Hardware.Sysfs;
+
+/// <summary>
+/// Reads <c>/sys/devices/system/cpu</c>: <c>online</c>, <c>possible</c>, <c>present</c>, <c>isolated</c>, <c>nohz_full</c>
+/// and, per online CPU, <c>cpuN/topology/{physical_package_id,die_id,core_id,thread_siblings_list}</c>.
+/// </summary>
+public static class CpuReader
+{
+    /// <summary>The directory read.</summary>
+    public const string Directory = "devices/system/cpu";
+
+    /// <summary>Reads the CPUs; <paramref name="nodeOfCpu"/> gives each CPU's NUMA node (from the node reader).</summary>
+    public static CpuTopology Read(SysfsRoot root, IReadOnlyDictionary<int, int> nodeOfCpu, DiscoveryWarnings warnings)
+    {
+        CpuSet online = List(root, "online", warnings) ?? CpuSet.Empty;
+        CpuSet possible = List(root, "possible", warnings) ?? online;
+        CpuSet present = List(root, "present", warnings) ?? online;
+        CpuSet isolated = List(root, "isolated", warnings) ?? CpuSet.Empty;
+        CpuSet nohz = List(root, "nohz_full", warnings) ?? CpuSet.Empty;
+        if (online.IsEmpty)
+        {
+            warnings.Add(SysfsRoot.DisplayPath(Directory + "/online"), null, "no online CPUs listed");
+        }
+
+        var cpus = new List<LogicalCpu>(online.Count);
+        foreach (int id in online)
+        {
+            string topo = Directory + "/cpu" + id.ToString(CultureInfo.InvariantCulture) + "/topology/";
+            int socket = Id(root, topo + "physical_package_id", warnings) ?? 0;
+            int die = Id(root, topo + "die_id", warnings) ?? 0;
+            int core = Id(root, topo + "core_id", warnings) ?? id;
+            string? siblingsRaw = root.ReadAttribute(topo + "thread_siblings_list", warnings);
+            CpuSet siblings = CpuSet.Of(id);
+            if (siblingsRaw is not null)
+            {
+                if (CpuSet.TryParse(siblingsRaw, out CpuSet? s, out string? error))
+                {
+                    siblings = s;
+                }
+                else
+                {
+                    warnings.Add(SysfsRoot.DisplayPath(topo + "thread_siblings_list"), siblingsRaw, error);
+                }
+            }
+
+            cpus.Add(new LogicalCpu(id, socket, die, core, siblings, nodeOfCpu.TryGetValue(id, out int node) ? node : 0));
+        }
+
+        return new CpuTopology { Online = online, Possible = possible, Present = present, Isolated = isolated, NohzFull = nohz, Cpus = cpus };
+    }
+
+    /// <summary>
+    /// A topology id (<c>physical_package_id</c>, <c>die_id</c>, <c>core_id</c>). The kernel prints -1 for "unknown"
+    /// on some platforms (s390 dies, ACPI-less arm64 packages): that is null, like a missing file.
+    /// </summary>
+    public static bool TryParseTopologyId(ReadOnlySpan<char> raw, out int? id, out string? error)
+    {
+        id = null;
+        if (!AttributeParsers.TryParseInt(raw, -1, 1 << 20, out long v, out error))
+        {
+            return false;
+        }
+
+        id = v < 0 ? null : (int)v;
+        return true;
+    }
+
+    private static int? Id(SysfsRoot root, string relative, DiscoveryWarnings warnings)
+    {
+        string? raw = root.ReadAttribute(relative, warnings);
+        if (raw is null)
+        {
+            return null;
+        }
+
+        if (TryParseTopologyId(raw, out int? id, out string? error))
+        {
+            return id;
+        }
+
+        warnings.Add(SysfsRoot.DisplayPath(relative), raw, error!);
+        return null;
+    }
+
+    private static CpuSet? List(SysfsRoot root, string name, DiscoveryWarnings warnings)
+    {
+        string? raw = root.ReadAttribute(Directory + "/" + name, warnings);
+        if (raw is null)
+        {
+            return null;
+        }
+
+        if (raw == "(null)")
+        {
+            return CpuSet.Empty;
+        }
+
+        if (CpuSet.TryParse(raw, out CpuSet? set, out string? error))
+        {
+            return set;
+        }
+
+        warnings.Add(SysfsRoot.DisplayPath(Directory + "/" + name), raw, error);
+        return null;
+    }
+}

@@ -1,0 +1,189 @@
+using System.Globalization;
+using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Numa;
+
+namespace AiFactory.Host.Hardware.Sysfs;
+
+/// <summary>
+/// Reads <c>/sys/devices/system/node/nodeN</c>: <c>cpulist</c>, <c>meminfo</c>, <c>distance</c> and
+/// <c>hugepages/hugepages-&lt;size&gt;kB/{nr,free,surplus}_hugepages</c>. CPU-less nodes (GPU memory on GH200/GB200,
+/// CXL memory) are nodes like any other.
+/// </summary>
+public static class NodeReader
+{
+    /// <summary>The directory read.</summary>
+    public const string Directory = "devices/system/node";
+
+    /// <summary>Every nodeN directory, by id; empty on a kernel without NUMA.</summary>
+    public static IReadOnlyList<NumaNode> ReadAll(SysfsRoot root, DiscoveryWarnings warnings)
+    {
+        var ids = new List<int>();
+        foreach (string name in root.List(Directory, warnings))
+        {
+            if (name.StartsWith("node", StringComparison.Ordinal) && name.Length > 4)
+            {
+                if (int.TryParse(name.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out int id) && id < 4096)
+                {
+                    ids.Add(id);
+                }
+                else
+                {
+                    warnings.Add(SysfsRoot.DisplayPath(Directory + "/" + name), name, "not a node directory (nodeN); ignored");
+                }
+            }
+        }
+
+        ids.Sort();
+        var nodes = new List<NumaNode>(ids.Count);
+        foreach (int id in ids)
+        {
+            nodes.Add(Read(root, id, warnings));
+        }
+
+        return nodes;
+    }
+
+    private static NumaNode Read(SysfsRoot root, int id, DiscoveryWarnings warnings)
+    {
+        string dir = Directory + "/node" + id.ToString(CultureInfo.InvariantCulture);
+        CpuSet cpus = CpuSet.Empty;
+        string? cpulist = root.ReadAttribute(dir + "/cpulist", warnings);
+        if (cpulist is not null)
+        {
+            if (CpuSet.TryParse(cpulist, out CpuSet? set, out string? error))
+            {
+                cpus = set;
+            }
+            else
+            {
+                warnings.Add(SysfsRoot.DisplayPath(dir + "/cpulist"), cpulist, error);
+            }
+        }
+
+        long total = 0;
+        long free = 0;
+        string? meminfo = root.ReadAttribute(dir + "/meminfo", warnings, changesConstantly: true);
+        if (meminfo is not null)
+        {
+            if (!TryParseMeminfo(meminfo, out total, out free, out string? error))
+            {
+                warnings.Add(SysfsRoot.DisplayPath(dir + "/meminfo"), meminfo, error!);
+            }
+        }
+
+        // MemTotal changes only with memory hotplug: read it again as a recorded value for the change check.
+        IReadOnlyList<int> distances = [];
+        string? distance = root.ReadAttribute(dir + "/distance", warnings);
+        if (distance is not null)
+        {
+            if (TryParseDistance(distance, out int[]? d, out string? error))
+            {
+                distances = d;
+            }
+            else
+            {
+                warnings.Add(SysfsRoot.DisplayPath(dir + "/distance"), distance, error!);
+            }
+        }
+
+        return new NumaNode
+        {
+            Id = id,
+            Cpus = cpus,
+            MemoryTotalBytes = total,
+            MemoryFreeBytes = free,
+            Distances = distances,
+            Hugepages = HugepagesReader.ReadPools(root, dir + "/hugepages", warnings),
+        };
+    }
+
+    /// <summary>
+    /// A node's <c>meminfo</c>: lines like <c>Node 0 MemTotal:  1056457432 kB</c>. Returns MemTotal and MemFree in
+    /// bytes; MemTotal is required.
+    /// </summary>
+    public static bool TryParseMeminfo(string raw, out long totalBytes, out long freeBytes, out string? error)
+    {
+        totalBytes = -1;
+        freeBytes = 0;
+        error = null;
+        foreach (ReadOnlySpan<char> line in raw.AsSpan().EnumerateLines())
+        {
+            ReadOnlySpan<char> l = line.Trim();
+            if (!l.StartsWith("Node ", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            int colon = l.IndexOf(':');
+            if (colon < 0)
+            {
+                continue;
+            }
+
+            ReadOnlySpan<char> head = l[..colon];
+            ReadOnlySpan<char> key = head[(head.LastIndexOf(' ') + 1)..];
+            bool isTotal = key.SequenceEqual("MemTotal");
+            if (!isTotal && !key.SequenceEqual("MemFree"))
+            {
+                continue;
+            }
+
+            ReadOnlySpan<char> value = l[(colon + 1)..].Trim();
+            if (value.EndsWith(" kB", StringComparison.Ordinal))
+            {
+                value = value[..^3].TrimEnd();
+            }
+
+            if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long kib) || kib > long.MaxValue / 1024)
+            {
+                error = $"node meminfo {key.ToString()} \"{value.ToString()}\" is not a size in kB";
+                return false;
+            }
+
+            if (isTotal)
+            {
+                totalBytes = kib * 1024;
+            }
+            else
+            {
+                freeBytes = kib * 1024;
+            }
+        }
+
+        if (totalBytes < 0)
+        {
+            totalBytes = 0;
+            error = "node meminfo has no MemTotal line";
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>A node's <c>distance</c>: one SLIT row, space-separated (<c>10 21</c>); each 10..255.</summary>
+    public static bool TryParseDistance(string raw, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out int[]? distances, out string? error)
+    {
+        distances = null;
+        error = null;
+        string[] parts = raw.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length is 0 or > 4096)
+        {
+            error = $"distance \"{raw}\" has no values";
+            return false;
+        }
+
+        var result = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out result[i]) || result[i] is < 10 or > 255)
+            {
+                error = $"distance \"{parts[i]}\" is not a SLIT distance (10..255)";
+                return false;
+            }
+        }
+
+        distances = result;
+        return true;
+    }
+}

@@ -1,0 +1,299 @@
+using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Pci;
+
+namespace AiFactory.Host.Hardware.Sysfs;
+
+/// <summary>
+/// Reads PCI functions from <c>/sys/bus/pci/devices/&lt;address&gt;</c> (links into <c>/sys/devices/pci…/</c>): ids,
+/// class, driver, NUMA node, link, reset methods, IOMMU group, SR-IOV and the bridges up to the root port.
+/// </summary>
+public static class PciDeviceReader
+{
+    /// <summary>The directory of PCI function links.</summary>
+    public const string DevicesDirectory = "bus/pci/devices";
+
+    /// <summary>Every function listed under <c>/sys/bus/pci/devices</c>, sorted by address. Bad entries become warnings.</summary>
+    public static IReadOnlyList<PciDevice> ReadAll(SysfsRoot root, DiscoveryWarnings warnings)
+    {
+        var devices = new List<PciDevice>();
+        foreach (string name in root.List(DevicesDirectory, warnings))
+        {
+            if (!PciAddress.TryParse(name, out PciAddress address) || address.ToString() != name)
+            {
+                warnings.Add(SysfsRoot.DisplayPath(DevicesDirectory + "/" + name), name, "not a PCI address (dddd:bb:dd.f); entry ignored");
+                continue;
+            }
+
+            if (Read(root, address, warnings) is { } device)
+            {
+                devices.Add(device);
+            }
+        }
+
+        devices.Sort(static (a, b) => a.Address.CompareTo(b.Address));
+        return devices;
+    }
+
+    /// <summary>
+    /// Reads the function named <paramref name="name"/>. The name must be a PCI address in the kernel's form; anything
+    /// else (a path, <c>../</c>) is refused with <see cref="ArgumentException"/> before any file is touched.
+    /// </summary>
+    public static PciDevice? Read(SysfsRoot root, string name, DiscoveryWarnings warnings)
+    {
+        if (!PciAddress.TryParse(name, out PciAddress address) || address.ToString() != name)
+        {
+            throw new ArgumentException($"invalid PCI device name \"{name}\": expected dddd:bb:dd.f, e.g. 0000:41:00.0", nameof(name));
+        }
+
+        return Read(root, address, warnings);
+    }
+
+    /// <summary>Reads one function; null (with a warning) when its directory or its ids cannot be read.</summary>
+    public static PciDevice? Read(SysfsRoot root, PciAddress address, DiscoveryWarnings warnings)
+    {
+        string link = DevicesDirectory + "/" + address;
+        string? dir = root.ResolveLink(link, warnings);
+        if (dir is null)
+        {
+            // Not a link (an old kernel or a flat capture): read it in place if it is a directory.
+            if (!root.Exists(link))
+            {
+                warnings.Add(SysfsRoot.DisplayPath(link), null, "device vanished or link dangles; skipped");
+                return null;
+            }
+
+            dir = link;
+        }
+
+        string? vendorRaw = root.ReadAttribute(dir + "/vendor", warnings);
+        string? deviceRaw = root.ReadAttribute(dir + "/device", warnings);
+        string? classRaw = root.ReadAttribute(dir + "/class", warnings);
+        if (vendorRaw is null || deviceRaw is null || classRaw is null)
+        {
+            warnings.Add(SysfsRoot.DisplayPath(dir), null, $"{address}: vendor, device or class missing; device skipped");
+            return null;
+        }
+
+        if (!AttributeParsers.TryParseHexId(vendorRaw, out ushort vendor, out string? error) ||
+            !AttributeParsers.TryParseHexId(deviceRaw, out ushort device, out error) ||
+            !AttributeParsers.TryParseClass(classRaw, out uint classCode, out error))
+        {
+            warnings.Add(SysfsRoot.DisplayPath(dir), vendorRaw + " " + deviceRaw + " " + classRaw, $"{address}: {error}; device skipped");
+            return null;
+        }
+
+        return new PciDevice
+        {
+            Address = address,
+            VendorId = vendor,
+            DeviceId = device,
+            SubsystemVendorId = HexId(root, dir, "subsystem_vendor", address, warnings),
+            SubsystemDeviceId = HexId(root, dir, "subsystem_device", address, warnings),
+            ClassCode = classCode,
+            Kind = PciIds.Classify(vendor, device, classCode),
+            ModelName = PciIds.ModelName(vendor, device),
+            Driver = root.ReadLinkName(dir + "/driver", warnings),
+            DriverOverride = ParseDriverOverride(root.ReadAttribute(dir + "/driver_override", warnings)),
+            NumaNode = NumaNode(root, dir, address, warnings),
+            LocalCpus = LocalCpus(root, dir, address, warnings),
+            Link = Link(root, dir, address, warnings),
+            ResetMethods = ParseResetMethods(root.ReadAttribute(dir + "/reset_method", warnings)),
+            IommuGroup = IommuGroup(root, dir, address, warnings),
+            Sriov = Sriov(root, dir, address, warnings),
+            PhysicalFunction = PhysicalFunction(root, dir, warnings),
+            UpstreamBridges = ParseUpstreamBridges(dir, address),
+        };
+    }
+
+    /// <summary><c>driver_override</c>: "(null)" or empty means none.</summary>
+    public static string? ParseDriverOverride(string? raw) =>
+        raw is null || raw.Length == 0 || raw == "(null)" ? null : raw;
+
+    /// <summary><c>reset_method</c>: space-separated method names in the kernel's order (flr, pm, bus, ...).</summary>
+    public static IReadOnlyList<string> ParseResetMethods(string? raw) =>
+        string.IsNullOrWhiteSpace(raw) ? [] : raw.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>
+    /// The bridges above a device from its real directory (<c>devices/pci0000:15/0000:15:01.0/0000:16:00.0/…/0000:18:00.0</c>),
+    /// nearest first: every path component that is a PCI address, except the device itself.
+    /// </summary>
+    public static IReadOnlyList<PciAddress> ParseUpstreamBridges(string deviceDirectory, PciAddress self)
+    {
+        var bridges = new List<PciAddress>();
+        foreach (string part in deviceDirectory.Split('/'))
+        {
+            if (part.Length == 12 && PciAddress.TryParse(part, out PciAddress a) && a != self)
+            {
+                bridges.Add(a);
+            }
+        }
+
+        bridges.Reverse();
+        return bridges;
+    }
+
+    private static ushort? HexId(SysfsRoot root, string dir, string attribute, PciAddress address, DiscoveryWarnings warnings)
+    {
+        string? raw = root.ReadAttribute(dir + "/" + attribute, warnings);
+        if (raw is null)
+        {
+            return null;
+        }
+
+        if (AttributeParsers.TryParseHexId(raw, out ushort id, out string? error))
+        {
+            return id;
+        }
+
+        warnings.Add(SysfsRoot.DisplayPath(dir + "/" + attribute), raw, $"failed to parse {attribute} for {address}: {error}");
+        return null;
+    }
+
+    private static int? NumaNode(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    {
+        string? raw = root.ReadAttribute(dir + "/numa_node", warnings);
+        if (raw is null)
+        {
+            return null;
+        }
+
+        if (AttributeParsers.TryParseNumaNode(raw, out int? node, out string? error))
+        {
+            return node;
+        }
+
+        warnings.Add(SysfsRoot.DisplayPath(dir + "/numa_node"), raw, $"failed to parse numa_node for {address}: {error}; NUMA node unknown");
+        return null;
+    }
+
+    private static CpuSet? LocalCpus(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    {
+        string? raw = root.ReadAttribute(dir + "/local_cpulist", warnings);
+        if (raw is null)
+        {
+            return null;
+        }
+
+        if (CpuSet.TryParse(raw, out CpuSet? set, out string? error))
+        {
+            return set;
+        }
+
+        warnings.Add(SysfsRoot.DisplayPath(dir + "/local_cpulist"), raw, $"failed to parse local_cpulist for {address}: {error}");
+        return null;
+    }
+
+    private static PcieLink? Link(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    {
+        double? cs = Speed("current_link_speed");
+        double? ms = Speed("max_link_speed");
+        int? cw = Width("current_link_width");
+        int? mw = Width("max_link_width");
+        return cs is null && ms is null && cw is null && mw is null ? null : new PcieLink(cs, ms, cw, mw);
+
+        double? Speed(string attribute)
+        {
+            string? raw = root.ReadAttribute(dir + "/" + attribute, warnings);
+            if (raw is null)
+            {
+                return null;
+            }
+
+            if (AttributeParsers.TryParseLinkSpeed(raw, out double? gts, out string? error))
+            {
+                return gts;
+            }
+
+            warnings.Add(SysfsRoot.DisplayPath(dir + "/" + attribute), raw, $"failed to parse {attribute} for {address}: {error}");
+            return null;
+        }
+
+        int? Width(string attribute)
+        {
+            string? raw = root.ReadAttribute(dir + "/" + attribute, warnings);
+            if (raw is null)
+            {
+                return null;
+            }
+
+            // 0 is what a function without a trained link reports; 255 is the "unknown" some kernels print.
+            if (AttributeParsers.TryParseInt(raw, 0, 255, out long w, out string? error))
+            {
+                return w is 0 or 255 ? null : (int)w;
+            }
+
+            warnings.Add(SysfsRoot.DisplayPath(dir + "/" + attribute), raw, $"failed to parse {attribute} for {address}: {error}");
+            return null;
+        }
+    }
+
+    private static int? IommuGroup(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    {
+        string? name = root.ReadLinkName(dir + "/iommu_group", warnings);
+        if (name is null)
+        {
+            return null;
+        }
+
+        if (AttributeParsers.TryParseInt(name, 0, int.MaxValue, out long g, out string? error))
+        {
+            return (int)g;
+        }
+
+        warnings.Add(SysfsRoot.DisplayPath(dir + "/iommu_group"), name, $"iommu_group link of {address} does not name a group number: {error}");
+        return null;
+    }
+
+    private static SriovInfo? Sriov(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    {
+        string? totalRaw = root.ReadAttribute(dir + "/sriov_totalvfs", warnings);
+        if (totalRaw is null)
+        {
+            return null;
+        }
+
+        if (!AttributeParsers.TryParseInt(totalRaw, 0, 65535, out long total, out string? error))
+        {
+            warnings.Add(SysfsRoot.DisplayPath(dir + "/sriov_totalvfs"), totalRaw, $"failed to parse sriov_totalvfs for {address}: {error}");
+            return null;
+        }
+
+        long num = 0;
+        string? numRaw = root.ReadAttribute(dir + "/sriov_numvfs", warnings);
+        if (numRaw is not null && !AttributeParsers.TryParseInt(numRaw, 0, total, out num, out error))
+        {
+            warnings.Add(SysfsRoot.DisplayPath(dir + "/sriov_numvfs"), numRaw, $"failed to parse sriov_numvfs for {address}: {error}");
+            num = 0;
+        }
+
+        bool? autoprobe = null;
+        string? apRaw = root.ReadAttribute(dir + "/sriov_drivers_autoprobe", warnings);
+        if (apRaw is "0" or "1")
+        {
+            autoprobe = apRaw == "1";
+        }
+        else if (apRaw is not null)
+        {
+            warnings.Add(SysfsRoot.DisplayPath(dir + "/sriov_drivers_autoprobe"), apRaw, $"failed to parse sriov_drivers_autoprobe for {address}: expected 0 or 1");
+        }
+
+        var vfs = new List<PciAddress>();
+        for (int i = 0; i < num; i++)
+        {
+            string? vf = root.ReadLinkName(dir + "/virtfn" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), warnings);
+            if (vf is not null && PciAddress.TryParse(vf, out PciAddress a))
+            {
+                vfs.Add(a);
+            }
+        }
+
+        return new SriovInfo((int)total, (int)num, autoprobe, vfs);
+    }
+
+    private static PciAddress? PhysicalFunction(SysfsRoot root, string dir, DiscoveryWarnings warnings)
+    {
+        string? pf = root.ReadLinkName(dir + "/physfn", warnings);
+        return pf is not null && PciAddress.TryParse(pf, out PciAddress a) ? a : null;
+    }
+}

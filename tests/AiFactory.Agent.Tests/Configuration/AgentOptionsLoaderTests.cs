@@ -1,0 +1,195 @@
+using AiFactory.Agent.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace AiFactory.Agent.Tests.Configuration;
+
+public sealed class AgentOptionsLoaderTests : IDisposable
+{
+    private static readonly Dictionary<string, string> NoFlags = [];
+    private static readonly Dictionary<string, string?> NoEnvironment = [];
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Defaults_are_the_real_machine_roots_and_the_packaged_paths()
+    {
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), NoFlags, NoEnvironment);
+
+        Assert.Equal("/sys", options.SysfsRoot);
+        Assert.Equal("/proc", options.ProcfsRoot);
+        Assert.Equal("/var/lib/aifactory", options.StateDir);
+        Assert.Equal("/run/aifactory/agent.sock", options.Socket);
+        Assert.Null(options.Listen);
+        Assert.Equal("0.0.0.0:9400", options.MetricsListen);
+        Assert.Equal(LogLevel.Information, options.LogLevel);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.ShutdownTimeout);
+        Assert.Equal(4 * 1024 * 1024, options.MaxMessageSize);
+    }
+
+    [Fact]
+    public void An_unknown_yaml_key_is_rejected_with_its_name_and_line()
+    {
+        string path = _dir.File("agent.yaml", "socket: /tmp/a.sock\nlog-level: info\nsocket-path: /tmp/b.sock\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal("socket-path", ex.Key);
+        Assert.Contains("unknown key (line 3)", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_key_under_tls_is_rejected_with_its_dotted_name()
+    {
+        string path = _dir.File("agent.yaml", "tls:\n  certificate: /x.pem\n  cipher: aes\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal("tls.cipher", ex.Key);
+        Assert.Contains("line 3", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_bad_value_names_the_key_the_value_and_why()
+    {
+        string path = _dir.File("agent.yaml", "shutdown-timeout: soon\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal("shutdown-timeout", ex.Key);
+        Assert.Equal("soon", ex.Value);
+        Assert.Equal($"{path}: shutdown-timeout: invalid value \"soon\": must be a whole number from 1 to 300", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("log-level", "loud", "must be one of trace, debug, info, warning, error")]
+    [InlineData("listen", "somewhere", "must be host:port")]
+    [InlineData("socket", "relative.sock", "must be an absolute path")]
+    [InlineData("sysfs-root", "/no/such/sysfs", "directory does not exist")]
+    [InlineData("max-message-size", "12", "must be a whole number from 1024")]
+    [InlineData("listen-plaintext", "maybe", "must be true or false")]
+    public void Each_setting_checks_its_value(string key, string value, string why)
+    {
+        var ex = Assert.Throws<ConfigurationException>(() =>
+            AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), new Dictionary<string, string> { [key] = value }, NoEnvironment));
+
+        Assert.Equal(key, ex.Key);
+        Assert.Equal(value, ex.Value);
+        Assert.Contains(why, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("command line --" + key, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_tcp_listener_without_a_certificate_is_refused()
+    {
+        var ex = Assert.Throws<ConfigurationException>(() =>
+            AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), new Dictionary<string, string> { ["listen"] = "127.0.0.1:7443" }, NoEnvironment));
+
+        Assert.Equal("listen", ex.Key);
+        Assert.Contains("tls.certificate", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Environment_overrides_the_file_and_flags_override_both()
+    {
+        string a = _dir.Dir("a");
+        string b = _dir.Dir("b");
+        string c = _dir.Dir("c");
+        string path = _dir.File("agent.yaml", $"sysfs-root: {a}\nprocfs-root: {a}\nstate-dir: {a}\n");
+        var env = new Dictionary<string, string?> { ["AIFACTORY_PROCFS_ROOT"] = b, ["AIFACTORY_STATE_DIR"] = b };
+        var flags = new Dictionary<string, string> { ["state-dir"] = c };
+
+        AgentOptions options = AgentOptionsLoader.Load(path, flags, env);
+
+        Assert.Equal(a, options.SysfsRoot);
+        Assert.Equal(b, options.ProcfsRoot);
+        Assert.Equal(c, options.StateDir);
+        Assert.Equal(path, options.ConfigPath);
+    }
+
+    [Fact]
+    public void An_environment_value_that_is_wrong_is_blamed_on_the_environment_variable()
+    {
+        var env = new Dictionary<string, string?> { ["AIFACTORY_LOG_LEVEL"] = "chatty" };
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), NoFlags, env));
+
+        Assert.Contains("environment AIFACTORY_LOG_LEVEL", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("chatty", ex.Value);
+    }
+
+    [Fact]
+    public void An_explicit_config_file_that_does_not_exist_is_an_error()
+    {
+        string missing = Path.Combine(_dir.Path, "missing.yaml");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(missing, NoFlags, NoEnvironment));
+
+        Assert.Equal("config", ex.Key);
+        Assert.Equal(missing, ex.Value);
+        Assert.Contains("file does not exist", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_config_path_can_come_from_the_environment()
+    {
+        string dir = _dir.Dir("state");
+        string path = _dir.File("agent.yaml", $"state-dir: {dir}\n");
+
+        AgentOptions options = AgentOptionsLoader.Load(null, NoFlags, new Dictionary<string, string?> { ["AIFACTORY_CONFIG"] = path });
+
+        Assert.Equal(dir, options.StateDir);
+    }
+
+    [Fact]
+    public void Read_only_can_be_asked_for_in_the_file()
+    {
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("agent.yaml", "read-only: true\n"), NoFlags, NoEnvironment);
+
+        Assert.True(options.ReadOnly);
+    }
+
+    [Fact]
+    public void Off_turns_the_metrics_listener_off()
+    {
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("agent.yaml", "metrics-listen: off\n"), NoFlags, NoEnvironment);
+
+        Assert.Null(options.MetricsListen);
+    }
+
+    [Fact]
+    public void A_yaml_list_where_a_value_belongs_is_rejected()
+    {
+        string path = _dir.File("agent.yaml", "socket:\n  - /a\n  - /b\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal("socket", ex.Key);
+        Assert.Contains("must be a single value (line 2)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Broken_yaml_is_reported_with_its_line()
+    {
+        string path = _dir.File("agent.yaml", "socket: /a\nlog-level: [info\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Contains("not valid YAML", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("line ", ex.Key, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:9400", true)]
+    [InlineData("[::1]:9400", true)]
+    [InlineData("localhost:1", true)]
+    [InlineData("127.0.0.1:0", false)]
+    [InlineData("127.0.0.1:65536", false)]
+    [InlineData("example.org:80", false)]
+    [InlineData("9400", false)]
+    public void Endpoints_are_ip_or_localhost_with_a_port(string value, bool valid)
+    {
+        Assert.Equal(valid, AgentOptionsLoader.TryParseEndpoint(value, out _));
+    }
+}

@@ -1,0 +1,125 @@
+using System.Net.Sockets;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Grpc.Client;
+using Grpc.Health.V1;
+
+namespace AiFactory.EndToEnd.Tests;
+
+/// <summary>The daemon under a systemd-like supervisor: READY, STATUS, WATCHDOG, STOPPING, SIGTERM.</summary>
+public sealed class AgentLifecycleTests
+{
+    [Fact]
+    public async Task Ready_is_sent_only_once_the_grpc_socket_accepts()
+    {
+        using AgentUnderTest agent = AgentUnderTest.StartReady(out string ready);
+
+        // Connect at once: READY=1 must not come before the listener is bound.
+        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(agent.Socket));
+        }
+
+        Assert.StartsWith("READY=1\n", ready, StringComparison.Ordinal);
+        using GrpcChannel channel = agent.Channel();
+        HealthCheckResponse health = await channel.UnaryAsync("/grpc.health.v1.Health/Check", new HealthCheckRequest(), HealthCheckResponse.Parser);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+    }
+
+    [Fact]
+    public void The_status_line_says_where_the_agent_serves_and_that_it_is_read_only()
+    {
+        using AgentUnderTest agent = AgentUnderTest.StartReady(out string ready);
+
+        Assert.Equal($"READY=1\nSTATUS=serving on {agent.Socket} (read-only)", ready);
+    }
+
+    [Fact]
+    public void An_abstract_notify_socket_works_like_a_path()
+    {
+        using AgentUnderTest agent = AgentUnderTest.Start(abstractNotifySocket: true);
+
+        Assert.StartsWith("READY=1", agent.NextNotification(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void With_watchdog_usec_the_agent_pings_the_watchdog_after_ready()
+    {
+        using AgentUnderTest agent = AgentUnderTest.StartReady(out _, new Dictionary<string, string?> { ["WATCHDOG_USEC"] = "200000" });
+
+        Assert.Equal("WATCHDOG=1", agent.NextNotification());
+        Assert.Equal("WATCHDOG=1", agent.NextNotification());
+    }
+
+    [Fact]
+    public void A_watchdog_meant_for_another_process_is_not_pinged()
+    {
+        using AgentUnderTest agent = AgentUnderTest.StartReady(out _, new Dictionary<string, string?> { ["WATCHDOG_USEC"] = "20000", ["WATCHDOG_PID"] = "1" });
+
+        agent.Process.Terminate();
+
+        Assert.Equal("STOPPING=1\nSTATUS=stopping", agent.NextNotification());
+    }
+
+    [Fact]
+    public async Task Sigterm_sends_stopping_exits_zero_and_removes_the_socket()
+    {
+        using AgentUnderTest agent = AgentUnderTest.StartReady(out _);
+
+        agent.Process.Terminate();
+
+        Assert.Equal("STOPPING=1\nSTATUS=stopping", agent.NextNotification());
+        Assert.True(await agent.Process.WaitForExitAsync(AgentUnderTest.Patience), "agent did not exit after SIGTERM");
+        Assert.True(agent.Process.ExitCode == 0, agent.Process.Describe());
+        Assert.False(File.Exists(agent.Socket), "the socket file is left behind");
+        Assert.Contains(agent.Process.Stdout, line => line.Contains("Stopping", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Open_watch_streams_do_not_hold_shutdown_for_the_whole_shutdown_timeout()
+    {
+        // The agent runs with --shutdown-timeout 30: a stream left open would keep it for 30 s.
+        using AgentUnderTest agent = AgentUnderTest.StartReady(out _);
+        using GrpcChannel channel = agent.Channel();
+        var statuses = new List<HealthCheckResponse.Types.ServingStatus>();
+        var seenFirst = new TaskCompletionSource();
+        Task watch = Task.Run(async () =>
+        {
+            await foreach (HealthCheckResponse r in channel.ServerStreamingAsync("/grpc.health.v1.Health/Watch", new HealthCheckRequest(), HealthCheckResponse.Parser))
+            {
+                statuses.Add(r.Status);
+                seenFirst.TrySetResult();
+            }
+        });
+        Task events = Task.Run(async () =>
+        {
+            await foreach (Event _ in channel.ServerStreamingAsync("/aifactory.agent.v1.Events/WatchEvents", new WatchEventsRequest(), Event.Parser))
+            {
+            }
+        });
+        await seenFirst.Task.WaitAsync(AgentUnderTest.Patience);
+
+        long started = Environment.TickCount64;
+        agent.Process.Terminate();
+
+        Assert.True(await agent.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)), "agent held by open streams: " + agent.Process.Describe());
+        Assert.True(Environment.TickCount64 - started < 20_000);
+        Assert.Equal(0, agent.Process.ExitCode);
+        await watch.WaitAsync(AgentUnderTest.Patience);
+        await events.WaitAsync(AgentUnderTest.Patience);
+        Assert.Equal([HealthCheckResponse.Types.ServingStatus.Serving, HealthCheckResponse.Types.ServingStatus.NotServing], statuses);
+    }
+
+    [Fact]
+    public async Task A_second_agent_on_the_same_socket_refuses_and_leaves_the_first_serving()
+    {
+        using AgentUnderTest first = AgentUnderTest.StartReady(out _);
+
+        using RunningProcess second = RunningProcess.Start(Binaries.Agent, [.. AgentUnderTest.Arguments(first.Dir)]);
+
+        Assert.True(await second.WaitForExitAsync(AgentUnderTest.Patience), second.Describe());
+        Assert.Equal(69, second.ExitCode);
+        Assert.Contains("another process accepts on", Assert.Single(second.Stderr), StringComparison.Ordinal);
+        using GrpcChannel channel = first.Channel();
+        await channel.UnaryAsync("/grpc.health.v1.Health/Check", new HealthCheckRequest(), HealthCheckResponse.Parser);
+    }
+}

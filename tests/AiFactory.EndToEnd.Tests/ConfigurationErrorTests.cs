@@ -1,0 +1,58 @@
+namespace AiFactory.EndToEnd.Tests;
+
+/// <summary>An invalid configuration: exit status 78 (EX_CONFIG) and one message naming key, value and why.</summary>
+public sealed class ConfigurationErrorTests
+{
+    [Fact]
+    public async Task An_invalid_flag_value_exits_78_with_one_message_naming_key_value_and_reason()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        List<string> args = AgentUnderTest.Arguments(dir);
+        args.AddRange(["--log-level", "loud"]);
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, args);
+
+        Assert.Equal(78, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal("aifactory-agent: invalid configuration: command line --log-level: log-level: invalid value \"loud\": must be one of trace, debug, info, warning, error", stderr);
+        Assert.False(File.Exists(Path.Combine(dir, "run", "agent.sock")));
+    }
+
+    [Fact]
+    public async Task An_invalid_environment_value_exits_78()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, AgentUnderTest.Arguments(dir), new Dictionary<string, string?> { ["AIFACTORY_MAX_MESSAGE_SIZE"] = "lots" });
+
+        Assert.Equal(78, status);
+        Assert.Contains("environment AIFACTORY_MAX_MESSAGE_SIZE: max-message-size: invalid value \"lots\"", Assert.Single(stderr.Split('\n')), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_yaml_key_exits_78_naming_the_key_and_line()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        File.WriteAllText(Path.Combine(dir, "agent.yaml"), "log-level: info\nsysfs_root: /sys\n");
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, AgentUnderTest.Arguments(dir));
+
+        Assert.Equal(78, status);
+        Assert.Equal(string.Empty, stdout);
+        string line = Assert.Single(stderr.Split('\n'));
+        Assert.Contains("sysfs_root: unknown key (line 2)", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_config_file_named_on_the_command_line_exits_78()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        List<string> args = AgentUnderTest.Arguments(dir);
+        args[1] = Path.Combine(dir, "nope.yaml");
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, args);
+
+        Assert.Equal(78, status);
+        Assert.Contains("nope.yaml\": file does not exist", stderr, StringComparison.Ordinal);
+    }
+}
