@@ -80,6 +80,23 @@ public sealed partial class ManPageAndCompletionTests(BuiltPackages packages)
         Assert.Contains(expected, bash.Stdout.Split('\n'));
     }
 
+    [Fact]
+    public void The_shipped_agent_yaml_documents_every_setting_of_the_daemon()
+    {
+        string help = Tool.Run(Path.Combine(packages.PublishDir, "aifactory-agent"), "--help").EnsureSuccess().Stdout;
+        string yaml = File.ReadAllText(packages.DebFile("etc/aifactory/agent.yaml"));
+        string[] keys = LongOption().Matches(help).Select(m => m.Value[2..])
+            .Where(k => k is not ("config" or "help" or "version")).Distinct().ToArray();
+
+        // tls-certificate and tls-key are nested under tls: in YAML ("#   certificate:").
+        string[] undocumented = keys.Where(k => k.StartsWith("tls-", StringComparison.Ordinal)
+            ? !yaml.Contains("#   " + k["tls-".Length..] + ":", StringComparison.Ordinal)
+            : !yaml.Contains("# " + k + ":", StringComparison.Ordinal)).ToArray();
+
+        Assert.Contains("state-dir", keys);
+        Assert.Empty(undocumented);
+    }
+
     [GeneratedRegex(@"(?<![\w-])--[a-z][a-z-]+")]
     private static partial Regex LongOption();
 }

@@ -88,7 +88,7 @@ if kill -0 $qemu 2>/dev/null; then fact guest_powered_off no; kill $qemu; else f
 wait $qemu 2>/dev/null || true
 trap - EXIT
 fact boot_total_seconds "$(echo "$boot_start $(date +%s.%N)" | awk '{printf "%.1f", $2-$1}')"
+for f in "$share"/*; do case $f in *.deb|*/results.env) ;; *) cp -f "$f" "$out/" ;; esac; done
 cat "$share/results.env" "$out/host.env" > "$out/results.env" 2>/dev/null || cp "$out/host.env" "$out/results.env"
-for f in "$share"/*; do case $f in *.deb) ;; *) cp -f "$f" "$out/" ;; esac; done
 rm -f "$out/run.qcow2"
 echo "results: $out/results.env"
