@@ -57,7 +57,12 @@ internal static class AgentCommandLine
     }
 
     /// <summary>Subcommands that run without the daemon. Features add theirs here.</summary>
-    private static IEnumerable<Command> Subcommands() => [Inventory.DiscoverCommand.Create(), Inventory.CaptureFixtureCommand.Create()];
+    private static IEnumerable<Command> Subcommands() =>
+    [
+        Inventory.DiscoverCommand.Create(),
+        Inventory.CaptureFixtureCommand.Create(),
+        Profile.ProfileCommand.Create(),
+    ];
 
     private static readonly (string Key, string Description)[] FlagDescriptions =
     [

@@ -14,4 +14,18 @@ internal static class EventIds
     public const int InventoryWarning = 201;
     public const int InventoryChanged = 202;
     public const int InventoryNoUevents = 203;
+    // nvml 300-399
+    public const int GpuEvent = 300;
+    public const int GpuWatchFailed = 301;
+    public const int GpuWatcherStopped = 302;
+    // profile 500-599
+    public const int ProfileStep = 500;
+    public const int ProfileApplied = 501;
+    public const int ProfileFailed = 502;
+    public const int ProfileRefused = 503;
+    public const int ProfileRecovered = 504;
+    public const int ProfileJournalDamaged = 505;
+    public const int ProfileDrift = 506;
+    public const int ProfileFaultKill = 507;
+    public const int ProfileStartFailed = 508;
 }

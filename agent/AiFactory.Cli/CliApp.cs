@@ -15,6 +15,10 @@ internal static class CliApp
         root.Options.Add(GlobalOptions.Insecure);
         root.Subcommands.Add(Health.HealthCommand.Create());
         root.Subcommands.Add(Version.VersionCommand.Create());
+        root.Subcommands.Add(Topology.TopologyCommand.Create());
+        root.Subcommands.Add(Gpu.GpuCommand.Create());
+        root.Subcommands.Add(Mig.MigCommand.Create());
+        root.Subcommands.Add(Profile.ProfileCommand.Create());
         return root;
     }
 }

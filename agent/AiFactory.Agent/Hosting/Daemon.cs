@@ -100,6 +100,8 @@ internal static partial class Daemon
         builder.Services.AddSingleton(sp => sp.GetRequiredService<AgentApiService>().Definition());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<EventsApiService>().Definition());
         builder.Services.AddSingleton(sp => sp.GetRequiredService<Inventory.InventoryService>().Definition());
+        Gpu.GpuRegistration.Add(builder.Services);
+        Profile.ProfileRegistration.AddProfile(builder.Services, options);
 
         builder.Services.AddSingleton<GrpcServer>();
         builder.Services.AddSingleton<RequestRouter>();

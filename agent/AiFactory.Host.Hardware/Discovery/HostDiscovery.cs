@@ -18,6 +18,7 @@ public sealed class HostDiscovery
     private readonly ProcfsRoot? _procfs;
     private List<byte[]>? _files;
     private List<byte[]>? _dirs;
+    private List<byte[]>? _links;
     private ulong _fingerprint;
 
     /// <summary>Discovery over <paramref name="sysfs"/> and, optionally, <paramref name="procfs"/>.</summary>
@@ -47,8 +48,8 @@ public sealed class HostDiscovery
         {
             _sysfs.StartRecording();
             HostTopology topology = Build(warnings);
-            (_files, _dirs) = _sysfs.StopRecording();
-            _fingerprint = SysfsRoot.Fingerprint(_files, _dirs);
+            (_files, _dirs, _links) = _sysfs.StopRecording();
+            _fingerprint = SysfsRoot.Fingerprint(_files, _dirs, _links);
             return topology;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or FormatException or OverflowException)
@@ -71,7 +72,7 @@ public sealed class HostDiscovery
     /// (except values like MemFree that change all the time) and hashes them, without allocating. True when
     /// something differs (or nothing was discovered yet); then call <see cref="Discover"/>.
     /// </summary>
-    public bool HasChanged() => _files is null || _dirs is null || SysfsRoot.Fingerprint(_files, _dirs) != _fingerprint;
+    public bool HasChanged() => _files is null || _dirs is null || _links is null || SysfsRoot.Fingerprint(_files, _dirs, _links) != _fingerprint;
 
     private HostTopology Build(DiscoveryWarnings warnings)
     {

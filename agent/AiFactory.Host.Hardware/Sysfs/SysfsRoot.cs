@@ -14,6 +14,7 @@ public sealed class SysfsRoot
     private readonly string _prefix;
     private List<byte[]>? _recordedFiles;
     private List<byte[]>? _recordedDirs;
+    private List<byte[]>? _recordedLinks;
 
     /// <summary>Opens the tree at <paramref name="mountPoint"/> (made absolute; the directory need not exist).</summary>
     public SysfsRoot(string mountPoint)
@@ -40,14 +41,16 @@ public sealed class SysfsRoot
     {
         _recordedFiles = [];
         _recordedDirs = [];
+        _recordedLinks = [];
     }
 
     /// <summary>Stops recording and returns what was read.</summary>
-    internal (List<byte[]> Files, List<byte[]> Dirs) StopRecording()
+    internal (List<byte[]> Files, List<byte[]> Dirs, List<byte[]> Links) StopRecording()
     {
-        var result = (_recordedFiles ?? [], _recordedDirs ?? []);
+        var result = (_recordedFiles ?? [], _recordedDirs ?? [], _recordedLinks ?? []);
         _recordedFiles = null;
         _recordedDirs = null;
+        _recordedLinks = null;
         return result;
     }
 
@@ -89,6 +92,7 @@ public sealed class SysfsRoot
     public string? ResolveLink(string relative, DiscoveryWarnings warnings)
     {
         string full = PathOf(relative);
+        _recordedLinks?.Add(SysfsFile.NativePath(full));
         string? target;
         try
         {
@@ -171,7 +175,7 @@ public sealed class SysfsRoot
     /// A hash over the bytes of the files and the names in the directories recorded by the last full read, for
     /// deciding cheaply whether anything changed. Allocates nothing on the managed heap.
     /// </summary>
-    internal static unsafe ulong Fingerprint(List<byte[]> files, List<byte[]> dirs)
+    internal static unsafe ulong Fingerprint(List<byte[]> files, List<byte[]> dirs, List<byte[]> links)
     {
         const ulong Offset = 14695981039346656037UL;
         const ulong Prime = 1099511628211UL;
@@ -187,6 +191,23 @@ public sealed class SysfsRoot
             }
 
             hash = (hash ^ 0xff) * Prime;
+        }
+
+        foreach (byte[] path in links)
+        {
+            nint n;
+            fixed (byte* p = path)
+            fixed (byte* b = buffer)
+            {
+                n = SysfsNative.ReadLink(p, b, buffer.Length);
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                hash = (hash ^ buffer[i]) * Prime;
+            }
+
+            hash = (hash ^ 0xfd) * Prime;
         }
 
         foreach (byte[] path in dirs)

@@ -24,6 +24,9 @@ internal static unsafe partial class SysfsNative
     [LibraryImport(Libc, EntryPoint = "close")]
     public static partial int Close(int fd);
 
+    [LibraryImport(Libc, EntryPoint = "readlink", SetLastError = true)]
+    public static partial nint ReadLink(byte* path, byte* buffer, nint size);
+
     [LibraryImport(Libc, EntryPoint = "opendir", SetLastError = true)]
     public static partial nint OpenDir(byte* path);
 

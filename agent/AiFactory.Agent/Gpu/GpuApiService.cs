@@ -1,0 +1,231 @@
+using System.Globalization;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Grpc;
+using AiFactory.Grpc.Services;
+using AiFactory.Host.Hardware.Nvml;
+using AiFactory.Host.Model.Gpu;
+using AiFactory.Host.Planning.Mig;
+
+namespace AiFactory.Agent.Gpu;
+
+/// <summary><c>aifactory.agent.v1.Gpu</c>: GPU inventory and health, MIG layouts, plans, applies and mode changes.</summary>
+internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApplier applier, HostCapabilities capabilities)
+{
+    public const string ServiceName = "aifactory.agent.v1.Gpu";
+
+    public ServiceDefinition Definition() =>
+        ServiceDefinition.CreateBuilder(ServiceName)
+            .AddUnary<ListGpusRequest, ListGpusResponse>("ListGpus", ListGpusRequest.Parser, (r, _) => Run(() => ListGpus(r)))
+            .AddUnary<GetMigLayoutRequest, MigLayout>("GetMigLayout", GetMigLayoutRequest.Parser, (r, _) => Run(() => Layout(Required(r.Gpu, "gpu"))))
+            .AddUnary<PlanMigRequest, MigPlanResult>("PlanMig", PlanMigRequest.Parser, (r, _) => Run(() => PlanMig(r)))
+            .AddUnary<ApplyMigRequest, ApplyMigResponse>("ApplyMig", ApplyMigRequest.Parser, (r, _) => Run(() => ApplyMig(r)))
+            .AddUnary<SetMigModeRequest, SetMigModeResponse>("SetMigMode", SetMigModeRequest.Parser, (r, _) => Run(() => SetMigMode(r)))
+            .Build();
+
+    private ListGpusResponse ListGpus(ListGpusRequest request)
+    {
+        var response = new ListGpusResponse { NvmlAvailable = nvml.Nvml is not null, NvmlError = nvml.Error ?? string.Empty };
+        if (nvml.Nvml is null)
+        {
+            return response;
+        }
+
+        response.DriverVersion = nvml.Nvml.DriverVersion;
+        response.CudaDriverVersion = nvml.Nvml.CudaDriverVersion;
+        response.Gpus.AddRange(inventory.Read(request.IncludeSerial).Select(ToProto));
+        return response;
+    }
+
+    private MigLayout Layout(string gpu)
+    {
+        INvml api = nvml.Require();
+        var (device, address, _) = inventory.Resolve(gpu);
+        var layout = new MigLayout { BusId = address.ToString() };
+        if (api.GetMigMode(device) is not (bool current, bool pending))
+        {
+            return layout;
+        }
+
+        layout.MigEnabled = current;
+        layout.MigPending = pending;
+        MigProfileTable table = MigReader.ReadProfiles(api, device);
+        layout.ComputeSlices = table.ComputeSlices;
+        layout.MemorySlices = table.MemorySlices;
+        foreach (MigProfile p in table.Profiles)
+        {
+            var info = new MigProfileInfo { Id = p.Id, Name = p.Name, SliceCount = p.SliceCount, MemoryMib = p.MemoryMiB, InstanceCount = p.InstanceCount };
+            info.Placements.AddRange(p.Placements.Select(Range));
+            if (current)
+            {
+                info.RemainingCapacity = api.GetRemainingCapacity(device, p.Id);
+            }
+
+            layout.Profiles.Add(info);
+        }
+
+        if (current)
+        {
+            layout.Instances.AddRange(MigReader.ReadInstances(api, device, table).Select(ToProto));
+        }
+
+        return layout;
+    }
+
+    private MigPlanResult PlanMig(PlanMigRequest request)
+    {
+        MigPlan plan = applier.Plan(Required(request.Gpu, "gpu"), Profiles(request.Profiles), request.KeepExisting, out var address);
+        return ToProto(address.ToString(), plan);
+    }
+
+    private ApplyMigResponse ApplyMig(ApplyMigRequest request)
+    {
+        RequireWritable();
+        MigApplyResult result = applier.Apply(Required(request.Gpu, "gpu"), Profiles(request.Profiles), request.KeepExisting);
+        var response = new ApplyMigResponse { Plan = ToProto(result.Address.ToString(), result.Plan) };
+        response.Steps.AddRange(result.Steps);
+        response.OrphansRemoved.AddRange(result.OrphansRemoved);
+        response.Layout = Layout(result.Address.ToString());
+        if (result.Plan.IsRefused)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"{result.Address}: {result.Plan.Refusal}");
+        }
+
+        return response;
+    }
+
+    private SetMigModeResponse SetMigMode(SetMigModeRequest request)
+    {
+        RequireWritable();
+        MigModeResult r = applier.SetMode(Required(request.Gpu, "gpu"), request.Enabled, request.Reset, ResetAllowed);
+        return new SetMigModeResponse
+        {
+            BusId = r.Address.ToString(),
+            MigEnabled = r.Enabled,
+            MigPending = r.Pending,
+            ResetRequired = r.ResetRequired,
+            ResetDone = r.ResetDone,
+            Message = r.Message,
+        };
+    }
+
+    /// <summary>MIG changes go through NVML: allowed as root, or against a library other than the system's (the fake).</summary>
+    private bool MigWritable => Environment.IsPrivilegedProcess || nvml.Library != "libnvidia-ml.so.1";
+
+    /// <summary>A reset writes the device's sysfs reset file: only where sysfs may be written, or on a fake's fixture.</summary>
+    private bool ResetAllowed => !capabilities.ReadOnly || nvml.Library != "libnvidia-ml.so.1";
+
+    private void RequireWritable()
+    {
+        if (!MigWritable)
+        {
+            throw new RpcException(StatusCode.PermissionDenied, "MIG changes need root (the agent is not running as root)");
+        }
+    }
+
+    private static async Task<T> Run<T>(Func<T> action)
+    {
+        await Task.Yield();
+        try
+        {
+            return action();
+        }
+        catch (NvmlException ex)
+        {
+            throw new RpcException(ex.Code switch
+            {
+                NvmlReturn.InUse or NvmlReturn.InvalidState or NvmlReturn.ResetRequired => StatusCode.FailedPrecondition,
+                NvmlReturn.InsufficientResources => StatusCode.ResourceExhausted,
+                NvmlReturn.GpuIsLost => StatusCode.Unavailable,
+                NvmlReturn.NotSupported => StatusCode.FailedPrecondition,
+                NvmlReturn.NoPermission => StatusCode.PermissionDenied,
+                _ => StatusCode.Internal,
+            }, ex.Message);
+        }
+        catch (MigRefusedException ex)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, ex.Message);
+        }
+        catch (KeyNotFoundException ex)
+        {
+            throw new RpcException(StatusCode.NotFound, "gpu: " + ex.Message);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new RpcException(ex.Message.StartsWith("NVML is not available", StringComparison.Ordinal) ? StatusCode.Unavailable : StatusCode.Aborted, ex.Message);
+        }
+    }
+
+    private static string Required(string value, string field) =>
+        string.IsNullOrWhiteSpace(value) ? throw new RpcException(StatusCode.InvalidArgument, $"{field}: required (an index, a bus id or a UUID)") : value;
+
+    private static List<string> Profiles(IEnumerable<string> profiles)
+    {
+        var list = profiles.SelectMany(p => p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        return list.Count > 0 ? list : throw new RpcException(StatusCode.InvalidArgument, "profiles: at least one profile name, e.g. 3g.40gb");
+    }
+
+    private static MigPlacementRange Range(MigPlacement p) => new() { Start = p.Start, Size = p.Size };
+
+    internal static MigGpuInstanceInfo ToProto(MigInstance i)
+    {
+        var info = new MigGpuInstanceInfo { Id = i.GpuInstanceId, Profile = i.Profile, Placement = Range(i.Placement), Orphaned = i.IsOrphaned };
+        info.ComputeInstances.AddRange(i.ComputeInstances.Select(c => new MigComputeInstanceInfo { Id = c.Id, Profile = c.Profile, Start = c.Start, Size = c.Size }));
+        return info;
+    }
+
+    internal static MigPlanResult ToProto(string busId, MigPlan plan)
+    {
+        var result = new MigPlanResult
+        {
+            BusId = busId,
+            Refused = plan.IsRefused,
+            Refusal = plan.Refusal ?? string.Empty,
+            LargestFreeRun = plan.LargestFreeRun,
+            Policy = MigPlanner.Name,
+        };
+        result.Keep.AddRange(plan.Keep.Select(ToProto));
+        result.Destroy.AddRange(plan.Destroy.Select(ToProto));
+        result.Create.AddRange(plan.Create.Select(c => new MigCreateStep { Profile = c.Profile.Name, Placement = Range(c.Placement) }));
+        return result;
+    }
+
+    internal static GpuDevice ToProto(GpuInfo g)
+    {
+        var d = new GpuDevice
+        {
+            Index = g.Index,
+            BusId = g.Address.ToString(),
+            Uuid = g.Uuid,
+            Name = g.Name,
+            Serial = g.Serial ?? string.Empty,
+            PciDeviceId = "0x" + g.PciDeviceId.ToString("x8", CultureInfo.InvariantCulture),
+            MemoryTotalBytes = g.MemoryTotalBytes,
+            MemoryUsedBytes = g.MemoryUsedBytes,
+            PersistenceMode = g.PersistenceMode,
+            MigCapable = g.MigEnabled is not null,
+            MigEnabled = g.MigEnabled ?? false,
+            MigPending = g.MigPending ?? false,
+            VirtualizationMode = g.VirtualizationMode switch { 0 => "none", 1 => "passthrough", 2 => "vgpu", 3 => "host-vgpu", 4 => "host-vsga", _ => "unknown" },
+            NumaNode = g.NumaNode ?? -1,
+            CpuAffinity = g.CpuAffinity,
+            FabricClique = g.Fabric is null ? string.Empty : $"{g.Fabric.ClusterUuid}/{g.Fabric.CliqueId}",
+            FabricState = g.Fabric?.State ?? string.Empty,
+            EccCorrectedTotal = g.EccCorrectedTotal,
+            EccUncorrectedTotal = g.EccUncorrectedTotal,
+            RemappedRowsCorrectable = g.RemappedRowsCorrectable,
+            RemappedRowsUncorrectable = g.RemappedRowsUncorrectable,
+            RemappedRowsPending = g.RemappedRowsPending,
+            RetiredPagesPending = g.RetiredPagesPending,
+            Health = g.Health switch
+            {
+                GpuHealth.Healthy => GpuHealthState.Healthy,
+                GpuHealth.Degraded => GpuHealthState.Degraded,
+                _ => GpuHealthState.Unhealthy,
+            },
+            HealthReason = g.HealthReason,
+            InSysfs = g.InSysfs,
+        };
+        d.Nvlinks.AddRange(g.NvLinks.Select(l => new NvLink { Link = l.Link, Active = l.Active, RemoteBusId = l.RemoteBusId ?? string.Empty }));
+        return d;
+    }
+}

@@ -1,0 +1,135 @@
+using System.Globalization;
+using AiFactory.Agent.Events;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Host.Hardware.Nvml;
+using AiFactory.Host.Model.Gpu;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AiFactory.Agent.Gpu;
+
+/// <summary>
+/// Watches an NVML event set for XID critical errors, double-bit ECC, SBE storms, DRAM retirement, GPU unavailable and
+/// recovery actions. Each event becomes a node event (<c>gpu.xid</c>, <c>gpu.ecc</c>, <c>gpu.unavailable</c>,
+/// <c>gpu.recovered</c> ...) with the XID and its class, and sets the GPU's health, so leases avoid an unhealthy GPU;
+/// a recovery action of "none" returns it to service.
+/// </summary>
+internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry registry, EventBus bus, ILogger<GpuHealthWatcher> logger) : BackgroundService
+{
+    private const uint WaitMs = 500;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        nvml.Nvml is null ? Task.CompletedTask : Task.Factory.StartNew(() => Watch(nvml.Nvml, stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>The event loop (blocking); public for tests that drive it on their own thread.</summary>
+    internal void Watch(INvml api, CancellationToken stoppingToken)
+    {
+        try
+        {
+            using NvmlEventSetHandle set = api.CreateEventSet();
+            var devices = new Dictionary<nint, (string Uuid, string BusId)>();
+            for (uint i = 0; i < api.DeviceCount; i++)
+            {
+                NvmlDevice device = api.GetDevice(i);
+                string busId = GpuInventory.Address(api, device).ToString();
+                try
+                {
+                    devices[device.Handle] = (api.GetUuid(device), busId);
+                    api.RegisterEvents(device, NvmlEventTypes.Health, set);
+                }
+                catch (NvmlException ex)
+                {
+                    LogCannotWatch(logger, busId, ex.Message);
+                }
+            }
+
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                if (api.WaitForEvent(set, WaitMs, out NvmlEvent e) && devices.TryGetValue(e.Device.Handle, out var gpu))
+                {
+                    Handle(gpu.Uuid, gpu.BusId, e);
+                }
+            }
+        }
+        catch (NvmlException ex)
+        {
+            LogWatcherStopped(logger, ex.Message);
+        }
+    }
+
+    internal void Handle(string uuid, string busId, NvmlEvent e)
+    {
+        var attributes = new Dictionary<string, string>
+        {
+            ["bus_id"] = busId,
+            ["uuid"] = uuid,
+            ["event_type"] = "0x" + e.EventType.ToString("x", CultureInfo.InvariantCulture),
+        };
+        if (e.GpuInstanceId is uint gi)
+        {
+            attributes["gpu_instance"] = gi.ToString(CultureInfo.InvariantCulture);
+        }
+
+        (string kind, GpuHealth health, string reason) = e.EventType switch
+        {
+            NvmlEventTypes.XidCriticalError => Xid(e.EventData, attributes),
+            NvmlEventTypes.DoubleBitEccError => ("gpu.ecc", GpuHealth.Unhealthy, "double-bit ECC error"),
+            NvmlEventTypes.SingleBitEccErrorStorm => ("gpu.ecc", GpuHealth.Degraded, "single-bit ECC error storm"),
+            NvmlEventTypes.DramRetirementEvent => ("gpu.retirement", GpuHealth.Degraded, "DRAM page retirement recorded"),
+            NvmlEventTypes.DramRetirementFailure => ("gpu.retirement", GpuHealth.Unhealthy, "DRAM page retirement failed"),
+            NvmlEventTypes.GpuUnavailableError => ("gpu.unavailable", GpuHealth.Unhealthy, "GPU unavailable"),
+            NvmlEventTypes.GpuRecoveryAction when e.EventData == 0 => ("gpu.recovered", GpuHealth.Healthy, string.Empty),
+            NvmlEventTypes.GpuRecoveryAction => ("gpu.recovery-action", GpuHealth.Unhealthy, "recovery action needed: " + RecoveryAction(e.EventData)),
+            _ => ("gpu.event", registry.Get(uuid).Health, registry.Get(uuid).Reason),
+        };
+
+        var previous = registry.Get(uuid);
+        // A transient XID does not make a sick GPU healthy; only a recovery does.
+        if (kind == "gpu.recovered" || health > previous.Health)
+        {
+            registry.Set(uuid, health, reason);
+        }
+        else
+        {
+            health = previous.Health;
+        }
+
+        attributes["health"] = health.ToString().ToLowerInvariant();
+        EventSeverity severity = health switch
+        {
+            GpuHealth.Unhealthy => EventSeverity.Error,
+            GpuHealth.Degraded => EventSeverity.Warning,
+            _ => EventSeverity.Info,
+        };
+        string message = kind == "gpu.recovered" ? $"GPU {busId} recovered; back in service" : $"GPU {busId}: {reason}";
+        bus.Publish(kind, severity, busId, message, attributes);
+        LogGpuEvent(logger, kind, busId, message);
+    }
+
+    private static (string, GpuHealth, string) Xid(ulong xid, Dictionary<string, string> attributes)
+    {
+        (XidClass c, string meaning) = XidTable.Classify(xid);
+        attributes["xid"] = xid.ToString(CultureInfo.InvariantCulture);
+        attributes["class"] = c.ToString().ToLowerInvariant();
+        return ("gpu.xid", XidTable.HealthAfter(c), $"XID {xid}: {meaning} ({c.ToString().ToLowerInvariant()})");
+    }
+
+    private static string RecoveryAction(ulong action) => action switch
+    {
+        1 => "GPU reset",
+        2 => "node reboot",
+        3 => "drain peer-to-peer",
+        4 => "drain and reset",
+        5 => "recover IMEX domain",
+        _ => action.ToString(CultureInfo.InvariantCulture),
+    };
+
+    [LoggerMessage(EventId = EventIds.GpuEvent, Level = LogLevel.Warning, Message = "{Kind} on {BusId}: {Message}")]
+    private static partial void LogGpuEvent(ILogger logger, string kind, string busId, string message);
+
+    [LoggerMessage(EventId = EventIds.GpuWatchFailed, Level = LogLevel.Warning, Message = "Cannot watch NVML events of {BusId}: {Reason}")]
+    private static partial void LogCannotWatch(ILogger logger, string busId, string reason);
+
+    [LoggerMessage(EventId = EventIds.GpuWatcherStopped, Level = LogLevel.Error, Message = "GPU health watcher stopped: {Reason}")]
+    private static partial void LogWatcherStopped(ILogger logger, string reason);
+}

@@ -1,0 +1,190 @@
+using AiFactory.Host.Hardware.Nvml;
+using AiFactory.Host.Model.Gpu;
+using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Planning.Mig;
+
+namespace AiFactory.Agent.Gpu;
+
+/// <summary>The outcome of one apply: the plan, each step done (read back), orphans removed, the layout at the end.</summary>
+internal sealed record MigApplyResult(PciAddress Address, MigPlan Plan, IReadOnlyList<string> Steps, IReadOnlyList<string> OrphansRemoved, IReadOnlyList<MigInstance> Final);
+
+/// <summary>The outcome of a MIG mode change.</summary>
+internal sealed record MigModeResult(PciAddress Address, bool Enabled, bool Pending, bool ResetRequired, bool ResetDone, string Message);
+
+/// <summary>
+/// Applies MIG layouts with explicit placements: removes orphaned GPU instances, destroys what must go (compute
+/// instances first, highest placement first), creates GPU instances at their planned placement and then their compute
+/// instance, and reads the GPU back after every change, so no step reports a success the driver did not make.
+/// </summary>
+internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
+{
+    private readonly Lock _gate = new();
+
+    public MigPlan Plan(string gpu, IReadOnlyList<string> wanted, bool keepExisting, out PciAddress address)
+    {
+        INvml api = nvml.Require();
+        (NvmlDevice device, address, _) = inventory.Resolve(gpu);
+        MigProfileTable table = RequireMig(api, device, address);
+        return MigPlanner.Plan(table, MigReader.ReadInstances(api, device, table), wanted, keepExisting);
+    }
+
+    public MigApplyResult Apply(string gpu, IReadOnlyList<string> wanted, bool keepExisting)
+    {
+        lock (_gate)
+        {
+            INvml api = nvml.Require();
+            (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
+            MigProfileTable table = RequireMig(api, device, address);
+            var steps = new List<string>();
+            var orphans = new List<string>();
+
+            // 1. A GPU instance without compute instances is left by a failed create: remove it first.
+            foreach (var (instance, handle, _) in MigReader.ReadHandles(api, device, table).Where(h => h.Instance.IsOrphaned))
+            {
+                api.DestroyGpuInstance(handle);
+                ExpectGone(api, device, table, instance, address);
+                orphans.Add($"{instance.Profile}@{instance.Placement} (GPU instance {instance.GpuInstanceId})");
+            }
+
+            IReadOnlyList<MigInstance> current = MigReader.ReadInstances(api, device, table);
+            MigPlan plan = MigPlanner.Plan(table, current, wanted, keepExisting);
+            if (plan.IsRefused || plan.IsNoChange)
+            {
+                return new MigApplyResult(address, plan, steps, orphans, current);
+            }
+
+            // 2. Destroy what goes: compute instances in reverse creation order, then the GPU instance; read back.
+            foreach (MigInstance gone in plan.Destroy)
+            {
+                var live = MigReader.ReadHandles(api, device, table).Single(h => h.Instance.GpuInstanceId == gone.GpuInstanceId);
+                foreach (NvmlComputeInstance ci in live.Compute.Reverse())
+                {
+                    api.DestroyComputeInstance(ci);
+                }
+
+                api.DestroyGpuInstance(live.Handle);
+                ExpectGone(api, device, table, gone, address);
+                steps.Add($"destroyed {gone.Profile}@{gone.Placement} (GPU instance {gone.GpuInstanceId})");
+            }
+
+            // 3. Create at the planned placement, then the full-size compute instance; read back each.
+            foreach (MigCreate create in plan.Create)
+            {
+                NvmlGpuInstance gi = api.CreateGpuInstance(device, create.Profile.Id, new NvmlPlacement(create.Placement.Start, create.Placement.Size));
+                NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(gi);
+                MigInstance created = MigReader.ReadInstances(api, device, table).SingleOrDefault(i => i.GpuInstanceId == info.Id)
+                    ?? throw new InvalidOperationException($"created {create} on {address} but NVML does not list it");
+                if (created.Placement != create.Placement || created.ProfileId != create.Profile.Id)
+                {
+                    throw new InvalidOperationException($"asked for {create} on {address}, NVML reports {created.Profile}@{created.Placement}");
+                }
+
+                try
+                {
+                    uint ciProfile = FullComputeProfile(api, gi, create.Profile) ?? throw new InvalidOperationException($"{create.Profile.Name} on {address} offers no compute instance profile of {create.Profile.SliceCount} slices");
+                    api.CreateComputeInstance(gi, ciProfile);
+                }
+                catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
+                {
+                    // Do not leave an orphaned GPU instance behind.
+                    api.DestroyGpuInstance(gi);
+                    ExpectGone(api, device, table, created, address);
+                    throw new InvalidOperationException($"creating the compute instance of {create} on {address} failed ({ex.Message}); the GPU instance was removed again", ex);
+                }
+
+                if (MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == info.Id).IsOrphaned)
+                {
+                    throw new InvalidOperationException($"compute instance of {create} on {address} not found after creating it");
+                }
+
+                steps.Add($"created {create} (GPU instance {info.Id})");
+            }
+
+            // 4. Final read back: the GPU holds exactly the wanted multiset.
+            IReadOnlyList<MigInstance> final = MigReader.ReadInstances(api, device, table);
+            var want = (keepExisting ? [.. wanted, .. current.Select(c => c.Profile)] : wanted).Select(n => table.Find(n)!.Id).Order();
+            if (!want.SequenceEqual(final.Select(f => f.ProfileId).Order()))
+            {
+                throw new InvalidOperationException($"after applying, {address} holds {string.Join(", ", final.Select(f => f.Profile))}, not the planned layout");
+            }
+
+            return new MigApplyResult(address, plan, steps, orphans, final);
+        }
+    }
+
+    public MigModeResult SetMode(string gpu, bool enabled, bool reset, bool resetAllowed)
+    {
+        lock (_gate)
+        {
+            INvml api = nvml.Require();
+            (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
+            (bool current, bool pending) = api.GetMigMode(device) ?? throw new MigRefusedException($"{address} has no MIG");
+            if (current == enabled && pending == enabled)
+            {
+                return new MigModeResult(address, current, pending, false, false, $"MIG is already {(enabled ? "enabled" : "disabled")} on {address}");
+            }
+
+            IReadOnlyList<NvmlProcess> processes = api.GetComputeProcesses(device);
+            if (processes.Count > 0)
+            {
+                throw new MigRefusedException($"processes use {address}: PID {string.Join(", ", processes.Select(p => p.Pid))}; stop them before changing MIG mode");
+            }
+
+            NvmlReturn activation = api.SetMigMode(device, enabled);
+            (current, pending) = api.GetMigMode(device)!.Value;
+            if (activation == NvmlReturn.Success && current == enabled)
+            {
+                return new MigModeResult(address, current, pending, false, false, $"MIG {(enabled ? "enabled" : "disabled")} on {address}");
+            }
+
+            bool resetNeeded = activation is NvmlReturn.ResetRequired or NvmlReturn.InUse || current != enabled;
+            if (!reset || !resetAllowed)
+            {
+                string why = !reset ? "ask again with reset to reset this GPU only" : "this agent runs read-only and will not reset a GPU";
+                return new MigModeResult(address, current, pending, resetNeeded, false, $"MIG mode on {address} is pending ({activation.Describe()}): {why}");
+            }
+
+            // Function-level reset of this one device through its own sysfs reset file; no other GPU is touched.
+            string resetFile = Path.Combine(nvml.SysfsRoot, "bus/pci/devices", address.ToString(), "reset");
+            File.WriteAllText(resetFile, "1");
+            (current, pending) = api.GetMigMode(device)!.Value;
+            return new MigModeResult(address, current, pending, current != enabled, true,
+                current == enabled ? $"reset {address}; MIG is now {(enabled ? "enabled" : "disabled")}" : $"reset {address}, but MIG mode is still pending");
+        }
+    }
+
+    private static MigProfileTable RequireMig(INvml api, NvmlDevice device, PciAddress address)
+    {
+        (bool current, bool pending) = api.GetMigMode(device) ?? throw new MigRefusedException($"{address} has no MIG");
+        if (!current)
+        {
+            throw new MigRefusedException(pending
+                ? $"MIG is pending on {address}: it needs a reset (aifactoryctl mig mode --enable --reset)"
+                : $"MIG is not enabled on {address} (aifactoryctl mig mode {address} --enable)");
+        }
+
+        return MigReader.ReadProfiles(api, device);
+    }
+
+    private static uint? FullComputeProfile(INvml api, NvmlGpuInstance gi, MigProfile profile)
+    {
+        for (uint id = 0; id < 0x10; id++)
+        {
+            NvmlComputeInstanceProfile? ci = api.GetComputeInstanceProfile(gi, id);
+            if (ci is not null && ci.SliceCount == profile.SliceCount)
+            {
+                return id;
+            }
+        }
+
+        return null;
+    }
+
+    private static void ExpectGone(INvml api, NvmlDevice device, MigProfileTable table, MigInstance instance, PciAddress address)
+    {
+        if (MigReader.ReadInstances(api, device, table).Any(i => i.GpuInstanceId == instance.GpuInstanceId))
+        {
+            throw new InvalidOperationException($"destroyed GPU instance {instance.GpuInstanceId} ({instance.Profile}@{instance.Placement}) on {address}, but NVML still lists it");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using AiFactory.Host.Hardware.Nvml;
+using AiFactory.Host.Model.Gpu;
+
+namespace AiFactory.Agent.Gpu;
+
+/// <summary>Reads a GPU's MIG profile table and existing instances from NVML.</summary>
+internal static class MigReader
+{
+    /// <summary>NVML_GPU_INSTANCE_PROFILE_COUNT in the nvml.h the agent was written against; ids above are probed too.</summary>
+    private const uint ProfileIdLimit = 0x20;
+
+    /// <summary>Compute instance profile ids (NVML_COMPUTE_INSTANCE_PROFILE_*), probed for existing instances.</summary>
+    private const uint ComputeProfileIdLimit = 0x10;
+
+    public static MigProfileTable ReadProfiles(INvml nvml, NvmlDevice device)
+    {
+        var profiles = new List<MigProfile>();
+        for (uint id = 0; id < ProfileIdLimit; id++)
+        {
+            NvmlGpuInstanceProfile? p = nvml.GetGpuInstanceProfile(device, id);
+            if (p is null)
+            {
+                continue;
+            }
+
+            IReadOnlyList<NvmlPlacement> placements = nvml.GetPossiblePlacements(device, id);
+            profiles.Add(new MigProfile(p.Id, p.Name, p.SliceCount, p.MemorySizeMB, p.InstanceCount, [.. placements.Select(x => new MigPlacement(x.Start, x.Size))]));
+        }
+
+        return new MigProfileTable(profiles);
+    }
+
+    public static IReadOnlyList<MigInstance> ReadInstances(INvml nvml, NvmlDevice device, MigProfileTable table) =>
+        [.. ReadHandles(nvml, device, table).Select(h => h.Instance).OrderBy(i => i.Placement.Start)];
+
+    /// <summary>Instances with their live NVML handles (for destroying them).</summary>
+    public static IReadOnlyList<(MigInstance Instance, NvmlGpuInstance Handle, IReadOnlyList<NvmlComputeInstance> Compute)> ReadHandles(INvml nvml, NvmlDevice device, MigProfileTable table)
+    {
+        var result = new List<(MigInstance, NvmlGpuInstance, IReadOnlyList<NvmlComputeInstance>)>();
+        foreach (MigProfile profile in table.Profiles)
+        {
+            foreach (NvmlGpuInstance gi in nvml.GetGpuInstances(device, profile.Id))
+            {
+                NvmlGpuInstanceInfo info = nvml.GetGpuInstanceInfo(gi);
+                var computes = new List<MigComputeInstance>();
+                var handles = new List<NvmlComputeInstance>();
+                for (uint ciProfile = 0; ciProfile < ComputeProfileIdLimit; ciProfile++)
+                {
+                    IReadOnlyList<NvmlComputeInstance> cis = nvml.GetComputeInstances(gi, ciProfile);
+                    if (cis.Count == 0)
+                    {
+                        continue;
+                    }
+
+                    string name = nvml.GetComputeInstanceProfile(gi, ciProfile)?.Name ?? $"ci-profile-{ciProfile}";
+                    foreach (NvmlComputeInstance ci in cis)
+                    {
+                        NvmlComputeInstanceInfo ciInfo = nvml.GetComputeInstanceInfo(ci);
+                        computes.Add(new MigComputeInstance(ciInfo.Id, ciInfo.ProfileId, name, ciInfo.Placement.Start, ciInfo.Placement.Size));
+                        handles.Add(ci);
+                    }
+                }
+
+                var instance = new MigInstance(info.Id, info.ProfileId, profile.Name, new MigPlacement(info.Placement.Start, info.Placement.Size), computes);
+                result.Add((instance, gi, handles));
+            }
+        }
+
+        return result;
+    }
+}

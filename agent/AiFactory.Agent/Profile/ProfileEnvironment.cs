@@ -1,0 +1,63 @@
+using AiFactory.Agent.Configuration;
+using AiFactory.Host.Hardware.Configure;
+using AiFactory.Host.Hardware.Systemd;
+using AiFactory.Host.Hardware.Vfio;
+
+namespace AiFactory.Agent.Profile;
+
+/// <summary>
+/// Everything the profile feature reads and writes, built once from the settings: the sysfs/procfs roots and their
+/// writers, the journal and stored profile in the state dir, the VFIO group probe, systemctl, modprobe and the udev
+/// rules directory. Tests build one over a fixture tree with a kernel simulator and a fake systemctl.
+/// </summary>
+internal sealed record ProfileEnvironment
+{
+    public required SysfsTree Sysfs { get; init; }
+
+    public required ISysfsWriter SysfsWriter { get; init; }
+
+    public ISysfsWriter? ProcfsWriter { get; init; }
+
+    public required string StateDir { get; init; }
+
+    public required IVfioGroupProbe Groups { get; init; }
+
+    public required ISystemctl Systemctl { get; init; }
+
+    public required IModuleLoader Modules { get; init; }
+
+    /// <summary>Where the vfio udev rule is written.</summary>
+    public required string UdevRulesDir { get; init; }
+
+    /// <summary>The operator's profile, applied at start when present.</summary>
+    public string ConfigProfilePath { get; init; } = "/etc/aifactory/node-profile.yaml";
+
+    /// <summary>"kill-after-step:N": SIGKILL the process after step N (the kill -9 proof in the kernel tier).</summary>
+    public string? Fault { get; init; }
+
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The last profile applied through the API.</summary>
+    public string StoredProfilePath => Path.Join(StateDir, "profile", "node-profile.yaml");
+
+    public ProfileJournal Journal() => new(StateDir);
+
+    public static ProfileEnvironment FromOptions(AgentOptions options)
+    {
+        bool realSysfs = Path.GetFullPath(options.SysfsRoot).TrimEnd('/') == "/sys";
+        string? udev = Environment.GetEnvironmentVariable("AIFACTORY_UDEV_RULES_DIR");
+        return new ProfileEnvironment
+        {
+            Sysfs = new SysfsTree(options.SysfsRoot),
+            SysfsWriter = new SysfsWriter(options.SysfsRoot),
+            ProcfsWriter = new SysfsWriter(options.ProcfsRoot),
+            StateDir = options.StateDir,
+            Groups = new VfioGroupProbe(realSysfs ? "/dev" : Path.Join(options.SysfsRoot, "..", "dev")),
+            Systemctl = new Systemctl(Environment.GetEnvironmentVariable("AIFACTORY_SYSTEMCTL") ?? "systemctl"),
+            Modules = new ModuleLoader(Environment.GetEnvironmentVariable("AIFACTORY_MODPROBE") ?? "modprobe"),
+            UdevRulesDir = !string.IsNullOrEmpty(udev) ? udev : realSysfs ? "/etc/udev/rules.d" : Path.Join(options.StateDir, "udev"),
+            ConfigProfilePath = Environment.GetEnvironmentVariable("AIFACTORY_NODE_PROFILE") is { Length: > 0 } p ? p : "/etc/aifactory/node-profile.yaml",
+            Fault = Environment.GetEnvironmentVariable("AIFACTORY_PROFILE_FAULT"),
+        };
+    }
+}

@@ -1,0 +1,219 @@
+using System.CommandLine;
+using AiFactory.Cli.Output;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Grpc;
+
+namespace AiFactory.Cli.Mig;
+
+/// <summary>
+/// <c>aifactoryctl mig show|plan|apply|mode</c>: MIG layouts with explicit placements. <c>plan</c> changes nothing;
+/// <c>apply</c> keeps the instances that can stay and creates the rest at planned placements.
+/// </summary>
+internal static class MigCommand
+{
+    private const string Service = "/aifactory.agent.v1.Gpu/";
+
+    public static Command Create()
+    {
+        var command = new Command("mig", "MIG layouts: show, plan, apply, mode");
+        command.Subcommands.Add(Show());
+        command.Subcommands.Add(PlanOrApply("plan", "plan a layout without changing anything"));
+        command.Subcommands.Add(PlanOrApply("apply", "apply a layout: keep what can stay, create the rest at explicit placements"));
+        command.Subcommands.Add(Mode());
+        return command;
+    }
+
+    private static Argument<string> GpuArgument() => new("gpu") { Description = "GPU index, bus id (0000:18:00.0) or UUID" };
+
+    private static Command Show()
+    {
+        var gpu = GpuArgument();
+        var command = new Command("show", "profiles (with placements and remaining capacity) and instances of one GPU");
+        command.Arguments.Add(gpu);
+        command.SetAction(async (parse, ct) =>
+        {
+            using var channel = GlobalOptions.OpenChannel(parse);
+            try
+            {
+                MigLayout layout = await channel.UnaryAsync(Service + "GetMigLayout", new GetMigLayoutRequest { Gpu = parse.GetValue(gpu)! }, MigLayout.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                if (parse.GetValue(GlobalOptions.Json))
+                {
+                    ProtoJson.Print(layout);
+                    return ExitCodes.Ok;
+                }
+
+                Console.Out.WriteLine($"{layout.BusId}: MIG {(layout.MigEnabled ? "enabled" : "disabled")}{(layout.MigPending != layout.MigEnabled ? $" (pending {(layout.MigPending ? "enabled" : "disabled")}: needs a reset)" : string.Empty)}, {layout.ComputeSlices} compute / {layout.MemorySlices} memory slices");
+                Console.Out.WriteLine($"{"PROFILE",-12} {"ID",3} {"SLICES",6} {"MEMORY",9} {"MAX",3} {"FREE",4} PLACEMENTS (start:size)");
+                foreach (MigProfileInfo p in layout.Profiles)
+                {
+                    Console.Out.WriteLine($"{p.Name,-12} {p.Id,3} {p.SliceCount,6} {p.MemoryMib + "M",9} {p.InstanceCount,3} {p.RemainingCapacity,4} {string.Join(" ", p.Placements.Select(x => $"{x.Start}:{x.Size}"))}");
+                }
+
+                Console.Out.WriteLine(layout.Instances.Count == 0 ? "no GPU instances" : $"{"GI",3} {"PROFILE",-12} {"PLACEMENT",9} COMPUTE INSTANCES");
+                foreach (MigGpuInstanceInfo i in layout.Instances)
+                {
+                    Console.Out.WriteLine($"{i.Id,3} {i.Profile,-12} {$"{i.Placement.Start}:{i.Placement.Size}",9} {(i.Orphaned ? "none (orphaned)" : string.Join(", ", i.ComputeInstances.Select(c => $"{c.Id}:{c.Profile}")))}");
+                }
+
+                Console.Out.WriteLine(Slots(layout));
+                return ExitCodes.Ok;
+            }
+            catch (RpcException ex)
+            {
+                return RpcErrors.Report(ex);
+            }
+        });
+        return command;
+    }
+
+    private static Command PlanOrApply(string name, string description)
+    {
+        var gpu = GpuArgument();
+        var profiles = new Argument<string[]>("profiles") { Description = "wanted profiles, e.g. 3g.40gb 2g.20gb 1g.10gb 1g.10gb (or comma-separated)", Arity = ArgumentArity.OneOrMore };
+        var keep = new Option<bool>("--keep-existing") { Description = "only add: every existing instance must stay" };
+        var command = new Command(name, description);
+        command.Arguments.Add(gpu);
+        command.Arguments.Add(profiles);
+        command.Options.Add(keep);
+        command.SetAction(async (parse, ct) =>
+        {
+            using var channel = GlobalOptions.OpenChannel(parse);
+            try
+            {
+                if (name == "plan")
+                {
+                    var request = new PlanMigRequest { Gpu = parse.GetValue(gpu)!, KeepExisting = parse.GetValue(keep) };
+                    request.Profiles.AddRange(parse.GetValue(profiles)!);
+                    MigPlanResult plan = await channel.UnaryAsync(Service + "PlanMig", request, MigPlanResult.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                    if (parse.GetValue(GlobalOptions.Json))
+                    {
+                        ProtoJson.Print(plan);
+                    }
+                    else
+                    {
+                        PrintPlan(plan);
+                    }
+
+                    return plan.Refused ? ExitCodes.NotOk : ExitCodes.Ok;
+                }
+
+                var apply = new ApplyMigRequest { Gpu = parse.GetValue(gpu)!, KeepExisting = parse.GetValue(keep) };
+                apply.Profiles.AddRange(parse.GetValue(profiles)!);
+                ApplyMigResponse r = await channel.UnaryAsync(Service + "ApplyMig", apply, ApplyMigResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                if (parse.GetValue(GlobalOptions.Json))
+                {
+                    ProtoJson.Print(r);
+                    return ExitCodes.Ok;
+                }
+
+                foreach (string orphan in r.OrphansRemoved)
+                {
+                    Console.Out.WriteLine($"removed orphaned GPU instance {orphan}");
+                }
+
+                foreach (string step in r.Steps)
+                {
+                    Console.Out.WriteLine(step);
+                }
+
+                Console.Out.WriteLine(r.Steps.Count == 0 ? $"{r.Plan.BusId}: already as wanted, nothing changed" : $"{r.Plan.BusId}: applied and read back");
+                Console.Out.WriteLine(Slots(r.Layout));
+                return ExitCodes.Ok;
+            }
+            catch (RpcException ex)
+            {
+                return RpcErrors.Report(ex);
+            }
+        });
+        return command;
+    }
+
+    private static Command Mode()
+    {
+        var gpu = GpuArgument();
+        var enable = new Option<bool>("--enable") { Description = "enable MIG" };
+        var disable = new Option<bool>("--disable") { Description = "disable MIG" };
+        var reset = new Option<bool>("--reset") { Description = "if the change needs a reset, reset this GPU (only this one)" };
+        var command = new Command("mode", "enable or disable MIG on one GPU; refuses while processes use it");
+        command.Arguments.Add(gpu);
+        command.Options.Add(enable);
+        command.Options.Add(disable);
+        command.Options.Add(reset);
+        command.SetAction(async (parse, ct) =>
+        {
+            if (parse.GetValue(enable) == parse.GetValue(disable))
+            {
+                Console.Error.WriteLine("aifactoryctl: give exactly one of --enable or --disable");
+                return ExitCodes.Usage;
+            }
+
+            using var channel = GlobalOptions.OpenChannel(parse);
+            try
+            {
+                var request = new SetMigModeRequest { Gpu = parse.GetValue(gpu)!, Enabled = parse.GetValue(enable), Reset = parse.GetValue(reset) };
+                SetMigModeResponse r = await channel.UnaryAsync(Service + "SetMigMode", request, SetMigModeResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                if (parse.GetValue(GlobalOptions.Json))
+                {
+                    ProtoJson.Print(r);
+                }
+                else
+                {
+                    Console.Out.WriteLine(r.Message);
+                }
+
+                return r.ResetRequired && !r.ResetDone ? ExitCodes.NotOk : ExitCodes.Ok;
+            }
+            catch (RpcException ex)
+            {
+                return RpcErrors.Report(ex);
+            }
+        });
+        return command;
+    }
+
+    private static void PrintPlan(MigPlanResult plan)
+    {
+        if (plan.Refused)
+        {
+            Console.Out.WriteLine($"{plan.BusId}: refused: {plan.Refusal}");
+            return;
+        }
+
+        foreach (MigGpuInstanceInfo k in plan.Keep)
+        {
+            Console.Out.WriteLine($"keep    {k.Profile}@{k.Placement.Start}:{k.Placement.Size} (GPU instance {k.Id})");
+        }
+
+        foreach (MigGpuInstanceInfo d in plan.Destroy)
+        {
+            Console.Out.WriteLine($"destroy {d.Profile}@{d.Placement.Start}:{d.Placement.Size} (GPU instance {d.Id})");
+        }
+
+        foreach (MigCreateStep c in plan.Create)
+        {
+            Console.Out.WriteLine($"create  {c.Profile}@{c.Placement.Start}:{c.Placement.Size}");
+        }
+
+        Console.Out.WriteLine($"largest free run: {plan.LargestFreeRun} memory slices (policy {plan.Policy})");
+    }
+
+    /// <summary>One line picturing the memory slices: which instance holds each.</summary>
+    private static string Slots(MigLayout layout)
+    {
+        if (layout is null || layout.MemorySlices == 0)
+        {
+            return string.Empty;
+        }
+
+        var cells = Enumerable.Repeat(".", (int)layout.MemorySlices).ToArray();
+        foreach (MigGpuInstanceInfo i in layout.Instances)
+        {
+            for (uint s = i.Placement.Start; s < i.Placement.Start + i.Placement.Size && s < cells.Length; s++)
+            {
+                cells[s] = i.Profile.Split('.')[0];
+            }
+        }
+
+        return "memory slices: [" + string.Join("|", cells) + "]";
+    }
+}

@@ -1,0 +1,165 @@
+using System.CommandLine;
+using AiFactory.Cli.Output;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Grpc;
+
+namespace AiFactory.Cli.Profile;
+
+/// <summary>
+/// <c>aifactoryctl profile plan -f FILE</c> (the steps and the diff, nothing written), <c>profile apply -f FILE</c>
+/// (exit 1 when a step failed and was rolled back), <c>profile get</c> (the stored profile and its drift).
+/// Invalid profiles exit 2 with one line per field.
+/// </summary>
+internal static class ProfileCommand
+{
+    private const string Service = "/aifactory.agent.v1.Profile/";
+
+    public static Command Create()
+    {
+        var command = new Command("profile", "plan, apply or show the node profile (vfio, SR-IOV, hugepages, host CPUs)");
+        command.Subcommands.Add(Plan());
+        command.Subcommands.Add(Apply());
+        command.Subcommands.Add(Get());
+        return command;
+    }
+
+    private static Command Plan()
+    {
+        var file = FileOption();
+        var command = new Command("plan", "show the steps that would make the profile hold, and the diff from now; writes nothing");
+        command.Options.Add(file);
+        command.SetAction(async (parse, ct) =>
+        {
+            using var channel = GlobalOptions.OpenChannel(parse);
+            try
+            {
+                PlanProfileResponse response = await channel.UnaryAsync(Service + "PlanProfile", new PlanProfileRequest { Yaml = await File.ReadAllTextAsync(parse.GetValue(file)!, ct).ConfigureAwait(false) }, PlanProfileResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                if (parse.GetValue(GlobalOptions.Json))
+                {
+                    ProtoJson.Print(response);
+                    return ExitCodes.Ok;
+                }
+
+                foreach (string w in response.Warnings)
+                {
+                    Console.Out.WriteLine("warning: " + w);
+                }
+
+                Console.Out.WriteLine(response.NoOp ? "the profile holds: nothing to change" : $"{response.Steps.Count} steps:");
+                foreach (ProfilePlanStep s in response.Steps)
+                {
+                    Console.Out.WriteLine($"{s.Index,3} {s.Kind,-9} {s.Description}   [{s.Field}]");
+                }
+
+                return ExitCodes.Ok;
+            }
+            catch (RpcException ex)
+            {
+                return Report(ex);
+            }
+        });
+        return command;
+    }
+
+    private static Command Apply()
+    {
+        var file = FileOption();
+        var command = new Command("apply", "apply the profile: journaled, each write read back, rolled back on failure");
+        command.Options.Add(file);
+        command.SetAction(async (parse, ct) =>
+        {
+            using var channel = GlobalOptions.OpenChannel(parse);
+            try
+            {
+                ApplyProfileResponse response = await channel.UnaryAsync(Service + "ApplyProfile", new ApplyProfileRequest { Yaml = await File.ReadAllTextAsync(parse.GetValue(file)!, ct).ConfigureAwait(false) }, ApplyProfileResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                if (parse.GetValue(GlobalOptions.Json))
+                {
+                    ProtoJson.Print(response);
+                }
+                else
+                {
+                    foreach (ProfileStepResult s in response.Steps)
+                    {
+                        Console.Out.WriteLine($"{s.Index,3} {s.Kind,-9} {s.Description}: {(s.Ok ? "ok" : "FAILED")} {s.ElapsedMs:0.0} ms ({s.Detail})");
+                    }
+
+                    foreach (string r in response.RolledBack)
+                    {
+                        Console.Out.WriteLine("rolled back: " + r);
+                    }
+
+                    Console.Out.WriteLine(response.Succeeded
+                        ? $"applied ({response.ApplyId}): {response.Steps.Count} steps, {response.Writes} writes"
+                        : $"FAILED: {response.Failure} (file {(response.FailedFile.Length == 0 ? "-" : response.FailedFile)}, errno {response.Errno}); everything this apply changed was rolled back");
+                }
+
+                return response.Succeeded ? ExitCodes.Ok : ExitCodes.NotOk;
+            }
+            catch (RpcException ex)
+            {
+                return Report(ex);
+            }
+        });
+        return command;
+    }
+
+    private static Command Get()
+    {
+        var command = new Command("get", "show the stored profile and whether the node still matches it");
+        command.SetAction(async (parse, ct) =>
+        {
+            using var channel = GlobalOptions.OpenChannel(parse);
+            try
+            {
+                GetProfileResponse response = await channel.UnaryAsync(Service + "GetProfile", new GetProfileRequest(), GetProfileResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                if (parse.GetValue(GlobalOptions.Json))
+                {
+                    ProtoJson.Print(response);
+                    return ExitCodes.Ok;
+                }
+
+                if (response.Source.Length == 0)
+                {
+                    Console.Out.WriteLine("no profile applied");
+                    return ExitCodes.Ok;
+                }
+
+                Console.Out.WriteLine($"# {response.Source}: {(response.Holds ? "holds" : "DRIFT")}");
+                foreach (ProfilePlanStep s in response.Drift)
+                {
+                    Console.Out.WriteLine($"# drift: {s.Description}");
+                }
+
+                foreach (string e in response.Errors)
+                {
+                    Console.Out.WriteLine($"# error: {e}");
+                }
+
+                Console.Out.Write(response.Yaml);
+                return response.Holds ? ExitCodes.Ok : ExitCodes.NotOk;
+            }
+            catch (RpcException ex)
+            {
+                return Report(ex);
+            }
+        });
+        return command;
+    }
+
+    private static Option<string> FileOption() => new("--file", "-f") { Description = "the profile (YAML, version: v1)", Required = true };
+
+    private static int Report(RpcException ex)
+    {
+        if (ex.StatusCode == StatusCode.InvalidArgument)
+        {
+            foreach (string e in ex.Detail.Split("; "))
+            {
+                Console.Error.WriteLine("invalid profile: " + e);
+            }
+
+            return 2;
+        }
+
+        return RpcErrors.Report(ex);
+    }
+}

@@ -1,0 +1,110 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace AiFactory.Host.Hardware.Configure;
+
+/// <summary>
+/// The write-ahead journal of one apply, in the state dir (<c>profile/journal.json</c>). Before a step runs, its
+/// inverse actions are appended and the file is replaced atomically (temp file, fsync, rename). After a crash the
+/// next start finds it: <c>applying</c> means roll back, <c>complete</c> means the apply was verified and the file
+/// is only removed. Versioned and checksummed; a damaged file is refused, with what to do.
+/// </summary>
+public sealed class ProfileJournal(string stateDir)
+{
+    /// <summary>The format version written and accepted.</summary>
+    public const int FormatVersion = 1;
+
+    private readonly List<JournalStep> _steps = [];
+    private string _applyId = string.Empty;
+
+    /// <summary>The journal file.</summary>
+    public string FilePath { get; } = Path.Join(stateDir, "profile", "journal.json");
+
+    /// <summary>True when a journal from an earlier run is on disk.</summary>
+    public bool Exists => File.Exists(FilePath);
+
+    /// <summary>Starts a journal for a new apply (replacing nothing: call <see cref="Load"/> and recover first).</summary>
+    public void Begin(string applyId)
+    {
+        _applyId = applyId;
+        _steps.Clear();
+        Save("applying");
+    }
+
+    /// <summary>Records a step's inverse actions, durably, before the step runs.</summary>
+    public void Append(JournalStep step)
+    {
+        _steps.Add(step);
+        Save("applying");
+    }
+
+    /// <summary>Marks the apply verified complete, then removes the file.</summary>
+    public void Complete()
+    {
+        Save("complete");
+        Remove();
+    }
+
+    /// <summary>Removes the file (after a rollback or a completed apply).</summary>
+    public void Remove()
+    {
+        File.Delete(FilePath);
+        _steps.Clear();
+    }
+
+    /// <summary>Reads the journal on disk; throws <see cref="InvalidDataException"/> naming the file and what to do.</summary>
+    public JournalDocument Load()
+    {
+        string text = File.ReadAllText(FilePath);
+        JournalDocument? doc;
+        try
+        {
+            doc = JsonSerializer.Deserialize(text, JournalJsonContext.Default.JournalDocument);
+        }
+        catch (JsonException ex)
+        {
+            throw Damaged($"not valid JSON ({ex.Message})");
+        }
+
+        if (doc is null)
+        {
+            throw Damaged("empty");
+        }
+
+        if (doc.Version != FormatVersion)
+        {
+            throw Damaged($"format version {doc.Version}, this agent reads version {FormatVersion}");
+        }
+
+        if (!string.Equals(doc.Checksum, Checksum(doc with { Checksum = string.Empty }), StringComparison.Ordinal))
+        {
+            throw Damaged("checksum mismatch");
+        }
+
+        return doc;
+    }
+
+    private InvalidDataException Damaged(string why) => new(
+        $"profile journal {FilePath} is unusable: {why}. The last apply may be half done: check vfio bindings, sriov_numvfs and nr_hugepages by hand, then remove the file and restart the agent.");
+
+    private void Save(string phase)
+    {
+        var doc = new JournalDocument(FormatVersion, _applyId, phase, [.. _steps], string.Empty);
+        doc = doc with { Checksum = Checksum(doc) };
+        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(doc, JournalJsonContext.Default.JournalDocument);
+        string dir = Path.GetDirectoryName(FilePath)!;
+        Directory.CreateDirectory(dir);
+        string temp = FilePath + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, FilePath, overwrite: true);
+    }
+
+    private static string Checksum(JournalDocument doc) =>
+        Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(doc with { Checksum = string.Empty }, JournalJsonContext.Default.JournalDocument)));
+}

@@ -1,0 +1,203 @@
+using System.Globalization;
+using AiFactory.Host.Hardware.Systemd;
+using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Numa;
+using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Profile;
+using AiFactory.Host.Model.Topology;
+
+namespace AiFactory.Host.Hardware.Configure;
+
+/// <summary>
+/// Reads what the profile planner needs, fresh, before each plan: the PCI functions with their driver, override,
+/// IOMMU group and SR-IOV state; the NUMA nodes with memory and hugepage pools; the CPU sets; and, for the units
+/// the profile names, systemd's AllowedCPUs= and active state.
+/// </summary>
+/// <remarks>
+/// A narrow reader of the attributes the configure steps change (the full inventory is Discovery's job); reading
+/// exactly these keeps the plan and the read-back on the same files.
+/// </remarks>
+public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl)
+{
+    /// <summary>The topology as far as the profile cares.</summary>
+    public HostTopology ReadTopology()
+    {
+        var devices = new List<PciDevice>();
+        foreach (string name in sysfs.List("bus/pci/devices"))
+        {
+            if (PciAddress.TryParse(name, out PciAddress address))
+            {
+                devices.Add(ReadDevice(address));
+            }
+        }
+
+        devices.Sort((a, b) => a.Address.CompareTo(b.Address));
+        var groups = new List<IommuGroup>();
+        foreach (string g in sysfs.List("kernel/iommu_groups"))
+        {
+            if (int.TryParse(g, NumberStyles.None, CultureInfo.InvariantCulture, out int id))
+            {
+                groups.Add(new IommuGroup(id, [.. sysfs.List($"kernel/iommu_groups/{g}/devices").Select(n => PciAddress.TryParse(n, out PciAddress a) ? (PciAddress?)a : null).OfType<PciAddress>().Order()]));
+            }
+        }
+
+        groups.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return new HostTopology
+        {
+            Cpus = ReadCpus(),
+            NumaNodes = ReadNodes(),
+            PciDevices = devices,
+            IommuGroups = groups,
+        };
+    }
+
+    /// <summary>Module and systemd state for <paramref name="profile"/>.</summary>
+    public ProfileCurrentState ReadState(NodeProfile profile)
+    {
+        var allowed = new Dictionary<string, CpuSet>(StringComparer.Ordinal);
+        var active = new HashSet<string>(StringComparer.Ordinal);
+        if (systemctl is not null)
+        {
+            foreach (string unit in profile.Cpus?.Units ?? [])
+            {
+                string raw = systemctl.GetAllowedCpus(unit);
+                allowed[unit] = CpuSet.TryParse(raw.Replace(' ', ','), out CpuSet? set, out _) ? set : CpuSet.Empty;
+            }
+
+            foreach (ServiceProfile service in profile.Services)
+            {
+                if (systemctl.IsActive(service.Name))
+                {
+                    active.Add(service.Name);
+                }
+            }
+        }
+
+        return new ProfileCurrentState { VfioPciLoaded = sysfs.Exists("bus/pci/drivers/vfio-pci"), AllowedCpus = allowed, ActiveUnits = active };
+    }
+
+    private PciDevice ReadDevice(PciAddress address)
+    {
+        string dev = "bus/pci/devices/" + address;
+        ushort vendor = Hex16(sysfs.Read(dev + "/vendor"));
+        ushort device = Hex16(sysfs.Read(dev + "/device"));
+        uint cls = uint.TryParse(Strip(sysfs.Read(dev + "/class")), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out uint c) ? c : 0;
+        string? over = sysfs.Read(dev + "/driver_override");
+        long? numa = sysfs.ReadLong(dev + "/numa_node");
+        SriovInfo? sriov = null;
+        if (sysfs.ReadLong(dev + "/sriov_totalvfs") is long total)
+        {
+            var vfs = new List<(int, PciAddress)>();
+            foreach (string n in sysfs.List(dev))
+            {
+                if (n.StartsWith("virtfn", StringComparison.Ordinal) && int.TryParse(n.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out int i) &&
+                    PciAddress.TryParse(sysfs.LinkName(dev + "/" + n), out PciAddress vf))
+                {
+                    vfs.Add((i, vf));
+                }
+            }
+
+            long? autoprobe = sysfs.ReadLong(dev + "/sriov_drivers_autoprobe");
+            sriov = new SriovInfo((int)total, (int)(sysfs.ReadLong(dev + "/sriov_numvfs") ?? 0), autoprobe is null ? null : autoprobe != 0, [.. vfs.OrderBy(v => v.Item1).Select(v => v.Item2)]);
+        }
+
+        return new PciDevice
+        {
+            Address = address,
+            VendorId = vendor,
+            DeviceId = device,
+            ClassCode = cls,
+            Kind = KindOf(vendor, cls),
+            Driver = sysfs.LinkName(dev + "/driver"),
+            DriverOverride = over is null or "(null)" or "" ? null : over,
+            NumaNode = numa is >= 0 ? (int)numa : null,
+            IommuGroup = int.TryParse(sysfs.LinkName(dev + "/iommu_group"), NumberStyles.None, CultureInfo.InvariantCulture, out int g) ? g : null,
+            Sriov = sriov,
+            PhysicalFunction = PciAddress.TryParse(sysfs.LinkName(dev + "/physfn"), out PciAddress pf) ? pf : null,
+        };
+    }
+
+    private static DeviceKind KindOf(ushort vendor, uint cls) => (cls >> 8) switch
+    {
+        0x0604 or 0x0600 or 0x0601 or 0x0609 => DeviceKind.Bridge,
+        0x0108 => DeviceKind.Nvme,
+        0x0403 when vendor == 0x10de => DeviceKind.GpuAudio,
+        0x0300 or 0x0302 or 0x1200 when vendor == 0x10de => DeviceKind.Gpu,
+        _ when (cls >> 16) == 0x02 => DeviceKind.Nic,
+        _ when (cls >> 16) == 0x06 => DeviceKind.Bridge,
+        _ when (cls >> 16) == 0x01 => DeviceKind.Storage,
+        _ => DeviceKind.Other,
+    };
+
+    private List<NumaNode> ReadNodes()
+    {
+        var nodes = new List<NumaNode>();
+        foreach (string name in sysfs.List("devices/system/node"))
+        {
+            if (!name.StartsWith("node", StringComparison.Ordinal) || !int.TryParse(name.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out int id))
+            {
+                continue;
+            }
+
+            string dir = "devices/system/node/" + name;
+            var pools = new List<HugepagePool>();
+            foreach (string pool in sysfs.List(dir + "/hugepages"))
+            {
+                // hugepages-2048kB
+                if (pool.StartsWith("hugepages-", StringComparison.Ordinal) && pool.EndsWith("kB", StringComparison.Ordinal) &&
+                    long.TryParse(pool.AsSpan(10, pool.Length - 12), NumberStyles.None, CultureInfo.InvariantCulture, out long size))
+                {
+                    string p = $"{dir}/hugepages/{pool}/";
+                    pools.Add(new HugepagePool(size, sysfs.ReadLong(p + "nr_hugepages") ?? 0, sysfs.ReadLong(p + "free_hugepages") ?? 0, sysfs.ReadLong(p + "surplus_hugepages") ?? 0));
+                }
+            }
+
+            nodes.Add(new NumaNode
+            {
+                Id = id,
+                Cpus = CpuSet.TryParse(sysfs.Read(dir + "/cpulist") ?? string.Empty, out CpuSet? cpus, out _) ? cpus : CpuSet.Empty,
+                MemoryTotalBytes = MeminfoKiB(sysfs.Read(dir + "/meminfo"), "MemTotal:") * 1024,
+                MemoryFreeBytes = MeminfoKiB(sysfs.Read(dir + "/meminfo"), "MemFree:") * 1024,
+                Hugepages = [.. pools.OrderBy(p => p.PageSizeKiB)],
+            });
+        }
+
+        nodes.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return nodes;
+    }
+
+    /// <summary>Parses "Node 0 MemTotal:  2014584 kB" lines of a node's meminfo; 0 when absent.</summary>
+    internal static long MeminfoKiB(string? meminfo, string key)
+    {
+        foreach (string line in (meminfo ?? string.Empty).Split('\n'))
+        {
+            int at = line.IndexOf(key, StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                string[] parts = line[(at + key.Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (parts.Length > 0 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out long kib))
+                {
+                    return kib;
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    private CpuTopology ReadCpus()
+    {
+        CpuSet Set(string file)
+        {
+            string? raw = sysfs.Read("devices/system/cpu/" + file);
+            return raw is null or "(null)" || !CpuSet.TryParse(raw, out CpuSet? set, out _) ? CpuSet.Empty : set;
+        }
+
+        return new CpuTopology { Online = Set("online"), Possible = Set("possible"), Present = Set("present"), Isolated = Set("isolated"), NohzFull = Set("nohz_full"), Cpus = [] };
+    }
+
+    private static string? Strip(string? hex) => hex is not null && hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex;
+
+    private static ushort Hex16(string? raw) =>
+        ushort.TryParse(Strip(raw), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ushort v) ? v : (ushort)0;
+}

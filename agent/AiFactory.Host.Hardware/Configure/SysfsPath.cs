@@ -1,0 +1,27 @@
+namespace AiFactory.Host.Hardware.Configure;
+
+/// <summary>Joins a root with a relative kernel path, refusing anything that could leave the root.</summary>
+public static class SysfsPath
+{
+    /// <summary>
+    /// <paramref name="root"/> + <paramref name="relative"/>. Throws <see cref="ArgumentException"/> for an absolute
+    /// path, an empty one, or one with a <c>..</c> or <c>.</c> segment (device names come from profiles and the API).
+    /// </summary>
+    public static string Combine(string root, string relative)
+    {
+        if (string.IsNullOrEmpty(relative) || relative[0] == '/' || relative.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"kernel path \"{relative}\" must be relative to the root", nameof(relative));
+        }
+
+        foreach (string segment in relative.Split('/'))
+        {
+            if (segment is ".." or "." or "")
+            {
+                throw new ArgumentException($"kernel path \"{relative}\" has a \"{segment}\" segment", nameof(relative));
+            }
+        }
+
+        return Path.Join(root, relative);
+    }
+}

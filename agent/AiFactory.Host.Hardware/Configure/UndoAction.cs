@@ -1,0 +1,21 @@
+namespace AiFactory.Host.Hardware.Configure;
+
+/// <summary>
+/// One inverse action in the journal, written before the step it undoes. Every action restores a value (it does
+/// not "reverse a delta"), so running it twice, or for a step that never ran, is harmless.
+/// </summary>
+/// <param name="Op"><c>restore-driver</c> (Address, Driver, DriverOverride), <c>write</c> (Path, Value, relative to sysfs),
+/// <c>numvfs</c> (Address, Value), <c>allowed-cpus</c> (Unit, Value), <c>start-service</c> (Unit).</param>
+public sealed record UndoAction(string Op, string? Address = null, string? Driver = null, string? DriverOverride = null, string? Path = null, string? Value = null, string? Unit = null)
+{
+    /// <summary>One line for logs and reports.</summary>
+    public override string ToString() => Op switch
+    {
+        "restore-driver" => $"restore {Address} to {Driver ?? "no driver"} (override {DriverOverride ?? "none"})",
+        "write" => $"write {Value} to {Path}",
+        "numvfs" => $"set {Address} sriov_numvfs back to {Value}",
+        "allowed-cpus" => $"set {Unit} AllowedCPUs back to \"{Value}\"",
+        "start-service" => $"start {Unit}",
+        _ => Op,
+    };
+}

@@ -1,0 +1,89 @@
+namespace AiFactory.Host.Hardware.Nvml;
+
+/// <summary>
+/// The part of NVML the agent calls, and nothing more. Every method throws <see cref="NvmlException"/> on a code other
+/// than NVML_SUCCESS, except those returning null for NVML_ERROR_NOT_SUPPORTED where "not there" is an answer.
+/// </summary>
+public interface INvml
+{
+    string DriverVersion { get; }
+
+    int CudaDriverVersion { get; }
+
+    uint DeviceCount { get; }
+
+    NvmlDevice GetDevice(uint index);
+
+    string GetName(NvmlDevice device);
+
+    string GetUuid(NvmlDevice device);
+
+    string GetSerial(NvmlDevice device);
+
+    NvmlPciInfo GetPciInfo(NvmlDevice device);
+
+    NvmlMemory GetMemory(NvmlDevice device);
+
+    bool GetPersistenceMode(NvmlDevice device);
+
+    int GetVirtualizationMode(NvmlDevice device);
+
+    /// <summary>The NUMA node, or null when NVML does not know it.</summary>
+    int? GetNumaNode(NvmlDevice device);
+
+    /// <summary>The ideal CPU affinity as CPU ids.</summary>
+    IReadOnlyList<int> GetCpuAffinity(NvmlDevice device);
+
+    /// <summary>Link states (active or not) and remote bus ids; empty without NVLink.</summary>
+    IReadOnlyList<(bool Active, string? RemoteBusId)> GetNvLinks(NvmlDevice device);
+
+    NvmlFabricInfo? GetFabricInfo(NvmlDevice device);
+
+    ulong GetTotalEccErrors(NvmlDevice device, bool uncorrected, bool aggregate);
+
+    NvmlRemappedRows? GetRemappedRows(NvmlDevice device);
+
+    bool? GetRetiredPagesPending(NvmlDevice device);
+
+    IReadOnlyList<NvmlProcess> GetComputeProcesses(NvmlDevice device);
+
+    /// <summary>Fills many values in one call (nvmlDeviceGetFieldValues).</summary>
+    void GetFieldValues(NvmlDevice device, Span<NvmlFieldValue> values);
+
+    /// <summary>Current and pending MIG mode; null when the GPU has no MIG.</summary>
+    (bool Current, bool Pending)? GetMigMode(NvmlDevice device);
+
+    /// <summary>Asks for a MIG mode; returns the activation status (Success, ResetRequired, InUse).</summary>
+    NvmlReturn SetMigMode(NvmlDevice device, bool enabled);
+
+    NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileId);
+
+    IReadOnlyList<NvmlPlacement> GetPossiblePlacements(NvmlDevice device, uint profileId);
+
+    uint GetRemainingCapacity(NvmlDevice device, uint profileId);
+
+    NvmlGpuInstance CreateGpuInstance(NvmlDevice device, uint profileId, NvmlPlacement placement);
+
+    void DestroyGpuInstance(NvmlGpuInstance instance);
+
+    IReadOnlyList<NvmlGpuInstance> GetGpuInstances(NvmlDevice device, uint profileId);
+
+    NvmlGpuInstanceInfo GetGpuInstanceInfo(NvmlGpuInstance instance);
+
+    NvmlComputeInstanceProfile? GetComputeInstanceProfile(NvmlGpuInstance instance, uint profileId);
+
+    NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId);
+
+    void DestroyComputeInstance(NvmlComputeInstance instance);
+
+    IReadOnlyList<NvmlComputeInstance> GetComputeInstances(NvmlGpuInstance instance, uint profileId);
+
+    NvmlComputeInstanceInfo GetComputeInstanceInfo(NvmlComputeInstance instance);
+
+    NvmlEventSetHandle CreateEventSet();
+
+    void RegisterEvents(NvmlDevice device, ulong eventTypes, NvmlEventSetHandle set);
+
+    /// <summary>Waits for one event; false on timeout.</summary>
+    bool WaitForEvent(NvmlEventSetHandle set, uint timeoutMs, out NvmlEvent e);
+}

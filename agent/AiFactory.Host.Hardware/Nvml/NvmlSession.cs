@@ -1,0 +1,442 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using AiFactory.Host.Hardware.Nvml.Interop;
+using static AiFactory.Host.Hardware.Nvml.Interop.NativeMethods;
+
+namespace AiFactory.Host.Hardware.Nvml;
+
+/// <summary>An initialised NVML (one nvmlInitWithFlags); <see cref="Dispose"/> calls nvmlShutdown.</summary>
+internal sealed unsafe partial class NvmlSession : INvml, IDisposable
+{
+    private const uint NoId = 0xFFFFFFFF;
+    private const int MaxNvLinks = 18;
+    private int _disposed;
+
+    public string DriverVersion
+    {
+        get
+        {
+            byte* buffer = stackalloc byte[80];
+            Check(SystemGetDriverVersion(buffer, 80), "nvmlSystemGetDriverVersion");
+            return Utf8(buffer, 80);
+        }
+    }
+
+    public int CudaDriverVersion
+    {
+        get
+        {
+            int version;
+            Check(SystemGetCudaDriverVersion(&version), "nvmlSystemGetCudaDriverVersion");
+            return version;
+        }
+    }
+
+    public uint DeviceCount
+    {
+        get
+        {
+            uint count;
+            Check(DeviceGetCount(&count), "nvmlDeviceGetCount_v2");
+            return count;
+        }
+    }
+
+    public NvmlDevice GetDevice(uint index)
+    {
+        nint device;
+        Check(DeviceGetHandleByIndex(index, &device), "nvmlDeviceGetHandleByIndex_v2");
+        return new NvmlDevice(device);
+    }
+
+    public string GetName(NvmlDevice device)
+    {
+        byte* buffer = stackalloc byte[96];
+        Check(DeviceGetName(device.Handle, buffer, 96), "nvmlDeviceGetName");
+        return Utf8(buffer, 96);
+    }
+
+    public string GetUuid(NvmlDevice device)
+    {
+        byte* buffer = stackalloc byte[96];
+        Check(DeviceGetUuid(device.Handle, buffer, 96), "nvmlDeviceGetUUID");
+        return Utf8(buffer, 96);
+    }
+
+    public string GetSerial(NvmlDevice device)
+    {
+        byte* buffer = stackalloc byte[30];
+        Check(DeviceGetSerial(device.Handle, buffer, 30), "nvmlDeviceGetSerial");
+        return Utf8(buffer, 30);
+    }
+
+    public NvmlPciInfo GetPciInfo(NvmlDevice device)
+    {
+        PciInfo pci;
+        Check(DeviceGetPciInfo(device.Handle, &pci), "nvmlDeviceGetPciInfo_v3");
+        return new NvmlPciInfo(Utf8(pci.BusId, 32), pci.PciDeviceId, pci.PciSubSystemId);
+    }
+
+    public NvmlMemory GetMemory(NvmlDevice device)
+    {
+        var memory = new MemoryV2 { Version = StructVersion<MemoryV2>(2) };
+        Check(DeviceGetMemoryInfo(device.Handle, &memory), "nvmlDeviceGetMemoryInfo_v2");
+        return new NvmlMemory(memory.Total, memory.Reserved, memory.Free, memory.Used);
+    }
+
+    public bool GetPersistenceMode(NvmlDevice device)
+    {
+        int mode;
+        Check(DeviceGetPersistenceMode(device.Handle, &mode), "nvmlDeviceGetPersistenceMode");
+        return mode != 0;
+    }
+
+    public int GetVirtualizationMode(NvmlDevice device)
+    {
+        int mode;
+        Check(DeviceGetVirtualizationMode(device.Handle, &mode), "nvmlDeviceGetVirtualizationMode");
+        return mode;
+    }
+
+    public int? GetNumaNode(NvmlDevice device)
+    {
+        uint node;
+        NvmlReturn rc = DeviceGetNumaNodeId(device.Handle, &node);
+        return rc == NvmlReturn.NotSupported ? null : (int)Check(rc, "nvmlDeviceGetNumaNodeId", node);
+    }
+
+    public IReadOnlyList<int> GetCpuAffinity(NvmlDevice device)
+    {
+        const uint words = 128; // 8192 CPUs
+        ulong* mask = stackalloc ulong[(int)words];
+        Check(DeviceGetCpuAffinity(device.Handle, words, mask), "nvmlDeviceGetCpuAffinity");
+        var cpus = new List<int>();
+        for (int w = 0; w < words; w++)
+        {
+            for (ulong bits = mask[w]; bits != 0; bits &= bits - 1)
+            {
+                cpus.Add((w * 64) + System.Numerics.BitOperations.TrailingZeroCount(bits));
+            }
+        }
+
+        return cpus;
+    }
+
+    public IReadOnlyList<(bool Active, string? RemoteBusId)> GetNvLinks(NvmlDevice device)
+    {
+        var links = new List<(bool, string?)>();
+        for (uint link = 0; link < MaxNvLinks; link++)
+        {
+            int active;
+            NvmlReturn rc = DeviceGetNvLinkState(device.Handle, link, &active);
+            if (rc is NvmlReturn.NotSupported or NvmlReturn.InvalidArgument)
+            {
+                break;
+            }
+
+            Check(rc, "nvmlDeviceGetNvLinkState");
+            PciInfo pci;
+            string? remote = DeviceGetNvLinkRemotePciInfo(device.Handle, link, &pci) == NvmlReturn.Success ? Utf8(pci.BusId, 32) : null;
+            links.Add((active != 0, remote));
+        }
+
+        return links;
+    }
+
+    public NvmlFabricInfo? GetFabricInfo(NvmlDevice device)
+    {
+        var info = new GpuFabricInfoV3 { Version = StructVersion<GpuFabricInfoV3>(3) };
+        NvmlReturn rc = DeviceGetGpuFabricInfoV(device.Handle, &info);
+        if (rc is NvmlReturn.NotSupported or NvmlReturn.FunctionNotFound)
+        {
+            return null;
+        }
+
+        Check(rc, "nvmlDeviceGetGpuFabricInfoV");
+        return new NvmlFabricInfo(Convert.ToHexStringLower(new ReadOnlySpan<byte>(info.ClusterUuid, 16)), info.CliqueId, info.State, (NvmlReturn)info.Status, info.HealthMask);
+    }
+
+    public ulong GetTotalEccErrors(NvmlDevice device, bool uncorrected, bool aggregate)
+    {
+        ulong count;
+        Check(DeviceGetTotalEccErrors(device.Handle, uncorrected ? 1 : 0, aggregate ? 1 : 0, &count), "nvmlDeviceGetTotalEccErrors");
+        return count;
+    }
+
+    public NvmlRemappedRows? GetRemappedRows(NvmlDevice device)
+    {
+        uint cor, unc, pending, failure;
+        NvmlReturn rc = DeviceGetRemappedRows(device.Handle, &cor, &unc, &pending, &failure);
+        return rc == NvmlReturn.NotSupported ? null : Check(rc, "nvmlDeviceGetRemappedRows", new NvmlRemappedRows(cor, unc, pending != 0, failure != 0));
+    }
+
+    public bool? GetRetiredPagesPending(NvmlDevice device)
+    {
+        int pending;
+        NvmlReturn rc = DeviceGetRetiredPagesPendingStatus(device.Handle, &pending);
+        return rc == NvmlReturn.NotSupported ? null : Check(rc, "nvmlDeviceGetRetiredPagesPendingStatus", pending != 0);
+    }
+
+    public IReadOnlyList<NvmlProcess> GetComputeProcesses(NvmlDevice device)
+    {
+        for (uint capacity = 16; ; capacity *= 4)
+        {
+            var buffer = new ProcessInfo[capacity];
+            uint count = capacity;
+            NvmlReturn rc;
+            fixed (ProcessInfo* p = buffer)
+            {
+                rc = DeviceGetComputeRunningProcesses(device.Handle, &count, p);
+            }
+
+            if (rc == NvmlReturn.InsufficientSize && capacity < 4096)
+            {
+                continue;
+            }
+
+            Check(rc, "nvmlDeviceGetComputeRunningProcesses_v3");
+            var result = new NvmlProcess[count];
+            for (int i = 0; i < count; i++)
+            {
+                ProcessInfo info = buffer[i];
+                result[i] = new NvmlProcess(info.Pid, info.UsedGpuMemory, info.GpuInstanceId == NoId ? null : info.GpuInstanceId, info.ComputeInstanceId == NoId ? null : info.ComputeInstanceId);
+            }
+
+            return result;
+        }
+    }
+
+    public void GetFieldValues(NvmlDevice device, Span<NvmlFieldValue> values)
+    {
+        FieldValue* raw = stackalloc FieldValue[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            raw[i] = new FieldValue { FieldId = values[i].FieldId };
+        }
+
+        Check(DeviceGetFieldValues(device.Handle, values.Length, raw), "nvmlDeviceGetFieldValues");
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i].Return = (NvmlReturn)raw[i].NvmlReturn;
+            values[i].Value = raw[i].Value;
+        }
+    }
+
+    public (bool Current, bool Pending)? GetMigMode(NvmlDevice device)
+    {
+        uint current, pending;
+        NvmlReturn rc = DeviceGetMigMode(device.Handle, &current, &pending);
+        return rc == NvmlReturn.NotSupported ? null : Check(rc, "nvmlDeviceGetMigMode", (current != 0, pending != 0));
+    }
+
+    public NvmlReturn SetMigMode(NvmlDevice device, bool enabled)
+    {
+        NvmlReturn activation;
+        Check(DeviceSetMigMode(device.Handle, enabled ? 1u : 0u, &activation), "nvmlDeviceSetMigMode");
+        return activation;
+    }
+
+    public NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileId)
+    {
+        var info = new GpuInstanceProfileInfoV3 { Version = StructVersion<GpuInstanceProfileInfoV3>(3) };
+        NvmlReturn rc = DeviceGetGpuInstanceProfileInfoV(device.Handle, profileId, &info);
+        if (rc is NvmlReturn.NotSupported or NvmlReturn.InvalidArgument)
+        {
+            return null;
+        }
+
+        Check(rc, "nvmlDeviceGetGpuInstanceProfileInfoV");
+        return new NvmlGpuInstanceProfile(info.Id, Utf8(info.Name, 96), info.SliceCount, info.InstanceCount, info.MemorySizeMB, info.MultiprocessorCount);
+    }
+
+    public IReadOnlyList<NvmlPlacement> GetPossiblePlacements(NvmlDevice device, uint profileId)
+    {
+        Placement* buffer = stackalloc Placement[32];
+        uint count = 32;
+        Check(DeviceGetGpuInstancePossiblePlacements(device.Handle, profileId, buffer, &count), "nvmlDeviceGetGpuInstancePossiblePlacements_v2");
+        var result = new NvmlPlacement[count];
+        for (int i = 0; i < count; i++)
+        {
+            result[i] = new NvmlPlacement(buffer[i].Start, buffer[i].Size);
+        }
+
+        return result;
+    }
+
+    public uint GetRemainingCapacity(NvmlDevice device, uint profileId)
+    {
+        uint count;
+        Check(DeviceGetGpuInstanceRemainingCapacity(device.Handle, profileId, &count), "nvmlDeviceGetGpuInstanceRemainingCapacity");
+        return count;
+    }
+
+    public NvmlGpuInstance CreateGpuInstance(NvmlDevice device, uint profileId, NvmlPlacement placement)
+    {
+        var p = new Placement { Start = placement.Start, Size = placement.Size };
+        nint instance;
+        Check(DeviceCreateGpuInstanceWithPlacement(device.Handle, profileId, &p, &instance), "nvmlDeviceCreateGpuInstanceWithPlacement");
+        return new NvmlGpuInstance(instance);
+    }
+
+    public void DestroyGpuInstance(NvmlGpuInstance instance) =>
+        Check(GpuInstanceDestroy(instance.Handle), "nvmlGpuInstanceDestroy");
+
+    public IReadOnlyList<NvmlGpuInstance> GetGpuInstances(NvmlDevice device, uint profileId)
+    {
+        nint* buffer = stackalloc nint[32];
+        uint count = 32;
+        NvmlReturn rc = DeviceGetGpuInstances(device.Handle, profileId, buffer, &count);
+        if (rc == NvmlReturn.NotSupported)
+        {
+            return [];
+        }
+
+        Check(rc, "nvmlDeviceGetGpuInstances");
+        var result = new NvmlGpuInstance[count];
+        for (int i = 0; i < count; i++)
+        {
+            result[i] = new NvmlGpuInstance(buffer[i]);
+        }
+
+        return result;
+    }
+
+    public NvmlGpuInstanceInfo GetGpuInstanceInfo(NvmlGpuInstance instance)
+    {
+        GpuInstanceInfo info;
+        Check(GpuInstanceGetInfo(instance.Handle, &info), "nvmlGpuInstanceGetInfo");
+        return new NvmlGpuInstanceInfo(info.Id, info.ProfileId, new NvmlPlacement(info.Placement.Start, info.Placement.Size));
+    }
+
+    public NvmlComputeInstanceProfile? GetComputeInstanceProfile(NvmlGpuInstance instance, uint profileId)
+    {
+        var info = new ComputeInstanceProfileInfoV2 { Version = StructVersion<ComputeInstanceProfileInfoV2>(2) };
+        NvmlReturn rc = GpuInstanceGetComputeInstanceProfileInfoV(instance.Handle, profileId, 0, &info);
+        if (rc is NvmlReturn.NotSupported or NvmlReturn.InvalidArgument)
+        {
+            return null;
+        }
+
+        Check(rc, "nvmlGpuInstanceGetComputeInstanceProfileInfoV");
+        return new NvmlComputeInstanceProfile(info.Id, Utf8(info.Name, 96), info.SliceCount, info.InstanceCount);
+    }
+
+    public NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId)
+    {
+        nint ci;
+        Check(GpuInstanceCreateComputeInstance(instance.Handle, profileId, &ci), "nvmlGpuInstanceCreateComputeInstance");
+        return new NvmlComputeInstance(ci);
+    }
+
+    public void DestroyComputeInstance(NvmlComputeInstance instance) =>
+        Check(ComputeInstanceDestroy(instance.Handle), "nvmlComputeInstanceDestroy");
+
+    public IReadOnlyList<NvmlComputeInstance> GetComputeInstances(NvmlGpuInstance instance, uint profileId)
+    {
+        nint* buffer = stackalloc nint[16];
+        uint count = 16;
+        NvmlReturn rc = GpuInstanceGetComputeInstances(instance.Handle, profileId, buffer, &count);
+        if (rc == NvmlReturn.NotSupported)
+        {
+            return [];
+        }
+
+        Check(rc, "nvmlGpuInstanceGetComputeInstances");
+        var result = new NvmlComputeInstance[count];
+        for (int i = 0; i < count; i++)
+        {
+            result[i] = new NvmlComputeInstance(buffer[i]);
+        }
+
+        return result;
+    }
+
+    public NvmlComputeInstanceInfo GetComputeInstanceInfo(NvmlComputeInstance instance)
+    {
+        ComputeInstanceInfo info;
+        Check(ComputeInstanceGetInfo(instance.Handle, &info), "nvmlComputeInstanceGetInfo_v2");
+        return new NvmlComputeInstanceInfo(info.Id, info.ProfileId, new NvmlPlacement(info.Placement.Start, info.Placement.Size));
+    }
+
+    public NvmlEventSetHandle CreateEventSet()
+    {
+        nint set;
+        Check(EventSetCreate(&set), "nvmlEventSetCreate");
+        return new NvmlEventSetHandle(set);
+    }
+
+    public void RegisterEvents(NvmlDevice device, ulong eventTypes, NvmlEventSetHandle set)
+    {
+        bool added = false;
+        set.DangerousAddRef(ref added);
+        try
+        {
+            Check(DeviceRegisterEvents(device.Handle, eventTypes, set.DangerousGetHandle()), "nvmlDeviceRegisterEvents");
+        }
+        finally
+        {
+            if (added)
+            {
+                set.DangerousRelease();
+            }
+        }
+    }
+
+    public bool WaitForEvent(NvmlEventSetHandle set, uint timeoutMs, out NvmlEvent e)
+    {
+        EventData data;
+        NvmlReturn rc;
+        bool added = false;
+        set.DangerousAddRef(ref added);
+        try
+        {
+            rc = EventSetWait(set.DangerousGetHandle(), &data, timeoutMs);
+        }
+        finally
+        {
+            if (added)
+            {
+                set.DangerousRelease();
+            }
+        }
+
+        if (rc == NvmlReturn.Timeout)
+        {
+            e = default;
+            return false;
+        }
+
+        Check(rc, "nvmlEventSetWait_v2");
+        e = new NvmlEvent(new NvmlDevice(data.Device), data.EventType, data.Data, data.GpuInstanceId == NoId ? null : data.GpuInstanceId);
+        return true;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            NativeMethods.Shutdown();
+        }
+    }
+
+    private static void Check(NvmlReturn rc, string function)
+    {
+        if (rc != NvmlReturn.Success)
+        {
+            throw new NvmlException(function, rc);
+        }
+    }
+
+    private static T Check<T>(NvmlReturn rc, string function, T value)
+    {
+        Check(rc, function);
+        return value;
+    }
+
+    private static string Utf8(byte* buffer, int length)
+    {
+        var span = new ReadOnlySpan<byte>(buffer, length);
+        int end = span.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(end < 0 ? span : span[..end]);
+    }
+}

@@ -1,0 +1,22 @@
+using AiFactory.Host.Model.Cpu;
+
+namespace AiFactory.Host.Model.Profile;
+
+/// <summary>
+/// What the planner needs beyond <see cref="Topology.HostTopology"/>: module and systemd state, read by the
+/// hardware layer and passed in (the planner opens nothing).
+/// </summary>
+public sealed record ProfileCurrentState
+{
+    /// <summary>Nothing known: vfio-pci not loaded, no AllowedCPUs set, no service active.</summary>
+    public static readonly ProfileCurrentState Empty = new();
+
+    /// <summary>True when <c>/sys/bus/pci/drivers/vfio-pci</c> exists.</summary>
+    public bool VfioPciLoaded { get; init; }
+
+    /// <summary>Each unit's <c>AllowedCPUs=</c> now; a unit absent or mapped to the empty set is unconfined.</summary>
+    public IReadOnlyDictionary<string, CpuSet> AllowedCpus { get; init; } = new Dictionary<string, CpuSet>();
+
+    /// <summary>The units active now (only those are stopped and started around device changes).</summary>
+    public IReadOnlySet<string> ActiveUnits { get; init; } = new HashSet<string>();
+}

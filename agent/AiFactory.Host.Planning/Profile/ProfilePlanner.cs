@@ -1,0 +1,398 @@
+using System.Globalization;
+using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Numa;
+using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Profile;
+using AiFactory.Host.Model.Topology;
+
+namespace AiFactory.Host.Planning.Profile;
+
+/// <summary>
+/// The profile policy: a pure function of (topology, current state, profile) → the steps that make the profile
+/// hold, in kernel order, or validation errors naming the field and the reason. Opens nothing. A profile that
+/// already holds gives no steps.
+/// </summary>
+public static class ProfilePlanner
+{
+    /// <summary>The policy's name, for logs.</summary>
+    public const string Name = "node-profile-v1";
+
+    /// <summary>Plans <paramref name="profile"/> against the machine as it is now.</summary>
+    public static ProfilePlan Plan(HostTopology topology, ProfileCurrentState current, NodeProfile profile)
+    {
+        var ctx = new Context(topology, current, profile);
+        ctx.PlanVfio();
+        ctx.PlanSriov();
+        ctx.PlanHugepages();
+        ctx.PlanCpus();
+        return ctx.Build();
+    }
+
+    private sealed class Context(HostTopology topology, ProfileCurrentState current, NodeProfile profile)
+    {
+        private readonly List<ProfileValidationError> _errors = [];
+        private readonly List<string> _warnings = [];
+        private readonly List<ProfileStep> _binds = [];
+        private readonly List<ProfileStep> _checks = [];
+        private readonly List<ProfileStep> _sriov = [];
+        private readonly List<ProfileStep> _hugepages = [];
+        private readonly List<ProfileStep> _cpus = [];
+        private readonly HashSet<PciAddress> _changedDevices = [];
+        private bool _needsVfio;
+
+        public void PlanVfio()
+        {
+            if (profile.Vfio is not { } vfio)
+            {
+                return;
+            }
+
+            var host = new HashSet<PciAddress>();
+            for (int i = 0; i < vfio.HostDevices.Count; i++)
+            {
+                List<PciDevice> matched = [.. topology.PciDevices.Where(vfio.HostDevices[i].Matches)];
+                if (matched.Count == 0)
+                {
+                    Error($"vfio.hostDevices[{i}]", $"\"{vfio.HostDevices[i]}\" matches no device on this host");
+                }
+
+                host.UnionWith(matched.Select(d => d.Address));
+            }
+
+            var sriovPfs = new Dictionary<PciAddress, int>();
+            for (int j = 0; j < profile.Sriov.Count; j++)
+            {
+                sriovPfs.TryAdd(profile.Sriov[j].PhysicalFunction, j);
+            }
+
+            var targets = new SortedDictionary<PciAddress, (string Field, PciAddress? CompanionOf)>();
+            var groups = new SortedSet<int>();
+            for (int i = 0; i < vfio.Devices.Count; i++)
+            {
+                string field = $"vfio.devices[{i}]";
+                DeviceSelector selector = vfio.Devices[i];
+                List<PciDevice> matched = [.. topology.PciDevices.Where(selector.Matches)];
+                if (matched.Count == 0)
+                {
+                    Error(field, $"\"{selector}\" matches no device on this host");
+                    continue;
+                }
+
+                foreach (PciDevice device in matched)
+                {
+                    if (sriovPfs.TryGetValue(device.Address, out int j))
+                    {
+                        Error(field, $"{device.Address} is also listed as an SR-IOV PF in sriov[{j}]: a PF is either bound to vfio-pci or gives VFs, not both");
+                        continue;
+                    }
+
+                    if (host.Contains(device.Address))
+                    {
+                        Error(field, $"{device.Address} is listed in vfio.hostDevices: the host needs it");
+                        continue;
+                    }
+
+                    if (device.IommuGroup is not int group)
+                    {
+                        Error(field, $"{device.Address} has no IOMMU group (is the IOMMU on? intel_iommu=on / amd_iommu=on)");
+                        continue;
+                    }
+
+                    IReadOnlyList<PciAddress> members = GroupMembers(group);
+                    string listed = string.Join(", ", members);
+                    string? refusal = null;
+                    foreach (PciAddress member in members)
+                    {
+                        if (member == device.Address)
+                        {
+                            continue;
+                        }
+
+                        PciDevice? m = topology.FindDevice(member);
+                        if (host.Contains(member))
+                        {
+                            refusal = $"IOMMU group {group} ({listed}) also holds {member}, a device the host needs (vfio.hostDevices)";
+                        }
+                        else if (m is not null && (m.Kind == DeviceKind.Bridge || m.BaseClass == 0x06))
+                        {
+                            refusal = $"IOMMU group {group} ({listed}) also holds {member}, a PCI bridge; the whole group would go to vfio-pci";
+                        }
+
+                        if (refusal is not null)
+                        {
+                            break;
+                        }
+                    }
+
+                    if (refusal is not null)
+                    {
+                        Error(field, refusal);
+                        continue;
+                    }
+
+                    targets[device.Address] = (field, null);
+                    groups.Add(group);
+                    foreach (PciAddress member in members)
+                    {
+                        if (member != device.Address && !targets.ContainsKey(member))
+                        {
+                            targets[member] = (field, device.Address);
+                        }
+                    }
+                }
+            }
+
+            foreach ((PciAddress address, (string field, PciAddress? companionOf)) in targets)
+            {
+                PciDevice? device = topology.FindDevice(address);
+                if (device is null || (device.Driver == VfioPci && device.DriverOverride == VfioPci))
+                {
+                    continue;
+                }
+
+                // A companion listed itself keeps its own field; ordering by address keeps the plan stable.
+                _binds.Add(new BindVfioStep(address, device.Driver, device.DriverOverride, companionOf) { Field = field });
+                _changedDevices.Add(address);
+                _needsVfio = true;
+            }
+
+            foreach (int group in groups)
+            {
+                if (GroupMembers(group).Any(_changedDevices.Contains))
+                {
+                    _checks.Add(new CheckVfioGroupStep(group) { Field = "vfio" });
+                }
+            }
+        }
+
+        public void PlanSriov()
+        {
+            var seen = new HashSet<PciAddress>();
+            for (int i = 0; i < profile.Sriov.Count; i++)
+            {
+                SriovProfile entry = profile.Sriov[i];
+                string field = $"sriov[{i}]";
+                if (!seen.Add(entry.PhysicalFunction))
+                {
+                    Error(field + ".pf", $"{entry.PhysicalFunction} is listed twice");
+                    continue;
+                }
+
+                PciDevice? pf = topology.FindDevice(entry.PhysicalFunction);
+                if (pf is null)
+                {
+                    Error(field + ".pf", $"no PCI device at {entry.PhysicalFunction}");
+                    continue;
+                }
+
+                if (pf.Sriov is not { } sriov)
+                {
+                    Error(field + ".pf", $"{pf.Address} is not an SR-IOV physical function (no sriov_totalvfs)");
+                    continue;
+                }
+
+                if (entry.NumVfs < 0 || entry.NumVfs > sriov.TotalVfs)
+                {
+                    Error(field + ".numVfs", $"{entry.NumVfs} VFs asked, but {pf.Address} has sriov_totalvfs {sriov.TotalVfs}");
+                    continue;
+                }
+
+                if (entry.VfDriver is not null and not VfioPci)
+                {
+                    Error(field + ".vfDriver", $"\"{entry.VfDriver}\" is not supported: use vfio-pci, or leave it out for the host driver");
+                    continue;
+                }
+
+                if (entry.DriversAutoprobe is bool autoprobe && sriov.DriversAutoprobe is bool now && autoprobe != now)
+                {
+                    _sriov.Add(new SetSriovAutoprobeStep(pf.Address, now, autoprobe) { Field = field + ".driversAutoprobe" });
+                    _changedDevices.Add(pf.Address);
+                }
+
+                bool countChanges = sriov.NumVfs != entry.NumVfs;
+                if (countChanges)
+                {
+                    _sriov.Add(new SetNumVfsStep(pf.Address, sriov.NumVfs, entry.NumVfs) { Field = field + ".numVfs" });
+                    _changedDevices.Add(pf.Address);
+                }
+
+                if (entry.VfDriver == VfioPci && entry.NumVfs > 0)
+                {
+                    bool allBound = !countChanges && sriov.VirtualFunctions.Count == entry.NumVfs &&
+                        sriov.VirtualFunctions.All(vf => topology.FindDevice(vf) is { Driver: VfioPci, DriverOverride: VfioPci });
+                    if (!allBound)
+                    {
+                        _sriov.Add(new BindVfsVfioStep(pf.Address, entry.NumVfs) { Field = field + ".vfDriver" });
+                        _changedDevices.Add(pf.Address);
+                        _needsVfio = true;
+                    }
+                }
+            }
+        }
+
+        public void PlanHugepages()
+        {
+            var perNode = new Dictionary<int, long>();
+            var seen = new HashSet<(int, long)>();
+            for (int i = 0; i < profile.Hugepages.Count; i++)
+            {
+                HugepageProfile entry = profile.Hugepages[i];
+                string field = $"hugepages[{i}]";
+                NumaNode? node = topology.NumaNodes.FirstOrDefault(n => n.Id == entry.Node);
+                if (node is null)
+                {
+                    Error(field + ".node", $"no NUMA node {entry.Node} (nodes: {string.Join(",", topology.NumaNodes.Select(n => n.Id))})");
+                    continue;
+                }
+
+                if (!seen.Add((entry.Node, entry.PageSizeKiB)))
+                {
+                    Error(field, $"node {entry.Node} size {entry.PageSizeKiB}kB is listed twice");
+                    continue;
+                }
+
+                HugepagePool? pool = node.Hugepages.FirstOrDefault(p => p.PageSizeKiB == entry.PageSizeKiB);
+                if (pool is null)
+                {
+                    Error(field + ".size", $"node {entry.Node} has no {entry.PageSizeKiB}kB hugepage pool (has: {string.Join(", ", node.Hugepages.Select(p => p.PageSizeKiB + "kB"))})");
+                    continue;
+                }
+
+                if (entry.Count < 0)
+                {
+                    Error(field + ".count", $"{entry.Count} is negative");
+                    continue;
+                }
+
+                long bytes = entry.Count * entry.PageSizeKiB * 1024;
+                perNode[entry.Node] = perNode.GetValueOrDefault(entry.Node) + bytes;
+                if (node.MemoryTotalBytes > 0 && perNode[entry.Node] > node.MemoryTotalBytes)
+                {
+                    Error(field + ".count", $"{entry.Count} x {entry.PageSizeKiB}kB pages ({Gib(bytes)}) with the node's other pools ({Gib(perNode[entry.Node])}) exceed node {entry.Node}'s memory ({Gib(node.MemoryTotalBytes)})");
+                    continue;
+                }
+
+                if (pool.Total != entry.Count)
+                {
+                    _hugepages.Add(new SetHugepagesStep(entry.Node, entry.PageSizeKiB, pool.Total, entry.Count) { Field = field + ".count" });
+                }
+            }
+        }
+
+        public void PlanCpus()
+        {
+            if (profile.Cpus is not { } cpus)
+            {
+                return;
+            }
+
+            CpuSet online = topology.Cpus.Online;
+            if (cpus.Reserved.IsEmpty)
+            {
+                Error("cpus.reserved", "is empty: the host needs at least one CPU");
+                return;
+            }
+
+            if (!cpus.Reserved.IsSubsetOf(online))
+            {
+                Error("cpus.reserved", $"{cpus.Reserved.Except(online)} not online (online: {online})");
+                return;
+            }
+
+            if (online.IsSubsetOf(cpus.Reserved))
+            {
+                Error("cpus.reserved", $"reserves every online CPU ({online}): none would be left for leases");
+                return;
+            }
+
+            if (cpus.Reserved.Overlaps(topology.Cpus.Isolated))
+            {
+                _warnings.Add($"cpus.reserved: {cpus.Reserved.Intersect(topology.Cpus.Isolated)} also in isolcpus ({topology.Cpus.Isolated}): host services would run on isolated CPUs");
+            }
+
+            if (cpus.Reserved.Overlaps(topology.Cpus.NohzFull))
+            {
+                _warnings.Add($"cpus.reserved: {cpus.Reserved.Intersect(topology.Cpus.NohzFull)} also in nohz_full ({topology.Cpus.NohzFull})");
+            }
+
+            CpuSet leases = online.Except(cpus.Reserved);
+            if (!topology.Cpus.Isolated.IsEmpty && !leases.IsSubsetOf(topology.Cpus.Isolated))
+            {
+                _warnings.Add($"cpus: lease CPUs {leases.Except(topology.Cpus.Isolated)} are not in isolcpus ({topology.Cpus.Isolated})");
+            }
+
+            foreach (string unit in cpus.Units)
+            {
+                CpuSet now = current.AllowedCpus.GetValueOrDefault(unit) ?? CpuSet.Empty;
+                if (!now.Equals(cpus.Reserved))
+                {
+                    _cpus.Add(new SetAllowedCpusStep(unit, now.ToString(), cpus.Reserved.ToString()) { Field = "cpus.reserved" });
+                }
+            }
+        }
+
+        public ProfilePlan Build()
+        {
+            if (_errors.Count > 0)
+            {
+                return new ProfilePlan { Errors = _errors, Warnings = _warnings };
+            }
+
+            var steps = new List<ProfileStep>();
+            if (_needsVfio && !current.VfioPciLoaded)
+            {
+                steps.Add(new LoadModuleStep(VfioPci) { Field = "vfio" });
+            }
+
+            var stops = new List<string>();
+            for (int i = 0; i < profile.Services.Count; i++)
+            {
+                ServiceProfile service = profile.Services[i];
+                if (!current.ActiveUnits.Contains(service.Name))
+                {
+                    continue;
+                }
+
+                bool holds = service.Holds.Count == 0
+                    ? _changedDevices.Count > 0
+                    : _changedDevices.Any(a => topology.FindDevice(a) is { } d && service.Holds.Any(s => s.Matches(d)));
+                if (holds)
+                {
+                    steps.Add(new StopServiceStep(service.Name) { Field = $"services[{i}]" });
+                    stops.Add(service.Name);
+                }
+            }
+
+            steps.AddRange(_binds);
+            steps.AddRange(_checks);
+            steps.AddRange(_sriov);
+            steps.AddRange(_hugepages);
+            steps.AddRange(_cpus);
+            for (int i = stops.Count - 1; i >= 0; i--)
+            {
+                steps.Add(new StartServiceStep(stops[i]) { Field = "services" });
+            }
+
+            return new ProfilePlan { Steps = steps, Warnings = _warnings };
+        }
+
+        private IReadOnlyList<PciAddress> GroupMembers(int group)
+        {
+            foreach (IommuGroup g in topology.IommuGroups)
+            {
+                if (g.Id == group)
+                {
+                    return g.Members;
+                }
+            }
+
+            return [.. topology.PciDevices.Where(d => d.IommuGroup == group).Select(d => d.Address)];
+        }
+
+        private void Error(string field, string reason) => _errors.Add(new ProfileValidationError(field, reason));
+
+        private static string Gib(long bytes) => (bytes / (1024.0 * 1024 * 1024)).ToString("0.##", CultureInfo.InvariantCulture) + " GiB";
+    }
+
+    private const string VfioPci = "vfio-pci";
+}

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using AiFactory.Agent.Gpu;
+
+namespace AiFactory.Gpu.Tests;
+
+/// <summary>Every test that loads the fake libnvidia-ml: one library per process, so they run one at a time.</summary>
+[CollectionDefinition("fake-nvml", DisableParallelization = true)]
+public sealed class FakeNvmlCollection;
+
+/// <summary>
+/// A simulated server: a copy of <c>hardware-fixtures/&lt;name&gt;/nvml.json</c> (optionally edited), a sysfs tree with
+/// one reset file per GPU, an events file, and the agent's real NVML binding opened on the fake library.
+/// </summary>
+internal sealed partial class FakeServer : IDisposable
+{
+    private static readonly Lazy<string> Library = new(FindOrBuildLibrary);
+
+    public FakeServer(string fixture, Action<JsonObject>? edit = null)
+    {
+        Root = Path.Combine(Path.GetTempPath(), "aifactory-gpu-tests", Guid.NewGuid().ToString("n"));
+        Directory.CreateDirectory(Root);
+        var state = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Profiles.RepoRoot, "hardware-fixtures", fixture, "nvml.json")))!;
+        edit?.Invoke(state);
+        File.WriteAllText(StatePath, state.ToJsonString());
+        foreach (JsonNode? gpu in state["gpus"]!.AsArray())
+        {
+            string dir = Path.Combine(SysfsRoot, "bus/pci/devices", gpu!["busId"]!.GetValue<string>());
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, "reset"), string.Empty);
+        }
+
+        File.WriteAllText(EventsPath, string.Empty);
+        SetEnv("FAKE_NVML_STATE", StatePath, 1);
+        SetEnv("FAKE_NVML_MIG_STATE", Path.Combine(Root, "mig.state"), 1);
+        SetEnv("FAKE_NVML_EVENTS", EventsPath, 1);
+        SetEnv("FAKE_NVML_SYSFS_ROOT", SysfsRoot, 1);
+        Nvml = new GpuNvml(Library.Value, SysfsRoot);
+        Assert.True(Nvml.Nvml is not null, Nvml.Error);
+        Inventory = new GpuInventory(Nvml, Health);
+        Applier = new MigApplier(Nvml, Inventory);
+    }
+
+    public static string LibraryPath => Library.Value;
+
+    public string Root { get; }
+
+    public string StatePath => Path.Combine(Root, "nvml.json");
+
+    public string EventsPath => Path.Combine(Root, "events");
+
+    public string SysfsRoot => Path.Combine(Root, "sys");
+
+    public GpuNvml Nvml { get; }
+
+    public GpuHealthRegistry Health { get; } = new();
+
+    public GpuInventory Inventory { get; }
+
+    public MigApplier Applier { get; }
+
+    public string ResetFile(string busId) => Path.Combine(SysfsRoot, "bus/pci/devices", busId, "reset");
+
+    /// <summary>Appends one event line for the fake's nvmlEventSetWait_v2: "&lt;gpu index&gt; &lt;type&gt; &lt;data&gt;".</summary>
+    public void InjectEvent(int gpuIndex, ulong type, ulong data) =>
+        File.AppendAllText(EventsPath, $"{gpuIndex} 0x{type:x} {data}\n");
+
+    public void Dispose()
+    {
+        Nvml.Dispose();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>AIFACTORY_FAKE_NVML from tests/setup.d/40-fake-nvml.sh, or the fake compiled here with gcc.</summary>
+    private static string FindOrBuildLibrary()
+    {
+        string? fromSetup = Environment.GetEnvironmentVariable("AIFACTORY_FAKE_NVML");
+        if (!string.IsNullOrEmpty(fromSetup) && File.Exists(fromSetup))
+        {
+            return fromSetup;
+        }
+
+        string dir = Path.Combine(Path.GetTempPath(), "aifactory-gpu-tests", "lib-" + Environment.ProcessId);
+        Directory.CreateDirectory(dir);
+        string output = Path.Combine(dir, "libnvidia-ml.so.1");
+        string src = Path.Combine(Profiles.RepoRoot, "tests/fake-nvml");
+        var gcc = Process.Start(new ProcessStartInfo("gcc", ["-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o", output, Path.Combine(src, "fake_nvml.c"), Path.Combine(src, "json.c"), "-lpthread"])
+        {
+            RedirectStandardError = true,
+        }) ?? throw new InvalidOperationException("cannot start gcc: run tests/setup.d/40-fake-nvml.sh");
+        string errors = gcc.StandardError.ReadToEnd();
+        gcc.WaitForExit();
+        return gcc.ExitCode == 0 ? output : throw new InvalidOperationException("gcc failed building the fake libnvidia-ml: " + errors);
+    }
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
+}

@@ -1,0 +1,83 @@
+using AiFactory.Agent.Profile;
+using AiFactory.Host.Model.Profile;
+
+namespace AiFactory.Profile.Tests.Yaml;
+
+public class ProfileYamlTests
+{
+    private const string Full = """
+        version: v1
+        vfio:
+          devices: [0000:03:00.0, "10de:2330", class:0302, nvidia-gpus]
+          hostDevices: [0000:02:00.0]
+        sriov:
+          - pf: 0000:01:00.0
+            numVfs: 2
+            driversAutoprobe: false
+            vfDriver: vfio-pci
+        hugepages:
+          - {node: 0, size: 2M, count: 64}
+          - {node: 1, size: 1G, count: 1}
+        cpus:
+          reserved: 0-1
+        services:
+          - name: nvidia-persistenced.service
+            holds: [nvidia-gpus]
+        """;
+
+    [Fact]
+    public void A_full_profile_reads_into_every_section()
+    {
+        NodeProfile p = ProfileYaml.Parse(Full);
+
+        Assert.Equal(4, p.Vfio!.Devices.Count);
+        Assert.True(p.Vfio.Devices[3].AllNvidiaGpus);
+        Assert.Equal("0302", p.Vfio.Devices[2].ClassPrefix);
+        Assert.Equal(new SriovProfile(AiFactory.Host.Model.Pci.PciAddress.Parse("0000:01:00.0"), 2, false, "vfio-pci"), p.Sriov[0]);
+        Assert.Equal([new HugepageProfile(0, 2048, 64), new HugepageProfile(1, 1048576, 1)], p.Hugepages);
+        Assert.Equal("0-1", p.Cpus!.Reserved.ToString());
+        Assert.Equal(CpuProfile.DefaultUnits, p.Cpus.Units);
+        Assert.Equal("nvidia-persistenced.service", p.Services[0].Name);
+    }
+
+    [Fact]
+    public void Unknown_keys_are_rejected_with_their_path_and_line()
+    {
+        var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse("version: v1\nsriov:\n  - pf: 0000:01:00.0\n    numVFs: 2\n"));
+
+        Assert.Contains(ex.Errors, e => e.Field == "sriov[0].numVFs" && e.Reason.Contains("unknown key (line 4)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Every_error_is_reported_at_once_with_its_field()
+    {
+        var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse("""
+            version: v2
+            vfio:
+              devices: [gpu0]
+            hugepages:
+              - {node: 0, size: 3M, count: x}
+            cpus:
+              reserved: 3-1
+            """));
+
+        Assert.Equal(["version", "vfio.devices[0]", "hugepages[0].size", "hugepages[0].count", "cpus.reserved"], ex.Errors.Select(e => e.Field));
+        Assert.Contains("reversed", ex.Errors[^1].Reason);
+    }
+
+    [Fact]
+    public void A_mig_section_is_refused_until_the_nvml_layer_is_integrated()
+    {
+        var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse("version: v1\nmig:\n  - gpu: 0\n    layout: all-1g.10gb\n"));
+
+        Assert.Equal("mig", Assert.Single(ex.Errors).Field);
+    }
+
+    [Fact]
+    public void A_missing_version_is_an_error()
+    {
+        var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse("hugepages: []\n"));
+
+        Assert.Equal("version", Assert.Single(ex.Errors).Field);
+    }
+}
