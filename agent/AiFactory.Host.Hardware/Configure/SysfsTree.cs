@@ -16,6 +16,13 @@ public sealed class SysfsTree(string root)
     public string? Read(string relativePath)
     {
         string path = SysfsPath.Combine(Root, relativePath);
+
+        // Optional attributes are often absent: a stat is far cheaper than a thrown FileNotFoundException.
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
         try
         {
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
