@@ -56,7 +56,7 @@ echo "== aifactoryctl health";  ctl health
 echo "== aifactoryctl version"; ctl version
 # Read-only verbs that later features add; each runs when this build has it.
 help=$(ctl --help 2>/dev/null || true)
-for verb in "inventory" "topology" "gpu list" "leases list" "profile show" "events --replay --limit 10"; do
+for verb in "topology" "gpu list" "profile get" "leases list"; do
   first=${verb%% *}
   if grep -qE "^ +$first( |$)" <<<"$help"; then
     echo "== aifactoryctl $verb"

@@ -13,15 +13,29 @@ rid=${1:-linux-x64}
 out=artifacts/publish/$rid
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 tfm=net10.0
-if ! dotnet restore agent/AiFactory.Agent/AiFactory.Agent.csproj -r "$rid" -p:PublishAot=true -p:AiFactoryTargetFramework=net10.0 >/tmp/aifactory-restore-net10.log 2>&1; then
-  if grep -q "NU1101.*NativeAOT\|NU1101.*ILCompiler\|NU1102.*NativeAOT" /tmp/aifactory-restore-net10.log; then
+# Probe with a throw-away project outside the tree: restoring the real projects for net10.0 + AOT would rewrite
+# their obj/net10.0 restore output, which a build or test running at the same time reads.
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+cat > "$probe/probe.csproj" <<PROBE
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <TargetFramework>net10.0</TargetFramework>
+    <RuntimeIdentifier>$rid</RuntimeIdentifier>
+    <PublishAot>true</PublishAot>
+  </PropertyGroup>
+</Project>
+PROBE
+if ! dotnet restore "$probe/probe.csproj" >"$probe/restore.log" 2>&1; then
+  cp "$probe/restore.log" /tmp/aifactory-restore-net10.log 2>/dev/null || true
+  if grep -q "NU1101.*NativeAOT\|NU1101.*ILCompiler\|NU1102.*NativeAOT\|NU1102.*ILCompiler" "$probe/restore.log"; then
     tfm=net9.0
     echo "################################################################################"
     echo "## NOTE: the net10.0 NativeAOT runtime pack for $rid cannot be restored here."
     echo "##       Publishing native AOT for net9.0 instead (same code, ILCompiler 9.0.x)."
     echo "################################################################################"
   else
-    cat /tmp/aifactory-restore-net10.log
+    cat "$probe/restore.log"
     exit 1
   fi
 fi

@@ -3,6 +3,7 @@
 # publishes the native-AOT binaries, and runs every test project, the end-to-end tests against those binaries.
 #
 #   tools/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Grpc]
+#   AIFACTORY_REUSE_PUBLISH=1 tools/test.sh ...   reuse artifacts/publish/linux-x64 instead of publishing again
 #
 # Set-up steps live in tests/setup.d/NN-name.sh, one per kind of dependency, run in order. Each is idempotent
 # and may export variables for the tests by appending KEY=VALUE lines to "$AIFACTORY_TEST_ENV".
@@ -36,8 +37,12 @@ for step in tests/setup.d/*.sh; do
   bash "$step" </dev/null
 done
 
-stamp "publish native AOT"
-tools/publish-aot.sh linux-x64 </dev/null
+if [ "${AIFACTORY_REUSE_PUBLISH:-}" = 1 ] && [ -x artifacts/publish/linux-x64/aifactory-agent ]; then
+  stamp "reusing the native-AOT binaries already in artifacts/publish/linux-x64 (AIFACTORY_REUSE_PUBLISH=1): $(tr '\n' ' ' < artifacts/publish/linux-x64/BUILD-INFO)"
+else
+  stamp "publish native AOT"
+  tools/publish-aot.sh linux-x64 </dev/null
+fi
 echo "AIFACTORY_PUBLISH_DIR=$root/artifacts/publish/linux-x64" >> "$AIFACTORY_TEST_ENV"
 
 set -a
@@ -52,15 +57,23 @@ status=0
 dotnet test AiFactory.Agent.sln -c Release --nologo --logger "trx" --results-directory "$results" \
   --logger "console;verbosity=normal" "$@" </dev/null 2>&1 | tee artifacts/test-output.log || status=$?
 
-# The runner's summaries, then one closing line over every test assembly. VSTest prints per assembly:
+# The runner's summaries, then one closing line over every test assembly. VSTest prints per assembly either
 #   "Passed!  - Failed:     0, Passed:    66, Skipped:     0, Total:    66, Duration: 2 s - X.dll (net10.0)"
+# (minimal verbosity) or, with the normal console verbosity used here, a block:
+#   "Total tests: 29" / "     Passed: 26" / "     Failed: 3" / "    Skipped: 0" / " Total time: 33.7 Seconds"
 echo
 echo "== runner summaries"
-grep -E '^(Passed|Failed)! +- Failed: ' artifacts/test-output.log || echo "(no test assembly reported a summary)"
+grep -E '^(Passed|Failed)! +- Failed: |^Total tests: |^ +(Passed|Failed|Skipped): [0-9]+$|^ Total time: |^Test Run Aborted' artifacts/test-output.log \
+  || echo "(no test assembly reported a summary)"
 summary=$(awk '
   /^(Passed|Failed)! +- Failed: / {
     n++; gsub(/,/, ""); for (i = 1; i <= NF; i++) {
       if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+  /^Total tests: [0-9]+$/ { n++; block = 1; next }
+  block && /^ +Passed: [0-9]+$/ { p += $2; next }
+  block && /^ +Failed: [0-9]+$/ { f += $2; next }
+  block && /^ +Skipped: [0-9]+$/ { s += $2; next }
+  block && /^ Total time: / { block = 0 }
   END { printf "%d %d %d %d", p, f, s, n }
 ' artifacts/test-output.log)
 read -r passed failed skipped assemblies <<<"$summary"

@@ -10,6 +10,9 @@ namespace AiFactory.Agent;
 /// </summary>
 internal static class AgentCommandLine
 {
+    /// <summary>Exit status for a command line that does not parse (sysexits.h EX_USAGE).</summary>
+    public const int ExitUsage = 64;
+
     public static RootCommand Build()
     {
         var root = new RootCommand("aifactory-agent: the AiFactory node agent for GPU servers (systemd service).");

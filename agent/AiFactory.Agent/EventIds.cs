@@ -31,4 +31,14 @@ internal static class EventIds
 
     // Metrics: 400-499.
     public const int MetricsCollectorFailed = 400;
+    // Leases: 600-699.
+    public const int LeaseLedgerLoaded = 600;
+    public const int LeaseLedgerEmpty = 601;
+    public const int LeaseLedgerSetAside = 602;
+    public const int LeaseGranted = 610;
+    public const int LeaseEnded = 611;
+    public const int LeaseRefused = 612;
+    public const int LeaseDrift = 620;
+    public const int LeaseAttached = 630;
+    public const int LeaseDeviceBindingDeferred = 640;
 }

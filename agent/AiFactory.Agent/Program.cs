@@ -1,3 +1,16 @@
+using System.CommandLine;
 using AiFactory.Agent;
 
-return AgentCommandLine.Build().Parse(args).Invoke();
+ParseResult parse = AgentCommandLine.Build().Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (System.CommandLine.Parsing.ParseError error in parse.Errors)
+    {
+        Console.Error.WriteLine("aifactory-agent: " + error.Message);
+    }
+
+    Console.Error.WriteLine("Try 'aifactory-agent --help'.");
+    return AgentCommandLine.ExitUsage;
+}
+
+return parse.Invoke();

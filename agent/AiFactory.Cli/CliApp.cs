@@ -19,6 +19,7 @@ internal static class CliApp
         root.Subcommands.Add(Gpu.GpuCommand.Create());
         root.Subcommands.Add(Mig.MigCommand.Create());
         root.Subcommands.Add(Profile.ProfileCommand.Create());
+        root.Subcommands.Add(Lease.LeaseCommand.Create());
         return root;
     }
 }

@@ -8,7 +8,7 @@ internal static class ExitCodes
     /// <summary>The agent answered, and the answer is "not good" (NOT_SERVING, a refused request).</summary>
     public const int NotOk = 1;
 
-    /// <summary>Bad command line.</summary>
+    /// <summary>Bad command line (an unknown verb or option, a missing argument).</summary>
     public const int Usage = 2;
 
     /// <summary>The agent could not be reached or did not answer in time (EX_UNAVAILABLE).</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AiFactory.Grpc.Protocol;
 using AiFactory.Grpc.Services;
+using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -95,56 +96,112 @@ public sealed partial class GrpcServer
             bodySize.MaxRequestBodySize = null;
         }
 
-        using var deadlineCts = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        // Unary and server-streaming requests are one message and END_STREAM: Kestrel's minimum request body data
+        // rate (240 B/s after a 5 s grace, applied while we wait for the body) stays on, so a client that opens a
+        // request body and never ends it is cut off even without a deadline.
+        using var callCts = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         DateTime deadline = DateTime.MaxValue;
-        if (timeout != Timeout.InfiniteTimeSpan && timeout < GrpcTimeout.Max)
+        if (timeout != Timeout.InfiniteTimeSpan)
         {
-            deadline = DateTime.UtcNow + timeout;
-            deadlineCts.CancelAfter(timeout);
-        }
-
-        var callContext = new ServerCallContext(path, deadline, CollectHeaders(request), Peer(context), deadlineCts.Token);
-        var stream = new HttpContextCallStream(context, _options);
-        StatusCode status = StatusCode.OK;
-        string message = string.Empty;
-        try
-        {
-            await handler.InvokeAsync(stream, callContext).ConfigureAwait(false);
-        }
-        catch (RpcException ex)
-        {
-            (status, message) = (ex.StatusCode, ex.Detail);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException && deadlineCts.IsCancellationRequested)
-        {
-            if (context.RequestAborted.IsCancellationRequested)
+            DateTime now = DateTime.UtcNow;
+            if (timeout < DateTime.MaxValue - now)
             {
-                // The client went away (RST_STREAM or connection closed): there is nobody to answer.
-                _options.CallCompleted?.Invoke(path, StatusCode.Cancelled, Stopwatch.GetElapsedTime(started));
-                return;
+                deadline = now + timeout;
             }
 
-            (status, message) = (StatusCode.DeadlineExceeded, "Deadline exceeded.");
+            // CancelAfter takes at most about 49 days; a longer deadline is, for a daemon, no deadline.
+            if (timeout <= MaxTimer)
+            {
+                callCts.CancelAfter(timeout);
+            }
+        }
+
+        var callContext = new ServerCallContext(path, deadline, CollectHeaders(request), Peer(context), callCts.Token);
+        var stream = new HttpContextCallStream(context, _options, callCts.Token);
+        Task handlerTask;
+        try
+        {
+            handlerTask = handler.InvokeAsync(stream, callContext);
         }
         catch (Exception ex)
         {
-            LogHandlerFailed(_logger, path, ex);
-            (status, message) = (StatusCode.Unknown, "Exception was thrown by handler: " + ex.GetType().Name);
+            handlerTask = Task.FromException(ex);
         }
 
-        if (status == StatusCode.OK && deadline != DateTime.MaxValue && DateTime.UtcNow > deadline && !stream.ResponseStarted)
+        if (!handlerTask.IsCompleted)
         {
-            (status, message) = (StatusCode.DeadlineExceeded, "Deadline exceeded.");
+            // Race the handler against the call's end: a handler that ignores its token must not hold the call open.
+            var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using CancellationTokenRegistration registration = callCts.Token.UnsafeRegister(static state => ((TaskCompletionSource)state!).TrySetResult(), ended);
+            await Task.WhenAny(handlerTask, ended.Task).ConfigureAwait(false);
+        }
+
+        (StatusCode status, string message) = Outcome(handlerTask, path, context.RequestAborted, callCts.IsCancellationRequested);
+        if (!handlerTask.IsCompleted)
+        {
+            // The handler carries on: observe its end so that a late exception is not unobserved, and make sure it
+            // can no longer touch this HTTP context, which Kestrel reuses once we return.
+            _ = handlerTask.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            LogHandlerOutlivedCall(_logger, path, status);
+        }
+
+        if (!await stream.CloseAsync(CloseWait).ConfigureAwait(false))
+        {
+            // A read or write did not give way: reset the stream rather than write trailers beside it.
+            context.Abort();
+            Report(path, StatusCode.Cancelled, started);
+            return;
         }
 
         if (context.RequestAborted.IsCancellationRequested)
         {
-            _options.CallCompleted?.Invoke(path, StatusCode.Cancelled, Stopwatch.GetElapsedTime(started));
+            // The client went away (RST_STREAM or connection closed): there is nobody to answer.
+            Report(path, StatusCode.Cancelled, started);
             return;
         }
 
         Complete(context, path, started, status, message);
     }
+
+    /// <summary>The longest delay a CancellationTokenSource timer takes.</summary>
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>How long the end of a call waits for a handler's read or write in progress to notice the cancellation.</summary>
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(2);
+
+    private (StatusCode Status, string Message) Outcome(Task handlerTask, string path, CancellationToken requestAborted, bool callEnded)
+    {
+        if (!handlerTask.IsCompleted || (callEnded && handlerTask.IsCanceled))
+        {
+            return requestAborted.IsCancellationRequested
+                ? (StatusCode.Cancelled, "The call was cancelled by the client.")
+                : (StatusCode.DeadlineExceeded, "Deadline exceeded.");
+        }
+
+        if (handlerTask.IsCompletedSuccessfully)
+        {
+            return (StatusCode.OK, string.Empty);
+        }
+
+        Exception ex = handlerTask.Exception?.InnerException ?? new OperationCanceledException();
+        switch (ex)
+        {
+            case RpcException rpc:
+                return (rpc.StatusCode, rpc.Detail);
+            case OperationCanceledException or IOException when callEnded:
+                return requestAborted.IsCancellationRequested
+                    ? (StatusCode.Cancelled, "The call was cancelled by the client.")
+                    : (StatusCode.DeadlineExceeded, "Deadline exceeded.");
+            case InvalidProtocolBufferException:
+                return (StatusCode.Internal, "Failed to deserialize the request message.");
+            default:
+                LogHandlerFailed(_logger, path, ex);
+                return (StatusCode.Unknown, "Exception was thrown by handler: " + ex.GetType().Name);
+        }
+    }
+
+    private void Report(string path, StatusCode status, long started) =>
+        _options.CallCompleted?.Invoke(path, status, Stopwatch.GetElapsedTime(started));
 
     private void Complete(HttpContext context, string path, long started, StatusCode status, string message)
     {
@@ -170,7 +227,7 @@ public sealed partial class GrpcServer
             }
         }
 
-        _options.CallCompleted?.Invoke(path, status, Stopwatch.GetElapsedTime(started));
+        Report(path, status, started);
     }
 
     private static Dictionary<string, string> CollectHeaders(HttpRequest request)
@@ -202,6 +259,10 @@ public sealed partial class GrpcServer
             : $"ipv4:{remote}:{context.Connection.RemotePort}";
     }
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Error, Message = "gRPC handler for {Method} failed")]
+    // Event ids 100-199 belong to the gRPC layer (see agent/AiFactory.Agent/EventIds.cs for the daemon's ranges).
+    [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "gRPC handler for {Method} failed")]
     private static partial void LogHandlerFailed(ILogger logger, string method, Exception exception);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "gRPC handler for {Method} ignored the end of its call ({Status}) and still runs; its late reads and writes are refused")]
+    private static partial void LogHandlerOutlivedCall(ILogger logger, string method, StatusCode status);
 }

@@ -11,6 +11,9 @@ public sealed class GrpcServerOptions
     /// <summary>The largest response message sent; larger ones end the call with RESOURCE_EXHAUSTED. Default 4 MiB.</summary>
     public int MaxSendMessageSize { get; set; } = GrpcFraming.DefaultMaxMessageSize;
 
-    /// <summary>Called once per finished call with the full method name, the status and the duration (metrics, logs).</summary>
+    /// <summary>
+    /// Called once per finished gRPC call (every request with a gRPC content type, unknown methods included) with
+    /// the full method name, the status and the duration (metrics, logs). Runs on the request's thread: keep it cheap.
+    /// </summary>
     public Action<string, StatusCode, TimeSpan>? CallCompleted { get; set; }
 }

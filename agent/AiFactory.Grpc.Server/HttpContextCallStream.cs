@@ -7,25 +7,47 @@ using Microsoft.AspNetCore.Http;
 
 namespace AiFactory.Grpc.Server;
 
-/// <summary>One call's frames over a Kestrel HTTP/2 stream.</summary>
+/// <summary>
+/// One call's frames over a Kestrel HTTP/2 stream. Every read and write goes through a gate, so that once the
+/// server has ended the call (deadline passed, client gone) a handler that carries on cannot touch the
+/// <see cref="HttpContext"/> any more: its late reads and writes fail with <see cref="OperationCanceledException"/>.
+/// </summary>
 internal sealed class HttpContextCallStream : IServerCallStream
 {
     private readonly HttpContext _context;
     private readonly GrpcServerOptions _options;
     private readonly PipeReader _reader;
+    private readonly SemaphoreSlim _readGate = new(1, 1);
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly CancellationToken _callToken;
+    private volatile bool _closed;
     private bool _requestComplete;
 
-    public HttpContextCallStream(HttpContext context, GrpcServerOptions options)
+    /// <summary>Creates the stream; <paramref name="callToken"/> (deadline or client gone) also ends every read and write.</summary>
+    public HttpContextCallStream(HttpContext context, GrpcServerOptions options, CancellationToken callToken)
     {
         _context = context;
         _options = options;
         _reader = context.Request.BodyReader;
+        _callToken = callToken;
     }
 
-    /// <summary>True once the first response message has been written (headers are out: errors go in trailers).</summary>
-    public bool ResponseStarted => _context.Response.HasStarted;
-
     public async ValueTask<ReadOnlySequence<byte>?> ReadMessageAsync(CancellationToken cancellationToken)
+    {
+        using CancellationTokenSource? linked = Link(ref cancellationToken);
+        await _readGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfClosed();
+            return await ReadCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _readGate.Release();
+        }
+    }
+
+    private async ValueTask<ReadOnlySequence<byte>?> ReadCoreAsync(CancellationToken cancellationToken)
     {
         if (_requestComplete)
         {
@@ -35,12 +57,18 @@ internal sealed class HttpContextCallStream : IServerCallStream
         while (true)
         {
             ReadResult result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (result.IsCanceled)
+            {
+                _reader.AdvanceTo(result.Buffer.Start);
+                throw new OperationCanceledException("Reading the request was cancelled.");
+            }
+
             ReadOnlySequence<byte> buffer = result.Buffer;
             try
             {
                 if (GrpcFraming.TryReadFrame(ref buffer, _options.MaxReceiveMessageSize, out ReadOnlySequence<byte> payload))
                 {
-                    // Copied so the pipe can move on at once; request messages are small and bounded by the limit above.
+                    // Copied so the pipe can move on at once; the size is bounded by the limit checked above.
                     var copy = new ReadOnlySequence<byte>(payload.ToArray());
                     _reader.AdvanceTo(buffer.Start);
                     return copy;
@@ -48,11 +76,12 @@ internal sealed class HttpContextCallStream : IServerCallStream
             }
             catch
             {
+                _requestComplete = true;
                 _reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
                 throw;
             }
 
-            if (result.IsCompleted || result.IsCanceled)
+            if (result.IsCompleted)
             {
                 long left = buffer.Length;
                 _reader.AdvanceTo(buffer.End);
@@ -71,18 +100,78 @@ internal sealed class HttpContextCallStream : IServerCallStream
 
     public async ValueTask WriteMessageAsync(IMessage message, CancellationToken cancellationToken)
     {
-        HttpResponse response = _context.Response;
-        if (!response.HasStarted)
+        using CancellationTokenSource? linked = Link(ref cancellationToken);
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = GrpcHeaders.ContentType;
+            ThrowIfClosed();
+            HttpResponse response = _context.Response;
+            if (!response.HasStarted)
+            {
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentType = GrpcHeaders.ContentType;
+            }
+
+            GrpcFraming.WriteFrame(response.BodyWriter, message, _options.MaxSendMessageSize);
+            FlushResult flush = await response.BodyWriter.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (flush.IsCanceled || flush.IsCompleted)
+            {
+                throw new OperationCanceledException("The client is no longer reading the response.");
+            }
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Ends the handler's use of the HTTP context: waits for a read or write in progress (the caller has cancelled
+    /// the call's token first, so they return promptly) and refuses every later one. False when an operation did
+    /// not give way within <paramref name="wait"/>; the caller then aborts the stream instead of answering.
+    /// </summary>
+    public async Task<bool> CloseAsync(TimeSpan wait)
+    {
+        _closed = true;
+        bool read = await _readGate.WaitAsync(wait).ConfigureAwait(false);
+        bool write = await _writeGate.WaitAsync(wait).ConfigureAwait(false);
+
+        // Anything that gets a gate from now on sees _closed and gives up without touching the context.
+        if (read)
+        {
+            _readGate.Release();
         }
 
-        GrpcFraming.WriteFrame(response.BodyWriter, message, _options.MaxSendMessageSize);
-        FlushResult flush = await response.BodyWriter.FlushAsync(cancellationToken).ConfigureAwait(false);
-        if (flush.IsCanceled || flush.IsCompleted)
+        if (write)
         {
-            throw new OperationCanceledException("The client is no longer reading the response.");
+            _writeGate.Release();
+        }
+
+        return read && write;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="token"/> also end with the call, so that a handler passing CancellationToken.None
+    /// (or its own token) cannot hold a flush open past the deadline.
+    /// </summary>
+    private CancellationTokenSource? Link(ref CancellationToken token)
+    {
+        if (token == _callToken || !token.CanBeCanceled)
+        {
+            token = _callToken;
+            return null;
+        }
+
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(token, _callToken);
+        token = linked.Token;
+        return linked;
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_closed)
+        {
+            throw new OperationCanceledException("The call has already ended (deadline exceeded or cancelled).");
         }
     }
 }

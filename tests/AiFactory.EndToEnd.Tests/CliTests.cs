@@ -74,6 +74,27 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_an_agent_version_json_prints_nothing_on_stdout()
+    {
+        string missing = Path.Combine(_agent.Dir, "run", "absent.sock");
+
+        (int status, string stdout, _) = await RunningProcess.RunAsync(Binaries.Cli, ["version", "--json", "--socket", missing]);
+
+        Assert.Equal(69, status);
+        Assert.Equal(string.Empty, stdout);
+    }
+
+    [Fact]
+    public async Task An_unknown_verb_is_a_usage_error()
+    {
+        (int status, string stdout, string stderr) = await Ctl("frobnicate");
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Contains("frobnicate", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_socket_can_come_from_the_environment()
     {
         (int status, string stdout, _) = await RunningProcess.RunAsync(Binaries.Cli, ["health"], new Dictionary<string, string?> { ["AIFACTORY_SOCKET"] = _agent.Socket });

@@ -55,4 +55,16 @@ public sealed class ConfigurationErrorTests
         Assert.Equal(78, status);
         Assert.Contains("nope.yaml\": file does not exist", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task An_unknown_flag_exits_64_without_starting()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, [.. AgentUnderTest.Arguments(dir), "--sysfs-rot", "/sys"]);
+
+        Assert.Equal(64, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Contains("--sysfs-rot", stderr, StringComparison.Ordinal);
+    }
 }

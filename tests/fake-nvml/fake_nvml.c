@@ -176,6 +176,7 @@ static void parse_cpu_list(struct fake_device *d, const char *list)
 
 static void load_table(struct table *t, const char *name, const jnode *j)
 {
+    memset(t, 0, sizeof *t); /* a reload (nvmlInit after the last nvmlShutdown) starts from scratch */
     copy_str(t->name, sizeof t->name, name);
     jnode *profs = json_get(j, "gpuInstanceProfiles");
     for (int i = 0; profs && i < profs->count && t->nprof < MAX_PROFILES; i++) {

@@ -30,12 +30,13 @@ internal static class MigReader
         return new MigProfileTable(profiles);
     }
 
-    public static IReadOnlyList<MigInstance> ReadInstances(INvml nvml, NvmlDevice device, MigProfileTable table) =>
-        [.. ReadHandles(nvml, device, table).Select(h => h.Instance).OrderBy(i => i.Placement.Start)];
+    public static IReadOnlyList<MigInstance> ReadInstances(INvml nvml, NvmlDevice device, MigProfileTable table, ComputeProfileCache? cache = null) =>
+        [.. ReadHandles(nvml, device, table, cache).Select(h => h.Instance).OrderBy(i => i.Placement.Start)];
 
     /// <summary>Instances with their live NVML handles (for destroying them).</summary>
-    public static IReadOnlyList<(MigInstance Instance, NvmlGpuInstance Handle, IReadOnlyList<NvmlComputeInstance> Compute)> ReadHandles(INvml nvml, NvmlDevice device, MigProfileTable table)
+    public static IReadOnlyList<(MigInstance Instance, NvmlGpuInstance Handle, IReadOnlyList<NvmlComputeInstance> Compute)> ReadHandles(INvml nvml, NvmlDevice device, MigProfileTable table, ComputeProfileCache? cache = null)
     {
+        cache ??= new ComputeProfileCache();
         var result = new List<(MigInstance, NvmlGpuInstance, IReadOnlyList<NvmlComputeInstance>)>();
         foreach (MigProfile profile in table.Profiles)
         {
@@ -44,15 +45,9 @@ internal static class MigReader
                 NvmlGpuInstanceInfo info = nvml.GetGpuInstanceInfo(gi);
                 var computes = new List<MigComputeInstance>();
                 var handles = new List<NvmlComputeInstance>();
-                for (uint ciProfile = 0; ciProfile < ComputeProfileIdLimit; ciProfile++)
+                foreach ((uint ciProfile, string name) in cache.For(nvml, gi, info.ProfileId))
                 {
                     IReadOnlyList<NvmlComputeInstance> cis = nvml.GetComputeInstances(gi, ciProfile);
-                    if (cis.Count == 0)
-                    {
-                        continue;
-                    }
-
-                    string name = nvml.GetComputeInstanceProfile(gi, ciProfile)?.Name ?? $"ci-profile-{ciProfile}";
                     foreach (NvmlComputeInstance ci in cis)
                     {
                         NvmlComputeInstanceInfo ciInfo = nvml.GetComputeInstanceInfo(ci);
@@ -67,5 +62,33 @@ internal static class MigReader
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The compute instance profiles each GPU instance profile supports (a driver constant), so a poll asks only for
+    /// those instead of probing every compute profile id of every GPU instance.
+    /// </summary>
+    internal sealed class ComputeProfileCache
+    {
+        private readonly Dictionary<uint, (uint Id, string Name)[]> _byGpuProfile = [];
+
+        public (uint Id, string Name)[] For(INvml nvml, NvmlGpuInstance gi, uint gpuInstanceProfile)
+        {
+            if (!_byGpuProfile.TryGetValue(gpuInstanceProfile, out var supported))
+            {
+                var list = new List<(uint, string)>();
+                for (uint id = 0; id < ComputeProfileIdLimit; id++)
+                {
+                    if (nvml.GetComputeInstanceProfile(gi, id) is { } p)
+                    {
+                        list.Add((id, p.Name));
+                    }
+                }
+
+                _byGpuProfile[gpuInstanceProfile] = supported = [.. list];
+            }
+
+            return supported;
+        }
     }
 }

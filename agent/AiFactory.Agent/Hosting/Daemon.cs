@@ -50,7 +50,9 @@ internal static partial class Daemon
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
-            Args = [],
+            // No file watching of the content root (the binary's folder): a config-reload watcher sets inotify
+            // watches on every folder below it, which hangs start-up when the binary lies in a large tree.
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
             ContentRootPath = AppContext.BaseDirectory,
         });
 
@@ -63,8 +65,7 @@ internal static partial class Daemon
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.Http2.MaxStreamsPerConnection = 256;
+            new GrpcKestrelLimits().ApplyTo(kestrel);
             kestrel.ListenUnixSocket(options.Socket, listen => listen.Protocols = HttpProtocols.Http2);
             if (options.Listen is not null && AgentOptionsLoader.TryParseEndpoint(options.Listen, out var endpoint))
             {
@@ -103,6 +104,7 @@ internal static partial class Daemon
         builder.Services.AddSingleton(sp => sp.GetRequiredService<Inventory.InventoryService>().Definition());
         Gpu.GpuRegistration.Add(builder.Services);
         Profile.ProfileRegistration.AddProfile(builder.Services, options);
+        Leases.LeaseRegistration.AddLeases(builder.Services, options);
 
         builder.Services.AddAgentMetrics();
         builder.Services.AddSingleton<GrpcServer>();

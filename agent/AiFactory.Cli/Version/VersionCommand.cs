@@ -33,7 +33,11 @@ internal static class VersionCommand
             }
             catch (RpcException ex)
             {
-                Console.Out.WriteLine($"aifactoryctl   {cli}");
+                if (!parse.GetValue(GlobalOptions.Json))
+                {
+                    Console.Out.WriteLine($"aifactoryctl   {cli}");
+                }
+
                 return RpcErrors.Report(ex);
             }
         });

@@ -27,8 +27,19 @@ public static class CpuReader
         }
 
         var cpus = new List<LogicalCpu>(online.Count);
+
+        // SMT siblings share package, die and core: read them once per core (halves the reads on an SMT-2 machine;
+        // the kernel keeps thread_siblings_list symmetric).
+        var siblingOf = new Dictionary<int, LogicalCpu>();
         foreach (int id in online)
         {
+            int nodeOf = nodeOfCpu.TryGetValue(id, out int n) ? n : 0;
+            if (siblingOf.Remove(id, out LogicalCpu? sibling))
+            {
+                cpus.Add(sibling with { Id = id, NumaNode = nodeOf });
+                continue;
+            }
+
             string topo = Directory + "/cpu" + id.ToString(CultureInfo.InvariantCulture) + "/topology/";
             int socket = Id(root, topo + "physical_package_id", warnings) ?? 0;
             int die = Id(root, topo + "die_id", warnings) ?? 0;
@@ -47,7 +58,15 @@ public static class CpuReader
                 }
             }
 
-            cpus.Add(new LogicalCpu(id, socket, die, core, siblings, nodeOfCpu.TryGetValue(id, out int node) ? node : 0));
+            var cpu = new LogicalCpu(id, socket, die, core, siblings, nodeOf);
+            cpus.Add(cpu);
+            foreach (int other in siblings)
+            {
+                if (other > id && online.Contains(other))
+                {
+                    siblingOf[other] = cpu;
+                }
+            }
         }
 
         return new CpuTopology { Online = online, Possible = possible, Present = present, Isolated = isolated, NohzFull = nohz, Cpus = cpus };

@@ -76,7 +76,7 @@ def write(path, obj):
 
 def server(name, comment, tables, gpus):
     write(os.path.join(REPO, "hardware-fixtures", name, "nvml.json"), {
-        "_comment": comment, "simulated": True, "driverVersion": "550.54.15", "cudaDriverVersion": 12040,
+        "_comment": comment, "simulated": True, "driverVersion": "550.54.15-simulated", "cudaDriverVersion": 12040,
         "profileTables": {t: table(t) for t in tables}, "gpus": gpus})
 
 
@@ -85,7 +85,7 @@ for t in TABLES:
 
 H100_BUS = ["0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0",
             "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0"]
-NVSWITCH_BUS = ["0000:05:00.0", "0000:06:00.0", "0000:07:00.0", "0000:08:00.0"]
+NVSWITCH_BUS = ["0000:47:00.0", "0000:48:00.0", "0000:49:00.0", "0000:4a:00.0"]  # as in hardware-fixtures/dgx-h100.ttar
 fabric = {"state": 3, "status": 0, "cliqueId": 0, "healthMask": 0, "clusterUuid": "00000000000000000000000000000000"}
 server("dgx-h100", "SIMULATED: 8x H100 SXM5 80GB behind 4 NVSwitches, for the fake libnvidia-ml; not captured from hardware.",
        ["h100-80gb"],
@@ -94,18 +94,22 @@ server("dgx-h100", "SIMULATED: 8x H100 SXM5 80GB behind 4 NVSwitches, for the fa
             nvlinks=[{"active": True, "remoteBusId": NVSWITCH_BUS[l % 4]} for l in range(18)], fabric=fabric)
         for i, b in enumerate(H100_BUS)])
 
+# NPS4 on 2x 64-core EPYC: node 4*socket+q holds cores 16q..16q+15 of that socket and their SMT siblings.
+A100_NODES = [3, 3, 1, 1, 7, 7, 5, 5]
+A100_CPUS = {n: "%d-%d,%d-%d" % ((n // 4) * 64 + (n % 4) * 16, (n // 4) * 64 + (n % 4) * 16 + 15,
+                                 128 + (n // 4) * 64 + (n % 4) * 16, 128 + (n // 4) * 64 + (n % 4) * 16 + 15) for n in range(8)}
 A100_BUS = ["0000:07:00.0", "0000:0f:00.0", "0000:47:00.0", "0000:4e:00.0",
             "0000:87:00.0", "0000:90:00.0", "0000:b7:00.0", "0000:bd:00.0"]
 server("hgx-a100", "SIMULATED: 8x A100 SXM4 80GB (MIG mode changes need a GPU reset, as on Ampere), for the fake libnvidia-ml.",
        ["a100-80gb"],
-       [gpu(i, b, "NVIDIA A100-SXM4-80GB", "0x20b210de", "a100-80gb", 81920, 0 if i < 4 else 1,
-            "0-31,64-95" if i < 4 else "32-63,96-127", migModeChangeNeedsReset=True,
-            nvlinks=[{"active": True, "remoteBusId": "0000:c%d:00.0" % (l % 6)} for l in range(12)])
+       [gpu(i, b, "NVIDIA A100-SXM4-80GB", "0x20b210de", "a100-80gb", 81920, A100_NODES[i],
+            A100_CPUS[A100_NODES[i]], migModeChangeNeedsReset=True,
+            nvlinks=[{"active": True, "remoteBusId": "0000:%02x:00.0" % (0xc3 + l % 6)} for l in range(12)])
         for i, b in enumerate(A100_BUS)])
 
 server("gh200", "SIMULATED: 1x GH200 (H100 96GB HBM3 MIG profiles), for the fake libnvidia-ml.",
        ["h100-96gb"],
-       [gpu(0, "0009:01:00.0", "NVIDIA GH200 480GB", "0x234210de", "h100-96gb", 97871, 1, "0-71")])
+       [gpu(0, "0009:01:00.0", "NVIDIA GH200 480GB", "0x234210de", "h100-96gb", 97871, 0, "0-71")])
 
 server("workstation", "SIMULATED: one GPU without MIG, for the fake libnvidia-ml.", [],
-       [gpu(0, "0000:01:00.0", "NVIDIA RTX 6000 Ada Generation", "0x26b110de", None, 49140, 0, "0-31")])
+       [gpu(0, "0000:01:00.0", "NVIDIA RTX A6000", "0x223010de", None, 49140, -1, "0-19")])

@@ -24,6 +24,11 @@ for b in aifactory-agent aifactoryctl; do
     mkdir -p "$R$(dirname "$lib")"; cp -Ln "$lib" "$R$lib"; done
 done
 mkdir -p "$R/lib64"; cp -Ln /lib64/ld-linux-x86-64.so.2 "$R/lib64/" 2>/dev/null || true
+# .NET's cryptography (the journal's SHA-256) loads OpenSSL at run time with dlopen, so ldd does not list it.
+for lib in libssl.so.3 libcrypto.so.3; do
+  f=$(ls /usr/lib/x86_64-linux-gnu/$lib /lib/x86_64-linux-gnu/$lib 2>/dev/null | head -1)
+  [ -n "$f" ] && { mkdir -p "$R$(dirname "$f")"; cp -Ln "$f" "$R$f"; }
+done
 cp "$vfiocheck" "$R/bin/vfiocheck"
 cp "$guest"/* "$R/lab/"
 cp "$here/init" "$R/init"; chmod +x "$R/init" "$R"/lab/*.sh

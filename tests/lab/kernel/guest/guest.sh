@@ -33,6 +33,8 @@ check apply-exit [ $rc = 0 ]
 check bound-plain-nvme [ "$(drv 0000:03:00.0)" = vfio-pci ]
 G=$(grp 0000:03:00.0)
 check dev-vfio-present [ -c /dev/vfio/$G ]
+# A VM start needs the type1 IOMMU driver: kmod loads it through vfio's softdep, busybox modprobe does not.
+modprobe vfio_iommu_type1
 vfiocheck $G 0000:03:00.0; check group-viable-and-attaches [ $? = 0 ]
 check vfs-created [ "$(cat $PF/sriov_numvfs)" = 2 -a -e $PF/virtfn0 -a -e $PF/virtfn1 ]
 VF0=$(basename "$(readlink $PF/virtfn0)"); VF1=$(basename "$(readlink $PF/virtfn1)")

@@ -1,0 +1,61 @@
+using AiFactory.Agent.Inventory;
+using AiFactory.Agent.Profile;
+using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Model.Profile;
+using AiFactory.Host.Model.Topology;
+
+namespace AiFactory.Agent.Leases;
+
+/// <summary>
+/// The daemon's <see cref="ILeaseHost"/>: the topology from the inventory (discovery), the host-reserved CPUs from the
+/// stored node profile (<c>cpus.reserved</c>; empty without a profile). MIG capacity is not wired yet: the NVML
+/// layer exposes profiles and instances per GPU but not free placements as a list, so MIG leases are refused with
+/// "NVML reports no GPU in MIG mode" until it is (a seam, stated in the report).
+/// </summary>
+internal sealed class DaemonLeaseHost(InventoryService inventory, ProfileManager profiles) : ILeaseHost
+{
+    private readonly Lock _gate = new();
+    private string? _profileText;
+    private CpuSet _reserved = CpuSet.Empty;
+
+    public HostTopology? Topology => inventory.Current;
+
+    public CpuSet HostReservedCpus
+    {
+        get
+        {
+            (string Yaml, string Source)? stored = profiles.Stored();
+            lock (_gate)
+            {
+                if (stored?.Yaml != _profileText)
+                {
+                    _profileText = stored?.Yaml;
+                    _reserved = Parse(_profileText);
+                }
+
+                return _reserved;
+            }
+        }
+    }
+
+    public IReadOnlyList<MigCapacity> MigCapacity => [];
+
+    private static CpuSet Parse(string? yaml)
+    {
+        if (yaml is null)
+        {
+            return CpuSet.Empty;
+        }
+
+        try
+        {
+            NodeProfile profile = ProfileYaml.Parse(yaml);
+            return profile.Cpus?.Reserved ?? CpuSet.Empty;
+        }
+        catch (ProfileFormatException)
+        {
+            return CpuSet.Empty;
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using AiFactory.Host.Model.Leases;
+
+namespace AiFactory.Agent.Leases;
+
+/// <summary>
+/// Applies a lease to the devices: whole GPUs (with IOMMU-group companions) and VFs to vfio-pci, a MIG instance
+/// created at its planned placement; and undoes it on release (original drivers back, MIG instance destroyed).
+/// Both steps assert first and change only the difference, so repeating them is harmless. The vfio path belongs to
+/// the node profile and the MIG calls to the NVML layer; this is the seam they plug into.
+/// </summary>
+internal interface ILeaseDeviceBinder
+{
+    /// <summary>A short description for logs ("vfio-pci via node profile", "not bound (deferred)").</summary>
+    string Description { get; }
+
+    /// <summary>Binds the lease's devices; throws with a message naming the device on failure.</summary>
+    void Bind(Lease lease);
+
+    /// <summary>Restores the lease's devices.</summary>
+    void Unbind(Lease lease);
+}
+
+/// <summary>
+/// Records leases without touching devices: used wherever the agent runs read-only (a fixture sysfs root, not
+/// root, read-only: true). Each lease says in its log line that binding was deferred.
+/// </summary>
+internal sealed class DeferredDeviceBinder(string reason) : ILeaseDeviceBinder
+{
+    public DeferredDeviceBinder()
+        : this("no binder wired")
+    {
+    }
+
+    public string Description => "devices NOT bound (" + reason + ")";
+
+    public void Bind(Lease lease)
+    {
+    }
+
+    public void Unbind(Lease lease)
+    {
+    }
+}

@@ -1,0 +1,256 @@
+using System.Globalization;
+using AiFactory.Agent.Leases.Store;
+using AiFactory.Grpc;
+using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Planning.Leases;
+using Microsoft.Extensions.Logging;
+using Wire = AiFactory.Contracts.Agent.V1;
+
+namespace AiFactory.Agent.Leases;
+
+/// <summary>
+/// Who holds what: the one owner of lease state. Every change happens under one lock — plan against the current
+/// leases, record, store through to <see cref="LeaseCheckpoint"/> — so concurrent requests can never be granted the
+/// same device or CPU. Outward it offers copies (a read-only view); only its own methods write.
+/// </summary>
+internal sealed partial class LeaseLedger
+{
+    private const int EndedKept = 256;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Entry> _leases = new(StringComparer.Ordinal);
+    private readonly List<string> _ended = [];
+    private readonly string _directory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    public LeaseLedger(string directory, ILogger<LeaseLedger> logger, TimeProvider time)
+    {
+        _directory = directory;
+        _logger = logger;
+        _time = time;
+    }
+
+    /// <summary>A lease with the spec it was asked with and, once over, when it ended.</summary>
+    internal sealed record Entry(Lease Lease, Wire.LeaseSpec Spec, DateTimeOffset? EndedAt)
+    {
+        public bool Holds => Lease.State is LeaseState.Active or LeaseState.Attached;
+
+        public Wire.Lease ToWire() => LeaseMessages.ToWire(Lease, Spec, EndedAt);
+    }
+
+    /// <summary>Where the checkpoint lives.</summary>
+    public string Path => System.IO.Path.Combine(_directory, LeaseCheckpoint.FileName);
+
+    /// <summary>What <see cref="Load"/> found.</summary>
+    public string? SetAsidePath { get; private set; }
+
+    /// <summary>
+    /// Reads the checkpoint. A missing file is an empty ledger. A file that fails its header, version, checksum or
+    /// parse is renamed to <c>leases.checkpoint.corrupt-&lt;time&gt;</c> with one clear error line, and the agent starts
+    /// with an empty ledger — never a crash loop.
+    /// </summary>
+    public int Load()
+    {
+        lock (_gate)
+        {
+            _leases.Clear();
+            _ended.Clear();
+            Directory.CreateDirectory(_directory);
+            TryDelete(Path + ".tmp");
+            if (!File.Exists(Path))
+            {
+                LogLedgerEmpty(_logger, Path);
+                return 0;
+            }
+
+            try
+            {
+                Wire.LeaseLedgerCheckpoint checkpoint = LeaseCheckpoint.Decode(File.ReadAllBytes(Path));
+                var entries = checkpoint.Leases.Select(m => new Entry(LeaseMessages.FromWire(m), m.Spec, m.EndedUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(m.EndedUnixMs))).ToList();
+                foreach (Entry e in entries)
+                {
+                    if (!_leases.TryAdd(e.Lease.Id, e))
+                    {
+                        throw new InvalidDataException($"lease \"{e.Lease.Id}\" appears twice");
+                    }
+
+                    if (!e.Holds)
+                    {
+                        _ended.Add(e.Lease.Id);
+                    }
+                }
+
+                LogLedgerLoaded(_logger, Path, entries.Count(e => e.Holds), entries.Count);
+                return entries.Count;
+            }
+            catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
+            {
+                _leases.Clear();
+                _ended.Clear();
+                string aside = Path + ".corrupt-" + _time.GetUtcNow().ToString("yyyyMMddTHHmmssfffZ", CultureInfo.InvariantCulture);
+                File.Move(Path, aside);
+                SetAsidePath = aside;
+                LogLedgerSetAside(_logger, Path, ex.Message, aside);
+                return 0;
+            }
+        }
+    }
+
+    /// <summary>Copies of the leases, optionally with the ended ones and only one owner's.</summary>
+    public IReadOnlyList<Entry> List(bool includeEnded, string? owner = null)
+    {
+        lock (_gate)
+        {
+            return [.. _leases.Values.Where(e => (includeEnded || e.Holds) && (string.IsNullOrEmpty(owner) || e.Lease.Owner == owner))
+                .OrderBy(e => e.Lease.CreatedAt).ThenBy(e => e.Lease.Id, StringComparer.Ordinal)];
+        }
+    }
+
+    /// <summary>The lease, or null.</summary>
+    public Entry? Get(string id)
+    {
+        lock (_gate)
+        {
+            return _leases.GetValueOrDefault(id);
+        }
+    }
+
+    /// <summary>
+    /// Plans and records a lease atomically. <paramref name="plan"/> sees the plans of every lease holding resources
+    /// now; <paramref name="apply"/> (device binding) runs after the record is stored and before the lock is let go;
+    /// when it throws, the record is taken back out and stored again, so nothing stays reserved.
+    /// </summary>
+    public Entry Grant(Wire.LeaseSpec spec, LeaseRequest request, DateTimeOffset? expiresAt, Func<IReadOnlyList<LeasePlan>, PlanResult> plan, Action<Lease>? apply = null)
+    {
+        lock (_gate)
+        {
+            PlanResult result = plan([.. _leases.Values.Where(e => e.Holds).Select(e => e.Lease.Plan)]);
+            if (result.Refusal is { } refusal)
+            {
+                throw new RpcException(
+                    refusal.Kind == RefusalKind.InvalidRequest ? StatusCode.InvalidArgument : StatusCode.ResourceExhausted,
+                    $"{LeaseMessages.WireField(refusal.Field)}: {refusal.Message}");
+            }
+
+            DateTimeOffset now = _time.GetUtcNow();
+            var lease = new Lease
+            {
+                Id = NewId(),
+                Owner = request.Owner,
+                CreatedAt = now,
+                ExpiresAt = expiresAt,
+                State = LeaseState.Active,
+                Request = request,
+                Plan = result.Plan!,
+            };
+            var entry = new Entry(lease, spec, null);
+            _leases[lease.Id] = entry;
+            try
+            {
+                StoreLocked();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _leases.Remove(lease.Id);
+                throw new RpcException(StatusCode.Unavailable, $"ledger: cannot store {Path}: {ex.Message}");
+            }
+
+            if (apply is not null)
+            {
+                try
+                {
+                    apply(lease);
+                }
+                catch
+                {
+                    _leases.Remove(lease.Id);
+                    StoreLocked();
+                    throw;
+                }
+            }
+
+            return entry;
+        }
+    }
+
+    /// <summary>Ends a lease (released or expired); <paramref name="undo"/> (device unbinding) runs first. Throws NotFound for an unknown id.</summary>
+    public Entry End(string id, LeaseState how, Action<Lease>? undo = null)
+    {
+        lock (_gate)
+        {
+            if (!_leases.TryGetValue(id, out Entry? entry))
+            {
+                throw new RpcException(StatusCode.NotFound, $"id: no lease \"{id}\"");
+            }
+
+            if (!entry.Holds)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, $"id: lease \"{id}\" already ended ({entry.Lease.State.ToString().ToLowerInvariant()})");
+            }
+
+            undo?.Invoke(entry.Lease);
+            var ended = entry with { Lease = entry.Lease with { State = how }, EndedAt = _time.GetUtcNow() };
+            _leases[id] = ended;
+            _ended.Add(id);
+            while (_ended.Count > EndedKept)
+            {
+                _leases.Remove(_ended[0]);
+                _ended.RemoveAt(0);
+            }
+
+            StoreLocked();
+            return ended;
+        }
+    }
+
+    /// <summary>Changes a holding lease (attachment to a domain) and stores it.</summary>
+    public Entry Update(string id, Func<Lease, Lease> change)
+    {
+        lock (_gate)
+        {
+            if (!_leases.TryGetValue(id, out Entry? entry) || !entry.Holds)
+            {
+                throw new RpcException(StatusCode.NotFound, $"id: no active lease \"{id}\"");
+            }
+
+            Entry updated = entry with { Lease = change(entry.Lease) };
+            _leases[id] = updated;
+            StoreLocked();
+            return updated;
+        }
+    }
+
+    /// <summary>The ids of holding leases whose expiry has passed.</summary>
+    public IReadOnlyList<string> Due()
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            return [.. _leases.Values.Where(e => e.Holds && e.Lease.ExpiresAt is { } at && at <= now).Select(e => e.Lease.Id)];
+        }
+    }
+
+    private void StoreLocked() => LeaseCheckpoint.Write(_directory, LeaseCheckpoint.Encode(_leases.Values.Select(e => e.ToWire())));
+
+    private static string NewId() => "lease-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = EventIds.LeaseLedgerLoaded, Level = LogLevel.Information, Message = "Lease ledger {Path}: {Holding} holding lease(s), {Total} record(s)")]
+    private static partial void LogLedgerLoaded(ILogger logger, string path, int holding, int total);
+
+    [LoggerMessage(EventId = EventIds.LeaseLedgerEmpty, Level = LogLevel.Information, Message = "Lease ledger {Path} does not exist yet: starting empty")]
+    private static partial void LogLedgerEmpty(ILogger logger, string path);
+
+    [LoggerMessage(EventId = EventIds.LeaseLedgerSetAside, Level = LogLevel.Error, Message = "Lease ledger {Path} is unreadable ({Reason}); moved it to {Aside} and started with an EMPTY ledger. Resources it recorded are not reserved now: compare running VMs with 'aifactoryctl lease list' and re-create their leases")]
+    private static partial void LogLedgerSetAside(ILogger logger, string path, string reason, string aside);
+}

@@ -1,0 +1,274 @@
+using System.CommandLine;
+using System.Globalization;
+using AiFactory.Cli.Output;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Grpc;
+using AiFactory.Grpc.Client;
+
+namespace AiFactory.Cli.Lease;
+
+/// <summary><c>aifactoryctl lease create|show|release|attach</c>: workload leases.</summary>
+internal static class LeaseCommand
+{
+    private const string Service = "/aifactory.agent.v1.Leases/";
+
+    public static Command Create()
+    {
+        var command = new Command("lease", "GPU/VF/CPU/hugepage leases for VMs");
+        command.Subcommands.Add(CreateCommand());
+        command.Subcommands.Add(ShowCommand());
+        command.Subcommands.Add(ReleaseCommand());
+        command.Subcommands.Add(AttachCommand());
+        return command;
+    }
+
+    private static Command CreateCommand()
+    {
+        var owner = new Option<string>("--owner") { Description = "who holds the lease (tenant or VM name)", Required = true };
+        var gpus = new Option<uint>("--gpus") { Description = "whole GPUs for passthrough" };
+        var model = new Option<string?>("--gpu-model") { Description = "GPU model to match, e.g. H100" };
+        var nvlink = new Option<bool>("--nvlink") { Description = "require an NVLink-connected GPU set" };
+        var mig = new Option<string?>("--mig") { Description = "one MIG instance of this profile, e.g. 1g.10gb" };
+        var vfs = new Option<uint>("--vfs") { Description = "SR-IOV VFs of compute-fabric NICs (paired with the GPUs by default)" };
+        var unpaired = new Option<bool>("--vfs-unpaired") { Description = "do not pair VFs with GPUs under the same PCIe switch" };
+        var vcpus = new Option<uint>("--vcpus") { Description = "dedicated vCPUs", Required = true };
+        var thread = new Option<string>("--thread-policy") { Description = "prefer | isolate | require", DefaultValueFactory = _ => "prefer" };
+        var emulator = new Option<string>("--emulator-threads") { Description = "share | isolate", DefaultValueFactory = _ => "share" };
+        var memory = new Option<string>("--memory") { Description = "guest memory, e.g. 256G, 512M", Required = true };
+        var page = new Option<string>("--page-size") { Description = "4K | 2M | 1G", DefaultValueFactory = _ => "1G" };
+        var numa = new Option<string>("--numa") { Description = "required | preferred", DefaultValueFactory = _ => "required" };
+        var ttl = new Option<string?>("--ttl") { Description = "lifetime, e.g. 3600, 90m, 8h; none by default" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "plan only: reserve nothing" };
+        var command = new Command("create", "plan and grant a lease; prints it");
+        foreach (Option o in new Option[] { owner, gpus, model, nvlink, mig, vfs, unpaired, vcpus, thread, emulator, memory, page, numa, ttl, dryRun })
+        {
+            command.Options.Add(o);
+        }
+
+        command.SetAction(async (parse, ct) =>
+        {
+            LeaseSpec spec;
+            try
+            {
+                spec = new LeaseSpec
+                {
+                    Owner = parse.GetValue(owner)!,
+                    GpuCount = parse.GetValue(gpus),
+                    GpuModel = parse.GetValue(model) ?? string.Empty,
+                    GpuNvlink = parse.GetValue(nvlink),
+                    MigProfile = parse.GetValue(mig) ?? string.Empty,
+                    VfCount = parse.GetValue(vfs),
+                    VfUnpaired = parse.GetValue(unpaired),
+                    Vcpus = parse.GetValue(vcpus),
+                    ThreadPolicy = parse.GetValue(thread)!.ToLowerInvariant() switch
+                    {
+                        "prefer" => CpuThreadPolicy.Prefer,
+                        "isolate" => CpuThreadPolicy.Isolate,
+                        "require" => CpuThreadPolicy.Require,
+                        var v => throw new FormatException($"--thread-policy: \"{v}\" is not prefer, isolate or require"),
+                    },
+                    EmulatorThreads = parse.GetValue(emulator)!.ToLowerInvariant() switch
+                    {
+                        "share" => EmulatorThreadPolicy.Share,
+                        "isolate" => EmulatorThreadPolicy.Isolate,
+                        var v => throw new FormatException($"--emulator-threads: \"{v}\" is not share or isolate"),
+                    },
+                    MemoryBytes = ParseSize(parse.GetValue(memory)!),
+                    PageSize = parse.GetValue(page)!.ToUpperInvariant() switch
+                    {
+                        "4K" => LeasePageSize._4K,
+                        "2M" => LeasePageSize._2M,
+                        "1G" => LeasePageSize._1G,
+                        var v => throw new FormatException($"--page-size: \"{v}\" is not 4K, 2M or 1G"),
+                    },
+                    NumaPolicy = parse.GetValue(numa)!.ToLowerInvariant() switch
+                    {
+                        "required" => NumaPolicy.Required,
+                        "preferred" => NumaPolicy.Preferred,
+                        var v => throw new FormatException($"--numa: \"{v}\" is not required or preferred"),
+                    },
+                    TtlSeconds = parse.GetValue(ttl) is { } t ? ParseSeconds(t) : 0,
+                };
+            }
+            catch (FormatException ex)
+            {
+                Console.Error.WriteLine("aifactoryctl: " + ex.Message);
+                return ExitCodes.Usage;
+            }
+
+            return await Call(parse, ct, "Lease", new CreateLeaseRequest { Spec = spec, DryRun = parse.GetValue(dryRun) }, Contracts.Agent.V1.Lease.Parser, Print).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static Command ShowCommand()
+    {
+        var id = new Argument<string?>("id") { Description = "a lease id; all holding leases when omitted", Arity = ArgumentArity.ZeroOrOne };
+        var all = new Option<bool>("--all") { Description = "also released and expired leases" };
+        var command = new Command("show", "show one lease, or list them");
+        command.Arguments.Add(id);
+        command.Options.Add(all);
+        command.SetAction((parse, ct) => parse.GetValue(id) is { } one
+            ? Call(parse, ct, "GetLease", new GetLeaseRequest { Id = one }, Contracts.Agent.V1.Lease.Parser, Print)
+            : Call(parse, ct, "ListLeases", new ListLeasesRequest { IncludeEnded = parse.GetValue(all) }, ListLeasesResponse.Parser, PrintList));
+        return command;
+    }
+
+    private static Command ReleaseCommand()
+    {
+        var id = new Argument<string>("id") { Description = "the lease id" };
+        var command = new Command("release", "release a lease: devices go back to their drivers, CPUs and pages are free again");
+        command.Arguments.Add(id);
+        command.SetAction((parse, ct) => Call(parse, ct, "Release", new ReleaseLeaseRequest { Id = parse.GetValue(id)! }, Contracts.Agent.V1.Lease.Parser, Print));
+        return command;
+    }
+
+    private static Command AttachCommand()
+    {
+        var id = new Argument<string>("id") { Description = "the lease id" };
+        var xml = new Option<FileInfo?>("--domain-xml") { Description = "a libvirt domain XML file to merge the lease into and define" };
+        var name = new Option<string?>("--domain") { Description = "an already defined libvirt domain" };
+        var uri = new Option<string?>("--uri") { Description = "libvirt URI (default qemu:///system)" };
+        var start = new Option<bool>("--start") { Description = "start the domain after defining it" };
+        var command = new Command("attach", "wire a lease into a libvirt domain: hostdevs, vCPU/emulator pins, numatune, hugepages, guest NUMA");
+        command.Arguments.Add(id);
+        foreach (Option o in new Option[] { xml, name, uri, start })
+        {
+            command.Options.Add(o);
+        }
+
+        command.SetAction((parse, ct) =>
+        {
+            var request = new AttachLeaseRequest { Id = parse.GetValue(id)!, DomainName = parse.GetValue(name) ?? string.Empty, LibvirtUri = parse.GetValue(uri) ?? string.Empty, Start = parse.GetValue(start) };
+            if (parse.GetValue(xml) is { } file)
+            {
+                try
+                {
+                    request.DomainXml = File.ReadAllText(file.FullName);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"aifactoryctl: --domain-xml: {ex.Message}");
+                    return Task.FromResult(ExitCodes.Usage);
+                }
+            }
+
+            return Call(parse, ct, "AttachLease", request, AttachLeaseResponse.Parser, r =>
+            {
+                Print(r.Lease);
+                Console.Out.WriteLine();
+                Console.Out.WriteLine(r.DomainXml);
+            });
+        });
+        return command;
+    }
+
+    private static async Task<int> Call<TResponse>(ParseResult parse, CancellationToken ct, string method, Google.Protobuf.IMessage request, Google.Protobuf.MessageParser<TResponse> parser, Action<TResponse> print)
+        where TResponse : Google.Protobuf.IMessage<TResponse>
+    {
+        using GrpcChannel channel = GlobalOptions.OpenChannel(parse);
+        try
+        {
+            TResponse response = await channel.UnaryAsync(Service + method, request, parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+            if (parse.GetValue(GlobalOptions.Json))
+            {
+                ProtoJson.Print(response);
+            }
+            else
+            {
+                print(response);
+            }
+
+            return ExitCodes.Ok;
+        }
+        catch (RpcException ex)
+        {
+            return RpcErrors.Report(ex);
+        }
+    }
+
+    private static void Print(Contracts.Agent.V1.Lease l)
+    {
+        TextWriter o = Console.Out;
+        o.WriteLine($"{(l.Id.Length > 0 ? l.Id : "(dry run)")}  owner {l.Owner}  {StateName(l.State)}" + (l.Domain.Length > 0 ? $"  domain {l.Domain}" : string.Empty) +
+            (l.ExpiresUnixMs > 0 ? $"  expires {DateTimeOffset.FromUnixTimeMilliseconds(l.ExpiresUnixMs):u}" : string.Empty));
+        foreach (LeasedDevice d in l.Devices)
+        {
+            string role = d.Role switch { LeasedDeviceRole.Gpu => "gpu", LeasedDeviceRole.VirtualFunction => "vf", _ => "companion" };
+            o.WriteLine($"  {role,-9} {d.Address}  node {d.NumaNode}  {d.Model}  (was {(d.OriginalDriver.Length > 0 ? d.OriginalDriver : "unbound")})" + (d.PairedGpu.Length > 0 ? $"  paired with {d.PairedGpu}" : string.Empty));
+        }
+
+        if (l.Mig is { } mig)
+        {
+            o.WriteLine($"  mig       {mig.Profile} on {mig.Gpu} at {mig.PlacementStart}:{mig.PlacementSize}");
+        }
+
+        string page = l.PageSize switch { LeasePageSize._4K => "4K", LeasePageSize._2M => "2M", _ => "1G" };
+        for (int i = 0; i < l.Nodes.Count; i++)
+        {
+            LeaseNode n = l.Nodes[i];
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  cell {i} = host node {n.Node}: {n.VcpuCpus.Count} vCPU(s) on CPUs {string.Join(",", n.VcpuCpus)}, {n.MemoryBytes >> 20} MiB in {page} pages") +
+                (n.ReservedSiblings.Length > 0 ? $", idle siblings {n.ReservedSiblings}" : string.Empty));
+        }
+
+        o.WriteLine($"  emulator threads on {(l.EmulatorCpus.Length > 0 ? l.EmulatorCpus : "-")}{(l.EmulatorIsolated ? " (dedicated)" : " (shared)")}");
+        foreach (string s in l.Spill)
+        {
+            o.WriteLine("  spill: " + s);
+        }
+
+        if (l.FragmentationAfter is { } f)
+        {
+            o.WriteLine($"  left whole: {f.FreeWholeGpus} GPU(s), {f.FreeWholeNumaNodes} NUMA node(s), {f.FreeWholeCores} core(s); {f.FreeCpus} free CPU(s), {f.SplitCores} split core(s)");
+        }
+    }
+
+    private static void PrintList(ListLeasesResponse r)
+    {
+        if (r.Leases.Count == 0)
+        {
+            Console.Out.WriteLine("no leases");
+            return;
+        }
+
+        Console.Out.WriteLine($"{"ID",-19} {"OWNER",-16} {"STATE",-9} {"GPUS",4} {"VFS",4} {"VCPUS",5} {"MEMORY",10} NODES");
+        foreach (Contracts.Agent.V1.Lease l in r.Leases)
+        {
+            ulong mem = l.Nodes.Aggregate(0UL, (a, n) => a + n.MemoryBytes);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{l.Id,-19} {l.Owner,-16} {StateName(l.State),-9} {l.Devices.Count(d => d.Role == LeasedDeviceRole.Gpu),4} {l.Devices.Count(d => d.Role == LeasedDeviceRole.VirtualFunction),4} {l.Nodes.Sum(n => n.VcpuCpus.Count),5} {(mem >> 30) + "G",10} {string.Join(",", l.Nodes.Select(n => n.Node))}"));
+        }
+    }
+
+    private static string StateName(LeaseState s) => s switch
+    {
+        LeaseState.Active => "active",
+        LeaseState.Attached => "attached",
+        LeaseState.Released => "released",
+        LeaseState.Expired => "expired",
+        _ => "unknown",
+    };
+
+    /// <summary>"256G", "512M", "1T", or plain bytes.</summary>
+    internal static ulong ParseSize(string text)
+    {
+        string t = text.Trim().ToUpperInvariant().TrimEnd('B').TrimEnd('I');
+        ulong unit = t.Length > 0 ? t[^1] switch { 'K' => 1UL << 10, 'M' => 1UL << 20, 'G' => 1UL << 30, 'T' => 1UL << 40, _ => 1 } : 1;
+        string digits = unit == 1 ? t : t[..^1];
+        return ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) && n <= ulong.MaxValue / unit
+            ? n * unit
+            : throw new FormatException($"--memory: \"{text}\" is not a size like 256G or 512M");
+    }
+
+    /// <summary>"3600", "90m", "8h", "2d".</summary>
+    internal static long ParseSeconds(string text)
+    {
+        string t = text.Trim().ToLowerInvariant();
+        long unit = t.Length > 0 ? t[^1] switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => 0 } : 0;
+        string digits = unit == 0 ? t : t[..^1];
+        return long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n)
+            ? n * Math.Max(1, unit)
+            : throw new FormatException($"--ttl: \"{text}\" is not a duration like 3600, 90m or 8h");
+    }
+}

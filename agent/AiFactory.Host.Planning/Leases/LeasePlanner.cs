@@ -1,0 +1,184 @@
+using System.Globalization;
+using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Model.Pci;
+
+namespace AiFactory.Host.Planning.Leases;
+
+/// <summary>
+/// The lease policy: a pure function of (topology, current leases, host-reserved CPUs, NVML MIG capacity, request)
+/// to a plan or a refusal that names the field and, when something fell short, the NUMA node. Devices are chosen
+/// first (best fit: the node whose free GPUs just cover the request, so whole nodes and GPUs stay free), then vCPUs
+/// and memory on the devices' node(s). It never opens a file.
+/// </summary>
+public static partial class LeasePlanner
+{
+    /// <summary>The policy's name, for logs and plans.</summary>
+    public const string Name = "numa-best-fit";
+
+    /// <summary>Plans <paramref name="request"/> against <paramref name="context"/>.</summary>
+    public static PlanResult Plan(PlanningContext context, LeaseRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(request);
+        if (Validate(request) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var usage = new HostUsage(context);
+        var devices = new List<LeasedDevice>();
+        MigPlacement? mig = null;
+        if (request.Gpus is { } gpus)
+        {
+            PlanResult? refused = PickGpus(usage, gpus, request, devices);
+            if (refused is not null)
+            {
+                return refused;
+            }
+        }
+
+        if (request.Mig is { } migRequest)
+        {
+            PlanResult? refused = PickMig(usage, migRequest, out mig);
+            if (refused is not null)
+            {
+                return refused;
+            }
+        }
+
+        if (request.Vfs is { } vfs)
+        {
+            PlanResult? refused = PickVfs(usage, vfs, request.NumaPolicy, devices);
+            if (refused is not null)
+            {
+                return refused;
+            }
+        }
+
+        // The nodes the devices live on, the busiest first; CPU-less GPU-memory nodes map to their CPU node.
+        var deviceNodes = new List<int>();
+        var deviceCount = new Dictionary<int, int>();
+        foreach (int? node in devices.Where(d => d.Role != DeviceRole.IommuCompanion).Select(d => usage.CpuNodeOf(d.NumaNode))
+                     .Append(mig is null ? null : usage.CpuNodeOf(context.Topology.FindDevice(mig.Gpu)?.NumaNode)))
+        {
+            if (node is { } n)
+            {
+                deviceCount[n] = deviceCount.GetValueOrDefault(n) + 1;
+            }
+        }
+
+        deviceNodes.AddRange(deviceCount.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key).Select(kv => kv.Key));
+        PlanResult? placed = PlaceCpusAndMemory(usage, request, deviceNodes, deviceCount, out List<NodeAllocation> nodes, out List<string> spill, out CpuSet emulator);
+        if (placed is not null)
+        {
+            return placed;
+        }
+
+        var plan = new LeasePlan
+        {
+            Devices = devices,
+            Mig = mig,
+            Nodes = nodes,
+            EmulatorCpus = emulator,
+            EmulatorIsolated = request.EmulatorThreads == EmulatorThreadPolicy.Isolate,
+            PageSize = request.PageSize,
+            Spill = spill,
+            FragmentationAfter = Fragmentation.Empty,
+        };
+        return PlanResult.Ok(plan with { FragmentationAfter = MeasureFragmentation(context with { Current = [.. context.Current, plan] }) });
+    }
+
+    /// <summary>What stays whole on the host with <paramref name="context"/>'s leases in place.</summary>
+    public static Fragmentation MeasureFragmentation(PlanningContext context)
+    {
+        var usage = new HostUsage(context);
+        int wholeGpus = context.Topology.PciDevices.Count(d => d.Kind == Model.Pci.DeviceKind.Gpu && !d.IsVirtualFunction &&
+            !usage.UsedDevices.Contains(d.Address) && !usage.MigGpus.Contains(d.Address));
+        var busyNodes = new HashSet<int>();
+        foreach (PciAddress a in usage.UsedDevices)
+        {
+            if (usage.CpuNodeOf(context.Topology.FindDevice(a)?.NumaNode) is { } n)
+            {
+                busyNodes.Add(n);
+            }
+        }
+
+        int wholeNodes = context.Topology.NumaNodes.Count(n => n.HasCpus && !busyNodes.Contains(n.Id) &&
+            n.Cpus.Intersect(usage.Usable).IsSubsetOf(usage.Free) && usage.UsedBytes(n.Id, PageSize.Small4K) + usage.UsedBytes(n.Id, PageSize.Huge2M) + usage.UsedBytes(n.Id, PageSize.Huge1G) == 0);
+        int wholeCores = 0;
+        int splitCores = 0;
+        var seen = new HashSet<int>();
+        foreach (int cpu in usage.Usable)
+        {
+            CpuSet core = usage.CoreOf(cpu);
+            int first = core.First();
+            if (!seen.Add(first) || !core.IsSubsetOf(usage.Usable))
+            {
+                continue;
+            }
+
+            int free = core.Intersect(usage.Free).Count;
+            if (free == core.Count)
+            {
+                wholeCores++;
+            }
+            else if (free > 0)
+            {
+                splitCores++;
+            }
+        }
+
+        return new Fragmentation(wholeGpus, wholeNodes, wholeCores, usage.Free.Count, splitCores);
+    }
+
+    private static PlanResult? Validate(LeaseRequest r)
+    {
+        if (string.IsNullOrWhiteSpace(r.Owner))
+        {
+            return PlanResult.Invalid("owner", "is required");
+        }
+
+        if (r.Gpus is not null && r.Mig is not null)
+        {
+            return PlanResult.Invalid("mig", "a lease takes whole GPUs or one MIG instance, not both");
+        }
+
+        if (r.Gpus is { Count: < 1 })
+        {
+            return PlanResult.Invalid("gpus.count", string.Create(CultureInfo.InvariantCulture, $"must be at least 1, got {r.Gpus.Count}"));
+        }
+
+        if (r.Mig is { } m && string.IsNullOrWhiteSpace(m.Profile))
+        {
+            return PlanResult.Invalid("mig.profile", "is required (e.g. 1g.10gb)");
+        }
+
+        if (r.Vfs is { Count: < 1 })
+        {
+            return PlanResult.Invalid("vfs.count", string.Create(CultureInfo.InvariantCulture, $"must be at least 1, got {r.Vfs.Count}"));
+        }
+
+        if (r.Vcpus < 1)
+        {
+            return PlanResult.Invalid("vcpus", string.Create(CultureInfo.InvariantCulture, $"must be at least 1, got {r.Vcpus}"));
+        }
+
+        if (r.MemoryBytes <= 0)
+        {
+            return PlanResult.Invalid("memory", string.Create(CultureInfo.InvariantCulture, $"must be positive, got {r.MemoryBytes} bytes"));
+        }
+
+        if (r.MemoryBytes % r.PageSize.Bytes() != 0)
+        {
+            return PlanResult.Invalid("memory", string.Create(CultureInfo.InvariantCulture, $"{r.MemoryBytes} bytes is not a whole number of {r.PageSize.Name()} pages"));
+        }
+
+        if (r.Ttl is { } ttl && ttl <= TimeSpan.Zero)
+        {
+            return PlanResult.Invalid("ttl", string.Create(CultureInfo.InvariantCulture, $"must be in the future, got {ttl}"));
+        }
+
+        return null;
+    }
+}
