@@ -39,10 +39,19 @@ if [ -f "$demo/agent.pid" ] && kill -0 "$(cat "$demo/agent.pid")" 2>/dev/null; t
   kill "$(cat "$demo/agent.pid")"
   for _ in $(seq 1 100); do kill -0 "$(cat "$demo/agent.pid")" 2>/dev/null || break; sleep 0.1; done
 fi
+# GPUs: with no NVIDIA driver here, the fixture's GPUs are SIMULATED by the fake libnvidia-ml from tests/fake-nvml
+# (built with gcc; its driver version reads "...-simulated"). On a real GPU server, drop --nvml-library.
+nvml=()
+if [ -n "${fixture:-}" ] && [ -f "hardware-fixtures/$fixture/nvml.json" ] && bash tests/setup.d/40-fake-nvml.sh >/dev/null 2>&1; then
+  cp "hardware-fixtures/$fixture/nvml.json" "$demo/nvml.json"; : > "$demo/nvml-events"; rm -f "$demo/mig.state"
+  export FAKE_NVML_STATE=$demo/nvml.json FAKE_NVML_MIG_STATE=$demo/mig.state FAKE_NVML_EVENTS=$demo/nvml-events FAKE_NVML_SYSFS_ROOT=$sysfs
+  nvml=(--nvml-library "$root/artifacts/fake-nvml/libnvidia-ml.so.1")
+  echo "== GPUs: SIMULATED by the fake libnvidia-ml (tests/fake-nvml) with hardware-fixtures/$fixture/nvml.json"
+fi
 echo "== start aifactory-agent --read-only (log: $demo/agent.log)"
 : > "$demo/agent.yaml"
 "$agent" --config "$demo/agent.yaml" --read-only true --sysfs-root "$sysfs" --procfs-root "$procfs" \
-  --state-dir "$demo/state" --socket "$socket" --metrics-listen off > "$demo/agent.log" 2>&1 &
+  --state-dir "$demo/state" --socket "$socket" --metrics-listen off "${nvml[@]}" > "$demo/agent.log" 2>&1 &
 pid=$!
 echo "$pid" > "$demo/agent.pid"
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$demo/agent.pid"; }
@@ -56,7 +65,7 @@ echo "== aifactoryctl health";  ctl health
 echo "== aifactoryctl version"; ctl version
 # Read-only verbs that later features add; each runs when this build has it.
 help=$(ctl --help 2>/dev/null || true)
-for verb in "topology" "gpu list" "profile get" "leases list"; do
+for verb in "topology" "gpu list" "mig show 0" "profile get" "lease show --all"; do
   first=${verb%% *}
   if grep -qE "^ +$first( |$)" <<<"$help"; then
     echo "== aifactoryctl $verb"

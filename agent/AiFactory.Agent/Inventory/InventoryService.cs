@@ -25,25 +25,51 @@ internal sealed partial class InventoryService
     private readonly EventBus _events;
     private readonly ILogger<InventoryService> _logger;
     private readonly List<Channel<InventoryChange>> _watchers = [];
-    private HostTopology _topology;
-    private HostInventory _inventory;
-    private HostInventory _stable;
+    private readonly Task _initial;
+    private HostTopology _topology = null!;
+    private HostInventory _inventory = null!;
+    private HostInventory _stable = null!;
 
+    /// <summary>
+    /// Starts the first discovery in the background, so the daemon's listeners (and READY=1) do not wait for it;
+    /// the first caller that needs the inventory waits for it instead.
+    /// </summary>
     public InventoryService(AgentOptions options, EventBus events, ILogger<InventoryService> logger)
     {
         _options = options;
         _events = events;
         _logger = logger;
         _discovery = new HostDiscovery(options.SysfsRoot, options.ProcfsRoot);
-        _topology = _discovery.Discover();
-        _inventory = InventoryMapper.ToProto(_topology, options.SysfsRoot, options.ProcfsRoot);
-        _inventory.Generation = 1;
-        _inventory.DiscoveredUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        _stable = InventoryMapper.Stable(_inventory);
-        LogDiscovered(_logger, _topology.PciDevices.Count, _topology.Cpus.Cpus.Count, _topology.NumaNodes.Count, _topology.Warnings.Count);
-        foreach (DiscoveryWarning w in _topology.Warnings)
+        _initial = Task.Run(DiscoverFirst);
+    }
+
+    private void DiscoverFirst()
+    {
+        HostTopology topology = _discovery.Discover();
+        HostInventory inventory = InventoryMapper.ToProto(topology, _options.SysfsRoot, _options.ProcfsRoot);
+        inventory.Generation = 1;
+        inventory.DiscoveredUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        HostInventory stable = InventoryMapper.Stable(inventory);
+        lock (_gate)
+        {
+            _topology = topology;
+            _inventory = inventory;
+            _stable = stable;
+        }
+
+        LogDiscovered(_logger, topology.PciDevices.Count, topology.Cpus.Cpus.Count, topology.NumaNodes.Count, topology.Warnings.Count);
+        foreach (DiscoveryWarning w in topology.Warnings)
         {
             LogWarning(_logger, w.Path, w.RawValue ?? string.Empty, w.Message);
+        }
+    }
+
+    /// <summary>Waits for the first discovery (it never throws: discovery reports problems as warnings).</summary>
+    private void EnsureDiscovered()
+    {
+        if (!_initial.IsCompleted)
+        {
+            _initial.GetAwaiter().GetResult();
         }
     }
 
@@ -52,6 +78,7 @@ internal sealed partial class InventoryService
     {
         get
         {
+            EnsureDiscovered();
             lock (_gate)
             {
                 return _topology;
@@ -64,6 +91,7 @@ internal sealed partial class InventoryService
     {
         get
         {
+            EnsureDiscovered();
             lock (_gate)
             {
                 return _inventory.Generation;
@@ -88,6 +116,7 @@ internal sealed partial class InventoryService
     /// <summary>The current inventory message (callers must not modify it).</summary>
     public HostInventory Snapshot()
     {
+        EnsureDiscovered();
         lock (_gate)
         {
             return _inventory;
@@ -100,6 +129,7 @@ internal sealed partial class InventoryService
     /// </summary>
     public bool Rescan(string reason)
     {
+        EnsureDiscovered();
         if (!_discovery.HasChanged())
         {
             return false;
@@ -138,6 +168,7 @@ internal sealed partial class InventoryService
     private async Task WatchAsync(WatchInventoryRequest request, IServerStreamWriter<InventoryChange> writer, ServerCallContext context)
     {
         var channel = Channel.CreateBounded<InventoryChange>(new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+        EnsureDiscovered();
         lock (_gate)
         {
             if (request.SendCurrent)

@@ -60,12 +60,13 @@ internal static partial class LeaseRegistration
                 $"the lease ledger was unreadable and was moved to {aside}; the agent started with an empty ledger");
         }
 
-        if (host.Topology is not { } topology)
+        // Only a ledger that holds something needs the topology (which may still be being discovered).
+        IReadOnlyList<Lease> holding = [.. ledger.List(includeEnded: false).Select(e => e.Lease)];
+        if (holding.Count == 0 || host.Topology is not { } topology)
         {
             return 0;
         }
 
-        IReadOnlyList<Lease> holding = [.. ledger.List(includeEnded: false).Select(e => e.Lease)];
         IReadOnlyList<(string LeaseId, string Message)> drift = LeaseReconciler.Compare(holding, topology, host.HostReservedCpus);
         foreach ((string id, string message) in drift)
         {
