@@ -19,18 +19,36 @@ internal sealed partial class InventoryRescanService(InventoryService inventory,
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var wake = new SemaphoreSlim(0);
-        Task? listening = null;
+        UeventListener? listener = null;
         bool liveSysfs = Path.GetFullPath(options.SysfsRoot).TrimEnd('/') == "/sys";
         string? error = "sysfs root is a fixture tree";
-        if (liveSysfs && UeventListener.TryOpen(out error) is { } listener)
+        if (liveSysfs)
         {
-            listening = ListenAsync(listener, wake, stoppingToken);
+            listener = UeventListener.TryStart(
+                onRelevant: () =>
+                {
+                    if (wake.CurrentCount == 0)
+                    {
+                        wake.Release(); // one pending wake is enough: the rescan reads everything
+                    }
+                },
+                onFailed: reason => LogNoUevents(logger, reason, Interval.TotalSeconds),
+                out error);
         }
-        else
+
+        if (listener is null)
         {
             LogNoUevents(logger, error ?? "unknown error", Interval.TotalSeconds);
         }
 
+        using (listener)
+        {
+            await RescanLoopAsync(wake, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RescanLoopAsync(SemaphoreSlim wake, CancellationToken stoppingToken)
+    {
         while (!stoppingToken.IsCancellationRequested)
         {
             string reason = "rescan";
@@ -52,39 +70,6 @@ internal sealed partial class InventoryRescanService(InventoryService inventory,
             }
 
             inventory.Rescan(reason);
-        }
-
-        if (listening is not null)
-        {
-            await listening.ConfigureAwait(false);
-        }
-    }
-
-    private async Task ListenAsync(UeventListener listener, SemaphoreSlim wake, CancellationToken stoppingToken)
-    {
-        using (listener)
-        {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                try
-                {
-                    string head = await listener.ReceiveAsync(stoppingToken).ConfigureAwait(false);
-                    if (head.Contains("/pci", StringComparison.Ordinal) || head.Contains("/node", StringComparison.Ordinal) ||
-                        head.Contains("/cpu", StringComparison.Ordinal) || head.Contains("/net/", StringComparison.Ordinal))
-                    {
-                        wake.Release();
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-                catch (System.Net.Sockets.SocketException ex)
-                {
-                    LogNoUevents(logger, ex.Message, Interval.TotalSeconds);
-                    return;
-                }
-            }
         }
     }
 

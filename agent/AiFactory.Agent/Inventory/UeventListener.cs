@@ -1,65 +1,80 @@
-using System.Net;
-using System.Net.Sockets;
+using AiFactory.Host.Hardware.Uevents;
 
 namespace AiFactory.Agent.Inventory;
 
 /// <summary>
-/// Kernel uevents (device add/remove/bind/unbind/change) from an <c>AF_NETLINK</c>/<c>NETLINK_KOBJECT_UEVENT</c> socket
-/// bound to the kernel's multicast group 1. Only tells that something happened; the rescan finds out what.
+/// Kernel uevents (device add/remove/bind/unbind/change) from a <see cref="NetlinkUeventSocket"/>, received on a
+/// dedicated thread. Calls <c>onRelevant</c> for each uevent that can change the inventory (and when uevents were
+/// lost); it only tells that something happened, the (debounced) rescan finds out what.
 /// </summary>
 internal sealed class UeventListener : IDisposable
 {
-    private const AddressFamily Netlink = (AddressFamily)16;
-    private const ProtocolType KobjectUevent = (ProtocolType)15;
-    private readonly Socket _socket;
+    /// <summary>How long one receive blocks, i.e. how long <see cref="Dispose"/> may wait for the thread.</summary>
+    private const int PollMilliseconds = 250;
 
-    private UeventListener(Socket socket) => _socket = socket;
+    private readonly NetlinkUeventSocket _socket;
+    private readonly Action _onRelevant;
+    private readonly Action<string> _onFailed;
+    private readonly Thread _thread;
+    private volatile bool _stopping;
 
-    /// <summary>Opens the socket; null with <paramref name="error"/> where netlink is not available (containers, non-Linux).</summary>
-    public static UeventListener? TryOpen(out string? error)
+    private UeventListener(NetlinkUeventSocket socket, Action onRelevant, Action<string> onFailed)
     {
-        error = null;
-        Socket? socket = null;
-        try
+        _socket = socket;
+        _onRelevant = onRelevant;
+        _onFailed = onFailed;
+        _thread = new Thread(Run) { IsBackground = true, Name = "uevent listener" };
+    }
+
+    /// <summary>
+    /// Opens the socket and starts the thread; null with <paramref name="error"/> where netlink is not available.
+    /// <paramref name="onFailed"/> is called (once, on the listener thread) if the socket fails later; the thread then ends.
+    /// </summary>
+    public static UeventListener? TryStart(Action onRelevant, Action<string> onFailed, out string? error)
+    {
+        if (NetlinkUeventSocket.TryOpen(out error) is not { } socket)
         {
-            socket = new Socket(Netlink, SocketType.Raw, KobjectUevent);
-            socket.Bind(new NetlinkEndPoint(groups: 1));
-            return new UeventListener(socket);
-        }
-        catch (Exception ex) when (ex is SocketException or NotSupportedException or ArgumentException)
-        {
-            socket?.Dispose();
-            error = ex.Message;
             return null;
         }
+
+        var listener = new UeventListener(socket, onRelevant, onFailed);
+        listener._thread.Start();
+        return listener;
     }
 
-    /// <summary>Waits for the next uevent; returns its first line (e.g. <c>add@/devices/pci0000:00/...</c>).</summary>
-    public async Task<string> ReceiveAsync(CancellationToken cancellationToken)
+    private void Run()
     {
-        byte[] buffer = new byte[8192];
-        int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-        int end = Array.IndexOf(buffer, (byte)0, 0, n);
-        return System.Text.Encoding.UTF8.GetString(buffer, 0, end < 0 ? n : end);
-    }
-
-    public void Dispose() => _socket.Dispose();
-
-    /// <summary><c>struct sockaddr_nl</c>: family, pad, port id (0: the kernel picks), multicast groups.</summary>
-    private sealed class NetlinkEndPoint(uint groups) : EndPoint
-    {
-        public override AddressFamily AddressFamily => Netlink;
-
-        public override SocketAddress Serialize()
+        while (!_stopping)
         {
-            var address = new SocketAddress(Netlink, 12);
-            address[8] = (byte)groups;
-            address[9] = (byte)(groups >> 8);
-            address[10] = (byte)(groups >> 16);
-            address[11] = (byte)(groups >> 24);
-            return address;
+            UeventReceiveResult result;
+            Uevent? uevent;
+            try
+            {
+                result = _socket.Receive(PollMilliseconds, out uevent);
+            }
+            catch (IOException ex)
+            {
+                _onFailed(ex.Message);
+                return;
+            }
+
+            if (result == UeventReceiveResult.Lost ||
+                (result == UeventReceiveResult.Received && uevent is not null && UeventFilter.AffectsInventory(uevent)))
+            {
+                _onRelevant();
+            }
+        }
+    }
+
+    /// <summary>Stops the thread (within one poll interval) and closes the socket.</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        if (Thread.CurrentThread != _thread && _thread.IsAlive)
+        {
+            _thread.Join();
         }
 
-        public override EndPoint Create(SocketAddress socketAddress) => new NetlinkEndPoint(groups);
+        _socket.Dispose();
     }
 }

@@ -1,0 +1,11 @@
+namespace AiFactory.Host.Hardware.Interop;
+
+internal static partial class Interop
+{
+    internal static partial class Libc
+    {
+        public const int EINTR = 4;
+        public const int EAGAIN = 11;
+        public const int ENOBUFS = 105;
+    }
+}
