@@ -73,14 +73,49 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
 
     private MigPlanResult PlanMig(PlanMigRequest request)
     {
-        MigPlan plan = applier.Plan(Required(request.Gpu, "gpu"), Profiles(request.Profiles), request.KeepExisting, out var address);
+        string gpu = Required(request.Gpu, "gpu");
+        IReadOnlyList<string> profiles;
+        if (request.MigPartedConfig.Length > 0)
+        {
+            MigPartedWanted wanted = Parted(gpu, request.MigPartedConfig, request.MigPartedSelect);
+            if (wanted.Skipped is not null)
+            {
+                return new MigPlanResult { BusId = inventory.Resolve(gpu).Address.ToString(), Skipped = wanted.Skipped, Policy = MigPlanner.Name };
+            }
+
+            profiles = wanted.Profiles!;
+        }
+        else
+        {
+            profiles = Profiles(request.Profiles);
+        }
+
+        MigPlan plan = applier.Plan(gpu, profiles, request.KeepExisting, out var address);
         return ToProto(address.ToString(), plan);
     }
 
     private ApplyMigResponse ApplyMig(ApplyMigRequest request)
     {
         RequireWritable();
-        MigApplyResult result = applier.Apply(Required(request.Gpu, "gpu"), Profiles(request.Profiles), request.KeepExisting);
+        string gpu = Required(request.Gpu, "gpu");
+        IReadOnlyList<string> profiles;
+        if (request.MigPartedConfig.Length > 0)
+        {
+            MigPartedWanted wanted = Parted(gpu, request.MigPartedConfig, request.MigPartedSelect);
+            if (wanted.Skipped is not null)
+            {
+                string bus = inventory.Resolve(gpu).Address.ToString();
+                return new ApplyMigResponse { Plan = new MigPlanResult { BusId = bus, Skipped = wanted.Skipped, Policy = MigPlanner.Name }, Layout = Layout(bus) };
+            }
+
+            profiles = wanted.Profiles!;
+        }
+        else
+        {
+            profiles = Profiles(request.Profiles);
+        }
+
+        MigApplyResult result = applier.Apply(gpu, profiles, request.KeepExisting);
         var response = new ApplyMigResponse { Plan = ToProto(result.Address.ToString(), result.Plan) };
         response.Steps.AddRange(result.Steps);
         response.OrphansRemoved.AddRange(result.OrphansRemoved);
@@ -152,6 +187,28 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
         catch (InvalidOperationException ex)
         {
             throw new RpcException(ex.Message.StartsWith("NVML is not available", StringComparison.Ordinal) ? StatusCode.Unavailable : StatusCode.Aborted, ex.Message);
+        }
+    }
+
+    /// <summary>Resolves a mig-parted config for one GPU; a file that does not parse or an unknown name is InvalidArgument.</summary>
+    private MigPartedWanted Parted(string gpu, string text, string name)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new RpcException(StatusCode.InvalidArgument, "mig_parted_select: required with mig_parted_config (a name under mig-configs)");
+        }
+
+        try
+        {
+            return MigPartedSelection.Resolve(nvml.Require(), text, name, gpu, inventory);
+        }
+        catch (FormatException ex)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, "mig_parted_config: " + ex.Message);
+        }
+        catch (KeyNotFoundException ex) when (ex.Message.StartsWith("no mig-config", StringComparison.Ordinal))
+        {
+            throw new RpcException(StatusCode.InvalidArgument, "mig_parted_select: " + ex.Message);
         }
     }
 

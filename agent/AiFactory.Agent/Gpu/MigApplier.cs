@@ -70,34 +70,8 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
             // 3. Create at the planned placement, then the full-size compute instance; read back each.
             foreach (MigCreate create in plan.Create)
             {
-                NvmlGpuInstance gi = api.CreateGpuInstance(device, create.Profile.Id, new NvmlPlacement(create.Placement.Start, create.Placement.Size));
-                NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(gi);
-                MigInstance created = MigReader.ReadInstances(api, device, table).SingleOrDefault(i => i.GpuInstanceId == info.Id)
-                    ?? throw new InvalidOperationException($"created {create} on {address} but NVML does not list it");
-                if (created.Placement != create.Placement || created.ProfileId != create.Profile.Id)
-                {
-                    throw new InvalidOperationException($"asked for {create} on {address}, NVML reports {created.Profile}@{created.Placement}");
-                }
-
-                try
-                {
-                    uint ciProfile = FullComputeProfile(api, gi, create.Profile) ?? throw new InvalidOperationException($"{create.Profile.Name} on {address} offers no compute instance profile of {create.Profile.SliceCount} slices");
-                    api.CreateComputeInstance(gi, ciProfile);
-                }
-                catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
-                {
-                    // Do not leave an orphaned GPU instance behind.
-                    api.DestroyGpuInstance(gi);
-                    ExpectGone(api, device, table, created, address);
-                    throw new InvalidOperationException($"creating the compute instance of {create} on {address} failed ({ex.Message}); the GPU instance was removed again", ex);
-                }
-
-                if (MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == info.Id).IsOrphaned)
-                {
-                    throw new InvalidOperationException($"compute instance of {create} on {address} not found after creating it");
-                }
-
-                steps.Add($"created {create} (GPU instance {info.Id})");
+                uint createdId = CreateOne(api, device, table, create, address);
+                steps.Add($"created {create} (GPU instance {createdId})");
             }
 
             // 4. Final read back: the GPU holds exactly the wanted multiset.
@@ -151,6 +125,129 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
             return new MigModeResult(address, current, pending, current != enabled, true,
                 current == enabled ? $"reset {address}; MIG is now {(enabled ? "enabled" : "disabled")}" : $"reset {address}, but MIG mode is still pending");
         }
+    }
+
+    /// <summary>
+    /// Creates one instance of <paramref name="profile"/> at exactly <paramref name="start"/> (a lease's planned
+    /// placement), read back; nothing stays on failure.
+    /// </summary>
+    public MigInstance CreateAt(string gpu, string profile, uint start, uint size)
+    {
+        lock (_gate)
+        {
+            INvml api = nvml.Require();
+            (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
+            MigProfileTable table = RequireMig(api, device, address);
+            MigProfile p = table.Find(profile) ?? throw new MigRefusedException($"{address} offers no MIG profile \"{profile}\"");
+            uint id = CreateOne(api, device, table, new MigCreate(p, new MigPlacement(start, size)), address);
+            return MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == id);
+        }
+    }
+
+    /// <summary>Destroys the instance of <paramref name="profile"/> at <paramref name="start"/> (compute instances first), read back; false when none is there.</summary>
+    public bool DestroyAt(string gpu, string profile, uint start)
+    {
+        lock (_gate)
+        {
+            INvml api = nvml.Require();
+            (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
+            MigProfileTable table = RequireMig(api, device, address);
+            var live = MigReader.ReadHandles(api, device, table)
+                .Where(h => h.Instance.Placement.Start == start && string.Equals(h.Instance.Profile, profile, StringComparison.OrdinalIgnoreCase))
+                .ToList();
+            if (live.Count == 0)
+            {
+                return false;
+            }
+
+            foreach (NvmlComputeInstance ci in live[0].Compute.Reverse())
+            {
+                api.DestroyComputeInstance(ci);
+            }
+
+            api.DestroyGpuInstance(live[0].Handle);
+            ExpectGone(api, device, table, live[0].Instance, address);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Free placements per MIG-enabled GPU and profile (placements no existing instance overlaps), for the lease
+    /// planner; empty without NVML. A GPU NVML fails on is left out.
+    /// </summary>
+    public IReadOnlyList<AiFactory.Host.Model.Leases.MigCapacity> Capacity()
+    {
+        if (nvml.Nvml is not INvml api)
+        {
+            return [];
+        }
+
+        var result = new List<AiFactory.Host.Model.Leases.MigCapacity>();
+        lock (_gate)
+        {
+            uint count = api.DeviceCount;
+            for (uint i = 0; i < count; i++)
+            {
+                try
+                {
+                    NvmlDevice device = api.GetDevice(i);
+                    if (api.GetMigMode(device) is not (true, _))
+                    {
+                        continue;
+                    }
+
+                    PciAddress address = GpuInventory.Address(api, device);
+                    MigProfileTable table = MigReader.ReadProfiles(api, device);
+                    IReadOnlyList<MigInstance> used = MigReader.ReadInstances(api, device, table);
+                    foreach (MigProfile p in table.Profiles)
+                    {
+                        List<(int Start, int Size)> free = [.. p.Placements
+                            .Where(x => !used.Any(u => u.Placement.Start < x.Start + x.Size && x.Start < u.Placement.Start + u.Placement.Size))
+                            .Select(x => ((int)x.Start, (int)x.Size))];
+                        result.Add(new AiFactory.Host.Model.Leases.MigCapacity(address, p.Name, free));
+                    }
+                }
+                catch (NvmlException)
+                {
+                    // Leave this GPU out: the planner then does not offer it.
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Creates one GPU instance at its placement and its full-size compute instance, reading back each; returns the GPU instance id.</summary>
+    private static uint CreateOne(INvml api, NvmlDevice device, MigProfileTable table, MigCreate create, PciAddress address)
+    {
+            NvmlGpuInstance gi = api.CreateGpuInstance(device, create.Profile.Id, new NvmlPlacement(create.Placement.Start, create.Placement.Size));
+            NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(gi);
+            MigInstance created = MigReader.ReadInstances(api, device, table).SingleOrDefault(i => i.GpuInstanceId == info.Id)
+                ?? throw new InvalidOperationException($"created {create} on {address} but NVML does not list it");
+            if (created.Placement != create.Placement || created.ProfileId != create.Profile.Id)
+            {
+                throw new InvalidOperationException($"asked for {create} on {address}, NVML reports {created.Profile}@{created.Placement}");
+            }
+
+            try
+            {
+                uint ciProfile = FullComputeProfile(api, gi, create.Profile) ?? throw new InvalidOperationException($"{create.Profile.Name} on {address} offers no compute instance profile of {create.Profile.SliceCount} slices");
+                api.CreateComputeInstance(gi, ciProfile);
+            }
+            catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
+            {
+                // Do not leave an orphaned GPU instance behind.
+                api.DestroyGpuInstance(gi);
+                ExpectGone(api, device, table, created, address);
+                throw new InvalidOperationException($"creating the compute instance of {create} on {address} failed ({ex.Message}); the GPU instance was removed again", ex);
+            }
+
+            if (MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == info.Id).IsOrphaned)
+            {
+                throw new InvalidOperationException($"compute instance of {create} on {address} not found after creating it");
+            }
+
+        return info.Id;
     }
 
     private static MigProfileTable RequireMig(INvml api, NvmlDevice device, PciAddress address)

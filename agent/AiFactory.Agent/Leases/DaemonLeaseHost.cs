@@ -9,11 +9,10 @@ namespace AiFactory.Agent.Leases;
 
 /// <summary>
 /// The daemon's <see cref="ILeaseHost"/>: the topology from the inventory (discovery), the host-reserved CPUs from the
-/// stored node profile (<c>cpus.reserved</c>; empty without a profile). MIG capacity is not wired yet: the NVML
-/// layer exposes profiles and instances per GPU but not free placements as a list, so MIG leases are refused with
-/// "NVML reports no GPU in MIG mode" until it is (a seam, stated in the report).
+/// stored node profile (<c>cpus.reserved</c>; empty without a profile), the free MIG placements from NVML (read
+/// per request: each MIG-enabled GPU's profiles less the placements existing instances overlap).
 /// </summary>
-internal sealed class DaemonLeaseHost(InventoryService inventory, ProfileManager profiles) : ILeaseHost
+internal sealed class DaemonLeaseHost(InventoryService inventory, ProfileManager profiles, Gpu.MigApplier? mig = null) : ILeaseHost
 {
     private readonly Lock _gate = new();
     private string? _profileText;
@@ -39,7 +38,7 @@ internal sealed class DaemonLeaseHost(InventoryService inventory, ProfileManager
         }
     }
 
-    public IReadOnlyList<MigCapacity> MigCapacity => [];
+    public IReadOnlyList<MigCapacity> MigCapacity => mig?.Capacity() ?? [];
 
     private static CpuSet Parse(string? yaml)
     {

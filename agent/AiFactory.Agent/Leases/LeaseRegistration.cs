@@ -20,7 +20,7 @@ internal static partial class LeaseRegistration
     public static IServiceCollection AddLeases(this IServiceCollection services, AgentOptions options)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ILeaseHost>(sp => new DaemonLeaseHost(sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>()));
+        services.TryAddSingleton<ILeaseHost>(sp => new DaemonLeaseHost(sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>(), sp.GetService<Gpu.MigApplier>()));
         services.TryAddSingleton<ILeaseDeviceBinder>(sp =>
         {
             HostCapabilities capabilities = sp.GetRequiredService<HostCapabilities>();
@@ -30,7 +30,8 @@ internal static partial class LeaseRegistration
             }
 
             Profile.ProfileEnvironment env = sp.GetRequiredService<Profile.ProfileEnvironment>();
-            return new VfioLeaseBinder(new Host.Hardware.Vfio.VfioBinder(env.Sysfs, env.SysfsWriter));
+            ILeaseDeviceBinder vfio = new VfioLeaseBinder(new Host.Hardware.Vfio.VfioBinder(env.Sysfs, env.SysfsWriter));
+            return sp.GetService<Gpu.MigApplier>() is { } mig ? new MigLeaseBinder(vfio, mig) : vfio;
         });
         services.TryAddSingleton<ILibvirt, NativeLibvirt>();
         services.AddSingleton(sp =>

@@ -68,57 +68,125 @@ internal static class MigCommand
 
     private static Command PlanOrApply(string name, string description)
     {
-        var gpu = GpuArgument();
-        var profiles = new Argument<string[]>("profiles") { Description = "wanted profiles, e.g. 3g.40gb 2g.20gb 1g.10gb 1g.10gb (or comma-separated)", Arity = ArgumentArity.OneOrMore };
+        var gpu = new Argument<string?>("gpu") { Description = "GPU index, bus id (0000:18:00.0) or UUID (with --config: the first of the GPUs; none: every GPU)", Arity = ArgumentArity.ZeroOrOne };
+        var profiles = new Argument<string[]>("profiles") { Description = "wanted profiles, e.g. 3g.40gb 2g.20gb 1g.10gb 1g.10gb (or comma-separated); with --config: more GPUs", Arity = ArgumentArity.ZeroOrMore };
         var keep = new Option<bool>("--keep-existing") { Description = "only add: every existing instance must stay" };
+        var config = new Option<string?>("--config") { Description = "a mig-parted config file (version: v1, mig-configs): the agent resolves devices and device-filter per GPU" };
+        var select = new Option<string?>("--select") { Description = "the mig-configs name to use from --config" };
         var command = new Command(name, description);
         command.Arguments.Add(gpu);
         command.Arguments.Add(profiles);
         command.Options.Add(keep);
+        command.Options.Add(config);
+        command.Options.Add(select);
         command.SetAction(async (parse, ct) =>
         {
+            string? file = parse.GetValue(config);
+            string? selected = parse.GetValue(select);
+            string? first = parse.GetValue(gpu);
+            string[] rest = parse.GetValue(profiles) ?? [];
+            string text = string.Empty;
+            if (file is not null)
+            {
+                if (string.IsNullOrWhiteSpace(selected))
+                {
+                    Console.Error.WriteLine("aifactoryctl: --config needs --select NAME (a name under mig-configs)");
+                    return ExitCodes.Usage;
+                }
+
+                try
+                {
+                    text = await File.ReadAllTextAsync(file, ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"aifactoryctl: --config {file}: {ex.Message}");
+                    return ExitCodes.Usage;
+                }
+            }
+            else if (selected is not null)
+            {
+                Console.Error.WriteLine("aifactoryctl: --select needs --config FILE");
+                return ExitCodes.Usage;
+            }
+            else if (first is null || rest.Length == 0)
+            {
+                Console.Error.WriteLine($"aifactoryctl: mig {name} GPU PROFILE... (or --config FILE --select NAME [GPU...])");
+                return ExitCodes.Usage;
+            }
+
             using var channel = GlobalOptions.OpenChannel(parse);
             try
             {
-                if (name == "plan")
+                List<string> gpus;
+                List<string> wanted;
+                if (file is null)
                 {
-                    var request = new PlanMigRequest { Gpu = parse.GetValue(gpu)!, KeepExisting = parse.GetValue(keep) };
-                    request.Profiles.AddRange(parse.GetValue(profiles)!);
-                    MigPlanResult plan = await channel.UnaryAsync(Service + "PlanMig", request, MigPlanResult.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                    gpus = [first!];
+                    wanted = [.. rest];
+                }
+                else
+                {
+                    gpus = first is null ? [] : [first, .. rest];
+                    wanted = [];
+                    if (gpus.Count == 0)
+                    {
+                        ListGpusResponse all = await channel.UnaryAsync(Service + "ListGpus", new ListGpusRequest(), ListGpusResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                        gpus = [.. all.Gpus.Select(g => g.Index.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+                    }
+                }
+
+                int exit = ExitCodes.Ok;
+                foreach (string target in gpus)
+                {
+                    if (name == "plan")
+                    {
+                        var request = new PlanMigRequest { Gpu = target, KeepExisting = parse.GetValue(keep), MigPartedConfig = text, MigPartedSelect = selected ?? string.Empty };
+                        request.Profiles.AddRange(wanted);
+                        MigPlanResult plan = await channel.UnaryAsync(Service + "PlanMig", request, MigPlanResult.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                        if (parse.GetValue(GlobalOptions.Json))
+                        {
+                            ProtoJson.Print(plan);
+                        }
+                        else
+                        {
+                            PrintPlan(plan);
+                        }
+
+                        exit = plan.Refused ? ExitCodes.NotOk : exit;
+                        continue;
+                    }
+
+                    var apply = new ApplyMigRequest { Gpu = target, KeepExisting = parse.GetValue(keep), MigPartedConfig = text, MigPartedSelect = selected ?? string.Empty };
+                    apply.Profiles.AddRange(wanted);
+                    ApplyMigResponse r = await channel.UnaryAsync(Service + "ApplyMig", apply, ApplyMigResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
                     if (parse.GetValue(GlobalOptions.Json))
                     {
-                        ProtoJson.Print(plan);
+                        ProtoJson.Print(r);
+                        continue;
                     }
-                    else
+
+                    if (r.Plan.Skipped.Length > 0)
                     {
-                        PrintPlan(plan);
+                        Console.Out.WriteLine($"{r.Plan.BusId}: skipped: {r.Plan.Skipped}");
+                        continue;
                     }
 
-                    return plan.Refused ? ExitCodes.NotOk : ExitCodes.Ok;
+                    foreach (string orphan in r.OrphansRemoved)
+                    {
+                        Console.Out.WriteLine($"removed orphaned GPU instance {orphan}");
+                    }
+
+                    foreach (string step in r.Steps)
+                    {
+                        Console.Out.WriteLine(step);
+                    }
+
+                    Console.Out.WriteLine(r.Steps.Count == 0 ? $"{r.Plan.BusId}: already as wanted, nothing changed" : $"{r.Plan.BusId}: applied and read back");
+                    Console.Out.WriteLine(Slots(r.Layout));
                 }
 
-                var apply = new ApplyMigRequest { Gpu = parse.GetValue(gpu)!, KeepExisting = parse.GetValue(keep) };
-                apply.Profiles.AddRange(parse.GetValue(profiles)!);
-                ApplyMigResponse r = await channel.UnaryAsync(Service + "ApplyMig", apply, ApplyMigResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
-                if (parse.GetValue(GlobalOptions.Json))
-                {
-                    ProtoJson.Print(r);
-                    return ExitCodes.Ok;
-                }
-
-                foreach (string orphan in r.OrphansRemoved)
-                {
-                    Console.Out.WriteLine($"removed orphaned GPU instance {orphan}");
-                }
-
-                foreach (string step in r.Steps)
-                {
-                    Console.Out.WriteLine(step);
-                }
-
-                Console.Out.WriteLine(r.Steps.Count == 0 ? $"{r.Plan.BusId}: already as wanted, nothing changed" : $"{r.Plan.BusId}: applied and read back");
-                Console.Out.WriteLine(Slots(r.Layout));
-                return ExitCodes.Ok;
+                return exit;
             }
             catch (RpcException ex)
             {
@@ -173,6 +241,12 @@ internal static class MigCommand
 
     private static void PrintPlan(MigPlanResult plan)
     {
+        if (plan.Skipped.Length > 0)
+        {
+            Console.Out.WriteLine($"{plan.BusId}: skipped: {plan.Skipped}");
+            return;
+        }
+
         if (plan.Refused)
         {
             Console.Out.WriteLine($"{plan.BusId}: refused: {plan.Refusal}");

@@ -1,0 +1,65 @@
+using AiFactory.Agent.Gpu;
+using AiFactory.Grpc;
+using AiFactory.Host.Hardware.Nvml;
+using AiFactory.Host.Model.Leases;
+
+namespace AiFactory.Agent.Leases;
+
+/// <summary>
+/// Adds MIG to a device binder: a lease with a MIG placement gets its GPU and compute instance created at exactly
+/// the planned placement (read back) before the other devices are bound, and destroyed after they are restored.
+/// A failure anywhere removes the instance again, so nothing stays reserved (the ledger drops the lease).
+/// </summary>
+internal sealed class MigLeaseBinder(ILeaseDeviceBinder inner, MigApplier applier) : ILeaseDeviceBinder
+{
+    public string Description => inner.Description + "; MIG instances created through NVML";
+
+    public void Bind(Lease lease)
+    {
+        if (lease.Plan.Mig is not { } mig)
+        {
+            inner.Bind(lease);
+            return;
+        }
+
+        try
+        {
+            applier.CreateAt(mig.Gpu.ToString(), mig.Profile, (uint)mig.PlacementStart, (uint)mig.PlacementSize);
+        }
+        catch (Exception ex) when (ex is NvmlException or MigRefusedException or InvalidOperationException or KeyNotFoundException)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"mig.profile: creating {mig.Profile} at {mig.PlacementStart}:{mig.PlacementSize} on {mig.Gpu} failed: {ex.Message}");
+        }
+
+        try
+        {
+            inner.Bind(lease);
+        }
+        catch
+        {
+            Destroy(mig);
+            throw;
+        }
+    }
+
+    public void Unbind(Lease lease)
+    {
+        inner.Unbind(lease);
+        if (lease.Plan.Mig is { } mig)
+        {
+            Destroy(mig);
+        }
+    }
+
+    private void Destroy(MigPlacement mig)
+    {
+        try
+        {
+            applier.DestroyAt(mig.Gpu.ToString(), mig.Profile, (uint)mig.PlacementStart);
+        }
+        catch (Exception ex) when (ex is NvmlException or MigRefusedException or InvalidOperationException or KeyNotFoundException)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"mig.profile: destroying {mig.Profile} at {mig.PlacementStart}:{mig.PlacementSize} on {mig.Gpu} failed: {ex.Message}");
+        }
+    }
+}
