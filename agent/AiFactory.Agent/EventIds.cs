@@ -3,6 +3,8 @@ namespace AiFactory.Agent;
 /// <summary>Every log event id of the daemon, in one place.</summary>
 internal static class EventIds
 {
+    // 100-199 are taken by AiFactory.Grpc.Server (GrpcServer's own [LoggerMessage] ids), which cannot reference this file.
+
     public const int Ready = 1;
     public const int Listening = 2;
     public const int Stopping = 3;
