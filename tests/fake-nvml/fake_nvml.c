@@ -84,6 +84,7 @@ struct fake_device {
     unsigned char fabricCluster[16];
     unsigned long long sbeVol, dbeVol, sbeAgg, dbeAgg;
     unsigned int remapCor, remapUnc, remapPending, remapFailure, retiredPending, memTempC, powerMw;
+    unsigned int gpuUtil, memUtil, gpuTempC, smClockMHz, memClockMHz, pcieReplays;
     unsigned long long energyMj;
     int nprocs;
     nvmlProcessInfo_t procs[MAX_PROCS];
@@ -269,6 +270,13 @@ static void load_gpu(struct fake_device *d, int index, const jnode *g)
     d->retiredPending = (unsigned)json_bool(g, "retiredPagesPending", 0);
     d->memTempC = (unsigned)json_num(g, "memoryTemperatureC", 45);
     d->powerMw = (unsigned)json_num(g, "powerMilliwatts", 70000);
+    /* Simulated readings (an H100 SXM at light load) unless the state file gives them. */
+    d->gpuUtil = (unsigned)json_num(g, "gpuUtilPercent", 12);
+    d->memUtil = (unsigned)json_num(g, "memCopyUtilPercent", 3);
+    d->gpuTempC = (unsigned)json_num(g, "gpuTemperatureC", 38);
+    d->smClockMHz = (unsigned)json_num(g, "smClockMHz", 1980);
+    d->memClockMHz = (unsigned)json_num(g, "memClockMHz", 2619);
+    d->pcieReplays = (unsigned)json_num(g, "pcieReplays", 0);
     d->energyMj = (unsigned long long)json_num(g, "energyMillijoules", 123456789);
     jnode *procs = json_get(g, "processes");
     for (int i = 0; procs && i < procs->count && i < MAX_PROCS; i++) {
@@ -677,6 +685,38 @@ EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsi
     return NVML_SUCCESS;
 }
 
+typedef struct { unsigned int gpu, memory; } nvmlUtilization_t;
+
+EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *u)
+{
+    COUNT(); DEVICE_CALL(d);
+    if (!u) return NVML_ERROR_INVALID_ARGUMENT;
+    u->gpu = d->gpuUtil;
+    u->memory = d->memUtil;
+    return NVML_SUCCESS;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned int *temp)
+{
+    COUNT(); DEVICE_CALL(d);
+    if (!temp || sensor != 0) return NVML_ERROR_INVALID_ARGUMENT;
+    *temp = d->gpuTempC;
+    return NVML_SUCCESS;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t d, int type, unsigned int *clock)
+{
+    COUNT(); DEVICE_CALL(d);
+    if (!clock) return NVML_ERROR_INVALID_ARGUMENT;
+    switch (type) {
+    case 0: case 1: *clock = d->smClockMHz; break; /* graphics and SM clocks are the same domain on H100 */
+    case 2: *clock = d->memClockMHz; break;
+    case 3: *clock = 1755; break;
+    default: return NVML_ERROR_INVALID_ARGUMENT;
+    }
+    return NVML_SUCCESS;
+}
+
 EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFieldValue_t *values)
 {
     COUNT(); DEVICE_CALL(d);
@@ -696,6 +736,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFiel
         case 31: v->value.ullVal = d->retiredPending; break;
         case 82: v->value.ullVal = d->memTempC; break;
         case 83: v->value.ullVal = d->energyMj; break;
+        case 94: v->value.ullVal = d->pcieReplays; break;
         case 142: v->value.ullVal = d->remapCor; break;
         case 143: v->value.ullVal = d->remapUnc; break;
         case 144: v->value.ullVal = d->remapPending; break;

@@ -19,12 +19,15 @@ internal static class MetricsRegistration
         services.AddSingleton(_ => MetricsOptions.FromEnvironment(Environment.GetEnvironmentVariable));
         services.AddSingleton<AgentMetrics>();
         services.AddSingleton<INodeSnapshotSource>(sp => new InventoryNodeSource(
-            sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Configuration.AgentOptions>().SysfsRoot));
+            sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Configuration.AgentOptions>().SysfsRoot,
+            sp.GetService<Leases.ILeaseHost>()));
         services.AddSingleton<IGpuTelemetrySource>(sp => new NvmlGpuTelemetrySource(sp.GetRequiredService<Gpu.GpuNvml>(), sp.GetRequiredService<AgentMetrics>()));
         services.AddSingleton(sp =>
         {
             var node = sp.GetService<INodeSnapshotSource>();
-            var leases = sp.GetService<ILeaseSource>();
+            // The lease ledger, when the lease feature is registered (its host-reserved CPUs come with the node).
+            ILeaseSource? leases = sp.GetService<ILeaseSource>() ??
+                (sp.GetService<Leases.LeaseLedger>() is { } ledger ? new LedgerLeaseSource(ledger) : null);
             var gpus = sp.GetService<IGpuTelemetrySource>();
             var collectors = new List<IMetricsCollector>();
             if (gpus is not null)

@@ -47,6 +47,15 @@ public interface INvml
 
     IReadOnlyList<NvmlProcess> GetComputeProcesses(NvmlDevice device);
 
+    /// <summary>GPU and memory-copy utilisation in percent over the last sample period (nvmlDeviceGetUtilizationRates).</summary>
+    NvmlUtilization GetUtilization(NvmlDevice device);
+
+    /// <summary>The GPU core temperature in °C (nvmlDeviceGetTemperature, NVML_TEMPERATURE_GPU).</summary>
+    uint GetGpuTemperature(NvmlDevice device);
+
+    /// <summary>A current clock in MHz (nvmlDeviceGetClockInfo).</summary>
+    uint GetClock(NvmlDevice device, NvmlClockType type);
+
     /// <summary>Fills many values in one call (nvmlDeviceGetFieldValues).</summary>
     void GetFieldValues(NvmlDevice device, Span<NvmlFieldValue> values);
 

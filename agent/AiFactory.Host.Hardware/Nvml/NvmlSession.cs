@@ -206,6 +206,27 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
         }
     }
 
+    public NvmlUtilization GetUtilization(NvmlDevice device)
+    {
+        uint* rates = stackalloc uint[2];
+        Check(DeviceGetUtilizationRates(device.Handle, rates), "nvmlDeviceGetUtilizationRates");
+        return new NvmlUtilization(rates[0], rates[1]);
+    }
+
+    public uint GetGpuTemperature(NvmlDevice device)
+    {
+        uint temp;
+        Check(DeviceGetTemperature(device.Handle, 0, &temp), "nvmlDeviceGetTemperature");
+        return temp;
+    }
+
+    public uint GetClock(NvmlDevice device, NvmlClockType type)
+    {
+        uint mhz;
+        Check(DeviceGetClockInfo(device.Handle, (int)type, &mhz), "nvmlDeviceGetClockInfo");
+        return mhz;
+    }
+
     public void GetFieldValues(NvmlDevice device, Span<NvmlFieldValue> values)
     {
         FieldValue* raw = stackalloc FieldValue[values.Length];

@@ -6,6 +6,25 @@ public sealed record NvmlPciInfo(string BusId, uint PciDeviceId, uint PciSubSyst
 /// <summary>nvmlMemory_v2_t in bytes.</summary>
 public readonly record struct NvmlMemory(ulong Total, ulong Reserved, ulong Free, ulong Used);
 
+/// <summary>nvmlUtilization_t: percent of time the GPU ran a kernel, and the memory controller was busy.</summary>
+public readonly record struct NvmlUtilization(uint Gpu, uint Memory);
+
+/// <summary>nvmlClockType_t.</summary>
+public enum NvmlClockType
+{
+    /// <summary>NVML_CLOCK_GRAPHICS.</summary>
+    Graphics = 0,
+
+    /// <summary>NVML_CLOCK_SM.</summary>
+    Sm = 1,
+
+    /// <summary>NVML_CLOCK_MEM.</summary>
+    Memory = 2,
+
+    /// <summary>NVML_CLOCK_VIDEO.</summary>
+    Video = 3,
+}
+
 /// <summary>nvmlDeviceGetRemappedRows.</summary>
 public readonly record struct NvmlRemappedRows(uint Correctable, uint Uncorrectable, bool Pending, bool Failure);
 
@@ -51,6 +70,7 @@ public static class NvmlFieldIds
     public const uint RetiredPending = 31;
     public const uint MemoryTemperature = 82;
     public const uint TotalEnergyConsumption = 83;
+    public const uint PcieReplayCounter = 94;
     public const uint RemappedCorrectable = 142;
     public const uint RemappedUncorrectable = 143;
     public const uint RemappedPending = 144;

@@ -89,7 +89,20 @@ internal sealed class AgentProcess : IDisposable
     }
 
     /// <summary>Waits for the process to exit; false when it still runs after <paramref name="timeout"/>.</summary>
-    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+    /// <summary>
+    /// Waits for the exit, then for the redirected output to drain: <c>WaitForExit(TimeSpan)</c> alone may return before
+    /// the last lines reach <see cref="Output"/> (the parameterless overload waits for end of stream).
+    /// </summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout))
+        {
+            return false;
+        }
+
+        _process.WaitForExit();
+        return true;
+    }
 
     public int ExitCode => _process.ExitCode;
 

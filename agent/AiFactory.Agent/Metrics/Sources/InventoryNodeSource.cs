@@ -1,5 +1,6 @@
 using AiFactory.Agent.Inventory;
 using AiFactory.Agent.Metrics.Collectors;
+using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
 
@@ -7,22 +8,25 @@ namespace AiFactory.Agent.Metrics.Sources;
 
 /// <summary>
 /// The node for a scrape: the inventory's last discovered topology (no rediscovery per scrape) plus the AER
-/// counters of the devices the PCI collector shows, read fresh from sysfs.
+/// counters of the devices the PCI collector shows, read fresh from sysfs, and the CPUs the node profile keeps for
+/// the host (the same <see cref="Leases.ILeaseHost.HostReservedCpus"/> the lease planner uses).
 /// </summary>
 internal sealed class InventoryNodeSource : INodeSnapshotSource
 {
     private readonly Func<HostTopology> _topology;
     private readonly SysfsAerReader _aer;
+    private readonly Func<CpuSet>? _hostReserved;
 
-    public InventoryNodeSource(InventoryService inventory, string sysfsRoot)
-        : this(() => inventory.Current, sysfsRoot)
+    public InventoryNodeSource(InventoryService inventory, string sysfsRoot, Leases.ILeaseHost? leaseHost = null)
+        : this(() => inventory.Current, sysfsRoot, leaseHost is null ? null : () => leaseHost.HostReservedCpus)
     {
     }
 
-    internal InventoryNodeSource(Func<HostTopology> topology, string sysfsRoot)
+    internal InventoryNodeSource(Func<HostTopology> topology, string sysfsRoot, Func<CpuSet>? hostReserved = null)
     {
         _topology = topology;
         _aer = new SysfsAerReader(sysfsRoot);
+        _hostReserved = hostReserved;
     }
 
     public NodeSnapshot Read()
@@ -37,6 +41,6 @@ internal sealed class InventoryNodeSource : INodeSnapshotSource
             }
         }
 
-        return new NodeSnapshot { Topology = topology, Aer = aer };
+        return new NodeSnapshot { Topology = topology, Aer = aer, HostReservedCpus = _hostReserved?.Invoke() ?? CpuSet.Empty };
     }
 }

@@ -7,9 +7,10 @@ namespace AiFactory.Agent.Metrics.Sources;
 /// <summary>
 /// GPU telemetry from the agent's NVML session, read at scrape time. What <see cref="INvml"/> offers is mapped to
 /// dcgm-exporter's fields: framebuffer used/free/reserved (nvmlDeviceGetMemoryInfo_v2), power, energy, memory
-/// temperature, ECC and remapped rows (one nvmlDeviceGetFieldValues call), and per MIG GPU instance the memory its
-/// processes use against the profile's size. Readings INvml has no call for (GPU utilisation, GPU temperature,
-/// clocks, PCIe replays, encoder/decoder, last XID) stay null and leave no sample. Every NVML error other than
+/// temperature, PCIe replays, ECC and remapped rows (one nvmlDeviceGetFieldValues call), GPU and memory-copy
+/// utilisation (nvmlDeviceGetUtilizationRates), GPU temperature (nvmlDeviceGetTemperature), SM and memory clocks
+/// (nvmlDeviceGetClockInfo), and per MIG GPU instance the memory its processes use against the profile's size.
+/// Readings INvml has no call for (encoder/decoder, last XID) stay null and leave no sample. Every NVML error other than
 /// NOT_SUPPORTED is counted in <c>aifactory_nvml_errors_total</c> and drops only that reading.
 /// Without NVML (no driver, every GPU on vfio-pci) the snapshot is empty.
 /// </summary>
@@ -20,6 +21,7 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
         NvmlFieldIds.EccSingleBitVolatile, NvmlFieldIds.EccDoubleBitVolatile, NvmlFieldIds.EccSingleBitAggregate,
         NvmlFieldIds.EccDoubleBitAggregate, NvmlFieldIds.MemoryTemperature, NvmlFieldIds.TotalEnergyConsumption,
         NvmlFieldIds.RemappedCorrectable, NvmlFieldIds.RemappedUncorrectable, NvmlFieldIds.RemappedFailure, NvmlFieldIds.PowerInstant,
+        NvmlFieldIds.PcieReplayCounter,
     ];
 
     private readonly Func<INvml?> _nvml;
@@ -114,6 +116,7 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
         }
 
         double? remapFailure = Field(NvmlFieldIds.RemappedFailure, fields);
+        NvmlUtilization? utilization = Try(() => (NvmlUtilization?)api.GetUtilization(device));
         return new GpuTelemetry
         {
             Index = index,
@@ -123,6 +126,12 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
             FbUsedMiB = memory is { } m1 ? m1.Used / (1024.0 * 1024.0) : null,
             FbFreeMiB = memory is { } m2 ? m2.Free / (1024.0 * 1024.0) : null,
             FbReservedMiB = memory is { } m3 ? m3.Reserved / (1024.0 * 1024.0) : null,
+            GpuUtilPercent = utilization?.Gpu,
+            MemCopyUtilPercent = utilization?.Memory,
+            GpuTempCelsius = Try(() => (double?)api.GetGpuTemperature(device)),
+            SmClockMHz = Try(() => (double?)api.GetClock(device, NvmlClockType.Sm)),
+            MemClockMHz = Try(() => (double?)api.GetClock(device, NvmlClockType.Memory)),
+            PcieReplays = Field(NvmlFieldIds.PcieReplayCounter, fields),
             MemoryTempCelsius = Field(NvmlFieldIds.MemoryTemperature, fields),
             PowerWatts = Field(NvmlFieldIds.PowerInstant, fields) / 1000.0,
             TotalEnergyMillijoules = Field(NvmlFieldIds.TotalEnergyConsumption, fields),

@@ -93,6 +93,18 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetComputeRunningProcesses_v3")]
     internal static partial NvmlReturn DeviceGetComputeRunningProcesses(nint device, uint* infoCount, ProcessInfo* infos);
 
+    /// <summary><c>nvmlDeviceGetUtilizationRates</c>: <c>nvmlUtilization_t</c> is two <c>unsigned int</c> (gpu, memory).</summary>
+    [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetUtilizationRates")]
+    internal static partial NvmlReturn DeviceGetUtilizationRates(nint device, uint* utilization);
+
+    /// <summary><c>nvmlDeviceGetTemperature</c> (sensor <c>NVML_TEMPERATURE_GPU</c> = 0).</summary>
+    [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetTemperature")]
+    internal static partial NvmlReturn DeviceGetTemperature(nint device, int sensorType, uint* temp);
+
+    /// <summary><c>nvmlDeviceGetClockInfo</c> (<c>nvmlClockType_t</c>: graphics 0, SM 1, memory 2, video 3), MHz.</summary>
+    [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetClockInfo")]
+    internal static partial NvmlReturn DeviceGetClockInfo(nint device, int type, uint* clockMHz);
+
     /// <summary><c>nvmlDeviceGetFieldValues</c>.</summary>
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetFieldValues")]
     internal static partial NvmlReturn DeviceGetFieldValues(nint device, int valuesCount, FieldValue* values);
