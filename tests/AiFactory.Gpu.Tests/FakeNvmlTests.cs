@@ -233,7 +233,9 @@ public sealed class FakeNvmlTests
         var watcher = new GpuHealthWatcher(server.Nvml, server.Health, bus, NullLogger<GpuHealthWatcher>.Instance);
         using var subscription = bus.Subscribe(replayRecent: false);
         using var cts = new CancellationTokenSource();
-        var loop = Task.Factory.StartNew(() => watcher.Watch(server.Nvml.Require(), cts.Token), TaskCreationOptions.LongRunning);
+        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loop = Task.Factory.StartNew(() => watcher.Watch(server.Nvml.Require(), cts.Token, registered.SetResult), TaskCreationOptions.LongRunning);
+        await registered.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
         server.InjectEvent(4, NvmlEventTypes.XidCriticalError, 79);
         Event xid = await Next(subscription);

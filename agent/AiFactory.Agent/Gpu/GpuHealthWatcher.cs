@@ -22,7 +22,10 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
         nvml.Nvml is null ? Task.CompletedTask : Task.Factory.StartNew(() => Watch(nvml.Nvml, stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     /// <summary>The event loop (blocking); public for tests that drive it on their own thread.</summary>
-    internal void Watch(INvml api, CancellationToken stoppingToken)
+    /// <param name="api">The NVML session.</param>
+    /// <param name="stoppingToken">Ends the loop.</param>
+    /// <param name="registered">Called once every GPU's events are registered (events before that are not seen).</param>
+    internal void Watch(INvml api, CancellationToken stoppingToken, Action? registered = null)
     {
         try
         {
@@ -43,6 +46,7 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
                 }
             }
 
+            registered?.Invoke();
             while (!stoppingToken.IsCancellationRequested)
             {
                 if (api.WaitForEvent(set, WaitMs, out NvmlEvent e) && devices.TryGetValue(e.Device.Handle, out var gpu))
