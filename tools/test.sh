@@ -77,6 +77,13 @@ summary=$(awk '
   END { printf "%d %d %d %d", p, f, s, n }
 ' artifacts/test-output.log)
 read -r passed failed skipped assemblies <<<"$summary"
+if [ "$failed" != 0 ]; then
+  # Repeated here, next to the summary, because CI keeps only the tail of the output: each failed test with the
+  # first lines of its message and stack.
+  echo
+  echo "== failed tests"
+  awk '/^  Failed / { show = 14 } show > 0 { print; show-- }' artifacts/test-output.log
+fi
 stamp "done: $assemblies test assemblies"
 echo "Test summary: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" = 0 ] && [ "$failed" != 0 ]; then status=1; fi

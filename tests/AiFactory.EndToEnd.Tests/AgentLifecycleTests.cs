@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Grpc.Client;
+using AiFactory.Tests.Shared;
 using Grpc.Health.V1;
 
 namespace AiFactory.EndToEnd.Tests;

@@ -1,4 +1,5 @@
 using AiFactory.Grpc.Client;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.EndToEnd.Tests;
 

@@ -38,7 +38,7 @@ internal static class DiscoverCommand
             }
             else
             {
-                TopologyPrinter.Print(Console.Out, TopologyTree.Build(inventory));
+                TopologyTreeText.Print(Console.Out, TopologyTree.Build(inventory));
             }
 
             foreach (DiscoveryWarning w in topology.Warnings)

@@ -36,7 +36,7 @@ internal static class TopologyCommand
                 }
                 else
                 {
-                    TreePrinter.Print(Console.Out, response.Root);
+                    TopologyTreeText.Print(Console.Out, response.Root);
                     Console.Out.WriteLine($"(inventory generation {response.Generation})");
                 }
 

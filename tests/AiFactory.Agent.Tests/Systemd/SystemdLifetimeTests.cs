@@ -1,4 +1,5 @@
 using AiFactory.Agent.Hosting.Systemd;
+using AiFactory.Tests.Shared;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 

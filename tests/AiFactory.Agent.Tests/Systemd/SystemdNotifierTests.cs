@@ -1,4 +1,5 @@
 using AiFactory.Agent.Hosting.Systemd;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.Agent.Tests.Systemd;
 

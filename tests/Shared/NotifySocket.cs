@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace AiFactory.Agent.Tests.Systemd;
+namespace AiFactory.Tests.Shared;
 
 /// <summary>A datagram socket standing in for systemd's notify socket: a path, or an abstract name ('@...').</summary>
 internal sealed class NotifySocket : IDisposable

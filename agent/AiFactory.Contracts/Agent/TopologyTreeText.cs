@@ -1,12 +1,15 @@
-using AiFactory.Contracts.Agent.V1;
+namespace AiFactory.Contracts.Agent.V1;
 
-namespace AiFactory.Agent.Inventory;
-
-/// <summary>Prints a <see cref="TopologyNode"/> tree with box-drawing branches (shared with aifactoryctl's copy).</summary>
-internal static class TopologyPrinter
+/// <summary>
+/// Draws a <see cref="TopologyNode"/> tree as text with box-drawing branches, attributes after the label, sorted by
+/// key. One drawing for both `aifactory-agent discover` (without --json) and `aifactoryctl topology`.
+/// </summary>
+public static class TopologyTreeText
 {
     public static void Print(TextWriter output, TopologyNode root)
     {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(root);
         output.WriteLine(Line(root));
         Children(output, root, string.Empty);
     }
