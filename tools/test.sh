@@ -39,6 +39,11 @@ done
 
 if [ "${AIFACTORY_REUSE_PUBLISH:-}" = 1 ] && [ -x artifacts/publish/linux-x64/aifactory-agent ]; then
   stamp "reusing the native-AOT binaries already in artifacts/publish/linux-x64 (AIFACTORY_REUSE_PUBLISH=1): $(tr '\n' ' ' < artifacts/publish/linux-x64/BUILD-INFO)"
+  built=$(sed -n 's/^commit=//p' artifacts/publish/linux-x64/BUILD-INFO)
+  head=$(git rev-parse --short=12 HEAD 2>/dev/null || true)
+  if [ -n "$head" ] && [ "$built" != "$head" ]; then
+    echo "warning: those binaries were built from commit ${built:-unknown}, the checkout is at $head: end-to-end tests run the older code" >&2
+  fi
 else
   stamp "publish native AOT"
   tools/publish-aot.sh linux-x64 </dev/null
@@ -54,8 +59,17 @@ stamp "dotnet test (end-to-end tests run the binaries in $AIFACTORY_PUBLISH_DIR)
 results=$root/artifacts/test-results
 rm -rf "$results"
 status=0
-dotnet test AiFactory.Agent.sln -c Release --nologo --logger "trx" --results-directory "$results" \
-  --logger "console;verbosity=normal" "$@" </dev/null 2>&1 | tee artifacts/test-output.log || status=$?
+: > artifacts/test-output.log
+# Build once (MSBuild builds projects in parallel), then run the test assemblies one after another (-m:1): several
+# assemblies start daemons, QEMU guests, Prometheus and node peers, and on a 2-core machine running them side by side
+# only turns generous timeouts into races. Costs about two minutes against running them side by side.
+stamp "dotnet build"
+dotnet build AiFactory.Agent.sln -c Release --nologo </dev/null 2>&1 | tee -a artifacts/test-output.log || status=$?
+if [ "$status" = 0 ]; then
+  stamp "dotnet test, one assembly at a time"
+  dotnet test AiFactory.Agent.sln -c Release --no-build -m:1 --nologo --logger "trx" --results-directory "$results" \
+    --logger "console;verbosity=normal" "$@" </dev/null 2>&1 | tee -a artifacts/test-output.log || status=$?
+fi
 
 # The runner's summaries, then one closing line over every test assembly. VSTest prints per assembly either
 #   "Passed!  - Failed:     0, Passed:    66, Skipped:     0, Total:    66, Duration: 2 s - X.dll (net10.0)"
