@@ -39,6 +39,23 @@ internal sealed class AgentMetrics
     public void RecordDiscovery(string outcome, TimeSpan duration) =>
         GetOrAdd(_discovery, outcome, Histogram.OperationBounds).Observe(duration.TotalSeconds);
 
+    /// <summary>Runs one discovery and records its duration: outcome "ok", or "failed" when it throws (rethrown).</summary>
+    public T TimeDiscovery<T>(Func<T> discover)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            T result = discover();
+            RecordDiscovery("ok", System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            return result;
+        }
+        catch
+        {
+            RecordDiscovery("failed", System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            throw;
+        }
+    }
+
     /// <summary>The node was found to differ from its profile in <paramref name="kind"/> (hugepages, mig, driver, ...).</summary>
     public void RecordDrift(string kind)
     {
