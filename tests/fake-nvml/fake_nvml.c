@@ -84,7 +84,7 @@ struct fake_device {
     unsigned char fabricCluster[16];
     unsigned long long sbeVol, dbeVol, sbeAgg, dbeAgg;
     unsigned int remapCor, remapUnc, remapPending, remapFailure, retiredPending, memTempC, powerMw;
-    unsigned int gpuUtil, memUtil, gpuTempC, smClockMHz, memClockMHz, pcieReplays;
+    unsigned int gpuUtil, memUtil, encUtil, decUtil, gpuTempC, smClockMHz, memClockMHz, pcieReplays;
     unsigned long long energyMj;
     int nprocs;
     nvmlProcessInfo_t procs[MAX_PROCS];
@@ -273,6 +273,8 @@ static void load_gpu(struct fake_device *d, int index, const jnode *g)
     /* Simulated readings (an H100 SXM at light load) unless the state file gives them. */
     d->gpuUtil = (unsigned)json_num(g, "gpuUtilPercent", 12);
     d->memUtil = (unsigned)json_num(g, "memCopyUtilPercent", 3);
+    d->encUtil = (unsigned)json_num(g, "encoderUtilPercent", 0);
+    d->decUtil = (unsigned)json_num(g, "decoderUtilPercent", 0);
     d->gpuTempC = (unsigned)json_num(g, "gpuTemperatureC", 38);
     d->smClockMHz = (unsigned)json_num(g, "smClockMHz", 1980);
     d->memClockMHz = (unsigned)json_num(g, "memClockMHz", 2619);
@@ -693,6 +695,25 @@ EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilizatio
     if (!u) return NVML_ERROR_INVALID_ARGUMENT;
     u->gpu = d->gpuUtil;
     u->memory = d->memUtil;
+    return NVML_SUCCESS;
+}
+
+/* NVENC/NVDEC utilisation; the sampling period is what a real H100 reports with no video work (one second). */
+EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t d, unsigned int *utilization, unsigned int *samplingPeriodUs)
+{
+    COUNT(); DEVICE_CALL(d);
+    if (!utilization || !samplingPeriodUs) return NVML_ERROR_INVALID_ARGUMENT;
+    *utilization = d->encUtil;
+    *samplingPeriodUs = 1000000;
+    return NVML_SUCCESS;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t d, unsigned int *utilization, unsigned int *samplingPeriodUs)
+{
+    COUNT(); DEVICE_CALL(d);
+    if (!utilization || !samplingPeriodUs) return NVML_ERROR_INVALID_ARGUMENT;
+    *utilization = d->decUtil;
+    *samplingPeriodUs = 1000000;
     return NVML_SUCCESS;
 }
 

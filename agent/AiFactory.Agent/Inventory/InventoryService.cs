@@ -24,6 +24,7 @@ internal sealed partial class InventoryService
     private readonly AgentOptions _options;
     private readonly EventBus _events;
     private readonly ILogger<InventoryService> _logger;
+    private readonly Metrics.AgentMetrics _metrics;
     private readonly List<Channel<InventoryChange>> _watchers = [];
     private readonly Task _initial;
     private HostTopology _topology = null!;
@@ -34,18 +35,19 @@ internal sealed partial class InventoryService
     /// Starts the first discovery in the background, so the daemon's listeners (and READY=1) do not wait for it;
     /// the first caller that needs the inventory waits for it instead.
     /// </summary>
-    public InventoryService(AgentOptions options, EventBus events, ILogger<InventoryService> logger)
+    public InventoryService(AgentOptions options, EventBus events, ILogger<InventoryService> logger, Metrics.AgentMetrics? metrics = null)
     {
         _options = options;
         _events = events;
         _logger = logger;
+        _metrics = metrics ?? new Metrics.AgentMetrics(); // discovery timings go nowhere without the metrics feature
         _discovery = new HostDiscovery(options.SysfsRoot, options.ProcfsRoot);
         _initial = Task.Run(DiscoverFirst);
     }
 
     private void DiscoverFirst()
     {
-        HostTopology topology = _discovery.Discover();
+        HostTopology topology = _metrics.TimeDiscovery(_discovery.Discover);
         HostInventory inventory = InventoryMapper.ToProto(topology, _options.SysfsRoot, _options.ProcfsRoot);
         inventory.Generation = 1;
         inventory.DiscoveredUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
@@ -135,7 +137,7 @@ internal sealed partial class InventoryService
             return false;
         }
 
-        HostTopology topology = _discovery.Discover();
+        HostTopology topology = _metrics.TimeDiscovery(_discovery.Discover);
         HostInventory inventory = InventoryMapper.ToProto(topology, _options.SysfsRoot, _options.ProcfsRoot);
         HostInventory stable = InventoryMapper.Stable(inventory);
         InventoryChange change;

@@ -16,6 +16,7 @@ internal sealed class AgentMetrics
     private readonly SortedDictionary<string, long> _drift = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, long> _profileOutcomes = new(StringComparer.Ordinal);
     private readonly SortedDictionary<(string Function, string Code), long> _nvmlErrors = [];
+    private readonly Dictionary<string, ulong> _lastXid = new(StringComparer.Ordinal);
 
     /// <summary>A finished gRPC call: the shape of <c>GrpcServerOptions.CallCompleted</c>.</summary>
     public void RecordRpc(string method, StatusCode code, TimeSpan duration) =>
@@ -38,6 +39,23 @@ internal sealed class AgentMetrics
     public void RecordDiscovery(string outcome, TimeSpan duration) =>
         GetOrAdd(_discovery, outcome, Histogram.OperationBounds).Observe(duration.TotalSeconds);
 
+    /// <summary>Runs one discovery and records its duration: outcome "ok", or "failed" when it throws (rethrown).</summary>
+    public T TimeDiscovery<T>(Func<T> discover)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            T result = discover();
+            RecordDiscovery("ok", System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            return result;
+        }
+        catch
+        {
+            RecordDiscovery("failed", System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            throw;
+        }
+    }
+
     /// <summary>The node was found to differ from its profile in <paramref name="kind"/> (hugepages, mig, driver, ...).</summary>
     public void RecordDrift(string kind)
     {
@@ -53,6 +71,24 @@ internal sealed class AgentMetrics
         lock (_gate)
         {
             _nvmlErrors[(function, code)] = _nvmlErrors.GetValueOrDefault((function, code)) + 1;
+        }
+    }
+
+    /// <summary>The GPU <paramref name="uuid"/> reported XID <paramref name="xid"/> (an NVML XID critical error event).</summary>
+    public void RecordXid(string uuid, ulong xid)
+    {
+        lock (_gate)
+        {
+            _lastXid[uuid] = xid;
+        }
+    }
+
+    /// <summary>The last XID the GPU reported since the agent started; 0 for none (dcgm-exporter's DCGM_FI_DEV_XID_ERRORS).</summary>
+    public double LastXid(string uuid)
+    {
+        lock (_gate)
+        {
+            return _lastXid.GetValueOrDefault(uuid);
         }
     }
 

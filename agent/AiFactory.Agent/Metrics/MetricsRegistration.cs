@@ -50,7 +50,7 @@ internal static class MetricsRegistration
             return new MetricsScraper(collectors, node, leases, gpus, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Metrics"));
         });
         services.AddSingleton<MetricsEndpoint>();
-        services.AddHostedService<ProfileEventRecorder>();
+        services.AddHostedService<NodeEventRecorder>();
         return services;
     }
 

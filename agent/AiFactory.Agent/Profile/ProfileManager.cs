@@ -46,6 +46,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     {
         lock (_gate)
         {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             RecoverLocked();
             NodeProfile profile = ProfileYaml.Parse(yaml);
             ProfilePlan plan = PlanNow(profile);
@@ -53,7 +54,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             {
                 string errors = string.Join("; ", plan.Errors);
                 LogRefused(logger, origin, errors);
-                bus.Publish("profile.refused", EventSeverity.Warning, "profile", $"profile refused ({origin}): {errors}", new Dictionary<string, string> { ["origin"] = origin });
+                bus.Publish("profile.refused", EventSeverity.Warning, "profile", $"profile refused ({origin}): {errors}", new Dictionary<string, string> { ["origin"] = origin, ["duration_seconds"] = Seconds(started) });
                 throw new ProfileFormatException(plan.Errors);
             }
 
@@ -78,6 +79,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
                     ["origin"] = origin,
                     ["steps"] = plan.Steps.Count.ToString(CultureInfo.InvariantCulture),
                     ["writes"] = report.Writes.ToString(CultureInfo.InvariantCulture),
+                    ["duration_seconds"] = Seconds(started),
                 });
             }
             else
@@ -91,12 +93,17 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
                     ["step"] = f.Index.ToString(CultureInfo.InvariantCulture),
                     ["file"] = f.File ?? string.Empty,
                     ["errno"] = (f.Errno ?? 0).ToString(CultureInfo.InvariantCulture),
+                    ["duration_seconds"] = Seconds(started),
                 });
             }
 
             return new ProfileApplyResult(applyId, plan, report);
         }
     }
+
+    /// <summary>Seconds since <paramref name="started"/> (a Stopwatch timestamp), for the events' duration_seconds.</summary>
+    private static string Seconds(long started) =>
+        System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Finishes an apply a killed process left (before the daemon serves).</summary>
     public RecoveryReport Recover()

@@ -50,6 +50,12 @@ public interface INvml
     /// <summary>GPU and memory-copy utilisation in percent over the last sample period (nvmlDeviceGetUtilizationRates).</summary>
     NvmlUtilization GetUtilization(NvmlDevice device);
 
+    /// <summary>Video encoder utilisation in percent over the last sample period (nvmlDeviceGetEncoderUtilization).</summary>
+    uint GetEncoderUtilization(NvmlDevice device);
+
+    /// <summary>Video decoder utilisation in percent over the last sample period (nvmlDeviceGetDecoderUtilization).</summary>
+    uint GetDecoderUtilization(NvmlDevice device);
+
     /// <summary>The GPU core temperature in °C (nvmlDeviceGetTemperature, NVML_TEMPERATURE_GPU).</summary>
     uint GetGpuTemperature(NvmlDevice device);
 

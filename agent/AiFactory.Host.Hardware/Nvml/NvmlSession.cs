@@ -213,6 +213,20 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
         return new NvmlUtilization(rates[0], rates[1]);
     }
 
+    public uint GetEncoderUtilization(NvmlDevice device)
+    {
+        uint percent, periodUs;
+        Check(DeviceGetEncoderUtilization(device.Handle, &percent, &periodUs), "nvmlDeviceGetEncoderUtilization");
+        return percent;
+    }
+
+    public uint GetDecoderUtilization(NvmlDevice device)
+    {
+        uint percent, periodUs;
+        Check(DeviceGetDecoderUtilization(device.Handle, &percent, &periodUs), "nvmlDeviceGetDecoderUtilization");
+        return percent;
+    }
+
     public uint GetGpuTemperature(NvmlDevice device)
     {
         uint temp;

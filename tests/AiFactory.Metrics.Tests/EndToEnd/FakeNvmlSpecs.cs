@@ -76,4 +76,48 @@ public sealed class FakeNvmlSpecs
             File.Delete(state);
         }
     }
+
+    [Fact]
+    public async Task An_XID_the_fake_NVML_raises_on_one_GPU_becomes_its_DCGM_FI_DEV_XID_ERRORS_and_the_others_stay_at_zero()
+    {
+        string fixture = FixtureHosts.Root("dgx-h100");
+        string events = Path.Combine(Path.GetTempPath(), "aifactory-metrics-xid-" + Guid.NewGuid().ToString("N") + ".events");
+        File.WriteAllText(events, string.Empty);
+        try
+        {
+            string target = "127.0.0.1:" + AgentProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+            using AgentProcess agent = AgentProcess.Start(
+                new Dictionary<string, string>
+                {
+                    ["FAKE_NVML_STATE"] = Path.Combine(FixtureHosts.RepositoryRoot, "hardware-fixtures", "dgx-h100", "nvml.json"),
+                    ["FAKE_NVML_EVENTS"] = events,
+                },
+                "--metrics-listen", target, "--log-level", "warning", "--nvml-library", FakeNvml,
+                "--sysfs-root", Path.Combine(fixture, "sys"), "--procfs-root", Path.Combine(fixture, "proc"));
+            string url = $"http://{target}/metrics";
+            var before = ExpositionParser.Parse(await agent.WaitForHttpAsync(url, StartTimeout), openMetrics: false);
+
+            // The watcher sees only events raised after it registered (as with NVML): raise the XID until it shows.
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            List<ExpositionParser.Sample> after = before;
+            DateTime deadline = DateTime.UtcNow + StartTimeout;
+            while (Xid(after, "3") != 79 && DateTime.UtcNow < deadline)
+            {
+                File.AppendAllText(events, "3 0x8 79\n");
+                await Task.Delay(200);
+                after = ExpositionParser.Parse(await http.GetStringAsync(new Uri(url)), openMetrics: false);
+            }
+
+            Assert.All(Enumerable.Range(0, 8), gpu => Assert.Equal(0, Xid(before, gpu.ToString(CultureInfo.InvariantCulture))));
+            Assert.Equal(79, Xid(after, "3"));
+            Assert.All(new[] { "0", "1", "2", "4", "5", "6", "7" }, gpu => Assert.Equal(0, Xid(after, gpu)));
+        }
+        finally
+        {
+            File.Delete(events);
+        }
+    }
+
+    private static double? Xid(List<ExpositionParser.Sample> samples, string gpu) =>
+        samples.SingleOrDefault(s => s.Name == "DCGM_FI_DEV_XID_ERRORS" && s.Labels["gpu"] == gpu)?.Value;
 }

@@ -1,4 +1,5 @@
 using AiFactory.Agent.Metrics.Sources;
+using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Numa;
 using AiFactory.Host.Model.Pci;
@@ -163,11 +164,11 @@ internal static class DgxH100
         for (int i = 8 - vfioGpus; i < 8; i++)
         {
             aer[GpuAddress(i)] = new AerCounters(
-                AerCounters.Parse(
+                PciAerReader.Parse(
                     $"RxErr 0\nBadTLP {i - 3}\nBadDLLP 1\nRollover 0\nTimeout 0\nNonFatalErr 0\nCorrIntErr 0\nHeaderOF 0\nTOTAL_ERR_COR {i - 2}\n",
                     "aer_dev_correctable"),
-                AerCounters.Parse("Undefined 0\nDLP 0\nSDES 0\nTLP 0\nFCP 0\nCmpltTO 0\nCmpltAbrt 0\nUnxCmplt 0\nRxOF 0\nMalfTLP 0\nECRC 0\nUnsupReq 0\nACSViol 0\nUncorrIntErr 0\nBlockedTLP 0\nAtomicOpBlocked 0\nTLPBlockedErr 0\nPoisonTLPBlocked 0\nTOTAL_ERR_NONFATAL 0\n", "aer_dev_nonfatal"),
-                AerCounters.Parse("Undefined 0\nDLP 0\nSDES 0\nTLP 0\nFCP 0\nCmpltTO 0\nCmpltAbrt 0\nUnxCmplt 0\nRxOF 0\nMalfTLP 0\nECRC 0\nUnsupReq 0\nACSViol 0\nUncorrIntErr 0\nBlockedTLP 0\nAtomicOpBlocked 0\nTLPBlockedErr 0\nPoisonTLPBlocked 0\nTOTAL_ERR_FATAL 0\n", "aer_dev_fatal"));
+                PciAerReader.Parse("Undefined 0\nDLP 0\nSDES 0\nTLP 0\nFCP 0\nCmpltTO 0\nCmpltAbrt 0\nUnxCmplt 0\nRxOF 0\nMalfTLP 0\nECRC 0\nUnsupReq 0\nACSViol 0\nUncorrIntErr 0\nBlockedTLP 0\nAtomicOpBlocked 0\nTLPBlockedErr 0\nPoisonTLPBlocked 0\nTOTAL_ERR_NONFATAL 0\n", "aer_dev_nonfatal"),
+                PciAerReader.Parse("Undefined 0\nDLP 0\nSDES 0\nTLP 0\nFCP 0\nCmpltTO 0\nCmpltAbrt 0\nUnxCmplt 0\nRxOF 0\nMalfTLP 0\nECRC 0\nUnsupReq 0\nACSViol 0\nUncorrIntErr 0\nBlockedTLP 0\nAtomicOpBlocked 0\nTLPBlockedErr 0\nPoisonTLPBlocked 0\nTOTAL_ERR_FATAL 0\n", "aer_dev_fatal"));
         }
 
         return new NodeSnapshot { Topology = topology, Aer = aer, HostReservedCpus = CpuSet.Parse("0-3,112-115") };

@@ -1,5 +1,7 @@
 using AiFactory.Agent.Inventory;
 using AiFactory.Agent.Metrics.Collectors;
+using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
@@ -14,7 +16,7 @@ namespace AiFactory.Agent.Metrics.Sources;
 internal sealed class InventoryNodeSource : INodeSnapshotSource
 {
     private readonly Func<HostTopology> _topology;
-    private readonly SysfsAerReader _aer;
+    private readonly PciAerReader _aer;
     private readonly Func<CpuSet>? _hostReserved;
 
     public InventoryNodeSource(InventoryService inventory, string sysfsRoot, Leases.ILeaseHost? leaseHost = null)
@@ -25,7 +27,7 @@ internal sealed class InventoryNodeSource : INodeSnapshotSource
     internal InventoryNodeSource(Func<HostTopology> topology, string sysfsRoot, Func<CpuSet>? hostReserved = null)
     {
         _topology = topology;
-        _aer = new SysfsAerReader(sysfsRoot);
+        _aer = new PciAerReader(new SysfsRoot(sysfsRoot));
         _hostReserved = hostReserved;
     }
 
@@ -33,9 +35,10 @@ internal sealed class InventoryNodeSource : INodeSnapshotSource
     {
         HostTopology topology = _topology();
         var aer = new Dictionary<PciAddress, AerCounters>();
+        var unreadable = new DiscoveryWarnings(); // an unreadable AER file leaves that device's counters out of this scrape
         foreach (PciDevice device in topology.PciDevices)
         {
-            if (PciDeviceCollector.IsShown(device) && _aer.Read(device.Address) is { } counters)
+            if (PciDeviceCollector.IsShown(device) && _aer.Read(device.Address, unreadable) is { } counters)
             {
                 aer[device.Address] = counters;
             }

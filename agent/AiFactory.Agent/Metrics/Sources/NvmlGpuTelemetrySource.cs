@@ -8,10 +8,12 @@ namespace AiFactory.Agent.Metrics.Sources;
 /// GPU telemetry from the agent's NVML session, read at scrape time. What <see cref="INvml"/> offers is mapped to
 /// dcgm-exporter's fields: framebuffer used/free/reserved (nvmlDeviceGetMemoryInfo_v2), power, energy, memory
 /// temperature, PCIe replays, ECC and remapped rows (one nvmlDeviceGetFieldValues call), GPU and memory-copy
-/// utilisation (nvmlDeviceGetUtilizationRates), GPU temperature (nvmlDeviceGetTemperature), SM and memory clocks
+/// utilisation (nvmlDeviceGetUtilizationRates), encoder and decoder utilisation (nvmlDeviceGetEncoderUtilization,
+/// nvmlDeviceGetDecoderUtilization), GPU temperature (nvmlDeviceGetTemperature), SM and memory clocks
 /// (nvmlDeviceGetClockInfo), and per MIG GPU instance the memory its processes use against the profile's size.
-/// Readings INvml has no call for (encoder/decoder, last XID) stay null and leave no sample. Every NVML error other than
-/// NOT_SUPPORTED is counted in <c>aifactory_nvml_errors_total</c> and drops only that reading.
+/// The last XID is not polled: NVML reports XIDs only as events, which the GPU health watcher turns into
+/// <c>gpu.xid</c> node events and <see cref="NodeEventRecorder"/> keeps per GPU (0 until one is seen, as dcgm-exporter).
+/// Every NVML error other than NOT_SUPPORTED is counted in <c>aifactory_nvml_errors_total</c> and drops only that reading.
 /// Without NVML (no driver, every GPU on vfio-pci) the snapshot is empty.
 /// </summary>
 internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
@@ -128,6 +130,9 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
             FbReservedMiB = memory is { } m3 ? m3.Reserved / (1024.0 * 1024.0) : null,
             GpuUtilPercent = utilization?.Gpu,
             MemCopyUtilPercent = utilization?.Memory,
+            EncoderUtilPercent = Try(() => (double?)api.GetEncoderUtilization(device)),
+            DecoderUtilPercent = Try(() => (double?)api.GetDecoderUtilization(device)),
+            LastXid = _metrics.LastXid(uuid),
             GpuTempCelsius = Try(() => (double?)api.GetGpuTemperature(device)),
             SmClockMHz = Try(() => (double?)api.GetClock(device, NvmlClockType.Sm)),
             MemClockMHz = Try(() => (double?)api.GetClock(device, NvmlClockType.Memory)),

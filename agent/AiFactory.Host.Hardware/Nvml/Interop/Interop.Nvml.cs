@@ -97,6 +97,14 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetUtilizationRates")]
     internal static partial NvmlReturn DeviceGetUtilizationRates(nint device, uint* utilization);
 
+    /// <summary><c>nvmlDeviceGetEncoderUtilization</c>: percent, and the sampling period it covers in µs.</summary>
+    [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetEncoderUtilization")]
+    internal static partial NvmlReturn DeviceGetEncoderUtilization(nint device, uint* utilization, uint* samplingPeriodUs);
+
+    /// <summary><c>nvmlDeviceGetDecoderUtilization</c>: percent, and the sampling period it covers in µs.</summary>
+    [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetDecoderUtilization")]
+    internal static partial NvmlReturn DeviceGetDecoderUtilization(nint device, uint* utilization, uint* samplingPeriodUs);
+
     /// <summary><c>nvmlDeviceGetTemperature</c> (sensor <c>NVML_TEMPERATURE_GPU</c> = 0).</summary>
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetTemperature")]
     internal static partial NvmlReturn DeviceGetTemperature(nint device, int sensorType, uint* temp);
