@@ -35,7 +35,7 @@ public static partial class LeasePlanner
 
         HashSet<PciAddress> migMode = [.. (usage.Context.MigCapacity ?? []).Select(c => c.Gpu)];
         List<PciDevice> free = [.. matching.Where(d => !usage.UsedDevices.Contains(d.Address) && !usage.MigGpus.Contains(d.Address) &&
-                                                        !migMode.Contains(d.Address) && Companions(topology, d).All(c => !usage.UsedDevices.Contains(c.Address)))];
+                                                        !migMode.Contains(d.Address) && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
         var byNode = free.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).ToList();
         if (free.Count < request.Count)
         {
@@ -61,7 +61,7 @@ public static partial class LeasePlanner
 
         foreach (PciDevice gpu in chosen)
         {
-            foreach (PciDevice c in Companions(topology, gpu))
+            foreach (PciDevice c in usage.Index.Companions(gpu.Address))
             {
                 if (devices.All(d => d.Address != c.Address))
                 {
@@ -76,10 +76,9 @@ public static partial class LeasePlanner
     private static PlanResult? PickMig(HostUsage usage, MigRequest request, out MigPlacement? placement)
     {
         placement = null;
-        HostTopology topology = usage.Context.Topology;
         List<MigCapacity> offered = [.. (usage.Context.MigCapacity ?? [])
             .Where(c => string.Equals(c.Profile, request.Profile, StringComparison.OrdinalIgnoreCase))
-            .Where(c => request.Model is null || (topology.FindDevice(c.Gpu) is { } d && MatchesModel(d, request.Model)))];
+            .Where(c => request.Model is null || (usage.Index.Device(c.Gpu) is { } d && MatchesModel(d, request.Model)))];
         if (offered.Count == 0)
         {
             return PlanResult.Invalid("mig.profile", $"NVML reports no GPU in MIG mode offering profile \"{request.Profile}\"" + (request.Model is null ? string.Empty : $" on a {request.Model}"));
@@ -109,7 +108,7 @@ public static partial class LeasePlanner
     private static PlanResult? PickVfs(HostUsage usage, VfRequest request, NumaPolicy policy, List<LeasedDevice> devices)
     {
         HostTopology topology = usage.Context.Topology;
-        List<PciDevice> all = [.. topology.PciDevices.Where(d => d.IsVirtualFunction && topology.FindDevice(d.PhysicalFunction!.Value) is { Kind: DeviceKind.Nic })];
+        List<PciDevice> all = [.. topology.PciDevices.Where(d => d.IsVirtualFunction && usage.Index.Device(d.PhysicalFunction!.Value) is { Kind: DeviceKind.Nic })];
         if (all.Count == 0)
         {
             return PlanResult.Invalid("vfs.count", "this host has no SR-IOV VF on a NIC (sriov_numvfs is 0 on every PF)");
@@ -127,7 +126,7 @@ public static partial class LeasePlanner
         {
             foreach (LeasedDevice gpu in gpus.Take(need))
             {
-                PciDevice? vf = FindSwitchPeerVf(usage, topology.FindDevice(gpu.Address)!, taken);
+                PciDevice? vf = FindSwitchPeerVf(usage, usage.Index.Device(gpu.Address)!, taken);
                 if (vf is null)
                 {
                     return PlanResult.Short("vfs.count", usage.CpuNodeOf(gpu.NumaNode), $"no free VF of a NIC under the PCIe switch of GPU {gpu.Address}");
@@ -197,7 +196,7 @@ public static partial class LeasePlanner
 
             foreach (PciAddress vfAddress in pf.Sriov.VirtualFunctions)
             {
-                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && topology.FindDevice(vfAddress) is { } vf)
+                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf)
                 {
                     return vf;
                 }
@@ -205,31 +204,6 @@ public static partial class LeasePlanner
         }
 
         return null;
-    }
-
-    /// <summary>The other non-bridge members of a device's IOMMU group: they go to vfio-pci with it.</summary>
-    private static IEnumerable<PciDevice> Companions(HostTopology topology, PciDevice device)
-    {
-        if (device.IommuGroup is not { } id)
-        {
-            yield break;
-        }
-
-        foreach (IommuGroup g in topology.IommuGroups)
-        {
-            if (g.Id != id)
-            {
-                continue;
-            }
-
-            foreach (PciAddress member in g.Members)
-            {
-                if (member != device.Address && topology.FindDevice(member) is { } d && d.BaseClass != 0x06 && d.Kind != DeviceKind.Bridge)
-                {
-                    yield return d;
-                }
-            }
-        }
     }
 
     private static bool MatchesModel(PciDevice d, string model) =>

@@ -60,7 +60,7 @@ public static partial class LeasePlanner
         var deviceNodes = new List<int>();
         var deviceCount = new Dictionary<int, int>();
         foreach (int? node in devices.Where(d => d.Role != DeviceRole.IommuCompanion).Select(d => usage.CpuNodeOf(d.NumaNode))
-                     .Append(mig is null ? null : usage.CpuNodeOf(context.Topology.FindDevice(mig.Gpu)?.NumaNode)))
+                     .Append(mig is null ? null : usage.CpuNodeOf(usage.Index.Device(mig.Gpu)?.NumaNode)))
         {
             if (node is { } n)
             {
@@ -98,7 +98,7 @@ public static partial class LeasePlanner
         var busyNodes = new HashSet<int>();
         foreach (PciAddress a in usage.UsedDevices)
         {
-            if (usage.CpuNodeOf(context.Topology.FindDevice(a)?.NumaNode) is { } n)
+            if (usage.CpuNodeOf(usage.Index.Device(a)?.NumaNode) is { } n)
             {
                 busyNodes.Add(n);
             }
@@ -108,18 +108,32 @@ public static partial class LeasePlanner
             n.Cpus.Intersect(usage.Usable).IsSubsetOf(usage.Free) && usage.UsedBytes(n.Id, PageSize.Small4K) + usage.UsedBytes(n.Id, PageSize.Huge2M) + usage.UsedBytes(n.Id, PageSize.Huge1G) == 0);
         int wholeCores = 0;
         int splitCores = 0;
-        var seen = new HashSet<int>();
+        var seen = new bool[usage.Index.CpuIdBound];
         foreach (int cpu in usage.Usable)
         {
-            CpuSet core = usage.CoreOf(cpu);
-            int first = core.First();
-            if (!seen.Add(first) || !core.IsSubsetOf(usage.Usable))
+            if (seen[cpu])
             {
                 continue;
             }
 
-            int free = core.Intersect(usage.Free).Count;
-            if (free == core.Count)
+            // One visit per core; a core with a host-reserved thread is neither whole nor split.
+            int threads = 0;
+            int usable = 0;
+            int free = 0;
+            foreach (int sibling in usage.CoreOf(cpu))
+            {
+                seen[sibling] = true;
+                threads++;
+                usable += usage.Usable.Contains(sibling) ? 1 : 0;
+                free += usage.Free.Contains(sibling) ? 1 : 0;
+            }
+
+            if (usable != threads)
+            {
+                continue;
+            }
+
+            if (free == threads)
             {
                 wholeCores++;
             }
