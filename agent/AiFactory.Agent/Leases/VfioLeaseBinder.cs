@@ -1,3 +1,4 @@
+using AiFactory.Grpc;
 using AiFactory.Host.Hardware.Vfio;
 using AiFactory.Host.Model.Leases;
 
@@ -8,24 +9,61 @@ namespace AiFactory.Agent.Leases;
 /// <see cref="VfioBinder"/> (driver_override → unbind → drivers_probe → read back), and restores the drivers the plan
 /// recorded on release. Binding already-bound devices writes nothing, so it is safe to repeat.
 /// </summary>
+/// <remarks>
+/// It binds exactly the plan's functions: the planner already put every non-bridge member of each GPU's IOMMU group
+/// in the plan. A PCI bridge sharing the group stays on pcieport (which vfio accepts in a viable group, and vfio-pci
+/// would refuse anyway), so <see cref="VfioBinder.BindGroups"/>, which takes every member, is not used here. When one
+/// function fails, those already bound are restored before the error goes up (FailedPrecondition naming the
+/// device), so nothing stays half-bound and the ledger drops the lease.
+/// </remarks>
 internal sealed class VfioLeaseBinder(VfioBinder binder) : ILeaseDeviceBinder
 {
     public string Description => "devices bound to vfio-pci";
 
     public void Bind(Lease lease)
     {
-        var addresses = lease.Plan.Devices.Select(d => d.Address).ToList();
-        if (addresses.Count > 0)
+        var done = new List<DeviceBinding>();
+        foreach (LeasedDevice d in lease.Plan.Devices)
         {
-            binder.BindGroups(addresses);
+            try
+            {
+                done.Add(binder.Bind(d.Address));
+            }
+            catch (IOException ex)
+            {
+                // VfioBindException and SysfsWriteException are IOExceptions.
+                for (int i = done.Count - 1; i >= 0; i--)
+                {
+                    try
+                    {
+                        binder.Restore(done[i]);
+                    }
+                    catch (IOException)
+                    {
+                        // The first failure is the one reported.
+                    }
+                }
+
+                throw new RpcException(StatusCode.FailedPrecondition, $"{Field(d)}: binding {d.Address} to vfio-pci failed ({ex.Message}); nothing was reserved");
+            }
         }
     }
 
     public void Unbind(Lease lease)
     {
-        foreach (LeasedDevice d in lease.Plan.Devices)
+        for (int i = lease.Plan.Devices.Count - 1; i >= 0; i--)
         {
-            binder.Restore(new DeviceBinding(d.Address, d.OriginalDriver, null));
+            LeasedDevice d = lease.Plan.Devices[i];
+            try
+            {
+                binder.Restore(new DeviceBinding(d.Address, d.OriginalDriver, null));
+            }
+            catch (IOException ex)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, $"id: giving {d.Address} back to {d.OriginalDriver ?? "no driver"} failed ({ex.Message}); lease {lease.Id} still holds it");
+            }
         }
     }
+
+    private static string Field(LeasedDevice d) => d.Role == DeviceRole.VirtualFunction ? "vfs" : "gpus";
 }

@@ -104,7 +104,7 @@ public enum DeviceRole
 public sealed record MigPlacement(PciAddress Gpu, string Profile, int PlacementStart, int PlacementSize);
 
 /// <summary>How much is still whole on the host.</summary>
-/// <param name="FreeWholeGpus">GPUs leased to nobody and not carrying MIG instances.</param>
+/// <param name="FreeWholeGpus">GPUs leased to nobody, not carrying MIG instances and not in MIG mode (which NVML reports).</param>
 /// <param name="FreeWholeNumaNodes">CPU nodes with every non-reserved CPU and every device free.</param>
 /// <param name="FreeWholeCores">Physical cores with every thread free.</param>
 /// <param name="FreeCpus">Free CPUs (not host-reserved, not claimed).</param>

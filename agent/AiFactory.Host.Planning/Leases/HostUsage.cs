@@ -13,7 +13,6 @@ namespace AiFactory.Host.Planning.Leases;
 /// </summary>
 public sealed class HostUsage
 {
-    private readonly Dictionary<int, NumaNode> _nodes = [];
     private readonly Dictionary<(int Node, PageSize Size), long> _usedBytes = [];
 
     /// <summary>Computes usage.</summary>
@@ -21,17 +20,7 @@ public sealed class HostUsage
     {
         Context = context;
         HostTopology topology = context.Topology;
-        foreach (NumaNode n in topology.NumaNodes)
-        {
-            _nodes[n.Id] = n;
-        }
-
-        var cores = new Dictionary<int, CpuSet>();
-        foreach (LogicalCpu cpu in topology.Cpus.Cpus)
-        {
-            CpuById[cpu.Id] = cpu;
-        }
-
+        Index = TopologyIndex.Of(topology);
         Usable = topology.Cpus.Online.Except(context.HostReservedCpus);
         CpuSet claimed = CpuSet.Empty;
         foreach (LeasePlan plan in context.Current)
@@ -70,8 +59,8 @@ public sealed class HostUsage
     /// <summary>Usable CPUs no lease claims.</summary>
     public CpuSet Free { get; }
 
-    /// <summary>Logical CPUs by id.</summary>
-    public Dictionary<int, LogicalCpu> CpuById { get; } = [];
+    /// <summary>Lookups over the topology (CPUs, nodes, devices, IOMMU companions).</summary>
+    internal TopologyIndex Index { get; }
 
     /// <summary>PCI functions held by current leases.</summary>
     public HashSet<PciAddress> UsedDevices { get; } = [];
@@ -83,7 +72,7 @@ public sealed class HostUsage
     public List<MigPlacement> UsedMig { get; } = [];
 
     /// <summary>The node with id <paramref name="id"/>, or null.</summary>
-    public NumaNode? Node(int id) => _nodes.GetValueOrDefault(id);
+    public NumaNode? Node(int id) => Index.Nodes.GetValueOrDefault(id);
 
     /// <summary>Bytes of <paramref name="size"/> pages leased on <paramref name="node"/>.</summary>
     public long UsedBytes(int node, PageSize size) => _usedBytes.GetValueOrDefault((node, size));
@@ -167,8 +156,8 @@ public sealed class HostUsage
 
     /// <summary>The physical core (its thread siblings on this host) of a CPU.</summary>
     public CpuSet CoreOf(int cpu) =>
-        CpuById.TryGetValue(cpu, out LogicalCpu? c) && !c.ThreadSiblings.IsEmpty ? c.ThreadSiblings : CpuSet.Of(cpu);
+        Index.CpuById.TryGetValue(cpu, out LogicalCpu? c) && !c.ThreadSiblings.IsEmpty ? c.ThreadSiblings : CpuSet.Of(cpu);
 
     /// <summary>Threads per core (the largest sibling set; 1 without SMT).</summary>
-    public int ThreadsPerCore => CpuById.Count == 0 ? 1 : Math.Max(1, CpuById.Values.Max(c => c.ThreadSiblings.Count));
+    public int ThreadsPerCore => Index.ThreadsPerCore;
 }

@@ -35,7 +35,7 @@ public static partial class LeasePlanner
 
         HashSet<PciAddress> migMode = [.. (usage.Context.MigCapacity ?? []).Select(c => c.Gpu)];
         List<PciDevice> free = [.. matching.Where(d => !usage.UsedDevices.Contains(d.Address) && !usage.MigGpus.Contains(d.Address) &&
-                                                        !migMode.Contains(d.Address) && Companions(topology, d).All(c => !usage.UsedDevices.Contains(c.Address)))];
+                                                        !migMode.Contains(d.Address) && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
         var byNode = free.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).ToList();
         if (free.Count < request.Count)
         {
@@ -61,7 +61,7 @@ public static partial class LeasePlanner
 
         foreach (PciDevice gpu in chosen)
         {
-            foreach (PciDevice c in Companions(topology, gpu))
+            foreach (PciDevice c in usage.Index.Companions(gpu.Address))
             {
                 if (devices.All(d => d.Address != c.Address))
                 {
@@ -76,10 +76,9 @@ public static partial class LeasePlanner
     private static PlanResult? PickMig(HostUsage usage, MigRequest request, out MigPlacement? placement)
     {
         placement = null;
-        HostTopology topology = usage.Context.Topology;
         List<MigCapacity> offered = [.. (usage.Context.MigCapacity ?? [])
             .Where(c => string.Equals(c.Profile, request.Profile, StringComparison.OrdinalIgnoreCase))
-            .Where(c => request.Model is null || (topology.FindDevice(c.Gpu) is { } d && MatchesModel(d, request.Model)))];
+            .Where(c => request.Model is null || (usage.Index.Device(c.Gpu) is { } d && MatchesModel(d, request.Model)))];
         if (offered.Count == 0)
         {
             return PlanResult.Invalid("mig.profile", $"NVML reports no GPU in MIG mode offering profile \"{request.Profile}\"" + (request.Model is null ? string.Empty : $" on a {request.Model}"));
@@ -106,10 +105,16 @@ public static partial class LeasePlanner
         return null;
     }
 
-    private static PlanResult? PickVfs(HostUsage usage, VfRequest request, NumaPolicy policy, List<LeasedDevice> devices)
+    /// <summary>
+    /// VFs of compute-fabric NICs: first one under each leased GPU's PCIe switch (when paired), then the rest on the
+    /// GPUs' (or the MIG GPU's) node(s); without GPUs, the node whose free VFs just cover the request. What does not
+    /// fit there is refused under numa policy required (naming the node) and, under preferred, taken from the
+    /// nearest other nodes with each such VF stated in <paramref name="spill"/> and added to <paramref name="spilled"/>.
+    /// </summary>
+    private static PlanResult? PickVfs(HostUsage usage, VfRequest request, NumaPolicy policy, MigPlacement? mig, List<LeasedDevice> devices, List<string> spill, HashSet<PciAddress> spilled)
     {
         HostTopology topology = usage.Context.Topology;
-        List<PciDevice> all = [.. topology.PciDevices.Where(d => d.IsVirtualFunction && topology.FindDevice(d.PhysicalFunction!.Value) is { Kind: DeviceKind.Nic })];
+        List<PciDevice> all = [.. topology.PciDevices.Where(d => d.IsVirtualFunction && usage.Index.Device(d.PhysicalFunction!.Value) is { Kind: DeviceKind.Nic })];
         if (all.Count == 0)
         {
             return PlanResult.Invalid("vfs.count", "this host has no SR-IOV VF on a NIC (sriov_numvfs is 0 on every PF)");
@@ -127,7 +132,7 @@ public static partial class LeasePlanner
         {
             foreach (LeasedDevice gpu in gpus.Take(need))
             {
-                PciDevice? vf = FindSwitchPeerVf(usage, topology.FindDevice(gpu.Address)!, taken);
+                PciDevice? vf = FindSwitchPeerVf(usage, usage.Index.Device(gpu.Address)!, taken);
                 if (vf is null)
                 {
                     return PlanResult.Short("vfs.count", usage.CpuNodeOf(gpu.NumaNode), $"no free VF of a NIC under the PCIe switch of GPU {gpu.Address}");
@@ -144,29 +149,65 @@ public static partial class LeasePlanner
             return null;
         }
 
+        int paired = request.Count - need;
         List<PciDevice> free = [.. all.Where(d => !usage.UsedDevices.Contains(d.Address) && !taken.Contains(d.Address))];
-        HashSet<int> gpuNodes = [.. gpus.Select(g => usage.CpuNodeOf(g.NumaNode) ?? -1)];
-        List<PciDevice> chosen;
-        if (gpuNodes.Count > 0)
+        List<int> anchors = [.. gpus.Select(g => usage.CpuNodeOf(g.NumaNode) ?? -1)];
+        if (mig is not null)
         {
-            chosen = [.. free.Where(v => gpuNodes.Contains(usage.CpuNodeOf(v.NumaNode) ?? -1)).Take(need)];
-            if (chosen.Count < need && policy == NumaPolicy.Preferred)
+            anchors.Add(usage.CpuNodeOf(usage.Index.Device(mig.Gpu)?.NumaNode) ?? -1);
+        }
+
+        anchors = [.. anchors.Distinct()];
+        int NodeOf(PciDevice vf) => usage.CpuNodeOf(vf.NumaNode) ?? -1;
+        List<PciDevice> chosen;
+        if (anchors.Count > 0)
+        {
+            chosen = [.. free.Where(v => anchors.Contains(NodeOf(v))).Take(need)];
+            if (chosen.Count < need && policy == NumaPolicy.Required)
             {
-                chosen.AddRange(free.Where(v => !chosen.Contains(v)).Take(need - chosen.Count));
+                return PlanResult.Short("vfs.count", anchors.Count == 1 && anchors[0] >= 0 ? anchors[0] : null, string.Create(CultureInfo.InvariantCulture,
+                    $"{request.Count} asked, {paired + chosen.Count} free on NUMA node(s) {NodeList(anchors)} of the GPU(s) ({free.Count + paired} free on the host); numa policy required"));
             }
         }
         else
         {
-            var byNode = free.GroupBy(v => usage.CpuNodeOf(v.NumaNode) ?? -1).ToList();
+            var byNode = free.GroupBy(NodeOf).ToList();
             var fit = byNode.Where(g => g.Count() >= need).OrderBy(g => g.Count()).ThenBy(g => g.Key).FirstOrDefault();
-            chosen = fit is not null ? [.. fit.Take(need)]
-                : policy == NumaPolicy.Preferred ? [.. byNode.OrderByDescending(g => g.Count()).SelectMany(g => g).Take(need)] : [];
+            var most = byNode.OrderByDescending(g => g.Count()).ThenBy(g => g.Key).FirstOrDefault();
+            if (fit is null && policy == NumaPolicy.Required)
+            {
+                return PlanResult.Short("vfs.count", most is { Key: >= 0 } ? most.Key : null, string.Create(CultureInfo.InvariantCulture,
+                    $"{request.Count} asked, at most {most?.Count() ?? 0} free on one NUMA node ({(most is null ? "none free" : "node " + NodeName(most.Key))}); numa policy required"));
+            }
+
+            IGrouping<int, PciDevice>? home = fit ?? most;
+            chosen = home is null ? [] : [.. home.Take(need)];
+            if (home is not null)
+            {
+                anchors = [home.Key];
+            }
+        }
+
+        if (chosen.Count < need && anchors.Count > 0)
+        {
+            // Numa policy preferred: the nearest other nodes, each VF stated.
+            int from = anchors[0];
+            List<int> order = from >= 0 ? [.. usage.CpuNodesByDistance(from)] : [];
+            foreach (PciDevice vf in free.Where(v => !chosen.Contains(v))
+                         .OrderBy(v => order.IndexOf(NodeOf(v)) is var i && i >= 0 ? i : int.MaxValue).ThenBy(v => v.Address)
+                         .Take(need - chosen.Count))
+            {
+                chosen.Add(vf);
+                spilled.Add(vf.Address);
+                spill.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"VF {vf.Address} (PF {vf.PhysicalFunction}) on node {NodeName(NodeOf(vf))}, off the lease's NUMA node(s) {NodeList(anchors)}"));
+            }
         }
 
         if (chosen.Count < need)
         {
-            return PlanResult.Short("vfs.count", gpuNodes.Count == 1 ? gpuNodes.First() : null,
-                string.Create(CultureInfo.InvariantCulture, $"{request.Count} asked, {chosen.Count + (request.Count - need)} free on the allowed NUMA node(s) ({free.Count} free on the host)"));
+            return PlanResult.Short("vfs.count", null, string.Create(CultureInfo.InvariantCulture,
+                $"{request.Count} asked, {paired + chosen.Count} free on the whole host"));
         }
 
         foreach (PciDevice vf in chosen)
@@ -176,6 +217,10 @@ public static partial class LeasePlanner
 
         return null;
     }
+
+    private static string NodeName(int node) => node >= 0 ? node.ToString(CultureInfo.InvariantCulture) : "unknown";
+
+    private static string NodeList(IEnumerable<int> nodes) => string.Join(",", nodes.Select(NodeName));
 
     /// <summary>A free VF whose NIC shares a PCIe switch (an upstream bridge below the root port) with the GPU.</summary>
     private static PciDevice? FindSwitchPeerVf(HostUsage usage, PciDevice gpu, HashSet<PciAddress> taken)
@@ -197,7 +242,7 @@ public static partial class LeasePlanner
 
             foreach (PciAddress vfAddress in pf.Sriov.VirtualFunctions)
             {
-                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && topology.FindDevice(vfAddress) is { } vf)
+                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf)
                 {
                     return vf;
                 }
@@ -205,31 +250,6 @@ public static partial class LeasePlanner
         }
 
         return null;
-    }
-
-    /// <summary>The other non-bridge members of a device's IOMMU group: they go to vfio-pci with it.</summary>
-    private static IEnumerable<PciDevice> Companions(HostTopology topology, PciDevice device)
-    {
-        if (device.IommuGroup is not { } id)
-        {
-            yield break;
-        }
-
-        foreach (IommuGroup g in topology.IommuGroups)
-        {
-            if (g.Id != id)
-            {
-                continue;
-            }
-
-            foreach (PciAddress member in g.Members)
-            {
-                if (member != device.Address && topology.FindDevice(member) is { } d && d.BaseClass != 0x06 && d.Kind != DeviceKind.Bridge)
-                {
-                    yield return d;
-                }
-            }
-        }
     }
 
     private static bool MatchesModel(PciDevice d, string model) =>

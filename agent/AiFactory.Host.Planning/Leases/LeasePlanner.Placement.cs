@@ -19,10 +19,9 @@ public static partial class LeasePlanner
 
     private static PlanResult? PlaceCpusAndMemory(
         HostUsage usage, LeaseRequest request, List<int> deviceNodes, Dictionary<int, int> deviceCount,
-        out List<NodeAllocation> nodes, out List<string> spill, out CpuSet emulator)
+        List<string> spill, out List<NodeAllocation> nodes, out CpuSet emulator)
     {
         nodes = [];
-        spill = [];
         emulator = CpuSet.Empty;
         if (request.ThreadPolicy == CpuThreadPolicy.Require && usage.ThreadsPerCore < 2)
         {

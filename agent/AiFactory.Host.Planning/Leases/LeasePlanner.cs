@@ -28,6 +28,8 @@ public static partial class LeasePlanner
 
         var usage = new HostUsage(context);
         var devices = new List<LeasedDevice>();
+        var spill = new List<string>();
+        var spilled = new HashSet<PciAddress>();
         MigPlacement? mig = null;
         if (request.Gpus is { } gpus)
         {
@@ -49,18 +51,19 @@ public static partial class LeasePlanner
 
         if (request.Vfs is { } vfs)
         {
-            PlanResult? refused = PickVfs(usage, vfs, request.NumaPolicy, devices);
+            PlanResult? refused = PickVfs(usage, vfs, request.NumaPolicy, mig, devices, spill, spilled);
             if (refused is not null)
             {
                 return refused;
             }
         }
 
-        // The nodes the devices live on, the busiest first; CPU-less GPU-memory nodes map to their CPU node.
+        // The nodes the devices live on, the busiest first; CPU-less GPU-memory nodes map to their CPU node. A VF that
+        // spilled (numa policy preferred) does not pull vCPUs and memory after it.
         var deviceNodes = new List<int>();
         var deviceCount = new Dictionary<int, int>();
-        foreach (int? node in devices.Where(d => d.Role != DeviceRole.IommuCompanion).Select(d => usage.CpuNodeOf(d.NumaNode))
-                     .Append(mig is null ? null : usage.CpuNodeOf(context.Topology.FindDevice(mig.Gpu)?.NumaNode)))
+        foreach (int? node in devices.Where(d => d.Role != DeviceRole.IommuCompanion && !spilled.Contains(d.Address)).Select(d => usage.CpuNodeOf(d.NumaNode))
+                     .Append(mig is null ? null : usage.CpuNodeOf(usage.Index.Device(mig.Gpu)?.NumaNode)))
         {
             if (node is { } n)
             {
@@ -69,7 +72,7 @@ public static partial class LeasePlanner
         }
 
         deviceNodes.AddRange(deviceCount.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key).Select(kv => kv.Key));
-        PlanResult? placed = PlaceCpusAndMemory(usage, request, deviceNodes, deviceCount, out List<NodeAllocation> nodes, out List<string> spill, out CpuSet emulator);
+        PlanResult? placed = PlaceCpusAndMemory(usage, request, deviceNodes, deviceCount, spill, out List<NodeAllocation> nodes, out CpuSet emulator);
         if (placed is not null)
         {
             return placed;
@@ -93,12 +96,13 @@ public static partial class LeasePlanner
     public static Fragmentation MeasureFragmentation(PlanningContext context)
     {
         var usage = new HostUsage(context);
+        HashSet<PciAddress> migMode = [.. (context.MigCapacity ?? []).Select(c => c.Gpu)];
         int wholeGpus = context.Topology.PciDevices.Count(d => d.Kind == Model.Pci.DeviceKind.Gpu && !d.IsVirtualFunction &&
-            !usage.UsedDevices.Contains(d.Address) && !usage.MigGpus.Contains(d.Address));
+            !usage.UsedDevices.Contains(d.Address) && !usage.MigGpus.Contains(d.Address) && !migMode.Contains(d.Address));
         var busyNodes = new HashSet<int>();
         foreach (PciAddress a in usage.UsedDevices)
         {
-            if (usage.CpuNodeOf(context.Topology.FindDevice(a)?.NumaNode) is { } n)
+            if (usage.CpuNodeOf(usage.Index.Device(a)?.NumaNode) is { } n)
             {
                 busyNodes.Add(n);
             }
@@ -108,18 +112,32 @@ public static partial class LeasePlanner
             n.Cpus.Intersect(usage.Usable).IsSubsetOf(usage.Free) && usage.UsedBytes(n.Id, PageSize.Small4K) + usage.UsedBytes(n.Id, PageSize.Huge2M) + usage.UsedBytes(n.Id, PageSize.Huge1G) == 0);
         int wholeCores = 0;
         int splitCores = 0;
-        var seen = new HashSet<int>();
+        var seen = new bool[usage.Index.CpuIdBound];
         foreach (int cpu in usage.Usable)
         {
-            CpuSet core = usage.CoreOf(cpu);
-            int first = core.First();
-            if (!seen.Add(first) || !core.IsSubsetOf(usage.Usable))
+            if (seen[cpu])
             {
                 continue;
             }
 
-            int free = core.Intersect(usage.Free).Count;
-            if (free == core.Count)
+            // One visit per core; a core with a host-reserved thread is neither whole nor split.
+            int threads = 0;
+            int usable = 0;
+            int free = 0;
+            foreach (int sibling in usage.CoreOf(cpu))
+            {
+                seen[sibling] = true;
+                threads++;
+                usable += usage.Usable.Contains(sibling) ? 1 : 0;
+                free += usage.Free.Contains(sibling) ? 1 : 0;
+            }
+
+            if (usable != threads)
+            {
+                continue;
+            }
+
+            if (free == threads)
             {
                 wholeCores++;
             }

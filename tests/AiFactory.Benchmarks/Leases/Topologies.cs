@@ -29,6 +29,13 @@ internal static class Topologies
     /// </summary>
     public static HostTopology Gh200 { get; } = BuildGh200();
 
+    /// <summary>
+    /// A 2-socket server whose only SR-IOV NIC hangs off the other socket: 2 × 8 cores × 2 threads (32 CPUs), two
+    /// A100 PCIe on node 0, one ConnectX-6 Dx PF with 4 VFs on node 1 (under no GPU's switch); 256 GiB and 64 1G
+    /// pages per node.
+    /// </summary>
+    public static HostTopology NicOnOtherSocket { get; } = BuildNicOnOtherSocket();
+
     /// <summary>A workstation: 8 cores × 2 threads, one node, 2 RTX GPUs each with an audio companion in its IOMMU group.</summary>
     public static HostTopology Workstation { get; } = BuildWorkstation();
 
@@ -122,6 +129,50 @@ internal static class Topologies
 
         var gpu = Gpu(new PciAddress(9, 1, 0, 0), 1, "GH200 480GB", 0x2342, [new PciAddress(9, 0, 0, 0)], 5);
         return new HostTopology { Cpus = cpus, NumaNodes = nodes, PciDevices = [gpu], IommuGroups = [new IommuGroup(5, [gpu.Address])] };
+    }
+
+    private static HostTopology BuildNicOnOtherSocket()
+    {
+        var cpus = SmtCpus(sockets: 2, coresPerSocket: 8, nodeOfSocket: s => s);
+        var devices = new List<PciDevice>();
+        var groups = new List<IommuGroup>();
+        for (int i = 0; i < 2; i++)
+        {
+            var gpu = new PciAddress(0, (byte)(0x17 + i), 0, 0);
+            devices.Add(Gpu(gpu, 0, "A100 PCIe 80GB", 0x20b5, [new PciAddress(0, 0x16, (byte)(1 + i), 0)], 1 + i));
+            groups.Add(new IommuGroup(1 + i, [gpu]));
+        }
+
+        var pf = new PciAddress(0, 0x98, 0, 0);
+        var root = new PciAddress(0, 0x97, 1, 0);
+        var vfs = Enumerable.Range(0, 4).Select(v => new PciAddress(0, 0x98, 0, (byte)(2 + v))).ToList();
+        devices.Add(new PciDevice
+        {
+            Address = pf, VendorId = 0x15b3, DeviceId = 0x101d, ClassCode = 0x020000, Kind = DeviceKind.Nic, ModelName = "ConnectX-6 Dx",
+            Driver = "mlx5_core", NumaNode = 1, UpstreamBridges = [root], IommuGroup = 10, Sriov = new SriovInfo(8, 4, true, vfs),
+        });
+        groups.Add(new IommuGroup(10, [pf]));
+        for (int v = 0; v < vfs.Count; v++)
+        {
+            devices.Add(new PciDevice
+            {
+                Address = vfs[v], VendorId = 0x15b3, DeviceId = 0x101e, ClassCode = 0x020000, Kind = DeviceKind.Nic, ModelName = "ConnectX Family mlx5Gen Virtual Function",
+                Driver = "mlx5_core", NumaNode = 1, UpstreamBridges = [root], IommuGroup = 11 + v, PhysicalFunction = pf,
+            });
+            groups.Add(new IommuGroup(11 + v, [vfs[v]]));
+        }
+
+        return new HostTopology
+        {
+            Cpus = cpus,
+            NumaNodes =
+            [
+                Node(0, cpus, 256 * GiB, [10, 21], [new HugepagePool(1024 * 1024, 64, 64, 0)]),
+                Node(1, cpus, 256 * GiB, [21, 10], [new HugepagePool(1024 * 1024, 64, 64, 0)]),
+            ],
+            PciDevices = [.. devices.OrderBy(d => d.Address)],
+            IommuGroups = groups,
+        };
     }
 
     private static HostTopology BuildWorkstation()

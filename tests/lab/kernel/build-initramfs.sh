@@ -2,6 +2,7 @@
 # build-initramfs.sh LAB PUBLISH_DIR VFIOCHECK GUEST_DIR -> LAB/initramfs.cpio.gz
 # A busybox initramfs (hardware-lab variant A) with the lab kernel's vfio/nvme/e1000 modules, the published
 # native-AOT agent and CLI with the shared libraries they link, vfiocheck, and the guest scenario (GUEST_DIR/*).
+# AIFACTORY_LAB_MODULES names more kernel modules to carry (the lease scenario's aty128fb).
 set -euo pipefail
 lab=$1 publish=$2 vfiocheck=$3 guest=$4
 kernel=${AIFACTORY_LAB_KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -1)}
@@ -11,7 +12,7 @@ R=$lab/root
 rm -rf "$R"; mkdir -p "$R"/{bin,sbin,etc,proc,sys,dev,tmp,mnt,run,var/lib,lab,lib/modules/$K}
 cp /bin/busybox "$R/bin/busybox"
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
-for m in vfio vfio_pci vfio_iommu_type1 nvme e1000e e1000; do
+for m in vfio vfio_pci vfio_iommu_type1 nvme e1000e e1000 ${AIFACTORY_LAB_MODULES:-}; do
   /sbin/modprobe -S "$K" --show-depends "$m" | awk '$1=="insmod"{print $2}' | while read -r f; do
     mkdir -p "$R$(dirname "$f")"; cp -n "$f" "$R$f"; done
 done

@@ -2,7 +2,9 @@
 # run-guest.sh INITRAMFS LOG: boots the lab machine (hardware-lab variant A) under TCG and waits for power-off:
 # q35 + intel-iommu, 2 NUMA nodes, an SR-IOV NVMe PF (01:00.0), an e1000e (02:00.0), a plain NVMe (03:00.0),
 # a pcie-pci-bridge (04:00.0) with two e1000s sharing its IOMMU group (05:01.0, 05:02.0), and an NVMe on
-# NUMA node 1 behind a pxb (81:00.0).
+# NUMA node 1 behind a pxb (81:00.0). AIFACTORY_LAB_QEMU_EXTRA adds devices (the lease scenario's ATI GPU).
+# no_timer_check: under TCG on a loaded host the kernel's boot-time timer IRQ check can miss its window and panic
+# ("timer doesn't work through Interrupt-remapped IO-APIC"); VM kernels skip that check.
 set -euo pipefail
 initrd=$1 log=$2
 kernel=${AIFACTORY_LAB_KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -1)}
@@ -21,6 +23,7 @@ exec timeout "${AIFACTORY_LAB_TIMEOUT:-300}" qemu-system-x86_64 -accel tcg -mach
   -device e1000,netdev=n2,bus=br1,addr=2 -netdev user,id=n2,restrict=on \
   -device pxb-pcie,id=pxb1,bus_nr=0x80,numa_node=1,bus=pcie.0 \
   -device pcie-root-port,id=rp5,bus=pxb1,chassis=5,slot=5 -device nvme,id=nvme2,serial=numa1,bus=rp5 \
+  ${AIFACTORY_LAB_QEMU_EXTRA:-} \
   -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 panic=-1 quiet intel_iommu=on iommu=pt" \
+  -append "console=ttyS0 panic=-1 quiet intel_iommu=on iommu=pt no_timer_check" \
   -nographic -no-reboot -monitor none -display none -serial "file:$log"
