@@ -66,7 +66,7 @@ struct fake_gi {
     struct fake_ci ci[MAX_CI];
 };
 
-struct failure { char fn[64]; nvmlReturn_t rc; int times; /* -1: always */ };
+struct failure { char fn[64]; nvmlReturn_t rc; int times; /* -1: always */ int after; /* calls that succeed first */ };
 
 struct fake_device {
     int index;
@@ -291,6 +291,7 @@ static void load_gpu(struct fake_device *d, int index, const jnode *g)
         copy_str(d->fail[i].fn, sizeof d->fail[i].fn, json_str(fails->items[i], "function", ""));
         d->fail[i].rc = return_by_name(json_str(fails->items[i], "return", "UNKNOWN"));
         d->fail[i].times = (int)json_num(fails->items[i], "times", -1);
+        d->fail[i].after = (int)json_num(fails->items[i], "after", 0);
         d->nfail = i + 1;
     }
     for (int i = 0; i < MAX_GI; i++) d->gi[i].dev = d;
@@ -408,6 +409,7 @@ static nvmlReturn_t injected(struct fake_device *d, const char *fn)
     for (int i = 0; d && i < d->nfail; i++) {
         struct failure *f = &d->fail[i];
         if (strcmp(f->fn, fn) != 0 || f->times == 0) continue;
+        if (f->after > 0) { f->after--; continue; }
         if (f->times > 0) f->times--;
         return f->rc;
     }

@@ -26,6 +26,9 @@ internal sealed record ProfileEnvironment
 
     public required IModuleLoader Modules { get; init; }
 
+    /// <summary>MIG through the agent's NVML; null where the daemon has no GPU feature (then a <c>mig</c> section is refused).</summary>
+    public ProfileMig? Mig { get; init; }
+
     /// <summary>Where the vfio udev rule is written.</summary>
     public required string UdevRulesDir { get; init; }
 

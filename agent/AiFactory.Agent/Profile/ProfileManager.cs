@@ -26,7 +26,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     /// <summary>Parses and plans; throws <see cref="ProfileFormatException"/> with every error.</summary>
     public (NodeProfile Profile, ProfilePlan Plan) Plan(string yaml)
     {
-        NodeProfile profile = ProfileYaml.Parse(yaml);
+        NodeProfile profile = Parse(yaml);
         return (profile, PlanNow(profile));
     }
 
@@ -35,8 +35,18 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     {
         var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null);
         HostTopology topology = reader.ReadTopology();
-        return ProfilePlanner.Plan(topology, reader.ReadState(profile), profile);
+        ProfileCurrentState state = reader.ReadState(profile);
+        if (profile.Mig is not null)
+        {
+            (IReadOnlyList<MigGpuState> gpus, string? unavailable) = env.Mig is { } mig ? mig.Read() : (Array.Empty<MigGpuState>(), "this agent has no NVML layer");
+            state = state with { MigGpus = gpus, MigUnavailable = unavailable };
+        }
+
+        return ProfilePlanner.Plan(topology, state, profile);
     }
+
+    /// <summary>Parses the profile and imports the mig-parted file it names.</summary>
+    private static NodeProfile Parse(string yaml) => ProfileYaml.ImportPartedConfig(ProfileYaml.Parse(yaml), File.ReadAllText);
 
     /// <summary>
     /// Applies a profile: invalid input throws <see cref="ProfileFormatException"/> with nothing written; a failed
@@ -47,7 +57,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         lock (_gate)
         {
             RecoverLocked();
-            NodeProfile profile = ProfileYaml.Parse(yaml);
+            NodeProfile profile = Parse(yaml);
             ProfilePlan plan = PlanNow(profile);
             if (!plan.IsValid)
             {
@@ -231,6 +241,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         {
             AfterStep = afterStep,
             ProbeTimeout = env.ProbeTimeout,
+            Mig = env.Mig,
         };
     }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using AiFactory.Host.Hardware.Systemd;
 using AiFactory.Host.Hardware.Vfio;
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Gpu;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Profile;
 
@@ -49,6 +50,9 @@ public sealed partial class ProfileApplier
 
     /// <summary>Called after each step has run and been verified (fault injection in tests: the kill -9 proof).</summary>
     public Action<int>? AfterStep { get; init; }
+
+    /// <summary>The NVML layer for MIG steps; null on a host without NVML (a plan with MIG steps then fails).</summary>
+    public IMigControl? Mig { get; init; }
 
     /// <summary>The binder (shared with leases).</summary>
     public VfioBinder Binder => _binder;
@@ -116,7 +120,9 @@ public sealed partial class ProfileApplier
         return new RecoveryReport(true, doc.Phase, doc.ApplyId, rolledBack, errors);
     }
 
-    private int Writes() => _writer.WriteCount + (_procfsWriter?.WriteCount ?? 0);
+    private int Writes() => _writer.WriteCount + (_procfsWriter?.WriteCount ?? 0) + (Mig?.WriteCount ?? 0);
+
+    private IMigControl RequireMig() => Mig ?? throw new MigStepException("MIG steps need NVML, which this agent has not opened");
 
     private (List<string> Done, List<string> Errors) Rollback(IReadOnlyList<JournalStep> steps)
     {
@@ -155,6 +161,9 @@ public sealed partial class ProfileApplier
         SetHugepagesStep h => [new UndoAction("write", Path: HugepagePath(h.Node, h.PageSizeKiB), Value: h.From.ToString(CultureInfo.InvariantCulture))],
         SetAllowedCpusStep c => [new UndoAction("allowed-cpus", Unit: c.Unit, Value: c.From)],
         StopServiceStep s => [new UndoAction("start-service", Unit: s.Unit)],
+        SetMigModeStep m => [new UndoAction("mig-mode", Address: m.Gpu.ToString(), Value: m.From ? "1" : "0")],
+        CreateMigInstanceStep c => [new UndoAction("mig-destroy", Address: c.Gpu.ToString(), Value: MigValue(c.Profile, c.Placement))],
+        DestroyMigInstanceStep d => [new UndoAction("mig-create", Address: d.Gpu.ToString(), Value: MigValue(d.Profile, d.Placement))],
         _ => [],
     };
 
@@ -170,6 +179,9 @@ public sealed partial class ProfileApplier
         SetAllowedCpusStep c => SetAllowedCpus(c.Unit, c.To),
         StopServiceStep s => Service(s.Unit, stop: true),
         StartServiceStep s => Service(s.Unit, stop: false),
+        SetMigModeStep m => RequireMig().SetMode(m.Gpu, m.To),
+        CreateMigInstanceStep c => RequireMig().Create(c.Gpu, c.Profile, c.Placement),
+        DestroyMigInstanceStep d => RequireMig().Destroy(d.Gpu, d.Profile, d.Placement),
         _ => throw new ArgumentException($"unknown step {step.GetType().Name}"),
     };
 
@@ -191,6 +203,17 @@ public sealed partial class ProfileApplier
                 break;
             case "start-service":
                 _systemctl.Start(action.Unit!);
+                break;
+            case "mig-mode":
+                RequireMig().SetMode(PciAddress.Parse(action.Address!), action.Value == "1");
+                break;
+            case "mig-create":
+                (string createProfile, MigPlacement createAt) = ParseMigValue(action.Value!);
+                RequireMig().Create(PciAddress.Parse(action.Address!), createProfile, createAt);
+                break;
+            case "mig-destroy":
+                (string destroyProfile, MigPlacement destroyAt) = ParseMigValue(action.Value!);
+                RequireMig().Destroy(PciAddress.Parse(action.Address!), destroyProfile, destroyAt);
                 break;
             default:
                 throw new ArgumentException($"unknown journal action \"{action.Op}\"");
@@ -375,6 +398,24 @@ public sealed partial class ProfileApplier
 
             Thread.Sleep(5);
         }
+    }
+
+    private static string MigValue(string profile, MigPlacement placement) =>
+        string.Create(CultureInfo.InvariantCulture, $"{profile}@{placement.Start}:{placement.Size}");
+
+    /// <summary>Parses "3g.40gb@4:4" (profile @ start : size) of a journaled MIG action.</summary>
+    private static (string Profile, MigPlacement Placement) ParseMigValue(string value)
+    {
+        int at = value.LastIndexOf('@');
+        int colon = value.LastIndexOf(':');
+        if (at <= 0 || colon < at ||
+            !uint.TryParse(value.AsSpan(at + 1, colon - at - 1), NumberStyles.None, CultureInfo.InvariantCulture, out uint start) ||
+            !uint.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out uint size))
+        {
+            throw new FormatException($"journaled MIG instance \"{value}\" is not PROFILE@START:SIZE");
+        }
+
+        return (value[..at], new MigPlacement(start, size));
     }
 
     private static string Dev(PciAddress address) => "bus/pci/devices/" + address;

@@ -17,6 +17,12 @@ public sealed record ProfileCurrentState
     /// <summary>Each unit's <c>AllowedCPUs=</c> now; a unit absent or mapped to the empty set is unconfined.</summary>
     public IReadOnlyDictionary<string, CpuSet> AllowedCpus { get; init; } = new Dictionary<string, CpuSet>();
 
+    /// <summary>The GPUs NVML sees, with their MIG state; read only when the profile has a <c>mig</c> section.</summary>
+    public IReadOnlyList<MigGpuState> MigGpus { get; init; } = [];
+
+    /// <summary>Why MIG state could not be read (no NVML); null when it was, or was not needed.</summary>
+    public string? MigUnavailable { get; init; }
+
     /// <summary>The units active now (only those are stopped and started around device changes).</summary>
     public IReadOnlySet<string> ActiveUnits { get; init; } = new HashSet<string>();
 }

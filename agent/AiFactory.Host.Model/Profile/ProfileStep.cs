@@ -1,4 +1,5 @@
 using System.Globalization;
+using AiFactory.Host.Model.Gpu;
 using AiFactory.Host.Model.Pci;
 
 namespace AiFactory.Host.Model.Profile;
@@ -125,4 +126,37 @@ public sealed record StartServiceStep(string Unit) : ProfileStep
 
     /// <inheritdoc />
     public override string Describe() => $"start {Unit}";
+}
+
+/// <summary>
+/// Set a GPU's MIG mode through NVML: refused while a process holds the GPU; when the driver asks for a reset, only
+/// that GPU is reset; read back.
+/// </summary>
+public sealed record SetMigModeStep(PciAddress Gpu, int Index, bool From, bool To) : ProfileStep
+{
+    /// <inheritdoc />
+    public override string Kind => "mig";
+
+    /// <inheritdoc />
+    public override string Describe() => $"GPU {Index} ({Gpu}) MIG mode {(From ? "enabled" : "disabled")} -> {(To ? "enabled" : "disabled")}";
+}
+
+/// <summary>Destroy one GPU instance (its compute instances first), read back.</summary>
+public sealed record DestroyMigInstanceStep(PciAddress Gpu, int Index, string Profile, MigPlacement Placement) : ProfileStep
+{
+    /// <inheritdoc />
+    public override string Kind => "mig";
+
+    /// <inheritdoc />
+    public override string Describe() => $"GPU {Index} ({Gpu}) destroy MIG instance {Profile}@{Placement}";
+}
+
+/// <summary>Create one GPU instance at an explicit placement and its full-size compute instance, read back.</summary>
+public sealed record CreateMigInstanceStep(PciAddress Gpu, int Index, string Profile, MigPlacement Placement) : ProfileStep
+{
+    /// <inheritdoc />
+    public override string Kind => "mig";
+
+    /// <inheritdoc />
+    public override string Describe() => $"GPU {Index} ({Gpu}) create MIG instance {Profile}@{Placement}";
 }

@@ -12,7 +12,7 @@ namespace AiFactory.Host.Planning.Profile;
 /// hold, in kernel order, or validation errors naming the field and the reason. Opens nothing. A profile that
 /// already holds gives no steps.
 /// </summary>
-public static class ProfilePlanner
+public static partial class ProfilePlanner
 {
     /// <summary>The policy's name, for logs.</summary>
     public const string Name = "node-profile-v1";
@@ -23,21 +23,24 @@ public static class ProfilePlanner
         var ctx = new Context(topology, current, profile);
         ctx.PlanVfio();
         ctx.PlanSriov();
+        ctx.PlanMig();
         ctx.PlanHugepages();
         ctx.PlanCpus();
         return ctx.Build();
     }
 
-    private sealed class Context(HostTopology topology, ProfileCurrentState current, NodeProfile profile)
+    private sealed partial class Context(HostTopology topology, ProfileCurrentState current, NodeProfile profile)
     {
         private readonly List<ProfileValidationError> _errors = [];
         private readonly List<string> _warnings = [];
         private readonly List<ProfileStep> _binds = [];
         private readonly List<ProfileStep> _checks = [];
         private readonly List<ProfileStep> _sriov = [];
+        private readonly List<ProfileStep> _mig = [];
         private readonly List<ProfileStep> _hugepages = [];
         private readonly List<ProfileStep> _cpus = [];
         private readonly HashSet<PciAddress> _changedDevices = [];
+        private readonly HashSet<PciAddress> _vfioTargets = [];
         private bool _needsVfio;
 
         public void PlanVfio()
@@ -142,6 +145,7 @@ public static class ProfilePlanner
                 }
             }
 
+            _vfioTargets.UnionWith(targets.Keys);
             foreach ((PciAddress address, (string field, PciAddress? companionOf)) in targets)
             {
                 PciDevice? device = topology.FindDevice(address);
@@ -366,6 +370,7 @@ public static class ProfilePlanner
             steps.AddRange(_binds);
             steps.AddRange(_checks);
             steps.AddRange(_sriov);
+            steps.AddRange(_mig);
             steps.AddRange(_hugepages);
             steps.AddRange(_cpus);
             for (int i = stops.Count - 1; i >= 0; i--)
