@@ -20,6 +20,9 @@ internal sealed record ProfileEnvironment
 
     public required string StateDir { get; init; }
 
+    /// <summary>The procfs root, for the host-needed devices (boot disk, management NIC); null: only vfio.hostDevices.</summary>
+    public string? ProcfsRoot { get; init; }
+
     public required IVfioGroupProbe Groups { get; init; }
 
     public required ISystemctl Systemctl { get; init; }
@@ -55,6 +58,7 @@ internal sealed record ProfileEnvironment
             SysfsWriter = new SysfsWriter(options.SysfsRoot),
             ProcfsWriter = new SysfsWriter(options.ProcfsRoot),
             StateDir = options.StateDir,
+            ProcfsRoot = options.ProcfsRoot,
             Groups = new VfioGroupProbe(realSysfs ? "/dev" : Path.Join(options.SysfsRoot, "..", "dev")),
             Systemctl = new Systemctl(Environment.GetEnvironmentVariable("AIFACTORY_SYSTEMCTL") ?? "systemctl"),
             Modules = new ModuleLoader(Environment.GetEnvironmentVariable("AIFACTORY_MODPROBE") ?? "modprobe"),

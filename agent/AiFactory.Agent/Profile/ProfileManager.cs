@@ -33,7 +33,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     /// <summary>Plans <paramref name="profile"/> against the machine as it is now.</summary>
     public ProfilePlan PlanNow(NodeProfile profile)
     {
-        var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null);
+        var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null, env.ProcfsRoot);
         HostTopology topology = reader.ReadTopology();
         ProfileCurrentState state = reader.ReadState(profile);
         if (profile.Mig is not null)

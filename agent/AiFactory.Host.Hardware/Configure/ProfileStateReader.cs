@@ -17,7 +17,7 @@ namespace AiFactory.Host.Hardware.Configure;
 /// A narrow reader of the attributes the configure steps change (the full inventory is Discovery's job); reading
 /// exactly these keeps the plan and the read-back on the same files.
 /// </remarks>
-public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl)
+public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, string? procfsRoot = null)
 {
     /// <summary>The topology as far as the profile cares.</summary>
     public HostTopology ReadTopology()
@@ -73,7 +73,10 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl)
             }
         }
 
-        return new ProfileCurrentState { VfioPciLoaded = sysfs.Exists("bus/pci/drivers/vfio-pci"), AllowedCpus = allowed, ActiveUnits = active };
+        IReadOnlyDictionary<PciAddress, string> hostNeeded = profile.Vfio is not null && procfsRoot is not null
+            ? new HostNeededDevices(sysfs, procfsRoot).Read()
+            : new Dictionary<PciAddress, string>();
+        return new ProfileCurrentState { VfioPciLoaded = sysfs.Exists("bus/pci/drivers/vfio-pci"), AllowedCpus = allowed, ActiveUnits = active, HostNeeded = hostNeeded };
     }
 
     private PciDevice ReadDevice(PciAddress address)

@@ -1,4 +1,5 @@
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Pci;
 
 namespace AiFactory.Host.Model.Profile;
 
@@ -16,6 +17,12 @@ public sealed record ProfileCurrentState
 
     /// <summary>Each unit's <c>AllowedCPUs=</c> now; a unit absent or mapped to the empty set is unconfined.</summary>
     public IReadOnlyDictionary<string, CpuSet> AllowedCpus { get; init; } = new Dictionary<string, CpuSet>();
+
+    /// <summary>
+    /// PCI functions the host needs, found by the hardware layer (the boot disk, the management NIC), with why; a
+    /// vfio request for one, or for a device in its IOMMU group, is refused.
+    /// </summary>
+    public IReadOnlyDictionary<PciAddress, string> HostNeeded { get; init; } = new Dictionary<PciAddress, string>();
 
     /// <summary>The GPUs NVML sees, with their MIG state; read only when the profile has a <c>mig</c> section.</summary>
     public IReadOnlyList<MigGpuState> MigGpus { get; init; } = [];

@@ -50,16 +50,29 @@ public static partial class ProfilePlanner
                 return;
             }
 
-            var host = new HashSet<PciAddress>();
+            // Devices the host needs, and why: those listed in vfio.hostDevices, and those the hardware layer found.
+            var host = new Dictionary<PciAddress, string>();
             for (int i = 0; i < vfio.HostDevices.Count; i++)
             {
-                List<PciDevice> matched = [.. topology.PciDevices.Where(vfio.HostDevices[i].Matches)];
-                if (matched.Count == 0)
+                int matches = 0;
+                foreach (PciDevice d in topology.PciDevices)
+                {
+                    if (vfio.HostDevices[i].Matches(d))
+                    {
+                        host.TryAdd(d.Address, $"listed in vfio.hostDevices[{i}]");
+                        matches++;
+                    }
+                }
+
+                if (matches == 0)
                 {
                     Error($"vfio.hostDevices[{i}]", $"\"{vfio.HostDevices[i]}\" matches no device on this host");
                 }
+            }
 
-                host.UnionWith(matched.Select(d => d.Address));
+            foreach ((PciAddress address, string why) in current.HostNeeded)
+            {
+                host.TryAdd(address, why);
             }
 
             var sriovPfs = new Dictionary<PciAddress, int>();
@@ -89,9 +102,9 @@ public static partial class ProfilePlanner
                         continue;
                     }
 
-                    if (host.Contains(device.Address))
+                    if (host.TryGetValue(device.Address, out string? needed))
                     {
-                        Error(field, $"{device.Address} is listed in vfio.hostDevices: the host needs it");
+                        Error(field, $"{device.Address} is {needed}: the host needs it");
                         continue;
                     }
 
@@ -112,9 +125,9 @@ public static partial class ProfilePlanner
                         }
 
                         PciDevice? m = topology.FindDevice(member);
-                        if (host.Contains(member))
+                        if (host.TryGetValue(member, out string? why))
                         {
-                            refusal = $"IOMMU group {group} ({listed}) also holds {member}, a device the host needs (vfio.hostDevices)";
+                            refusal = $"IOMMU group {group} ({listed}) also holds {member}, a device the host needs ({why})";
                         }
                         else if (m is not null && (m.Kind == DeviceKind.Bridge || m.BaseClass == 0x06))
                         {
