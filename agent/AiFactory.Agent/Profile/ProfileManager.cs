@@ -33,7 +33,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     /// <summary>Plans <paramref name="profile"/> against the machine as it is now.</summary>
     public ProfilePlan PlanNow(NodeProfile profile)
     {
-        var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null, env.ProcfsRoot);
+        var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null, env.ProcfsRoot, env.VfioOverridesDir);
         HostTopology topology = reader.ReadTopology();
         ProfileCurrentState state = reader.ReadState(profile);
         if (profile.Mig is not null)
@@ -50,7 +50,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
 
     /// <summary>
     /// Applies a profile: invalid input throws <see cref="ProfileFormatException"/> with nothing written; a failed
-    /// step is rolled back; success stores the profile (re-applied at start) and writes the vfio udev rule.
+    /// step is rolled back; success stores the profile (re-applied at start). The vfio devices' boot-time overrides are steps of the plan.
     /// </summary>
     public ProfileApplyResult Apply(string yaml, string origin)
     {
@@ -78,7 +78,6 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             if (report.Succeeded)
             {
                 Store(yaml);
-                WriteUdevRule(profile);
                 _lastDrift = null;
                 string message = plan.Steps.Count == 0 ? "profile already holds: nothing written" : $"profile applied: {plan.Steps.Count} steps, {report.Writes} writes";
                 LogApplied(logger, applyId, origin, message);
@@ -242,6 +241,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             AfterStep = afterStep,
             ProbeTimeout = env.ProbeTimeout,
             Mig = env.Mig,
+            OverridesDir = env.VfioOverridesDir,
         };
     }
 
@@ -254,45 +254,6 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         }
 
         AtomicWrite(path, yaml);
-    }
-
-    /// <summary>
-    /// The driverctl pattern: a udev rule that sets driver_override for every device the profile puts on vfio-pci,
-    /// so at boot vfio-pci gets them before any host driver probes.
-    /// </summary>
-    private void WriteUdevRule(NodeProfile profile)
-    {
-        string path = Path.Join(env.UdevRulesDir, "70-aifactory-vfio.rules");
-        HostTopology topology = new ProfileStateReader(env.Sysfs, null).ReadTopology();
-        var addresses = new SortedSet<PciAddress>();
-        foreach (PciDevice d in topology.PciDevices)
-        {
-            if (d.DriverOverride == "vfio-pci" && !d.IsVirtualFunction && profile.Vfio is not null)
-            {
-                addresses.Add(d.Address);
-            }
-        }
-
-        if (addresses.Count == 0)
-        {
-            if (File.Exists(path))
-            {
-                File.Delete(path);
-            }
-
-            return;
-        }
-
-        var text = new StringBuilder("# Written by aifactory-agent from the node profile: these devices go to vfio-pci before any driver probes them.\n");
-        foreach (PciAddress a in addresses)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"{a}\", ATTR{{driver_override}}=\"vfio-pci\"\n");
-        }
-
-        if (!File.Exists(path) || File.ReadAllText(path) != text.ToString())
-        {
-            AtomicWrite(path, text.ToString());
-        }
     }
 
     private static void AtomicWrite(string path, string text)

@@ -24,6 +24,12 @@ public sealed record ProfileCurrentState
     /// </summary>
     public IReadOnlyDictionary<PciAddress, string> HostNeeded { get; init; } = new Dictionary<PciAddress, string>();
 
+    /// <summary>
+    /// The driver overrides persisted for boot (one file per device in <c>/etc/aifactory/vfio-overrides.d</c>, read by
+    /// the packaged udev rule), by device; null when this agent persists none (then no persist steps are planned).
+    /// </summary>
+    public IReadOnlyDictionary<PciAddress, string>? PersistedOverrides { get; init; }
+
     /// <summary>The GPUs NVML sees, with their MIG state; read only when the profile has a <c>mig</c> section.</summary>
     public IReadOnlyList<MigGpuState> MigGpus { get; init; } = [];
 

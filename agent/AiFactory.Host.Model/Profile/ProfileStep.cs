@@ -45,6 +45,21 @@ public sealed record BindVfioStep(PciAddress Address, string? FromDriver, string
         $"bind {Address} to vfio-pci (now {FromDriver ?? "no driver"})" + (CompanionOf is { } c ? $", IOMMU-group companion of {c}" : string.Empty);
 }
 
+/// <summary>
+/// Persist a device's driver override for the next boot (a file in <c>/etc/aifactory/vfio-overrides.d</c> that the
+/// packaged udev rule applies before any driver probes), or remove it when <paramref name="To"/> is null.
+/// </summary>
+public sealed record PersistVfioOverrideStep(PciAddress Address, string? From, string? To) : ProfileStep
+{
+    /// <inheritdoc />
+    public override string Kind => "persist";
+
+    /// <inheritdoc />
+    public override string Describe() => To is null
+        ? $"remove the boot-time override of {Address} (was {From})"
+        : $"persist {Address} -> {To} for boot" + (From is null ? string.Empty : $" (was {From})");
+}
+
 /// <summary>Check with the VFIO group-status ioctl that an IOMMU group is viable (every member on vfio-pci or none).</summary>
 public sealed record CheckVfioGroupStep(int Group) : ProfileStep
 {

@@ -244,7 +244,7 @@ public static partial class ProfilePlanner
                 return a == gpu.Address;
             }
 
-            return topology.FindDevice(gpu.Address) is { } device ? s.Matches(device) : s.AllNvidiaGpus;
+            return Find(gpu.Address) is { } device ? s.Matches(device) : s.AllNvidiaGpus;
         }
     }
 }

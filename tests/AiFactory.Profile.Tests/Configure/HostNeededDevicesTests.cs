@@ -129,7 +129,7 @@ public sealed class HostNeededDevicesTests : IDisposable
             Groups = new FakeVfioGroups(_fs),
             Systemctl = new Systemctl(_systemctl.Executable),
             Modules = new FakeModules(_fs),
-            UdevRulesDir = Path.Join(_fs.StateDir, "udev"),
+            VfioOverridesDir = Path.Join(_fs.StateDir, "vfio-overrides.d"),
             ConfigProfilePath = Path.Join(_fs.StateDir, "absent.yaml"),
         },
         new EventBus(),

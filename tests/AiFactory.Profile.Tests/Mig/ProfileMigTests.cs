@@ -221,7 +221,7 @@ public sealed class ProfileMigTests : IDisposable
                 Groups = new FakeVfioGroups(_fs),
                 Systemctl = new Systemctl(_systemctl.Executable),
                 Modules = new FakeModules(_fs),
-                UdevRulesDir = Path.Join(_fs.StateDir, "udev"),
+                VfioOverridesDir = Path.Join(_fs.StateDir, "vfio-overrides.d"),
                 ConfigProfilePath = Path.Join(_fs.StateDir, "absent.yaml"),
                 Mig = _server.Mig,
             },
