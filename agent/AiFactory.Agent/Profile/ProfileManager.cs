@@ -20,6 +20,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
 {
     private readonly Lock _gate = new();
     private string? _lastDrift;
+    private ParsedProfile? _parsed;
 
     public ProfileEnvironment Environment => env;
 
@@ -45,8 +46,27 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         return ProfilePlanner.Plan(topology, state, profile);
     }
 
-    /// <summary>Parses the profile and imports the mig-parted file it names.</summary>
-    private static NodeProfile Parse(string yaml) => ProfileYaml.ImportPartedConfig(ProfileYaml.Parse(yaml), File.ReadAllText);
+    /// <summary>
+    /// Parses the profile and imports the mig-parted file it names. The last text parsed is kept (the profile is
+    /// immutable), so the drift check and a re-apply of the same text skip the YAML parse; a profile that imports a
+    /// mig-parted file is parsed every time, since that file may change.
+    /// </summary>
+    private NodeProfile Parse(string yaml)
+    {
+        if (Volatile.Read(ref _parsed) is { } last && string.Equals(last.Yaml, yaml, StringComparison.Ordinal))
+        {
+            return last.Profile;
+        }
+
+        NodeProfile profile = ProfileYaml.Parse(yaml);
+        if (profile.Mig?.PartedSource is not null)
+        {
+            return ProfileYaml.ImportPartedConfig(profile, File.ReadAllText);
+        }
+
+        Volatile.Write(ref _parsed, new ParsedProfile(yaml, profile));
+        return profile;
+    }
 
     /// <summary>
     /// Applies a profile: invalid input throws <see cref="ProfileFormatException"/> with nothing written; a failed
@@ -268,6 +288,8 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
 
         File.Move(temp, path, overwrite: true);
     }
+
+    private sealed record ParsedProfile(string Yaml, NodeProfile Profile);
 
     private static bool NeedsSystemd(NodeProfile profile) => profile.Cpus is not null || profile.Services.Count > 0;
 }

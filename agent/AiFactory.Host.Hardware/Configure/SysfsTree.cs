@@ -11,6 +11,8 @@ namespace AiFactory.Host.Hardware.Configure;
 /// </summary>
 public sealed class SysfsTree(string root)
 {
+    private const int PathMax = 4096;
+
     /// <summary>The root the paths are relative to.</summary>
     public string Root { get; } = root;
 
@@ -21,10 +23,24 @@ public sealed class SysfsTree(string root)
     /// </summary>
     public string? Read(string relativePath)
     {
-        byte[] path = SysfsFile.NativePath(SysfsPath.Combine(Root, relativePath));
+        Span<byte> path = stackalloc byte[PathMax];
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
-        int n = SysfsFile.Read(path, buffer, out SysfsFile.Status status, out _);
+        int n = SysfsFile.Read(NativePath(relativePath, path), buffer, out SysfsFile.Status status, out _);
         return status == SysfsFile.Status.Ok ? System.Text.Encoding.ASCII.GetString(buffer[..n]).Trim() : null;
+    }
+
+    /// <summary>The NUL-terminated UTF-8 path of <paramref name="relativePath"/> under the root, in <paramref name="buffer"/>.</summary>
+    private Span<byte> NativePath(string relativePath, Span<byte> buffer)
+    {
+        string full = SysfsPath.Combine(Root, relativePath);
+        if (System.Text.Encoding.UTF8.GetMaxByteCount(full.Length) >= buffer.Length)
+        {
+            return SysfsFile.NativePath(full);
+        }
+
+        int n = System.Text.Encoding.UTF8.GetBytes(full, buffer);
+        buffer[n] = 0;
+        return buffer[..(n + 1)];
     }
 
     /// <summary>An integer attribute; null when absent or not a number.</summary>
@@ -34,7 +50,7 @@ public sealed class SysfsTree(string root)
     /// <summary>The last segment of a symlink's target (<c>driver</c> → "nvme", <c>iommu_group</c> → "7"), or null.</summary>
     public string? LinkName(string relativePath)
     {
-        byte[] path = SysfsFile.NativePath(SysfsPath.Combine(Root, relativePath));
+        Span<byte> path = NativePath(relativePath, stackalloc byte[PathMax]);
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
         nint n;
         unsafe

@@ -107,6 +107,18 @@ public class ProfileYamlTests
     }
 
     [Fact]
+    public void The_packaged_example_profile_parses_once_uncommented()
+    {
+        string[] lines = File.ReadAllLines(Path.Join(AiFactory.Profile.Tests.Mig.FakeNvmlServer.RepoRoot, "packaging/common/node-profile.example.yaml"));
+        string yaml = string.Join("\n", lines.SkipWhile(l => l != "# version: v1").Select(l => l.StartsWith("# ", StringComparison.Ordinal) ? l[2..] : l.TrimStart('#')));
+
+        NodeProfile profile = ProfileYaml.Parse(yaml);
+
+        Assert.Equal(8, profile.Sriov.Single().NumVfs);
+        Assert.Equal(2, profile.Mig!.Gpus.Count);
+    }
+
+    [Fact]
     public void A_missing_version_is_an_error()
     {
         var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse("hugepages: []\n"));
