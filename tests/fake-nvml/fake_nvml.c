@@ -15,7 +15,9 @@
  * Rules enforced as the real driver does: placements only at the profile's possible placements, no overlap of
  * memory slices (NVML_ERROR_INSUFFICIENT_RESOURCES), per-profile instance counts, the compute-slice budget, GPU
  * instances with compute instances cannot be destroyed (NVML_ERROR_IN_USE), MIG mode changes report IN_USE while
- * processes run and RESET_REQUIRED where the fixture says so. Every exported call is counted
+ * processes run and RESET_REQUIRED where the fixture says so.
+ * Injected failures ("failures": [{function, return, times, after}]) fail a function "times" times (-1: always)
+ * after letting its first "after" calls succeed, so a test can break an apply midway. Every exported call is counted
  * (fakeNvmlCallCount) so benchmarks can report NVML calls per poll.
  */
 #define _GNU_SOURCE
