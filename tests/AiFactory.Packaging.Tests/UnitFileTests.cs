@@ -45,7 +45,7 @@ public sealed partial class UnitFileTests
     public void The_sandbox_is_strict_where_the_agent_allows_it()
     {
         Assert.Equal("strict", Value("ProtectSystem"));
-        Assert.Equal("/var/lib/aifactory /run/aifactory -/etc/aifactory/vfio-overrides.d -/etc/udev/rules.d", Value("ReadWritePaths"));
+        Assert.Equal("/var/lib/aifactory /run/aifactory -/etc/aifactory/vfio-overrides.d", Value("ReadWritePaths"));
         Assert.Equal("CAP_SYS_ADMIN", Value("CapabilityBoundingSet"));
         Assert.Equal("AF_UNIX AF_INET AF_INET6 AF_NETLINK", Value("RestrictAddressFamilies"));
         Assert.Contains("@system-service", Values("SystemCallFilter"));

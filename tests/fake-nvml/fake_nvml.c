@@ -15,7 +15,9 @@
  * Rules enforced as the real driver does: placements only at the profile's possible placements, no overlap of
  * memory slices (NVML_ERROR_INSUFFICIENT_RESOURCES), per-profile instance counts, the compute-slice budget, GPU
  * instances with compute instances cannot be destroyed (NVML_ERROR_IN_USE), MIG mode changes report IN_USE while
- * processes run and RESET_REQUIRED where the fixture says so. Every exported call is counted
+ * processes run and RESET_REQUIRED where the fixture says so.
+ * Injected failures ("failures": [{function, return, times, after}]) fail a function "times" times (-1: always)
+ * after letting its first "after" calls succeed, so a test can break an apply midway. Every exported call is counted
  * (fakeNvmlCallCount) so benchmarks can report NVML calls per poll.
  */
 #define _GNU_SOURCE
@@ -66,7 +68,7 @@ struct fake_gi {
     struct fake_ci ci[MAX_CI];
 };
 
-struct failure { char fn[64]; nvmlReturn_t rc; int times; /* -1: always */ };
+struct failure { char fn[64]; nvmlReturn_t rc; int times; /* -1: always */ int after; /* calls that succeed first */ };
 
 struct fake_device {
     int index;
@@ -293,6 +295,7 @@ static void load_gpu(struct fake_device *d, int index, const jnode *g)
         copy_str(d->fail[i].fn, sizeof d->fail[i].fn, json_str(fails->items[i], "function", ""));
         d->fail[i].rc = return_by_name(json_str(fails->items[i], "return", "UNKNOWN"));
         d->fail[i].times = (int)json_num(fails->items[i], "times", -1);
+        d->fail[i].after = (int)json_num(fails->items[i], "after", 0);
         d->nfail = i + 1;
     }
     for (int i = 0; i < MAX_GI; i++) d->gi[i].dev = d;
@@ -410,6 +413,7 @@ static nvmlReturn_t injected(struct fake_device *d, const char *fn)
     for (int i = 0; d && i < d->nfail; i++) {
         struct failure *f = &d->fail[i];
         if (strcmp(f->fn, fn) != 0 || f->times == 0) continue;
+        if (f->after > 0) { f->after--; continue; }
         if (f->times > 0) f->times--;
         return f->rc;
     }

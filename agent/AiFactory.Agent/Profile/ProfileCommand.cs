@@ -1,6 +1,7 @@
 using System.CommandLine;
 using AiFactory.Agent.Configuration;
 using AiFactory.Agent.Events;
+using AiFactory.Agent.Gpu;
 using AiFactory.Agent.Logging;
 using AiFactory.Host.Hardware.Configure;
 using AiFactory.Host.Model.Profile;
@@ -62,7 +63,12 @@ internal static class ProfileCommand
         }
 
         using ILoggerFactory logs = LoggerFactory.Create(b => b.AddProvider(new StdoutLoggerProvider(Console.Error, false, LogLevel.Information)).SetMinimumLevel(LogLevel.Information));
-        var manager = new ProfileManager(ProfileEnvironment.FromOptions(options), new EventBus(), logs.CreateLogger<ProfileManager>());
+        // MIG steps (and their journaled inverses) go through the same NVML layer as in the daemon; without the
+        // driver it is absent and only a mig section is refused.
+        using var nvml = new GpuNvml(options.NvmlLibrary, options.SysfsRoot);
+        var inventory = new GpuInventory(nvml, new GpuHealthRegistry());
+        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, new MigApplier(nvml, inventory), options.ProcfsRoot) };
+        var manager = new ProfileManager(env, new EventBus(), logs.CreateLogger<ProfileManager>());
         try
         {
             if (verb == "recover")

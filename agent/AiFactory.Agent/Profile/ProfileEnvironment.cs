@@ -7,8 +7,8 @@ namespace AiFactory.Agent.Profile;
 
 /// <summary>
 /// Everything the profile feature reads and writes, built once from the settings: the sysfs/procfs roots and their
-/// writers, the journal and stored profile in the state dir, the VFIO group probe, systemctl, modprobe and the udev
-/// rules directory. Tests build one over a fixture tree with a kernel simulator and a fake systemctl.
+/// writers, the journal and stored profile in the state dir, the VFIO group probe, systemctl, modprobe and the
+/// boot-time overrides directory. Tests build one over a fixture tree with a kernel simulator and a fake systemctl.
 /// </summary>
 internal sealed record ProfileEnvironment
 {
@@ -20,14 +20,23 @@ internal sealed record ProfileEnvironment
 
     public required string StateDir { get; init; }
 
+    /// <summary>The procfs root, for the host-needed devices (boot disk, management NIC); null: only vfio.hostDevices.</summary>
+    public string? ProcfsRoot { get; init; }
+
     public required IVfioGroupProbe Groups { get; init; }
 
     public required ISystemctl Systemctl { get; init; }
 
     public required IModuleLoader Modules { get; init; }
 
-    /// <summary>Where the vfio udev rule is written.</summary>
-    public required string UdevRulesDir { get; init; }
+    /// <summary>MIG through the agent's NVML; null where the daemon has no GPU feature (then a <c>mig</c> section is refused).</summary>
+    public ProfileMig? Mig { get; init; }
+
+    /// <summary>
+    /// Where the vfio devices' boot-time overrides are persisted, one file per device, for the packaged udev rule
+    /// 61-aifactory-vfio-overrides.rules (<c>/etc/aifactory/vfio-overrides.d</c> on a real host).
+    /// </summary>
+    public required string VfioOverridesDir { get; init; }
 
     /// <summary>The operator's profile, applied at start when present.</summary>
     public string ConfigProfilePath { get; init; } = "/etc/aifactory/node-profile.yaml";
@@ -45,17 +54,18 @@ internal sealed record ProfileEnvironment
     public static ProfileEnvironment FromOptions(AgentOptions options)
     {
         bool realSysfs = Path.GetFullPath(options.SysfsRoot).TrimEnd('/') == "/sys";
-        string? udev = Environment.GetEnvironmentVariable("AIFACTORY_UDEV_RULES_DIR");
+        string? overrides = Environment.GetEnvironmentVariable("AIFACTORY_VFIO_OVERRIDES_DIR");
         return new ProfileEnvironment
         {
             Sysfs = new SysfsTree(options.SysfsRoot),
             SysfsWriter = new SysfsWriter(options.SysfsRoot),
             ProcfsWriter = new SysfsWriter(options.ProcfsRoot),
             StateDir = options.StateDir,
+            ProcfsRoot = options.ProcfsRoot,
             Groups = new VfioGroupProbe(realSysfs ? "/dev" : Path.Join(options.SysfsRoot, "..", "dev")),
             Systemctl = new Systemctl(Environment.GetEnvironmentVariable("AIFACTORY_SYSTEMCTL") ?? "systemctl"),
             Modules = new ModuleLoader(Environment.GetEnvironmentVariable("AIFACTORY_MODPROBE") ?? "modprobe"),
-            UdevRulesDir = !string.IsNullOrEmpty(udev) ? udev : realSysfs ? "/etc/udev/rules.d" : Path.Join(options.StateDir, "udev"),
+            VfioOverridesDir = !string.IsNullOrEmpty(overrides) ? overrides : realSysfs ? "/etc/aifactory/vfio-overrides.d" : Path.Join(options.StateDir, "vfio-overrides.d"),
             ConfigProfilePath = Environment.GetEnvironmentVariable("AIFACTORY_NODE_PROFILE") is { Length: > 0 } p ? p : "/etc/aifactory/node-profile.yaml",
             Fault = Environment.GetEnvironmentVariable("AIFACTORY_PROFILE_FAULT"),
         };

@@ -20,27 +20,57 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
 {
     private readonly Lock _gate = new();
     private string? _lastDrift;
+    private ParsedProfile? _parsed;
 
     public ProfileEnvironment Environment => env;
 
     /// <summary>Parses and plans; throws <see cref="ProfileFormatException"/> with every error.</summary>
     public (NodeProfile Profile, ProfilePlan Plan) Plan(string yaml)
     {
-        NodeProfile profile = ProfileYaml.Parse(yaml);
+        NodeProfile profile = Parse(yaml);
         return (profile, PlanNow(profile));
     }
 
     /// <summary>Plans <paramref name="profile"/> against the machine as it is now.</summary>
     public ProfilePlan PlanNow(NodeProfile profile)
     {
-        var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null);
+        var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null, env.ProcfsRoot, env.VfioOverridesDir);
         HostTopology topology = reader.ReadTopology();
-        return ProfilePlanner.Plan(topology, reader.ReadState(profile), profile);
+        ProfileCurrentState state = reader.ReadState(profile);
+        if (profile.Mig is not null)
+        {
+            (IReadOnlyList<MigGpuState> gpus, string? unavailable) = env.Mig is { } mig ? mig.Read() : (Array.Empty<MigGpuState>(), "this agent has no NVML layer");
+            state = state with { MigGpus = gpus, MigUnavailable = unavailable };
+        }
+
+        return ProfilePlanner.Plan(topology, state, profile);
+    }
+
+    /// <summary>
+    /// Parses the profile and imports the mig-parted file it names. The last text parsed is kept (the profile is
+    /// immutable), so the drift check and a re-apply of the same text skip the YAML parse; a profile that imports a
+    /// mig-parted file is parsed every time, since that file may change.
+    /// </summary>
+    private NodeProfile Parse(string yaml)
+    {
+        if (Volatile.Read(ref _parsed) is { } last && string.Equals(last.Yaml, yaml, StringComparison.Ordinal))
+        {
+            return last.Profile;
+        }
+
+        NodeProfile profile = ProfileYaml.Parse(yaml);
+        if (profile.Mig?.PartedSource is not null)
+        {
+            return ProfileYaml.ImportPartedConfig(profile, File.ReadAllText);
+        }
+
+        Volatile.Write(ref _parsed, new ParsedProfile(yaml, profile));
+        return profile;
     }
 
     /// <summary>
     /// Applies a profile: invalid input throws <see cref="ProfileFormatException"/> with nothing written; a failed
-    /// step is rolled back; success stores the profile (re-applied at start) and writes the vfio udev rule.
+    /// step is rolled back; success stores the profile (re-applied at start). The vfio devices' boot-time overrides are steps of the plan.
     /// </summary>
     public ProfileApplyResult Apply(string yaml, string origin)
     {
@@ -48,7 +78,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         {
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             RecoverLocked();
-            NodeProfile profile = ProfileYaml.Parse(yaml);
+            NodeProfile profile = Parse(yaml);
             ProfilePlan plan = PlanNow(profile);
             if (!plan.IsValid)
             {
@@ -69,7 +99,6 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             if (report.Succeeded)
             {
                 Store(yaml);
-                WriteUdevRule(profile);
                 _lastDrift = null;
                 string message = plan.Steps.Count == 0 ? "profile already holds: nothing written" : $"profile applied: {plan.Steps.Count} steps, {report.Writes} writes";
                 LogApplied(logger, applyId, origin, message);
@@ -238,6 +267,8 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         {
             AfterStep = afterStep,
             ProbeTimeout = env.ProbeTimeout,
+            Mig = env.Mig,
+            OverridesDir = env.VfioOverridesDir,
         };
     }
 
@@ -252,45 +283,6 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         AtomicWrite(path, yaml);
     }
 
-    /// <summary>
-    /// The driverctl pattern: a udev rule that sets driver_override for every device the profile puts on vfio-pci,
-    /// so at boot vfio-pci gets them before any host driver probes.
-    /// </summary>
-    private void WriteUdevRule(NodeProfile profile)
-    {
-        string path = Path.Join(env.UdevRulesDir, "70-aifactory-vfio.rules");
-        HostTopology topology = new ProfileStateReader(env.Sysfs, null).ReadTopology();
-        var addresses = new SortedSet<PciAddress>();
-        foreach (PciDevice d in topology.PciDevices)
-        {
-            if (d.DriverOverride == "vfio-pci" && !d.IsVirtualFunction && profile.Vfio is not null)
-            {
-                addresses.Add(d.Address);
-            }
-        }
-
-        if (addresses.Count == 0)
-        {
-            if (File.Exists(path))
-            {
-                File.Delete(path);
-            }
-
-            return;
-        }
-
-        var text = new StringBuilder("# Written by aifactory-agent from the node profile: these devices go to vfio-pci before any driver probes them.\n");
-        foreach (PciAddress a in addresses)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"{a}\", ATTR{{driver_override}}=\"vfio-pci\"\n");
-        }
-
-        if (!File.Exists(path) || File.ReadAllText(path) != text.ToString())
-        {
-            AtomicWrite(path, text.ToString());
-        }
-    }
-
     private static void AtomicWrite(string path, string text)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -303,6 +295,8 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
 
         File.Move(temp, path, overwrite: true);
     }
+
+    private sealed record ParsedProfile(string Yaml, NodeProfile Profile);
 
     private static bool NeedsSystemd(NodeProfile profile) => profile.Cpus is not null || profile.Services.Count > 0;
 }

@@ -1,4 +1,5 @@
 using AiFactory.Agent.Configuration;
+using AiFactory.Agent.Gpu;
 using AiFactory.Grpc.Services;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -9,7 +10,10 @@ internal static class ProfileRegistration
 {
     public static IServiceCollection AddProfile(this IServiceCollection services, AgentOptions options)
     {
-        services.AddSingleton(ProfileEnvironment.FromOptions(options));
+        services.AddSingleton(sp => ProfileEnvironment.FromOptions(options) with
+        {
+            Mig = new ProfileMig(sp.GetRequiredService<GpuNvml>(), sp.GetRequiredService<GpuInventory>(), sp.GetRequiredService<MigApplier>(), options.ProcfsRoot),
+        });
         services.AddSingleton<ProfileManager>();
         services.AddSingleton<ProfileApiService>();
         services.AddSingleton<ServiceDefinition>(sp => sp.GetRequiredService<ProfileApiService>().Definition());

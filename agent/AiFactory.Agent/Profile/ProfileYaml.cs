@@ -1,4 +1,5 @@
 using System.Globalization;
+using AiFactory.Agent.Gpu;
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Profile;
@@ -66,9 +67,9 @@ internal static class ProfileYaml
             Services = Items(root, "services", errors).Select(x => Service(x.Node, x.Field, errors)).OfType<ServiceProfile>().ToList(),
         };
 
-        if (Child(root, "mig") is not null)
+        if (Child(root, "mig") is { } migNode)
         {
-            errors.Add(new("mig", "MIG layouts are not supported by this build of the agent (the NVML layer is not integrated yet); remove the section"));
+            profile = profile with { Mig = Mig(migNode, errors) };
         }
 
         if (Child(root, "cpus") is { } cpusNode)
@@ -111,6 +112,141 @@ internal static class ProfileYaml
         }
 
         return profile;
+    }
+
+    /// <summary>
+    /// Reads the mig-parted file named by <c>mig.partedConfig</c> (mig-parted's own v1 format) into the profile;
+    /// a missing or invalid file is a validation error on that field.
+    /// </summary>
+    public static NodeProfile ImportPartedConfig(NodeProfile profile, Func<string, string> readFile)
+    {
+        if (profile.Mig is not { PartedSource: { } path } mig)
+        {
+            return profile;
+        }
+
+        MigPartedConfig config;
+        try
+        {
+            config = MigPartedConfig.Parse(readFile(path), path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            throw new ProfileFormatException([new ProfileValidationError("mig.partedConfig", ex.Message)]);
+        }
+
+        var layouts = config.Configs.ToDictionary(
+            c => c.Key,
+            c => (IReadOnlyList<MigPartedLayout>)[.. c.Value.Select(e => new MigPartedLayout(e.Devices, e.DeviceFilter, e.MigEnabled,
+                [.. e.MigDevices.OrderBy(d => d.Key, StringComparer.Ordinal).SelectMany(d => Enumerable.Repeat(d.Key, d.Value))]))],
+            StringComparer.Ordinal);
+        return profile with { Mig = mig with { PartedConfigs = layouts } };
+    }
+
+    private static MigSection? Mig(YamlNode node, List<ProfileValidationError> errors)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            errors.Add(new("mig", "must be a mapping with gpus: (and partedConfig: to import a mig-parted file)"));
+            return null;
+        }
+
+        Keys(m, "mig.", ["gpus", "partedConfig"], errors);
+        string? parted = Scalar(m, "partedConfig", "mig.partedConfig", errors);
+        var gpus = new List<MigGpuProfile>();
+        foreach ((YamlNode item, string field) in Items(m, "gpus", errors, "mig.gpus"))
+        {
+            if (item is not YamlMappingNode g)
+            {
+                errors.Add(new(field, "must be a mapping with gpu: and layout: or config:"));
+                continue;
+            }
+
+            Keys(g, field + ".", ["gpu", "enabled", "layout", "config"], errors);
+            string? gpu = Scalar(g, "gpu", field + ".gpu", errors);
+            string? enabledText = Scalar(g, "enabled", field + ".enabled", errors);
+            string? config = Scalar(g, "config", field + ".config", errors);
+            int before = errors.Count;
+            MigGpuSelector? selector = null;
+            if (gpu is null)
+            {
+                errors.Add(new(field + ".gpu", "missing: an NVML index, a PCI address or a selector (nvidia-gpus)"));
+            }
+            else if (int.TryParse(gpu, NumberStyles.None, CultureInfo.InvariantCulture, out int index))
+            {
+                selector = new MigGpuSelector(index, null);
+            }
+            else if (DeviceSelector.TryParse(gpu, out DeviceSelector? s, out string? why))
+            {
+                selector = new MigGpuSelector(null, s);
+            }
+            else
+            {
+                errors.Add(new(field + ".gpu", why));
+            }
+
+            bool enabled = true;
+            if (enabledText is not null && !bool.TryParse(enabledText, out enabled))
+            {
+                errors.Add(new(field + ".enabled", $"\"{enabledText}\" is not true or false"));
+            }
+
+            List<MigLayoutItem>? layout = null;
+            if (Child(g, "layout") is not null)
+            {
+                layout = [];
+                IReadOnlyList<string> texts = Strings(g, "layout", field + ".layout", errors);
+                for (int i = 0; i < texts.Count; i++)
+                {
+                    if (MigItem(texts[i]) is { } parsed)
+                    {
+                        layout.Add(parsed);
+                    }
+                    else
+                    {
+                        errors.Add(new($"{field}.layout[{i}]", $"\"{texts[i]}\" is not a MIG profile (3g.40gb) or a profile with a placement start (3g.40gb@4)"));
+                    }
+                }
+            }
+
+            if (config is not null && layout is not null)
+            {
+                errors.Add(new(field, "has both layout: and config:; give one"));
+            }
+            else if (config is null && layout is null && enabled)
+            {
+                errors.Add(new(field, "needs layout: (a list of profiles) or config: (a layout of the mig-parted file), or enabled: false"));
+            }
+            else if (config is not null && parted is null)
+            {
+                errors.Add(new(field + ".config", $"names mig-parted layout \"{config}\", but mig.partedConfig (the file to import) is not set"));
+            }
+
+            if (errors.Count == before && selector is not null)
+            {
+                gpus.Add(new MigGpuProfile(selector, enabled, enabled ? layout : [], config));
+            }
+        }
+
+        return new MigSection(gpus, new Dictionary<string, IReadOnlyList<MigPartedLayout>>(StringComparer.Ordinal), parted);
+    }
+
+    /// <summary>"3g.40gb" or "3g.40gb@4".</summary>
+    private static MigLayoutItem? MigItem(string text)
+    {
+        int at = text.IndexOf('@', StringComparison.Ordinal);
+        string name = at < 0 ? text : text[..at];
+        if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '+' or '-' or '_'))
+        {
+            return null;
+        }
+
+        if (at < 0)
+        {
+            return new MigLayoutItem(name, null);
+        }
+
+        return uint.TryParse(text.AsSpan(at + 1), NumberStyles.None, CultureInfo.InvariantCulture, out uint start) ? new MigLayoutItem(name, start) : null;
     }
 
     private static SriovProfile? Sriov(YamlNode node, string field, List<ProfileValidationError> errors)
@@ -262,8 +398,9 @@ internal static class ProfileYaml
         return result;
     }
 
-    private static IEnumerable<(YamlNode Node, string Field)> Items(YamlMappingNode root, string key, List<ProfileValidationError> errors)
+    private static IEnumerable<(YamlNode Node, string Field)> Items(YamlMappingNode root, string key, List<ProfileValidationError> errors, string? fieldName = null)
     {
+        string name = fieldName ?? key;
         YamlNode? node = Child(root, key);
         if (node is null)
         {
@@ -272,11 +409,11 @@ internal static class ProfileYaml
 
         if (node is not YamlSequenceNode seq)
         {
-            errors.Add(new(key, "must be a list"));
+            errors.Add(new(name, "must be a list"));
             return [];
         }
 
-        return seq.Children.Select((n, i) => (n, $"{key}[{i}]")).ToList();
+        return seq.Children.Select((n, i) => (n, $"{name}[{i}]")).ToList();
     }
 
     private static void Keys(YamlMappingNode m, string prefix, string[] known, List<ProfileValidationError> errors)

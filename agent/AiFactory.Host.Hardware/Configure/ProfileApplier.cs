@@ -3,6 +3,7 @@ using System.Globalization;
 using AiFactory.Host.Hardware.Systemd;
 using AiFactory.Host.Hardware.Vfio;
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Gpu;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Profile;
 
@@ -49,6 +50,12 @@ public sealed partial class ProfileApplier
 
     /// <summary>Called after each step has run and been verified (fault injection in tests: the kill -9 proof).</summary>
     public Action<int>? AfterStep { get; init; }
+
+    /// <summary>Where boot-time driver overrides are persisted (one file per device); null: persist steps fail.</summary>
+    public string? OverridesDir { get; init; }
+
+    /// <summary>The NVML layer for MIG steps; null on a host without NVML (a plan with MIG steps then fails).</summary>
+    public IMigControl? Mig { get; init; }
 
     /// <summary>The binder (shared with leases).</summary>
     public VfioBinder Binder => _binder;
@@ -116,7 +123,31 @@ public sealed partial class ProfileApplier
         return new RecoveryReport(true, doc.Phase, doc.ApplyId, rolledBack, errors);
     }
 
-    private int Writes() => _writer.WriteCount + (_procfsWriter?.WriteCount ?? 0);
+    private int _fileWrites;
+
+    private int Writes() => _writer.WriteCount + (_procfsWriter?.WriteCount ?? 0) + (Mig?.WriteCount ?? 0) + _fileWrites;
+
+    private string Persist(PciAddress address, string? driver)
+    {
+        string dir = OverridesDir ?? throw new IOException("no directory for boot-time driver overrides is configured");
+        string? now = VfioOverrideFiles.Read(dir).GetValueOrDefault(address);
+        if (now == driver)
+        {
+            return $"{address} boot-time override already {driver ?? "none"}";
+        }
+
+        _fileWrites++;
+        VfioOverrideFiles.Write(dir, address, driver);
+        string? back = VfioOverrideFiles.Read(dir).GetValueOrDefault(address);
+        if (back != driver)
+        {
+            throw new IOException($"{Path.Join(dir, address.ToString())}: wrote {driver ?? "(removed)"}, read back {back ?? "nothing"}");
+        }
+
+        return driver is null ? $"removed {Path.Join(dir, address.ToString())}" : $"{Path.Join(dir, address.ToString())} = {driver}";
+    }
+
+    private IMigControl RequireMig() => Mig ?? throw new MigStepException("MIG steps need NVML, which this agent has not opened");
 
     private (List<string> Done, List<string> Errors) Rollback(IReadOnlyList<JournalStep> steps)
     {
@@ -155,6 +186,10 @@ public sealed partial class ProfileApplier
         SetHugepagesStep h => [new UndoAction("write", Path: HugepagePath(h.Node, h.PageSizeKiB), Value: h.From.ToString(CultureInfo.InvariantCulture))],
         SetAllowedCpusStep c => [new UndoAction("allowed-cpus", Unit: c.Unit, Value: c.From)],
         StopServiceStep s => [new UndoAction("start-service", Unit: s.Unit)],
+        PersistVfioOverrideStep p => [new UndoAction("override", Address: p.Address.ToString(), Value: p.From)],
+        SetMigModeStep m => [new UndoAction("mig-mode", Address: m.Gpu.ToString(), Value: m.From ? "1" : "0")],
+        CreateMigInstanceStep c => [new UndoAction("mig-destroy", Address: c.Gpu.ToString(), Value: MigValue(c.Profile, c.Placement))],
+        DestroyMigInstanceStep d => [new UndoAction("mig-create", Address: d.Gpu.ToString(), Value: MigValue(d.Profile, d.Placement))],
         _ => [],
     };
 
@@ -170,6 +205,10 @@ public sealed partial class ProfileApplier
         SetAllowedCpusStep c => SetAllowedCpus(c.Unit, c.To),
         StopServiceStep s => Service(s.Unit, stop: true),
         StartServiceStep s => Service(s.Unit, stop: false),
+        PersistVfioOverrideStep p => Persist(p.Address, p.To),
+        SetMigModeStep m => RequireMig().SetMode(m.Gpu, m.To),
+        CreateMigInstanceStep c => RequireMig().Create(c.Gpu, c.Profile, c.Placement),
+        DestroyMigInstanceStep d => RequireMig().Destroy(d.Gpu, d.Profile, d.Placement),
         _ => throw new ArgumentException($"unknown step {step.GetType().Name}"),
     };
 
@@ -191,6 +230,20 @@ public sealed partial class ProfileApplier
                 break;
             case "start-service":
                 _systemctl.Start(action.Unit!);
+                break;
+            case "override":
+                Persist(PciAddress.Parse(action.Address!), action.Value);
+                break;
+            case "mig-mode":
+                RequireMig().SetMode(PciAddress.Parse(action.Address!), action.Value == "1");
+                break;
+            case "mig-create":
+                (string createProfile, MigPlacement createAt) = ParseMigValue(action.Value!);
+                RequireMig().Create(PciAddress.Parse(action.Address!), createProfile, createAt);
+                break;
+            case "mig-destroy":
+                (string destroyProfile, MigPlacement destroyAt) = ParseMigValue(action.Value!);
+                RequireMig().Destroy(PciAddress.Parse(action.Address!), destroyProfile, destroyAt);
                 break;
             default:
                 throw new ArgumentException($"unknown journal action \"{action.Op}\"");
@@ -375,6 +428,24 @@ public sealed partial class ProfileApplier
 
             Thread.Sleep(5);
         }
+    }
+
+    private static string MigValue(string profile, MigPlacement placement) =>
+        string.Create(CultureInfo.InvariantCulture, $"{profile}@{placement.Start}:{placement.Size}");
+
+    /// <summary>Parses "3g.40gb@4:4" (profile @ start : size) of a journaled MIG action.</summary>
+    private static (string Profile, MigPlacement Placement) ParseMigValue(string value)
+    {
+        int at = value.LastIndexOf('@');
+        int colon = value.LastIndexOf(':');
+        if (at <= 0 || colon < at ||
+            !uint.TryParse(value.AsSpan(at + 1, colon - at - 1), NumberStyles.None, CultureInfo.InvariantCulture, out uint start) ||
+            !uint.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out uint size))
+        {
+            throw new FormatException($"journaled MIG instance \"{value}\" is not PROFILE@START:SIZE");
+        }
+
+        return (value[..at], new MigPlacement(start, size));
     }
 
     private static string Dev(PciAddress address) => "bus/pci/devices/" + address;

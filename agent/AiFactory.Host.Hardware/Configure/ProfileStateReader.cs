@@ -17,7 +17,7 @@ namespace AiFactory.Host.Hardware.Configure;
 /// A narrow reader of the attributes the configure steps change (the full inventory is Discovery's job); reading
 /// exactly these keeps the plan and the read-back on the same files.
 /// </remarks>
-public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl)
+public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, string? procfsRoot = null, string? overridesDir = null)
 {
     /// <summary>The topology as far as the profile cares.</summary>
     public HostTopology ReadTopology()
@@ -32,13 +32,12 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl)
         }
 
         devices.Sort((a, b) => a.Address.CompareTo(b.Address));
+        // Each function's iommu_group link is read anyway: the groups follow from those links, which saves a
+        // directory listing per group (kernel/iommu_groups/N/devices) on every plan.
         var groups = new List<IommuGroup>();
-        foreach (string g in sysfs.List("kernel/iommu_groups"))
+        foreach (IGrouping<int, PciDevice> g in devices.Where(d => d.IommuGroup is not null).GroupBy(d => d.IommuGroup!.Value))
         {
-            if (int.TryParse(g, NumberStyles.None, CultureInfo.InvariantCulture, out int id))
-            {
-                groups.Add(new IommuGroup(id, [.. sysfs.List($"kernel/iommu_groups/{g}/devices").Select(n => PciAddress.TryParse(n, out PciAddress a) ? (PciAddress?)a : null).OfType<PciAddress>().Order()]));
-            }
+            groups.Add(new IommuGroup(g.Key, [.. g.Select(d => d.Address)]));
         }
 
         groups.Sort((a, b) => a.Id.CompareTo(b.Id));
@@ -73,7 +72,17 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl)
             }
         }
 
-        return new ProfileCurrentState { VfioPciLoaded = sysfs.Exists("bus/pci/drivers/vfio-pci"), AllowedCpus = allowed, ActiveUnits = active };
+        IReadOnlyDictionary<PciAddress, string> hostNeeded = profile.Vfio is not null && procfsRoot is not null
+            ? new HostNeededDevices(sysfs, procfsRoot).Read()
+            : new Dictionary<PciAddress, string>();
+        return new ProfileCurrentState
+        {
+            VfioPciLoaded = sysfs.Exists("bus/pci/drivers/vfio-pci"),
+            AllowedCpus = allowed,
+            ActiveUnits = active,
+            HostNeeded = hostNeeded,
+            PersistedOverrides = profile.Vfio is not null && overridesDir is not null ? VfioOverrideFiles.Read(overridesDir) : null,
+        };
     }
 
     private PciDevice ReadDevice(PciAddress address)
@@ -152,12 +161,13 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl)
                 }
             }
 
+            string? meminfo = sysfs.Read(dir + "/meminfo");
             nodes.Add(new NumaNode
             {
                 Id = id,
                 Cpus = CpuSet.TryParse(sysfs.Read(dir + "/cpulist") ?? string.Empty, out CpuSet? cpus, out _) ? cpus : CpuSet.Empty,
-                MemoryTotalBytes = MeminfoKiB(sysfs.Read(dir + "/meminfo"), "MemTotal:") * 1024,
-                MemoryFreeBytes = MeminfoKiB(sysfs.Read(dir + "/meminfo"), "MemFree:") * 1024,
+                MemoryTotalBytes = MeminfoKiB(meminfo, "MemTotal:") * 1024,
+                MemoryFreeBytes = MeminfoKiB(meminfo, "MemFree:") * 1024,
                 Hugepages = [.. pools.OrderBy(p => p.PageSizeKiB)],
             });
         }

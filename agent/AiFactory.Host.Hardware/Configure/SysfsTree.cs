@@ -1,4 +1,6 @@
 using System.Globalization;
+using AiFactory.Host.Hardware.Sysfs;
+using AiFactory.Host.Hardware.Sysfs.Native;
 
 namespace AiFactory.Host.Hardware.Configure;
 
@@ -9,54 +11,67 @@ namespace AiFactory.Host.Hardware.Configure;
 /// </summary>
 public sealed class SysfsTree(string root)
 {
+    private const int PathMax = 4096;
+
     /// <summary>The root the paths are relative to.</summary>
     public string Root { get; } = root;
 
-    /// <summary>The trimmed content of an attribute, or null when it is absent or unreadable.</summary>
+    /// <summary>
+    /// One attribute, trimmed; null when absent or unreadable. One bounded read(2) on an O_NONBLOCK descriptor, no
+    /// stat first and no exception for a missing file: absent optional attributes are common, and a thrown
+    /// FileNotFoundException costs far more than the read (the no-op re-apply reads ~1000 of them).
+    /// </summary>
     public string? Read(string relativePath)
     {
-        string path = SysfsPath.Combine(Root, relativePath);
-
-        // Optional attributes are often absent: a stat is far cheaper than a thrown FileNotFoundException.
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        try
-        {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
-            Span<byte> buffer = stackalloc byte[4096];
-            int n = RandomAccess.Read(handle, buffer, 0);
-            return System.Text.Encoding.ASCII.GetString(buffer[..n]).Trim();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        Span<byte> path = stackalloc byte[PathMax];
+        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
+        int n = SysfsFile.Read(NativePath(relativePath, path), buffer, out SysfsFile.Status status, out _);
+        return status == SysfsFile.Status.Ok ? System.Text.Encoding.ASCII.GetString(buffer[..n]).Trim() : null;
     }
 
-    /// <summary>An attribute as an integer, or null when absent or not a number.</summary>
+    /// <summary>The NUL-terminated UTF-8 path of <paramref name="relativePath"/> under the root, in <paramref name="buffer"/>.</summary>
+    private Span<byte> NativePath(string relativePath, Span<byte> buffer)
+    {
+        string full = SysfsPath.Combine(Root, relativePath);
+        if (System.Text.Encoding.UTF8.GetMaxByteCount(full.Length) >= buffer.Length)
+        {
+            return SysfsFile.NativePath(full);
+        }
+
+        int n = System.Text.Encoding.UTF8.GetBytes(full, buffer);
+        buffer[n] = 0;
+        return buffer[..(n + 1)];
+    }
+
+    /// <summary>An integer attribute; null when absent or not a number.</summary>
     public long? ReadLong(string relativePath) =>
         long.TryParse(Read(relativePath), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v) ? v : null;
 
     /// <summary>The last segment of a symlink's target (<c>driver</c> → "nvme", <c>iommu_group</c> → "7"), or null.</summary>
     public string? LinkName(string relativePath)
     {
-        string path = SysfsPath.Combine(Root, relativePath);
-        try
+        Span<byte> path = NativePath(relativePath, stackalloc byte[PathMax]);
+        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
+        nint n;
+        unsafe
         {
-            var info = new FileInfo(path);
-            string? target = info.LinkTarget;
-            return target is null ? null : Path.GetFileName(target.TrimEnd('/'));
+            fixed (byte* p = path)
+            fixed (byte* b = buffer)
+            {
+                n = SysfsNative.ReadLink(p, b, buffer.Length);
+            }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+
+        if (n <= 0)
         {
             return null;
         }
+
+        ReadOnlySpan<byte> target = buffer[..(int)n].TrimEnd((byte)'/');
+        int slash = target.LastIndexOf((byte)'/');
+        return System.Text.Encoding.UTF8.GetString(target[(slash + 1)..]);
     }
 
-    /// <summary>True when the file or directory exists.</summary>
     public bool Exists(string relativePath)
     {
         string path = SysfsPath.Combine(Root, relativePath);

@@ -5,7 +5,9 @@ namespace AiFactory.Host.Hardware.Configure;
 /// not "reverse a delta"), so running it twice, or for a step that never ran, is harmless.
 /// </summary>
 /// <param name="Op"><c>restore-driver</c> (Address, Driver, DriverOverride), <c>write</c> (Path, Value, relative to sysfs),
-/// <c>numvfs</c> (Address, Value), <c>allowed-cpus</c> (Unit, Value), <c>start-service</c> (Unit).</param>
+/// <c>numvfs</c> (Address, Value), <c>allowed-cpus</c> (Unit, Value), <c>start-service</c> (Unit),
+/// <c>override</c> (Address, Value: the persisted driver, null for none),
+/// <c>mig-mode</c> (Address, Value 1/0), <c>mig-create</c> / <c>mig-destroy</c> (Address, Value PROFILE@START:SIZE).</param>
 public sealed record UndoAction(string Op, string? Address = null, string? Driver = null, string? DriverOverride = null, string? Path = null, string? Value = null, string? Unit = null)
 {
     /// <summary>One line for logs and reports.</summary>
@@ -16,6 +18,10 @@ public sealed record UndoAction(string Op, string? Address = null, string? Drive
         "numvfs" => $"set {Address} sriov_numvfs back to {Value}",
         "allowed-cpus" => $"set {Unit} AllowedCPUs back to \"{Value}\"",
         "start-service" => $"start {Unit}",
+        "override" => Value is null ? $"remove the boot-time override of {Address}" : $"persist {Address} -> {Value} for boot again",
+        "mig-mode" => $"set {Address} MIG mode back to {(Value == "1" ? "enabled" : "disabled")}",
+        "mig-create" => $"create MIG instance {Value} on {Address} again",
+        "mig-destroy" => $"destroy MIG instance {Value} on {Address}",
         _ => Op,
     };
 }

@@ -22,6 +22,9 @@ public sealed record NodeProfile
     /// <summary>SR-IOV physical functions and their VFs.</summary>
     public IReadOnlyList<SriovProfile> Sriov { get; init; } = [];
 
+    /// <summary>MIG layouts per GPU; null when the section is absent (MIG left as it is).</summary>
+    public MigSection? Mig { get; init; }
+
     /// <summary>Hugepage pools per NUMA node and page size.</summary>
     public IReadOnlyList<HugepageProfile> Hugepages { get; init; } = [];
 

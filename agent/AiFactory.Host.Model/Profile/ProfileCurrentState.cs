@@ -1,4 +1,5 @@
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Pci;
 
 namespace AiFactory.Host.Model.Profile;
 
@@ -16,6 +17,24 @@ public sealed record ProfileCurrentState
 
     /// <summary>Each unit's <c>AllowedCPUs=</c> now; a unit absent or mapped to the empty set is unconfined.</summary>
     public IReadOnlyDictionary<string, CpuSet> AllowedCpus { get; init; } = new Dictionary<string, CpuSet>();
+
+    /// <summary>
+    /// PCI functions the host needs, found by the hardware layer (the boot disk, the management NIC), with why; a
+    /// vfio request for one, or for a device in its IOMMU group, is refused.
+    /// </summary>
+    public IReadOnlyDictionary<PciAddress, string> HostNeeded { get; init; } = new Dictionary<PciAddress, string>();
+
+    /// <summary>
+    /// The driver overrides persisted for boot (one file per device in <c>/etc/aifactory/vfio-overrides.d</c>, read by
+    /// the packaged udev rule), by device; null when this agent persists none (then no persist steps are planned).
+    /// </summary>
+    public IReadOnlyDictionary<PciAddress, string>? PersistedOverrides { get; init; }
+
+    /// <summary>The GPUs NVML sees, with their MIG state; read only when the profile has a <c>mig</c> section.</summary>
+    public IReadOnlyList<MigGpuState> MigGpus { get; init; } = [];
+
+    /// <summary>Why MIG state could not be read (no NVML); null when it was, or was not needed.</summary>
+    public string? MigUnavailable { get; init; }
 
     /// <summary>The units active now (only those are stopped and started around device changes).</summary>
     public IReadOnlySet<string> ActiveUnits { get; init; } = new HashSet<string>();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AiFactory.Host.Model.Gpu;
 using AiFactory.Host.Model.Pci;
 
 namespace AiFactory.Host.Model.Profile;
@@ -42,6 +43,21 @@ public sealed record BindVfioStep(PciAddress Address, string? FromDriver, string
     /// <inheritdoc />
     public override string Describe() =>
         $"bind {Address} to vfio-pci (now {FromDriver ?? "no driver"})" + (CompanionOf is { } c ? $", IOMMU-group companion of {c}" : string.Empty);
+}
+
+/// <summary>
+/// Persist a device's driver override for the next boot (a file in <c>/etc/aifactory/vfio-overrides.d</c> that the
+/// packaged udev rule applies before any driver probes), or remove it when <paramref name="To"/> is null.
+/// </summary>
+public sealed record PersistVfioOverrideStep(PciAddress Address, string? From, string? To) : ProfileStep
+{
+    /// <inheritdoc />
+    public override string Kind => "persist";
+
+    /// <inheritdoc />
+    public override string Describe() => To is null
+        ? $"remove the boot-time override of {Address} (was {From})"
+        : $"persist {Address} -> {To} for boot" + (From is null ? string.Empty : $" (was {From})");
 }
 
 /// <summary>Check with the VFIO group-status ioctl that an IOMMU group is viable (every member on vfio-pci or none).</summary>
@@ -125,4 +141,37 @@ public sealed record StartServiceStep(string Unit) : ProfileStep
 
     /// <inheritdoc />
     public override string Describe() => $"start {Unit}";
+}
+
+/// <summary>
+/// Set a GPU's MIG mode through NVML: refused while a process holds the GPU; when the driver asks for a reset, only
+/// that GPU is reset; read back.
+/// </summary>
+public sealed record SetMigModeStep(PciAddress Gpu, int Index, bool From, bool To) : ProfileStep
+{
+    /// <inheritdoc />
+    public override string Kind => "mig";
+
+    /// <inheritdoc />
+    public override string Describe() => $"GPU {Index} ({Gpu}) MIG mode {(From ? "enabled" : "disabled")} -> {(To ? "enabled" : "disabled")}";
+}
+
+/// <summary>Destroy one GPU instance (its compute instances first), read back.</summary>
+public sealed record DestroyMigInstanceStep(PciAddress Gpu, int Index, string Profile, MigPlacement Placement) : ProfileStep
+{
+    /// <inheritdoc />
+    public override string Kind => "mig";
+
+    /// <inheritdoc />
+    public override string Describe() => $"GPU {Index} ({Gpu}) destroy MIG instance {Profile}@{Placement}";
+}
+
+/// <summary>Create one GPU instance at an explicit placement and its full-size compute instance, read back.</summary>
+public sealed record CreateMigInstanceStep(PciAddress Gpu, int Index, string Profile, MigPlacement Placement) : ProfileStep
+{
+    /// <inheritdoc />
+    public override string Kind => "mig";
+
+    /// <inheritdoc />
+    public override string Describe() => $"GPU {Index} ({Gpu}) create MIG instance {Profile}@{Placement}";
 }

@@ -12,7 +12,7 @@ namespace AiFactory.Host.Planning.Profile;
 /// hold, in kernel order, or validation errors naming the field and the reason. Opens nothing. A profile that
 /// already holds gives no steps.
 /// </summary>
-public static class ProfilePlanner
+public static partial class ProfilePlanner
 {
     /// <summary>The policy's name, for logs.</summary>
     public const string Name = "node-profile-v1";
@@ -23,21 +23,27 @@ public static class ProfilePlanner
         var ctx = new Context(topology, current, profile);
         ctx.PlanVfio();
         ctx.PlanSriov();
+        ctx.PlanMig();
         ctx.PlanHugepages();
         ctx.PlanCpus();
         return ctx.Build();
     }
 
-    private sealed class Context(HostTopology topology, ProfileCurrentState current, NodeProfile profile)
+    private sealed partial class Context(HostTopology topology, ProfileCurrentState current, NodeProfile profile)
     {
         private readonly List<ProfileValidationError> _errors = [];
         private readonly List<string> _warnings = [];
         private readonly List<ProfileStep> _binds = [];
         private readonly List<ProfileStep> _checks = [];
+        private readonly List<ProfileStep> _persist = [];
         private readonly List<ProfileStep> _sriov = [];
+        private readonly List<ProfileStep> _mig = [];
         private readonly List<ProfileStep> _hugepages = [];
         private readonly List<ProfileStep> _cpus = [];
         private readonly HashSet<PciAddress> _changedDevices = [];
+        private readonly HashSet<PciAddress> _vfioTargets = [];
+        private Dictionary<PciAddress, PciDevice>? _devices;
+        private Dictionary<int, IReadOnlyList<PciAddress>>? _groups;
         private bool _needsVfio;
 
         public void PlanVfio()
@@ -47,16 +53,29 @@ public static class ProfilePlanner
                 return;
             }
 
-            var host = new HashSet<PciAddress>();
+            // Devices the host needs, and why: those listed in vfio.hostDevices, and those the hardware layer found.
+            var host = new Dictionary<PciAddress, string>();
             for (int i = 0; i < vfio.HostDevices.Count; i++)
             {
-                List<PciDevice> matched = [.. topology.PciDevices.Where(vfio.HostDevices[i].Matches)];
-                if (matched.Count == 0)
+                int matches = 0;
+                foreach (PciDevice d in topology.PciDevices)
+                {
+                    if (vfio.HostDevices[i].Matches(d))
+                    {
+                        host.TryAdd(d.Address, $"listed in vfio.hostDevices[{i}]");
+                        matches++;
+                    }
+                }
+
+                if (matches == 0)
                 {
                     Error($"vfio.hostDevices[{i}]", $"\"{vfio.HostDevices[i]}\" matches no device on this host");
                 }
+            }
 
-                host.UnionWith(matched.Select(d => d.Address));
+            foreach ((PciAddress address, string why) in current.HostNeeded)
+            {
+                host.TryAdd(address, why);
             }
 
             var sriovPfs = new Dictionary<PciAddress, int>();
@@ -86,9 +105,9 @@ public static class ProfilePlanner
                         continue;
                     }
 
-                    if (host.Contains(device.Address))
+                    if (host.TryGetValue(device.Address, out string? needed))
                     {
-                        Error(field, $"{device.Address} is listed in vfio.hostDevices: the host needs it");
+                        Error(field, $"{device.Address} is {needed}: the host needs it");
                         continue;
                     }
 
@@ -108,10 +127,10 @@ public static class ProfilePlanner
                             continue;
                         }
 
-                        PciDevice? m = topology.FindDevice(member);
-                        if (host.Contains(member))
+                        PciDevice? m = Find(member);
+                        if (host.TryGetValue(member, out string? why))
                         {
-                            refusal = $"IOMMU group {group} ({listed}) also holds {member}, a device the host needs (vfio.hostDevices)";
+                            refusal = $"IOMMU group {group} ({listed}) also holds {member}, a device the host needs ({why})";
                         }
                         else if (m is not null && (m.Kind == DeviceKind.Bridge || m.BaseClass == 0x06))
                         {
@@ -142,9 +161,10 @@ public static class ProfilePlanner
                 }
             }
 
+            _vfioTargets.UnionWith(targets.Keys);
             foreach ((PciAddress address, (string field, PciAddress? companionOf)) in targets)
             {
-                PciDevice? device = topology.FindDevice(address);
+                PciDevice? device = Find(address);
                 if (device is null || (device.Driver == VfioPci && device.DriverOverride == VfioPci))
                 {
                     continue;
@@ -163,6 +183,27 @@ public static class ProfilePlanner
                     _checks.Add(new CheckVfioGroupStep(group) { Field = "vfio" });
                 }
             }
+
+            // Boot persistence: the vfio section owns the override files; exactly its devices have one.
+            if (current.PersistedOverrides is { } persisted)
+            {
+                foreach ((PciAddress address, (string field, _)) in targets)
+                {
+                    string? now = persisted.GetValueOrDefault(address);
+                    if (now != VfioPci)
+                    {
+                        _persist.Add(new PersistVfioOverrideStep(address, now, VfioPci) { Field = field });
+                    }
+                }
+
+                foreach ((PciAddress address, string now) in persisted)
+                {
+                    if (!targets.ContainsKey(address))
+                    {
+                        _persist.Add(new PersistVfioOverrideStep(address, now, null) { Field = "vfio.devices" });
+                    }
+                }
+            }
         }
 
         public void PlanSriov()
@@ -178,7 +219,7 @@ public static class ProfilePlanner
                     continue;
                 }
 
-                PciDevice? pf = topology.FindDevice(entry.PhysicalFunction);
+                PciDevice? pf = Find(entry.PhysicalFunction);
                 if (pf is null)
                 {
                     Error(field + ".pf", $"no PCI device at {entry.PhysicalFunction}");
@@ -219,7 +260,7 @@ public static class ProfilePlanner
                 if (entry.VfDriver == VfioPci && entry.NumVfs > 0)
                 {
                     bool allBound = !countChanges && sriov.VirtualFunctions.Count == entry.NumVfs &&
-                        sriov.VirtualFunctions.All(vf => topology.FindDevice(vf) is { Driver: VfioPci, DriverOverride: VfioPci });
+                        sriov.VirtualFunctions.All(vf => Find(vf) is { Driver: VfioPci, DriverOverride: VfioPci });
                     if (!allBound)
                     {
                         _sriov.Add(new BindVfsVfioStep(pf.Address, entry.NumVfs) { Field = field + ".vfDriver" });
@@ -355,7 +396,7 @@ public static class ProfilePlanner
 
                 bool holds = service.Holds.Count == 0
                     ? _changedDevices.Count > 0
-                    : _changedDevices.Any(a => topology.FindDevice(a) is { } d && service.Holds.Any(s => s.Matches(d)));
+                    : _changedDevices.Any(a => Find(a) is { } d && service.Holds.Any(s => s.Matches(d)));
                 if (holds)
                 {
                     steps.Add(new StopServiceStep(service.Name) { Field = $"services[{i}]" });
@@ -365,7 +406,9 @@ public static class ProfilePlanner
 
             steps.AddRange(_binds);
             steps.AddRange(_checks);
+            steps.AddRange(_persist);
             steps.AddRange(_sriov);
+            steps.AddRange(_mig);
             steps.AddRange(_hugepages);
             steps.AddRange(_cpus);
             for (int i = stops.Count - 1; i >= 0; i--)
@@ -378,15 +421,39 @@ public static class ProfilePlanner
 
         private IReadOnlyList<PciAddress> GroupMembers(int group)
         {
-            foreach (IommuGroup g in topology.IommuGroups)
+            if (_groups is null)
             {
-                if (g.Id == group)
+                _groups = [];
+                foreach (IommuGroup g in topology.IommuGroups)
                 {
-                    return g.Members;
+                    _groups.TryAdd(g.Id, g.Members);
+                }
+
+                if (topology.IommuGroups.Count == 0)
+                {
+                    foreach (IGrouping<int, PciDevice> g in topology.PciDevices.Where(d => d.IommuGroup is not null).GroupBy(d => d.IommuGroup!.Value))
+                    {
+                        _groups[g.Key] = [.. g.Select(d => d.Address)];
+                    }
                 }
             }
 
-            return [.. topology.PciDevices.Where(d => d.IommuGroup == group).Select(d => d.Address)];
+            return _groups.TryGetValue(group, out IReadOnlyList<PciAddress>? members) ? members : [];
+        }
+
+        /// <summary>The device at an address, through an index built once per plan (a DGX has ~100 functions).</summary>
+        private PciDevice? Find(PciAddress address)
+        {
+            if (_devices is null)
+            {
+                _devices = new Dictionary<PciAddress, PciDevice>(topology.PciDevices.Count);
+                foreach (PciDevice d in topology.PciDevices)
+                {
+                    _devices.TryAdd(d.Address, d);
+                }
+            }
+
+            return _devices.GetValueOrDefault(address);
         }
 
         private void Error(string field, string reason) => _errors.Add(new ProfileValidationError(field, reason));

@@ -14,7 +14,7 @@ namespace AiFactory.Benchmarks.Profile;
 /// <summary>
 /// The profile's speed goals: planning a full DGX-class profile (8 GPUs to vfio-pci, 8 PFs × 8 VFs, hugepages on
 /// two nodes) ≤ 1 ms; a no-op re-apply (read the state from sysfs, plan, apply nothing) ≤ 5 ms with zero writes.
-/// Run: dotnet run -c Release --project tests/AiFactory.Benchmarks -- --filter '*ProfileBenchmarks*'
+/// Run: dotnet run -c Release --project tests/AiFactory.Benchmarks -- --filter '*ProfileBenchmarks*' --job short --inProcess
 /// </summary>
 [MemoryDiagnoser]
 public class ProfileBenchmarks
@@ -36,6 +36,12 @@ public class ProfileBenchmarks
         _state = reader.ReadState(_profile);
         _writer = new SysfsWriter(_tree.Root);
         string state = Path.Join(Path.GetDirectoryName(_tree.Root)!, "state");
+        foreach (byte bus in DgxProfileTree.GpuBuses)
+        {
+            // The boot-time overrides a first apply persists: the tree already holds the whole profile.
+            VfioOverrideFiles.Write(Path.Join(state, "vfio-overrides.d"), AiFactory.Host.Model.Pci.PciAddress.Parse($"0000:{bus:x2}:00.0"), "vfio-pci");
+        }
+
         _manager = new ProfileManager(
             new ProfileEnvironment
             {
@@ -45,13 +51,13 @@ public class ProfileBenchmarks
                 Groups = new VfioGroupProbe(Path.Join(state, "dev")),
                 Systemctl = new Systemctl("/bin/false"),
                 Modules = new ModuleLoader("/bin/false"),
-                UdevRulesDir = Path.Join(state, "udev"),
+                VfioOverridesDir = Path.Join(state, "vfio-overrides.d"),
                 ConfigProfilePath = Path.Join(state, "none.yaml"),
             },
             new EventBus(),
             NullLogger<ProfileManager>.Instance);
-        ProfilePlan plan = ProfilePlanner.Plan(_topology, _state, _profile);
-        if (!plan.IsNoOp)
+        ProfilePlan plan = _manager.Plan(DgxProfileTree.Profile).Plan;
+        if (!plan.IsNoOp || !ProfilePlanner.Plan(_topology, _state, _profile).IsNoOp)
         {
             throw new InvalidOperationException("the DGX tree should already hold the profile: " + string.Join("; ", plan.Steps.Select(s => s.Describe()).Concat(plan.Errors.Select(e => e.ToString()))));
         }

@@ -3,6 +3,7 @@ using AiFactory.Agent.Profile;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Host.Hardware.Systemd;
 using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Profile;
 using AiFactory.Profile.Tests.Kernel;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -36,7 +37,7 @@ public sealed class ProfileManagerTests : IDisposable
                 Groups = new FakeVfioGroups(_fs),
                 Systemctl = new Systemctl(_systemctl.Executable),
                 Modules = new FakeModules(_fs),
-                UdevRulesDir = Path.Join(_fs.StateDir, "udev"),
+                VfioOverridesDir = Path.Join(_fs.StateDir, "vfio-overrides.d"),
                 ConfigProfilePath = Path.Join(_fs.StateDir, "absent.yaml"),
                 ProbeTimeout = TimeSpan.FromSeconds(2),
             },
@@ -51,7 +52,7 @@ public sealed class ProfileManagerTests : IDisposable
     }
 
     [Fact]
-    public void An_apply_publishes_its_outcome_stores_the_profile_and_writes_the_udev_rule()
+    public void An_apply_publishes_its_outcome_stores_the_profile_and_persists_the_override_for_boot()
     {
         ProfileApplyResult result = _manager.Apply(LabProfile, "test");
 
@@ -59,7 +60,25 @@ public sealed class ProfileManagerTests : IDisposable
         Event e = Assert.Single(_bus.Recent(), x => x.Kind == "profile.applied");
         Assert.Equal("test", e.Attributes["origin"]);
         Assert.Equal(LabProfile, File.ReadAllText(_manager.Environment.StoredProfilePath));
-        Assert.Contains("KERNEL==\"0000:03:00.0\", ATTR{driver_override}=\"vfio-pci\"", File.ReadAllText(Path.Join(_fs.StateDir, "udev", "70-aifactory-vfio.rules")));
+        Assert.Equal("vfio-pci\n", File.ReadAllText(Path.Join(_fs.StateDir, "vfio-overrides.d", "0000:03:00.0")));
+        Assert.Contains(result.Plan.Steps, s => s is PersistVfioOverrideStep { To: "vfio-pci" });
+    }
+
+    [Fact]
+    public void A_device_left_out_of_the_vfio_section_loses_its_boot_override_and_a_rollback_brings_it_back()
+    {
+        _manager.Apply("version: v1\nvfio:\n  devices: [0000:03:00.0, 0000:81:00.0]\n", "test");
+        string overrides = Path.Join(_fs.StateDir, "vfio-overrides.d");
+        Assert.Equal(["0000:03:00.0", "0000:81:00.0"], Directory.GetFiles(overrides).Select(Path.GetFileName).Order());
+
+        ProfileApplyResult narrowed = _manager.Apply(LabProfile, "test");
+        _kernel.FailNext["devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"] = 12; // ENOMEM
+        ProfileApplyResult failed = _manager.Apply("version: v1\nvfio:\n  devices: []\nhugepages:\n  - {node: 0, size: 2M, count: 16}\n", "test");
+
+        Assert.Contains(narrowed.Plan.Steps, s => s is PersistVfioOverrideStep { To: null } p && p.Address.ToString() == "0000:81:00.0");
+        Assert.False(failed.Report.Succeeded);
+        Assert.Contains(failed.Report.RolledBack, r => r.StartsWith("persist 0000:03:00.0 -> vfio-pci for boot again", StringComparison.Ordinal));
+        Assert.Equal(["0000:03:00.0"], Directory.GetFiles(overrides).Select(Path.GetFileName));
     }
 
     [Fact]

@@ -24,7 +24,7 @@ public sealed class KernelTierTests(LabGuestFixture guest, ITestOutputHelper out
 
     [Fact]
     public void Applying_binds_the_nvme_to_vfio_pci_with_a_viable_group_that_attaches() =>
-        AssertChecks("apply-exit", "bound-plain-nvme", "dev-vfio-present", "group-viable-and-attaches", "udev-rule-written");
+        AssertChecks("apply-exit", "bound-plain-nvme", "dev-vfio-present", "group-viable-and-attaches", "override-persisted");
 
     [Fact]
     public void Applying_creates_the_nvme_vfs_on_vfio_pci() => AssertChecks("vfs-created", "vfs-on-vfio", "vf-dev-vfio");

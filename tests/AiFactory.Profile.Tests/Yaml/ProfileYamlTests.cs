@@ -66,11 +66,56 @@ public class ProfileYamlTests
     }
 
     [Fact]
-    public void A_mig_section_is_refused_until_the_nvml_layer_is_integrated()
+    public void A_mig_section_reads_indexes_selectors_placements_and_parted_layout_names()
     {
-        var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse("version: v1\nmig:\n  - gpu: 0\n    layout: all-1g.10gb\n"));
+        NodeProfile profile = ProfileYaml.Parse("""
+            version: v1
+            mig:
+              partedConfig: /etc/nvidia-mig-manager/config.yaml
+              gpus:
+                - gpu: 0
+                  layout: [3g.40gb, 1g.10gb@6]
+                - gpu: 0000:2a:00.0
+                  config: all-1g.10gb
+                - gpu: 10de:2330
+                  enabled: false
+            """);
 
-        Assert.Equal("mig", Assert.Single(ex.Errors).Field);
+        MigSection mig = profile.Mig!;
+        Assert.Equal("/etc/nvidia-mig-manager/config.yaml", mig.PartedSource);
+        Assert.Equal(0, mig.Gpus[0].Gpu.Index);
+        Assert.Equal([new MigLayoutItem("3g.40gb", null), new MigLayoutItem("1g.10gb", 6)], mig.Gpus[0].Layout!);
+        Assert.Equal("all-1g.10gb", mig.Gpus[1].Config);
+        Assert.False(mig.Gpus[2].Enabled);
+    }
+
+    [Fact]
+    public void A_mig_entry_with_an_unknown_key_or_a_parted_name_without_the_file_is_an_error_naming_the_field()
+    {
+        var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse("""
+            version: v1
+            mig:
+              gpus:
+                - gpu: 0
+                  layout: [3g.40gb@x]
+                  placement: 0
+                - gpu: 1
+                  config: all-1g.10gb
+            """));
+
+        Assert.Equal(["mig.gpus[0].placement", "mig.gpus[0].layout[0]", "mig.gpus[1].config"], ex.Errors.Select(e => e.Field));
+    }
+
+    [Fact]
+    public void The_packaged_example_profile_parses_once_uncommented()
+    {
+        string[] lines = File.ReadAllLines(Path.Join(AiFactory.Profile.Tests.Mig.FakeNvmlServer.RepoRoot, "packaging/common/node-profile.example.yaml"));
+        string yaml = string.Join("\n", lines.SkipWhile(l => l != "# version: v1").Select(l => l.StartsWith("# ", StringComparison.Ordinal) ? l[2..] : l.TrimStart('#')));
+
+        NodeProfile profile = ProfileYaml.Parse(yaml);
+
+        Assert.Equal(8, profile.Sriov.Single().NumVfs);
+        Assert.Equal(2, profile.Mig!.Gpus.Count);
     }
 
     [Fact]

@@ -5,7 +5,7 @@ export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/tmp
 A=/lab/aifactory-agent
 C="/lab/aifactoryctl --socket /run/aif.sock"
 S=/var/lib/aifactory
-export AIFACTORY_NODE_PROFILE=/nonexistent AIFACTORY_UDEV_RULES_DIR=/etc/udev/rules.d
+export AIFACTORY_NODE_PROFILE=/nonexistent AIFACTORY_VFIO_OVERRIDES_DIR=/etc/aifactory/vfio-overrides.d
 D=/sys/bus/pci/devices
 PF=$D/0000:01:00.0
 ok() { echo "CHECK $1 ok"; }
@@ -41,7 +41,7 @@ VF0=$(basename "$(readlink $PF/virtfn0)"); VF1=$(basename "$(readlink $PF/virtfn
 check vfs-on-vfio [ "$(drv $VF0)" = vfio-pci -a "$(drv $VF1)" = vfio-pci ]
 check vf-dev-vfio [ -c /dev/vfio/$(grp $VF0) -a -c /dev/vfio/$(grp $VF1) ]
 check hugepages-per-node [ "$(pages 0 2048)" = 64 -a "$(pages 1 2048)" = 100 ]
-check udev-rule-written grep -q 'KERNEL=="0000:03:00.0", ATTR{driver_override}="vfio-pci"' /etc/udev/rules.d/70-aifactory-vfio.rules
+check override-persisted [ "$(cat /etc/aifactory/vfio-overrides.d/0000:03:00.0)" = vfio-pci ]
 
 # 3. re-apply writes nothing
 agent profile apply -f /lab/lab.yaml > /tmp/again.out 2>&1; rc=$?; cat /tmp/again.out

@@ -1,0 +1,167 @@
+using System.Globalization;
+using AiFactory.Agent.Gpu;
+using AiFactory.Host.Hardware.Configure;
+using AiFactory.Host.Hardware.Nvml;
+using AiFactory.Host.Model.Gpu;
+using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Profile;
+
+namespace AiFactory.Agent.Profile;
+
+/// <summary>
+/// The profile's MIG through the agent's NVML layer: reads each GPU's mode, profile table, instances and processes
+/// for the planner, and runs MIG steps through <see cref="MigApplier"/> (explicit placements, read back, a reset of
+/// only the GPU concerned). Every NVML failure becomes a <see cref="MigStepException"/> naming the GPU.
+/// </summary>
+internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplier applier, string procfsRoot) : IMigControl
+{
+    private int _writes;
+
+    public int WriteCount => Volatile.Read(ref _writes);
+
+    /// <summary>Every GPU NVML sees with its MIG state, or why none can be read.</summary>
+    public (IReadOnlyList<MigGpuState> Gpus, string? Unavailable) Read()
+    {
+        if (nvml.Nvml is not INvml api)
+        {
+            return ([], $"NVML is not available ({nvml.Error})");
+        }
+
+        try
+        {
+            var result = new List<MigGpuState>();
+            uint count = api.DeviceCount;
+            for (uint i = 0; i < count; i++)
+            {
+                NvmlDevice device = api.GetDevice(i);
+                PciAddress address = GpuInventory.Address(api, device);
+                uint deviceId = api.GetPciInfo(device).PciDeviceId;
+                (bool Current, bool Pending)? mode = api.GetMigMode(device);
+                MigProfileTable table = mode is null ? new MigProfileTable([]) : MigReader.ReadProfiles(api, device);
+                IReadOnlyList<MigInstance> instances = mode is (true, _) ? MigReader.ReadInstances(api, device, table) : [];
+                result.Add(new MigGpuState((int)i, address, deviceId, mode is not null, mode?.Current ?? false, mode?.Pending ?? false, table, instances, Processes(api, device)));
+            }
+
+            return (result, null);
+        }
+        catch (NvmlException ex)
+        {
+            return ([], ex.Message);
+        }
+    }
+
+    public string SetMode(PciAddress gpu, bool enabled)
+    {
+        return Guard(gpu, () =>
+        {
+            INvml api = nvml.Require();
+            NvmlDevice device = inventory.Resolve(gpu.ToString()).Device;
+            if (api.GetMigMode(device) is (bool c, bool p) && c == enabled && p == enabled)
+            {
+                return $"{gpu} MIG mode already {(enabled ? "enabled" : "disabled")}";
+            }
+
+            RefuseWhileUsed(api, device, gpu);
+            Interlocked.Increment(ref _writes);
+            MigModeResult result = applier.SetMode(gpu.ToString(), enabled, reset: true, resetAllowed: true);
+            (bool current, _) = api.GetMigMode(device) ?? (false, false);
+            if (current != enabled)
+            {
+                throw new MigStepException($"{gpu}: asked for MIG mode {(enabled ? "enabled" : "disabled")}, NVML reads back {(current ? "enabled" : "disabled")} ({result.Message})");
+            }
+
+            return result.Message;
+        });
+    }
+
+    public string Create(PciAddress gpu, string profile, MigPlacement placement)
+    {
+        return Guard(gpu, () =>
+        {
+            if (Find(gpu, profile, placement) is { IsOrphaned: false })
+            {
+                return $"{profile}@{placement} already on {gpu}";
+            }
+
+            Interlocked.Increment(ref _writes);
+            MigInstance made = applier.CreateAt(gpu.ToString(), profile, placement.Start, placement.Size);
+            return $"created {made.Profile}@{made.Placement} on {gpu} (GPU instance {made.GpuInstanceId})";
+        });
+    }
+
+    public string Destroy(PciAddress gpu, string profile, MigPlacement placement)
+    {
+        return Guard(gpu, () =>
+        {
+            if (Find(gpu, profile, placement) is null)
+            {
+                return $"no {profile}@{placement} on {gpu}";
+            }
+
+            INvml api = nvml.Require();
+            RefuseWhileUsed(api, inventory.Resolve(gpu.ToString()).Device, gpu);
+            Interlocked.Increment(ref _writes);
+            applier.DestroyAt(gpu.ToString(), profile, placement.Start);
+            return $"destroyed {profile}@{placement} on {gpu}";
+        });
+    }
+
+    private MigInstance? Find(PciAddress gpu, string profile, MigPlacement placement)
+    {
+        INvml api = nvml.Require();
+        NvmlDevice device = inventory.Resolve(gpu.ToString()).Device;
+        if (api.GetMigMode(device) is not (true, _))
+        {
+            return null;
+        }
+
+        MigProfileTable table = MigReader.ReadProfiles(api, device);
+        return MigReader.ReadInstances(api, device, table)
+            .FirstOrDefault(i => i.Placement == placement && string.Equals(i.Profile, profile, StringComparison.OrdinalIgnoreCase));
+    }
+
+    private void RefuseWhileUsed(INvml api, NvmlDevice device, PciAddress gpu)
+    {
+        IReadOnlyList<string> processes = Processes(api, device);
+        if (processes.Count > 0)
+        {
+            throw new MigStepException($"{gpu} is in use by {string.Join(", ", processes)}: stop them before its MIG layout changes");
+        }
+    }
+
+    /// <summary>"PID 4242 (python3)", the name from procfs <c>&lt;pid&gt;/comm</c> when it can be read.</summary>
+    private List<string> Processes(INvml api, NvmlDevice device)
+    {
+        var names = new List<string>();
+        foreach (NvmlProcess p in api.GetComputeProcesses(device))
+        {
+            string pid = p.Pid.ToString(CultureInfo.InvariantCulture);
+            string comm = Path.Join(procfsRoot, pid, "comm");
+            string? name = null;
+            try
+            {
+                name = File.Exists(comm) ? File.ReadAllText(comm).Trim() : null;
+            }
+            catch (IOException)
+            {
+                // The process ended between the NVML call and this read: the PID alone names it.
+            }
+
+            names.Add(name is { Length: > 0 } ? $"PID {pid} ({name})" : $"PID {pid}");
+        }
+
+        return names;
+    }
+
+    private static string Guard(PciAddress gpu, Func<string> step)
+    {
+        try
+        {
+            return step();
+        }
+        catch (Exception ex) when (ex is NvmlException or MigRefusedException or InvalidOperationException or KeyNotFoundException)
+        {
+            throw new MigStepException($"{gpu}: {ex.Message}", ex);
+        }
+    }
+}
