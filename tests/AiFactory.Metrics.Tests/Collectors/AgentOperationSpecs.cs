@@ -66,7 +66,7 @@ public sealed class AgentOperationSpecs : IDisposable
                 Groups = new VfioGroupProbe(Path.Combine(_root, "dev")),
                 Systemctl = new Systemctl("/bin/false"),
                 Modules = new ModuleLoader("/bin/false"),
-                UdevRulesDir = Path.Combine(state, "udev"),
+                VfioOverridesDir = Path.Combine(state, "vfio-overrides.d"),
                 ConfigProfilePath = Path.Combine(state, "absent.yaml"),
             },
             bus,
