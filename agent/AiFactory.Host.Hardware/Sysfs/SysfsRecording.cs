@@ -12,6 +12,7 @@ namespace AiFactory.Host.Hardware.Sysfs;
 [SkipLocalsInit]
 internal sealed class SysfsRecording
 {
+    private const int DescriptorThreshold = 6;
     private readonly string _prefix;
     private readonly List<RecordedDirectory> _directories = [];
     private readonly Dictionary<string, RecordedDirectory> _byPath = new(StringComparer.Ordinal);
@@ -53,6 +54,7 @@ internal sealed class SysfsRecording
     {
         int position = _count++;
         directory.Items.Add(new RecordedItem(kind, name, position));
+        directory.Listed |= kind == Kind.Listing;
         Hash += Mix(contentHash, position);
     }
 
@@ -64,8 +66,15 @@ internal sealed class SysfsRecording
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
         foreach (RecordedDirectory d in _directories)
         {
-            int errno = 36; // ENAMETOOLONG
-            int fd = SysfsFile.Encode(_prefix, d.Relative, path) < 0 ? -1 : SysfsFile.OpenDirectory(Libc.AT_FDCWD, path, out errno);
+            // A descriptor costs an open and a close: worth it for a listing or a device's worth of attributes;
+            // a few files (a CPU's topology) are cheaper by full path. Both give the same outcome per read.
+            int errno = 0;
+            int fd = -1;
+            if (d.Listed || d.Items.Count >= DescriptorThreshold)
+            {
+                errno = 36; // ENAMETOOLONG
+                fd = SysfsFile.Encode(_prefix, d.Relative, path) < 0 ? -1 : SysfsFile.OpenDirectory(Libc.AT_FDCWD, path, out errno);
+            }
 
             var dir = new DirectoryLocation(fd, errno, d.Relative);
             bool listed = false;
@@ -157,6 +166,8 @@ internal sealed class SysfsRecording
         public string Relative { get; } = relative;
 
         public List<RecordedItem> Items { get; } = [];
+
+        public bool Listed { get; set; }
     }
 
     /// <summary>One recorded read.</summary>
