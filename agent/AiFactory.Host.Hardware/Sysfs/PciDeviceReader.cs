@@ -73,8 +73,10 @@ public static class PciDeviceReader
             dir = link;
         }
 
-        // One descriptor and one listing per device: attributes by openat, absent optional ones (sriov_*, physfn) skipped.
-        using SysfsDirectory d = root.OpenDirectory(dir, list: true, warnings);
+        // One descriptor per device, attributes by openat. Not listed: on the ext4 fixture trees a getdents of a device
+        // directory cost more than the two or three failed lookups it saves (sriov_totalvfs, physfn, reset_method),
+        // measured in docs/benchmarks/discovery.md; the SR-IOV attributes after sriov_totalvfs are read only when it exists.
+        using SysfsDirectory d = root.OpenDirectory(dir, list: false, warnings);
         string? vendorRaw = d.ReadAttribute("vendor", warnings);
         string? deviceRaw = d.ReadAttribute("device", warnings);
         string? classRaw = d.ReadAttribute("class", warnings);
