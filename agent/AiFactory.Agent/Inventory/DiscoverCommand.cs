@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Host.Hardware.Discovery;
 using AiFactory.Host.Model.Topology;
@@ -32,13 +34,20 @@ internal static class DiscoverCommand
             HostInventory inventory = InventoryMapper.ToProto(topology, sysfsRoot, procfsRoot);
             inventory.Generation = 1;
             inventory.DiscoveredUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var output = new StringWriter(CultureInfo.InvariantCulture);
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithIndentation()).Format(inventory));
+                output.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithIndentation()).Format(inventory));
             }
             else
             {
-                TopologyTreeText.Print(Console.Out, TopologyTree.Build(inventory));
+                TopologyTreeText.Print(output, TopologyTree.Build(inventory));
+            }
+
+            // One write: Console.Out flushes every 256 bytes, a few hundred write(2) calls for a large server's inventory.
+            using (Stream stdout = Console.OpenStandardOutput())
+            {
+                stdout.Write(Encoding.UTF8.GetBytes(output.ToString()));
             }
 
             foreach (DiscoveryWarning w in topology.Warnings)

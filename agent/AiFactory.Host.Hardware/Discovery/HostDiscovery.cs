@@ -16,10 +16,7 @@ public sealed class HostDiscovery
 {
     private readonly SysfsRoot _sysfs;
     private readonly ProcfsRoot? _procfs;
-    private List<byte[]>? _files;
-    private List<byte[]>? _dirs;
-    private List<byte[]>? _links;
-    private ulong _fingerprint;
+    private SysfsRecording? _recording;
 
     /// <summary>Discovery over <paramref name="sysfs"/> and, optionally, <paramref name="procfs"/>.</summary>
     public HostDiscovery(SysfsRoot sysfs, ProcfsRoot? procfs)
@@ -48,8 +45,8 @@ public sealed class HostDiscovery
         {
             _sysfs.StartRecording();
             HostTopology topology = Build(warnings);
-            (_files, _dirs, _links) = _sysfs.StopRecording();
-            _fingerprint = SysfsRoot.Fingerprint(_files, _dirs, _links);
+            // The hash of what was read is taken while reading it: no second pass over the tree.
+            _recording = _sysfs.StopRecording();
             return topology;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or FormatException or OverflowException)
@@ -72,7 +69,7 @@ public sealed class HostDiscovery
     /// (except values like MemFree that change all the time) and hashes them, without allocating. True when
     /// something differs (or nothing was discovered yet); then call <see cref="Discover"/>.
     /// </summary>
-    public bool HasChanged() => _files is null || _dirs is null || _links is null || SysfsRoot.Fingerprint(_files, _dirs, _links) != _fingerprint;
+    public bool HasChanged() => _recording is null || _recording.Replay() != _recording.Hash;
 
     private HostTopology Build(DiscoveryWarnings warnings)
     {

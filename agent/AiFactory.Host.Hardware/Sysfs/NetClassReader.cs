@@ -26,9 +26,10 @@ public static class NetClassReader
 
         void Add(string directory, NetDeviceKind kind)
         {
-            foreach (string name in root.List(directory, warnings))
+            using SysfsDirectory classDirectory = root.OpenDirectory(directory, list: true, warnings);
+            foreach (string name in classDirectory.Names())
             {
-                string? dir = root.ResolveLink(directory + "/" + name, warnings) ?? directory + "/" + name;
+                string? dir = classDirectory.ResolveLink(name, warnings) ?? directory + "/" + name;
                 string? device = root.ReadLinkName(dir + "/device", warnings);
                 PciAddress? address = device is not null && PciAddress.TryParse(device, out PciAddress a) ? a : null;
                 result.Add(new NetDevice(name, kind, address));

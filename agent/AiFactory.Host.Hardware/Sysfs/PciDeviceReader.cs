@@ -17,7 +17,8 @@ public static class PciDeviceReader
     public static IReadOnlyList<PciDevice> ReadAll(SysfsRoot root, DiscoveryWarnings warnings)
     {
         var devices = new List<PciDevice>();
-        foreach (string name in root.List(DevicesDirectory, warnings))
+        using SysfsDirectory bus = root.OpenDirectory(DevicesDirectory, list: true, warnings);
+        foreach (string name in bus.Names())
         {
             if (!PciAddress.TryParse(name, out PciAddress address) || address.ToString() != name)
             {
@@ -25,7 +26,7 @@ public static class PciDeviceReader
                 continue;
             }
 
-            if (Read(root, address, warnings) is { } device)
+            if (Read(root, bus, name, address, warnings) is { } device)
             {
                 devices.Add(device);
             }
@@ -52,8 +53,14 @@ public static class PciDeviceReader
     /// <summary>Reads one function; null (with a warning) when its directory or its ids cannot be read.</summary>
     public static PciDevice? Read(SysfsRoot root, PciAddress address, DiscoveryWarnings warnings)
     {
-        string link = DevicesDirectory + "/" + address;
-        string? dir = root.ResolveLink(link, warnings);
+        using SysfsDirectory bus = root.OpenDirectory(DevicesDirectory, list: false, warnings);
+        return Read(root, bus, address.ToString(), address, warnings);
+    }
+
+    private static PciDevice? Read(SysfsRoot root, SysfsDirectory bus, string name, PciAddress address, DiscoveryWarnings warnings)
+    {
+        string link = DevicesDirectory + "/" + name;
+        string? dir = bus.ResolveLink(name, warnings);
         if (dir is null)
         {
             // Not a link (an old kernel or a flat capture): read it in place if it is a directory.
@@ -66,9 +73,13 @@ public static class PciDeviceReader
             dir = link;
         }
 
-        string? vendorRaw = root.ReadAttribute(dir + "/vendor", warnings);
-        string? deviceRaw = root.ReadAttribute(dir + "/device", warnings);
-        string? classRaw = root.ReadAttribute(dir + "/class", warnings);
+        // One descriptor per device, attributes by openat. Not listed: on the ext4 fixture trees a getdents of a device
+        // directory cost more than the two or three failed lookups it saves (sriov_totalvfs, physfn, reset_method),
+        // measured in docs/benchmarks/discovery.md; the SR-IOV attributes after sriov_totalvfs are read only when it exists.
+        using SysfsDirectory d = root.OpenDirectory(dir, list: false, warnings);
+        string? vendorRaw = d.ReadAttribute("vendor", warnings);
+        string? deviceRaw = d.ReadAttribute("device", warnings);
+        string? classRaw = d.ReadAttribute("class", warnings);
         if (vendorRaw is null || deviceRaw is null || classRaw is null)
         {
             warnings.Add(SysfsRoot.DisplayPath(dir), null, $"{address}: vendor, device or class missing; device skipped");
@@ -88,20 +99,20 @@ public static class PciDeviceReader
             Address = address,
             VendorId = vendor,
             DeviceId = device,
-            SubsystemVendorId = HexId(root, dir, "subsystem_vendor", address, warnings),
-            SubsystemDeviceId = HexId(root, dir, "subsystem_device", address, warnings),
+            SubsystemVendorId = HexId(d, "subsystem_vendor", address, warnings),
+            SubsystemDeviceId = HexId(d, "subsystem_device", address, warnings),
             ClassCode = classCode,
             Kind = PciIds.Classify(vendor, device, classCode),
             ModelName = PciIds.ModelName(vendor, device),
-            Driver = root.ReadLinkName(dir + "/driver", warnings),
-            DriverOverride = ParseDriverOverride(root.ReadAttribute(dir + "/driver_override", warnings)),
-            NumaNode = NumaNode(root, dir, address, warnings),
-            LocalCpus = LocalCpus(root, dir, address, warnings),
-            Link = Link(root, dir, address, warnings),
-            ResetMethods = ParseResetMethods(root.ReadAttribute(dir + "/reset_method", warnings)),
-            IommuGroup = IommuGroup(root, dir, address, warnings),
-            Sriov = Sriov(root, dir, address, warnings),
-            PhysicalFunction = PhysicalFunction(root, dir, warnings),
+            Driver = d.ReadLinkName("driver", warnings),
+            DriverOverride = ParseDriverOverride(d.ReadAttribute("driver_override", warnings)),
+            NumaNode = NumaNode(d, address, warnings),
+            LocalCpus = LocalCpus(d, address, warnings),
+            Link = Link(d, address, warnings),
+            ResetMethods = ParseResetMethods(d.ReadAttribute("reset_method", warnings)),
+            IommuGroup = IommuGroup(d, address, warnings),
+            Sriov = Sriov(d, address, warnings),
+            PhysicalFunction = PhysicalFunction(d, warnings),
             UpstreamBridges = ParseUpstreamBridges(dir, address),
         };
     }
@@ -133,9 +144,9 @@ public static class PciDeviceReader
         return bridges;
     }
 
-    private static ushort? HexId(SysfsRoot root, string dir, string attribute, PciAddress address, DiscoveryWarnings warnings)
+    private static ushort? HexId(SysfsDirectory d, string attribute, PciAddress address, DiscoveryWarnings warnings)
     {
-        string? raw = root.ReadAttribute(dir + "/" + attribute, warnings);
+        string? raw = d.ReadAttribute(attribute, warnings);
         if (raw is null)
         {
             return null;
@@ -146,13 +157,13 @@ public static class PciDeviceReader
             return id;
         }
 
-        warnings.Add(SysfsRoot.DisplayPath(dir + "/" + attribute), raw, $"failed to parse {attribute} for {address}: {error}");
+        warnings.Add(d.DisplayPath(attribute), raw, $"failed to parse {attribute} for {address}: {error}");
         return null;
     }
 
-    private static int? NumaNode(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    private static int? NumaNode(SysfsDirectory d, PciAddress address, DiscoveryWarnings warnings)
     {
-        string? raw = root.ReadAttribute(dir + "/numa_node", warnings);
+        string? raw = d.ReadAttribute("numa_node", warnings);
         if (raw is null)
         {
             return null;
@@ -163,13 +174,13 @@ public static class PciDeviceReader
             return node;
         }
 
-        warnings.Add(SysfsRoot.DisplayPath(dir + "/numa_node"), raw, $"failed to parse numa_node for {address}: {error}; NUMA node unknown");
+        warnings.Add(d.DisplayPath("numa_node"), raw, $"failed to parse numa_node for {address}: {error}; NUMA node unknown");
         return null;
     }
 
-    private static CpuSet? LocalCpus(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    private static CpuSet? LocalCpus(SysfsDirectory d, PciAddress address, DiscoveryWarnings warnings)
     {
-        string? raw = root.ReadAttribute(dir + "/local_cpulist", warnings);
+        string? raw = d.ReadAttribute("local_cpulist", warnings);
         if (raw is null)
         {
             return null;
@@ -180,11 +191,11 @@ public static class PciDeviceReader
             return set;
         }
 
-        warnings.Add(SysfsRoot.DisplayPath(dir + "/local_cpulist"), raw, $"failed to parse local_cpulist for {address}: {error}");
+        warnings.Add(d.DisplayPath("local_cpulist"), raw, $"failed to parse local_cpulist for {address}: {error}");
         return null;
     }
 
-    private static PcieLink? Link(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    private static PcieLink? Link(SysfsDirectory d, PciAddress address, DiscoveryWarnings warnings)
     {
         double? cs = Speed("current_link_speed");
         double? ms = Speed("max_link_speed");
@@ -194,7 +205,7 @@ public static class PciDeviceReader
 
         double? Speed(string attribute)
         {
-            string? raw = root.ReadAttribute(dir + "/" + attribute, warnings);
+            string? raw = d.ReadAttribute(attribute, warnings);
             if (raw is null)
             {
                 return null;
@@ -205,13 +216,13 @@ public static class PciDeviceReader
                 return gts;
             }
 
-            warnings.Add(SysfsRoot.DisplayPath(dir + "/" + attribute), raw, $"failed to parse {attribute} for {address}: {error}");
+            warnings.Add(d.DisplayPath(attribute), raw, $"failed to parse {attribute} for {address}: {error}");
             return null;
         }
 
         int? Width(string attribute)
         {
-            string? raw = root.ReadAttribute(dir + "/" + attribute, warnings);
+            string? raw = d.ReadAttribute(attribute, warnings);
             if (raw is null)
             {
                 return null;
@@ -223,14 +234,14 @@ public static class PciDeviceReader
                 return w is 0 or 255 ? null : (int)w;
             }
 
-            warnings.Add(SysfsRoot.DisplayPath(dir + "/" + attribute), raw, $"failed to parse {attribute} for {address}: {error}");
+            warnings.Add(d.DisplayPath(attribute), raw, $"failed to parse {attribute} for {address}: {error}");
             return null;
         }
     }
 
-    private static int? IommuGroup(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    private static int? IommuGroup(SysfsDirectory d, PciAddress address, DiscoveryWarnings warnings)
     {
-        string? name = root.ReadLinkName(dir + "/iommu_group", warnings);
+        string? name = d.ReadLinkName("iommu_group", warnings);
         if (name is null)
         {
             return null;
@@ -241,13 +252,13 @@ public static class PciDeviceReader
             return (int)g;
         }
 
-        warnings.Add(SysfsRoot.DisplayPath(dir + "/iommu_group"), name, $"iommu_group link of {address} does not name a group number: {error}");
+        warnings.Add(d.DisplayPath("iommu_group"), name, $"iommu_group link of {address} does not name a group number: {error}");
         return null;
     }
 
-    private static SriovInfo? Sriov(SysfsRoot root, string dir, PciAddress address, DiscoveryWarnings warnings)
+    private static SriovInfo? Sriov(SysfsDirectory d, PciAddress address, DiscoveryWarnings warnings)
     {
-        string? totalRaw = root.ReadAttribute(dir + "/sriov_totalvfs", warnings);
+        string? totalRaw = d.ReadAttribute("sriov_totalvfs", warnings);
         if (totalRaw is null)
         {
             return null;
@@ -255,33 +266,33 @@ public static class PciDeviceReader
 
         if (!AttributeParsers.TryParseInt(totalRaw, 0, 65535, out long total, out string? error))
         {
-            warnings.Add(SysfsRoot.DisplayPath(dir + "/sriov_totalvfs"), totalRaw, $"failed to parse sriov_totalvfs for {address}: {error}");
+            warnings.Add(d.DisplayPath("sriov_totalvfs"), totalRaw, $"failed to parse sriov_totalvfs for {address}: {error}");
             return null;
         }
 
         long num = 0;
-        string? numRaw = root.ReadAttribute(dir + "/sriov_numvfs", warnings);
+        string? numRaw = d.ReadAttribute("sriov_numvfs", warnings);
         if (numRaw is not null && !AttributeParsers.TryParseInt(numRaw, 0, total, out num, out error))
         {
-            warnings.Add(SysfsRoot.DisplayPath(dir + "/sriov_numvfs"), numRaw, $"failed to parse sriov_numvfs for {address}: {error}");
+            warnings.Add(d.DisplayPath("sriov_numvfs"), numRaw, $"failed to parse sriov_numvfs for {address}: {error}");
             num = 0;
         }
 
         bool? autoprobe = null;
-        string? apRaw = root.ReadAttribute(dir + "/sriov_drivers_autoprobe", warnings);
+        string? apRaw = d.ReadAttribute("sriov_drivers_autoprobe", warnings);
         if (apRaw is "0" or "1")
         {
             autoprobe = apRaw == "1";
         }
         else if (apRaw is not null)
         {
-            warnings.Add(SysfsRoot.DisplayPath(dir + "/sriov_drivers_autoprobe"), apRaw, $"failed to parse sriov_drivers_autoprobe for {address}: expected 0 or 1");
+            warnings.Add(d.DisplayPath("sriov_drivers_autoprobe"), apRaw, $"failed to parse sriov_drivers_autoprobe for {address}: expected 0 or 1");
         }
 
         var vfs = new List<PciAddress>();
         for (int i = 0; i < num; i++)
         {
-            string? vf = root.ReadLinkName(dir + "/virtfn" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), warnings);
+            string? vf = d.ReadLinkName("virtfn" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), warnings);
             if (vf is not null && PciAddress.TryParse(vf, out PciAddress a))
             {
                 vfs.Add(a);
@@ -291,9 +302,9 @@ public static class PciDeviceReader
         return new SriovInfo((int)total, (int)num, autoprobe, vfs);
     }
 
-    private static PciAddress? PhysicalFunction(SysfsRoot root, string dir, DiscoveryWarnings warnings)
+    private static PciAddress? PhysicalFunction(SysfsDirectory d, DiscoveryWarnings warnings)
     {
-        string? pf = root.ReadLinkName(dir + "/physfn", warnings);
+        string? pf = d.ReadLinkName("physfn", warnings);
         return pf is not null && PciAddress.TryParse(pf, out PciAddress a) ? a : null;
     }
 }

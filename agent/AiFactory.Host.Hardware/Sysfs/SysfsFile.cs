@@ -1,6 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
-using AiFactory.Host.Hardware.Sysfs.Native;
+using static AiFactory.Host.Hardware.Interop.Interop;
 
 namespace AiFactory.Host.Hardware.Sysfs;
 
@@ -9,12 +10,23 @@ namespace AiFactory.Host.Hardware.Sysfs;
 /// by the kernel on the first read, so a single <c>read(2)</c> of <see cref="MaxSize"/> bytes gets all of it. We do
 /// not loop or retry on EAGAIN (a retrying API could spin forever on a FIFO or a misbehaving driver attribute);
 /// a read that fails is reported, not repeated. The file is opened with O_NONBLOCK so that a FIFO or a character
-/// device in a (fixture) tree cannot hang discovery.
+/// device in a (fixture) tree cannot hang discovery. Paths are relative to an open directory (<c>openat</c>), so a
+/// device's attributes cost one short path lookup each instead of a walk from <c>/</c>.
 /// </summary>
+[SkipLocalsInit]
 internal static unsafe class SysfsFile
 {
     /// <summary>The largest attribute read: one page.</summary>
     public const int MaxSize = 4096;
+
+    /// <summary>The longest path handled (PATH_MAX, with its NUL).</summary>
+    public const int MaxPath = 4096;
+
+    private const int ENOENT = 2;
+    private const int ENOTDIR = 20;
+    private const int EINVAL = 22;
+    private const int FileFlags = Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY;
+    private const int DirectoryFlags = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NONBLOCK | Libc.O_CLOEXEC;
 
     /// <summary>Outcome of a read.</summary>
     public enum Status
@@ -29,30 +41,37 @@ internal static unsafe class SysfsFile
         Unreadable,
     }
 
+    /// <summary>True for the errnos that mean "no such file" rather than "cannot read it".</summary>
+    public static bool IsMissing(int errno) => errno is ENOENT or ENOTDIR;
+
     /// <summary>
-    /// Reads at most <see cref="MaxSize"/> bytes of <paramref name="path"/> into <paramref name="buffer"/> with one
-    /// read. Returns the number of bytes, or -1 with <paramref name="status"/> and <paramref name="errno"/> saying why.
+    /// Reads at most <see cref="MaxSize"/> bytes of <paramref name="nullTerminatedPath"/> into <paramref name="buffer"/> with
+    /// one read. Returns the number of bytes, or -1 with <paramref name="status"/> and <paramref name="errno"/> saying why.
     /// </summary>
-    public static int Read(ReadOnlySpan<byte> nullTerminatedPath, Span<byte> buffer, out Status status, out int errno)
+    public static int Read(ReadOnlySpan<byte> nullTerminatedPath, Span<byte> buffer, out Status status, out int errno) =>
+        ReadAt(Libc.AT_FDCWD, nullTerminatedPath, buffer, out status, out errno);
+
+    /// <summary>As <see cref="Read"/>, with the path relative to the open directory <paramref name="dirFd"/>.</summary>
+    public static int ReadAt(int dirFd, ReadOnlySpan<byte> nullTerminatedPath, Span<byte> buffer, out Status status, out int errno)
     {
         errno = 0;
         int fd;
         fixed (byte* p = nullTerminatedPath)
         {
-            fd = SysfsNative.Open(p, SysfsNative.O_RDONLY | SysfsNative.O_NONBLOCK | SysfsNative.O_CLOEXEC | SysfsNative.O_NOCTTY);
+            fd = Libc.OpenAt(dirFd, p, FileFlags);
         }
 
         if (fd < 0)
         {
             errno = Marshal.GetLastSystemError();
-            status = errno is 2 or 20 ? Status.Missing : Status.Unreadable; // ENOENT, ENOTDIR
+            status = IsMissing(errno) ? Status.Missing : Status.Unreadable;
             return -1;
         }
 
         nint n;
         fixed (byte* b = buffer)
         {
-            n = SysfsNative.Read(fd, b, buffer.Length);
+            n = Libc.Read(fd, b, Math.Min(buffer.Length, MaxSize));
         }
 
         if (n < 0)
@@ -60,9 +79,78 @@ internal static unsafe class SysfsFile
             errno = Marshal.GetLastSystemError();
         }
 
-        SysfsNative.Close(fd);
+        _ = Libc.Close(fd);
         status = n < 0 ? Status.Unreadable : Status.Ok;
         return (int)n;
+    }
+
+    /// <summary>
+    /// The target of the link <paramref name="nullTerminatedPath"/> (relative to <paramref name="dirFd"/>) into
+    /// <paramref name="buffer"/>: its length, 0 when it is not a link or does not exist, -1 with <paramref name="errno"/>.
+    /// </summary>
+    public static int ReadLinkAt(int dirFd, ReadOnlySpan<byte> nullTerminatedPath, Span<byte> buffer, out int errno)
+    {
+        errno = 0;
+        nint n;
+        fixed (byte* p = nullTerminatedPath)
+        fixed (byte* b = buffer)
+        {
+            n = Libc.ReadLinkAt(dirFd, p, b, buffer.Length);
+        }
+
+        if (n >= 0)
+        {
+            return (int)n;
+        }
+
+        errno = Marshal.GetLastSystemError();
+        return errno is EINVAL or ENOENT or ENOTDIR ? 0 : -1;
+    }
+
+    /// <summary>True when the path (relative to <paramref name="dirFd"/>) exists once links are followed.</summary>
+    public static bool ExistsAt(int dirFd, ReadOnlySpan<byte> nullTerminatedPath)
+    {
+        fixed (byte* p = nullTerminatedPath)
+        {
+            return Libc.FAccessAt(dirFd, p, Libc.F_OK, 0) == 0;
+        }
+    }
+
+    /// <summary>Opens a directory for <c>openat</c> and <c>getdents64</c>; -1 with <paramref name="errno"/> when it cannot.</summary>
+    public static int OpenDirectory(int dirFd, ReadOnlySpan<byte> nullTerminatedPath, out int errno)
+    {
+        errno = 0;
+        int fd;
+        fixed (byte* p = nullTerminatedPath)
+        {
+            fd = Libc.OpenAt(dirFd, p, DirectoryFlags);
+        }
+
+        if (fd < 0)
+        {
+            errno = Marshal.GetLastSystemError();
+        }
+
+        return fd;
+    }
+
+    /// <summary>Closes a descriptor from <see cref="OpenDirectory"/>.</summary>
+    public static void Close(int fd) => _ = Libc.Close(fd);
+
+    /// <summary>
+    /// Writes <paramref name="a"/> then <paramref name="b"/> as UTF-8 with a terminating NUL into <paramref name="destination"/>;
+    /// the length with the NUL, or -1 when it does not fit.
+    /// </summary>
+    public static int Encode(ReadOnlySpan<char> a, ReadOnlySpan<char> b, Span<byte> destination)
+    {
+        if (!Encoding.UTF8.TryGetBytes(a, destination, out int n) ||
+            !Encoding.UTF8.TryGetBytes(b, destination[n..], out int m) || n + m >= destination.Length)
+        {
+            return -1;
+        }
+
+        destination[n + m] = 0;
+        return n + m + 1;
     }
 
     /// <summary>Encodes a path as null-terminated UTF-8 for <see cref="Read"/>.</summary>
@@ -87,6 +175,7 @@ internal static unsafe class SysfsFile
         20 => "ENOTDIR",
         21 => "EISDIR",
         22 => "EINVAL",
+        36 => "ENAMETOOLONG",
         40 => "ELOOP",
         95 => "EOPNOTSUPP",
         _ => "errno " + errno.ToString(System.Globalization.CultureInfo.InvariantCulture),

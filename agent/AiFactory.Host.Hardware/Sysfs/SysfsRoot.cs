@@ -1,6 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using AiFactory.Host.Hardware.Discovery;
-using AiFactory.Host.Hardware.Sysfs.Native;
+using static AiFactory.Host.Hardware.Interop.Interop;
 
 namespace AiFactory.Host.Hardware.Sysfs;
 
@@ -9,12 +10,11 @@ namespace AiFactory.Host.Hardware.Sysfs;
 /// access goes through this object with paths relative to it; no other code holds "/sys". Links are resolved by
 /// hand and refused when they leave the root, so a hostile or broken tree cannot send discovery elsewhere.
 /// </summary>
+[SkipLocalsInit]
 public sealed class SysfsRoot
 {
     private readonly string _prefix;
-    private List<byte[]>? _recordedFiles;
-    private List<byte[]>? _recordedDirs;
-    private List<byte[]>? _recordedLinks;
+    private SysfsRecording? _recording;
 
     /// <summary>Opens the tree at <paramref name="mountPoint"/> (made absolute; the directory need not exist).</summary>
     public SysfsRoot(string mountPoint)
@@ -36,22 +36,15 @@ public sealed class SysfsRoot
     /// <summary>The path shown in warnings: the kernel path as on a live machine, whatever the root.</summary>
     public static string DisplayPath(string relative) => "/sys/" + relative;
 
-    /// <summary>Starts recording which files and directories are read (for the cheap change check of a rescan).</summary>
-    internal void StartRecording()
-    {
-        _recordedFiles = [];
-        _recordedDirs = [];
-        _recordedLinks = [];
-    }
+    /// <summary>Starts recording which files, links and directories are read (for the cheap change check of a rescan).</summary>
+    internal void StartRecording() => _recording = new SysfsRecording(_prefix);
 
-    /// <summary>Stops recording and returns what was read.</summary>
-    internal (List<byte[]> Files, List<byte[]> Dirs, List<byte[]> Links) StopRecording()
+    /// <summary>Stops recording and returns what was read, with the hash of what it held.</summary>
+    internal SysfsRecording StopRecording()
     {
-        var result = (_recordedFiles ?? [], _recordedDirs ?? [], _recordedLinks ?? []);
-        _recordedFiles = null;
-        _recordedDirs = null;
-        _recordedLinks = null;
-        return result;
+        SysfsRecording recording = _recording ?? new SysfsRecording(_prefix);
+        _recording = null;
+        return recording;
     }
 
     /// <summary>
@@ -63,26 +56,8 @@ public sealed class SysfsRoot
     /// <param name="changesConstantly">True for values such as MemFree that change all the time and must not count as an inventory change.</param>
     public string? ReadAttribute(string relative, DiscoveryWarnings warnings, bool changesConstantly = false)
     {
-        byte[] path = SysfsFile.NativePath(PathOf(relative));
-        if (!changesConstantly)
-        {
-            _recordedFiles?.Add(path);
-        }
-
-        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
-        int n = SysfsFile.Read(path, buffer, out SysfsFile.Status status, out int errno);
-        if (status == SysfsFile.Status.Missing)
-        {
-            return null;
-        }
-
-        if (status != SysfsFile.Status.Ok)
-        {
-            warnings.Add(DisplayPath(relative), null, $"cannot read: {SysfsFile.ErrnoName(errno)}");
-            return null;
-        }
-
-        return Encoding.UTF8.GetString(buffer[..n].TrimEnd("\n\0 \t"u8));
+        (string directory, string name) = Split(relative);
+        return ReadAttribute(new DirectoryLocation(-1, 0, directory), name, warnings, changesConstantly, null);
     }
 
     /// <summary>
@@ -91,49 +66,12 @@ public sealed class SysfsRoot
     /// </summary>
     public string? ResolveLink(string relative, DiscoveryWarnings warnings)
     {
-        string full = PathOf(relative);
-        _recordedLinks?.Add(SysfsFile.NativePath(full));
-        string? target;
-        try
-        {
-            target = new FileInfo(full).LinkTarget;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            warnings.Add(DisplayPath(relative), null, "cannot read link: " + ex.Message);
-            return null;
-        }
-
-        if (target is null)
-        {
-            return null;
-        }
-
-        string resolved = target.StartsWith('/')
-            ? (MountPoint.Length == 0 ? target : "/\0") // an absolute target only makes sense for the live /sys
-            : Path.GetFullPath(Path.Combine(Path.GetDirectoryName(full)!, target));
-        if (!resolved.StartsWith(_prefix, StringComparison.Ordinal))
-        {
-            warnings.Add(DisplayPath(relative), target, "link leaves the sysfs root; ignored");
-            return null;
-        }
-
-        string inside = resolved[_prefix.Length..];
-        if (!Path.Exists(resolved))
-        {
-            warnings.Add(DisplayPath(relative), target, "dangling link; ignored");
-            return null;
-        }
-
-        return inside;
+        (string directory, string name) = Split(relative);
+        return ResolveLink(new DirectoryLocation(-1, 0, directory), name, warnings, null);
     }
 
     /// <summary>The last component of the link's target (a driver name, a group number), or null when not a link.</summary>
-    public string? ReadLinkName(string relative, DiscoveryWarnings warnings)
-    {
-        string? inside = ResolveLink(relative, warnings);
-        return inside is null ? null : inside[(inside.LastIndexOf('/') + 1)..];
-    }
+    public string? ReadLinkName(string relative, DiscoveryWarnings warnings) => LastComponent(ResolveLink(relative, warnings));
 
     /// <summary>
     /// The names in a directory, sorted ordinally; empty when it does not exist. Names with a '/' or that are
@@ -141,108 +79,164 @@ public sealed class SysfsRoot
     /// </summary>
     public IReadOnlyList<string> List(string relative, DiscoveryWarnings warnings)
     {
-        string full = PathOf(relative);
-        _recordedDirs?.Add(SysfsFile.NativePath(full));
-        string[] names;
-        try
-        {
-            names = Directory.Exists(full) ? Directory.GetFileSystemEntries(full) : [];
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            warnings.Add(DisplayPath(relative), null, "cannot list: " + ex.Message);
-            return [];
-        }
-
-        var result = new List<string>(names.Length);
-        foreach (string n in names)
-        {
-            string name = Path.GetFileName(n);
-            if (name is not ("." or ".." or ""))
-            {
-                result.Add(name);
-            }
-        }
-
-        result.Sort(StringComparer.Ordinal);
-        return result;
+        using SysfsDirectory directory = OpenDirectory(relative, list: true, warnings);
+        return directory.Names();
     }
 
     /// <summary>True when the entry exists (a dangling link does not).</summary>
     public bool Exists(string relative) => Path.Exists(PathOf(relative));
 
     /// <summary>
-    /// A hash over the bytes of the files and the names in the directories recorded by the last full read, for
-    /// deciding cheaply whether anything changed. Allocates nothing on the managed heap.
+    /// Opens the directory <paramref name="relative"/> once, so that its attributes are read with <c>openat</c>; with
+    /// <paramref name="list"/>, also lists it once so that absent optional attributes cost nothing. A directory that
+    /// cannot be opened still works: its reads report missing files or fall back to full paths.
     /// </summary>
-    internal static unsafe ulong Fingerprint(List<byte[]> files, List<byte[]> dirs, List<byte[]> links)
+    internal SysfsDirectory OpenDirectory(string relative, bool list, DiscoveryWarnings warnings)
     {
-        const ulong Offset = 14695981039346656037UL;
-        const ulong Prime = 1099511628211UL;
-        ulong hash = Offset;
+        Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
+        int errno = 36; // ENAMETOOLONG
+        int fd = SysfsFile.Encode(_prefix, relative, path) < 0 ? -1 : SysfsFile.OpenDirectory(Libc.AT_FDCWD, path, out errno);
+        SysfsRecording.RecordedDirectory? record = _recording?.Directory(relative);
+        DirectoryEntries? entries = null;
+        if (list)
+        {
+            int listErrno = errno;
+            if (fd >= 0)
+            {
+                entries = DirectoryEntries.Read(fd, out listErrno);
+            }
+
+            if (record is not null)
+            {
+                _recording!.Add(record, SysfsRecording.Kind.Listing, string.Empty, SysfsRecording.ListingHash(entries is not null, entries?.Hash() ?? 0));
+            }
+
+            if (entries is null && (fd >= 0 || !SysfsFile.IsMissing(errno)))
+            {
+                warnings.Add(DisplayPath(relative), null, "cannot list: " + SysfsFile.ErrnoName(listErrno));
+            }
+        }
+
+        return new SysfsDirectory(this, new DirectoryLocation(fd, fd < 0 ? errno : 0, relative), record, entries);
+    }
+
+    /// <summary>Reads <paramref name="name"/> in <paramref name="directory"/>; see <see cref="ReadAttribute(string, DiscoveryWarnings, bool)"/>.</summary>
+    internal string? ReadAttribute(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, bool changesConstantly, SysfsRecording.RecordedDirectory? record)
+    {
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
-        foreach (byte[] path in files)
+        int n = directory.ReadFile(_prefix, name, buffer, out SysfsFile.Status status, out int errno);
+        if (_recording is not null && !changesConstantly)
         {
-            int n = SysfsFile.Read(path, buffer, out SysfsFile.Status status, out _);
-            hash = (hash ^ (ulong)status) * Prime;
-            for (int i = 0; i < n; i++)
-            {
-                hash = (hash ^ buffer[i]) * Prime;
-            }
-
-            hash = (hash ^ 0xff) * Prime;
+            _recording.Add(record ?? _recording.Directory(directory.Relative), SysfsRecording.Kind.File, name, SysfsRecording.FileHash(status, n > 0 ? buffer[..n] : []));
         }
 
-        foreach (byte[] path in links)
+        if (status == SysfsFile.Status.Missing)
         {
-            nint n;
-            fixed (byte* p = path)
-            fixed (byte* b = buffer)
-            {
-                n = SysfsNative.ReadLink(p, b, buffer.Length);
-            }
-
-            for (int i = 0; i < n; i++)
-            {
-                hash = (hash ^ buffer[i]) * Prime;
-            }
-
-            hash = (hash ^ 0xfd) * Prime;
+            return null;
         }
 
-        foreach (byte[] path in dirs)
+        if (status != SysfsFile.Status.Ok)
         {
-            nint dir;
-            fixed (byte* p = path)
-            {
-                dir = SysfsNative.OpenDir(p);
-            }
+            warnings.Add(DisplayPath(directory.Relative + "/" + name), null, $"cannot read: {SysfsFile.ErrnoName(errno)}");
+            return null;
+        }
 
-            if (dir == 0)
+        return Encoding.UTF8.GetString(buffer[..n].TrimEnd("\n\0 \t"u8));
+    }
+
+    /// <summary>Resolves the link <paramref name="name"/> in <paramref name="directory"/>; see <see cref="ResolveLink(string, DiscoveryWarnings)"/>.</summary>
+    internal string? ResolveLink(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, SysfsRecording.RecordedDirectory? record)
+    {
+        Span<byte> buffer = stackalloc byte[SysfsFile.MaxPath];
+        int n = directory.ReadLink(_prefix, name, buffer, out int errno);
+        _recording?.Add(record ?? _recording.Directory(directory.Relative), SysfsRecording.Kind.Link, name, SysfsRecording.LinkHash(n, buffer));
+        if (n < 0)
+        {
+            warnings.Add(DisplayPath(directory.Relative + "/" + name), null, "cannot read link: " + SysfsFile.ErrnoName(errno));
+            return null;
+        }
+
+        if (n == 0)
+        {
+            return null;
+        }
+
+        string target = Encoding.UTF8.GetString(buffer[..n]);
+        string? inside = Contain(directory.Relative, target);
+        if (inside is null)
+        {
+            warnings.Add(DisplayPath(directory.Relative + "/" + name), target, "link leaves the sysfs root; ignored");
+            return null;
+        }
+
+        if (!directory.Exists(_prefix, name))
+        {
+            warnings.Add(DisplayPath(directory.Relative + "/" + name), target, "dangling link; ignored");
+            return null;
+        }
+
+        return inside;
+    }
+
+    /// <summary>The last path component, or null.</summary>
+    internal static string? LastComponent(string? inside) => inside is null ? null : inside[(inside.LastIndexOf('/') + 1)..];
+
+    /// <summary>
+    /// Where a link in <paramref name="directory"/> pointing at <paramref name="target"/> lands, relative to the root,
+    /// worked out on the text as <c>realpath</c> would for a tree without further links; null when it leaves the
+    /// root or lands on the root itself. An absolute target only makes sense for the live <c>/sys</c> mounted at "/".
+    /// </summary>
+    internal string? Contain(string directory, string target)
+    {
+        char[] path = new char[directory.Length + target.Length + 1];
+        int length = 0;
+        if (target.StartsWith('/'))
+        {
+            if (MountPoint.Length != 0)
             {
-                hash = (hash ^ 0xfe) * Prime;
+                return null;
+            }
+        }
+        else
+        {
+            directory.CopyTo(path);
+            length = directory.Length;
+        }
+
+        foreach (Range r in target.AsSpan().Split('/'))
+        {
+            ReadOnlySpan<char> part = target.AsSpan()[r];
+            if (part.IsEmpty || part is ".")
+            {
                 continue;
             }
 
-            // readdir order is stable for an unchanged directory; XOR-folding each name's hash makes it order-free anyway.
-            ulong names = 0;
-            nint entry;
-            while ((entry = SysfsNative.ReadDir(dir)) != 0)
+            if (part is "..")
             {
-                byte* name = (byte*)entry + SysfsNative.DirentNameOffset;
-                ulong h = Offset;
-                for (int i = 0; i < 256 && name[i] != 0; i++)
+                if (length == 0)
                 {
-                    h = (h ^ name[i]) * Prime;
+                    return null;
                 }
 
-                names ^= h;
+                length = Math.Max(path.AsSpan(0, length).LastIndexOf('/'), 0);
+                continue;
             }
 
-            SysfsNative.CloseDir(dir);
-            hash = (hash ^ names) * Prime;
+            if (length > 0)
+            {
+                path[length++] = '/';
+            }
+
+            part.CopyTo(path.AsSpan(length));
+            length += part.Length;
         }
 
-        return hash;
+        return length == 0 ? null : new string(path, 0, length);
+    }
+
+    private static (string Directory, string Name) Split(string relative)
+    {
+        int slash = relative.LastIndexOf('/');
+        return slash < 0 ? (string.Empty, relative) : (relative[..slash], relative[(slash + 1)..]);
     }
 }

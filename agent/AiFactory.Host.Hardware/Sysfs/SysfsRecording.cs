@@ -1,0 +1,175 @@
+using System.Runtime.CompilerServices;
+using static AiFactory.Host.Hardware.Interop.Interop;
+
+namespace AiFactory.Host.Hardware.Sysfs;
+
+/// <summary>
+/// What one discovery read (files, links, directory listings), grouped by directory, with a hash of what was seen
+/// taken while reading it. <see cref="Replay"/> reads the same things again, one descriptor per directory, and
+/// hashes them the same way without allocating: the cheap change check of a rescan. Each item's hash is mixed with
+/// its position and the results summed, so the order in which discovery read things does not have to be replayed.
+/// </summary>
+[SkipLocalsInit]
+internal sealed class SysfsRecording
+{
+    private const int DescriptorThreshold = 6;
+    private readonly string _prefix;
+    private readonly List<RecordedDirectory> _directories = [];
+    private readonly Dictionary<string, RecordedDirectory> _byPath = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RecordedDirectory>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private int _count;
+
+    public SysfsRecording(string prefix)
+    {
+        _prefix = prefix;
+        _lookup = _byPath.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    /// <summary>The kind of a recorded read.</summary>
+    public enum Kind : byte
+    {
+        File,
+        Link,
+        Listing,
+    }
+
+    /// <summary>The hash of everything recorded, as it was read.</summary>
+    public ulong Hash { get; private set; }
+
+    /// <summary>The group for the directory <paramref name="relative"/> (relative to the root, no trailing slash).</summary>
+    public RecordedDirectory Directory(ReadOnlySpan<char> relative)
+    {
+        if (!_lookup.TryGetValue(relative, out RecordedDirectory? d))
+        {
+            d = new RecordedDirectory(relative.ToString());
+            _byPath.Add(d.Relative, d);
+            _directories.Add(d);
+        }
+
+        return d;
+    }
+
+    /// <summary>Records one read of <paramref name="name"/> in <paramref name="directory"/> and what it gave.</summary>
+    public void Add(RecordedDirectory directory, Kind kind, string name, ulong contentHash)
+    {
+        int position = _count++;
+        directory.Items.Add(new RecordedItem(kind, name, position));
+        directory.Listed |= kind == Kind.Listing;
+        Hash += Mix(contentHash, position);
+    }
+
+    /// <summary>Reads everything recorded again and hashes it like <see cref="Hash"/>; allocates nothing.</summary>
+    public ulong Replay()
+    {
+        ulong total = 0;
+        Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
+        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
+        foreach (RecordedDirectory d in _directories)
+        {
+            // A descriptor costs an open and a close: worth it for a listing or a device's worth of attributes;
+            // a few files (a CPU's topology) are cheaper by full path. Both give the same outcome per read.
+            int errno = 0;
+            int fd = -1;
+            if (d.Listed || d.Items.Count >= DescriptorThreshold)
+            {
+                errno = 36; // ENAMETOOLONG
+                fd = SysfsFile.Encode(_prefix, d.Relative, path) < 0 ? -1 : SysfsFile.OpenDirectory(Libc.AT_FDCWD, path, out errno);
+            }
+
+            var dir = new DirectoryLocation(fd, errno, d.Relative);
+            bool listed = false;
+            foreach (RecordedItem item in d.Items)
+            {
+                ulong h = item.Kind switch
+                {
+                    Kind.File => HashFile(dir, _prefix, item.Name, buffer),
+                    Kind.Link => HashLink(dir, _prefix, item.Name, buffer),
+                    _ => HashListing(dir, buffer, ref listed),
+                };
+                total += Mix(h, item.Position);
+            }
+
+            if (fd >= 0)
+            {
+                SysfsFile.Close(fd);
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>The hash of one file read: its outcome and its bytes.</summary>
+    public static ulong FileHash(SysfsFile.Status status, ReadOnlySpan<byte> content)
+    {
+        ulong h = Fnv((14695981039346656037UL ^ (ulong)status) * 1099511628211UL, content);
+        return h;
+    }
+
+    /// <summary>The hash of one link read: its target, or its length when there is none (0, -1).</summary>
+    public static ulong LinkHash(int length, ReadOnlySpan<byte> target) =>
+        length > 0 ? Fnv(14695981039346656037UL ^ 0xfd, target[..length]) : 0xfd00UL + (ulong)(length + 2);
+
+    /// <summary>The hash of one listing: the names' hash, or a marker when the directory could not be listed.</summary>
+    public static ulong ListingHash(bool listed, ulong namesHash) => listed ? namesHash ^ 0xfe : 0xfeUL << 8;
+
+    private static ulong HashFile(DirectoryLocation dir, string prefix, string name, Span<byte> buffer)
+    {
+        int n = dir.ReadFile(prefix, name, buffer, out SysfsFile.Status status, out _);
+        return FileHash(status, n > 0 ? buffer[..n] : []);
+    }
+
+    private static ulong HashLink(DirectoryLocation dir, string prefix, string name, Span<byte> buffer)
+    {
+        int n = dir.ReadLink(prefix, name, buffer, out _);
+        return LinkHash(n, buffer);
+    }
+
+    private static ulong HashListing(DirectoryLocation dir, Span<byte> buffer, ref bool listed)
+    {
+        if (dir.Fd < 0)
+        {
+            return ListingHash(false, 0);
+        }
+
+        if (listed)
+        {
+            // A second listing of the same descriptor must start from the beginning.
+            _ = Libc.LSeek(dir.Fd, 0, Libc.SEEK_SET);
+        }
+
+        listed = true;
+        return ListingHash(DirectoryEntries.TryHash(dir.Fd, buffer, out ulong names), names);
+    }
+
+    private static ulong Fnv(ulong h, ReadOnlySpan<byte> bytes)
+    {
+        foreach (byte b in bytes)
+        {
+            h = (h ^ b) * 1099511628211UL;
+        }
+
+        return h;
+    }
+
+    private static ulong Mix(ulong h, int position)
+    {
+        // splitmix64 finaliser over the item hash and its position.
+        ulong z = h + ((ulong)position * 0x9E3779B97F4A7C15UL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>The reads recorded in one directory.</summary>
+    internal sealed class RecordedDirectory(string relative)
+    {
+        public string Relative { get; } = relative;
+
+        public List<RecordedItem> Items { get; } = [];
+
+        public bool Listed { get; set; }
+    }
+
+    /// <summary>One recorded read.</summary>
+    internal readonly record struct RecordedItem(Kind Kind, string Name, int Position);
+}

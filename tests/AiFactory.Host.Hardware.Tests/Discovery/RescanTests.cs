@@ -1,0 +1,110 @@
+using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Hardware.Tests.Fixtures;
+using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Topology;
+
+namespace AiFactory.Host.Hardware.Tests.Discovery;
+
+/// <summary>
+/// The cheap change check of a rescan (<see cref="HostDiscovery.HasChanged"/>) against what discovery read: the hash
+/// discovery takes while reading must equal the one the rescan takes on an unchanged tree, also where discovery met
+/// errors, and any change to what discovery would read must show.
+/// </summary>
+public sealed class RescanTests : IDisposable
+{
+    private readonly string _root = HardwareFixtures.FreshCopy("workstation");
+
+    private string Gpu => Path.Combine(_root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0");
+
+    public void Dispose() => Directory.Delete(_root, true);
+
+    private HostDiscovery Discovered()
+    {
+        var discovery = new HostDiscovery(Path.Combine(_root, "sys"), Path.Combine(_root, "proc"));
+        discovery.Discover();
+        return discovery;
+    }
+
+    [Fact]
+    public void An_optional_attribute_appearing_is_a_change()
+    {
+        HostDiscovery discovery = Discovered();
+
+        File.WriteAllText(Path.Combine(Gpu, "sriov_totalvfs"), "4\n");
+
+        Assert.True(discovery.HasChanged());
+        Assert.Equal(4, discovery.Discover().FindDevice(PciAddress.Parse("0000:01:00.0"))!.Sriov!.TotalVfs);
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void An_attribute_value_changing_is_a_change()
+    {
+        HostDiscovery discovery = Discovered();
+
+        File.WriteAllText(Path.Combine(Gpu, "current_link_width"), "8\n");
+
+        Assert.True(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void A_device_appearing_is_a_change()
+    {
+        HostDiscovery discovery = Discovered();
+
+        Directory.CreateDirectory(Path.Combine(_root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.2"));
+        File.CreateSymbolicLink(Path.Combine(_root, "sys/bus/pci/devices/0000:01:00.2"), "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.2");
+
+        Assert.True(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void A_tree_with_broken_entries_still_rescans_as_unchanged()
+    {
+        // Every error path discovery takes (garbage, a symlink loop, a link leaving the root, a dangling device link,
+        // a directory where a file belongs, a missing tree part) must hash the same way on the rescan.
+        File.WriteAllText(Path.Combine(Gpu, "numa_node"), "banana\n");
+        File.Delete(Path.Combine(Gpu, "reset_method"));
+        File.CreateSymbolicLink(Path.Combine(Gpu, "reset_method"), "reset_method_loop");
+        File.CreateSymbolicLink(Path.Combine(Gpu, "reset_method_loop"), "reset_method");
+        File.Delete(Path.Combine(Gpu, "driver"));
+        File.CreateSymbolicLink(Path.Combine(Gpu, "driver"), "/sys/bus/pci/drivers/nvidia");
+        File.Delete(Path.Combine(Gpu, "local_cpulist"));
+        Directory.CreateDirectory(Path.Combine(Gpu, "local_cpulist"));
+        string link = Path.Combine(_root, "sys/bus/pci/devices/0000:03:00.0");
+        File.Delete(link);
+        File.CreateSymbolicLink(link, "../../../devices/pci0000:00/0000:00:1d.0/0000:03:00.0-gone");
+        Directory.Delete(Path.Combine(_root, "sys/kernel/mm/hugepages"), true);
+
+        HostDiscovery discovery = Discovered();
+
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void A_relative_link_that_climbs_out_of_the_root_is_refused()
+    {
+        string driver = Path.Combine(Gpu, "driver");
+        File.Delete(driver);
+        File.CreateSymbolicLink(driver, "../../../../../../../../../../../../../../bus/pci/drivers/nvidia");
+
+        HostTopology t = Discovered().Discover();
+
+        Assert.Null(t.FindDevice(PciAddress.Parse("0000:01:00.0"))!.Driver);
+        Assert.Contains(t.Warnings, w => w.Path.EndsWith("0000:01:00.0/driver", StringComparison.Ordinal) && w.Message.Contains("leaves the sysfs root", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_link_with_dot_components_and_double_slashes_is_followed_inside_the_root()
+    {
+        string driver = Path.Combine(Gpu, "driver");
+        string target = new FileInfo(driver).LinkTarget!;
+        File.Delete(driver);
+        File.CreateSymbolicLink(driver, "./" + target.Replace("/", "//", StringComparison.Ordinal));
+
+        HostTopology t = Discovered().Discover();
+
+        Assert.Empty(t.Warnings);
+        Assert.Equal(Path.GetFileName(target), t.FindDevice(PciAddress.Parse("0000:01:00.0"))!.Driver);
+    }
+}
