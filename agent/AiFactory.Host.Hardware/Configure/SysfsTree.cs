@@ -1,6 +1,6 @@
 using System.Globalization;
 using AiFactory.Host.Hardware.Sysfs;
-using AiFactory.Host.Hardware.Sysfs.Native;
+using static AiFactory.Host.Hardware.Interop.Interop;
 
 namespace AiFactory.Host.Hardware.Configure;
 
@@ -52,22 +52,13 @@ public sealed class SysfsTree(string root)
     {
         Span<byte> path = NativePath(relativePath, stackalloc byte[PathMax]);
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
-        nint n;
-        unsafe
-        {
-            fixed (byte* p = path)
-            fixed (byte* b = buffer)
-            {
-                n = SysfsNative.ReadLink(p, b, buffer.Length);
-            }
-        }
-
+        int n = SysfsFile.ReadLinkAt(Libc.AT_FDCWD, path, buffer, out _);
         if (n <= 0)
         {
             return null;
         }
 
-        ReadOnlySpan<byte> target = buffer[..(int)n].TrimEnd((byte)'/');
+        ReadOnlySpan<byte> target = buffer[..n].TrimEnd((byte)'/');
         int slash = target.LastIndexOf((byte)'/');
         return System.Text.Encoding.UTF8.GetString(target[(slash + 1)..]);
     }

@@ -25,8 +25,11 @@ internal static unsafe class SysfsFile
     private const int ENOENT = 2;
     private const int ENOTDIR = 20;
     private const int EINVAL = 22;
-    private const int FileFlags = Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY;
-    private const int DirectoryFlags = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NONBLOCK | Libc.O_CLOEXEC;
+
+    // O_NOFOLLOW: a kernel attribute is never a symbolic link, so one in its place (a doctored or broken tree) is
+    // refused with ELOOP instead of being read wherever it points, possibly outside the root.
+    private static readonly int FileFlags = Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY | Libc.O_NOFOLLOW;
+    private static readonly int DirectoryFlags = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NONBLOCK | Libc.O_CLOEXEC;
 
     /// <summary>Outcome of a read.</summary>
     public enum Status

@@ -108,6 +108,29 @@ public sealed class BrokenTreeTests : IDisposable
     }
 
     [Fact]
+    public void An_attribute_that_is_a_symlink_out_of_the_root_is_not_read()
+    {
+        // A file outside the tree holding a value that would be believed if it were read.
+        string outside = Path.Combine(Path.GetDirectoryName(_root)!, "outside-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(outside, "1\n");
+        try
+        {
+            string numaNode = Path.Combine(Gpu, "numa_node");
+            File.Delete(numaNode);
+            File.CreateSymbolicLink(numaNode, outside);
+
+            HostTopology t = Discover();
+
+            Assert.Null(t.FindDevice(PciAddress.Parse("0000:01:00.0"))!.NumaNode);
+            Assert.Contains(t.Warnings, w => w.Path.EndsWith("numa_node", StringComparison.Ordinal) && w.Message.Contains("ELOOP", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(outside);
+        }
+    }
+
+    [Fact]
     public void A_fifo_in_place_of_an_attribute_does_not_hang_discovery()
     {
         string fifo = Path.Combine(Gpu, "class");
