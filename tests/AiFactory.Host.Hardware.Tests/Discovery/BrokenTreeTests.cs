@@ -1,8 +1,8 @@
 using AiFactory.Host.Hardware.Discovery;
 using AiFactory.Host.Hardware.Sysfs;
-using AiFactory.Host.Hardware.Tests.Fixtures;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.Host.Hardware.Tests.Discovery;
 

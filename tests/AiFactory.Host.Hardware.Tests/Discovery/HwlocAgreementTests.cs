@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Xml.Linq;
 using AiFactory.Host.Hardware.Discovery;
-using AiFactory.Host.Hardware.Tests.Fixtures;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.Host.Hardware.Tests.Discovery;
 

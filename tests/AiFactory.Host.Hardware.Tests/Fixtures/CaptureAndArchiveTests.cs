@@ -5,6 +5,7 @@ using AiFactory.Host.Hardware.Fixtures;
 using AiFactory.Host.Hardware.Procfs;
 using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Model.Topology;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.Host.Hardware.Tests.Fixtures;
 

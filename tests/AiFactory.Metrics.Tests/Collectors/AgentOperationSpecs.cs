@@ -8,6 +8,7 @@ using AiFactory.Host.Hardware.Fixtures;
 using AiFactory.Host.Hardware.Systemd;
 using AiFactory.Host.Hardware.Vfio;
 using AiFactory.Metrics.Tests.Fixtures;
+using AiFactory.Tests.Shared;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AiFactory.Metrics.Tests.Collectors;
@@ -21,7 +22,7 @@ public sealed class AgentOperationSpecs : IDisposable
 
     public AgentOperationSpecs()
     {
-        TextArchive.Extract(Path.Combine(FixtureHosts.RepositoryRoot, "hardware-fixtures", "workstation.ttar"), _root);
+        TextArchive.Extract(Path.Combine(HardwareFixtures.RepositoryRoot, "hardware-fixtures", "workstation.ttar"), _root);
     }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);

@@ -1,5 +1,6 @@
 using AiFactory.Agent.Metrics.Exposition;
 using AiFactory.Metrics.Tests.Fixtures;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.Metrics.Tests.Collectors;
 
@@ -22,7 +23,7 @@ public sealed class FixtureHostSpecs
     }
 
     [Theory]
-    [MemberData(nameof(FixtureHosts.All), MemberType = typeof(FixtureHosts))]
+    [MemberData(nameof(HardwareFixtures.All), MemberType = typeof(FixtureHosts))]
     public void Every_fixture_host_gives_an_exposition_promtool_finds_clean(string name)
     {
         string text = Scrapes.Text(Scrapes.Scraper(FixtureHosts.Node(name), null, null));

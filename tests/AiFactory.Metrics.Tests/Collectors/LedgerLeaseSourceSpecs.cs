@@ -1,13 +1,14 @@
 using AiFactory.Agent.Events;
 using AiFactory.Agent.Leases;
-using AiFactory.Agent.Metrics;
 using AiFactory.Agent.Metrics.Collectors;
 using AiFactory.Agent.Metrics.Sources;
+using AiFactory.Agent.Metrics;
 using AiFactory.Host.Hardware.Discovery;
 using AiFactory.Host.Hardware.Libvirt;
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Topology;
 using AiFactory.Metrics.Tests.Fixtures;
+using AiFactory.Tests.Shared;
 using Microsoft.Extensions.Logging.Abstractions;
 using Wire = AiFactory.Contracts.Agent.V1;
 
@@ -30,7 +31,7 @@ public sealed class LedgerLeaseSourceSpecs : IDisposable
 
     public LedgerLeaseSourceSpecs()
     {
-        string root = FixtureHosts.Root("dgx-h100");
+        string root = HardwareFixtures.Root("dgx-h100");
         _sys = Path.Combine(root, "sys");
         _topology = new HostDiscovery(_sys, Path.Combine(root, "proc")).Discover();
         _host = new StaticLeaseHost(_topology, CpuSet.Of([0, 1]));

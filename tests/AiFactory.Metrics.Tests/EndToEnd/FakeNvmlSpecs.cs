@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using AiFactory.Metrics.Tests.Fixtures;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.Metrics.Tests.EndToEnd;
 
@@ -31,13 +32,13 @@ public sealed class FakeNvmlSpecs
 
     private static string FakeNvml =>
         Environment.GetEnvironmentVariable("AIFACTORY_FAKE_NVML") is { Length: > 0 } p ? p :
-        Path.Combine(FixtureHosts.RepositoryRoot, "artifacts", "fake-nvml", "libnvidia-ml.so.1") is var built && File.Exists(built) ? built :
+        Path.Combine(HardwareFixtures.RepositoryRoot, "artifacts", "fake-nvml", "libnvidia-ml.so.1") is var built && File.Exists(built) ? built :
         throw new InvalidOperationException("the fake libnvidia-ml is not built: run tests/setup.d/40-fake-nvml.sh");
 
     [Fact]
     public async Task The_dgx_h100_with_56_MIG_instances_gives_dcgm_series_matching_the_golden_file_and_Prometheus_counts_them()
     {
-        string fixture = FixtureHosts.Root("dgx-h100");
+        string fixture = HardwareFixtures.Root("dgx-h100");
         string state = Path.Combine(Path.GetTempPath(), "aifactory-metrics-mig-" + Guid.NewGuid().ToString("N") + ".state");
         File.WriteAllText(state, AllOneGTenGb());
         try
@@ -46,7 +47,7 @@ public sealed class FakeNvmlSpecs
             using AgentProcess agent = AgentProcess.Start(
                 new Dictionary<string, string>
                 {
-                    ["FAKE_NVML_STATE"] = Path.Combine(FixtureHosts.RepositoryRoot, "hardware-fixtures", "dgx-h100", "nvml.json"),
+                    ["FAKE_NVML_STATE"] = Path.Combine(HardwareFixtures.RepositoryRoot, "hardware-fixtures", "dgx-h100", "nvml.json"),
                     ["FAKE_NVML_MIG_STATE"] = state,
                 },
                 "--metrics-listen", target, "--log-level", "warning", "--nvml-library", FakeNvml,
@@ -80,7 +81,7 @@ public sealed class FakeNvmlSpecs
     [Fact]
     public async Task An_XID_the_fake_NVML_raises_on_one_GPU_becomes_its_DCGM_FI_DEV_XID_ERRORS_and_the_others_stay_at_zero()
     {
-        string fixture = FixtureHosts.Root("dgx-h100");
+        string fixture = HardwareFixtures.Root("dgx-h100");
         string events = Path.Combine(Path.GetTempPath(), "aifactory-metrics-xid-" + Guid.NewGuid().ToString("N") + ".events");
         File.WriteAllText(events, string.Empty);
         try
@@ -89,7 +90,7 @@ public sealed class FakeNvmlSpecs
             using AgentProcess agent = AgentProcess.Start(
                 new Dictionary<string, string>
                 {
-                    ["FAKE_NVML_STATE"] = Path.Combine(FixtureHosts.RepositoryRoot, "hardware-fixtures", "dgx-h100", "nvml.json"),
+                    ["FAKE_NVML_STATE"] = Path.Combine(HardwareFixtures.RepositoryRoot, "hardware-fixtures", "dgx-h100", "nvml.json"),
                     ["FAKE_NVML_EVENTS"] = events,
                 },
                 "--metrics-listen", target, "--log-level", "warning", "--nvml-library", FakeNvml,

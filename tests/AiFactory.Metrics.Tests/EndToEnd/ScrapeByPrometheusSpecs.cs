@@ -1,7 +1,8 @@
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using AiFactory.Grpc.Client;
+using AiFactory.Tests.Shared;
 using Grpc.Health.V1;
 
 namespace AiFactory.Metrics.Tests.EndToEnd;
@@ -16,7 +17,7 @@ public sealed class ScrapeByPrometheusSpecs
     {
         int metricsPort = AgentProcess.FreePort();
         string target = "127.0.0.1:" + metricsPort.ToString(CultureInfo.InvariantCulture);
-        string fixture = Fixtures.FixtureHosts.Root("dgx-h100");
+        string fixture = Fixtures.HardwareFixtures.Root("dgx-h100");
         using AgentProcess agent = AgentProcess.Start(
             "--metrics-listen", target, "--log-level", "warning",
             "--sysfs-root", Path.Combine(fixture, "sys"), "--procfs-root", Path.Combine(fixture, "proc"));

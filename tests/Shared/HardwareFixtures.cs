@@ -1,6 +1,6 @@
 using AiFactory.Host.Hardware.Fixtures;
 
-namespace AiFactory.Host.Hardware.Tests.Fixtures;
+namespace AiFactory.Tests.Shared;
 
 /// <summary>The archives in hardware-fixtures/, each unpacked once per test run into a fresh temp directory.</summary>
 public static class HardwareFixtures
