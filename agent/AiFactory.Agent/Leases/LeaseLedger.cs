@@ -1,8 +1,10 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using AiFactory.Agent.Leases.Store;
 using AiFactory.Grpc;
 using AiFactory.Host.Model.Leases;
 using AiFactory.Host.Planning.Leases;
+using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Wire = AiFactory.Contracts.Agent.V1;
 
@@ -18,6 +20,10 @@ internal sealed partial class LeaseLedger
     private const int EndedKept = 256;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Entry> _leases = new(StringComparer.Ordinal);
+
+    // Each record's checkpoint bytes, kept with the (immutable) entry: a change replaces one entry, so a store
+    // encodes one lease and copies the others' bytes instead of converting and encoding every one again.
+    private readonly ConditionalWeakTable<Entry, ByteString> _encoded = new();
     private readonly List<string> _ended = [];
     private readonly string _directory;
     private readonly ILogger _logger;
@@ -230,7 +236,8 @@ internal sealed partial class LeaseLedger
         }
     }
 
-    private void StoreLocked() => LeaseCheckpoint.Write(_directory, LeaseCheckpoint.Encode(_leases.Values.Select(e => e.ToWire())));
+    private void StoreLocked() =>
+        LeaseCheckpoint.Write(_directory, LeaseCheckpoint.Encode(_leases.Values.Select(e => _encoded.GetValue(e, static x => x.ToWire().ToByteString()))));
 
     private static string NewId() => "lease-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
 

@@ -5,6 +5,7 @@ using AiFactory.Grpc;
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Leases.Tests.Planning;
+using Google.Protobuf;
 using Wire = AiFactory.Contracts.Agent.V1;
 
 namespace AiFactory.Leases.Tests.Ledger;
@@ -128,6 +129,19 @@ public sealed class LeaseServiceTests
         Assert.Contains("checksum mismatch", Assert.Throws<InvalidDataException>(() => LeaseCheckpoint.Decode(flipped)).Message, StringComparison.Ordinal);
         Assert.Contains("written by a newer agent", Assert.Throws<InvalidDataException>(() => LeaseCheckpoint.Decode(newer)).Message, StringComparison.Ordinal);
         Assert.Contains("no header line", Assert.Throws<InvalidDataException>(() => LeaseCheckpoint.Decode("garbage"u8)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_checkpoint_body_built_from_stored_records_is_the_message_protobuf_writes()
+    {
+        Wire.Lease a = new() { Id = "lease-a", Owner = "tenant-1", State = Wire.LeaseState.Active };
+        Wire.Lease b = new() { Id = "lease-b", Owner = "tenant-2", State = Wire.LeaseState.Released };
+        byte[] expected = new Wire.LeaseLedgerCheckpoint { Version = LeaseCheckpoint.Version, Leases = { a, b } }.ToByteArray();
+
+        byte[] file = LeaseCheckpoint.Encode([a.ToByteString(), b.ToByteString()]);
+
+        Assert.Equal(expected, file[(Array.IndexOf(file, (byte)'\n') + 1)..]);
+        Assert.Equal(["lease-a", "lease-b"], LeaseCheckpoint.Decode(file).Leases.Select(l => l.Id));
     }
 
     [Theory]

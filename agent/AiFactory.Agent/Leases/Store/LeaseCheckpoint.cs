@@ -31,11 +31,28 @@ internal static class LeaseCheckpoint
     private const string Magic = "aifactory-leases";
 
     /// <summary>The file's bytes for <paramref name="leases"/>.</summary>
-    public static byte[] Encode(IEnumerable<Wire.Lease> leases)
+    public static byte[] Encode(IEnumerable<Wire.Lease> leases) => Encode(leases.Select(l => l.ToByteString()));
+
+    /// <summary>
+    /// The file's bytes for leases already encoded one by one (the ledger keeps each record's bytes, so a change
+    /// re-encodes one lease, not all of them). The body is byte for byte what <c>LeaseLedgerCheckpoint.ToByteArray</c>
+    /// writes: field 1 (version), then each lease as field 2, length-delimited, in the order given.
+    /// </summary>
+    public static byte[] Encode(IEnumerable<ByteString> encodedLeases)
     {
-        var message = new Wire.LeaseLedgerCheckpoint { Version = Version };
-        message.Leases.AddRange(leases);
-        byte[] body = message.ToByteArray();
+        using var buffer = new MemoryStream();
+        using (var output = new CodedOutputStream(buffer, leaveOpen: true))
+        {
+            output.WriteTag(Wire.LeaseLedgerCheckpoint.VersionFieldNumber, WireFormat.WireType.Varint);
+            output.WriteUInt32(Version);
+            foreach (ByteString lease in encodedLeases)
+            {
+                output.WriteTag(Wire.LeaseLedgerCheckpoint.LeasesFieldNumber, WireFormat.WireType.LengthDelimited);
+                output.WriteBytes(lease);
+            }
+        }
+
+        ReadOnlySpan<byte> body = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
         byte[] header = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Magic} v{Version} sha256={Convert.ToHexStringLower(SHA256.HashData(body))}\n"));
         return [.. header, .. body];
     }
