@@ -23,7 +23,7 @@ public sealed class FixtureHostSpecs
     }
 
     [Theory]
-    [MemberData(nameof(HardwareFixtures.All), MemberType = typeof(FixtureHosts))]
+    [MemberData(nameof(HardwareFixtures.All), MemberType = typeof(HardwareFixtures))]
     public void Every_fixture_host_gives_an_exposition_promtool_finds_clean(string name)
     {
         string text = Scrapes.Text(Scrapes.Scraper(FixtureHosts.Node(name), null, null));

@@ -17,7 +17,7 @@ public sealed class ScrapeByPrometheusSpecs
     {
         int metricsPort = AgentProcess.FreePort();
         string target = "127.0.0.1:" + metricsPort.ToString(CultureInfo.InvariantCulture);
-        string fixture = Fixtures.HardwareFixtures.Root("dgx-h100");
+        string fixture = HardwareFixtures.Root("dgx-h100");
         using AgentProcess agent = AgentProcess.Start(
             "--metrics-listen", target, "--log-level", "warning",
             "--sysfs-root", Path.Combine(fixture, "sys"), "--procfs-root", Path.Combine(fixture, "proc"));
