@@ -56,6 +56,10 @@ public sealed class KernelTierTests(LabGuestFixture guest, ITestOutputHelper out
         AssertChecks("reset-by-hand", "start-reapplied", "start-apply-before-ready");
 
     [Fact]
+    public void A_real_kernel_uevent_makes_the_daemon_rediscover_before_the_periodic_rescan() =>
+        AssertChecks("uevent-listening", "uevent-rescan", "uevent-generation-moved");
+
+    [Fact]
     public void Step_timings_are_reported()
     {
         var steps = guest.Log.Split('\n').Where(l => l.StartsWith("step ", StringComparison.Ordinal)).ToList();

@@ -103,5 +103,19 @@ i=0; while ! grep -q "Ready:" /tmp/daemon2.log && [ $i -lt 300 ]; do sleep 0.1; 
 cat /tmp/daemon2.log
 check start-reapplied [ "$(drv 0000:03:00.0)" = vfio-pci ]
 check start-apply-before-ready sh -c "grep -n 'start:' /tmp/daemon2.log | grep -q 'profile applied' && [ \$(grep -n 'profile applied' /tmp/daemon2.log | cut -d: -f1 | head -1) -lt \$(grep -n 'Ready:' /tmp/daemon2.log | cut -d: -f1 | head -1) ]"
+
+# 9. rediscovery on a real kernel uevent (netlink), not the 30 s periodic rescan: unbind a device by hand
+check uevent-listening sh -c "! grep -q 'No kernel uevents' /tmp/daemon2.log"
+sleep 1 # let the rescan after the start-up apply's own uevents settle
+$C topology > /tmp/topo1.out 2>&1; g1=$(sed -n 's/.*inventory generation \([0-9]*\).*/\1/p' /tmp/topo1.out)
+n0=$(grep -c 'Inventory changed: generation .* (uevent)' /tmp/daemon2.log)
+echo 0000:03:00.0 > /sys/bus/pci/drivers/vfio-pci/unbind
+i=0; while [ "$(grep -c 'Inventory changed: generation .* (uevent)' /tmp/daemon2.log)" -le "$n0" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+grep 'Inventory changed' /tmp/daemon2.log
+echo "LAB: uevent-rescan after about ${i}00 ms (limit 20 s; the periodic rescan is every 30 s)"
+check uevent-rescan [ "$(grep -c 'Inventory changed: generation .* (uevent)' /tmp/daemon2.log)" -gt "$n0" ]
+$C topology > /tmp/topo2.out 2>&1; g2=$(sed -n 's/.*inventory generation \([0-9]*\).*/\1/p' /tmp/topo2.out)
+echo "LAB: inventory generation $g1 -> $g2"
+check uevent-generation-moved [ -n "$g1" -a -n "$g2" -a "${g2:-0}" -gt "${g1:-0}" ]
 kill $DPID; wait $DPID
 echo "LAB: scenario finished"
