@@ -61,6 +61,17 @@ public abstract class KernelLabGuest : IDisposable
 
     public double BootSeconds { get; }
 
+    /// <summary>Asserts that each named CHECK line of the scenario says "ok", with the whole guest log on failure.</summary>
+    public void AssertChecks(Xunit.Abstractions.ITestOutputHelper output, params string[] names)
+    {
+        output.WriteLine($"guest log: {LogPath} (boot and scenario {BootSeconds:0.0} s)");
+        foreach (string name in names)
+        {
+            string? result = Check(name);
+            Assert.True(result == "ok", $"CHECK {name}: {result ?? "missing (the scenario stopped early?)"}\n--- guest log ---\n{Log}");
+        }
+    }
+
     /// <summary>The CHECK line's result: "ok" or the failure text; null when the scenario never printed it.</summary>
     public string? Check(string name)
     {

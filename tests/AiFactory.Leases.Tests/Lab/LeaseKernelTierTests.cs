@@ -9,15 +9,7 @@ namespace AiFactory.Leases.Tests.Lab;
 [Trait("Tier", "kernel")]
 public sealed class LeaseKernelTierTests(LeaseLabGuestFixture guest, ITestOutputHelper output) : IClassFixture<LeaseLabGuestFixture>
 {
-    private void AssertChecks(params string[] names)
-    {
-        output.WriteLine($"guest log: {guest.LogPath} (boot and scenario {guest.BootSeconds:0.0} s)");
-        foreach (string name in names)
-        {
-            string? result = guest.Check(name);
-            Assert.True(result == "ok", $"CHECK {name}: {result ?? "missing (the scenario stopped early?)"}\n--- guest log ---\n{guest.Log}");
-        }
-    }
+    private void AssertChecks(params string[] names) => guest.AssertChecks(output, names);
 
     [Fact]
     public void The_guest_gpu_starts_on_its_own_driver() => AssertChecks("gpu-found", "gpu-original-driver", "gpu-untouched-by-vfio-load");

@@ -9,15 +9,7 @@ namespace AiFactory.Profile.Tests.Lab;
 [Trait("Tier", "kernel")]
 public sealed class KernelTierTests(LabGuestFixture guest, ITestOutputHelper output) : IClassFixture<LabGuestFixture>
 {
-    private void AssertChecks(params string[] names)
-    {
-        output.WriteLine($"guest log: {guest.LogPath} (boot and scenario {guest.BootSeconds:0.0} s)");
-        foreach (string name in names)
-        {
-            string? result = guest.Check(name);
-            Assert.True(result == "ok", $"CHECK {name}: {result ?? "missing (the scenario stopped early?)"}\n--- guest log ---\n{guest.Log}");
-        }
-    }
+    private void AssertChecks(params string[] names) => guest.AssertChecks(output, names);
 
     [Fact]
     public void Planning_in_the_guest_writes_nothing() => AssertChecks("plan-exit", "plan-wrote-nothing");
