@@ -53,7 +53,9 @@ internal static partial class Daemon
             // No file watching of the content root (the binary's folder): a config-reload watcher sets inotify
             // watches on every folder below it, which hangs start-up when the binary lies in a large tree.
             Args = ["--hostBuilder:reloadConfigOnChange=false"],
-            ContentRootPath = AppContext.BaseDirectory,
+            // AppContext.BaseDirectory is empty when the binary's own path cannot be resolved (an unprivileged user
+            // below a directory it may not search); the daemon reads nothing from its content root, so "/" serves.
+            ContentRootPath = Path.IsPathFullyQualified(AppContext.BaseDirectory) ? AppContext.BaseDirectory : "/",
         });
 
         builder.Logging.ClearProviders();
