@@ -1,7 +1,6 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using AiFactory.Agent.Gpu;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.Gpu.Tests;
 
@@ -13,10 +12,8 @@ public sealed class FakeNvmlCollection;
 /// A simulated server: a copy of <c>hardware-fixtures/&lt;name&gt;/nvml.json</c> (optionally edited), a sysfs tree with
 /// one reset file per GPU, an events file, and the agent's real NVML binding opened on the fake library.
 /// </summary>
-internal sealed partial class FakeServer : IDisposable
+internal sealed class FakeServer : IDisposable
 {
-    private static readonly Lazy<string> Library = new(FindOrBuildLibrary);
-
     /// <param name="fixture">hardware-fixtures/&lt;fixture&gt;/nvml.json.</param>
     /// <param name="edit">Changes to the state for this test only.</param>
     /// <param name="captureTree">Use the discovery fixture hardware-fixtures/&lt;fixture&gt;.ttar as the sysfs root.</param>
@@ -40,17 +37,12 @@ internal sealed partial class FakeServer : IDisposable
         }
 
         File.WriteAllText(EventsPath, string.Empty);
-        SetEnv("FAKE_NVML_STATE", StatePath, 1);
-        SetEnv("FAKE_NVML_MIG_STATE", Path.Combine(Root, "mig.state"), 1);
-        SetEnv("FAKE_NVML_EVENTS", EventsPath, 1);
-        SetEnv("FAKE_NVML_SYSFS_ROOT", SysfsRoot, 1);
-        Nvml = new GpuNvml(Library.Value, SysfsRoot);
+        FakeNvmlLibrary.Point(StatePath, Path.Combine(Root, "mig.state"), EventsPath, SysfsRoot);
+        Nvml = new GpuNvml(FakeNvmlLibrary.Path, SysfsRoot);
         Assert.True(Nvml.Nvml is not null, Nvml.Error);
         Inventory = new GpuInventory(Nvml, Health);
         Applier = new MigApplier(Nvml, Inventory);
     }
-
-    public static string LibraryPath => Library.Value;
 
     public string Root { get; }
 
@@ -85,29 +77,4 @@ internal sealed partial class FakeServer : IDisposable
         {
         }
     }
-
-    /// <summary>AIFACTORY_FAKE_NVML from tests/setup.d/40-fake-nvml.sh, or the fake compiled here with gcc.</summary>
-    private static string FindOrBuildLibrary()
-    {
-        string? fromSetup = Environment.GetEnvironmentVariable("AIFACTORY_FAKE_NVML");
-        if (!string.IsNullOrEmpty(fromSetup) && File.Exists(fromSetup))
-        {
-            return fromSetup;
-        }
-
-        string dir = Path.Combine(Path.GetTempPath(), "aifactory-gpu-tests", "lib-" + Environment.ProcessId);
-        Directory.CreateDirectory(dir);
-        string output = Path.Combine(dir, "libnvidia-ml.so.1");
-        string src = Path.Combine(Profiles.RepoRoot, "tests/fake-nvml");
-        var gcc = Process.Start(new ProcessStartInfo("gcc", ["-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o", output, Path.Combine(src, "fake_nvml.c"), Path.Combine(src, "json.c"), "-lpthread"])
-        {
-            RedirectStandardError = true,
-        }) ?? throw new InvalidOperationException("cannot start gcc: run tests/setup.d/40-fake-nvml.sh");
-        string errors = gcc.StandardError.ReadToEnd();
-        gcc.WaitForExit();
-        return gcc.ExitCode == 0 ? output : throw new InvalidOperationException("gcc failed building the fake libnvidia-ml: " + errors);
-    }
-
-    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SetEnv(string name, string value, int overwrite);
 }

@@ -1,10 +1,9 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using AiFactory.Agent.Gpu;
 using AiFactory.Agent.Profile;
 using AiFactory.Host.Hardware.Nvml;
 using AiFactory.Host.Model.Gpu;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.Profile.Tests.Mig;
 
@@ -17,10 +16,8 @@ public sealed class FakeNvmlCollection;
 /// test), a sysfs tree with one reset file per GPU, a procfs tree for process names, and the agent's own NVML layer
 /// (<see cref="GpuNvml"/>, <see cref="MigApplier"/>) opened on the fake libnvidia-ml (tests/fake-nvml).
 /// </summary>
-internal sealed partial class FakeNvmlServer : IDisposable
+internal sealed class FakeNvmlServer : IDisposable
 {
-    private static readonly Lazy<string> Library = new(FindOrBuildLibrary);
-
     public FakeNvmlServer(string fixture, Action<JsonObject>? edit = null)
     {
         Root = Path.Combine(Path.GetTempPath(), "aifactory-profile-mig", Guid.NewGuid().ToString("n"));
@@ -37,18 +34,15 @@ internal sealed partial class FakeNvmlServer : IDisposable
 
         Directory.CreateDirectory(ProcfsRoot);
         File.WriteAllText(Path.Combine(Root, "events"), string.Empty);
-        SetEnv("FAKE_NVML_STATE", Path.Combine(Root, "nvml.json"), 1);
-        SetEnv("FAKE_NVML_MIG_STATE", Path.Combine(Root, "mig.state"), 1);
-        SetEnv("FAKE_NVML_EVENTS", Path.Combine(Root, "events"), 1);
-        SetEnv("FAKE_NVML_SYSFS_ROOT", SysfsRoot, 1);
-        Nvml = new GpuNvml(Library.Value, SysfsRoot);
+        FakeNvmlLibrary.Point(Path.Combine(Root, "nvml.json"), Path.Combine(Root, "mig.state"), Path.Combine(Root, "events"), SysfsRoot);
+        Nvml = new GpuNvml(FakeNvmlLibrary.Path, SysfsRoot);
         Assert.True(Nvml.Nvml is not null, Nvml.Error);
         Inventory = new GpuInventory(Nvml, new GpuHealthRegistry());
         Applier = new MigApplier(Nvml, Inventory);
         Mig = new ProfileMig(Nvml, Inventory, Applier, ProcfsRoot);
     }
 
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => FakeNvmlLibrary.RepositoryRoot;
 
     public string Root { get; }
 
@@ -86,40 +80,4 @@ internal sealed partial class FakeNvmlServer : IDisposable
         {
         }
     }
-
-    /// <summary>AIFACTORY_FAKE_NVML from tests/setup.d/40-fake-nvml.sh, or the fake compiled here with gcc.</summary>
-    private static string FindOrBuildLibrary()
-    {
-        string? fromSetup = Environment.GetEnvironmentVariable("AIFACTORY_FAKE_NVML");
-        if (!string.IsNullOrEmpty(fromSetup) && File.Exists(fromSetup))
-        {
-            return fromSetup;
-        }
-
-        string dir = Path.Combine(Path.GetTempPath(), "aifactory-profile-mig", "lib-" + Environment.ProcessId);
-        Directory.CreateDirectory(dir);
-        string output = Path.Combine(dir, "libnvidia-ml.so.1");
-        string src = Path.Combine(RepoRoot, "tests/fake-nvml");
-        using var gcc = Process.Start(new ProcessStartInfo("gcc", ["-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o", output, Path.Combine(src, "fake_nvml.c"), Path.Combine(src, "json.c"), "-lpthread"])
-        {
-            RedirectStandardError = true,
-        }) ?? throw new InvalidOperationException("cannot start gcc: run tests/setup.d/40-fake-nvml.sh");
-        string errors = gcc.StandardError.ReadToEnd();
-        gcc.WaitForExit();
-        return gcc.ExitCode == 0 ? output : throw new InvalidOperationException("gcc failed building the fake libnvidia-ml: " + errors);
-    }
-
-    private static string FindRepoRoot()
-    {
-        string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Join(dir, "AiFactory.Agent.sln")))
-        {
-            dir = Path.GetDirectoryName(dir);
-        }
-
-        return dir ?? throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
-    }
-
-    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SetEnv(string name, string value, int overwrite);
 }
