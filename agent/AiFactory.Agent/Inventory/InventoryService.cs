@@ -66,6 +66,9 @@ internal sealed partial class InventoryService
         }
     }
 
+    /// <summary>Completes when the first discovery has; it never faults (discovery reports problems as warnings).</summary>
+    public Task FirstDiscovery => _initial;
+
     /// <summary>Waits for the first discovery (it never throws: discovery reports problems as warnings).</summary>
     private void EnsureDiscovered()
     {
