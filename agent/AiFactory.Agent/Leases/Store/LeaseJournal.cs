@@ -9,9 +9,9 @@ namespace AiFactory.Agent.Leases.Store;
 
 /// <summary>
 /// The ledger's journal: <c>leases.journal</c> beside <c>leases.checkpoint</c> in the state dir. One header line
-/// <c>aifactory-leases-journal v1 generation=&lt;20 digits&gt;</c>, then records, each framed as a little-endian uint32 payload length, a
-/// little-endian uint32 CRC-32C of those four length bytes and the payload, and the payload: one binary
-/// <c>LeaseLedgerJournalRecord</c> ("put this whole lease record" or "remove this lease id"). A change is one
+/// <c>aifactory-leases-journal v1 generation=&lt;20 digits&gt;</c>, then records, each framed as a little-endian
+/// uint32 payload length, a little-endian uint32 CRC-32C of those four length bytes and the payload, and the payload:
+/// one binary <c>LeaseLedgerJournalRecord</c> ("put this whole lease record" or "remove this lease id"). A change is one
 /// <c>write(2)</c> of its frames at the end of the file followed by <c>fdatasync(2)</c>, so it costs one durable
 /// append instead of a whole-checkpoint rewrite; records are idempotent, so replaying one the checkpoint already holds
 /// changes nothing. The generation ties the journal to the checkpoint it continues: each compaction writes a checkpoint
@@ -21,10 +21,12 @@ namespace AiFactory.Agent.Leases.Store;
 /// <remarks>
 /// Reading tells a torn tail from corruption. A crash in the middle of an append can leave the last frame short, or
 /// the file longer than what reached the disk (ext4 can show such a tail as zeros): that append was never
-/// acknowledged, so <see cref="Parse"/> reports where the good records end and the ledger truncates there. A frame
-/// that fails its checksum with more records after it, a length beyond <see cref="MaxRecordBytes"/>, a payload that
-/// does not parse, or a bad header is corruption: acknowledged changes may be lost, so the ledger sets the files
-/// aside loudly instead of guessing.
+/// acknowledged, so <see cref="Parse"/> reports where the good records end and the ledger truncates there. A last
+/// frame that fails its checksum counts as torn too: a partly written append looks like that, and it cannot be told
+/// from damage to the last acknowledged record (etcd repairs its WAL's tail the same way). A frame that fails its
+/// checksum with more records after it, a length beyond <see cref="MaxRecordBytes"/>, a payload that does not parse,
+/// or a bad header is corruption: acknowledged changes may be lost, so the ledger sets the files aside loudly instead
+/// of guessing.
 /// </remarks>
 internal sealed class LeaseJournal : IDisposable
 {
