@@ -37,6 +37,8 @@ internal static class EventIds
     public const int LeaseLedgerLoaded = 600;
     public const int LeaseLedgerEmpty = 601;
     public const int LeaseLedgerSetAside = 602;
+    public const int LeaseJournalTornTail = 603;
+    public const int LeaseLedgerCompactionFailed = 604;
     public const int LeaseGranted = 610;
     public const int LeaseEnded = 611;
     public const int LeaseRefused = 612;

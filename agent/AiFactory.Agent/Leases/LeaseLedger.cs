@@ -12,9 +12,17 @@ namespace AiFactory.Agent.Leases;
 
 /// <summary>
 /// Who holds what: the one owner of lease state. Every change happens under one lock — plan against the current
-/// leases, record, store through to <see cref="LeaseCheckpoint"/> — so concurrent requests can never be granted the
-/// same device or CPU. Outward it offers copies (a read-only view); only its own methods write.
+/// leases, record, store through (one durable append to <see cref="LeaseJournal"/>) — so concurrent requests can never
+/// be granted the same device or CPU, and a lease is on disk before it is answered. Outward it offers copies (a
+/// read-only view); only its own methods write.
 /// </summary>
+/// <remarks>
+/// On disk the ledger is a checkpoint plus a journal, as etcd keeps a snapshot plus a write-ahead log: the checkpoint
+/// (<see cref="LeaseCheckpoint"/>) holds every record as of its journal generation, and each change since is one
+/// framed record appended to the journal with one write and fdatasync — one flush per change, where rewriting the
+/// whole checkpoint cost temp → fsync → rename → fsync(dir) and grew with the 256 ended leases kept. See
+/// <c>LeaseLedger.Store.cs</c> for loading, replay and compaction.
+/// </remarks>
 internal sealed partial class LeaseLedger
 {
     private const int EndedKept = 256;
@@ -47,60 +55,11 @@ internal sealed partial class LeaseLedger
     /// <summary>Where the checkpoint lives.</summary>
     public string Path => System.IO.Path.Combine(_directory, LeaseCheckpoint.FileName);
 
-    /// <summary>What <see cref="Load"/> found.</summary>
+    /// <summary>Where the journal lives, beside the checkpoint.</summary>
+    public string JournalPath => System.IO.Path.Combine(_directory, LeaseJournal.FileName);
+
+    /// <summary>What <see cref="Load"/> set aside: the checkpoint's new name (or the journal's, when only it existed).</summary>
     public string? SetAsidePath { get; private set; }
-
-    /// <summary>
-    /// Reads the checkpoint. A missing file is an empty ledger. A file that fails its header, version, checksum or
-    /// parse is renamed to <c>leases.checkpoint.corrupt-&lt;time&gt;</c> with one clear error line, and the agent starts
-    /// with an empty ledger — never a crash loop.
-    /// </summary>
-    public int Load()
-    {
-        lock (_gate)
-        {
-            _leases.Clear();
-            _ended.Clear();
-            Directory.CreateDirectory(_directory);
-            TryDelete(Path + ".tmp");
-            if (!File.Exists(Path))
-            {
-                LogLedgerEmpty(_logger, Path);
-                return 0;
-            }
-
-            try
-            {
-                Wire.LeaseLedgerCheckpoint checkpoint = LeaseCheckpoint.Decode(File.ReadAllBytes(Path));
-                var entries = checkpoint.Leases.Select(m => new Entry(LeaseMessages.FromWire(m), m.Spec, m.EndedUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(m.EndedUnixMs))).ToList();
-                foreach (Entry e in entries)
-                {
-                    if (!_leases.TryAdd(e.Lease.Id, e))
-                    {
-                        throw new InvalidDataException($"lease \"{e.Lease.Id}\" appears twice");
-                    }
-
-                    if (!e.Holds)
-                    {
-                        _ended.Add(e.Lease.Id);
-                    }
-                }
-
-                LogLedgerLoaded(_logger, Path, entries.Count(e => e.Holds), entries.Count);
-                return entries.Count;
-            }
-            catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
-            {
-                _leases.Clear();
-                _ended.Clear();
-                string aside = Path + ".corrupt-" + _time.GetUtcNow().ToString("yyyyMMddTHHmmssfffZ", CultureInfo.InvariantCulture);
-                File.Move(Path, aside);
-                SetAsidePath = aside;
-                LogLedgerSetAside(_logger, Path, ex.Message, aside);
-                return 0;
-            }
-        }
-    }
 
     /// <summary>Copies of the leases, optionally with the ended ones and only one owner's.</summary>
     public IReadOnlyList<Entry> List(bool includeEnded, string? owner = null)
@@ -153,12 +112,12 @@ internal sealed partial class LeaseLedger
             _leases[lease.Id] = entry;
             try
             {
-                StoreLocked();
+                StoreLocked(PutFrame(entry));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 _leases.Remove(lease.Id);
-                throw new RpcException(StatusCode.Unavailable, $"ledger: cannot store {Path}: {ex.Message}");
+                throw new RpcException(StatusCode.Unavailable, $"ledger: cannot store {JournalPath}: {ex.Message}");
             }
 
             if (apply is not null)
@@ -170,7 +129,7 @@ internal sealed partial class LeaseLedger
                 catch
                 {
                     _leases.Remove(lease.Id);
-                    StoreLocked();
+                    StoreLocked(RemoveFrame(lease.Id));
                     throw;
                 }
             }
@@ -198,13 +157,17 @@ internal sealed partial class LeaseLedger
             var ended = entry with { Lease = entry.Lease with { State = how }, EndedAt = _time.GetUtcNow() };
             _leases[id] = ended;
             _ended.Add(id);
+
+            // The record and the evictions it causes go down in one append, so replay evicts exactly what was evicted.
+            List<byte[]> frames = [PutFrame(ended)];
             while (_ended.Count > EndedKept)
             {
                 _leases.Remove(_ended[0]);
+                frames.Add(RemoveFrame(_ended[0]));
                 _ended.RemoveAt(0);
             }
 
-            StoreLocked();
+            StoreLocked([.. frames]);
             return ended;
         }
     }
@@ -221,7 +184,7 @@ internal sealed partial class LeaseLedger
 
             Entry updated = entry with { Lease = change(entry.Lease) };
             _leases[id] = updated;
-            StoreLocked();
+            StoreLocked(PutFrame(updated));
             return updated;
         }
     }
@@ -236,28 +199,5 @@ internal sealed partial class LeaseLedger
         }
     }
 
-    private void StoreLocked() =>
-        LeaseCheckpoint.Write(_directory, LeaseCheckpoint.Encode(_leases.Values.Select(e => _encoded.GetValue(e, static x => x.ToWire().ToByteString()))));
-
     private static string NewId() => "lease-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
-
-    [LoggerMessage(EventId = EventIds.LeaseLedgerLoaded, Level = LogLevel.Information, Message = "Lease ledger {Path}: {Holding} holding lease(s), {Total} record(s)")]
-    private static partial void LogLedgerLoaded(ILogger logger, string path, int holding, int total);
-
-    [LoggerMessage(EventId = EventIds.LeaseLedgerEmpty, Level = LogLevel.Information, Message = "Lease ledger {Path} does not exist yet: starting empty")]
-    private static partial void LogLedgerEmpty(ILogger logger, string path);
-
-    [LoggerMessage(EventId = EventIds.LeaseLedgerSetAside, Level = LogLevel.Error, Message = "Lease ledger {Path} is unreadable ({Reason}); moved it to {Aside} and started with an EMPTY ledger. Resources it recorded are not reserved now: compare running VMs with 'aifactoryctl lease list' and re-create their leases")]
-    private static partial void LogLedgerSetAside(ILogger logger, string path, string reason, string aside);
 }

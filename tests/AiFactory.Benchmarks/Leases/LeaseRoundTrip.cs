@@ -3,18 +3,20 @@ using System.Globalization;
 using AiFactory.Agent.Leases.Store;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Grpc.Client;
+using Google.Protobuf;
 using Grpc.Health.V1;
 
 namespace AiFactory.Benchmarks.Leases;
 
 /// <summary>
 /// Lease + Release round trips through gRPC and the ledger against a running agent over its Unix socket (goal:
-/// p99 ≤ 5 ms). Whole-process timing, not BenchmarkDotNet: each round trip is two unary calls and two fsync'd
-/// checkpoint writes on the agent's side.
+/// p99 ≤ 5 ms). Whole-process timing, not BenchmarkDotNet: each round trip is two unary calls and two durable journal
+/// appends (one write + fdatasync each) on the agent's side, plus a checkpoint rewrite every 512 records (compaction).
 /// With <c>--state-dir</c> (the agent's state dir) it then times the two parts the round trip is made of, with the
-/// same number of samples: two Health/Check unary calls (the gRPC transport), and two checkpoint writes of the
-/// agent's own current <c>leases.checkpoint</c> bytes done the ledger's way (temp → fsync → rename → fsync(dir)) in
-/// that directory, reporting the fsync time apart.
+/// same number of samples: two Health/Check unary calls (the gRPC transport), and two journal appends done the
+/// ledger's way (<see cref="LeaseJournal"/>: one write of a framed record, then fdatasync) to a scratch journal in that
+/// directory, of a record the size of the agent's own most recent one (its newest lease in <c>leases.checkpoint</c>,
+/// as a put record), reporting the fdatasync time apart. That part leaves compaction out; the round trip has it.
 /// Run: <c>dotnet run -c Release --project tests/AiFactory.Benchmarks -- lease-roundtrip --socket PATH [--count N] [--state-dir DIR]</c>.
 /// </summary>
 public static class LeaseRoundTrip
@@ -49,54 +51,53 @@ public static class LeaseRoundTrip
         });
         Console.WriteLine(Line("  part: 2 x Health/Check unary (gRPC transport only)", unary));
 
-        byte[] bytes = File.ReadAllBytes(Path.Combine(stateDir, LeaseCheckpoint.FileName));
-        string path = Path.Combine(stateDir, "bench.checkpoint");
-        var fsync = new double[count];
+        // The record the ledger would append for the agent's newest lease: a put of its whole record, framed.
+        Lease newest = LeaseCheckpoint.Decode(File.ReadAllBytes(Path.Combine(stateDir, LeaseCheckpoint.FileName))).Leases
+            .MaxBy(l => (l.CreatedUnixMs, l.EndedUnixMs)) ?? throw new InvalidOperationException($"no lease in {stateDir}/{LeaseCheckpoint.FileName}: run the round trips first");
+        byte[] frame = LeaseJournal.Frame(LeaseJournal.PutPayload(newest.ToByteString()));
+        string path = Path.Combine(stateDir, "bench.journal");
+        var fdatasync = new double[count];
         int i = -warmup;
-        double[] writes = Measure(count, warmup, () =>
+        double[] appends;
+        using (var journal = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 0, FileOptions.None))
         {
-            double synced = 0;
-            for (int w = 0; w < 2; w++)
+            journal.Write(LeaseJournal.Header(1));
+            journal.Flush(flushToDisk: true);
+            appends = Measure(count, warmup, () =>
             {
-                synced += WriteLikeTheLedger(stateDir, path, bytes);
-            }
+                double synced = 0;
+                for (int w = 0; w < 2; w++)
+                {
+                    synced += AppendLikeTheLedger(journal, frame);
+                }
 
-            if (i >= 0)
-            {
-                fsync[i] = synced;
-            }
+                if (i >= 0)
+                {
+                    fdatasync[i] = synced;
+                }
 
-            i++;
-        });
+                i++;
+            });
+        }
+
         File.Delete(path);
-        Array.Sort(fsync);
-        Console.WriteLine(Line(string.Create(CultureInfo.InvariantCulture, $"  part: 2 x checkpoint write ({bytes.Length} bytes, the agent's file now)"), writes));
-        Console.WriteLine(Line("  of which fsync (file + directory)", fsync));
+        Array.Sort(fdatasync);
+        Console.WriteLine(Line(string.Create(CultureInfo.InvariantCulture, $"  part: 2 x journal append ({frame.Length}-byte record, the agent's newest lease)"), appends));
+        Console.WriteLine(Line("  of which fdatasync", fdatasync));
         return 0;
     }
 
-    /// <summary>The ledger's write (<see cref="LeaseCheckpoint.Write"/>) step by step; returns the ms spent in fsync.</summary>
-    private static double WriteLikeTheLedger(string directory, string path, byte[] bytes)
+    /// <summary>The ledger's append (<see cref="LeaseJournal.Append"/>) step by step; returns the ms spent in fdatasync.</summary>
+    private static double AppendLikeTheLedger(FileStream journal, byte[] frame)
     {
-        string temp = path + ".tmp";
-        double synced;
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.None))
+        journal.Write(frame);
+        long start = Stopwatch.GetTimestamp();
+        if (Interop.Fdatasync(journal.SafeFileHandle) is int errno and not 0)
         {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: false);
-            long start = Stopwatch.GetTimestamp();
-            stream.Flush(flushToDisk: true);
-            synced = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"fdatasync of {journal.Name} failed: errno {errno}"));
         }
 
-        File.Move(temp, path, overwrite: true);
-        long dir = Stopwatch.GetTimestamp();
-        if (Interop.FsyncDirectory(directory) is int errno and not 0)
-        {
-            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"fsync of {directory} failed: errno {errno}"));
-        }
-
-        return synced + Stopwatch.GetElapsedTime(dir).TotalMilliseconds;
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
     private static double[] Measure(int count, int warmup, Action once)

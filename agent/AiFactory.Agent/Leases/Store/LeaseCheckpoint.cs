@@ -36,9 +36,10 @@ internal static class LeaseCheckpoint
     /// <summary>
     /// The file's bytes for leases already encoded one by one (the ledger keeps each record's bytes, so a change
     /// re-encodes one lease, not all of them). The body is byte for byte what <c>LeaseLedgerCheckpoint.ToByteArray</c>
-    /// writes: field 1 (version), then each lease as field 2, length-delimited, in the order given.
+    /// writes: field 1 (version), then each lease as field 2, length-delimited, in the order given, then field 3 (the
+    /// journal generation that continues this checkpoint; left out when 0, as protobuf leaves a default out).
     /// </summary>
-    public static byte[] Encode(IEnumerable<ByteString> encodedLeases)
+    public static byte[] Encode(IEnumerable<ByteString> encodedLeases, ulong journalGeneration = 0)
     {
         using var buffer = new MemoryStream();
         using (var output = new CodedOutputStream(buffer, leaveOpen: true))
@@ -49,6 +50,12 @@ internal static class LeaseCheckpoint
             {
                 output.WriteTag(Wire.LeaseLedgerCheckpoint.LeasesFieldNumber, WireFormat.WireType.LengthDelimited);
                 output.WriteBytes(lease);
+            }
+
+            if (journalGeneration != 0)
+            {
+                output.WriteTag(Wire.LeaseLedgerCheckpoint.JournalGenerationFieldNumber, WireFormat.WireType.Varint);
+                output.WriteUInt64(journalGeneration);
             }
         }
 

@@ -1,0 +1,294 @@
+using System.Globalization;
+using AiFactory.Agent.Leases.Store;
+using Google.Protobuf;
+using Wire = AiFactory.Contracts.Agent.V1;
+
+namespace AiFactory.Agent.Leases;
+
+/// <summary>
+/// The ledger on disk: <c>leases.checkpoint</c> (every record as of a journal generation) plus <c>leases.journal</c>
+/// (each change since, one durable append apiece), as etcd keeps a snapshot plus a write-ahead log.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A change is one framed record — "put this whole lease record" or "remove this id" — written with one write(2) and
+/// fdatasync'd before the caller is answered (a grant undone, an ended lease evicted: removes, in the same append as
+/// the change that causes them, so replay is deterministic). Replay is an idempotent upsert or remove on top of the
+/// checkpoint.
+/// </para>
+/// <para>
+/// Compaction, once the journal passes <see cref="CompactAfterRecords"/> records or <see cref="CompactAfterBytes"/>
+/// bytes: write the whole checkpoint the atomic way (temp → fsync → rename → fsync(dir)) naming the next journal
+/// generation, then empty the journal durably under that generation. A crash before the rename leaves the old
+/// checkpoint and the full journal; a crash after it leaves the new checkpoint and a journal of an older
+/// generation, which load skips because the checkpoint already holds it — so nothing is lost and nothing older is
+/// replayed over newer state, even when the checkpoint was written instead of an append (after a failed append the
+/// journal is not trusted again until a checkpoint replaces it).
+/// </para>
+/// <para>
+/// 512 records: a Lease + Release round trip is two records, so a compaction (a rewrite of up to ~260 records, about
+/// 40 KB, plus two fsyncs) lands on fewer than 0.4 % of round trips — outside the p99 being judged — while start-up
+/// replays at most a few hundred KB. 1 MiB bounds the journal when records are large (many devices per lease).
+/// </para>
+/// <para>
+/// Load compacts too whenever the journal holds anything (records, a torn tail, a stale generation) or one of the two
+/// files is missing: start-up then leaves one clean checkpoint and an empty journal, the torn tail is gone before
+/// anything is appended after it, and the replay cost is paid once per start instead of growing with every restart.
+/// With nothing on disk (a first start, or both files just set aside) it writes nothing: the first change finds no
+/// journal open and writes the checkpoint, which opens one.
+/// </para>
+/// </remarks>
+internal sealed partial class LeaseLedger
+{
+    /// <summary>Journal records after which a change also compacts.</summary>
+    internal const int CompactAfterRecords = 512;
+
+    /// <summary>Journal bytes after which a change also compacts.</summary>
+    internal const long CompactAfterBytes = 1 << 20;
+
+    // Null when the journal may not be appended to: not opened yet, or an append or compaction failed. The next
+    // change then rewrites the checkpoint (which holds it) instead.
+    private LeaseJournal? _journal;
+
+    // The journal generation the checkpoint on disk names (or a later one, after a failed checkpoint write).
+    private ulong _generation;
+
+    /// <summary>
+    /// Reads the checkpoint, then replays the journal over it. Missing files are an empty ledger. A torn last journal
+    /// record (an append a crash cut off, never acknowledged) is dropped with a warning naming the file and offset. A
+    /// checkpoint that fails its header, version, checksum or parse, or a journal with a bad record before its end,
+    /// is renamed to <c>&lt;file&gt;.corrupt-&lt;time&gt;</c> (both files) with one clear error line, and the agent
+    /// starts with an empty ledger — never a crash loop. Then it compacts (see the remarks).
+    /// </summary>
+    public int Load()
+    {
+        lock (_gate)
+        {
+            _journal?.Dispose();
+            _journal = null;
+            _leases.Clear();
+            _ended.Clear();
+            SetAsidePath = null;
+            Directory.CreateDirectory(_directory);
+            TryDelete(Path + ".tmp");
+            bool haveCheckpoint = File.Exists(Path);
+            bool haveJournal = File.Exists(JournalPath);
+            LeaseJournal.Contents? journal = null;
+            int replayed = 0;
+            string reading = Path;
+            try
+            {
+                _generation = 0;
+                if (haveCheckpoint)
+                {
+                    Wire.LeaseLedgerCheckpoint checkpoint = LeaseCheckpoint.Decode(File.ReadAllBytes(Path));
+                    foreach (Wire.Lease m in checkpoint.Leases)
+                    {
+                        Entry e = FromWire(m);
+                        if (!_leases.TryAdd(e.Lease.Id, e))
+                        {
+                            throw new InvalidDataException($"lease \"{e.Lease.Id}\" appears twice");
+                        }
+
+                        if (!e.Holds)
+                        {
+                            _ended.Add(e.Lease.Id);
+                        }
+                    }
+
+                    _generation = checkpoint.JournalGeneration;
+                }
+
+                if (haveJournal)
+                {
+                    reading = JournalPath;
+                    journal = LeaseJournal.Parse(File.ReadAllBytes(JournalPath));
+                    if (journal.Generation > _generation)
+                    {
+                        throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                            $"journal generation {journal.Generation} is newer than the checkpoint's ({_generation}): the checkpoint it continues is missing or older"));
+                    }
+
+                    if (journal.Generation == _generation)
+                    {
+                        foreach (Wire.LeaseLedgerJournalRecord record in journal.Records)
+                        {
+                            Replay(record);
+                        }
+
+                        replayed = journal.Records.Count;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
+            {
+                _leases.Clear();
+                _ended.Clear();
+                _generation = 0;
+                journal = null;
+                SetAside(reading, ex.Message, haveCheckpoint, haveJournal);
+            }
+
+            if (SetAsidePath is null)
+            {
+                if (haveCheckpoint || haveJournal)
+                {
+                    LogLedgerLoaded(_logger, Path, _leases.Values.Count(e => e.Holds), _leases.Count, replayed);
+                }
+                else
+                {
+                    LogLedgerEmpty(_logger, Path);
+                }
+            }
+
+            if (journal?.TornTail is { } torn)
+            {
+                LogJournalTornTail(_logger, JournalPath, torn, journal.ValidLength, journal.Records.Count);
+            }
+
+            // Nothing on disk (a first start, or files just set aside): write nothing yet; with no journal open, the
+            // first change writes the checkpoint, which opens one.
+            if (SetAsidePath is not null || !(haveCheckpoint || haveJournal))
+            {
+                return 0;
+            }
+
+            try
+            {
+                if (haveCheckpoint && journal is { Records.Count: 0, TornTail: null } && journal.Generation == _generation)
+                {
+                    _journal = LeaseJournal.Open(_directory, journal.ValidLength, 0);
+                }
+                else
+                {
+                    CompactLocked();
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Reading worked, so the agent serves what it read; every change retries the checkpoint write.
+                LogCompactionFailed(_logger, Path, ex.Message);
+            }
+
+            return _leases.Count;
+        }
+    }
+
+    /// <summary>
+    /// Stores one change (its frames) durably: one append to the journal, or, when the journal may not be trusted,
+    /// a whole checkpoint (which holds the change). Throws when the change is not on disk.
+    /// </summary>
+    private void StoreLocked(params ReadOnlySpan<byte[]> frames)
+    {
+        if (_journal is null)
+        {
+            CompactLocked();
+            return;
+        }
+
+        byte[] bytes = frames.Length == 1 ? frames[0] : [.. frames.ToArray().SelectMany(f => f)];
+        try
+        {
+            _journal.Append(bytes, frames.Length);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _journal.Dispose();
+            _journal = null;
+            throw;
+        }
+
+        if (_journal.Records >= CompactAfterRecords || _journal.Length >= CompactAfterBytes)
+        {
+            try
+            {
+                CompactLocked();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The change itself is durable in the journal; only the compaction waits for the next change.
+                LogCompactionFailed(_logger, Path, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes every record to the checkpoint under a new journal generation, then empties the journal as that
+    /// generation. Throws when the checkpoint write fails (nothing is on disk for sure); a failure to empty the
+    /// journal afterwards is only logged, since the checkpoint already holds everything.
+    /// </summary>
+    private void CompactLocked()
+    {
+        _journal?.Dispose();
+        _journal = null;
+
+        // Bumped before the write: if the write fails after its rename, the on-disk generation may be this one, and
+        // the next attempt must name a later one still.
+        ulong generation = ++_generation;
+        LeaseCheckpoint.Write(_directory, LeaseCheckpoint.Encode(_leases.Values.Select(Encoded), generation));
+        try
+        {
+            _journal = LeaseJournal.Reset(_directory, generation);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogCompactionFailed(_logger, JournalPath, ex.Message);
+        }
+    }
+
+    private void Replay(Wire.LeaseLedgerJournalRecord record)
+    {
+        if (record.ChangeCase == Wire.LeaseLedgerJournalRecord.ChangeOneofCase.Put)
+        {
+            Entry e = FromWire(record.Put);
+            _leases[e.Lease.Id] = e;
+            if (e.Holds)
+            {
+                _ended.Remove(e.Lease.Id);
+            }
+            else if (!_ended.Contains(e.Lease.Id))
+            {
+                _ended.Add(e.Lease.Id);
+            }
+        }
+        else
+        {
+            _leases.Remove(record.Remove);
+            _ended.Remove(record.Remove);
+        }
+    }
+
+    private void SetAside(string bad, string reason, bool haveCheckpoint, bool haveJournal)
+    {
+        string stamp = ".corrupt-" + _time.GetUtcNow().ToString("yyyyMMddTHHmmssfffZ", CultureInfo.InvariantCulture);
+        List<string> moved = [];
+        foreach (string path in (string[])[.. haveCheckpoint ? [Path] : Array.Empty<string>(), .. haveJournal ? [JournalPath] : Array.Empty<string>()])
+        {
+            File.Move(path, path + stamp);
+            moved.Add(path + stamp);
+        }
+
+        SetAsidePath = moved[0];
+        LogLedgerSetAside(_logger, bad, reason, string.Join(" and ", moved));
+    }
+
+    private ByteString Encoded(Entry e) => _encoded.GetValue(e, static x => x.ToWire().ToByteString());
+
+    private byte[] PutFrame(Entry e) => LeaseJournal.Frame(LeaseJournal.PutPayload(Encoded(e)));
+
+    private static byte[] RemoveFrame(string id) => LeaseJournal.Frame(LeaseJournal.RemovePayload(id));
+
+    private static Entry FromWire(Wire.Lease m) =>
+        new(LeaseMessages.FromWire(m), m.Spec, m.EndedUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(m.EndedUnixMs));
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+}

@@ -1,0 +1,206 @@
+using AiFactory.Agent.Leases;
+using AiFactory.Agent.Leases.Store;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Leases.Tests.Planning;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Wire = AiFactory.Contracts.Agent.V1;
+
+namespace AiFactory.Leases.Tests.Ledger;
+
+/// <summary>The ledger's checkpoint + journal on disk: replay after a crash, torn and corrupt journals, compaction.</summary>
+public sealed class LeaseJournalTests
+{
+    private const ulong GiB = 1UL << 30;
+
+    private static CreateLeaseRequest Ask(uint gpus = 1, string owner = "tenant-a") => new()
+    {
+        Spec = new LeaseSpec { Owner = owner, GpuCount = gpus, Vcpus = 4, MemoryBytes = 4 * GiB },
+    };
+
+    private static Wire.LeaseLedgerCheckpoint Checkpoint(LeaseTestHost host) => LeaseCheckpoint.Decode(File.ReadAllBytes(host.Ledger.Path));
+
+    private static LeaseJournal.Contents Journal(LeaseTestHost host) => LeaseJournal.Parse(File.ReadAllBytes(host.Ledger.JournalPath));
+
+    private static (LeaseLedger Ledger, RecordingLogger<LeaseLedger> Log) Reload(LeaseTestHost host)
+    {
+        var log = new RecordingLogger<LeaseLedger>();
+        var ledger = new LeaseLedger(host.Directory, log, host.Time);
+        ledger.Load();
+        return (ledger, log);
+    }
+
+    private static IEnumerable<Wire.Lease> All(LeaseLedger ledger) => ledger.List(includeEnded: true).Select(e => e.ToWire());
+
+    [Fact]
+    public void A_new_ledger_on_the_same_dir_replays_the_journal_to_the_state_the_old_one_answered()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        Wire.Lease a = host.Service.Lease(Ask(gpus: 2));
+        Wire.Lease b = host.Service.Lease(Ask(owner: "tenant-b"));
+        host.Service.Release(new ReleaseLeaseRequest { Id = a.Id });
+        Wire.Lease c = host.Service.Lease(Ask());
+        Assert.Equal([a.Id], Checkpoint(host).Leases.Select(l => l.Id));
+        Assert.Equal(3, Journal(host).Records.Count);
+        File.WriteAllBytes(host.Ledger.Path + ".tmp", "half a checkpoint"u8.ToArray());
+
+        (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(host);
+
+        Assert.Equal(All(host.Ledger), All(reloaded));
+        Assert.Equal(new[] { b.Id, c.Id }.Order(StringComparer.Ordinal), reloaded.List(includeEnded: false).Select(e => e.Lease.Id));
+        Assert.Equal(Wire.LeaseState.Released, reloaded.Get(a.Id)!.ToWire().State);
+        Assert.Contains(log.Lines, l => l.Level == LogLevel.Information && l.Message.Contains("3 journal record(s) replayed", StringComparison.Ordinal));
+        Assert.Equal(3, Checkpoint(host).Leases.Count);
+        Assert.Empty(Journal(host).Records);
+        Assert.False(File.Exists(host.Ledger.Path + ".tmp"));
+    }
+
+    [Theory]
+    [InlineData("a frame cut short")]
+    [InlineData("zeros")]
+    public void A_torn_last_record_is_cut_off_with_a_warning_and_the_records_before_it_are_kept(string tail)
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        Wire.Lease a = host.Service.Lease(Ask());
+        Wire.Lease b = host.Service.Lease(Ask(owner: "tenant-b"));
+        long good = new FileInfo(host.Ledger.JournalPath).Length;
+        byte[] frame = LeaseJournal.Frame(new Wire.LeaseLedgerJournalRecord { Put = new Wire.Lease { Id = "lease-torn", Owner = "tenant-c" } }.ToByteArray());
+        using (FileStream journal = File.Open(host.Ledger.JournalPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
+        {
+            journal.Write(tail == "zeros" ? new byte[4096] : frame.AsSpan(0, frame.Length - 5));
+        }
+
+        (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(host);
+
+        Assert.Equal(new[] { a.Id, b.Id }.Order(StringComparer.Ordinal), reloaded.List(includeEnded: true).Select(e => e.Lease.Id));
+        Assert.Null(reloaded.SetAsidePath);
+        (LogLevel level, string warning) = Assert.Single(log.Lines, l => l.Level >= LogLevel.Warning);
+        Assert.Equal(LogLevel.Warning, level);
+        Assert.Contains(host.Ledger.JournalPath, warning, StringComparison.Ordinal);
+        Assert.Contains($"truncated it at offset {good}, keeping the 1 record(s) before it", warning, StringComparison.Ordinal);
+        Assert.Equal(LeaseJournal.HeaderBytes, new FileInfo(host.Ledger.JournalPath).Length);
+        Assert.Equal(2, Checkpoint(host).Leases.Count);
+    }
+
+    [Fact]
+    public void A_corrupt_record_in_the_middle_of_the_journal_sets_both_files_aside_and_the_ledger_starts_empty()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        host.Service.Lease(Ask());
+        host.Service.Lease(Ask(owner: "tenant-b"));
+        host.Service.Lease(Ask(owner: "tenant-c"));
+        byte[] journal = File.ReadAllBytes(host.Ledger.JournalPath);
+        journal[LeaseJournal.HeaderBytes + LeaseJournal.FrameHeaderBytes + 3] ^= 0x55;
+        File.WriteAllBytes(host.Ledger.JournalPath, journal);
+        byte[] checkpoint = File.ReadAllBytes(host.Ledger.Path);
+
+        (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(host);
+
+        Assert.Empty(reloaded.List(includeEnded: true));
+        Assert.StartsWith(host.Ledger.Path + ".corrupt-", reloaded.SetAsidePath, StringComparison.Ordinal);
+        string stamp = reloaded.SetAsidePath![host.Ledger.Path.Length..];
+        Assert.Equal(checkpoint, File.ReadAllBytes(host.Ledger.Path + stamp));
+        Assert.Equal(journal, File.ReadAllBytes(host.Ledger.JournalPath + stamp));
+        Assert.False(File.Exists(host.Ledger.Path));
+        Assert.False(File.Exists(host.Ledger.JournalPath));
+        (LogLevel level, string error) = Assert.Single(log.Lines, l => l.Level >= LogLevel.Warning);
+        Assert.Equal(LogLevel.Error, level);
+        Assert.Contains($"Lease ledger {host.Ledger.JournalPath} is unreadable (record at offset {LeaseJournal.HeaderBytes} fails its checksum", error, StringComparison.Ordinal);
+        Assert.Contains("EMPTY ledger", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Compaction_at_the_threshold_keeps_every_lease_and_empties_the_journal()
+    {
+        // The first grant writes the checkpoint (no journal is open on an empty dir). After it, every Lease and
+        // Release is one journal record, so the 257th Lease is record 512 and compacts; its Release then ends the
+        // 257th lease and evicts the oldest ended one (256 are kept): a put and a remove in one append.
+        Assert.Equal(512, LeaseLedger.CompactAfterRecords);
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        var ids = new List<string>();
+        for (int i = 0; i < 257; i++)
+        {
+            Wire.Lease lease = host.Service.Lease(Ask());
+            ids.Add(lease.Id);
+            host.Service.Release(new ReleaseLeaseRequest { Id = lease.Id });
+        }
+
+        Wire.LeaseLedgerCheckpoint checkpoint = Checkpoint(host);
+        Assert.Equal(2UL, checkpoint.JournalGeneration);
+        Assert.Equal(257, checkpoint.Leases.Count);
+        Assert.Equal(Wire.LeaseState.Active, Assert.Single(checkpoint.Leases, l => l.Id == ids[^1]).State);
+        LeaseJournal.Contents journal = Journal(host);
+        Assert.Equal(2UL, journal.Generation);
+        Assert.Equal(2, journal.Records.Count);
+        Assert.Equal((ids[^1], Wire.LeaseState.Released), (journal.Records[0].Put.Id, journal.Records[0].Put.State));
+        Assert.Equal(ids[0], journal.Records[1].Remove);
+
+        (LeaseLedger reloaded, _) = Reload(host);
+
+        Assert.Equal(All(host.Ledger), All(reloaded));
+        Assert.Equal(256, reloaded.List(includeEnded: true).Count);
+        Assert.Null(reloaded.Get(ids[0]));
+        Assert.Empty(Journal(host).Records);
+    }
+
+    [Fact]
+    public void A_crash_after_the_checkpoint_write_and_before_the_journal_is_emptied_loses_nothing_and_replays_nothing_stale()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        Wire.Lease a = host.Service.Lease(Ask());
+        Wire.Lease b = host.Service.Lease(Ask(owner: "tenant-b"));
+        host.Service.Release(new ReleaseLeaseRequest { Id = a.Id });
+        byte[] journalBeforeCompaction = File.ReadAllBytes(host.Ledger.JournalPath);
+        host.Service.Release(new ReleaseLeaseRequest { Id = b.Id });
+        using LeaseTestHost compacted = host.Restart();
+        Assert.Equal(2UL, Checkpoint(compacted).JournalGeneration);
+
+        // As if the crash came after the new checkpoint's rename, before the journal was emptied: the old journal
+        // (generation 1) still says b is active, which the checkpoint (generation 2) has moved past.
+        File.WriteAllBytes(compacted.Ledger.JournalPath, journalBeforeCompaction);
+        (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(compacted);
+
+        Assert.Equal(All(compacted.Ledger), All(reloaded));
+        Assert.Empty(reloaded.List(includeEnded: false));
+        Assert.Equal(2, reloaded.List(includeEnded: true).Count);
+        Assert.Contains(log.Lines, l => l.Message.Contains("0 journal record(s) replayed", StringComparison.Ordinal));
+        Assert.Null(reloaded.SetAsidePath);
+        Assert.Equal(3UL, Checkpoint(compacted).JournalGeneration);
+        Assert.Empty(Journal(compacted).Records);
+    }
+
+    [Fact]
+    public void A_journal_newer_than_its_checkpoint_is_set_aside_with_it()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        host.Service.Lease(Ask());
+        File.Delete(host.Ledger.Path);
+
+        (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(host);
+
+        Assert.Empty(reloaded.List(includeEnded: true));
+        Assert.StartsWith(host.Ledger.JournalPath + ".corrupt-", reloaded.SetAsidePath, StringComparison.Ordinal);
+        Assert.Contains(log.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("journal generation 1 is newer than the checkpoint's (0)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_journal_frames_records_with_a_crc32c_and_names_what_is_wrong()
+    {
+        var lease = new Wire.Lease { Id = "lease-1", Owner = "tenant-1", State = Wire.LeaseState.Active };
+        byte[] put = LeaseJournal.PutPayload(lease.ToByteString());
+        byte[] file = [.. LeaseJournal.Header(7), .. LeaseJournal.Frame(put), .. LeaseJournal.Frame(LeaseJournal.RemovePayload("lease-1"))];
+        byte[] newer = System.Text.Encoding.ASCII.GetBytes("aifactory-leases-journal v2 generation=00000000000000000001\n");
+
+        LeaseJournal.Contents contents = LeaseJournal.Parse(file);
+
+        Assert.Equal(0xE3069283u, LeaseJournal.Crc32C("123456789"u8));
+        Assert.Equal(new Wire.LeaseLedgerJournalRecord { Put = lease }.ToByteArray(), put);
+        Assert.Equal(7UL, contents.Generation);
+        Assert.Equal([lease.Id, "lease-1"], contents.Records.Select(r => r.Put?.Id ?? r.Remove));
+        Assert.Equal(file.Length, contents.ValidLength);
+        Assert.Null(contents.TornTail);
+        Assert.Equal((null, 0L), (LeaseJournal.Parse(file.AsSpan(0, 10)).Generation, LeaseJournal.Parse(file.AsSpan(0, 10)).ValidLength));
+        Assert.Contains("written by a newer agent", Assert.Throws<InvalidDataException>(() => LeaseJournal.Parse(newer)).Message, StringComparison.Ordinal);
+        Assert.Contains("bad header \"garbage\"", Assert.Throws<InvalidDataException>(() => LeaseJournal.Parse("garbage\n"u8)).Message, StringComparison.Ordinal);
+    }
+}
