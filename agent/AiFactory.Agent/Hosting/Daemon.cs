@@ -155,7 +155,7 @@ internal static partial class Daemon
         }
         finally
         {
-            TryDelete(options.Socket);
+            BestEffortFile.TryDelete(options.Socket);
         }
 
         return 0;
@@ -217,7 +217,7 @@ internal static partial class Daemon
         }
         catch (System.Net.Sockets.SocketException)
         {
-            TryDelete(socket);
+            BestEffortFile.TryDelete(socket);
             return null;
         }
     }
@@ -234,16 +234,6 @@ internal static partial class Daemon
         }
     }
 
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
 
     [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "Listening: gRPC on unix:{Socket}, TCP {Listen}, metrics {Metrics}")]
     private static partial void LogListening(ILogger logger, string socket, string listen, string metrics);

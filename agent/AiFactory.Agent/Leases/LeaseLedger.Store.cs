@@ -1,4 +1,5 @@
 using System.Globalization;
+using AiFactory.Agent.Hosting;
 using AiFactory.Agent.Leases.Store;
 using Google.Protobuf;
 using Wire = AiFactory.Contracts.Agent.V1;
@@ -70,7 +71,7 @@ internal sealed partial class LeaseLedger
             _ended.Clear();
             SetAsidePath = null;
             Directory.CreateDirectory(_directory);
-            TryDelete(Path + ".tmp");
+            BestEffortFile.TryDelete(Path + ".tmp");
             bool haveCheckpoint = File.Exists(Path);
             bool haveJournal = File.Exists(JournalPath);
             LeaseJournal.Contents? journal = null;
@@ -280,15 +281,4 @@ internal sealed partial class LeaseLedger
 
     private static Entry FromWire(Wire.Lease m) =>
         new(LeaseMessages.FromWire(m), m.Spec, m.EndedUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(m.EndedUnixMs));
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
 }
