@@ -113,26 +113,29 @@ public sealed class HostDiscovery
         }
 
         // The same reads on several threads: the CPU topology, the IOMMU groups and the net classes (a few hundred
-        // small files and listings) on a pool thread while this thread and pool workers share out the PCI functions.
-        // Each part reads through its own fork and is merged back in the order above, so the warnings and the
+        // small files and listings) as one piece of work beside the PCI functions, which are shared out one at a
+        // time. Each part reads through its own fork and is merged back in the order above, so the warnings and the
         // rescan's hash are the one-thread ones.
         var cpuPart = new Part(_sysfs);
         var pciPart = new Part(_sysfs);
         var iommuPart = new Part(_sysfs);
         var netPart = new Part(_sysfs);
-        Task<(CpuTopology, IReadOnlyList<IommuGroup>, IReadOnlyList<NetDevice>)> beside = Task.Run(() => (
-            CpuReader.Read(cpuPart.Root, nodeOfCpu, cpuPart.Warnings),
-            IommuGroupReader.ReadAll(iommuPart.Root, iommuPart.Warnings),
-            NetClassReader.ReadAll(netPart.Root, netPart.Warnings)));
-        IReadOnlyList<PciDevice> devices = PciDeviceReader.ReadAll(pciPart.Root, pciPart.Warnings, ReadThreads);
-        (CpuTopology cpus, IReadOnlyList<IommuGroup> groups, IReadOnlyList<NetDevice> net) = beside.GetAwaiter().GetResult();
+        CpuTopology? cpus = null;
+        IReadOnlyList<IommuGroup> groups = [];
+        IReadOnlyList<NetDevice> net = [];
+        IReadOnlyList<PciDevice> devices = PciDeviceReader.ReadAll(pciPart.Root, pciPart.Warnings, ReadThreads, () =>
+        {
+            cpus = CpuReader.Read(cpuPart.Root, nodeOfCpu, cpuPart.Warnings);
+            groups = IommuGroupReader.ReadAll(iommuPart.Root, iommuPart.Warnings);
+            net = NetClassReader.ReadAll(netPart.Root, netPart.Warnings);
+        });
         cpuPart.MergeInto(_sysfs, warnings);
         pciPart.MergeInto(_sysfs, warnings);
         iommuPart.MergeInto(_sysfs, warnings);
         netPart.MergeInto(_sysfs, warnings);
         return new HostTopology
         {
-            Cpus = cpus,
+            Cpus = cpus!,
             NumaNodes = nodes,
             PciDevices = devices,
             IommuGroups = groups,

@@ -18,11 +18,21 @@ internal static class ForkedReads
     /// thread and up to <paramref name="threads"/> − 1 thread-pool workers, and <paramref name="read"/> must only
     /// write its result to a slot of its own index.
     /// </summary>
-    public static void Run(SysfsRoot root, DiscoveryWarnings warnings, int count, int threads, Action<int, SysfsRoot, DiscoveryWarnings> read)
+    /// <param name="root">The root the parts are read from and their reads recorded in.</param>
+    /// <param name="warnings">Where the parts' warnings go, in index order.</param>
+    /// <param name="count">How many parts.</param>
+    /// <param name="threads">At most how many threads read, this one included.</param>
+    /// <param name="read">Reads one part.</param>
+    /// <param name="alongside">
+    /// Other work (on forks of its own) that the first thread free runs before it takes parts; done before this
+    /// returns. With one thread, it runs first.
+    /// </param>
+    public static void Run(SysfsRoot root, DiscoveryWarnings warnings, int count, int threads, Action<int, SysfsRoot, DiscoveryWarnings> read, Action? alongside = null)
     {
-        threads = Math.Min(threads, count);
+        threads = Math.Min(threads, count + (alongside is null ? 0 : 1));
         if (threads <= 1)
         {
+            alongside?.Invoke();
             for (int i = 0; i < count; i++)
             {
                 read(i, root, warnings);
@@ -38,13 +48,21 @@ internal static class ForkedReads
         }
 
         var parts = new Part[count];
-        int next = -1;
+        int next = alongside is null ? -1 : -2;
         void Work(int worker)
         {
             SysfsRoot fork = forks[worker];
             int i;
             while ((i = Interlocked.Increment(ref next)) < count)
             {
+                if (i < 0)
+                {
+                    // Taken like a part, so it runs at once on whichever thread starts first, never left waiting
+                    // for a pool thread while this one idles.
+                    alongside!();
+                    continue;
+                }
+
                 var partWarnings = new DiscoveryWarnings();
                 int start = fork.LoggedCount;
                 try

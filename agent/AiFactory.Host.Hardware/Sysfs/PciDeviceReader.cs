@@ -19,9 +19,9 @@ public static class PciDeviceReader
     /// <summary>
     /// <see cref="ReadAll(SysfsRoot, DiscoveryWarnings)"/> on up to <paramref name="threads"/> threads (1: this thread
     /// only). The functions, the warnings (in listing order) and what is recorded for the rescan are the same for any
-    /// number of threads.
+    /// number of threads. <paramref name="alongside"/> is other work for one of those threads (see <see cref="ForkedReads.Run"/>).
     /// </summary>
-    internal static IReadOnlyList<PciDevice> ReadAll(SysfsRoot root, DiscoveryWarnings warnings, int threads)
+    internal static IReadOnlyList<PciDevice> ReadAll(SysfsRoot root, DiscoveryWarnings warnings, int threads, Action? alongside = null)
     {
         using SysfsDirectory bus = root.OpenDirectory(DevicesDirectory, list: true, warnings);
         List<string> names = bus.Names();
@@ -37,7 +37,7 @@ public static class PciDeviceReader
             }
 
             read[i] = Read(r, busLocation, name, address, w);
-        });
+        }, alongside);
 
         var devices = new List<PciDevice>(names.Count);
         foreach (PciDevice? device in read)
