@@ -49,46 +49,54 @@ internal static class ForkedReads
 
         var parts = new Part[count];
         int next = alongside is null ? -1 : -2;
+
+        // Per pool worker: NotStarted until it starts (then Running) or this thread gives up on it (Skipped), so that
+        // a worker the pool starts late, after every part was taken, reads nothing and is not waited for.
+        var state = new int[threads];
         void Work(int worker)
         {
+            if (worker > 0 && Interlocked.CompareExchange(ref state[worker], Running, NotStarted) != NotStarted)
+            {
+                return;
+            }
+
             SysfsRoot fork = forks[worker];
             int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
+            try
             {
-                if (i < 0)
+                while ((i = Interlocked.Increment(ref next)) < count)
                 {
-                    // Taken like a part, so it runs at once on whichever thread starts first, never left waiting
-                    // for a pool thread while this one idles.
-                    alongside!();
-                    continue;
-                }
+                    if (i < 0)
+                    {
+                        // Taken like a part, so it runs at once on whichever thread starts first, never left waiting
+                        // for a pool thread while this one idles.
+                        alongside!();
+                        continue;
+                    }
 
-                var partWarnings = new DiscoveryWarnings();
-                int start = fork.LoggedCount;
-                try
-                {
+                    var partWarnings = new DiscoveryWarnings();
+                    int start = fork.LoggedCount;
                     read(i, fork, partWarnings);
+                    parts[i] = new Part(worker, start, fork.LoggedCount, partWarnings);
                 }
-                catch
-                {
-                    // Stop the other workers from taking more parts; the exception is rethrown below.
-                    Volatile.Write(ref next, count);
-                    throw;
-                }
-
-                parts[i] = new Part(worker, start, fork.LoggedCount, partWarnings);
+            }
+            catch
+            {
+                // Stop the other threads from taking more parts; the exception is rethrown below.
+                Volatile.Write(ref next, count);
+                throw;
             }
         }
 
-        var workers = new Task[threads - 1];
+        var workers = new Task[threads];
         for (int w = 1; w < threads; w++)
         {
             int worker = w;
-            workers[w - 1] = Task.Run(() => Work(worker));
+            workers[w] = Task.Run(() => Work(worker));
         }
 
-        // This thread works too, so the parts are all read even when no pool thread is free; the workers are
-        // waited for before returning either way, because they read through descriptors the caller will close.
+        // This thread works too, so the parts are all read even when no pool thread is free. Workers that started are
+        // waited for before returning, failed or not, because they read through descriptors the caller will close.
         ExceptionDispatchInfo? failure = null;
         try
         {
@@ -99,11 +107,16 @@ internal static class ForkedReads
             failure = ExceptionDispatchInfo.Capture(ex);
         }
 
-        foreach (Task t in workers)
+        for (int w = 1; w < threads; w++)
         {
+            if (Interlocked.CompareExchange(ref state[w], Skipped, NotStarted) == NotStarted)
+            {
+                continue;
+            }
+
             try
             {
-                t.GetAwaiter().GetResult();
+                workers[w].GetAwaiter().GetResult();
             }
             catch (Exception ex)
             {
@@ -118,6 +131,10 @@ internal static class ForkedReads
             warnings.AddFrom(p.Warnings);
         }
     }
+
+    private const int NotStarted = 0;
+    private const int Running = 1;
+    private const int Skipped = 2;
 
     private readonly record struct Part(int Worker, int Start, int End, DiscoveryWarnings Warnings);
 }
