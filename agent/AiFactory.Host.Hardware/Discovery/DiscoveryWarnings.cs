@@ -14,6 +14,9 @@ public sealed class DiscoveryWarnings
     /// <summary>Adds a warning; <paramref name="raw"/> is shortened and control characters made visible.</summary>
     public void Add(string path, string? raw, string message) => _items.Add(new DiscoveryWarning(path, Shorten(raw), message));
 
+    /// <summary>Appends the warnings of <paramref name="other"/> (a part read on another thread), in their order.</summary>
+    internal void AddFrom(DiscoveryWarnings other) => _items.AddRange(other._items);
+
     private static string? Shorten(string? raw)
     {
         if (raw is null)

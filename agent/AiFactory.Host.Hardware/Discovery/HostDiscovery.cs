@@ -31,6 +31,16 @@ public sealed class HostDiscovery
     {
     }
 
+    /// <summary>
+    /// How many threads read the tree: the CPU topology is read beside the PCI functions, and the functions are
+    /// shared out one at a time. 1 reads everything on the calling thread, in order. The inventory, its warnings and
+    /// the rescan's hash are the same for any value (tests compare them).
+    /// </summary>
+    internal int ReadThreads { get; set; } = Math.Clamp(Environment.ProcessorCount, 1, MaxReadThreads);
+
+    /// <summary>More threads than this only wait on each other for the directory locks of sysfs.</summary>
+    internal const int MaxReadThreads = 8;
+
     /// <summary>The sysfs root read.</summary>
     public SysfsRoot Sysfs => _sysfs;
 
@@ -71,6 +81,9 @@ public sealed class HostDiscovery
     /// </summary>
     public bool HasChanged() => _recording is null || _recording.Replay() != _recording.Hash;
 
+    /// <summary>The hash the last <see cref="Discover"/> took of what it read; null before the first.</summary>
+    internal ulong? RecordedHash => _recording?.Hash;
+
     private HostTopology Build(DiscoveryWarnings warnings)
     {
         IReadOnlyList<NumaNode> nodes = NodeReader.ReadAll(_sysfs, warnings);
@@ -83,19 +96,69 @@ public sealed class HostDiscovery
             }
         }
 
-        CpuTopology cpus = CpuReader.Read(_sysfs, nodeOfCpu, warnings);
-        IReadOnlyList<PciDevice> devices = PciDeviceReader.ReadAll(_sysfs, warnings);
+        if (ReadThreads <= 1)
+        {
+            return new HostTopology
+            {
+                Cpus = CpuReader.Read(_sysfs, nodeOfCpu, warnings),
+                NumaNodes = nodes,
+                PciDevices = PciDeviceReader.ReadAll(_sysfs, warnings, 1),
+                IommuGroups = IommuGroupReader.ReadAll(_sysfs, warnings),
+                NetDevices = NetClassReader.ReadAll(_sysfs, warnings),
+                Hugepages = HugepagesReader.ReadSystem(_sysfs, warnings),
+                MemoryTotalBytes = _procfs is null ? null : MeminfoReader.ReadMemTotal(_procfs, warnings),
+                KernelCommandLine = _procfs is null ? null : CmdlineReader.Read(_procfs, warnings),
+                Warnings = warnings.Items,
+            };
+        }
+
+        // The same reads on several threads: the CPU topology, the IOMMU groups and the net classes (a few hundred
+        // small files and listings) as one piece of work beside the PCI functions, which are shared out one at a
+        // time. Each part reads through its own fork and is merged back in the order above, so the warnings and the
+        // rescan's hash are the one-thread ones.
+        var cpuPart = new Part(_sysfs);
+        var pciPart = new Part(_sysfs);
+        var iommuPart = new Part(_sysfs);
+        var netPart = new Part(_sysfs);
+        CpuTopology? cpus = null;
+        IReadOnlyList<IommuGroup> groups = [];
+        IReadOnlyList<NetDevice> net = [];
+        IReadOnlyList<PciDevice> devices = PciDeviceReader.ReadAll(pciPart.Root, pciPart.Warnings, ReadThreads, () =>
+        {
+            cpus = CpuReader.Read(cpuPart.Root, nodeOfCpu, cpuPart.Warnings);
+            groups = IommuGroupReader.ReadAll(iommuPart.Root, iommuPart.Warnings);
+            net = NetClassReader.ReadAll(netPart.Root, netPart.Warnings);
+        });
+        cpuPart.MergeInto(_sysfs, warnings);
+        pciPart.MergeInto(_sysfs, warnings);
+        iommuPart.MergeInto(_sysfs, warnings);
+        netPart.MergeInto(_sysfs, warnings);
         return new HostTopology
         {
-            Cpus = cpus,
+            Cpus = cpus!,
             NumaNodes = nodes,
             PciDevices = devices,
-            IommuGroups = IommuGroupReader.ReadAll(_sysfs, warnings),
-            NetDevices = NetClassReader.ReadAll(_sysfs, warnings),
+            IommuGroups = groups,
+            NetDevices = net,
             Hugepages = HugepagesReader.ReadSystem(_sysfs, warnings),
             MemoryTotalBytes = _procfs is null ? null : MeminfoReader.ReadMemTotal(_procfs, warnings),
             KernelCommandLine = _procfs is null ? null : CmdlineReader.Read(_procfs, warnings),
             Warnings = warnings.Items,
         };
+    }
+
+    /// <summary>One part of discovery read on another thread: a fork of the root and the part's own warnings.</summary>
+    private sealed class Part(SysfsRoot root)
+    {
+        public SysfsRoot Root { get; } = root.Fork();
+
+        public DiscoveryWarnings Warnings { get; } = new();
+
+        /// <summary>Records the part's reads in <paramref name="root"/> and adds its warnings, as if read there.</summary>
+        public void MergeInto(SysfsRoot root, DiscoveryWarnings warnings)
+        {
+            root.Merge(Root);
+            warnings.AddFrom(Warnings);
+        }
     }
 }

@@ -6,7 +6,9 @@ namespace AiFactory.Host.Hardware.Sysfs;
 
 /// <summary>
 /// Reads <c>/sys/devices/system/cpu</c>: <c>online</c>, <c>possible</c>, <c>present</c>, <c>isolated</c>, <c>nohz_full</c>
-/// and, per online CPU, <c>cpuN/topology/{physical_package_id,die_id,core_id,thread_siblings_list}</c>.
+/// and, per online CPU, <c>cpuN/topology/{physical_package_id,die_id,core_id,thread_siblings_list}</c>. The package and
+/// die ids are read once per package and die where the kernel lists their CPUs (<c>package_cpus_list</c>,
+/// <c>die_cpus_list</c>, since Linux 5.x), and per core otherwise.
 /// </summary>
 public static class CpuReader
 {
@@ -31,6 +33,11 @@ public static class CpuReader
         // SMT siblings share package, die and core: read them once per core (halves the reads on an SMT-2 machine;
         // the kernel keeps thread_siblings_list symmetric).
         var siblingOf = new Dictionary<int, LogicalCpu>();
+
+        // Package and die ids of the CPUs whose package (die) was already read, from that CPU's package_cpus_list
+        // (die_cpus_list): the kernel gives every CPU listed there the same id, so the per-CPU files are not read again.
+        var packageOf = new Dictionary<int, int>();
+        var dieOf = new Dictionary<int, int>();
         foreach (int id in online)
         {
             int nodeOf = nodeOfCpu.TryGetValue(id, out int n) ? n : 0;
@@ -41,8 +48,8 @@ public static class CpuReader
             }
 
             string topo = Directory + "/cpu" + id.ToString(CultureInfo.InvariantCulture) + "/topology/";
-            int socket = Id(root, topo + "physical_package_id", warnings) ?? 0;
-            int die = Id(root, topo + "die_id", warnings) ?? 0;
+            int socket = SharedId(root, id, topo, "physical_package_id", "package_cpus_list", packageOf, warnings) ?? 0;
+            int die = SharedId(root, id, topo, "die_id", "die_cpus_list", dieOf, warnings) ?? 0;
             int core = Id(root, topo + "core_id", warnings) ?? id;
             string? siblingsRaw = root.ReadAttribute(topo + "thread_siblings_list", warnings);
             CpuSet siblings = CpuSet.Of(id);
@@ -86,6 +93,36 @@ public static class CpuReader
 
         id = v < 0 ? null : (int)v;
         return true;
+    }
+
+    /// <summary>
+    /// A package or die id: the one already read for a CPU listed with <paramref name="id"/>, or <paramref name="idFile"/>
+    /// read now and, when it is valid, given to every CPU in <paramref name="cpusFile"/> (which must list this CPU).
+    /// </summary>
+    private static int? SharedId(SysfsRoot root, int id, string topo, string idFile, string cpusFile, Dictionary<int, int> known, DiscoveryWarnings warnings)
+    {
+        if (known.TryGetValue(id, out int shared))
+        {
+            return shared;
+        }
+
+        int? value = Id(root, topo + idFile, warnings);
+        if (value is null)
+        {
+            return null;
+        }
+
+        // Not a warning when absent (older kernels) or unparsable: the other CPUs' id files are read then.
+        string? raw = root.ReadAttribute(topo + cpusFile, warnings);
+        if (raw is not null && CpuSet.TryParse(raw, out CpuSet? set, out _) && set.Contains(id))
+        {
+            foreach (int other in set)
+            {
+                known[other] = value.Value;
+            }
+        }
+
+        return value;
     }
 
     private static int? Id(SysfsRoot root, string relative, DiscoveryWarnings warnings)

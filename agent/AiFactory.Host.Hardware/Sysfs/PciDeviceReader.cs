@@ -14,19 +14,35 @@ public static class PciDeviceReader
     public const string DevicesDirectory = "bus/pci/devices";
 
     /// <summary>Every function listed under <c>/sys/bus/pci/devices</c>, sorted by address. Bad entries become warnings.</summary>
-    public static IReadOnlyList<PciDevice> ReadAll(SysfsRoot root, DiscoveryWarnings warnings)
+    public static IReadOnlyList<PciDevice> ReadAll(SysfsRoot root, DiscoveryWarnings warnings) => ReadAll(root, warnings, 1);
+
+    /// <summary>
+    /// <see cref="ReadAll(SysfsRoot, DiscoveryWarnings)"/> on up to <paramref name="threads"/> threads (1: this thread
+    /// only). The functions, the warnings (in listing order) and what is recorded for the rescan are the same for any
+    /// number of threads. <paramref name="alongside"/> is other work for one of those threads (see <see cref="ForkedReads.Run"/>).
+    /// </summary>
+    internal static IReadOnlyList<PciDevice> ReadAll(SysfsRoot root, DiscoveryWarnings warnings, int threads, Action? alongside = null)
     {
-        var devices = new List<PciDevice>();
         using SysfsDirectory bus = root.OpenDirectory(DevicesDirectory, list: true, warnings);
-        foreach (string name in bus.Names())
+        List<string> names = bus.Names();
+        DirectoryLocation busLocation = bus.Location;
+        var read = new PciDevice?[names.Count];
+        ForkedReads.Run(root, warnings, names.Count, threads, (i, r, w) =>
         {
+            string name = names[i];
             if (!PciAddress.TryParse(name, out PciAddress address) || address.ToString() != name)
             {
-                warnings.Add(SysfsRoot.DisplayPath(DevicesDirectory + "/" + name), name, "not a PCI address (dddd:bb:dd.f); entry ignored");
-                continue;
+                w.Add(SysfsRoot.DisplayPath(DevicesDirectory + "/" + name), name, "not a PCI address (dddd:bb:dd.f); entry ignored");
+                return;
             }
 
-            if (Read(root, bus, name, address, warnings) is { } device)
+            read[i] = Read(r, busLocation, name, address, w);
+        }, alongside);
+
+        var devices = new List<PciDevice>(names.Count);
+        foreach (PciDevice? device in read)
+        {
+            if (device is not null)
             {
                 devices.Add(device);
             }
@@ -54,13 +70,13 @@ public static class PciDeviceReader
     public static PciDevice? Read(SysfsRoot root, PciAddress address, DiscoveryWarnings warnings)
     {
         using SysfsDirectory bus = root.OpenDirectory(DevicesDirectory, list: false, warnings);
-        return Read(root, bus, address.ToString(), address, warnings);
+        return Read(root, bus.Location, address.ToString(), address, warnings);
     }
 
-    private static PciDevice? Read(SysfsRoot root, SysfsDirectory bus, string name, PciAddress address, DiscoveryWarnings warnings)
+    private static PciDevice? Read(SysfsRoot root, in DirectoryLocation bus, string name, PciAddress address, DiscoveryWarnings warnings)
     {
         string link = DevicesDirectory + "/" + name;
-        string? dir = bus.ResolveLink(name, warnings);
+        string? dir = root.ResolveLink(bus, name, warnings, null);
         if (dir is null)
         {
             // Not a link (an old kernel or a flat capture): read it in place if it is a directory.

@@ -23,6 +23,9 @@ internal sealed class SysfsDirectory : IDisposable
         _entries = entries;
     }
 
+    /// <summary>Where the directory is: its descriptor, shared by the reads of forks on other threads.</summary>
+    internal DirectoryLocation Location => _location;
+
     /// <summary>The directory relative to the root.</summary>
     public string Relative => _location.Relative;
 

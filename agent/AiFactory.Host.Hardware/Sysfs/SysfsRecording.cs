@@ -17,12 +17,19 @@ internal sealed class SysfsRecording
     private readonly List<RecordedDirectory> _directories = [];
     private readonly Dictionary<string, RecordedDirectory> _byPath = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RecordedDirectory>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly List<LoggedRead>? _log;
     private int _count;
 
-    public SysfsRecording(string prefix)
+    /// <param name="prefix">The root's absolute path with a trailing slash.</param>
+    /// <param name="forked">
+    /// True for the recording of a fork that reads part of the tree on another thread: it only logs each read in
+    /// order (no positions, no hash) for <see cref="AppendFrom"/> to replay into the parent in a fixed order.
+    /// </param>
+    public SysfsRecording(string prefix, bool forked = false)
     {
         _prefix = prefix;
         _lookup = _byPath.GetAlternateLookup<ReadOnlySpan<char>>();
+        _log = forked ? [] : null;
     }
 
     /// <summary>The kind of a recorded read.</summary>
@@ -49,13 +56,47 @@ internal sealed class SysfsRecording
         return d;
     }
 
+    /// <summary>How many reads a forked recording has logged so far.</summary>
+    public int LoggedCount => _log?.Count ?? 0;
+
     /// <summary>Records one read of <paramref name="name"/> in <paramref name="directory"/> and what it gave.</summary>
     public void Add(RecordedDirectory directory, Kind kind, string name, ulong contentHash)
     {
+        if (_log is not null)
+        {
+            _log.Add(new LoggedRead(directory.Relative, kind, name, contentHash));
+            return;
+        }
+
         int position = _count++;
         directory.Items.Add(new RecordedItem(kind, name, position));
         directory.Listed |= kind == Kind.Listing;
         Hash += Mix(contentHash, position);
+    }
+
+    /// <summary>
+    /// Records the reads <paramref name="fork"/> logged from <paramref name="start"/> (inclusive) to <paramref name="end"/>
+    /// as if they had been read here, in that order: positions and hash come out as for a read on one thread.
+    /// </summary>
+    public void AppendFrom(SysfsRecording fork, int start, int end)
+    {
+        List<LoggedRead> log = fork._log ?? throw new InvalidOperationException("not a forked recording");
+        _log?.EnsureCapacity(_log.Count + end - start);
+        RecordedDirectory? directory = null;
+        string? previous = null;
+        for (int i = start; i < end; i++)
+        {
+            // Reads come in runs per directory (a device's attributes, logged with the fork's one string for it):
+            // look the group up once per run.
+            LoggedRead r = log[i];
+            if (directory is null || !ReferenceEquals(previous, r.Directory))
+            {
+                directory = Directory(r.Directory);
+                previous = r.Directory;
+            }
+
+            Add(directory, r.Kind, r.Name, r.ContentHash);
+        }
     }
 
     /// <summary>Reads everything recorded again and hashes it like <see cref="Hash"/>; allocates nothing.</summary>
@@ -169,6 +210,9 @@ internal sealed class SysfsRecording
 
         public bool Listed { get; set; }
     }
+
+    /// <summary>One read logged by a fork, with the hash of what it gave.</summary>
+    private readonly record struct LoggedRead(string Directory, Kind Kind, string Name, ulong ContentHash);
 
     /// <summary>One recorded read.</summary>
     internal readonly record struct RecordedItem(Kind Kind, string Name, int Position);

@@ -24,6 +24,13 @@ public sealed class SysfsRoot
         _prefix = MountPoint + "/";
     }
 
+    private SysfsRoot(SysfsRoot parent)
+    {
+        MountPoint = parent.MountPoint;
+        _prefix = parent._prefix;
+        _recording = parent._recording is null ? null : new SysfsRecording(_prefix, forked: true);
+    }
+
     /// <summary>The live machine's sysfs.</summary>
     public static SysfsRoot Live { get; } = new("/sys");
 
@@ -46,6 +53,27 @@ public sealed class SysfsRoot
         _recording = null;
         return recording;
     }
+
+    /// <summary>
+    /// A root over the same tree for reading part of it on another thread: what it reads is logged apart, and
+    /// <see cref="Merge"/> records it here in whatever order the caller fixes (the order a single thread would read in).
+    /// </summary>
+    internal SysfsRoot Fork() => new(this);
+
+    /// <summary>How many reads this fork has logged; marks where one unit of work starts and ends.</summary>
+    internal int LoggedCount => _recording?.LoggedCount ?? 0;
+
+    /// <summary>Records here the reads <paramref name="fork"/> logged from <paramref name="start"/> to <paramref name="end"/>.</summary>
+    internal void Merge(SysfsRoot fork, int start, int end)
+    {
+        if (_recording is not null && fork._recording is not null)
+        {
+            _recording.AppendFrom(fork._recording, start, end);
+        }
+    }
+
+    /// <summary>Records here everything <paramref name="fork"/> logged.</summary>
+    internal void Merge(SysfsRoot fork) => Merge(fork, 0, fork.LoggedCount);
 
     /// <summary>
     /// Reads a small attribute with one bounded read and trims it. A missing file is null (attributes are optional

@@ -42,6 +42,11 @@ public class DiscoveryBenchmarks
     [Benchmark]
     public HostTopology FullDiscoveryDgxH100() => new HostDiscovery(Path.Combine(_root, "sys"), Path.Combine(_root, "proc")).Discover();
 
+    /// <summary>The same on one thread (as before discovery read on several), for comparison.</summary>
+    [Benchmark]
+    public HostTopology FullDiscoveryDgxH100OneThread() =>
+        new HostDiscovery(Path.Combine(_root, "sys"), Path.Combine(_root, "proc")) { ReadThreads = 1 }.Discover();
+
     /// <summary>What a periodic rescan costs when nothing changed: re-read and hash the files last read.</summary>
     [Benchmark]
     public bool NoChangeRescanDgxH100() => _discovery.HasChanged();

@@ -59,4 +59,29 @@ public sealed class FixtureDiscoveryTests
             Assert.Equal(a.Gpu.Bus + 1, nic.Bus);
         });
     }
+
+    [Fact]
+    public void Without_the_package_and_die_cpu_lists_of_older_kernels_each_core_gives_its_own_ids()
+    {
+        string root = HardwareFixtures.FreshCopy("dgx-h100");
+        try
+        {
+            HostTopology withLists = new HostDiscovery(Path.Combine(root, "sys"), Path.Combine(root, "proc")).Discover();
+            foreach (string topology in Directory.GetDirectories(Path.Combine(root, "sys/devices/system/cpu"), "cpu*").Select(d => Path.Combine(d, "topology")).Where(Directory.Exists))
+            {
+                File.Delete(Path.Combine(topology, "package_cpus_list"));
+                File.Delete(Path.Combine(topology, "die_cpus_list"));
+            }
+
+            HostTopology without = new HostDiscovery(Path.Combine(root, "sys"), Path.Combine(root, "proc")).Discover();
+
+            Assert.Empty(without.Warnings);
+            Assert.Equal([0, 1], without.Sockets);
+            Assert.Equal(withLists.Cpus.Cpus.Select(c => (c.Id, c.Socket, c.Die, c.Core)), without.Cpus.Cpus.Select(c => (c.Id, c.Socket, c.Die, c.Core)));
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+        }
+    }
 }
