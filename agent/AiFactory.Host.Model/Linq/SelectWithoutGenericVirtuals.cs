@@ -1,7 +1,8 @@
 namespace AiFactory;
 
 /// <summary>
-/// <c>Select</c> for the code in every <c>AiFactory</c> namespace: C# looks for extension methods in the enclosing
+/// <c>Select</c> for the code in every <c>AiFactory</c> namespace of the assemblies that reference this one (the
+/// agent's: Host.Model, Host.Hardware, Host.Planning, Agent, and their tests): C# looks for extension methods in the enclosing
 /// namespaces before it looks at a file's <c>using</c> directives, so <c>items.Select(f)</c> binds here rather than to
 /// <see cref="System.Linq.Enumerable"/>. Everything else of LINQ is System.Linq's.
 /// </summary>
@@ -14,9 +15,10 @@ namespace AiFactory;
 /// that is, and rehydrated at start. This one is a plain iterator: no virtual generic method, one instantiation per
 /// call site. The .NET 10 AOT compiler builds size-optimised LINQ by default (<c>UseSizeOptimizedLinq</c>), which
 /// removes the cause; this file can go once the agent is published with it (tools/publish-aot.sh says which it built).
-/// Compiled into each product assembly as an internal type (agent/Directory.Build.props); none of them sees another's.
+/// It is public in the lowest assembly so that every assembly above it, and their tests, bind to this one
+/// definition (internal copies per assembly collide where a test sees the internals of two).
 /// </remarks>
-internal static class SelectWithoutGenericVirtuals
+public static class SelectWithoutGenericVirtuals
 {
     /// <summary>Projects each element, lazily, as <see cref="System.Linq.Enumerable.Select{TSource, TResult}(IEnumerable{TSource}, Func{TSource, TResult})"/>.</summary>
     public static IEnumerable<TResult> Select<TSource, TResult>(this IEnumerable<TSource> source, Func<TSource, TResult> selector)
