@@ -96,46 +96,46 @@ public sealed class HostDiscovery
             }
         }
 
+        CpuTopology cpus;
+        IReadOnlyList<PciDevice> devices;
+        IReadOnlyList<IommuGroup> groups;
+        IReadOnlyList<NetDevice> net;
         if (ReadThreads <= 1)
         {
-            return new HostTopology
+            cpus = CpuReader.Read(_sysfs, nodeOfCpu, warnings);
+            devices = PciDeviceReader.ReadAll(_sysfs, warnings, 1);
+            groups = IommuGroupReader.ReadAll(_sysfs, warnings);
+            net = NetClassReader.ReadAll(_sysfs, warnings);
+        }
+        else
+        {
+            // The same reads on several threads: the CPU topology, the IOMMU groups and the net classes (a few hundred
+            // small files and listings) as one piece of work beside the PCI functions, which are shared out one at a
+            // time. Each part reads through its own fork and is merged back in the order above, so the warnings and the
+            // rescan's hash are the one-thread ones.
+            var cpuPart = new Part(_sysfs);
+            var pciPart = new Part(_sysfs);
+            var iommuPart = new Part(_sysfs);
+            var netPart = new Part(_sysfs);
+            CpuTopology? cpusRead = null;
+            IReadOnlyList<IommuGroup> groupsRead = [];
+            IReadOnlyList<NetDevice> netRead = [];
+            devices = PciDeviceReader.ReadAll(pciPart.Root, pciPart.Warnings, ReadThreads, () =>
             {
-                Cpus = CpuReader.Read(_sysfs, nodeOfCpu, warnings),
-                NumaNodes = nodes,
-                PciDevices = PciDeviceReader.ReadAll(_sysfs, warnings, 1),
-                IommuGroups = IommuGroupReader.ReadAll(_sysfs, warnings),
-                NetDevices = NetClassReader.ReadAll(_sysfs, warnings),
-                Hugepages = HugepagesReader.ReadSystem(_sysfs, warnings),
-                MemoryTotalBytes = _procfs is null ? null : MeminfoReader.ReadMemTotal(_procfs, warnings),
-                KernelCommandLine = _procfs is null ? null : CmdlineReader.Read(_procfs, warnings),
-                Warnings = warnings.Items,
-            };
+                cpusRead = CpuReader.Read(cpuPart.Root, nodeOfCpu, cpuPart.Warnings);
+                groupsRead = IommuGroupReader.ReadAll(iommuPart.Root, iommuPart.Warnings);
+                netRead = NetClassReader.ReadAll(netPart.Root, netPart.Warnings);
+            });
+            cpuPart.MergeInto(_sysfs, warnings);
+            pciPart.MergeInto(_sysfs, warnings);
+            iommuPart.MergeInto(_sysfs, warnings);
+            netPart.MergeInto(_sysfs, warnings);
+            (cpus, groups, net) = (cpusRead!, groupsRead, netRead);
         }
 
-        // The same reads on several threads: the CPU topology, the IOMMU groups and the net classes (a few hundred
-        // small files and listings) as one piece of work beside the PCI functions, which are shared out one at a
-        // time. Each part reads through its own fork and is merged back in the order above, so the warnings and the
-        // rescan's hash are the one-thread ones.
-        var cpuPart = new Part(_sysfs);
-        var pciPart = new Part(_sysfs);
-        var iommuPart = new Part(_sysfs);
-        var netPart = new Part(_sysfs);
-        CpuTopology? cpus = null;
-        IReadOnlyList<IommuGroup> groups = [];
-        IReadOnlyList<NetDevice> net = [];
-        IReadOnlyList<PciDevice> devices = PciDeviceReader.ReadAll(pciPart.Root, pciPart.Warnings, ReadThreads, () =>
-        {
-            cpus = CpuReader.Read(cpuPart.Root, nodeOfCpu, cpuPart.Warnings);
-            groups = IommuGroupReader.ReadAll(iommuPart.Root, iommuPart.Warnings);
-            net = NetClassReader.ReadAll(netPart.Root, netPart.Warnings);
-        });
-        cpuPart.MergeInto(_sysfs, warnings);
-        pciPart.MergeInto(_sysfs, warnings);
-        iommuPart.MergeInto(_sysfs, warnings);
-        netPart.MergeInto(_sysfs, warnings);
         return new HostTopology
         {
-            Cpus = cpus!,
+            Cpus = cpus,
             NumaNodes = nodes,
             PciDevices = devices,
             IommuGroups = groups,
