@@ -234,7 +234,6 @@ internal static partial class Daemon
         }
     }
 
-
     [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "Listening: gRPC on unix:{Socket}, TCP {Listen}, metrics {Metrics}")]
     private static partial void LogListening(ILogger logger, string socket, string listen, string metrics);
 

@@ -195,7 +195,7 @@ internal sealed partial class LeaseLedger
             return;
         }
 
-        byte[] bytes = frames.Length == 1 ? frames[0] : [.. frames.ToArray().SelectMany(f => f)];
+        byte[] bytes = frames.Length == 1 ? frames[0] : Concat(frames);
         try
         {
             _journal.Append(bytes, frames.Length);
@@ -271,14 +271,36 @@ internal sealed partial class LeaseLedger
     {
         string stamp = ".corrupt-" + _time.GetUtcNow().ToString("yyyyMMddTHHmmssfffZ", CultureInfo.InvariantCulture);
         List<string> moved = [];
-        foreach (string path in (string[])[.. haveCheckpoint ? [Path] : Array.Empty<string>(), .. haveJournal ? [JournalPath] : Array.Empty<string>()])
+        foreach ((string path, bool present) in (ReadOnlySpan<(string, bool)>)[(Path, haveCheckpoint), (JournalPath, haveJournal)])
         {
-            File.Move(path, path + stamp);
-            moved.Add(path + stamp);
+            if (present)
+            {
+                File.Move(path, path + stamp);
+                moved.Add(path + stamp);
+            }
         }
 
         SetAsidePath = moved[0];
         LogLedgerSetAside(_logger, bad, reason, string.Join(" and ", moved));
+    }
+
+    private static byte[] Concat(ReadOnlySpan<byte[]> frames)
+    {
+        int length = 0;
+        foreach (byte[] frame in frames)
+        {
+            length += frame.Length;
+        }
+
+        var bytes = new byte[length];
+        int at = 0;
+        foreach (byte[] frame in frames)
+        {
+            frame.CopyTo(bytes, at);
+            at += frame.Length;
+        }
+
+        return bytes;
     }
 
     private ByteString Encoded(Entry e) => _encoded.GetValue(e, static x => x.ToWire().ToByteString());
