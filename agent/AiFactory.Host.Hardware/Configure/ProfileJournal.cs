@@ -95,14 +95,7 @@ public sealed class ProfileJournal(string stateDir)
         byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(doc, JournalJsonContext.Default.JournalDocument);
         string dir = Path.GetDirectoryName(FilePath)!;
         Directory.CreateDirectory(dir);
-        string temp = FilePath + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, FilePath, overwrite: true);
+        DurableFile.WriteAtomically(FilePath, bytes);
     }
 
     private static string Checksum(JournalDocument doc) =>

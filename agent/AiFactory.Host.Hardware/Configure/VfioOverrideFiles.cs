@@ -36,7 +36,7 @@ public static class VfioOverrideFiles
         return result;
     }
 
-    /// <summary>Writes (temp file, fsync, rename) or, for a null driver, removes the device's override file.</summary>
+    /// <summary>Writes (temp file, fsync, rename, fsync of the directory) or, for a null driver, removes the device's override file.</summary>
     public static void Write(string dir, PciAddress address, string? driver)
     {
         string path = Path.Join(dir, address.ToString());
@@ -47,13 +47,6 @@ public static class VfioOverrideFiles
         }
 
         Directory.CreateDirectory(dir);
-        string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(System.Text.Encoding.ASCII.GetBytes(driver + "\n"));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
+        DurableFile.WriteAtomically(path, System.Text.Encoding.ASCII.GetBytes(driver + "\n"));
     }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using AiFactory.Agent.Leases.Store;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Grpc.Client;
+using AiFactory.Host.Hardware.Configure;
 using Google.Protobuf;
 using Grpc.Health.V1;
 
@@ -11,7 +12,7 @@ namespace AiFactory.Benchmarks.Leases;
 /// <summary>
 /// Lease + Release round trips through gRPC and the ledger against a running agent over its Unix socket (goal:
 /// p99 ≤ 5 ms). Whole-process timing, not BenchmarkDotNet: each round trip is two unary calls and two durable journal
-/// appends (one write + fdatasync each) on the agent's side, plus a checkpoint rewrite every 512 records (compaction).
+/// appends (one write + fdatasync each) on the agent's side, plus a checkpoint rewrite every 8192 records (compaction).
 /// With <c>--state-dir</c> (the agent's state dir) it then times the two parts the round trip is made of, with the
 /// same number of samples: two Health/Check unary calls (the gRPC transport), and two journal appends done the
 /// ledger's way (<see cref="LeaseJournal"/>: one write of a framed record, then fdatasync) to a scratch journal in that
@@ -92,10 +93,7 @@ public static class LeaseRoundTrip
     {
         journal.Write(frame);
         long start = Stopwatch.GetTimestamp();
-        if (Interop.Fdatasync(journal.SafeFileHandle) is int errno and not 0)
-        {
-            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"fdatasync of {journal.Name} failed: errno {errno}"));
-        }
+        DurableFile.SyncData(journal.SafeFileHandle, journal.Name);
 
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using AiFactory.Host.Hardware.Configure;
 using Google.Protobuf;
 using Wire = AiFactory.Contracts.Agent.V1;
 
@@ -116,21 +117,5 @@ internal static class LeaseCheckpoint
     }
 
     /// <summary>Writes the file atomically and durably: temp, fsync, rename, fsync of the directory.</summary>
-    public static void Write(string directory, byte[] bytes)
-    {
-        string path = Path.Combine(directory, FileName);
-        string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.None))
-        {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
-        int errno = Interop.FsyncDirectory(directory);
-        if (errno != 0)
-        {
-            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"fsync of {directory} failed: errno {errno}"));
-        }
-    }
+    public static void Write(string directory, byte[] bytes) => DurableFile.WriteAtomically(Path.Combine(directory, FileName), bytes);
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Numerics;
 using System.Text;
+using AiFactory.Host.Hardware.Configure;
 using Google.Protobuf;
 using Wire = AiFactory.Contracts.Agent.V1;
 
@@ -79,7 +80,7 @@ internal sealed class LeaseJournal : IDisposable
             stream.SetLength(0);
             stream.Write(Header(generation));
             stream.Flush(flushToDisk: true);
-            ThrowIfFailed(Interop.FsyncDirectory(directory), "fsync", directory);
+            DurableFile.SyncDirectory(directory);
             return new LeaseJournal(stream, HeaderBytes);
         }
         catch
@@ -126,7 +127,7 @@ internal sealed class LeaseJournal : IDisposable
         {
             _stream.Position = before;
             _stream.Write(frames);
-            ThrowIfFailed(Interop.Fdatasync(_stream.SafeFileHandle), "fdatasync", _stream.Name);
+            DurableFile.SyncData(_stream.SafeFileHandle, _stream.Name);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -293,14 +294,6 @@ internal sealed class LeaseJournal : IDisposable
         }
 
         throw new InvalidDataException($"bad header \"{line}\" (expected \"{Magic} v{Version} generation=<20 digits>\")");
-    }
-
-    private static void ThrowIfFailed(int errno, string call, string path)
-    {
-        if (errno != 0)
-        {
-            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"{call} of {path} failed: errno {errno}"));
-        }
     }
 
     /// <summary>What <see cref="Parse"/> found.</summary>

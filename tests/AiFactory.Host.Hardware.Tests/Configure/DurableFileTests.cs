@@ -1,0 +1,48 @@
+using AiFactory.Host.Hardware.Configure;
+
+namespace AiFactory.Host.Hardware.Tests.Configure;
+
+public sealed class DurableFileTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "aifactory-durable-" + Guid.NewGuid().ToString("N"));
+
+    public DurableFileTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void An_atomic_write_replaces_the_file_and_leaves_no_temporary_behind()
+    {
+        string path = Path.Combine(_dir, "state");
+        File.WriteAllText(path, "old");
+        File.WriteAllText(path + ".tmp", "stale temp of a crashed write");
+
+        DurableFile.WriteAtomically(path, "new"u8);
+
+        Assert.Equal("new", File.ReadAllText(path));
+        Assert.Equal(["state"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Syncing_a_directory_that_does_not_exist_names_it_and_the_errno()
+    {
+        string missing = Path.Combine(_dir, "missing");
+
+        IOException ex = Assert.Throws<IOException>(() => DurableFile.SyncDirectory(missing));
+
+        Assert.Equal($"open of {missing} failed: errno 2", ex.Message);
+    }
+
+    [Fact]
+    public void Data_sync_reaches_fdatasync_for_an_open_file_and_refuses_a_closed_handle()
+    {
+        string path = Path.Combine(_dir, "journal");
+        var stream = new FileStream(path, FileMode.Create, FileAccess.ReadWrite);
+        stream.Write("record"u8);
+        DurableFile.SyncData(stream.SafeFileHandle, path);
+        stream.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => DurableFile.SyncData(stream.SafeFileHandle, path));
+        Assert.Equal("record", File.ReadAllText(path));
+    }
+}
