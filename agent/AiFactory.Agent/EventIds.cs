@@ -10,6 +10,8 @@ internal static class EventIds
     public const int Stopping = 3;
     public const int ReadOnlyMode = 4;
     public const int CapabilityMissing = 5;
+    public const int StartupPagesDropped = 6;
+    public const int StartupPagesKept = 7;
 
     // Discovery and inventory: 200-299.
     public const int InventoryDiscovered = 200;
