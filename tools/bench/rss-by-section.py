@@ -6,6 +6,7 @@ READY=1 and half a second more, then reads /proc/PID/pagemap (root) for the exec
 resident page to the section holding it (readelf -S), and /proc/PID/smaps for the anonymous mappings.
 
   tools/bench/rss-by-section.py AGENT_BINARY
+  tools/bench/rss-by-section.py --pid PID      (an agent already running, e.g. after a load; nothing started or stopped)
 """
 import os
 import re
@@ -37,10 +38,22 @@ def start(binary, d):
     return p
 
 
+class Running:
+    def __init__(self, pid):
+        self.pid = pid
+
+    def send_signal(self, _):
+        pass
+
+    def wait(self, _):
+        pass
+
+
 def main():
-    binary = os.path.realpath(sys.argv[1])
+    attach = sys.argv[1] == "--pid"
+    binary = os.path.realpath(f"/proc/{sys.argv[2]}/exe" if attach else sys.argv[1])
     with tempfile.TemporaryDirectory(prefix="aifactory-rss-") as d:
-        p = start(binary, d)
+        p = Running(int(sys.argv[2])) if attach else start(binary, d)
         try:
             base, ranges = None, []
             for line in open(f"/proc/{p.pid}/maps"):

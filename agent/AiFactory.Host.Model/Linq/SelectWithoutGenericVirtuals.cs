@@ -7,14 +7,15 @@ namespace AiFactory;
 /// <see cref="System.Linq.Enumerable"/>. Everything else of LINQ is System.Linq's.
 /// </summary>
 /// <remarks>
-/// Why: the agent is published as net9.0 native AOT, whose System.Linq is the speed-optimised build. Its
+/// Why: net9.0 native AOT (the agent's fallback publish) links the speed-optimised build of System.Linq. Its
 /// <c>Enumerable.Select</c> calls a generic virtual method (<c>Iterator&lt;TSource&gt;.Select&lt;TResult&gt;</c>), and
 /// the AOT compiler cannot know which override runs, so it compiles every iterator class for every pair of value
 /// types that any <c>Select</c> in the program uses: 27,755 method bodies and 2,228 types, 4.6 MB of the 29 MB
 /// executable (measured with <c>-p:IlcGenerateMapFile=true</c>), most of it never run but paged in around the code
 /// that is, and rehydrated at start. This one is a plain iterator: no virtual generic method, one instantiation per
 /// call site. The .NET 10 AOT compiler builds size-optimised LINQ by default (<c>UseSizeOptimizedLinq</c>), which
-/// removes the cause; this file can go once the agent is published with it (tools/publish-aot.sh says which it built).
+/// removes the cause, and tools/publish-aot.sh publishes net10.0 wherever its NativeAOT pack can be restored (it says
+/// which it built); this file stays for the net9.0 fallback and can go when that fallback does.
 /// It is public in the lowest assembly so that every assembly above it, and their tests, bind to this one
 /// definition (internal copies per assembly collide where a test sees the internals of two).
 /// </remarks>
