@@ -166,7 +166,7 @@ internal sealed partial class LeaseLedger
             {
                 if (haveCheckpoint && journal is { Records.Count: 0, TornTail: null } && journal.Generation == _generation)
                 {
-                    _journal = LeaseJournal.Open(_directory, journal);
+                    _journal = LeaseJournal.Open(_directory, journal.ValidLength, 0);
                 }
                 else
                 {

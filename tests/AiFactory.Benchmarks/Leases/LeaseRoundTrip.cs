@@ -16,7 +16,7 @@ namespace AiFactory.Benchmarks.Leases;
 /// With <c>--state-dir</c> (the agent's state dir) it then times the two parts the round trip is made of, with the
 /// same number of samples: two Health/Check unary calls (the gRPC transport), and two journal appends done the
 /// ledger's way (<see cref="LeaseJournal"/>: one write of a framed record, then fdatasync) to a scratch journal in that
-/// directory (preallocated with zeros as the ledger's is), of a record the size of the agent's own most recent one (its newest lease in <c>leases.checkpoint</c>,
+/// directory, of a record the size of the agent's own most recent one (its newest lease in <c>leases.checkpoint</c>,
 /// as a put record), reporting the fdatasync time apart. That part leaves compaction out; the round trip has it.
 /// Run: <c>dotnet run -c Release --project tests/AiFactory.Benchmarks -- lease-roundtrip --socket PATH [--count N] [--state-dir DIR]</c>.
 /// </summary>
@@ -64,15 +64,13 @@ public static class LeaseRoundTrip
         using (var journal = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 0, FileOptions.None))
         {
             journal.Write(LeaseJournal.Header(1));
-            journal.Write(new byte[LeaseJournal.PreallocateBytes - LeaseJournal.HeaderBytes]);
             journal.Flush(flushToDisk: true);
-            var end = new long[] { LeaseJournal.HeaderBytes, LeaseJournal.PreallocateBytes };
             appends = Measure(count, warmup, () =>
             {
                 double synced = 0;
                 for (int w = 0; w < 2; w++)
                 {
-                    synced += AppendLikeTheLedger(journal, frame, end);
+                    synced += AppendLikeTheLedger(journal, frame);
                 }
 
                 if (i >= 0)
@@ -91,22 +89,10 @@ public static class LeaseRoundTrip
         return 0;
     }
 
-    /// <summary>
-    /// The ledger's append (<see cref="LeaseJournal.Append"/>) step by step: the frame written over the preallocated
-    /// zeros at the records' end (<c>end[0]</c>), the next <see cref="LeaseJournal.PreallocateBytes"/> of zeros after
-    /// it when it reaches the file's end (<c>end[1]</c>), then fdatasync. Returns the ms spent in fdatasync.
-    /// </summary>
-    private static double AppendLikeTheLedger(FileStream journal, byte[] frame, long[] end)
+    /// <summary>The ledger's append (<see cref="LeaseJournal.Append"/>) step by step; returns the ms spent in fdatasync.</summary>
+    private static double AppendLikeTheLedger(FileStream journal, byte[] frame)
     {
-        RandomAccess.Write(journal.SafeFileHandle, frame, end[0]);
-        end[0] += frame.Length;
-        if (end[0] > end[1])
-        {
-            long grown = (end[0] / LeaseJournal.PreallocateBytes + 1) * LeaseJournal.PreallocateBytes;
-            RandomAccess.Write(journal.SafeFileHandle, new byte[grown - end[0]], end[0]);
-            end[1] = grown;
-        }
-
+        journal.Write(frame);
         long start = Stopwatch.GetTimestamp();
         DurableFile.SyncData(journal.SafeFileHandle, journal.Name);
 

@@ -30,8 +30,6 @@ public sealed class LeaseJournalTests
         return (ledger, log);
     }
 
-    private static string NewDirectory() => Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "aifactory-journal-" + Guid.NewGuid().ToString("N"))).FullName;
-
     private static IEnumerable<Wire.Lease> All(LeaseLedger ledger) => ledger.List(includeEnded: true).Select(e => e.ToWire());
 
     [Fact]
@@ -59,21 +57,17 @@ public sealed class LeaseJournalTests
 
     [Theory]
     [InlineData("a frame cut short")]
-    [InlineData("a frame whose end never reached the disk")]
+    [InlineData("zeros")]
     public void A_torn_last_record_is_cut_off_with_a_warning_and_the_records_before_it_are_kept(string tail)
     {
         using var host = new LeaseTestHost(Topologies.DgxH100);
         Wire.Lease a = host.Service.Lease(Ask());
         Wire.Lease b = host.Service.Lease(Ask(owner: "tenant-b"));
-        long good = Journal(host).ValidLength;
+        long good = new FileInfo(host.Ledger.JournalPath).Length;
         byte[] frame = LeaseJournal.Frame(new Wire.LeaseLedgerJournalRecord { Put = new Wire.Lease { Id = "lease-torn", Owner = "tenant-c" } }.ToByteArray());
-        byte[] torn = tail == "a frame cut short" ? frame[..^5] : [.. frame[..^5], 0, 0, 0, 0, 0];
-
-        // Where the crashed append went: over the preallocated zeros, right after the last good record.
-        using (FileStream journal = File.Open(host.Ledger.JournalPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        using (FileStream journal = File.Open(host.Ledger.JournalPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
         {
-            journal.Position = good;
-            journal.Write(torn);
+            journal.Write(tail == "zeros" ? new byte[4096] : frame.AsSpan(0, frame.Length - 5));
         }
 
         (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(host);
@@ -84,201 +78,8 @@ public sealed class LeaseJournalTests
         Assert.Equal(LogLevel.Warning, level);
         Assert.Contains(host.Ledger.JournalPath, warning, StringComparison.Ordinal);
         Assert.Contains($"truncated it at offset {good}, keeping the 1 record(s) before it", warning, StringComparison.Ordinal);
-        Assert.Equal(LeaseJournal.PreallocateBytes, new FileInfo(host.Ledger.JournalPath).Length);
-        Assert.Equal((0, LeaseJournal.HeaderBytes, (string?)null), (Journal(host).Records.Count, Journal(host).ValidLength, Journal(host).TornTail));
+        Assert.Equal(LeaseJournal.HeaderBytes, new FileInfo(host.Ledger.JournalPath).Length);
         Assert.Equal(2, Checkpoint(host).Leases.Count);
-    }
-
-    [Fact]
-    public void The_journal_is_preallocated_and_its_zero_filled_tail_is_the_end_of_the_records_not_a_torn_one()
-    {
-        using var host = new LeaseTestHost(Topologies.DgxH100);
-        Wire.Lease a = host.Service.Lease(Ask());
-        Wire.Lease b = host.Service.Lease(Ask(owner: "tenant-b"));
-        host.Service.Release(new ReleaseLeaseRequest { Id = a.Id });
-        LeaseJournal.Contents journal = Journal(host);
-        Assert.Equal(LeaseJournal.PreallocateBytes, new FileInfo(host.Ledger.JournalPath).Length);
-        Assert.Equal(2, journal.Records.Count);
-        Assert.Null(journal.TornTail);
-
-        // ext4 may also show a file longer than what reached the disk as zeros: more zeros are no record either.
-        using (FileStream file = File.Open(host.Ledger.JournalPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
-        {
-            file.Write(new byte[4096]);
-        }
-
-        (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(host);
-
-        Assert.Equal(All(host.Ledger), All(reloaded));
-        Assert.Equal([b.Id], reloaded.List(includeEnded: false).Select(e => e.Lease.Id));
-        Assert.DoesNotContain(log.Lines, l => l.Level >= LogLevel.Warning);
-        Assert.Contains(log.Lines, l => l.Message.Contains("2 journal record(s) replayed", StringComparison.Ordinal));
-    }
-
-    [Fact]
-    public void Parse_reads_zeros_after_the_records_as_their_end_and_a_bad_frame_before_zeros_as_a_torn_tail()
-    {
-        byte[] put = LeaseJournal.Frame(LeaseJournal.PutPayload(new Wire.Lease { Id = "lease-1", Owner = "tenant-1" }.ToByteString()));
-        byte[] remove = LeaseJournal.Frame(LeaseJournal.RemovePayload("lease-1"));
-        byte[] records = [.. LeaseJournal.Header(3), .. put, .. remove];
-        byte[] badChecksum = [.. put];
-        badChecksum[^1] ^= 0x01;
-
-        LeaseJournal.Contents zeros = LeaseJournal.Parse([.. records, .. new byte[1000]]);
-        LeaseJournal.Contents fewZeros = LeaseJournal.Parse([.. records, 0, 0, 0]);
-        LeaseJournal.Contents cutShort = LeaseJournal.Parse([.. records, .. put[..^3], .. new byte[1000]]);
-        LeaseJournal.Contents lastFailsChecksum = LeaseJournal.Parse([.. records, .. badChecksum, .. new byte[1000]]);
-        LeaseJournal.Contents noHeaderOnDisk = LeaseJournal.Parse(new byte[LeaseJournal.PreallocateBytes]);
-
-        Assert.Equal((2, (long)records.Length, (string?)null), (zeros.Records.Count, zeros.ValidLength, zeros.TornTail));
-        Assert.Equal((2, (long)records.Length, (string?)null), (fewZeros.Records.Count, fewZeros.ValidLength, fewZeros.TornTail));
-        Assert.Equal((2, (long)records.Length), (cutShort.Records.Count, cutShort.ValidLength));
-        Assert.Equal($"the last record at offset {records.Length} failing its checksum", cutShort.TornTail);
-        Assert.Equal((2, (long)records.Length), (lastFailsChecksum.Records.Count, lastFailsChecksum.ValidLength));
-        Assert.Equal($"the last record at offset {records.Length} failing its checksum", lastFailsChecksum.TornTail);
-        Assert.Equal((null, 0, 0L), (noHeaderOnDisk.Generation, noHeaderOnDisk.Records.Count, noHeaderOnDisk.ValidLength));
-        Assert.Contains("a header cut short (0 of", noHeaderOnDisk.TornTail, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void A_bad_frame_with_records_after_it_in_the_preallocated_file_is_still_corruption()
-    {
-        byte[] put = LeaseJournal.Frame(LeaseJournal.PutPayload(new Wire.Lease { Id = "lease-1", Owner = "tenant-1" }.ToByteString()));
-        byte[] remove = LeaseJournal.Frame(LeaseJournal.RemovePayload("lease-1"));
-        int second = LeaseJournal.HeaderBytes + put.Length;
-        byte[] file = [.. LeaseJournal.Header(3), .. put, .. remove, .. put, .. new byte[4096]];
-        byte[] flipped = [.. file];
-        flipped[second + LeaseJournal.FrameHeaderBytes + 2] ^= 0x40;
-        byte[] zeroedHeader = [.. file];
-        zeroedHeader.AsSpan(second, LeaseJournal.FrameHeaderBytes).Clear();
-
-        string checksum = Assert.Throws<InvalidDataException>(() => LeaseJournal.Parse(flipped)).Message;
-        string zeroLength = Assert.Throws<InvalidDataException>(() => LeaseJournal.Parse(zeroedHeader)).Message;
-
-        Assert.StartsWith($"record at offset {second} fails its checksum", checksum, StringComparison.Ordinal);
-        Assert.StartsWith($"record at offset {second} fails its checksum", zeroLength, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void A_torn_tail_inside_the_preallocated_space_is_zeroed_on_open_and_the_next_append_lands_right_after_the_good_records()
-    {
-        string dir = NewDirectory();
-        try
-        {
-            byte[] first = LeaseJournal.Frame(LeaseJournal.RemovePayload("lease-first"));
-            byte[] torn = LeaseJournal.Frame(LeaseJournal.RemovePayload("lease-torn-" + new string('x', 300)));
-            byte[] next = LeaseJournal.Frame(LeaseJournal.RemovePayload("lease-next"));
-            long good;
-            using (LeaseJournal journal = LeaseJournal.Reset(dir, 5))
-            {
-                journal.Append(first, 1);
-                good = journal.Length;
-            }
-
-            using (FileStream file = File.Open(Path.Combine(dir, LeaseJournal.FileName), FileMode.Open, FileAccess.Write))
-            {
-                file.Position = good;
-                file.Write(torn.AsSpan(0, 100));
-            }
-
-            LeaseJournal.Contents read = LeaseJournal.Parse(File.ReadAllBytes(Path.Combine(dir, LeaseJournal.FileName)));
-            Assert.Equal((1, good), (read.Records.Count, read.ValidLength));
-            Assert.NotNull(read.TornTail);
-
-            using (LeaseJournal journal = LeaseJournal.Open(dir, read))
-            {
-                Assert.Equal((good, 1), (journal.Length, journal.Records));
-                journal.Append(next, 1);
-            }
-
-            byte[] bytes = File.ReadAllBytes(Path.Combine(dir, LeaseJournal.FileName));
-            LeaseJournal.Contents after = LeaseJournal.Parse(bytes);
-            Assert.Equal(["lease-first", "lease-next"], after.Records.Select(r => r.Remove));
-            Assert.Equal((good + next.Length, (string?)null, 5UL), (after.ValidLength, after.TornTail, after.Generation));
-            Assert.Equal(LeaseJournal.PreallocateBytes, bytes.Length);
-            Assert.DoesNotContain(bytes.AsSpan((int)after.ValidLength).ToArray(), x => x != 0);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    [Fact]
-    public void Appends_across_the_end_of_the_preallocated_space_extend_it_and_reopening_finds_every_acknowledged_record()
-    {
-        string dir = NewDirectory();
-        try
-        {
-            // 100 KB records: the eleventh crosses the first MiB, and each append is acknowledged only once it is synced.
-            var acknowledged = new List<string>();
-            using (LeaseJournal journal = LeaseJournal.Reset(dir, 9))
-            {
-                for (int i = 0; i < 25; i++)
-                {
-                    string id = $"lease-{i:D2}-" + new string((char)('a' + i), 100_000);
-                    journal.Append(LeaseJournal.Frame(LeaseJournal.RemovePayload(id)), 1);
-                    acknowledged.Add(id);
-                }
-
-                Assert.Equal(25, journal.Records);
-            }
-
-            // A crash right after the last acknowledged append: nothing closed the journal cleanly before this read.
-            byte[] bytes = File.ReadAllBytes(Path.Combine(dir, LeaseJournal.FileName));
-            LeaseJournal.Contents read = LeaseJournal.Parse(bytes);
-
-            Assert.Equal(acknowledged, read.Records.Select(r => r.Remove));
-            Assert.Null(read.TornTail);
-            Assert.Equal(3L * LeaseJournal.PreallocateBytes, bytes.Length);
-            Assert.True(read.ValidLength > 2L * LeaseJournal.PreallocateBytes);
-            Assert.DoesNotContain(bytes.AsSpan((int)read.ValidLength).ToArray(), x => x != 0);
-
-            using (LeaseJournal reopened = LeaseJournal.Open(dir, read))
-            {
-                reopened.Append(LeaseJournal.Frame(LeaseJournal.RemovePayload("lease-after")), 1);
-            }
-
-            Assert.Equal([.. acknowledged, "lease-after"], LeaseJournal.Parse(File.ReadAllBytes(Path.Combine(dir, LeaseJournal.FileName))).Records.Select(r => r.Remove));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    [Fact]
-    public void An_append_that_ends_exactly_at_the_preallocated_end_is_read_back_and_the_next_one_extends_the_file()
-    {
-        string dir = NewDirectory();
-        try
-        {
-            byte[] one = LeaseJournal.Frame(LeaseJournal.RemovePayload("lease-one"));
-            int fill = LeaseJournal.PreallocateBytes - LeaseJournal.HeaderBytes - one.Length;
-
-            // A remove record's payload is its tag, the id's length (3 bytes for these sizes) and the id.
-            byte[] filler = LeaseJournal.Frame(LeaseJournal.RemovePayload(new string('f', fill - LeaseJournal.FrameHeaderBytes - 4)));
-            Assert.Equal(fill, filler.Length);
-            using (LeaseJournal journal = LeaseJournal.Reset(dir, 2))
-            {
-                journal.Append(filler, 1);
-                journal.Append(one, 1);
-                Assert.Equal(LeaseJournal.PreallocateBytes, journal.Length);
-                Assert.Equal(LeaseJournal.PreallocateBytes, new FileInfo(Path.Combine(dir, LeaseJournal.FileName)).Length);
-                LeaseJournal.Contents full = LeaseJournal.Parse(File.ReadAllBytes(Path.Combine(dir, LeaseJournal.FileName)));
-                Assert.Equal((2, (long)LeaseJournal.PreallocateBytes, (string?)null), (full.Records.Count, full.ValidLength, full.TornTail));
-
-                journal.Append(one, 1);
-            }
-
-            byte[] bytes = File.ReadAllBytes(Path.Combine(dir, LeaseJournal.FileName));
-            Assert.Equal(2L * LeaseJournal.PreallocateBytes, bytes.Length);
-            Assert.Equal(3, LeaseJournal.Parse(bytes).Records.Count);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
     }
 
     [Fact]

@@ -20,27 +20,14 @@ namespace AiFactory.Agent.Leases.Store;
 /// is older than the checkpoint's is already contained in it and is skipped, never replayed over newer state.
 /// </summary>
 /// <remarks>
-/// <para>
-/// The file is preallocated, as etcd and PostgreSQL do with their write-ahead logs: after the last record it holds
-/// zeros that were written and synced beforehand (<see cref="PreallocateBytes"/> at a time), so an append overwrites
-/// blocks the file already owns and its fdatasync flushes data only. Appending to a growing file makes every
-/// fdatasync commit the new size and extents through the file system's own journal (ext4's jbd2), where it waits for
-/// whatever else the other writers on that file system put in the same commit. The records end where the zeros
-/// begin: a frame never starts with a zero length (a record has a payload), so a zero length followed by nothing but
-/// zeros is the end of the records, not a torn tail. An append that reaches the preallocated end writes its frames
-/// and the next zero-filled stretch together, and the one fdatasync covers both.
-/// </para>
-/// <para>
-/// Reading tells a torn tail from corruption. A crash in the middle of an append can leave the last frame short, only
-/// partly written over the zeros, or the file longer than what reached the disk (ext4 can show such a tail as zeros):
-/// that append was never acknowledged, so <see cref="Parse"/> reports where the good records end, and the ledger
-/// compacts (a fresh journal) or <see cref="Open"/> zeroes the torn bytes durably before anything is appended after
-/// them. A last frame that fails its checksum, followed by nothing or only zeros, counts as torn too: a partly written
-/// append looks like that, and it cannot be told from damage to the last acknowledged record (etcd repairs its WAL's
-/// tail the same way). A frame that fails its checksum with anything but zeros after it (more records), a length
-/// beyond <see cref="MaxRecordBytes"/>, a payload that does not parse, or a bad header is corruption: acknowledged
-/// changes may be lost, so the ledger sets the files aside loudly instead of guessing.
-/// </para>
+/// Reading tells a torn tail from corruption. A crash in the middle of an append can leave the last frame short, or
+/// the file longer than what reached the disk (ext4 can show such a tail as zeros): that append was never
+/// acknowledged, so <see cref="Parse"/> reports where the good records end and the ledger truncates there. A last
+/// frame that fails its checksum counts as torn too: a partly written append looks like that, and it cannot be told
+/// from damage to the last acknowledged record (etcd repairs its WAL's tail the same way). A frame that fails its
+/// checksum with more records after it, a length beyond <see cref="MaxRecordBytes"/>, a payload that does not parse,
+/// or a bad header is corruption: acknowledged changes may be lost, so the ledger sets the files aside loudly instead
+/// of guessing.
 /// </remarks>
 internal sealed class LeaseJournal : IDisposable
 {
@@ -56,33 +43,20 @@ internal sealed class LeaseJournal : IDisposable
     /// <summary>No record is this large (one lease is a few KB); a length beyond it is a damaged frame, not a torn one.</summary>
     public const int MaxRecordBytes = 16 << 20;
 
-    /// <summary>
-    /// Zero-filled space written and synced ahead of the appends, this much at a time: about 6,000 round trips' worth
-    /// of records, so the file grows (a metadata commit) on one append in thousands, and a compaction's new journal
-    /// costs one 1 MiB write.
-    /// </summary>
-    public const int PreallocateBytes = 1 << 20;
-
     private const string Magic = "aifactory-leases-journal";
-
-    private static readonly byte[] Zeros = new byte[64 << 10];
 
     private readonly FileStream _stream;
 
-    // The file's size: zeros from Length up to here.
-    private long _allocated;
-
-    private LeaseJournal(FileStream stream, long length, long allocated)
+    private LeaseJournal(FileStream stream, long length)
     {
         _stream = stream;
         Length = length;
-        _allocated = allocated;
     }
 
     /// <summary>The header's length: every journal header is the same size (the generation has 20 digits).</summary>
     public static int HeaderBytes { get; } = Header(0).Length;
 
-    /// <summary>Where the records end and the next append goes (the preallocated zeros follow).</summary>
+    /// <summary>The file's length: where the next append goes.</summary>
     public long Length { get; private set; }
 
     /// <summary>Records appended since the journal was last emptied (this process's view; replayed ones counted at open).</summary>
@@ -93,10 +67,9 @@ internal sealed class LeaseJournal : IDisposable
         Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Magic} v{Version} generation={generation:D20}\n"));
 
     /// <summary>
-    /// Creates or empties the journal durably as <paramref name="generation"/>: truncated to nothing, the header and
-    /// <see cref="PreallocateBytes"/> of zeros in all written, fsync'd, and the directory fsync'd (the file may be new).
-    /// A crash part-way leaves an empty file, a short header, or a header and fewer zeros, each of which reads as an
-    /// empty journal.
+    /// Creates or empties the journal durably as <paramref name="generation"/>: truncated to nothing, the header
+    /// written, fsync'd, and the directory fsync'd (the file may be new). A crash part-way leaves an empty file or a
+    /// short header, which reads as an empty journal.
     /// </summary>
     public static LeaseJournal Reset(string directory, ulong generation)
     {
@@ -106,10 +79,9 @@ internal sealed class LeaseJournal : IDisposable
         {
             stream.SetLength(0);
             stream.Write(Header(generation));
-            WriteZeros(stream.SafeFileHandle, HeaderBytes, PreallocateBytes);
             stream.Flush(flushToDisk: true);
             DurableFile.SyncDirectory(directory);
-            return new LeaseJournal(stream, HeaderBytes, PreallocateBytes);
+            return new LeaseJournal(stream, HeaderBytes);
         }
         catch
         {
@@ -119,24 +91,22 @@ internal sealed class LeaseJournal : IDisposable
     }
 
     /// <summary>
-    /// Opens the journal for appending after its good records (what <see cref="Parse"/> found in it). The zeros after
-    /// them stay (the next appends overwrite them); a torn tail is overwritten with zeros and synced first, so that no
-    /// part of it can be read as a record once an append lands after it.
+    /// Opens the journal for appending after its good records (<paramref name="validLength"/>, what <see cref="Parse"/>
+    /// found), cutting a torn tail off durably first.
     /// </summary>
-    public static LeaseJournal Open(string directory, Contents contents)
+    public static LeaseJournal Open(string directory, long validLength, int records)
     {
-        long validLength = contents.ValidLength;
         var stream = new FileStream(Path.Combine(directory, FileName), FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 0, FileOptions.None);
         try
         {
-            long size = stream.Length;
-            if (contents.TornTail is not null && size > validLength)
+            if (stream.Length != validLength)
             {
-                WriteZeros(stream.SafeFileHandle, validLength, size);
-                DurableFile.SyncData(stream.SafeFileHandle, stream.Name);
+                stream.SetLength(validLength);
+                stream.Flush(flushToDisk: true);
             }
 
-            return new LeaseJournal(stream, validLength, Math.Max(size, validLength)) { Records = contents.Records.Count };
+            stream.Position = validLength;
+            return new LeaseJournal(stream, validLength) { Records = records };
         }
         catch
         {
@@ -147,25 +117,16 @@ internal sealed class LeaseJournal : IDisposable
 
     /// <summary>
     /// Appends <paramref name="frames"/> (one or more <see cref="Frame"/>s, <paramref name="count"/> records) with one
-    /// write over the preallocated zeros and makes them durable with fdatasync before returning. When the frames reach
-    /// the end of the zeros, the next <see cref="PreallocateBytes"/> of zeros are written after them before that one
-    /// fdatasync. On failure the file is cut back to where the records ended, as far as possible; the caller must not
-    /// trust the journal again before rewriting the checkpoint.
+    /// write and makes them durable with fdatasync before returning. On failure the file is cut back to where it was,
+    /// as far as possible; the caller must not trust the journal again before rewriting the checkpoint.
     /// </summary>
     public void Append(ReadOnlySpan<byte> frames, int count)
     {
         long before = Length;
-        long end = before + frames.Length;
         try
         {
-            RandomAccess.Write(_stream.SafeFileHandle, frames, before);
-            if (end > _allocated)
-            {
-                long grown = (end / PreallocateBytes + 1) * PreallocateBytes;
-                WriteZeros(_stream.SafeFileHandle, end, grown);
-                _allocated = grown;
-            }
-
+            _stream.Position = before;
+            _stream.Write(frames);
             DurableFile.SyncData(_stream.SafeFileHandle, _stream.Name);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -173,7 +134,6 @@ internal sealed class LeaseJournal : IDisposable
             try
             {
                 _stream.SetLength(before);
-                _allocated = before;
             }
             catch (Exception cut) when (cut is IOException or UnauthorizedAccessException)
             {
@@ -182,7 +142,7 @@ internal sealed class LeaseJournal : IDisposable
             throw;
         }
 
-        Length = end;
+        Length = before + frames.Length;
         Records += count;
     }
 
@@ -216,12 +176,10 @@ internal sealed class LeaseJournal : IDisposable
     /// </summary>
     public static Contents Parse(ReadOnlySpan<byte> bytes)
     {
-        ReadOnlySpan<byte> written = bytes[..(bytes.LastIndexOfAnyExcept((byte)0) + 1)];
-        if (written.Length < HeaderBytes && !written.Contains((byte)'\n') && IsHeaderPrefix(written))
+        if (bytes.Length < HeaderBytes && !bytes.Contains((byte)'\n') && IsHeaderPrefix(bytes))
         {
-            // Empty, or a header cut short (or not on disk at all, only the zeros after it) by a crash while the
-            // journal was being created or emptied: no records.
-            return new Contents(null, [], 0, bytes.IsEmpty ? null : string.Create(CultureInfo.InvariantCulture, $"a header cut short ({written.Length} of {HeaderBytes} bytes, then {bytes.Length - written.Length} zero bytes)"));
+            // Empty, or a header cut short by a crash while the journal was being created or emptied: no records.
+            return new Contents(null, [], 0, bytes.IsEmpty ? null : string.Create(CultureInfo.InvariantCulture, $"a header cut short ({bytes.Length} of {HeaderBytes} bytes)"));
         }
 
         ulong generation = ParseHeader(bytes);
@@ -230,12 +188,6 @@ internal sealed class LeaseJournal : IDisposable
         while (offset < bytes.Length)
         {
             ReadOnlySpan<byte> rest = bytes[offset..];
-            if (IsEndOfRecords(rest))
-            {
-                // The preallocated zeros: nothing was appended here.
-                break;
-            }
-
             if (rest.Length < FrameHeaderBytes)
             {
                 return new(generation, records, offset, string.Create(CultureInfo.InvariantCulture, $"an incomplete record at offset {offset} ({rest.Length} bytes, no whole frame header)"));
@@ -258,7 +210,7 @@ internal sealed class LeaseJournal : IDisposable
             int next = offset + FrameHeaderBytes + (int)length;
             if (actual != expected)
             {
-                if (IsZeros(bytes[next..]))
+                if (next == bytes.Length || IsZeros(rest))
                 {
                     return new(generation, records, offset, string.Create(CultureInfo.InvariantCulture, $"the last record at offset {offset} failing its checksum"));
                 }
@@ -312,18 +264,6 @@ internal sealed class LeaseJournal : IDisposable
     }
 
     private static bool IsZeros(ReadOnlySpan<byte> bytes) => !bytes.ContainsAnyExcept((byte)0);
-
-    // Only a frame's zero length (never a record's) is followed by the whole-zeros check, so parsing stays linear.
-    private static bool IsEndOfRecords(ReadOnlySpan<byte> rest) =>
-        (rest.Length < FrameHeaderBytes || BinaryPrimitives.ReadUInt32LittleEndian(rest) == 0) && IsZeros(rest);
-
-    private static void WriteZeros(Microsoft.Win32.SafeHandles.SafeFileHandle file, long from, long to)
-    {
-        for (long at = from; at < to; at += Zeros.Length)
-        {
-            RandomAccess.Write(file, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, to - at)), at);
-        }
-    }
 
     private static bool IsHeaderPrefix(ReadOnlySpan<byte> bytes)
     {
