@@ -38,7 +38,8 @@ public static class LeaseRoundTrip
             Lease lease = channel.UnaryAsync("/aifactory.agent.v1.Leases/Lease", request, Lease.Parser).GetAwaiter().GetResult();
             channel.UnaryAsync("/aifactory.agent.v1.Leases/Release", new ReleaseLeaseRequest { Id = lease.Id }, Lease.Parser).GetAwaiter().GetResult();
         });
-        Console.WriteLine(Line($"lease+release round trips: {count} (after {warmup} warm-up)", roundTrips));
+        Console.WriteLine(Line($"lease+release round trips: {count} (after {warmup} warm-up)", roundTrips)
+            + string.Create(CultureInfo.InvariantCulture, $"  over 5 ms {roundTrips.Count(t => t > 5)}"));
         if (stateDir is null)
         {
             return 0;
