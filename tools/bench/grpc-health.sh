@@ -9,6 +9,8 @@
 #   3. grpc-load in open loop over the Unix socket, 64 callers, at each offered rate of RATES (calls/s in all, on a
 #      fixed schedule, latency from each call's due time): latency below saturation. Each rate is also printed as a
 #      fraction of the closed-loop capacity each server showed over the Unix socket in this run.
+# Each grpc-load line ends with client_cpu and server_cpu: the client's and the server's CPU time (user + system)
+# per answered call over that run, warm-up included; on shared cores a latency says little, CPU per call more.
 #
 #   tools/bench/grpc-health.sh [publish-dir]    (default artifacts/publish/linux-x64; run tools/publish-aot.sh first)
 #
@@ -64,6 +66,7 @@ agent_pid=$!
 node_port=$(free_port)
 (cd "$root/tests/interop" && exec node server.js --unix "$work/grpcjs.sock" --tcp "127.0.0.1:$node_port" < <(sleep infinity)) > "$work/node.log" 2>&1 &
 pids+=($!)
+node_pid=$!
 
 for _ in $(seq 100); do [ -S "$work/agent.sock" ] && [ -S "$work/grpcjs.sock" ] && break; sleep 0.1; done
 sleep 1
@@ -73,18 +76,31 @@ printf '\x00\x00\x00\x00\x00' > "$work/check.bin"
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); agent $("$publish/aifactory-agent" --version 2>/dev/null | head -1); node $(node --version); grpc-load $load_kind"
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$1/status"; }
+# The server's CPU time (user + system, clock ticks) around each grpc-load run, over every call the client had
+# answered (all_calls, warm-up included): server_cpu, CPU per call, beside the client's own client_cpu.
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+measure() {
+  local pid=$1 before after line calls
+  shift
+  before=$(cpu_ticks "$pid")
+  line=$(load "$@")
+  after=$(cpu_ticks "$pid")
+  calls=$(sed -n 's/.* all_calls=\([0-9]*\).*/\1/p' <<<"$line")
+  echo "$line server_cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="${calls:-0}" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else printf "?" }')us/call"
+}
 echo "# agent RSS before: $(rss "$agent_pid")"
 declare -A capacity_sum=([agent]=0 [grpcjs]=0)
 for round in $(seq "$rounds"); do
   echo "## round $round, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   for target in agent grpcjs; do
-    sock=$work/agent.sock; port=$agent_port
-    [ "$target" = grpcjs ] && { sock=$work/grpcjs.sock; port=$node_port; }
-    line=$(load --unix "$sock" --callers "$callers" --seconds "$seconds")
+    sock=$work/agent.sock; port=$agent_port; pid=$agent_pid
+    [ "$target" = grpcjs ] && { sock=$work/grpcjs.sock; port=$node_port; pid=$node_pid; }
+    line=$(measure "$pid" --unix "$sock" --callers "$callers" --seconds "$seconds")
     echo "$target unix  $line"
     capacity_sum[$target]=$(( capacity_sum[$target] + $(sed -n 's/.* throughput=\([0-9]*\)\/s.*/\1/p' <<<"$line") ))
-    echo "$target unix1 $(load --unix "$sock" --callers 1 --seconds "$seconds")"
-    echo "$target tcp   $(load --tcp "127.0.0.1:$port" --callers "$callers" --seconds "$seconds")"
+    echo "$target unix1 $(measure "$pid" --unix "$sock" --callers 1 --seconds "$seconds")"
+    echo "$target tcp   $(measure "$pid" --tcp "127.0.0.1:$port" --callers "$callers" --seconds "$seconds")"
     if command -v h2load >/dev/null; then
       out=$(h2load -n "$requests" -c 4 -m 16 -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/check.bin" \
         "http://127.0.0.1:$port/grpc.health.v1.Health/Check" 2>&1)
@@ -105,10 +121,10 @@ if [ -n "$rates" ]; then
     echo "## open loop, round $round, load average $(cut -d' ' -f1-3 /proc/loadavg)"
     for rate in $rates; do
       for target in agent grpcjs; do
-        sock=$work/agent.sock; cap=$cap_agent
-        [ "$target" = grpcjs ] && { sock=$work/grpcjs.sock; cap=$cap_grpcjs; }
+        sock=$work/agent.sock; cap=$cap_agent; pid=$agent_pid
+        [ "$target" = grpcjs ] && { sock=$work/grpcjs.sock; cap=$cap_grpcjs; pid=$node_pid; }
         fraction=$(awk -v r="$rate" -v c="$cap" 'BEGIN { if (c > 0) printf "%.2f", r / c; else print "?" }')
-        echo "$target open $rate/s (${fraction} of its capacity) $(load --unix "$sock" --callers "$callers" --rate "$rate" --seconds "$open_seconds" --warmup 1)"
+        echo "$target open $rate/s (${fraction} of its capacity) $(measure "$pid" --unix "$sock" --callers "$callers" --rate "$rate" --seconds "$open_seconds" --warmup 1)"
       done
     done
   done

@@ -16,6 +16,7 @@ internal static class ClosedLoop
         long stopAt = measureFrom + (long)(seconds * Stopwatch.Frequency);
         var perCaller = new List<long>[callers];
         int errors = 0;
+        int answered = 0;
         var tasks = new Task[callers];
         for (int c = 0; c < callers; c++)
         {
@@ -41,6 +42,7 @@ internal static class ClosedLoop
                     }
 
                     long end = Stopwatch.GetTimestamp();
+                    Interlocked.Increment(ref answered);
                     if (start >= measureFrom && end <= stopAt)
                     {
                         samples.Add(end - start);
@@ -53,6 +55,6 @@ internal static class ClosedLoop
         long[] all = perCaller.SelectMany(s => s).ToArray();
         var latencies = new Latencies(all);
         return string.Create(CultureInfo.InvariantCulture, 
-            $"target={target} callers={callers} seconds={seconds} calls={all.Length} errors={errors} throughput={all.Length / seconds:F0}/s {latencies}");
+            $"target={target} callers={callers} seconds={seconds} calls={all.Length} errors={errors} throughput={all.Length / seconds:F0}/s {latencies} {Latencies.ClientCpu(answered)}");
     }
 }

@@ -24,6 +24,13 @@ internal sealed class Latencies
 
     public static double Us(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
 
+    /// <summary>
+    /// all_calls (every answered call, warm-up included) and this process's CPU time (user + system) per answered
+    /// call, so that the server's CPU per call can be worked out from its own CPU time over the run.
+    /// </summary>
+    public static string ClientCpu(int allCalls) => string.Create(CultureInfo.InvariantCulture,
+        $"all_calls={allCalls} client_cpu={(allCalls == 0 ? 0 : Environment.CpuUsage.TotalTime.TotalMicroseconds / allCalls):F1}us/call");
+
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, 
         $"p50={Quantile(0.50):F0}us p90={Quantile(0.90):F0}us p99={Quantile(0.99):F0}us p99.9={Quantile(0.999):F0}us max={Max:F0}us");
 }

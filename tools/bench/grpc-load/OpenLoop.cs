@@ -83,12 +83,15 @@ internal static class OpenLoop
     {
         private readonly Caller[] _callers = Enumerable.Range(0, callers).Select(i => new Caller(i)).ToArray();
         private readonly long[] _latency = new long[measuredCalls];
+        private readonly long[] _lag = new long[measuredCalls];
         private readonly TaskCompletionSource _allDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private long _pending = 1; // the dispatcher's own hold, released by DispatchDone
         private int _completed;
         private int _errors;
         private int _late;
         private long _maxLate;
+        private long _lastEnd;
+        private int _answeredAll;
 
         public bool TimerSlackSet { get; set; }
 
@@ -127,11 +130,14 @@ internal static class OpenLoop
                 {
                     await check.CallAsync().ConfigureAwait(false);
                     long end = Stopwatch.GetTimestamp();
+                    Interlocked.Increment(ref _answeredAll);
                     if (index >= 0)
                     {
                         _latency[index] = end - due;
                         Interlocked.Increment(ref _completed);
                         long late = start - due;
+                        _lag[index] = Math.Max(0, late);
+                        InterlockedMax(ref _lastEnd, end);
                         if (late > LateTicks)
                         {
                             Interlocked.Increment(ref _late);
@@ -169,16 +175,32 @@ internal static class OpenLoop
             }
         }
 
+        /// <summary>
+        /// The report line. achieved is the answered calls of the measured window over the time from the window's
+        /// first due time to the last answer: below the offered rate when the calls fell behind.
+        /// </summary>
         public string Report(string target, int callers, double rate, double seconds, bool finished)
         {
+            double span = Math.Max(seconds, (Volatile.Read(ref _lastEnd) - dueTime(warmupCalls)) / (double)Stopwatch.Frequency);
             // Unfinished calls (finished == false) still hold 0 in their slot: only answered calls are counted.
             long[] answered = Array.FindAll(_latency, l => l > 0);
             var latencies = new Latencies(answered);
+            long[] lags = new long[answered.Length];
+            for (int i = 0, n = 0; i < _latency.Length; i++)
+            {
+                if (_latency[i] > 0)
+                {
+                    lags[n++] = _lag[i];
+                }
+            }
+
+            var lag = new Latencies(lags);
             long unfinished = finished ? 0 : measuredCalls - Volatile.Read(ref _completed) - Volatile.Read(ref _errors);
             return string.Create(CultureInfo.InvariantCulture, 
                 $"target={target} callers={callers} seconds={seconds} rate={rate:F0}/s calls={answered.Length} errors={_errors} unfinished={unfinished} " +
-                $"achieved={answered.Length / seconds:F0}/s {latencies} late>1ms={_late} max_late={Latencies.Us(Math.Max(0, _maxLate)):F0}us" +
-                $"{(TimerSlackSet ? string.Empty : " timer_slack=default")}");
+                $"achieved={answered.Length / span:F0}/s {latencies} start_lag p50={lag.Quantile(0.5):F0}us p99={lag.Quantile(0.99):F0}us" +
+                $" late>1ms={_late} max_late={Latencies.Us(Math.Max(0, _maxLate)):F0}us" +
+                $" {Latencies.ClientCpu(_answeredAll)}{(TimerSlackSet ? string.Empty : " timer_slack=default")}");
         }
 
         private static void InterlockedMax(ref long target, long value)
