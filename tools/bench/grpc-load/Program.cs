@@ -1,16 +1,23 @@
-using System.Diagnostics;
 using System.Globalization;
-using AiFactory.Grpc;
 using AiFactory.Grpc.Client;
 using Grpc.Health.V1;
+using GrpcLoad;
 
-// grpc-load (--unix PATH | --tcp HOST:PORT) [--callers 64] [--seconds 10] [--warmup 2]
-// Each caller awaits one Health/Check at a time (closed loop); latency is measured per call, client side.
+// grpc-load (--unix PATH | --tcp HOST:PORT) [--callers 64] [--seconds 10] [--warmup 2] [--rate R]
+//
+// Without --rate (closed loop): each caller awaits one Health/Check at a time and issues the next as soon as the
+// previous returns; latency is measured per call, client side, from the call's start.
+//
+// With --rate R (open loop): R calls per second in all, spread over the callers on a fixed schedule (caller i's
+// k-th call is due at t0 + (k*callers + i)/R), each started when due whether or not earlier calls have returned;
+// latency is measured from the due time, so a stall that delays later calls counts against them (no coordinated
+// omission, as in wrk2).
 string? unix = null;
 string? tcp = null;
 int callers = 64;
 double seconds = 10;
 double warmup = 2;
+double rate = 0;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -20,64 +27,24 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--callers": callers = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
         case "--seconds": seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
         case "--warmup": warmup = double.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+        case "--rate": rate = double.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
         default: Console.Error.WriteLine($"unknown option {args[i]}"); return 64;
     }
 }
 
-if (unix is null == (tcp is null))
+if (unix is null == (tcp is null) || callers < 1 || seconds <= 0 || warmup < 0 || rate < 0 || args.Length % 2 != 0)
 {
-    Console.Error.WriteLine("usage: grpc-load (--unix PATH | --tcp HOST:PORT) [--callers 64] [--seconds 10] [--warmup 2]");
+    Console.Error.WriteLine("usage: grpc-load (--unix PATH | --tcp HOST:PORT) [--callers 64] [--seconds 10] [--warmup 2] [--rate CALLS_PER_SECOND]");
     return 64;
 }
 
 using GrpcChannel channel = unix is not null ? GrpcChannel.ForUnixSocket(unix) : GrpcChannel.ForAddress(new Uri("http://" + tcp));
-var request = new HealthCheckRequest();
-const string Method = "/grpc.health.v1.Health/Check";
-await channel.UnaryAsync(Method, request, HealthCheckResponse.Parser);
+var check = new HealthCheck(channel);
+await check.CallAsync().ConfigureAwait(false);
 
-long measureFrom = Stopwatch.GetTimestamp() + (long)(warmup * Stopwatch.Frequency);
-long stopAt = measureFrom + (long)(seconds * Stopwatch.Frequency);
-var perCaller = new List<long>[callers];
-int errors = 0;
-var tasks = new Task[callers];
-for (int c = 0; c < callers; c++)
-{
-    var samples = perCaller[c] = new List<long>(1 << 16);
-    tasks[c] = Task.Run(async () =>
-    {
-        while (true)
-        {
-            long start = Stopwatch.GetTimestamp();
-            if (start >= stopAt)
-            {
-                return;
-            }
-
-            try
-            {
-                await channel.UnaryAsync(Method, request, HealthCheckResponse.Parser).ConfigureAwait(false);
-            }
-            catch (RpcException)
-            {
-                Interlocked.Increment(ref errors);
-                continue;
-            }
-
-            long end = Stopwatch.GetTimestamp();
-            if (start >= measureFrom && end <= stopAt)
-            {
-                samples.Add(end - start);
-            }
-        }
-    });
-}
-
-await Task.WhenAll(tasks);
-long[] all = perCaller.SelectMany(s => s).ToArray();
-Array.Sort(all);
-double Us(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
-double P(double q) => all.Length == 0 ? double.NaN : Us(all[Math.Min(all.Length - 1, (int)(q * all.Length))]);
-Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"target={(unix ?? tcp)} callers={callers} seconds={seconds} calls={all.Length} errors={errors} " +
-    $"throughput={all.Length / seconds:F0}/s p50={P(0.50):F0}us p90={P(0.90):F0}us p99={P(0.99):F0}us p99.9={P(0.999):F0}us max={(all.Length == 0 ? 0 : Us(all[^1])):F0}us"));
+string target = unix ?? tcp!;
+string line = rate > 0
+    ? await OpenLoop.RunAsync(check, target, callers, rate, warmup, seconds).ConfigureAwait(false)
+    : await ClosedLoop.RunAsync(check, target, callers, warmup, seconds).ConfigureAwait(false);
+Console.WriteLine(line);
 return 0;
