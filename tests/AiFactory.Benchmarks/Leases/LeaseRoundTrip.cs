@@ -18,7 +18,7 @@ namespace AiFactory.Benchmarks.Leases;
 /// ledger's way (<see cref="LeaseJournal"/>: one write of a framed record, then fdatasync) to a scratch journal in that
 /// directory, of a record the size of the agent's own most recent one (its newest lease in <c>leases.checkpoint</c>,
 /// as a put record), reporting the fdatasync time apart. That part leaves compaction out; the round trip has it.
-/// Run: <c>dotnet run -c Release --project tests/AiFactory.Benchmarks -- lease-roundtrip --socket PATH [--count N] [--state-dir DIR]</c>.
+/// Run: <c>dotnet run -c Release --project tests/AiFactory.Benchmarks -- lease-roundtrip --socket PATH [--count N] [--state-dir DIR] [--wait blocking]</c>.
 /// </summary>
 public static class LeaseRoundTrip
 {
@@ -33,11 +33,21 @@ public static class LeaseRoundTrip
         {
             Spec = new LeaseSpec { Owner = "bench", GpuCount = 1, Vcpus = 4, MemoryBytes = 4UL << 30, PageSize = LeasePageSize._1G },
         };
-        double[] roundTrips = Measure(count, warmup, () =>
-        {
-            Lease lease = channel.UnaryAsync("/aifactory.agent.v1.Leases/Lease", request, Lease.Parser).GetAwaiter().GetResult();
-            channel.UnaryAsync("/aifactory.agent.v1.Leases/Release", new ReleaseLeaseRequest { Id = lease.Id }, Lease.Parser).GetAwaiter().GetResult();
-        });
+        // By default the loop awaits each call, so the thread that reads a response goes straight on to the next
+        // request; "--wait blocking" parks the main thread on each call instead, which costs one more thread wake-up
+        // per call on the machine the agent shares (the way this benchmark ran until the fourth session).
+        bool blocking = Arg(args, "--wait") == "blocking";
+        double[] roundTrips = blocking
+            ? Measure(count, warmup, () =>
+            {
+                Lease lease = channel.UnaryAsync("/aifactory.agent.v1.Leases/Lease", request, Lease.Parser).GetAwaiter().GetResult();
+                channel.UnaryAsync("/aifactory.agent.v1.Leases/Release", new ReleaseLeaseRequest { Id = lease.Id }, Lease.Parser).GetAwaiter().GetResult();
+            })
+            : MeasureAsync(count, warmup, async () =>
+            {
+                Lease lease = await channel.UnaryAsync("/aifactory.agent.v1.Leases/Lease", request, Lease.Parser).ConfigureAwait(false);
+                await channel.UnaryAsync("/aifactory.agent.v1.Leases/Release", new ReleaseLeaseRequest { Id = lease.Id }, Lease.Parser).ConfigureAwait(false);
+            }).GetAwaiter().GetResult();
         Console.WriteLine(Line($"lease+release round trips: {count} (after {warmup} warm-up)", roundTrips)
             + string.Create(CultureInfo.InvariantCulture, $"  over 5 ms {roundTrips.Count(t => t > 5)}"));
         if (stateDir is null)
@@ -97,6 +107,23 @@ public static class LeaseRoundTrip
         DurableFile.SyncData(journal.SafeFileHandle, journal.Name);
 
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+
+    private static async Task<double[]> MeasureAsync(int count, int warmup, Func<Task> once)
+    {
+        var samples = new double[count];
+        for (int i = -warmup; i < count; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            await once().ConfigureAwait(false);
+            if (i >= 0)
+            {
+                samples[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        }
+
+        Array.Sort(samples);
+        return samples;
     }
 
     private static double[] Measure(int count, int warmup, Action once)
