@@ -38,25 +38,15 @@ def start(binary, d):
     return p
 
 
-class Running:
-    def __init__(self, pid):
-        self.pid = pid
-
-    def send_signal(self, _):
-        pass
-
-    def wait(self, _):
-        pass
-
-
 def main():
     attach = sys.argv[1] == "--pid"
     binary = os.path.realpath(f"/proc/{sys.argv[2]}/exe" if attach else sys.argv[1])
     with tempfile.TemporaryDirectory(prefix="aifactory-rss-") as d:
-        p = Running(int(sys.argv[2])) if attach else start(binary, d)
+        p = None if attach else start(binary, d)
+        pid = int(sys.argv[2]) if attach else p.pid
         try:
             base, ranges = None, []
-            for line in open(f"/proc/{p.pid}/maps"):
+            for line in open(f"/proc/{pid}/maps"):
                 parts = line.split()
                 lo, hi = (int(x, 16) for x in parts[0].split("-"))
                 if len(parts) >= 6 and parts[5] == binary:
@@ -65,23 +55,24 @@ def main():
                 elif len(parts) == 5 and ranges and lo == ranges[-1][1]:
                     ranges.append((lo, hi))  # .bss and NativeAOT's .hydrated continue the last mapping, anonymous
             present = set()
-            with open(f"/proc/{p.pid}/pagemap", "rb") as pm:
+            with open(f"/proc/{pid}/pagemap", "rb") as pm:
                 for lo, hi in ranges:
                     pm.seek(lo // 4096 * 8)
                     data = pm.read((hi - lo) // 4096 * 8)
                     present.update((lo - base) // 4096 + i for i in range((hi - lo) // 4096)
                                    if struct.unpack_from("<Q", data, i * 8)[0] >> 63)
             anon, rows, current = [], [], None
-            for line in open(f"/proc/{p.pid}/smaps"):
+            for line in open(f"/proc/{pid}/smaps"):
                 m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$", line)
                 if m:
                     current = (int(m.group(2), 16) - int(m.group(1), 16), m.group(3) or "[anonymous]")
                 elif line.startswith("Rss:") and current[1].startswith("[") and int(line.split()[1]) >= 128:
                     anon.append((int(line.split()[1]), current))
-            status = dict(l.split(":", 1) for l in open(f"/proc/{p.pid}/status").read().splitlines() if ":" in l)
+            status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":" in l)
         finally:
-            p.send_signal(signal.SIGTERM)
-            p.wait(30)
+            if p is not None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(30)
     print(f"{binary}: {os.path.getsize(binary) / 1e6:.1f} MB; VmRSS{status['VmRSS'].strip()}, RssFile {status['RssFile'].strip()}, "
           f"RssAnon {status['RssAnon'].strip()}, threads {status['Threads'].strip()}")
     for line in subprocess.run(["readelf", "-SW", binary], capture_output=True, text=True, check=True).stdout.splitlines():
