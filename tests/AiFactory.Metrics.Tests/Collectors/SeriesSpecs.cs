@@ -103,12 +103,22 @@ public sealed class SeriesSpecs
         Assert.Equal(1, Value("aifactory_vfio_bound_devices", ("kind", "nic")));
         Assert.Equal(16, Value("aifactory_pci_link_speed_gigatransfers_per_second", ("address", gpu7)));
         Assert.Equal(32, Value("aifactory_pci_link_max_speed_gigatransfers_per_second", ("address", gpu7)));
-        Assert.Equal(1, Value("aifactory_pci_link_degraded", ("address", gpu7)));
-        Assert.Equal(0, Value("aifactory_pci_link_degraded", ("address", "0000:d1:00.0")));
+        Assert.Equal(0, Value("aifactory_pci_link_degraded", ("address", gpu7)));
+        Assert.Equal(1, Value("aifactory_pci_link_speed_reduced", ("address", gpu7)));
         Assert.Equal(4, Value("aifactory_pci_aer_errors_total", ("address", gpu7), ("severity", "correctable"), ("error", "BadTLP")));
         Assert.DoesNotContain(Named("aifactory_pci_aer_errors_total"), s => s.Labels["error"].StartsWith("TOTAL_", StringComparison.Ordinal));
         Sample map = Named("aifactory_lease_device_info").Single(s => s.Labels["address"] == gpu7);
         Assert.Equal(("l-7f3a", "vm-train-01", "gpu"), (map.Labels["lease"], map.Labels["vm"], map.Labels["kind"]));
+    }
+
+    [Fact]
+    public void A_lost_lane_is_degraded_while_an_idle_GPUs_speed_drop_and_a_slower_slot_are_not()
+    {
+        Assert.Equal(1, Value("aifactory_pci_link_degraded", ("address", "0000:d1:00.0"))); // GPU 6 at x8 of x16
+        Assert.Equal(0, Value("aifactory_pci_link_speed_reduced", ("address", "0000:d1:00.0")));
+        Assert.Equal(0, Value("aifactory_pci_link_degraded", ("address", "0000:df:00.0"))); // GPU 7 idle at Gen4
+        Assert.Equal(0, Value("aifactory_pci_link_degraded", ("address", "0000:dc:00.0"))); // NIC 7 in a Gen4 slot
+        Assert.Equal(0, Value("aifactory_pci_link_speed_reduced", ("address", "0000:dc:00.0")));
     }
 
     [Fact]

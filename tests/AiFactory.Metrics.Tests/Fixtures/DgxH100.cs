@@ -51,8 +51,8 @@ internal static class DgxH100
                 Driver = vfio ? "vfio-pci" : "nvidia",
                 NumaNode = NodeOf(i),
                 IommuGroup = 20 + i,
-                // The last GPU trained at Gen4: a degraded link.
-                Link = new PcieLink(i == 7 ? 16.0 : 32.0, 32.0, 16, 16),
+                // The last GPU runs at Gen4 (idle: power saving, not degraded); GPU 6 trained at x8 (a lost-lane fault).
+                Link = new PcieLink(i == 7 ? 16.0 : 32.0, 32.0, i == 6 ? 8 : 16, 16) { PortMaxSpeedGts = 32.0, PortMaxWidth = 16 },
             });
         }
 
@@ -84,7 +84,8 @@ internal static class DgxH100
                 Driver = "mlx5_core",
                 NumaNode = i < 4 ? 0 : 1,
                 IommuGroup = 40 + i,
-                Link = new PcieLink(32.0, 32.0, 16, 16),
+                // The last NIC sits behind a Gen4 port: 16 GT/s is all the slot gives, not a degraded link.
+                Link = new PcieLink(i == 7 ? 16.0 : 32.0, 32.0, 16, 16) { PortMaxSpeedGts = i == 7 ? 16.0 : 32.0, PortMaxWidth = 16 },
                 Sriov = i == 0 ? new SriovInfo(16, 4, false, [VfAddress(0), VfAddress(1), VfAddress(2), VfAddress(3)]) : null,
             });
         }
