@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using AiFactory.Agent.Gpu;
+using AiFactory.Agent.Metrics;
 using AiFactory.Tests.Shared;
 
 namespace AiFactory.Gpu.Tests;
@@ -17,7 +18,8 @@ internal sealed class FakeServer : IDisposable
     /// <param name="fixture">hardware-fixtures/&lt;fixture&gt;/nvml.json.</param>
     /// <param name="edit">Changes to the state for this test only.</param>
     /// <param name="captureTree">Use the discovery fixture hardware-fixtures/&lt;fixture&gt;.ttar as the sysfs root.</param>
-    public FakeServer(string fixture, Action<JsonObject>? edit = null, bool captureTree = false)
+    /// <param name="metrics">Count NVML errors there, as the daemon does.</param>
+    public FakeServer(string fixture, Action<JsonObject>? edit = null, bool captureTree = false, AgentMetrics? metrics = null)
     {
         Root = Path.Combine(Path.GetTempPath(), "aifactory-gpu-tests", Guid.NewGuid().ToString("n"));
         Directory.CreateDirectory(Root);
@@ -38,7 +40,7 @@ internal sealed class FakeServer : IDisposable
 
         File.WriteAllText(EventsPath, string.Empty);
         FakeNvmlLibrary.Point(StatePath, Path.Combine(Root, "mig.state"), EventsPath, SysfsRoot);
-        Nvml = new GpuNvml(FakeNvmlLibrary.Path, SysfsRoot);
+        Nvml = new GpuNvml(FakeNvmlLibrary.Path, SysfsRoot, metrics: metrics);
         Assert.True(Nvml.Nvml is not null, Nvml.Error);
         Inventory = new GpuInventory(Nvml, Health);
         Applier = new MigApplier(Nvml, Inventory);

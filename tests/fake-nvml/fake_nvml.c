@@ -17,7 +17,9 @@
  * instances with compute instances cannot be destroyed (NVML_ERROR_IN_USE), MIG mode changes report IN_USE while
  * processes run and RESET_REQUIRED where the fixture says so.
  * Injected failures ("failures": [{function, return, times, after}]) fail a function "times" times (-1: always)
- * after letting its first "after" calls succeed, so a test can break an apply midway. Every exported call is counted
+ * after letting its first "after" calls succeed, so a test can break an apply midway. Injected field failures
+ * ("fieldFailures": [{fieldId, return}]) give one field of nvmlDeviceGetFieldValues its own error code while the
+ * call and the other fields succeed, as the real driver does. Every exported call is counted
  * (fakeNvmlCallCount) so benchmarks can report NVML calls per poll.
  */
 #define _GNU_SOURCE
@@ -94,6 +96,8 @@ struct fake_device {
     struct fake_gi gi[MAX_GI];
     int nfail;
     struct failure fail[MAX_FAILURES];
+    int nfieldfail;
+    struct { unsigned int fieldId; nvmlReturn_t rc; } fieldfail[MAX_FAILURES];
 };
 
 struct fake_event_set { unsigned long long mask[MAX_GPUS]; long offset; };
@@ -297,6 +301,12 @@ static void load_gpu(struct fake_device *d, int index, const jnode *g)
         d->fail[i].times = (int)json_num(fails->items[i], "times", -1);
         d->fail[i].after = (int)json_num(fails->items[i], "after", 0);
         d->nfail = i + 1;
+    }
+    jnode *fieldFails = json_get(g, "fieldFailures");
+    for (int i = 0; fieldFails && i < fieldFails->count && i < MAX_FAILURES; i++) {
+        d->fieldfail[i].fieldId = (unsigned)json_num(fieldFails->items[i], "fieldId", 0);
+        d->fieldfail[i].rc = return_by_name(json_str(fieldFails->items[i], "return", "UNKNOWN"));
+        d->nfieldfail = i + 1;
     }
     for (int i = 0; i < MAX_GI; i++) d->gi[i].dev = d;
 }
@@ -769,6 +779,8 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFiel
         case 186: v->value.ullVal = d->powerMw; break;
         default: v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED; break;
         }
+        for (int k = 0; k < d->nfieldfail; k++)
+            if (d->fieldfail[k].fieldId == v->fieldId) { v->nvmlReturn = d->fieldfail[k].rc; v->value.ullVal = 0; }
     }
     return NVML_SUCCESS;
 }

@@ -33,10 +33,12 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
             var devices = new Dictionary<nint, (string Uuid, string BusId)>();
             for (uint i = 0; i < api.DeviceCount; i++)
             {
-                NvmlDevice device = api.GetDevice(i);
-                string busId = GpuInventory.Address(api, device).ToString();
+                string busId = "GPU " + i.ToString(CultureInfo.InvariantCulture);
                 try
                 {
+                    // One GPU that cannot be read or registered (lost, ...) is not watched; the others are.
+                    NvmlDevice device = api.GetDevice(i);
+                    busId = GpuInventory.Address(api, device).ToString();
                     devices[device.Handle] = (api.GetUuid(device), busId);
                     api.RegisterEvents(device, NvmlEventTypes.Health, set);
                 }
@@ -112,10 +114,10 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
 
     private static (string, GpuHealth, string) Xid(ulong xid, Dictionary<string, string> attributes)
     {
-        (XidClass c, string meaning) = XidTable.Classify(xid);
+        (XidClass c, string name) = XidTable.Classify(xid);
         attributes["xid"] = xid.ToString(CultureInfo.InvariantCulture);
         attributes["class"] = c.ToString().ToLowerInvariant();
-        return ("gpu.xid", XidTable.HealthAfter(c), $"XID {xid}: {meaning} ({c.ToString().ToLowerInvariant()})");
+        return ("gpu.xid", XidTable.HealthAfter(c), $"XID {xid}: {name} ({c.ToString().ToLowerInvariant()})");
     }
 
     private static string RecoveryAction(ulong action) => action switch

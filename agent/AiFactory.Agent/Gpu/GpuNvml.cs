@@ -1,4 +1,5 @@
 using AiFactory.Agent.Configuration;
+using AiFactory.Agent.Metrics;
 using AiFactory.Host.Hardware.Nvml;
 
 namespace AiFactory.Agent.Gpu;
@@ -9,16 +10,21 @@ namespace AiFactory.Agent.Gpu;
 /// </summary>
 internal sealed class GpuNvml : IDisposable
 {
-    public GpuNvml(AgentOptions options, HostCapabilities capabilities)
-        : this(options.NvmlLibrary, options.SysfsRoot, capabilities)
+    public GpuNvml(AgentOptions options, HostCapabilities capabilities, AgentMetrics metrics)
+        : this(options.NvmlLibrary, options.SysfsRoot, capabilities, metrics)
     {
     }
 
-    internal GpuNvml(string library, string sysfsRoot, HostCapabilities? capabilities = null)
+    /// <param name="library">The libnvidia-ml to load.</param>
+    /// <param name="sysfsRoot">The sysfs root (GPU resets).</param>
+    /// <param name="capabilities">Where to report whether NVML is there.</param>
+    /// <param name="metrics">When given, every NVML error is counted there (<see cref="MeteredNvml"/>), whoever calls.</param>
+    internal GpuNvml(string library, string sysfsRoot, HostCapabilities? capabilities = null, AgentMetrics? metrics = null)
     {
         Library = library;
         SysfsRoot = sysfsRoot;
-        Nvml = NvmlLibrary.Open(library, out string? error);
+        INvml? nvml = NvmlLibrary.Open(library, out string? error);
+        Nvml = nvml is not null && metrics is not null ? new MeteredNvml(nvml, metrics) : nvml;
         Error = error;
         capabilities?.Add(new HostCapability("nvml", Nvml is not null, error ?? string.Empty));
     }

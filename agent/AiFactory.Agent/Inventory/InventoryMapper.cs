@@ -172,7 +172,7 @@ internal static class InventoryMapper
                 MaxSpeedGts = link.MaxSpeedGts ?? 0,
                 CurrentWidth = (uint)(link.CurrentWidth ?? 0),
                 MaxWidth = (uint)(link.MaxWidth ?? 0),
-                Degraded = link.IsDegraded,
+                Degraded = d.IsLinkDegraded,
             };
         }
 

@@ -23,6 +23,10 @@ internal static class MetricNames
         public const string DefaultHostname = "Hostname";
         public const string DriverVersion = "DCGM_FI_DRIVER_VERSION";
 
+        // dcgm-exporter's attributes of DCGM_FI_DEV_XID_ERRORS (since 3.3.6-3.4.2), after the labels above.
+        public const string XidErrorCode = "err_code";
+        public const string XidErrorMessage = "err_msg";
+
         // Ours.
         public const string Address = "address";
         public const string PhysicalFunction = "physical_function";
@@ -50,7 +54,10 @@ internal static class MetricNames
         public const string Runtime = "runtime";
     }
 
-    /// <summary>dcgm-exporter's series. Label keys come from the per-GPU label set, so the families declare none.</summary>
+    /// <summary>
+    /// dcgm-exporter's series. Label keys come from the per-GPU (or per-MIG-instance) label set, so the families declare
+    /// none, except the XID family's err_code/err_msg that follow that set.
+    /// </summary>
     internal static class Dcgm
     {
         public static readonly MetricFamily SmClock = new("DCGM_FI_DEV_SM_CLOCK", MetricType.Gauge, "SM clock frequency (in MHz).");
@@ -64,7 +71,8 @@ internal static class MetricNames
         public static readonly MetricFamily MemCopyUtil = new("DCGM_FI_DEV_MEM_COPY_UTIL", MetricType.Gauge, "Memory utilization (in %).");
         public static readonly MetricFamily EncUtil = new("DCGM_FI_DEV_ENC_UTIL", MetricType.Gauge, "Encoder utilization (in %).");
         public static readonly MetricFamily DecUtil = new("DCGM_FI_DEV_DEC_UTIL", MetricType.Gauge, "Decoder utilization (in %).");
-        public static readonly MetricFamily XidErrors = new("DCGM_FI_DEV_XID_ERRORS", MetricType.Gauge, "Value of the last XID error encountered.");
+        public static readonly MetricFamily XidErrors = new("DCGM_FI_DEV_XID_ERRORS", MetricType.Gauge, "Value of the last XID error encountered.",
+            Labels.XidErrorCode, Labels.XidErrorMessage);
         public static readonly MetricFamily FbFree = new("DCGM_FI_DEV_FB_FREE", MetricType.Gauge, "Framebuffer memory free (in MiB).");
         public static readonly MetricFamily FbUsed = new("DCGM_FI_DEV_FB_USED", MetricType.Gauge, "Framebuffer memory used (in MiB).");
         public static readonly MetricFamily FbReserved = new("DCGM_FI_DEV_FB_RESERVED", MetricType.Gauge, "Framebuffer memory reserved (in MiB).");
@@ -92,7 +100,13 @@ internal static class MetricNames
         public static readonly MetricFamily LinkMaxWidth = new("aifactory_pci_link_max_width_lanes", MetricType.Gauge,
             "PCIe link width the device supports (max_link_width), in lanes.", Labels.Address);
         public static readonly MetricFamily LinkDegraded = new("aifactory_pci_link_degraded", MetricType.Gauge,
-            "1 when the PCIe link trained below the device's maximum speed or width.", Labels.Address);
+            "1 when the PCIe link runs with fewer lanes than both the device and the port above it support, or, for devices " +
+            "other than GPUs, slower than both support; a card in a slower or narrower slot is not degraded, nor is a GPU's " +
+            "idle speed drop (see aifactory_pci_link_speed_reduced).", Labels.Address);
+        public static readonly MetricFamily LinkSpeedReduced = new("aifactory_pci_link_speed_reduced", MetricType.Gauge,
+            "1 when the PCIe link runs slower than both the device and the port above it support (current_link_speed below " +
+            "both max_link_speed). Normal on an idle GPU, which drops its PCIe generation to save power; a fault when it stays " +
+            "under load.", Labels.Address);
         public static readonly MetricFamily AerErrors = new("aifactory_pci_aer_errors", MetricType.Counter,
             "PCIe AER errors by kind since boot (aer_dev_correctable, aer_dev_nonfatal, aer_dev_fatal).", Labels.Address, Labels.Severity, Labels.Error);
         public static readonly MetricFamily VfioBoundDevices = new("aifactory_vfio_bound_devices", MetricType.Gauge,

@@ -137,7 +137,7 @@ public sealed class HostDiscovery
         {
             Cpus = cpus,
             NumaNodes = nodes,
-            PciDevices = devices,
+            PciDevices = WithPortLimits(devices),
             IommuGroups = groups,
             NetDevices = net,
             Hugepages = HugepagesReader.ReadSystem(_sysfs, warnings),
@@ -145,6 +145,34 @@ public sealed class HostDiscovery
             KernelCommandLine = _procfs is null ? null : CmdlineReader.Read(_procfs, warnings),
             Warnings = warnings.Items,
         };
+    }
+
+    /// <summary>
+    /// Each device's link with the maximum speed and width of the port above it (its nearest upstream bridge, whose
+    /// max_link_speed/max_link_width the bridge's own reader read), so that the link is judged against what both ends
+    /// support: a card in a slower or narrower slot trains to the slot, and that is not a degraded link.
+    /// </summary>
+    private static IReadOnlyList<PciDevice> WithPortLimits(IReadOnlyList<PciDevice> devices)
+    {
+        var byAddress = new Dictionary<PciAddress, PciDevice>(devices.Count);
+        foreach (PciDevice d in devices)
+        {
+            byAddress.TryAdd(d.Address, d);
+        }
+
+        PciDevice[]? result = null;
+        for (int i = 0; i < devices.Count; i++)
+        {
+            PciDevice d = devices[i];
+            if (d.Link is { } link && d.UpstreamBridges.Count > 0 &&
+                byAddress.TryGetValue(d.UpstreamBridges[0], out PciDevice? port) && port.Link is { } portLink)
+            {
+                result ??= [.. devices];
+                result[i] = d with { Link = link with { PortMaxSpeedGts = portLink.MaxSpeedGts, PortMaxWidth = portLink.MaxWidth } };
+            }
+        }
+
+        return result ?? devices;
     }
 
     /// <summary>One part of discovery read on another thread: a fork of the root and the part's own warnings.</summary>

@@ -67,15 +67,29 @@ public sealed record PciDevice
 
     /// <summary>The base class byte (0x03 display, 0x02 network, 0x01 storage, 0x06 bridge, ...).</summary>
     public byte BaseClass => (byte)(ClassCode >> 16);
-}
 
-/// <summary>The PCIe link of a device: <c>current_link_speed</c>/<c>max_link_speed</c>, <c>current_link_width</c>/<c>max_link_width</c>.</summary>
-public sealed record PcieLink(double? CurrentSpeedGts, double? MaxSpeedGts, int? CurrentWidth, int? MaxWidth)
-{
-    /// <summary>True when the link trained below what the device and slot support (speed or width).</summary>
-    public bool IsDegraded =>
-        (CurrentSpeedGts is { } cs && MaxSpeedGts is { } ms && cs < ms) ||
-        (CurrentWidth is { } cw && MaxWidth is { } mw && cw < mw);
+    /// <summary>
+    /// True when this device's side of its PCIe link is where the link is judged: an endpoint, or a bridge that faces
+    /// upstream (a switch upstream port: an odd number of bridges above it, as PCIe hierarchies alternate root or
+    /// downstream port, upstream port). A root or switch downstream port's link attributes describe the link to the
+    /// device below it, which is judged there, against this port's maximum.
+    /// </summary>
+    public bool FacesUpstream => Kind != DeviceKind.Bridge || UpstreamBridges.Count % 2 == 1;
+
+    /// <summary>
+    /// True when the link runs slower than both ends allow for a reason other than power saving. GPUs drop their PCIe
+    /// speed (generation) while idle and raise it under load, so their speed is left out; see <see cref="PcieLink.IsSpeedReduced"/>.
+    /// </summary>
+    public bool LowersLinkSpeedWhenIdle => Kind == DeviceKind.Gpu;
+
+    /// <summary>
+    /// The link is degraded: fewer lanes than both ends support (a lost lane is a fault whatever the load), or, for a
+    /// device that does not lower its speed to save power, a speed below what both ends support. Judged only on
+    /// <see cref="FacesUpstream"/> devices, against min(device maximum, upstream port maximum), so a card in a slower or
+    /// narrower slot is not degraded.
+    /// </summary>
+    public bool IsLinkDegraded =>
+        FacesUpstream && Link is { } link && (link.IsWidthReduced || (link.IsSpeedReduced && !LowersLinkSpeedWhenIdle));
 }
 
 /// <summary>SR-IOV state of a physical function.</summary>

@@ -126,12 +126,38 @@ public sealed class TopologyAnalysisTests
         Assert.False(g.HasBridges);
     }
 
-    [Fact]
-    public void A_degraded_link_is_reported_by_speed_or_width()
+    [Theory]
+    [InlineData(DeviceKind.Nic, 16.0, 32.0, 16, 16, null, null, true)]     // slower than both ends support
+    [InlineData(DeviceKind.Nic, 32.0, 32.0, 8, 16, null, null, true)]      // a lost lane
+    [InlineData(DeviceKind.Nic, 32.0, 32.0, 16, 16, null, null, false)]
+    [InlineData(DeviceKind.Nic, null, 32.0, null, 16, null, null, false)]  // nothing to compare
+    [InlineData(DeviceKind.Nic, 16.0, 32.0, 16, 16, 16.0, 16, false)]      // a Gen5 card in a Gen4 slot
+    [InlineData(DeviceKind.Nic, 32.0, 32.0, 8, 16, 32.0, 8, false)]        // an x16 card in an x8 slot
+    [InlineData(DeviceKind.Gpu, 2.5, 32.0, 16, 16, 32.0, 16, false)]       // an idle GPU saving power
+    [InlineData(DeviceKind.Gpu, 32.0, 32.0, 8, 16, 32.0, 16, true)]        // a GPU that lost lanes
+    public void A_link_is_degraded_by_a_lost_lane_or_a_speed_drop_that_is_not_power_saving(
+        DeviceKind kind, double? speed, double? maxSpeed, int? width, int? maxWidth, double? portSpeed, int? portWidth, bool degraded)
     {
-        Assert.True(new PcieLink(16, 32, 16, 16).IsDegraded);
-        Assert.True(new PcieLink(32, 32, 8, 16).IsDegraded);
-        Assert.False(new PcieLink(32, 32, 16, 16).IsDegraded);
-        Assert.False(new PcieLink(null, 32, null, 16).IsDegraded);
+        var device = new PciDevice
+        {
+            Address = PciAddress.Parse("0000:41:00.0"), VendorId = 0x10de, DeviceId = 0x2330, ClassCode = 0x030200, Kind = kind,
+            Link = new PcieLink(speed, maxSpeed, width, maxWidth) { PortMaxSpeedGts = portSpeed, PortMaxWidth = portWidth },
+        };
+
+        Assert.Equal(degraded, device.IsLinkDegraded);
+    }
+
+    [Fact]
+    public void A_root_port_does_not_judge_the_link_below_it_which_its_device_judges()
+    {
+        var rootPort = new PciDevice
+        {
+            Address = PciAddress.Parse("0000:00:01.1"), VendorId = 0x8086, DeviceId = 0x1901, ClassCode = 0x060400, Kind = DeviceKind.Bridge,
+            Link = new PcieLink(2.5, 8.0, 1, 4),
+        };
+        var switchUpstream = rootPort with { UpstreamBridges = [PciAddress.Parse("0000:00:01.0")] };
+
+        Assert.False(rootPort.IsLinkDegraded);
+        Assert.True(switchUpstream.IsLinkDegraded);
     }
 }

@@ -31,20 +31,65 @@ public sealed class SeriesSpecs
     {
         var mig = Named("DCGM_FI_DEV_FB_USED").Where(s => s.Labels.ContainsKey("GPU_I_ID")).ToList();
 
-        Assert.Equal(6 * 7, mig.Count);
+        Assert.Equal(5 * 7, mig.Count);
         Sample first = mig.First(s => s.Labels["gpu"] == "5" && s.Labels["GPU_I_ID"] == "9");
         Assert.Equal("1g.10gb", first.Labels["GPU_I_PROFILE"]);
         Assert.Equal("GPU-5a1c5e2d-3f4b-4c6d-8e9f-0a1b2c3d4e50", first.Labels["UUID"]);
         Assert.Equal(22, first.Value);
-        Assert.DoesNotContain(Named("DCGM_FI_DEV_GPU_TEMP"), s => s.Labels.ContainsKey("GPU_I_ID"));
     }
 
     [Fact]
-    public void A_reading_NVML_could_not_give_leaves_no_sample()
+    public void A_GPU_split_into_MIG_instances_is_reported_only_as_its_instances_as_dcgm_exporter_does()
     {
-        // GPU utilisation is NOT_SUPPORTED in MIG mode: no series, rather than a made-up 0.
-        Assert.Empty(Named("DCGM_FI_DEV_GPU_UTIL"));
-        Assert.Equal(6, Named("DCGM_FI_DEV_ENC_UTIL").Count());
+        var gpu5 = Golden.Where(s => s.Name.StartsWith("DCGM_", StringComparison.Ordinal) && s.Labels["gpu"] == "5").ToList();
+
+        Assert.All(gpu5, s => Assert.True(s.Labels.ContainsKey("GPU_I_ID"), s.Name + " of GPU 5 has no GPU_I_ID"));
+        // Device-wide readings repeat the parent's value on each instance (DCGM gives a GPU instance its GPU's value).
+        Assert.Equal(Enumerable.Repeat(35.0, 7), gpu5.Where(s => s.Name == "DCGM_FI_DEV_GPU_TEMP").Select(s => s.Value));
+        // GPU 0 is not in MIG mode: one entity, no GPU_I labels.
+        Assert.DoesNotContain(Golden, s => s.Name.StartsWith("DCGM_", StringComparison.Ordinal) && s.Labels["gpu"] == "0" && s.Labels.ContainsKey("GPU_I_ID"));
+    }
+
+    [Fact]
+    public void Framebuffer_summed_by_gpu_counts_each_MIG_GPUs_memory_once()
+    {
+        double Sum(string name, string gpu) => Named(name).Where(s => s.Labels["gpu"] == gpu).Sum(s => s.Value);
+
+        // GPU 5: 7 × 1g.10gb, 9856 MiB each, free + used; no GPU-level series to add the whole GPU a second time.
+        Assert.Equal(7 * 9856, Sum("DCGM_FI_DEV_FB_FREE", "5") + Sum("DCGM_FI_DEV_FB_USED", "5"));
+        Assert.Equal((7 * 13) + 7 + 8 + 9 + 10 + 11 + 12 + 13, Sum("DCGM_FI_DEV_FB_USED", "5"));
+        Assert.Equal(81_559, Sum("DCGM_FI_DEV_FB_FREE", "0") + Sum("DCGM_FI_DEV_FB_USED", "0"));
+        Assert.DoesNotContain(Named("DCGM_FI_DEV_FB_RESERVED"), s => s.Labels.ContainsKey("GPU_I_ID"));
+    }
+
+    [Fact]
+    public void The_XID_series_carries_dcgm_exporters_err_code_and_err_msg()
+    {
+        Sample xid = Named("DCGM_FI_DEV_XID_ERRORS").First(s => s.Labels["gpu"] == "3");
+        Sample none = Named("DCGM_FI_DEV_XID_ERRORS").Single(s => s.Labels["gpu"] == "0");
+
+        Assert.Equal(79, xid.Value);
+        Assert.Equal(("79", "GPU has fallen off the bus"), (xid.Labels["err_code"], xid.Labels["err_msg"]));
+        Assert.Equal(("0", "No Error"), (none.Labels["err_code"], none.Labels["err_msg"]));
+        Assert.Contains(
+            "DCGM_FI_DEV_XID_ERRORS{gpu=\"0\",UUID=\"GPU-5a1c0e2d-3f4b-4c6d-8e9f-0a1b2c3d4e00\",pci_bus_id=\"00000000:1B:00.0\",device=\"nvidia0\"," +
+            "modelName=\"NVIDIA H100 80GB HBM3\",Hostname=\"dgx-h100-01\",DCGM_FI_DRIVER_VERSION=\"550.127.05\",err_code=\"0\",err_msg=\"No Error\"} 0\n",
+            Scrapes.Text(Scrapes.GoldenHost()), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(13UL, "Graphics Engine Exception")]
+    [InlineData(48UL, "Double Bit ECC Error")]
+    [InlineData(94UL, "Contained ECC error")]
+    [InlineData(119UL, "GSP RPC Timeout")]
+    [InlineData(999UL, "Unknown Error")]
+    public void An_XID_is_named_as_dcgm_exporter_names_it(ulong xid, string name) =>
+        Assert.Equal(name, AiFactory.Agent.Gpu.XidTable.Name(xid));
+
+    [Fact]
+    public void The_device_label_is_nvidia_and_the_GPU_index_as_dcgm_exporter_writes_it()
+    {
+        Assert.All(Golden.Where(s => s.Name.StartsWith("DCGM_", StringComparison.Ordinal)), s => Assert.Equal("nvidia" + s.Labels["gpu"], s.Labels["device"]));
     }
 
     [Fact]
@@ -58,12 +103,22 @@ public sealed class SeriesSpecs
         Assert.Equal(1, Value("aifactory_vfio_bound_devices", ("kind", "nic")));
         Assert.Equal(16, Value("aifactory_pci_link_speed_gigatransfers_per_second", ("address", gpu7)));
         Assert.Equal(32, Value("aifactory_pci_link_max_speed_gigatransfers_per_second", ("address", gpu7)));
-        Assert.Equal(1, Value("aifactory_pci_link_degraded", ("address", gpu7)));
-        Assert.Equal(0, Value("aifactory_pci_link_degraded", ("address", "0000:d1:00.0")));
+        Assert.Equal(0, Value("aifactory_pci_link_degraded", ("address", gpu7)));
+        Assert.Equal(1, Value("aifactory_pci_link_speed_reduced", ("address", gpu7)));
         Assert.Equal(4, Value("aifactory_pci_aer_errors_total", ("address", gpu7), ("severity", "correctable"), ("error", "BadTLP")));
         Assert.DoesNotContain(Named("aifactory_pci_aer_errors_total"), s => s.Labels["error"].StartsWith("TOTAL_", StringComparison.Ordinal));
         Sample map = Named("aifactory_lease_device_info").Single(s => s.Labels["address"] == gpu7);
         Assert.Equal(("l-7f3a", "vm-train-01", "gpu"), (map.Labels["lease"], map.Labels["vm"], map.Labels["kind"]));
+    }
+
+    [Fact]
+    public void A_lost_lane_is_degraded_while_an_idle_GPUs_speed_drop_and_a_slower_slot_are_not()
+    {
+        Assert.Equal(1, Value("aifactory_pci_link_degraded", ("address", "0000:d1:00.0"))); // GPU 6 at x8 of x16
+        Assert.Equal(0, Value("aifactory_pci_link_speed_reduced", ("address", "0000:d1:00.0")));
+        Assert.Equal(0, Value("aifactory_pci_link_degraded", ("address", "0000:df:00.0"))); // GPU 7 idle at Gen4
+        Assert.Equal(0, Value("aifactory_pci_link_degraded", ("address", "0000:dc:00.0"))); // NIC 7 in a Gen4 slot
+        Assert.Equal(0, Value("aifactory_pci_link_speed_reduced", ("address", "0000:dc:00.0")));
     }
 
     [Fact]
@@ -109,6 +164,16 @@ public sealed class SeriesSpecs
     {
         Assert.Equal(2, Value("aifactory_leases", ("state", "active")));
         Assert.Equal(1, Value("aifactory_leases", ("state", "pending")));
+        Assert.Equal(0, Value("aifactory_leases", ("state", "attached")));
+    }
+
+    [Fact]
+    public void No_leases_read_as_zero_rather_than_as_an_absent_series()
+    {
+        var samples = ExpositionParser.Parse(Scrapes.Text(Scrapes.Scraper(DgxH100.Node(0), null, [])), openMetrics: false);
+
+        Assert.Equal(0, samples.Single(s => s.Name == "aifactory_leases" && s.Labels["state"] == "active").Value);
+        Assert.Equal(0, samples.Single(s => s.Name == "aifactory_leases" && s.Labels["state"] == "attached").Value);
     }
 
     [Fact]
@@ -171,6 +236,7 @@ public sealed class SeriesSpecs
 
         Assert.Equal(56, samples.Count(s => s.Name == "DCGM_FI_DEV_FB_USED" && s.Labels.ContainsKey("GPU_I_ID")));
         int perGpu = samples.Count(s => s.Labels.TryGetValue("gpu", out string? g) && g == "0");
-        Assert.InRange(perGpu, 20, 40);
+        // 7 instances × (15 device-wide series repeated + FB free and used of their own); no GPU-level series.
+        Assert.Equal(7 * 17, perGpu);
     }
 }

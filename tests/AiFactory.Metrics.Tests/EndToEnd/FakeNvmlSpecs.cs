@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 using AiFactory.Metrics.Tests.Fixtures;
 using AiFactory.Tests.Shared;
 
@@ -66,11 +67,18 @@ public sealed class FakeNvmlSpecs
             var mig = await prometheus.QueryUntilPresentAsync("count(DCGM_FI_DEV_FB_FREE{GPU_I_PROFILE=\"1g.10gb\"})", StartTimeout);
             var perGpu = await prometheus.QueryUntilPresentAsync("count by (gpu) (DCGM_FI_DEV_FB_USED{GPU_I_ID!=\"\"})", StartTimeout);
             var power = await prometheus.QueryUntilPresentAsync("count(DCGM_FI_DEV_POWER_USAGE{Hostname=\"e2e-host\"})", StartTimeout);
+            var memory = await prometheus.QueryUntilPresentAsync("sum by (gpu) (DCGM_FI_DEV_FB_FREE) + sum by (gpu) (DCGM_FI_DEV_FB_USED)", StartTimeout);
+            var unsplit = await prometheus.QueryUntilPresentAsync("count(DCGM_FI_DEV_SM_CLOCK)", StartTimeout);
 
             Assert.Equal(56, Assert.Single(mig).Value);
             Assert.Equal(8, perGpu.Count);
             Assert.All(perGpu, g => Assert.Equal(7, g.Value));
-            Assert.Equal(8, Assert.Single(power).Value);
+            // dcgm-exporter's default layout: a GPU split into instances is only its instances, device-wide readings on each.
+            Assert.Equal(56, Assert.Single(power).Value);
+            Assert.Equal(56, Assert.Single(unsplit).Value);
+            // Each GPU's memory counted once: 7 × 1g.10gb of 9856 MiB, not the whole GPU plus its instances.
+            Assert.Equal(8, memory.Count);
+            Assert.All(memory, g => Assert.Equal(7 * 9856, g.Value));
         }
         finally
         {
@@ -116,6 +124,37 @@ public sealed class FakeNvmlSpecs
         finally
         {
             File.Delete(events);
+        }
+    }
+
+    [Fact]
+    public async Task A_lost_GPU_drops_out_of_the_DCGM_series_while_the_other_seven_stay_and_its_NVML_error_is_counted()
+    {
+        string fixture = HardwareFixtures.Root("dgx-h100");
+        string state = Path.Combine(Path.GetTempPath(), "aifactory-metrics-lost-" + Guid.NewGuid().ToString("N") + ".json");
+        var nvml = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(HardwareFixtures.RepositoryRoot, "hardware-fixtures", "dgx-h100", "nvml.json")))!;
+        nvml["gpus"]![3]!["lost"] = true;
+        File.WriteAllText(state, nvml.ToJsonString());
+        try
+        {
+            string target = "127.0.0.1:" + AgentProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+            using AgentProcess agent = AgentProcess.Start(
+                new Dictionary<string, string> { ["FAKE_NVML_STATE"] = state },
+                "--metrics-listen", target, "--log-level", "warning", "--nvml-library", FakeNvml,
+                "--sysfs-root", Path.Combine(fixture, "sys"), "--procfs-root", Path.Combine(fixture, "proc"));
+
+            var samples = ExpositionParser.Parse(await agent.WaitForHttpAsync($"http://{target}/metrics", StartTimeout), openMetrics: false);
+
+            Assert.Equal(1, samples.Single(s => s.Name == "aifactory_scrape_collector_success" && s.Labels["collector"] == "gpu").Value);
+            Assert.Equal(
+                ["0", "1", "2", "4", "5", "6", "7"],
+                samples.Where(s => s.Name == "DCGM_FI_DEV_GPU_TEMP").Select(s => s.Labels["gpu"]).Order(StringComparer.Ordinal));
+            Assert.True(samples.Single(s => s.Name == "aifactory_nvml_errors_total" && s.Labels["function"] == "nvmlDeviceGetUUID" &&
+                s.Labels["code"] == "NVML_ERROR_GPU_IS_LOST").Value >= 1);
+        }
+        finally
+        {
+            File.Delete(state);
         }
     }
 

@@ -51,8 +51,8 @@ internal static class DgxH100
                 Driver = vfio ? "vfio-pci" : "nvidia",
                 NumaNode = NodeOf(i),
                 IommuGroup = 20 + i,
-                // The last GPU trained at Gen4: a degraded link.
-                Link = new PcieLink(i == 7 ? 16.0 : 32.0, 32.0, 16, 16),
+                // The last GPU runs at Gen4 (idle: power saving, not degraded); GPU 6 trained at x8 (a lost-lane fault).
+                Link = new PcieLink(i == 7 ? 16.0 : 32.0, 32.0, i == 6 ? 8 : 16, 16) { PortMaxSpeedGts = 32.0, PortMaxWidth = 16 },
             });
         }
 
@@ -84,7 +84,8 @@ internal static class DgxH100
                 Driver = "mlx5_core",
                 NumaNode = i < 4 ? 0 : 1,
                 IommuGroup = 40 + i,
-                Link = new PcieLink(32.0, 32.0, 16, 16),
+                // The last NIC sits behind a Gen4 port: 16 GT/s is all the slot gives, not a degraded link.
+                Link = new PcieLink(i == 7 ? 16.0 : 32.0, 32.0, 16, 16) { PortMaxSpeedGts = i == 7 ? 16.0 : 32.0, PortMaxWidth = 16 },
                 Sriov = i == 0 ? new SriovInfo(16, 4, false, [VfAddress(0), VfAddress(1), VfAddress(2), VfAddress(3)]) : null,
             });
         }
@@ -174,14 +175,18 @@ internal static class DgxH100
         return new NodeSnapshot { Topology = topology, Aer = aer, HostReservedCpus = CpuSet.Parse("0-3,112-115") };
     }
 
-    /// <summary>NVML's view: the GPUs on the nvidia driver, each with 7 × 1g.10gb MIG instances (GPU instance ids 7–13).</summary>
-    public static GpuTelemetrySnapshot Gpus(int vfioGpus, string modelName = ModelName)
+    /// <summary>
+    /// NVML's view: the GPUs on the nvidia driver, each with 7 × 1g.10gb MIG instances (GPU instance ids 7–13), except
+    /// the first <paramref name="withoutMig"/> GPUs, which are not in MIG mode (busy: 12 % GPU, 3 % memory copy, 1 GiB used).
+    /// </summary>
+    public static GpuTelemetrySnapshot Gpus(int vfioGpus, string modelName = ModelName, int withoutMig = 0)
     {
         var gpus = new List<GpuTelemetry>();
         for (int i = 0; i < 8 - vfioGpus; i++)
         {
+            bool mig = i >= withoutMig;
             var instances = new List<MigInstanceTelemetry>();
-            for (int gi = 7; gi <= 13; gi++)
+            for (int gi = 7; mig && gi <= 13; gi++)
             {
                 instances.Add(new MigInstanceTelemetry(gi, "1g.10gb", FbUsedMiB: 13 + gi, FbFreeMiB: 9856 - 13 - gi));
             }
@@ -192,13 +197,12 @@ internal static class DgxH100
                 Uuid = $"GPU-5a1c{i:x1}e2d-3f4b-4c6d-8e9f-0a1b2c3d4e{i:x1}0",
                 PciBusId = $"00000000:{GpuBusIds[i].ToUpperInvariant()}:00.0",
                 ModelName = modelName,
-                MinorNumber = i,
-                GpuUtilPercent = null, // NVML: NOT_SUPPORTED on a GPU in MIG mode
-                MemCopyUtilPercent = null,
+                GpuUtilPercent = mig ? null : 12, // NVML: NOT_SUPPORTED on a GPU in MIG mode
+                MemCopyUtilPercent = mig ? null : 3,
                 EncoderUtilPercent = 0,
                 DecoderUtilPercent = 0,
-                FbUsedMiB = 0,
-                FbFreeMiB = 81_559,
+                FbUsedMiB = mig ? 0 : 1024,
+                FbFreeMiB = mig ? 81_559 : 80_535,
                 FbReservedMiB = 0,
                 GpuTempCelsius = 30 + i,
                 MemoryTempCelsius = 28 + i,

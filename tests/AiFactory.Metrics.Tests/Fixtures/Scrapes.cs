@@ -45,9 +45,12 @@ internal static partial class Scrapes
             NullLogger.Instance);
     }
 
-    /// <summary>The golden host: the DGX H100 with 6 GPUs in MIG mode (42 instances) and 2 GPUs on vfio-pci, leased.</summary>
+    /// <summary>
+    /// The golden host: the DGX H100 with GPU 0 out of MIG mode, GPUs 1–5 in MIG mode (35 instances) and 2 GPUs on
+    /// vfio-pci, leased.
+    /// </summary>
     public static MetricsScraper GoldenHost() =>
-        Scraper(DgxH100.Node(vfioGpus: 2), DgxH100.Gpus(vfioGpus: 2), DgxH100.Leases(vfioGpus: 2));
+        Scraper(DgxH100.Node(vfioGpus: 2), DgxH100.Gpus(vfioGpus: 2, withoutMig: 1), DgxH100.Leases(vfioGpus: 2));
 
     /// <summary>The benchmark host: all 8 GPUs in MIG mode, 56 instances.</summary>
     public static MetricsScraper FullMigHost() =>
@@ -62,7 +65,7 @@ internal static partial class Scrapes
         agent.RecordProfileApply("applied", TimeSpan.FromSeconds(12.5));
         agent.RecordDrift("hugepages");
         agent.RecordDiscovery("ok", TimeSpan.FromMilliseconds(43));
-        agent.RecordNvmlError("nvmlDeviceGetUtilizationRates", "NVML_ERROR_NOT_SUPPORTED");
+        agent.RecordNvmlError("nvmlDeviceGetUtilizationRates", "NVML_ERROR_UNKNOWN");
         return agent;
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using XidTable = AiFactory.Agent.Gpu.XidTable;
 using AiFactory.Agent.Metrics.Exposition;
 using AiFactory.Agent.Metrics.Sources;
 using L = AiFactory.Agent.Metrics.MetricNames.Labels;
@@ -7,35 +8,46 @@ namespace AiFactory.Agent.Metrics.Collectors;
 
 /// <summary>
 /// dcgm-exporter's GPU series from NVML readings, with its label keys in its order: gpu, UUID, pci_bus_id,
-/// device, modelName, GPU_I_PROFILE and GPU_I_ID on MIG instances, Hostname, DCGM_FI_DRIVER_VERSION.
-/// MIG instances carry their parent's labels plus the two GPU_I_ ones, and only the memory series.
+/// device, modelName, GPU_I_PROFILE and GPU_I_ID on MIG instances, Hostname, DCGM_FI_DRIVER_VERSION
+/// (and err_code, err_msg on the XID series).
+/// <para>
+/// Which entities get series follows dcgm-exporter's default device option, "f" (flex): a GPU without MIG, or in
+/// MIG mode with no GPU instance, is one entity; a GPU with GPU instances is only its instances, with no series of
+/// its own (dcgm-exporter internal/pkg/devicemonitoring/device_monitoring.go, <c>monitorAllGPUInstances</c> with
+/// <c>addFlexibly</c>; pkg/cmd/app.go, <c>FlexKey</c> the default of <c>--devices</c>). Each instance carries the
+/// GPU's device-wide readings (clocks, temperatures, power, energy, ECC, remapped rows, PCIe replays, last XID), as
+/// DCGM returns the parent GPU's value for a GPU instance, so aggregate those with max or avg by gpu, not sum. Its
+/// framebuffer free/used are the instance's own, so <c>sum by (gpu)</c> gives the GPU's memory once. Utilisation
+/// (GPU, memory copy, encoder, decoder) and reserved framebuffer are not reported for instances: NVML and DCGM do not
+/// give them per instance (dcgm-exporter issues #50, #430).
+/// </para>
 /// </summary>
 internal sealed class GpuCollector : IMetricsCollector
 {
-    private static readonly (MetricFamily Family, Func<GpuTelemetry, double?> Read)[] DeviceSeries =
+    private static readonly Series[] DeviceSeries =
     [
-        (MetricNames.Dcgm.SmClock, g => g.SmClockMHz),
-        (MetricNames.Dcgm.MemClock, g => g.MemClockMHz),
-        (MetricNames.Dcgm.MemoryTemp, g => g.MemoryTempCelsius),
-        (MetricNames.Dcgm.GpuTemp, g => g.GpuTempCelsius),
-        (MetricNames.Dcgm.PowerUsage, g => g.PowerWatts),
-        (MetricNames.Dcgm.TotalEnergyConsumption, g => g.TotalEnergyMillijoules),
-        (MetricNames.Dcgm.PcieReplayCounter, g => g.PcieReplays),
-        (MetricNames.Dcgm.GpuUtil, g => g.GpuUtilPercent),
-        (MetricNames.Dcgm.MemCopyUtil, g => g.MemCopyUtilPercent),
-        (MetricNames.Dcgm.EncUtil, g => g.EncoderUtilPercent),
-        (MetricNames.Dcgm.DecUtil, g => g.DecoderUtilPercent),
-        (MetricNames.Dcgm.XidErrors, g => g.LastXid),
-        (MetricNames.Dcgm.FbFree, g => g.FbFreeMiB),
-        (MetricNames.Dcgm.FbUsed, g => g.FbUsedMiB),
-        (MetricNames.Dcgm.FbReserved, g => g.FbReservedMiB),
-        (MetricNames.Dcgm.EccSbeVolatile, g => g.EccSbeVolatile),
-        (MetricNames.Dcgm.EccDbeVolatile, g => g.EccDbeVolatile),
-        (MetricNames.Dcgm.EccSbeAggregate, g => g.EccSbeAggregate),
-        (MetricNames.Dcgm.EccDbeAggregate, g => g.EccDbeAggregate),
-        (MetricNames.Dcgm.UncorrectableRemappedRows, g => g.UncorrectableRemappedRows),
-        (MetricNames.Dcgm.CorrectableRemappedRows, g => g.CorrectableRemappedRows),
-        (MetricNames.Dcgm.RowRemapFailure, g => g.RowRemapFailure is { } f ? (f ? 1 : 0) : null),
+        new(MetricNames.Dcgm.SmClock, g => g.SmClockMHz, OnInstance.Parent),
+        new(MetricNames.Dcgm.MemClock, g => g.MemClockMHz, OnInstance.Parent),
+        new(MetricNames.Dcgm.MemoryTemp, g => g.MemoryTempCelsius, OnInstance.Parent),
+        new(MetricNames.Dcgm.GpuTemp, g => g.GpuTempCelsius, OnInstance.Parent),
+        new(MetricNames.Dcgm.PowerUsage, g => g.PowerWatts, OnInstance.Parent),
+        new(MetricNames.Dcgm.TotalEnergyConsumption, g => g.TotalEnergyMillijoules, OnInstance.Parent),
+        new(MetricNames.Dcgm.PcieReplayCounter, g => g.PcieReplays, OnInstance.Parent),
+        new(MetricNames.Dcgm.GpuUtil, g => g.GpuUtilPercent, OnInstance.None),
+        new(MetricNames.Dcgm.MemCopyUtil, g => g.MemCopyUtilPercent, OnInstance.None),
+        new(MetricNames.Dcgm.EncUtil, g => g.EncoderUtilPercent, OnInstance.None),
+        new(MetricNames.Dcgm.DecUtil, g => g.DecoderUtilPercent, OnInstance.None),
+        new(MetricNames.Dcgm.XidErrors, g => g.LastXid, OnInstance.Parent),
+        new(MetricNames.Dcgm.FbFree, g => g.FbFreeMiB, OnInstance.Own, i => i.FbFreeMiB),
+        new(MetricNames.Dcgm.FbUsed, g => g.FbUsedMiB, OnInstance.Own, i => i.FbUsedMiB),
+        new(MetricNames.Dcgm.FbReserved, g => g.FbReservedMiB, OnInstance.None),
+        new(MetricNames.Dcgm.EccSbeVolatile, g => g.EccSbeVolatile, OnInstance.Parent),
+        new(MetricNames.Dcgm.EccDbeVolatile, g => g.EccDbeVolatile, OnInstance.Parent),
+        new(MetricNames.Dcgm.EccSbeAggregate, g => g.EccSbeAggregate, OnInstance.Parent),
+        new(MetricNames.Dcgm.EccDbeAggregate, g => g.EccDbeAggregate, OnInstance.Parent),
+        new(MetricNames.Dcgm.UncorrectableRemappedRows, g => g.UncorrectableRemappedRows, OnInstance.Parent),
+        new(MetricNames.Dcgm.CorrectableRemappedRows, g => g.CorrectableRemappedRows, OnInstance.Parent),
+        new(MetricNames.Dcgm.RowRemapFailure, g => g.RowRemapFailure is { } f ? (f ? 1 : 0) : null, OnInstance.Parent),
     ];
 
     private readonly MetricsOptions _options;
@@ -46,50 +58,87 @@ internal sealed class GpuCollector : IMetricsCollector
         _options = options;
     }
 
+    /// <summary>What a GPU series shows on each MIG GPU instance of a GPU that has them.</summary>
+    private enum OnInstance
+    {
+        /// <summary>The GPU's device-wide reading, repeated on every instance.</summary>
+        Parent,
+
+        /// <summary>The instance's own reading.</summary>
+        Own,
+
+        /// <summary>Nothing: not available per instance.</summary>
+        None,
+    }
+
     public string Name => "gpu";
 
     public void Collect(ScrapeContext context, ExpositionWriter writer)
     {
         GpuTelemetrySnapshot snapshot = context.Gpus;
         IReadOnlyList<GpuTelemetry> gpus = snapshot.Gpus;
-        var labels = new LabelSet[gpus.Count];
-        var migLabels = new LabelSet[gpus.Count][];
+        var labels = new LabelSet[gpus.Count][];
         lock (_labelCache)
         {
             for (int i = 0; i < gpus.Count; i++)
             {
-                labels[i] = Labels(gpus[i], null, snapshot.DriverVersion);
                 IReadOnlyList<MigInstanceTelemetry> instances = gpus[i].MigInstances;
-                migLabels[i] = new LabelSet[instances.Count];
+                if (instances.Count == 0)
+                {
+                    labels[i] = [Labels(gpus[i], null, snapshot.DriverVersion)];
+                    continue;
+                }
+
+                labels[i] = new LabelSet[instances.Count];
                 for (int j = 0; j < instances.Count; j++)
                 {
-                    migLabels[i][j] = Labels(gpus[i], instances[j], snapshot.DriverVersion);
+                    labels[i][j] = Labels(gpus[i], instances[j], snapshot.DriverVersion);
                 }
             }
         }
 
-        foreach ((MetricFamily family, Func<GpuTelemetry, double?> read) in DeviceSeries)
+        foreach (Series series in DeviceSeries)
         {
             for (int i = 0; i < gpus.Count; i++)
             {
-                if (read(gpus[i]) is { } value)
+                GpuTelemetry gpu = gpus[i];
+                IReadOnlyList<MigInstanceTelemetry> instances = gpu.MigInstances;
+                if (instances.Count == 0)
                 {
-                    writer.Sample(family, labels[i], value);
+                    Write(writer, series.Family, labels[i][0], series.Read(gpu));
+                    continue;
                 }
 
-                if (ReferenceEquals(family, MetricNames.Dcgm.FbFree) || ReferenceEquals(family, MetricNames.Dcgm.FbUsed))
+                for (int j = 0; j < instances.Count; j++)
                 {
-                    bool used = ReferenceEquals(family, MetricNames.Dcgm.FbUsed);
-                    IReadOnlyList<MigInstanceTelemetry> instances = gpus[i].MigInstances;
-                    for (int j = 0; j < instances.Count; j++)
+                    double? value = series.Instance switch
                     {
-                        if ((used ? instances[j].FbUsedMiB : instances[j].FbFreeMiB) is { } v)
-                        {
-                            writer.Sample(family, migLabels[i][j], v);
-                        }
-                    }
+                        OnInstance.Parent => series.Read(gpu),
+                        OnInstance.Own => series.ReadInstance!(instances[j]),
+                        _ => null,
+                    };
+                    Write(writer, series.Family, labels[i][j], value);
                 }
             }
+        }
+    }
+
+    /// <summary>One sample; the XID series adds dcgm-exporter's err_code and err_msg for the value.</summary>
+    private static void Write(ExpositionWriter writer, MetricFamily family, LabelSet labels, double? value)
+    {
+        if (value is not { } v)
+        {
+            return;
+        }
+
+        if (ReferenceEquals(family, MetricNames.Dcgm.XidErrors))
+        {
+            ulong xid = (ulong)v;
+            writer.Sample(family, labels, [xid.ToString(CultureInfo.InvariantCulture), XidTable.Name(xid)], v);
+        }
+        else
+        {
+            writer.Sample(family, labels, v);
         }
     }
 
@@ -97,16 +146,18 @@ internal sealed class GpuCollector : IMetricsCollector
     private LabelSet Labels(GpuTelemetry gpu, MigInstanceTelemetry? mig, string? driverVersion)
     {
         var key = (gpu.Uuid, mig?.GpuInstanceId ?? -1);
-        if (_labelCache.TryGetValue(key, out CachedLabels? cached) && cached.Matches(gpu, mig, driverVersion, _options))
+        if (_labelCache.TryGetValue(key, out CachedLabels? cached) && cached.Matches(gpu, mig, driverVersion))
         {
             return cached.Labels;
         }
 
+        // device is "nvidia" + the GPU's index, as dcgm-exporter writes it (fmt.Sprintf("nvidia%d", DeviceInfo.GPU) in
+        // internal/pkg/collector/gpu_collector.go), not the /dev/nvidiaN minor number.
         var builder = new LabelSet.Builder()
             .Add(L.Gpu, gpu.Index.ToString(CultureInfo.InvariantCulture))
             .Add(L.Uuid, gpu.Uuid)
             .Add(L.PciBusId, gpu.PciBusId)
-            .Add(L.Device, "nvidia" + (gpu.MinorNumber ?? gpu.Index).ToString(CultureInfo.InvariantCulture))
+            .Add(L.Device, "nvidia" + gpu.Index.ToString(CultureInfo.InvariantCulture))
             .Add(L.ModelName, gpu.ModelName);
         if (mig is not null)
         {
@@ -121,14 +172,17 @@ internal sealed class GpuCollector : IMetricsCollector
 
         builder.Add(L.DriverVersion, driverVersion);
         LabelSet labels = builder.Build();
-        _labelCache[key] = new CachedLabels(gpu.Index, gpu.MinorNumber, gpu.PciBusId, gpu.ModelName, mig?.Profile, driverVersion, labels);
+        _labelCache[key] = new CachedLabels(gpu.Index, gpu.PciBusId, gpu.ModelName, mig?.Profile, driverVersion, labels);
         return labels;
     }
 
-    private sealed record CachedLabels(int Index, int? Minor, string PciBusId, string ModelName, string? Profile, string? DriverVersion, LabelSet Labels)
+    /// <summary>One GPU series: the GPU's reading, and what it shows on MIG instances.</summary>
+    private sealed record Series(MetricFamily Family, Func<GpuTelemetry, double?> Read, OnInstance Instance, Func<MigInstanceTelemetry, double?>? ReadInstance = null);
+
+    private sealed record CachedLabels(int Index, string PciBusId, string ModelName, string? Profile, string? DriverVersion, LabelSet Labels)
     {
-        public bool Matches(GpuTelemetry gpu, MigInstanceTelemetry? mig, string? driverVersion, MetricsOptions _) =>
-            Index == gpu.Index && Minor == gpu.MinorNumber && PciBusId == gpu.PciBusId && ModelName == gpu.ModelName &&
+        public bool Matches(GpuTelemetry gpu, MigInstanceTelemetry? mig, string? driverVersion) =>
+            Index == gpu.Index && PciBusId == gpu.PciBusId && ModelName == gpu.ModelName &&
             Profile == mig?.Profile && DriverVersion == driverVersion;
     }
 }

@@ -1,6 +1,7 @@
 using AiFactory.Agent.Metrics.Exposition;
 using AiFactory.Agent.Metrics.Sources;
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Leases;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
 
@@ -12,6 +13,10 @@ namespace AiFactory.Agent.Metrics.Collectors;
 /// </summary>
 internal sealed class LeaseCollector : IMetricsCollector
 {
+    /// <summary>The lease states the ledger reports (<see cref="LedgerLeaseSource"/>: ended leases are left out).</summary>
+    private static readonly string[] HeldStates =
+        [nameof(LeaseState.Active).ToLowerInvariant(), nameof(LeaseState.Attached).ToLowerInvariant()];
+
     public string Name => "leases";
 
     public void Collect(ScrapeContext context, ExpositionWriter writer)
@@ -19,7 +24,12 @@ internal sealed class LeaseCollector : IMetricsCollector
         IReadOnlyList<LeaseSnapshot> leases = context.Leases;
         HostTopology? topology = context.Node?.Topology;
 
-        var byState = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        // The states that hold resources are always written, so "no leases" reads as 0, not as an absent series.
+        var byState = new SortedDictionary<string, int>(StringComparer.Ordinal)
+        {
+            [HeldStates[0]] = 0,
+            [HeldStates[1]] = 0,
+        };
         foreach (LeaseSnapshot lease in leases)
         {
             byState[lease.State] = byState.GetValueOrDefault(lease.State) + 1;

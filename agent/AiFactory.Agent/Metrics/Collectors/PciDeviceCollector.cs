@@ -42,7 +42,21 @@ internal sealed class PciDeviceCollector : IMetricsCollector
         WriteLink(writer, shown, MetricNames.Pci.LinkMaxSpeed, l => l.MaxSpeedGts);
         WriteLink(writer, shown, MetricNames.Pci.LinkWidth, l => l.CurrentWidth);
         WriteLink(writer, shown, MetricNames.Pci.LinkMaxWidth, l => l.MaxWidth);
-        WriteLink(writer, shown, MetricNames.Pci.LinkDegraded, l => l.IsDegraded ? 1 : 0);
+        foreach ((PciDevice d, string address) in shown)
+        {
+            if (d.Link is not null && d.FacesUpstream)
+            {
+                writer.Sample(MetricNames.Pci.LinkDegraded, [address], d.IsLinkDegraded ? 1 : 0);
+            }
+        }
+
+        foreach ((PciDevice d, string address) in shown)
+        {
+            if (d.Link is { } link && d.FacesUpstream)
+            {
+                writer.Sample(MetricNames.Pci.LinkSpeedReduced, [address], link.IsSpeedReduced ? 1 : 0);
+            }
+        }
 
         foreach ((PciDevice d, string address) in shown)
         {

@@ -23,9 +23,6 @@ internal sealed record GpuTelemetry
     /// <summary>nvmlDeviceGetName, "NVIDIA H100 80GB HBM3".</summary>
     public required string ModelName { get; init; }
 
-    /// <summary>nvmlDeviceGetMinorNumber: N in /dev/nvidiaN; the index when unknown.</summary>
-    public int? MinorNumber { get; init; }
-
     public double? GpuUtilPercent { get; init; }
 
     public double? MemCopyUtilPercent { get; init; }
@@ -78,6 +75,10 @@ internal sealed record GpuTelemetry
 /// <summary>One MIG GPU instance's readings (dcgm-exporter labels it GPU_I_PROFILE/GPU_I_ID under its parent).</summary>
 /// <param name="GpuInstanceId">The GPU instance id (GPU_I_ID).</param>
 /// <param name="Profile">The profile name, "1g.10gb" (GPU_I_PROFILE).</param>
-/// <param name="FbUsedMiB">Memory used in the instance.</param>
-/// <param name="FbFreeMiB">Memory free in the instance.</param>
+/// <param name="FbUsedMiB">
+/// Memory used in the instance: an estimate, the sum of the memory NVML reports for the compute processes running in
+/// it (nvmlDeviceGetComputeRunningProcesses by GPU instance id); memory the driver holds for the instance itself is
+/// not in it, where DCGM reads the instance's framebuffer.
+/// </param>
+/// <param name="FbFreeMiB">Memory free in the instance: an estimate, the profile's memory size less <paramref name="FbUsedMiB"/>.</param>
 internal sealed record MigInstanceTelemetry(int GpuInstanceId, string Profile, double? FbUsedMiB, double? FbFreeMiB);

@@ -13,8 +13,10 @@ namespace AiFactory.Agent.Metrics.Sources;
 /// (nvmlDeviceGetClockInfo), and per MIG GPU instance the memory its processes use against the profile's size.
 /// The last XID is not polled: NVML reports XIDs only as events, which the GPU health watcher turns into
 /// <c>gpu.xid</c> node events and <see cref="NodeEventRecorder"/> keeps per GPU (0 until one is seen, as dcgm-exporter).
-/// Every NVML error other than NOT_SUPPORTED is counted in <c>aifactory_nvml_errors_total</c> and drops only that reading.
-/// Without NVML (no driver, every GPU on vfio-pci) the snapshot is empty.
+/// An NVML error costs only what it touches: a reading that fails is left out, a GPU whose identity (UUID, bus id)
+/// cannot be read, lost or fallen off the bus, is left out of this scrape while the others are reported, as
+/// dcgm-exporter does; only a failing device count fails the collector. Errors are counted where NVML is wrapped
+/// (<see cref="MeteredNvml"/>), not here. Without NVML (no driver, every GPU on vfio-pci) the snapshot is empty.
 /// </summary>
 internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
 {
@@ -57,20 +59,28 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
             return GpuTelemetrySnapshot.Empty;
         }
 
-        uint count = Call(() => api.DeviceCount);
+        uint count = api.DeviceCount;
         var gpus = new List<GpuTelemetry>((int)count);
         for (uint i = 0; i < count; i++)
         {
-            NvmlDevice device = Call(() => api.GetDevice(i));
-            gpus.Add(ReadOne(api, device, (int)i));
+            try
+            {
+                gpus.Add(ReadOne(api, api.GetDevice(i), (int)i));
+            }
+            catch (NvmlException)
+            {
+                // This GPU's handle or identity cannot be read (GPU_IS_LOST, ...): leave it out, report the others.
+            }
         }
 
         return new GpuTelemetrySnapshot(Try(() => api.DriverVersion), gpus);
     }
 
+    /// <summary>One GPU; throws <see cref="NvmlException"/> only when its UUID or bus id cannot be read.</summary>
     private GpuTelemetry ReadOne(INvml api, NvmlDevice device, int index)
     {
-        string uuid = Call(() => api.GetUuid(device));
+        string uuid = api.GetUuid(device);
+        string busId = api.GetPciInfo(device).BusId;
         NvmlMemory? memory = Try(() => (NvmlMemory?)api.GetMemory(device));
         Span<NvmlFieldValue> fields = stackalloc NvmlFieldValue[FieldIds.Length];
         for (int f = 0; f < FieldIds.Length; f++)
@@ -83,12 +93,12 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
         {
             api.GetFieldValues(device, fields);
         }
-        catch (NvmlException ex)
+        catch (NvmlException)
         {
-            Record(ex);
             fieldsRead = false;
         }
 
+        // A field NVML could not read (NOT_SUPPORTED, or an error of its own) is simply left out.
         double? Field(uint id, ReadOnlySpan<NvmlFieldValue> values)
         {
             if (!fieldsRead)
@@ -100,17 +110,7 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
             {
                 if (v.FieldId == id)
                 {
-                    if (v.Return == NvmlReturn.Success)
-                    {
-                        return v.Value;
-                    }
-
-                    if (v.Return != NvmlReturn.NotSupported)
-                    {
-                        _metrics.RecordNvmlError("nvmlDeviceGetFieldValues", v.Return.CName());
-                    }
-
-                    return null;
+                    return v.Return == NvmlReturn.Success ? v.Value : null;
                 }
             }
 
@@ -123,7 +123,7 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
         {
             Index = index,
             Uuid = uuid,
-            PciBusId = Call(() => api.GetPciInfo(device)).BusId,
+            PciBusId = busId,
             ModelName = Try(() => api.GetName(device)) ?? "unknown",
             FbUsedMiB = memory is { } m1 ? m1.Used / (1024.0 * 1024.0) : null,
             FbFreeMiB = memory is { } m2 ? m2.Free / (1024.0 * 1024.0) : null,
@@ -183,6 +183,8 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
                 foreach (NvmlGpuInstance instance in api.GetGpuInstances(device, profile.Id))
                 {
                     NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(instance);
+                    // An estimate (documented in README and docs/metrics.md): processes' memory in the instance, and
+                    // the profile's size less that; the driver's own use of the instance's memory is not seen here.
                     double used = usedByInstance.GetValueOrDefault(info.Id);
                     result.Add(new MigInstanceTelemetry((int)info.Id, profile.Name, used, Math.Max(0, profile.MemoryMiB - used)));
                 }
@@ -191,44 +193,21 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
             result.Sort((a, b) => a.GpuInstanceId.CompareTo(b.GpuInstanceId));
             return result;
         }
-        catch (NvmlException ex)
+        catch (NvmlException)
         {
-            Record(ex);
             return [];
         }
     }
 
-    private T Call<T>(Func<T> call)
+    private static T? Try<T>(Func<T?> call)
     {
         try
         {
             return call();
         }
-        catch (NvmlException ex)
+        catch (NvmlException)
         {
-            Record(ex);
-            throw;
-        }
-    }
-
-    private T? Try<T>(Func<T?> call)
-    {
-        try
-        {
-            return call();
-        }
-        catch (NvmlException ex)
-        {
-            Record(ex);
             return default;
-        }
-    }
-
-    private void Record(NvmlException ex)
-    {
-        if (ex.Code != NvmlReturn.NotSupported)
-        {
-            _metrics.RecordNvmlError(ex.Function, ex.Code.CName());
         }
     }
 }
