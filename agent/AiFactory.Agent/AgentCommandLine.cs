@@ -76,6 +76,8 @@ internal static class AgentCommandLine
         ("listen", "TCP host:port for gRPC over TLS (default off)"),
         ("listen-plaintext", "true to serve --listen without TLS (loopback tests only)"),
         ("metrics-listen", "host:port for Prometheus /metrics (default 0.0.0.0:9400; 'off' for none)"),
+        ("metrics-hostname-label", "key of the hostname label on GPU series (default Hostname, as dcgm-exporter; empty for none)"),
+        ("metrics-hostname", "value of the hostname label (default the machine's name)"),
         ("nvml-library", "NVML library to load (default libnvidia-ml.so.1)"),
         ("log-level", "trace, debug, info, warning or error (default info)"),
         ("max-message-size", "largest gRPC message in bytes (default 4194304)"),

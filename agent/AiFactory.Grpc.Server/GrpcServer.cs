@@ -37,6 +37,9 @@ public sealed partial class GrpcServer
         ServiceNames = names;
     }
 
+    /// <summary>The method name <see cref="GrpcServerOptions.CallCompleted"/> gets for a path no service serves.</summary>
+    public const string UnknownMethod = "unknown";
+
     /// <summary>The names of the services served.</summary>
     public IReadOnlyList<string> ServiceNames { get; private set; } = [];
 
@@ -66,7 +69,9 @@ public sealed partial class GrpcServer
 
         if (!_methods.TryGetValue(path, out MethodHandler? handler))
         {
-            Complete(context, path, started, StatusCode.Unimplemented, $"Method is unimplemented: {path}");
+            // Reported as UnknownMethod, not by its path: a client chooses the path, and a hook that keys on it
+            // (a metric's label) would grow by one entry per path sent.
+            Complete(context, UnknownMethod, started, StatusCode.Unimplemented, $"Method is unimplemented: {path}");
             return;
         }
 

@@ -13,7 +13,8 @@ public sealed class GrpcServerOptions
 
     /// <summary>
     /// Called once per finished gRPC call (every request with a gRPC content type, unknown methods included) with
-    /// the full method name, the status and the duration (metrics, logs). Runs on the request's thread: keep it cheap.
+    /// the full method name (<see cref="GrpcServer.UnknownMethod"/> for a path no service serves, so the names are
+    /// a fixed set), the status and the duration (metrics, logs). Runs on the request's thread: keep it cheap.
     /// </summary>
     public Action<string, StatusCode, TimeSpan>? CallCompleted { get; set; }
 }

@@ -44,20 +44,20 @@ internal sealed class AgentUnderTest : IDisposable
         return dir;
     }
 
-    /// <summary>The flags that keep the agent inside <paramref name="dir"/>.</summary>
-    public static List<string> Arguments(string dir) =>
+    /// <summary>The flags that keep the agent inside <paramref name="dir"/>; no metrics listener unless <paramref name="metricsListen"/> names one.</summary>
+    public static List<string> Arguments(string dir, string metricsListen = "off") =>
     [
         "--config", Path.Combine(dir, "agent.yaml"),
         "--sysfs-root", Path.Combine(dir, "fixture", "sys"),
         "--procfs-root", Path.Combine(dir, "fixture", "proc"),
         "--state-dir", Path.Combine(dir, "state"),
         "--socket", Path.Combine(dir, "run", "agent.sock"),
-        "--metrics-listen", "off",
+        "--metrics-listen", metricsListen,
         "--shutdown-timeout", "30",
     ];
 
     /// <summary>Starts the agent and returns at once (before READY).</summary>
-    public static AgentUnderTest Start(IReadOnlyDictionary<string, string?>? environment = null, string[]? wrapper = null, IEnumerable<string>? extraArgs = null, bool abstractNotifySocket = false)
+    public static AgentUnderTest Start(IReadOnlyDictionary<string, string?>? environment = null, string[]? wrapper = null, IEnumerable<string>? extraArgs = null, bool abstractNotifySocket = false, string metricsListen = "off")
     {
         string dir = PrepareDirectory();
         NotifySocket notify = abstractNotifySocket ? NotifySocket.Abstract() : NotifySocket.AtPath(dir);
@@ -67,7 +67,7 @@ internal sealed class AgentUnderTest : IDisposable
             File.SetUnixFileMode(notify.Address, (UnixFileMode)0b110_110_110);
         }
 
-        RunningProcess process = RunningProcess.Start(Binaries.Agent, [.. Arguments(dir), .. extraArgs ?? []], env, wrapper);
+        RunningProcess process = RunningProcess.Start(Binaries.Agent, [.. Arguments(dir, metricsListen), .. extraArgs ?? []], env, wrapper);
         return new AgentUnderTest(dir, notify, process);
     }
 

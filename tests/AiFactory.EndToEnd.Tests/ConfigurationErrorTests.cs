@@ -29,6 +29,23 @@ public sealed class ConfigurationErrorTests
         Assert.Contains("environment AIFACTORY_MAX_MESSAGE_SIZE: max-message-size: invalid value \"lots\"", Assert.Single(stderr.Split('\n')), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("bad-key", "not a Prometheus label name")]
+    [InlineData("__x", "reserved for Prometheus")]
+    [InlineData("UUID", "GPU series already carry the label")]
+    public async Task A_hostname_label_that_Prometheus_would_refuse_exits_78_with_one_line_naming_it(string label, string reason)
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, AgentUnderTest.Arguments(dir), new Dictionary<string, string?> { ["AIFACTORY_METRICS_HOSTNAME_LABEL"] = label });
+
+        Assert.Equal(78, status);
+        Assert.Equal(string.Empty, stdout);
+        string line = Assert.Single(stderr.Split('\n'));
+        Assert.StartsWith($"aifactory-agent: invalid configuration: environment AIFACTORY_METRICS_HOSTNAME_LABEL: metrics-hostname-label: invalid value \"{label}\": ", line, StringComparison.Ordinal);
+        Assert.Contains(reason, line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_unknown_yaml_key_exits_78_naming_the_key_and_line()
     {

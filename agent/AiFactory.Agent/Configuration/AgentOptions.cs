@@ -40,6 +40,15 @@ internal sealed record AgentOptions
     /// <summary>host:port of the Prometheus endpoint; null for none.</summary>
     public string? MetricsListen { get; init; } = "0.0.0.0:9400";
 
+    /// <summary>
+    /// The key of the hostname label on GPU series ("Hostname" like dcgm-exporter); empty to leave the label out.
+    /// Validated by <see cref="Metrics.MetricsOptions.HostnameLabelProblem"/>.
+    /// </summary>
+    public string MetricsHostnameLabel { get; init; } = Metrics.MetricNames.Labels.DefaultHostname;
+
+    /// <summary>The value of the hostname label (e.g. the Kubernetes node name); null for the machine's name.</summary>
+    public string? MetricsHostname { get; init; }
+
     /// <summary>The NVML library to load (a fake one in tests and demos).</summary>
     public string NvmlLibrary { get; init; } = "libnvidia-ml.so.1";
 

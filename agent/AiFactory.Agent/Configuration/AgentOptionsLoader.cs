@@ -17,7 +17,7 @@ internal static class AgentOptionsLoader
     internal static readonly string[] Keys =
     [
         "sysfs-root", "procfs-root", "state-dir", "socket", "listen", "listen-plaintext", "metrics-listen",
-        "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "read-only", "tls-certificate", "tls-key",
+        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "read-only", "tls-certificate", "tls-key",
     ];
 
     /// <summary>
@@ -141,6 +141,8 @@ internal static class AgentOptionsLoader
                 "listen" => options with { Listen = Endpoint(source, key, value, allowOff: true) },
                 "listen-plaintext" => options with { ListenPlaintext = Bool(source, key, value) },
                 "metrics-listen" => options with { MetricsListen = Endpoint(source, key, value, allowOff: true) },
+                "metrics-hostname-label" => options with { MetricsHostnameLabel = HostnameLabel(source, key, value) },
+                "metrics-hostname" => options with { MetricsHostname = value.Length == 0 ? null : value },
                 "nvml-library" => options with { NvmlLibrary = NonEmpty(source, key, value) },
                 "log-level" => options with { LogLevel = Level(source, key, value) },
                 "max-message-size" => options with { MaxMessageSize = Int(source, key, value, 1024, int.MaxValue) },
@@ -159,6 +161,9 @@ internal static class AgentOptionsLoader
 
         return options;
     }
+
+    private static string HostnameLabel(string source, string key, string value) =>
+        Metrics.MetricsOptions.HostnameLabelProblem(value) is { } problem ? throw new ConfigurationException(source, key, value, problem) : value;
 
     private static string NonEmpty(string source, string key, string value) =>
         string.IsNullOrWhiteSpace(value) ? throw new ConfigurationException(source, key, value, "must not be empty") : value;

@@ -70,12 +70,18 @@ internal static partial class Daemon
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             new GrpcKestrelLimits().ApplyTo(kestrel);
-            kestrel.ListenUnixSocket(options.Socket, listen => listen.Protocols = HttpProtocols.Http2);
+            // Each listener tags its connections: the router serves gRPC only on the first two and /metrics only on the last.
+            kestrel.ListenUnixSocket(options.Socket, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                AgentListenerFeature.Tag(listen, AgentListener.Grpc);
+            });
             if (options.Listen is not null && AgentOptionsLoader.TryParseEndpoint(options.Listen, out var endpoint))
             {
                 kestrel.Listen(endpoint, listen =>
                 {
                     listen.Protocols = HttpProtocols.Http2;
+                    AgentListenerFeature.Tag(listen, AgentListener.Grpc);
                     if (certificate is not null)
                     {
                         listen.UseHttps(certificate);
@@ -86,7 +92,11 @@ internal static partial class Daemon
             if (options.MetricsListen is not null && AgentOptionsLoader.TryParseEndpoint(options.MetricsListen, out var metrics))
             {
                 // Prometheus scrapes over HTTP/1.1; HTTP/2 without TLS could not be negotiated here anyway.
-                kestrel.Listen(metrics, listen => listen.Protocols = HttpProtocols.Http1);
+                kestrel.Listen(metrics, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                    AgentListenerFeature.Tag(listen, AgentListener.Metrics);
+                });
             }
         });
 

@@ -157,7 +157,7 @@ internal static class MetricNames
         public static readonly MetricFamily ProfileApplies = new("aifactory_profile_applies", MetricType.Counter,
             "Node profile applications, by outcome (applied, unchanged, failed, refused).", Labels.Outcome);
         public static readonly MetricFamily DriftDetected = new("aifactory_drift_detected", MetricType.Counter,
-            "Times the node was found to differ from its profile, by kind of difference.", Labels.Kind);
+            "Times the node was found to differ from its profile or its leases, by kind of difference: the kind of profile step that would undo it (bind, vfs, hugepages, cpus, mig, ...), invalid (the profile no longer plans) or lease.", Labels.Kind);
         public static readonly MetricFamily DiscoveryDuration = new("aifactory_discovery_duration_seconds", MetricType.Histogram,
             "Hardware discovery runs, by outcome, and how long they took.", Labels.Outcome);
         public static readonly MetricFamily NvmlErrors = new("aifactory_nvml_errors", MetricType.Counter,

@@ -6,6 +6,8 @@ namespace AiFactory.Agent.Metrics;
 
 /// <summary>
 /// <c>GET /metrics</c>: text format 0.0.4 or OpenMetrics by the Accept header, gzip when Accept-Encoding asks.
+/// <c>HEAD /metrics</c> answers the same headers without scraping (no body, no Content-Length). Every answer carries
+/// <c>Vary: Accept, Accept-Encoding</c>, the two headers the body depends on.
 /// </summary>
 internal sealed class MetricsEndpoint
 {
@@ -19,16 +21,26 @@ internal sealed class MetricsEndpoint
     public async Task HandleAsync(HttpContext context)
     {
         ExpositionFormat format = ExpositionFormats.Negotiate(context.Request.Headers.Accept.ToString());
-        using PooledBuffer body = _scraper.Scrape(format);
+        bool gzip = AcceptsGzip(context.Request.Headers.AcceptEncoding.ToString());
         HttpResponse response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = format.ContentType();
-        if (AcceptsGzip(context.Request.Headers.AcceptEncoding.ToString()))
+        response.Headers.Vary = "Accept, Accept-Encoding";
+        if (gzip)
         {
             response.Headers.ContentEncoding = "gzip";
-            response.Headers.Vary = "Accept-Encoding";
-            await using var gzip = new GZipStream(response.Body, CompressionLevel.Fastest, leaveOpen: true);
-            await gzip.WriteAsync(body.Written, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            return;
+        }
+
+        using PooledBuffer body = _scraper.Scrape(format);
+        if (gzip)
+        {
+            await using var stream = new GZipStream(response.Body, CompressionLevel.Fastest, leaveOpen: true);
+            await stream.WriteAsync(body.Written, context.RequestAborted).ConfigureAwait(false);
         }
         else
         {

@@ -16,7 +16,7 @@ internal static class MetricsRegistration
     /// </summary>
     public static IServiceCollection AddAgentMetrics(this IServiceCollection services)
     {
-        services.AddSingleton(_ => MetricsOptions.FromEnvironment(Environment.GetEnvironmentVariable));
+        services.AddSingleton(sp => MetricsOptions.From(sp.GetRequiredService<Configuration.AgentOptions>()));
         services.AddSingleton<AgentMetrics>();
         services.AddSingleton<INodeSnapshotSource>(sp => new InventoryNodeSource(
             sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Configuration.AgentOptions>().SysfsRoot,

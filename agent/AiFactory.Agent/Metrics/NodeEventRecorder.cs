@@ -8,7 +8,7 @@ namespace AiFactory.Agent.Metrics;
 /// <summary>
 /// Turns node events into the agent's metrics, so the features that publish them need no metrics code of their own:
 /// profile applications by outcome and duration (profile.applied, profile.failed, profile.refused with their
-/// <c>duration_seconds</c>), detected drift (profile.drift), and each GPU's last XID (gpu.xid from the NVML event
+/// <c>duration_seconds</c>), detected drift (profile.drift by its <c>kinds</c>, lease.drift as "lease"), and each GPU's last XID (gpu.xid from the NVML event
 /// watcher: dcgm-exporter's DCGM_FI_DEV_XID_ERRORS).
 /// </summary>
 internal sealed class NodeEventRecorder : BackgroundService
@@ -37,7 +37,16 @@ internal sealed class NodeEventRecorder : BackgroundService
                 ProfileApply(metrics, e, "refused");
                 break;
             case "profile.drift":
-                metrics.RecordDrift("profile");
+                // One increment per kind of difference (a step kind, or "invalid"); "profile" when the event names none.
+                string[] kinds = e.Attributes.TryGetValue("kinds", out string? list) ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+                foreach (string kind in kinds.Length > 0 ? kinds : ["profile"])
+                {
+                    metrics.RecordDrift(kind);
+                }
+
+                break;
+            case "lease.drift":
+                metrics.RecordDrift("lease");
                 break;
             case "gpu.xid" when e.Attributes.TryGetValue("uuid", out string? uuid) && e.Attributes.TryGetValue("xid", out string? xid) &&
                 ulong.TryParse(xid, NumberStyles.None, CultureInfo.InvariantCulture, out ulong value):

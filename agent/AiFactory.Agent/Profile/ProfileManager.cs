@@ -210,7 +210,18 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
                 ? $"the node no longer matches its profile: {string.Join("; ", plan.Steps.Select(s => s.Describe()))}"
                 : $"the stored profile cannot be planned any more: {string.Join("; ", plan.Errors)}";
             LogDrift(logger, message);
-            bus.Publish("profile.drift", EventSeverity.Warning, "profile", message, new Dictionary<string, string> { ["steps"] = plan.Steps.Count.ToString(CultureInfo.InvariantCulture), ["source"] = stored.Source });
+            // kinds: the kinds of the steps that would put the node back (bind, vfs, hugepages, ...; the group check
+            // that comes with a bind is no difference of its own), or "invalid" when the stored profile no longer
+            // plans; the metrics count drift by these.
+            string kinds = plan.IsValid
+                ? string.Join(",", plan.Steps.Where(s => s is not CheckVfioGroupStep).Select(s => s.Kind).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+                : "invalid";
+            bus.Publish("profile.drift", EventSeverity.Warning, "profile", message, new Dictionary<string, string>
+            {
+                ["steps"] = plan.Steps.Count.ToString(CultureInfo.InvariantCulture),
+                ["kinds"] = kinds,
+                ["source"] = stored.Source,
+            });
         }
 
         return plan;

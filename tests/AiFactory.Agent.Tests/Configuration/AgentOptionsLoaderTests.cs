@@ -192,4 +192,51 @@ public sealed class AgentOptionsLoaderTests : IDisposable
     {
         Assert.Equal(valid, AgentOptionsLoader.TryParseEndpoint(value, out _));
     }
+
+    [Theory]
+    [InlineData("bad-key", "not a Prometheus label name")]
+    [InlineData("1node", "not a Prometheus label name")]
+    [InlineData("__x", "reserved for Prometheus")]
+    [InlineData("UUID", "GPU series already carry the label \"UUID\"")]
+    [InlineData("gpu", "GPU series already carry the label")]
+    [InlineData("GPU_I_ID", "GPU series already carry the label")]
+    [InlineData("DCGM_FI_DRIVER_VERSION", "GPU series already carry the label")]
+    [InlineData("err_code", "GPU series already carry the label")]
+    [InlineData("le", "GPU series already carry the label")]
+    public void A_hostname_label_that_Prometheus_would_refuse_is_rejected_naming_the_variable_value_and_why(string label, string reason)
+    {
+        var env = new Dictionary<string, string?> { ["AIFACTORY_METRICS_HOSTNAME_LABEL"] = label };
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), NoFlags, env));
+
+        Assert.Equal("metrics-hostname-label", ex.Key);
+        Assert.Equal(label, ex.Value);
+        Assert.StartsWith($"environment AIFACTORY_METRICS_HOSTNAME_LABEL: metrics-hostname-label: invalid value \"{label}\": ", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_hostname_label_is_renamed_from_the_file_or_left_out_when_empty()
+    {
+        AgentOptions defaults = AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), NoFlags, NoEnvironment);
+        AgentOptions renamed = AgentOptionsLoader.Load(_dir.File("agent.yaml", "metrics-hostname-label: node\nmetrics-hostname: k8s-node-7\n"), NoFlags, NoEnvironment);
+        AgentOptions none = AgentOptionsLoader.Load(_dir.File("none.yaml", "metrics-hostname-label: \"\"\n"), NoFlags, NoEnvironment);
+
+        Assert.Equal("Hostname", defaults.MetricsHostnameLabel);
+        Assert.Null(defaults.MetricsHostname);
+        Assert.Equal("node", renamed.MetricsHostnameLabel);
+        Assert.Equal("k8s-node-7", renamed.MetricsHostname);
+        Assert.Equal(string.Empty, none.MetricsHostnameLabel);
+    }
+
+    [Fact]
+    public void A_bad_hostname_label_in_the_file_names_the_file_and_key()
+    {
+        string path = _dir.File("agent.yaml", "metrics-hostname-label: pci_bus_id\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal("metrics-hostname-label", ex.Key);
+        Assert.StartsWith(path + ": metrics-hostname-label: invalid value \"pci_bus_id\"", ex.Message, StringComparison.Ordinal);
+    }
 }

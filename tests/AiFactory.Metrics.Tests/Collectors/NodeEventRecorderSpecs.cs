@@ -37,7 +37,24 @@ public sealed class NodeEventRecorderSpecs
         Assert.Equal(1, Outcome("applied"));
         Assert.Equal(2, Outcome("unchanged"));
         Assert.Equal(1, Outcome("failed"));
-        Assert.Equal(1, samples.Single(s => s.Name == "aifactory_drift_detected_total").Value);
+        // A drift event that names no kinds (an older publisher) still counts, as "profile".
+        Assert.Equal(1, samples.Single(s => s.Name == "aifactory_drift_detected_total" && s.Labels["kind"] == "profile").Value);
+    }
+
+    [Fact]
+    public void Drift_is_counted_once_per_kind_of_difference_and_lease_drift_as_lease()
+    {
+        var metrics = new AgentMetrics();
+        NodeEventRecorder.Record(metrics, Make("profile.drift", ("steps", "3"), ("kinds", "bind,hugepages")));
+        NodeEventRecorder.Record(metrics, Make("profile.drift", ("steps", "1"), ("kinds", "hugepages")));
+        NodeEventRecorder.Record(metrics, Make("profile.drift", ("steps", "0"), ("kinds", "invalid")));
+        NodeEventRecorder.Record(metrics, Make("lease.drift"));
+        NodeEventRecorder.Record(metrics, Make("lease.drift"));
+
+        var samples = Scrape(metrics);
+
+        Dictionary<string, double> byKind = samples.Where(s => s.Name == "aifactory_drift_detected_total").ToDictionary(s => s.Labels["kind"], s => s.Value);
+        Assert.Equal(new Dictionary<string, double> { ["bind"] = 1, ["hugepages"] = 2, ["invalid"] = 1, ["lease"] = 2 }, byKind);
     }
 
     [Fact]

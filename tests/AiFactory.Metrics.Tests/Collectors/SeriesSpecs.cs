@@ -1,3 +1,4 @@
+using AiFactory.Agent.Configuration;
 using AiFactory.Agent.Metrics;
 using AiFactory.Agent.Metrics.Exposition;
 using AiFactory.Metrics.Tests.Fixtures;
@@ -209,13 +210,8 @@ public sealed class SeriesSpecs
     [Fact]
     public void The_hostname_label_key_can_be_renamed_or_left_out()
     {
-        var renamed = MetricsOptions.FromEnvironment(v => v switch
-        {
-            MetricsOptions.HostnameLabelVariable => "node",
-            MetricsOptions.HostnameVariable => "k8s-node-7",
-            _ => null,
-        });
-        var none = MetricsOptions.FromEnvironment(v => v == MetricsOptions.HostnameLabelVariable ? string.Empty : null);
+        var renamed = MetricsOptions.From(new AgentOptions { MetricsHostnameLabel = "node", MetricsHostname = "k8s-node-7" });
+        var none = MetricsOptions.From(new AgentOptions { MetricsHostnameLabel = string.Empty });
 
         var withNode = ExpositionParser.Parse(Scrapes.Text(Scrapes.Scraper(null, DgxH100.Gpus(0), null, options: renamed)), false);
         var without = ExpositionParser.Parse(Scrapes.Text(Scrapes.Scraper(null, DgxH100.Gpus(0), null, options: none)), false);
@@ -226,7 +222,6 @@ public sealed class SeriesSpecs
             Assert.False(s.Labels.ContainsKey("Hostname"));
         });
         Assert.DoesNotContain(without, s => s.Labels.ContainsKey("Hostname") || s.Labels.ContainsKey("node"));
-        Assert.Throws<ArgumentException>(() => MetricsOptions.FromEnvironment(v => v == MetricsOptions.HostnameLabelVariable ? "bad-key" : null));
     }
 
     [Fact]

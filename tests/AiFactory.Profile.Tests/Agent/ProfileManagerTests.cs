@@ -92,6 +92,7 @@ public sealed class ProfileManagerTests : IDisposable
 
         Event drift = Assert.Single(_bus.Recent(), x => x.Kind == "profile.drift");
         Assert.Contains("bind 0000:03:00.0 to vfio-pci", drift.Message);
+        Assert.Equal("bind", drift.Attributes["kinds"]);
     }
 
     [Fact]
