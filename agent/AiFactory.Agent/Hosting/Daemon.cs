@@ -44,7 +44,8 @@ internal static partial class Daemon
             }
         }
 
-        if (PrepareSocket(options.Socket) is { } socketProblem)
+        var socketFile = new SocketFile(options.Socket);
+        if (socketFile.Prepare() is { } socketProblem)
         {
             Console.Error.WriteLine("aifactory-agent: " + socketProblem.Message);
             return socketProblem.ExitCode;
@@ -117,7 +118,7 @@ internal static partial class Daemon
             sp.GetRequiredService<ISystemdNotifier>(),
             sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<ILogger<SystemdLifetime>>(),
-            () => OnListenersAccept(options, sp.GetRequiredService<HostCapabilities>(), sp.GetRequiredService<ILoggerFactory>())));
+            () => OnListenersAccept(options, socketFile, sp.GetRequiredService<HostCapabilities>(), sp.GetRequiredService<ILoggerFactory>())));
 
         WebApplication app = builder.Build();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Daemon");
@@ -157,7 +158,7 @@ internal static partial class Daemon
         }
         finally
         {
-            BestEffortFile.TryDelete(options.Socket);
+            socketFile.Release();
         }
 
         return 0;
@@ -193,9 +194,9 @@ internal static partial class Daemon
     }
 
     /// <summary>Runs once every listener accepts, right before READY=1; returns the STATUS= line.</summary>
-    private static string OnListenersAccept(AgentOptions options, HostCapabilities capabilities, ILoggerFactory loggers)
+    private static string OnListenersAccept(AgentOptions options, SocketFile socketFile, HostCapabilities capabilities, ILoggerFactory loggers)
     {
-        RestrictSocket(options.Socket);
+        socketFile.Claim();
         LogListening(loggers.CreateLogger("AiFactory.Agent.Daemon"), options.Socket, options.Listen ?? "off", options.MetricsListen ?? "off");
         return StatusLine(options, capabilities);
     }
@@ -203,54 +204,6 @@ internal static partial class Daemon
     internal static string StatusLine(AgentOptions options, HostCapabilities capabilities) =>
         $"serving on {options.Socket}" + (options.Listen is null ? string.Empty : $" and {options.Listen}") +
         (capabilities.ReadOnly ? " (read-only)" : string.Empty);
-
-    /// <summary>Creates the socket's directory and removes a stale socket file; null when all is well.</summary>
-    private static (string Message, int ExitCode)? PrepareSocket(string socket)
-    {
-        string? dir = Path.GetDirectoryName(socket);
-        try
-        {
-            if (!string.IsNullOrEmpty(dir))
-            {
-                Directory.CreateDirectory(dir);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return ($"cannot create the directory of socket {socket}: {ex.Message}", ExitCannotCreate);
-        }
-
-        if (!File.Exists(socket))
-        {
-            return null;
-        }
-
-        // A socket file left by a killed process would make bind fail with EADDRINUSE; one that still accepts
-        // belongs to a running agent, which must not lose its socket.
-        try
-        {
-            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-            probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(socket));
-            return ($"cannot listen: another process accepts on {socket} (is an agent already running?)", ExitUnavailable);
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            BestEffortFile.TryDelete(socket);
-            return null;
-        }
-    }
-
-    private static void RestrictSocket(string socket)
-    {
-        try
-        {
-            File.SetUnixFileMode(socket, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the directory's own mode (0750 from tmpfiles) is the real fence.
-        }
-    }
 
     [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "Listening: gRPC on unix:{Socket}, TCP {Listen}, metrics {Metrics}")]
     private static partial void LogListening(ILogger logger, string socket, string listen, string metrics);

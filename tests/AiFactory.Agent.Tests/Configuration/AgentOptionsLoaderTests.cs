@@ -192,4 +192,39 @@ public sealed class AgentOptionsLoaderTests : IDisposable
     {
         Assert.Equal(valid, AgentOptionsLoader.TryParseEndpoint(value, out _));
     }
+
+    [Fact]
+    public void A_socket_path_longer_than_a_unix_socket_address_holds_is_refused()
+    {
+        string socket = "/run/" + new string('s', 100) + ".sock";
+
+        var ex = Assert.Throws<ConfigurationException>(() =>
+            AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), new Dictionary<string, string> { ["socket"] = socket }, NoEnvironment));
+
+        Assert.Equal("socket", ex.Key);
+        Assert.Contains("is 110 bytes long; a Unix socket path holds at most 107", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_socket_path_of_107_bytes_is_accepted()
+    {
+        string socket = "/run/" + new string('s', 97) + ".sock";
+
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), new Dictionary<string, string> { ["socket"] = socket }, NoEnvironment);
+
+        Assert.Equal(107, socket.Length);
+        Assert.Equal(socket, options.Socket);
+    }
+
+    [Fact]
+    public void A_socket_path_where_a_regular_file_lies_is_refused_and_the_file_is_kept()
+    {
+        string config = _dir.File("agent.yaml", "log-level: info\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() =>
+            AgentOptionsLoader.Load(config, new Dictionary<string, string> { ["socket"] = config }, NoEnvironment));
+
+        Assert.Equal($"command line --socket: socket: invalid value \"{config}\": exists and is not a socket", ex.Message);
+        Assert.Equal("log-level: info\n", File.ReadAllText(config));
+    }
 }

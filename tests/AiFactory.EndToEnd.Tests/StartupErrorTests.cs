@@ -1,0 +1,35 @@
+namespace AiFactory.EndToEnd.Tests;
+
+/// <summary>
+/// Start-up problems end the agent with one line on stderr and a sysexits status (78 configuration, 73 cannot
+/// create), never a stack trace (which systemd would restart into again and again), and never harm a file.
+/// </summary>
+public sealed class StartupErrorTests
+{
+    [Fact]
+    public async Task A_regular_file_given_as_the_socket_is_kept_and_the_agent_exits_78()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        string victim = Path.Combine(dir, "victim");
+        File.WriteAllText(victim, "data\n");
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, [.. AgentUnderTest.Arguments(dir), "--socket", victim]);
+
+        Assert.Equal(78, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal($"aifactory-agent: invalid configuration: command line --socket: socket: invalid value \"{victim}\": exists and is not a socket", stderr);
+        Assert.Equal("data\n", File.ReadAllText(victim));
+    }
+
+    [Fact]
+    public async Task A_socket_path_too_long_for_a_unix_socket_exits_78_with_one_line()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        string socket = Path.Combine(dir, "run", new string('s', 120) + ".sock");
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, [.. AgentUnderTest.Arguments(dir), "--socket", socket]);
+
+        Assert.Equal(78, status);
+        Assert.Contains("a Unix socket path holds at most 107", Assert.Single(stderr.Split('\n')), StringComparison.Ordinal);
+    }
+}
