@@ -157,8 +157,16 @@ internal static class AgentOptionsLoader
             throw new ConfigurationException("settings", "listen", options.Listen, "a TCP listener needs tls.certificate and tls.key (or listen-plaintext: true for a loopback test listener)");
         }
 
+        if (options.Listen is not null && options.ListenPlaintext && !IsLoopback(options.Listen))
+        {
+            throw new ConfigurationException("settings", "listen-plaintext", "true", $"serves gRPC without TLS, so it needs a loopback listen address (127.0.0.0/8, [::1] or localhost), not {options.Listen}");
+        }
+
         return options;
     }
+
+    /// <summary>True when <paramref name="listen"/> (already validated) is on a loopback address.</summary>
+    private static bool IsLoopback(string listen) => TryParseEndpoint(listen, out IPEndPoint endpoint) && IPAddress.IsLoopback(endpoint.Address);
 
     /// <summary>sockaddr_un's sun_path holds 108 bytes with the terminating NUL.</summary>
     internal const int MaxSocketPathBytes = 107;

@@ -193,6 +193,36 @@ public sealed class AgentOptionsLoaderTests : IDisposable
         Assert.Equal(valid, AgentOptionsLoader.TryParseEndpoint(value, out _));
     }
 
+    [Theory]
+    [InlineData("0.0.0.0:17448")]
+    [InlineData("192.168.1.10:17448")]
+    [InlineData("[::]:17448")]
+    public void A_plaintext_listener_on_a_non_loopback_address_is_refused_naming_listen_plaintext(string listen)
+    {
+        var flags = new Dictionary<string, string> { ["listen"] = listen, ["listen-plaintext"] = "true" };
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), flags, NoEnvironment));
+
+        Assert.Equal("listen-plaintext", ex.Key);
+        Assert.Contains("loopback", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(listen, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:17448")]
+    [InlineData("127.0.0.2:17448")]
+    [InlineData("[::1]:17448")]
+    [InlineData("localhost:17448")]
+    public void A_plaintext_listener_on_loopback_is_accepted(string listen)
+    {
+        var flags = new Dictionary<string, string> { ["listen"] = listen, ["listen-plaintext"] = "true" };
+
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), flags, NoEnvironment);
+
+        Assert.Equal(listen, options.Listen);
+        Assert.True(options.ListenPlaintext);
+    }
+
     [Fact]
     public void A_socket_path_longer_than_a_unix_socket_address_holds_is_refused()
     {
