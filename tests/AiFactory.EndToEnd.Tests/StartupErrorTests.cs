@@ -32,4 +32,36 @@ public sealed class StartupErrorTests
         Assert.Equal(78, status);
         Assert.Contains("a Unix socket path holds at most 107", Assert.Single(stderr.Split('\n')), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_state_dir_below_a_regular_file_exits_73_naming_state_dir_and_the_errno_text()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        string file = Path.Combine(dir, "file");
+        File.WriteAllText(file, "data\n");
+        string state = Path.Combine(file, "x");
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, [.. AgentUnderTest.Arguments(dir), "--state-dir", state]);
+
+        Assert.Equal(73, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal($"aifactory-agent: cannot use state-dir {state}: {state}: Not a directory", stderr);
+        Assert.False(File.Exists(Path.Combine(dir, "run", "agent.sock")));
+    }
+
+    [Fact]
+    public async Task A_state_dir_the_agent_may_not_write_exits_73_with_permission_denied()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        string state = Path.Combine(dir, "state");
+        Directory.CreateDirectory(state);
+        File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        string[]? wrapper = Environment.IsPrivilegedProcess ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : null;
+
+        using RunningProcess agent = RunningProcess.Start(Binaries.Agent, AgentUnderTest.Arguments(dir), wrapper: wrapper);
+        Assert.True(await agent.WaitForExitAsync(AgentUnderTest.Patience), agent.Describe());
+
+        Assert.Equal(73, agent.ExitCode);
+        Assert.Equal($"aifactory-agent: cannot use state-dir {state}: {state}: Permission denied", Assert.Single(agent.Stderr));
+    }
 }

@@ -24,7 +24,7 @@ internal static partial class Daemon
     /// <summary>Exit status when a listener cannot be opened (sysexits.h EX_UNAVAILABLE).</summary>
     public const int ExitUnavailable = 69;
 
-    /// <summary>Exit status when the socket's directory cannot be created (sysexits.h EX_CANTCREAT).</summary>
+    /// <summary>Exit status when the socket's directory or the state directory cannot be created or written (sysexits.h EX_CANTCREAT).</summary>
     public const int ExitCannotCreate = 73;
 
     /// <summary>Runs until SIGTERM/SIGINT; returns the process exit status.</summary>
@@ -49,6 +49,12 @@ internal static partial class Daemon
         {
             Console.Error.WriteLine("aifactory-agent: " + socketProblem.Message);
             return socketProblem.ExitCode;
+        }
+
+        if (Host.Hardware.Files.WritableDirectory.Ensure(options.StateDir) is { } stateProblem)
+        {
+            Console.Error.WriteLine($"aifactory-agent: cannot use state-dir {options.StateDir}: {stateProblem}");
+            return ExitCannotCreate;
         }
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
