@@ -47,7 +47,7 @@ internal static class AgentCommandLine
             }
             catch (ConfigurationException ex)
             {
-                Console.Error.WriteLine("aifactory-agent: invalid configuration: " + ex.Message);
+                Logging.StdoutLoggerProvider.WriteFatal("invalid configuration: " + ex.Message);
                 return ConfigurationException.ExitCode;
             }
 
@@ -59,7 +59,7 @@ internal static class AgentCommandLine
             {
                 // The last resort: one line and EX_SOFTWARE, not a stack trace that systemd would restart into
                 // again and again; the stack only when asked for with log-level debug.
-                Console.Error.WriteLine("aifactory-agent: " + ex.Message);
+                Logging.StdoutLoggerProvider.WriteFatal(ex.Message);
                 if (options.LogLevel <= Microsoft.Extensions.Logging.LogLevel.Debug)
                 {
                     Console.Error.WriteLine(ex.ToString());

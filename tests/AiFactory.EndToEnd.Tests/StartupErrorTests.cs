@@ -64,4 +64,28 @@ public sealed class StartupErrorTests
         Assert.Equal(73, agent.ExitCode);
         Assert.Equal($"aifactory-agent: cannot use state-dir {state}: {state}: Permission denied", Assert.Single(agent.Stderr));
     }
+
+    [Fact]
+    public async Task Under_journald_the_line_that_ends_the_agent_carries_the_error_priority()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+
+        using RunningProcess agent = RunningProcess.Start(Binaries.Agent, [.. AgentUnderTest.Arguments(dir), "--log-level", "loud"], wrapper: JournalStream.Wrapper(fd: 2));
+        Assert.True(await agent.WaitForExitAsync(AgentUnderTest.Patience), agent.Describe());
+
+        Assert.Equal(78, agent.ExitCode);
+        Assert.StartsWith("<3>aifactory-agent: invalid configuration: command line --log-level: ", Assert.Single(agent.Stderr), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_a_journal_stream_that_is_not_stderr_the_line_is_plain()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, [.. AgentUnderTest.Arguments(dir), "--log-level", "loud"],
+            new Dictionary<string, string?> { ["JOURNAL_STREAM"] = "8:12345" });
+
+        Assert.Equal(78, status);
+        Assert.StartsWith("aifactory-agent: invalid configuration: ", stderr, StringComparison.Ordinal);
+    }
 }

@@ -39,7 +39,7 @@ internal static partial class Daemon
             }
             catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"aifactory-agent: invalid configuration: tls.certificate: \"{options.TlsCertificate}\" with tls.key \"{options.TlsKey}\": cannot be loaded: {ex.Message}");
+                StdoutLoggerProvider.WriteFatal($"invalid configuration: tls.certificate: \"{options.TlsCertificate}\" with tls.key \"{options.TlsKey}\": cannot be loaded: {ex.Message}");
                 return ConfigurationException.ExitCode;
             }
         }
@@ -47,13 +47,13 @@ internal static partial class Daemon
         var socketFile = new SocketFile(options.Socket);
         if (socketFile.Prepare() is { } socketProblem)
         {
-            Console.Error.WriteLine("aifactory-agent: " + socketProblem.Message);
+            StdoutLoggerProvider.WriteFatal(socketProblem.Message);
             return socketProblem.ExitCode;
         }
 
         if (Host.Hardware.Files.WritableDirectory.Ensure(options.StateDir) is { } stateProblem)
         {
-            Console.Error.WriteLine($"aifactory-agent: cannot use state-dir {options.StateDir}: {stateProblem}");
+            StdoutLoggerProvider.WriteFatal($"cannot use state-dir {options.StateDir}: {stateProblem}");
             return ExitCannotCreate;
         }
 
@@ -159,7 +159,7 @@ internal static partial class Daemon
         catch (IOException ex)
         {
             // Kestrel could not bind (a TCP port in use, a socket path it cannot create).
-            Console.Error.WriteLine($"aifactory-agent: cannot listen: {ex.Message}");
+            StdoutLoggerProvider.WriteFatal($"cannot listen: {ex.Message}");
             return ExitUnavailable;
         }
         finally
