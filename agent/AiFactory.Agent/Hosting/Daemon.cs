@@ -226,6 +226,6 @@ internal static partial class Daemon
     [LoggerMessage(EventId = EventIds.ReadOnlyMode, Level = LogLevel.Warning, Message = "Read-only: serving inventory only, changing nothing on this machine ({Reason})")]
     private static partial void LogReadOnly(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = EventIds.CapabilityMissing, Level = LogLevel.Warning, Message = "Cannot {Capability}: {Reason}")]
+    [LoggerMessage(EventId = EventIds.CapabilityMissing, Level = LogLevel.Warning, Message = "Capability {Capability} unavailable: {Reason}")]
     private static partial void LogCapabilityMissing(ILogger logger, string capability, string reason);
 }
