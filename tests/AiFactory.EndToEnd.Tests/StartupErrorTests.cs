@@ -13,7 +13,7 @@ public sealed class StartupErrorTests
         string victim = Path.Combine(dir, "victim");
         File.WriteAllText(victim, "data\n");
 
-        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, [.. AgentUnderTest.Arguments(dir), "--socket", victim]);
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, With(AgentUnderTest.Arguments(dir), "--socket", victim));
 
         Assert.Equal(78, status);
         Assert.Equal(string.Empty, stdout);
@@ -27,7 +27,7 @@ public sealed class StartupErrorTests
         string dir = AgentUnderTest.PrepareDirectory();
         string socket = Path.Combine(dir, "run", new string('s', 120) + ".sock");
 
-        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, [.. AgentUnderTest.Arguments(dir), "--socket", socket]);
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, With(AgentUnderTest.Arguments(dir), "--socket", socket));
 
         Assert.Equal(78, status);
         Assert.Contains("a Unix socket path holds at most 107", Assert.Single(stderr.Split('\n')), StringComparison.Ordinal);
@@ -41,7 +41,7 @@ public sealed class StartupErrorTests
         File.WriteAllText(file, "data\n");
         string state = Path.Combine(file, "x");
 
-        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, [.. AgentUnderTest.Arguments(dir), "--state-dir", state]);
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, With(AgentUnderTest.Arguments(dir), "--state-dir", state));
 
         Assert.Equal(73, status);
         Assert.Equal(string.Empty, stdout);
@@ -87,5 +87,12 @@ public sealed class StartupErrorTests
 
         Assert.Equal(78, status);
         Assert.StartsWith("aifactory-agent: invalid configuration: ", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>The arguments with <paramref name="flag"/>'s value replaced (a flag given twice is a usage error).</summary>
+    private static List<string> With(List<string> args, string flag, string value)
+    {
+        args[args.IndexOf(flag) + 1] = value;
+        return args;
     }
 }
