@@ -51,8 +51,10 @@ public sealed class GrpcChannel : IDisposable
             {
                 socket.Dispose();
 
-                // Without this, the message names the placeholder address of the HTTP request (localhost:80).
-                throw new UnixSocketConnectException($"cannot connect to unix:{socketPath}: {ex.Message}");
+                // Without this, the message names the placeholder address of the HTTP request (localhost:80). .NET
+                // maps connect's ENOENT to AddressNotAvailable, whose text ("Cannot assign requested address") misleads.
+                string reason = ex.SocketErrorCode == SocketError.AddressNotAvailable && !Path.Exists(socketPath) ? "No such file or directory" : ex.Message;
+                throw new UnixSocketConnectException($"cannot connect to unix:{socketPath}: {reason}");
             }
             catch
             {
