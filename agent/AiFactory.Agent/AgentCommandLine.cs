@@ -13,6 +13,9 @@ internal static class AgentCommandLine
     /// <summary>Exit status for a command line that does not parse (sysexits.h EX_USAGE).</summary>
     public const int ExitUsage = 64;
 
+    /// <summary>Exit status for an error the agent has no better answer to (sysexits.h EX_SOFTWARE).</summary>
+    public const int ExitSoftware = 70;
+
     public static RootCommand Build()
     {
         var root = new RootCommand("aifactory-agent: the AiFactory node agent for GPU servers (systemd service).");
@@ -44,11 +47,26 @@ internal static class AgentCommandLine
             }
             catch (ConfigurationException ex)
             {
-                Console.Error.WriteLine("aifactory-agent: invalid configuration: " + ex.Message);
+                Logging.StdoutLoggerProvider.WriteFatal("invalid configuration: " + ex.Message);
                 return ConfigurationException.ExitCode;
             }
 
-            return Daemon.Run(options);
+            try
+            {
+                return Daemon.Run(options);
+            }
+            catch (Exception ex)
+            {
+                // The last resort: one line and EX_SOFTWARE, not a stack trace that systemd would restart into
+                // again and again; the stack only when asked for with log-level debug.
+                Logging.StdoutLoggerProvider.WriteFatal(ex.Message);
+                if (options.LogLevel <= Microsoft.Extensions.Logging.LogLevel.Debug)
+                {
+                    Console.Error.WriteLine(ex.ToString());
+                }
+
+                return ExitSoftware;
+            }
         });
 
         foreach (Command command in Subcommands())

@@ -13,6 +13,7 @@ internal static class CliApp
         root.Options.Add(GlobalOptions.Json);
         root.Options.Add(GlobalOptions.Timeout);
         root.Options.Add(GlobalOptions.Insecure);
+        root.Options.Add(GlobalOptions.Ca);
         root.Subcommands.Add(Health.HealthCommand.Create());
         root.Subcommands.Add(Version.VersionCommand.Create());
         root.Subcommands.Add(Topology.TopologyCommand.Create());

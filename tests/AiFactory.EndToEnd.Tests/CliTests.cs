@@ -62,6 +62,17 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Version_json_carries_the_clis_own_version_and_commit_too()
+    {
+        (int status, string stdout, _) = await Ctl("version", "--json");
+
+        Assert.Equal(0, status);
+        using JsonDocument json = JsonDocument.Parse(stdout);
+        Assert.Equal(json.RootElement.GetProperty("version").GetString(), json.RootElement.GetProperty("cliVersion").GetString());
+        Assert.Matches("^([0-9a-f]{7,40}|unknown)$", json.RootElement.GetProperty("cliCommit").GetString());
+    }
+
+    [Fact]
     public async Task Without_an_agent_health_exits_69_with_one_line_on_stderr()
     {
         string missing = Path.Combine(_agent.Dir, "run", "absent.sock");

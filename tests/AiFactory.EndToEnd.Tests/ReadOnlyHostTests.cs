@@ -37,7 +37,7 @@ public sealed class ReadOnlyHostTests
         Capability nvml = Assert.Single(status.Capabilities, c => c.Name == "nvml");
         Assert.False(nvml.Available);
         Assert.False(string.IsNullOrWhiteSpace(nvml.Reason));
-        Assert.Contains(agent.Process.Stdout, line => line.Contains("Cannot nvml: ", StringComparison.Ordinal));
+        Assert.Contains(agent.Process.Stdout, line => line.Contains("Capability nvml unavailable: ", StringComparison.Ordinal));
         Assert.Contains(agent.Process.Stdout, line => line.Contains("Read-only: serving inventory only", StringComparison.Ordinal));
     }
 }

@@ -137,7 +137,7 @@ internal static class AgentOptionsLoader
                 "sysfs-root" => options with { SysfsRoot = ExistingDirectory(source, key, value) },
                 "procfs-root" => options with { ProcfsRoot = ExistingDirectory(source, key, value) },
                 "state-dir" => options with { StateDir = AbsolutePath(source, key, value) },
-                "socket" => options with { Socket = AbsolutePath(source, key, value) },
+                "socket" => options with { Socket = SocketPath(source, key, value) },
                 "listen" => options with { Listen = Endpoint(source, key, value, allowOff: true) },
                 "listen-plaintext" => options with { ListenPlaintext = Bool(source, key, value) },
                 "metrics-listen" => options with { MetricsListen = Endpoint(source, key, value, allowOff: true) },
@@ -159,11 +159,46 @@ internal static class AgentOptionsLoader
             throw new ConfigurationException("settings", "listen", options.Listen, "a TCP listener needs tls.certificate and tls.key (or listen-plaintext: true for a loopback test listener)");
         }
 
+        if (options.Listen is not null && options.ListenPlaintext && !IsLoopback(options.Listen))
+        {
+            throw new ConfigurationException("settings", "listen-plaintext", "true", $"serves gRPC without TLS, so it needs a loopback listen address (127.0.0.0/8, [::1] or localhost), not {options.Listen}");
+        }
+
         return options;
     }
 
     private static string HostnameLabel(string source, string key, string value) =>
         Metrics.MetricsOptions.HostnameLabelProblem(value) is { } problem ? throw new ConfigurationException(source, key, value, problem) : value;
+
+    /// <summary>True when <paramref name="listen"/> (already validated) is on a loopback address.</summary>
+    private static bool IsLoopback(string listen) => TryParseEndpoint(listen, out IPEndPoint endpoint) && IPAddress.IsLoopback(endpoint.Address);
+
+    /// <summary>sockaddr_un's sun_path holds 108 bytes with the terminating NUL.</summary>
+    internal const int MaxSocketPathBytes = 107;
+
+    /// <summary>An absolute path short enough for bind(2) where nothing but a (stale) socket lies: the agent removes what lies there.</summary>
+    private static string SocketPath(string source, string key, string value)
+    {
+        AbsolutePath(source, key, value);
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(value);
+        if (bytes > MaxSocketPathBytes)
+        {
+            throw new ConfigurationException(source, key, value, $"is {bytes} bytes long; a Unix socket path holds at most {MaxSocketPathBytes}");
+        }
+
+        Host.Hardware.Files.FileIdentity? existing;
+        try
+        {
+            existing = Host.Hardware.Files.FileIdentity.OfPath(value);
+        }
+        catch (IOException)
+        {
+            // Unreadable here (a directory the agent may not search): bind reports it.
+            return value;
+        }
+
+        return existing is { IsSocket: false } ? throw new ConfigurationException(source, key, value, "exists and is not a socket") : value;
+    }
 
     private static string NonEmpty(string source, string key, string value) =>
         string.IsNullOrWhiteSpace(value) ? throw new ConfigurationException(source, key, value, "must not be empty") : value;

@@ -24,7 +24,7 @@ internal static partial class Daemon
     /// <summary>Exit status when a listener cannot be opened (sysexits.h EX_UNAVAILABLE).</summary>
     public const int ExitUnavailable = 69;
 
-    /// <summary>Exit status when the socket's directory cannot be created (sysexits.h EX_CANTCREAT).</summary>
+    /// <summary>Exit status when the socket's directory or the state directory cannot be created or written (sysexits.h EX_CANTCREAT).</summary>
     public const int ExitCannotCreate = 73;
 
     /// <summary>Runs until SIGTERM/SIGINT; returns the process exit status.</summary>
@@ -39,15 +39,22 @@ internal static partial class Daemon
             }
             catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"aifactory-agent: invalid configuration: tls.certificate: \"{options.TlsCertificate}\" with tls.key \"{options.TlsKey}\": cannot be loaded: {ex.Message}");
+                StdoutLoggerProvider.WriteFatal($"invalid configuration: tls.certificate: \"{options.TlsCertificate}\" with tls.key \"{options.TlsKey}\": cannot be loaded: {ex.Message}");
                 return ConfigurationException.ExitCode;
             }
         }
 
-        if (PrepareSocket(options.Socket) is { } socketProblem)
+        var socketFile = new SocketFile(options.Socket);
+        if (socketFile.Prepare() is { } socketProblem)
         {
-            Console.Error.WriteLine("aifactory-agent: " + socketProblem.Message);
+            StdoutLoggerProvider.WriteFatal(socketProblem.Message);
             return socketProblem.ExitCode;
+        }
+
+        if (Host.Hardware.Files.WritableDirectory.Ensure(options.StateDir) is { } stateProblem)
+        {
+            StdoutLoggerProvider.WriteFatal($"cannot use state-dir {options.StateDir}: {stateProblem}");
+            return ExitCannotCreate;
         }
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
@@ -127,7 +134,7 @@ internal static partial class Daemon
             sp.GetRequiredService<ISystemdNotifier>(),
             sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<ILogger<SystemdLifetime>>(),
-            () => OnListenersAccept(options, sp.GetRequiredService<HostCapabilities>(), sp.GetRequiredService<ILoggerFactory>())));
+            () => OnListenersAccept(options, socketFile, sp.GetRequiredService<HostCapabilities>(), sp.GetRequiredService<ILoggerFactory>())));
 
         WebApplication app = builder.Build();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Daemon");
@@ -162,12 +169,12 @@ internal static partial class Daemon
         catch (IOException ex)
         {
             // Kestrel could not bind (a TCP port in use, a socket path it cannot create).
-            Console.Error.WriteLine($"aifactory-agent: cannot listen: {ex.Message}");
+            StdoutLoggerProvider.WriteFatal($"cannot listen: {ex.Message}");
             return ExitUnavailable;
         }
         finally
         {
-            BestEffortFile.TryDelete(options.Socket);
+            socketFile.Release();
         }
 
         return 0;
@@ -203,9 +210,9 @@ internal static partial class Daemon
     }
 
     /// <summary>Runs once every listener accepts, right before READY=1; returns the STATUS= line.</summary>
-    private static string OnListenersAccept(AgentOptions options, HostCapabilities capabilities, ILoggerFactory loggers)
+    private static string OnListenersAccept(AgentOptions options, SocketFile socketFile, HostCapabilities capabilities, ILoggerFactory loggers)
     {
-        RestrictSocket(options.Socket);
+        socketFile.Claim();
         LogListening(loggers.CreateLogger("AiFactory.Agent.Daemon"), options.Socket, options.Listen ?? "off", options.MetricsListen ?? "off");
         return StatusLine(options, capabilities);
     }
@@ -213,54 +220,6 @@ internal static partial class Daemon
     internal static string StatusLine(AgentOptions options, HostCapabilities capabilities) =>
         $"serving on {options.Socket}" + (options.Listen is null ? string.Empty : $" and {options.Listen}") +
         (capabilities.ReadOnly ? " (read-only)" : string.Empty);
-
-    /// <summary>Creates the socket's directory and removes a stale socket file; null when all is well.</summary>
-    private static (string Message, int ExitCode)? PrepareSocket(string socket)
-    {
-        string? dir = Path.GetDirectoryName(socket);
-        try
-        {
-            if (!string.IsNullOrEmpty(dir))
-            {
-                Directory.CreateDirectory(dir);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return ($"cannot create the directory of socket {socket}: {ex.Message}", ExitCannotCreate);
-        }
-
-        if (!File.Exists(socket))
-        {
-            return null;
-        }
-
-        // A socket file left by a killed process would make bind fail with EADDRINUSE; one that still accepts
-        // belongs to a running agent, which must not lose its socket.
-        try
-        {
-            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-            probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(socket));
-            return ($"cannot listen: another process accepts on {socket} (is an agent already running?)", ExitUnavailable);
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            BestEffortFile.TryDelete(socket);
-            return null;
-        }
-    }
-
-    private static void RestrictSocket(string socket)
-    {
-        try
-        {
-            File.SetUnixFileMode(socket, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the directory's own mode (0750 from tmpfiles) is the real fence.
-        }
-    }
 
     [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "Listening: gRPC on unix:{Socket}, TCP {Listen}, metrics {Metrics}")]
     private static partial void LogListening(ILogger logger, string socket, string listen, string metrics);
@@ -277,6 +236,6 @@ internal static partial class Daemon
     [LoggerMessage(EventId = EventIds.ReadOnlyMode, Level = LogLevel.Warning, Message = "Read-only: serving inventory only, changing nothing on this machine ({Reason})")]
     private static partial void LogReadOnly(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = EventIds.CapabilityMissing, Level = LogLevel.Warning, Message = "Cannot {Capability}: {Reason}")]
+    [LoggerMessage(EventId = EventIds.CapabilityMissing, Level = LogLevel.Warning, Message = "Capability {Capability} unavailable: {Reason}")]
     private static partial void LogCapabilityMissing(ILogger logger, string capability, string reason);
 }

@@ -24,7 +24,43 @@ internal sealed class StdoutLoggerProvider : ILoggerProvider
     }
 
     /// <summary>True when stdout is connected to the journal (systemd sets JOURNAL_STREAM for StandardOutput=journal).</summary>
-    public static bool StdoutIsJournal() => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("JOURNAL_STREAM"));
+    public static bool StdoutIsJournal() => IsJournal(1);
+
+    /// <summary>
+    /// True when descriptor <paramref name="fd"/> (1 stdout, 2 stderr) is the journal stream systemd named in
+    /// <c>$JOURNAL_STREAM</c> (<c>st_dev:st_ino</c>, as sd-daemon compares): a child that inherited the variable but
+    /// writes to a terminal or a pipe gets plain lines.
+    /// </summary>
+    public static bool IsJournal(int fd)
+    {
+        string? stream = Environment.GetEnvironmentVariable("JOURNAL_STREAM");
+        return !string.IsNullOrEmpty(stream) && IsJournalStream(stream, Host.Hardware.Files.FileIdentity.OfDescriptor(fd));
+    }
+
+    /// <summary>True when <paramref name="journalStream"/> (<c>DEV:INO</c> in decimal) names the file <paramref name="file"/>.</summary>
+    internal static bool IsJournalStream(string? journalStream, Host.Hardware.Files.FileIdentity? file)
+    {
+        if (journalStream is null || file is not { } f)
+        {
+            return false;
+        }
+
+        int colon = journalStream.IndexOf(':', StringComparison.Ordinal);
+        return colon > 0 &&
+            ulong.TryParse(journalStream.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out ulong dev) &&
+            ulong.TryParse(journalStream.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out ulong ino) &&
+            dev == f.Device && ino == f.Inode;
+    }
+
+    /// <summary>
+    /// Writes a line that ends the process (an invalid configuration, a listener that cannot open) to stderr as
+    /// <c>aifactory-agent: MESSAGE</c>, with the error priority <c>&lt;3&gt;</c> first when stderr is the journal, so
+    /// that <c>journalctl -p err</c> shows why the agent did not start.
+    /// </summary>
+    public static void WriteFatal(string message) => WriteFatal(Console.Error, IsJournal(2), message);
+
+    internal static void WriteFatal(TextWriter stderr, bool journal, string message) =>
+        stderr.WriteLine((journal ? "<3>" : string.Empty) + "aifactory-agent: " + message.ReplaceLineEndings(" "));
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, ShortCategory(categoryName));
 

@@ -8,4 +8,28 @@ internal static class ProtoJson
     private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithIndentation());
 
     public static void Print(IMessage message) => Console.Out.WriteLine(Formatter.Format(message));
+
+    /// <summary>Prints <paramref name="message"/>'s JSON object with <paramref name="extra"/> string fields added after its own.</summary>
+    public static void Print(IMessage message, params (string Name, string Value)[] extra)
+    {
+        using System.Text.Json.JsonDocument document = System.Text.Json.JsonDocument.Parse(Formatter.Format(message));
+        var buffer = new System.IO.MemoryStream();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Indented = true }))
+        {
+            writer.WriteStartObject();
+            foreach (System.Text.Json.JsonProperty property in document.RootElement.EnumerateObject())
+            {
+                property.WriteTo(writer);
+            }
+
+            foreach ((string name, string value) in extra)
+            {
+                writer.WriteString(name, value);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
 }

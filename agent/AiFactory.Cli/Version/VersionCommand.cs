@@ -21,7 +21,9 @@ internal static class VersionCommand
                 GetVersionResponse agent = await channel.UnaryAsync("/aifactory.agent.v1.Agent/GetVersion", new GetVersionRequest(), GetVersionResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
                 if (parse.GetValue(GlobalOptions.Json))
                 {
-                    ProtoJson.Print(agent);
+                    // The agent's fields as they were, then this CLI's: the two may come from different builds.
+                    int plus = cli.IndexOf('+', StringComparison.Ordinal);
+                    ProtoJson.Print(agent, ("cliVersion", plus < 0 ? cli : cli[..plus]), ("cliCommit", plus < 0 ? "unknown" : cli[(plus + 1)..]));
                 }
                 else
                 {

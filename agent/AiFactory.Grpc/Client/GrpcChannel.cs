@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography.X509Certificates;
 using AiFactory.Grpc.Protocol;
 using Google.Protobuf;
 
@@ -45,6 +47,15 @@ public sealed class GrpcChannel : IDisposable
                 await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct).ConfigureAwait(false);
                 return new NetworkStream(socket, ownsSocket: true);
             }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+
+                // Without this, the message names the placeholder address of the HTTP request (localhost:80). .NET
+                // maps connect's ENOENT to AddressNotAvailable, whose text ("Cannot assign requested address") misleads.
+                string reason = ex.SocketErrorCode == SocketError.AddressNotAvailable && !Path.Exists(socketPath) ? "No such file or directory" : ex.Message;
+                throw new UnixSocketConnectException($"cannot connect to unix:{socketPath}: {reason}");
+            }
             catch
             {
                 socket.Dispose();
@@ -64,16 +75,32 @@ public sealed class GrpcChannel : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             UseProxy = false,
         };
-        if (options.ServerCertificateValidation is not null || options.ClientCertificates is not null)
+        if (options.ServerCertificateValidation is not null || options.TrustedCertificateAuthorities is not null || options.ClientCertificates is not null)
         {
             handler.SslOptions = new System.Net.Security.SslClientAuthenticationOptions
             {
-                RemoteCertificateValidationCallback = options.ServerCertificateValidation,
+                RemoteCertificateValidationCallback = options.ServerCertificateValidation ??
+                    (options.TrustedCertificateAuthorities is { } roots ? (_, certificate, _, errors) => ChainsTo(roots, certificate, errors) : null),
                 ClientCertificates = options.ClientCertificates,
             };
         }
 
         return handler;
+    }
+
+    /// <summary>True when <paramref name="certificate"/> matches the host name and chains to one of <paramref name="roots"/>.</summary>
+    private static bool ChainsTo(X509Certificate2Collection roots, X509Certificate? certificate, SslPolicyErrors errors)
+    {
+        if (certificate is not X509Certificate2 leaf || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(leaf);
     }
 
     /// <summary>Calls a unary method (<c>/package.Service/Method</c>) and returns its response.</summary>
@@ -242,7 +269,9 @@ public sealed class GrpcChannel : IDisposable
                 throw new RpcException(StatusCode.DeadlineExceeded, "Deadline exceeded.", ex);
             }
 
-            throw new RpcException(StatusCode.Unavailable, "Error connecting or talking to the server: " + ex.Message, ex);
+            // A failed Unix socket connect: the path and errno text, without HttpClient's "(localhost:80)".
+            string reason = ex is HttpRequestException { InnerException: UnixSocketConnectException connect } ? connect.Message : ex.Message;
+            throw new RpcException(StatusCode.Unavailable, "Error connecting or talking to the server: " + reason, ex);
         }
     }
 
@@ -269,4 +298,7 @@ public sealed class GrpcChannel : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _invoker.Dispose();
+
+    /// <summary>A Unix socket that could not be connected to, named with the errno text.</summary>
+    private sealed class UnixSocketConnectException(string message) : IOException(message);
 }

@@ -14,6 +14,13 @@ public sealed class GrpcChannelOptions
     /// <summary>TLS validation for https addresses; null uses the system's trust store.</summary>
     public System.Net.Security.RemoteCertificateValidationCallback? ServerCertificateValidation { get; set; }
 
+    /// <summary>
+    /// Certificate authorities that a server's certificate must chain to, instead of the system's trust store (a
+    /// private CA, a self-signed certificate); the host name is still checked. Ignored when
+    /// <see cref="ServerCertificateValidation"/> is set.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2Collection? TrustedCertificateAuthorities { get; set; }
+
     /// <summary>Client certificates offered for mutual TLS.</summary>
     public System.Security.Cryptography.X509Certificates.X509CertificateCollection? ClientCertificates { get; set; }
 }

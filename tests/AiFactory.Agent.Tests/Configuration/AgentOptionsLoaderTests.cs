@@ -239,4 +239,69 @@ public sealed class AgentOptionsLoaderTests : IDisposable
         Assert.Equal("metrics-hostname-label", ex.Key);
         Assert.StartsWith(path + ": metrics-hostname-label: invalid value \"pci_bus_id\"", ex.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("0.0.0.0:17448")]
+    [InlineData("192.168.1.10:17448")]
+    [InlineData("[::]:17448")]
+    public void A_plaintext_listener_on_a_non_loopback_address_is_refused_naming_listen_plaintext(string listen)
+    {
+        var flags = new Dictionary<string, string> { ["listen"] = listen, ["listen-plaintext"] = "true" };
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), flags, NoEnvironment));
+
+        Assert.Equal("listen-plaintext", ex.Key);
+        Assert.Contains("loopback", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(listen, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:17448")]
+    [InlineData("127.0.0.2:17448")]
+    [InlineData("[::1]:17448")]
+    [InlineData("localhost:17448")]
+    public void A_plaintext_listener_on_loopback_is_accepted(string listen)
+    {
+        var flags = new Dictionary<string, string> { ["listen"] = listen, ["listen-plaintext"] = "true" };
+
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), flags, NoEnvironment);
+
+        Assert.Equal(listen, options.Listen);
+        Assert.True(options.ListenPlaintext);
+    }
+
+    [Fact]
+    public void A_socket_path_longer_than_a_unix_socket_address_holds_is_refused()
+    {
+        string socket = "/run/" + new string('s', 100) + ".sock";
+
+        var ex = Assert.Throws<ConfigurationException>(() =>
+            AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), new Dictionary<string, string> { ["socket"] = socket }, NoEnvironment));
+
+        Assert.Equal("socket", ex.Key);
+        Assert.Contains("is 110 bytes long; a Unix socket path holds at most 107", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_socket_path_of_107_bytes_is_accepted()
+    {
+        string socket = "/run/" + new string('s', 97) + ".sock";
+
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), new Dictionary<string, string> { ["socket"] = socket }, NoEnvironment);
+
+        Assert.Equal(107, socket.Length);
+        Assert.Equal(socket, options.Socket);
+    }
+
+    [Fact]
+    public void A_socket_path_where_a_regular_file_lies_is_refused_and_the_file_is_kept()
+    {
+        string config = _dir.File("agent.yaml", "log-level: info\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() =>
+            AgentOptionsLoader.Load(config, new Dictionary<string, string> { ["socket"] = config }, NoEnvironment));
+
+        Assert.Equal($"command line --socket: socket: invalid value \"{config}\": exists and is not a socket", ex.Message);
+        Assert.Equal("log-level: info\n", File.ReadAllText(config));
+    }
 }

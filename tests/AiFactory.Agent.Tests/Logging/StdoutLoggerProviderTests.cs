@@ -56,4 +56,44 @@ public sealed class StdoutLoggerProviderTests
         Assert.False(logger.IsEnabled(LogLevel.Information));
         Assert.Equal(string.Empty, output.ToString());
     }
+
+    [Theory]
+    [InlineData("13:4242", true)]
+    [InlineData("13:4243", false)]
+    [InlineData("14:4242", false)]
+    [InlineData("", false)]
+    [InlineData("13", false)]
+    [InlineData("x:4242", false)]
+    public void Journal_stream_must_name_the_device_and_inode_of_the_descriptor(string journalStream, bool expected)
+    {
+        var pipe = new AiFactory.Host.Hardware.Files.FileIdentity(0x1180, 13, 4242);
+
+        Assert.Equal(expected, StdoutLoggerProvider.IsJournalStream(journalStream, pipe));
+    }
+
+    [Fact]
+    public void Journal_stream_set_but_the_descriptor_closed_is_no_journal()
+    {
+        Assert.False(StdoutLoggerProvider.IsJournalStream("13:4242", null));
+    }
+
+    [Fact]
+    public void A_fatal_line_carries_the_error_priority_under_journald_and_is_one_line()
+    {
+        var stderr = new StringWriter();
+
+        StdoutLoggerProvider.WriteFatal(stderr, journal: true, "invalid configuration: x:\ny");
+
+        Assert.Equal("<3>aifactory-agent: invalid configuration: x: y" + Environment.NewLine, stderr.ToString());
+    }
+
+    [Fact]
+    public void A_fatal_line_outside_journald_has_no_priority()
+    {
+        var stderr = new StringWriter();
+
+        StdoutLoggerProvider.WriteFatal(stderr, journal: false, "cannot listen: port in use");
+
+        Assert.Equal("aifactory-agent: cannot listen: port in use" + Environment.NewLine, stderr.ToString());
+    }
 }

@@ -62,4 +62,25 @@ public sealed class SystemdNotifierTests : IDisposable
 
         Assert.True(notifier.IsEnabled);
     }
+
+    [Fact]
+    public void A_notify_socket_path_too_long_for_an_address_is_reported_once_and_notify_does_not_throw()
+    {
+        string tooLong = "/run/systemd/" + new string('n', 120);
+        var notifier = new SystemdNotifier(tooLong);
+
+        notifier.Notify(ServiceState.Ready);
+
+        Assert.True(notifier.IsEnabled);
+        Assert.Contains(tooLong, notifier.Problem, StringComparison.Ordinal);
+        Assert.Contains("longer than a Unix socket address holds", notifier.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_usable_notify_socket_has_no_problem()
+    {
+        using var systemd = NotifySocket.AtPath(_dir.Path);
+
+        Assert.Null(new SystemdNotifier(systemd.Address).Problem);
+    }
 }

@@ -48,6 +48,34 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Our_client_trusts_a_certificate_that_chains_to_the_authorities_it_was_given()
+    {
+        using GrpcChannel channel = GrpcChannel.ForAddress(new Uri($"https://localhost:{_server.TlsPort}"), new GrpcChannelOptions
+        {
+            TrustedCertificateAuthorities = [X509Certificate2.CreateFromPem(_certificate.ExportCertificatePem())],
+        });
+
+        HealthCheckResponse response = await channel.UnaryAsync("/grpc.health.v1.Health/Check", new HealthCheckRequest(), HealthCheckResponse.Parser);
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+    }
+
+    [Fact]
+    public async Task Our_client_refuses_a_certificate_outside_the_authorities_it_was_given()
+    {
+        using X509Certificate2 other = SelfSigned();
+        using GrpcChannel channel = GrpcChannel.ForAddress(new Uri($"https://localhost:{_server.TlsPort}"), new GrpcChannelOptions
+        {
+            TrustedCertificateAuthorities = [X509Certificate2.CreateFromPem(other.ExportCertificatePem())],
+        });
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            channel.UnaryAsync("/grpc.health.v1.Health/Check", new HealthCheckRequest(), HealthCheckResponse.Parser));
+
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+    }
+
+    [Fact]
     public async Task grpc_js_calls_over_TLS_with_the_certificate_as_its_CA()
     {
         var spec = JsonSpec.Of($"localhost:{_server.TlsPort}", "Check");

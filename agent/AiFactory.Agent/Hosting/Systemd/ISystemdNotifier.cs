@@ -6,6 +6,9 @@ internal interface ISystemdNotifier
     /// <summary>True when <c>$NOTIFY_SOCKET</c> is set (the process runs under systemd with Type=notify).</summary>
     bool IsEnabled { get; }
 
+    /// <summary>Why <c>$NOTIFY_SOCKET</c> is set but cannot be used (a path longer than sockaddr_un holds); null when it can.</summary>
+    string? Problem { get; }
+
     /// <summary>Sends one datagram with the given state lines.</summary>
     void Notify(ServiceState state);
 }

@@ -55,6 +55,11 @@ internal sealed partial class SystemdLifetime : IHostedService, IDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        if (_notifier.Problem is { } problem)
+        {
+            LogNotifySocketUnusable(_logger, problem);
+        }
+
         _lifetime.ApplicationStarted.Register(() =>
         {
             string status = _status();
@@ -76,6 +81,9 @@ internal sealed partial class SystemdLifetime : IHostedService, IDisposable
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public void Dispose() => _watchdog?.Dispose();
+
+    [LoggerMessage(EventId = EventIds.NotifySocketUnusable, Level = LogLevel.Error, Message = "Cannot notify systemd: {Problem}")]
+    private static partial void LogNotifySocketUnusable(ILogger logger, string problem);
 
     [LoggerMessage(EventId = EventIds.Ready, Level = LogLevel.Information, Message = "Ready: {Status}")]
     private static partial void LogReady(ILogger logger, string status);

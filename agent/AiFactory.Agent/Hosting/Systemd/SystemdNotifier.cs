@@ -9,30 +9,46 @@ namespace AiFactory.Agent.Hosting.Systemd;
 /// </summary>
 internal sealed class SystemdNotifier : ISystemdNotifier
 {
-    private readonly string? _socketPath;
+    private readonly UnixDomainSocketEndPoint? _endpoint;
 
     public SystemdNotifier(string? notifySocket)
     {
-        _socketPath = string.IsNullOrEmpty(notifySocket) ? null : notifySocket;
+        if (string.IsNullOrEmpty(notifySocket))
+        {
+            return;
+        }
+
+        IsEnabled = true;
+        string path = notifySocket[0] == '@' ? "\0" + notifySocket[1..] : notifySocket;
+        try
+        {
+            _endpoint = new UnixDomainSocketEndPoint(path);
+        }
+        catch (ArgumentException)
+        {
+            // sockaddr_un holds 108 bytes: systemd never sets a longer one, a hand-made environment might.
+            Problem = $"NOTIFY_SOCKET \"{notifySocket}\" is longer than a Unix socket address holds (107 bytes): no READY=1, no watchdog pings";
+        }
     }
 
     /// <summary>A notifier for this process's environment.</summary>
     public static SystemdNotifier FromEnvironment() => new(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"));
 
-    public bool IsEnabled => _socketPath is not null;
+    public bool IsEnabled { get; }
+
+    public string? Problem { get; }
 
     public void Notify(ServiceState state)
     {
-        if (_socketPath is null)
+        if (_endpoint is null)
         {
             return;
         }
 
-        string path = _socketPath[0] == '@' ? "\0" + _socketPath[1..] : _socketPath;
         try
         {
             using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-            socket.Connect(new UnixDomainSocketEndPoint(path));
+            socket.Connect(_endpoint);
             socket.Send(Encoding.UTF8.GetBytes(state.Text));
         }
         catch (SocketException)

@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace AiFactory.EndToEnd.Tests;
+
+/// <summary>aifactoryctl's global options: bad values are usage errors (exit 2), and an agent it cannot reach is named with the reason.</summary>
+public sealed class CliUsageTests : IDisposable
+{
+    private readonly string _dir = AgentUnderTest.PrepareDirectory();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [InlineData("foo")]
+    [InlineData("ftp://127.0.0.1:21")]
+    [InlineData("https://")]
+    public async Task An_address_that_is_not_host_port_or_a_url_is_a_usage_error(string address)
+    {
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--address", address]);
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Contains($"--address: invalid value \"{address}\"", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("1e30")]
+    [InlineData("-1")]
+    [InlineData("0")]
+    [InlineData("NaN")]
+    public async Task A_timeout_out_of_range_is_a_usage_error(string timeout)
+    {
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--socket", Path.Combine(_dir, "run", "absent.sock"), "--timeout", timeout]);
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Contains("--timeout", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_agents_own_listen_syntax_is_accepted_as_an_https_address()
+    {
+        int port = FreePort();
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--address", $"127.0.0.1:{port}", "--timeout", "30"]);
+
+        Assert.Equal(69, status);
+        Assert.StartsWith("aifactoryctl: Unavailable: ", Assert.Single(stderr.Split('\n')), StringComparison.Ordinal);
+        Assert.Contains("Connection refused", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_socket_is_named_with_the_reason()
+    {
+        string missing = Path.Combine(_dir, "run", "absent.sock");
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--socket", missing, "--timeout", "30"]);
+
+        Assert.Equal(69, status);
+        Assert.Equal($"aifactoryctl: Unavailable: Error connecting or talking to the server: cannot connect to unix:{missing}: No such file or directory", stderr);
+    }
+
+    [Fact]
+    public async Task An_untrusted_certificate_is_reported_with_the_reason_and_ca_trusts_it()
+    {
+        (string certificate, string key) = WriteSelfSignedPem();
+        int port = FreePort();
+        using AgentUnderTest agent = AgentUnderTest.Start(extraArgs: ["--listen", $"127.0.0.1:{port}", "--tls-certificate", certificate, "--tls-key", key]);
+        Assert.True(agent.NextNotification() is { } ready && ready.StartsWith("READY=1", StringComparison.Ordinal), agent.Process.Describe());
+
+        (int untrusted, _, string untrustedError) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--address", $"localhost:{port}", "--timeout", "30"]);
+        (int trusted, string trustedOut, string trustedError) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--address", $"https://localhost:{port}", "--ca", certificate, "--timeout", "30"]);
+
+        Assert.Equal(69, untrusted);
+        string line = Assert.Single(untrustedError.Split('\n'));
+        Assert.Contains("The SSL connection could not be established", line, StringComparison.Ordinal);
+        Assert.Contains("remote certificate", line, StringComparison.OrdinalIgnoreCase);
+        Assert.True(trusted == 0, trustedError);
+        Assert.Equal("SERVING", trustedOut.Trim());
+    }
+
+    [Fact]
+    public async Task A_ca_file_without_certificates_is_a_usage_error()
+    {
+        string empty = Path.Combine(_dir, "empty.pem");
+        File.WriteAllText(empty, "not a certificate\n");
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--address", "localhost:7443", "--ca", empty]);
+
+        Assert.Equal(2, status);
+        Assert.Contains($"--ca: invalid value \"{empty}\"", stderr, StringComparison.Ordinal);
+    }
+
+    private (string Certificate, string Key) WriteSelfSignedPem()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName("localhost");
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using X509Certificate2 created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        string certificate = Path.Combine(_dir, "agent.crt");
+        string keyFile = Path.Combine(_dir, "agent.key");
+        File.WriteAllText(certificate, created.ExportCertificatePem());
+        File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
+        return (certificate, keyFile);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
