@@ -93,6 +93,27 @@ public sealed class MigReconcileTests
         Assert.DoesNotContain(events.Recent(), e => e.Kind == "lease.drift");
     }
 
+    [Fact]
+    public void With_binding_deferred_a_missing_MIG_instance_is_reported_as_not_checked_and_an_occupied_placement_as_drift()
+    {
+        using var server = new FakeServer("gh200", s => s["gpus"]![0]!["migMode"] = true, captureTree: true);
+        using var node = new Node(server);
+        Wire.Lease a = node.Service.Lease(Ask());
+        Wire.Lease b = node.Service.Lease(Ask());
+        server.Applier.DestroyAt("0", a.Mig.Profile, (uint)a.Mig.PlacementStart);
+        server.Applier.DestroyAt("0", b.Mig.Profile, (uint)b.Mig.PlacementStart);
+        // Another profile now sits on b's slice.
+        server.Applier.CreateAt("0", "1g.12gb+me", (uint)b.Mig.PlacementStart, 1);
+
+        (int found, EventBus events) = node.ReconcileAfterRestart(node.Applier.Observe, devicesBound: false);
+
+        Assert.Equal(2, found);
+        Assert.Equal(
+            $"NVML reports no MIG instance 1g.12gb@{a.Mig.PlacementStart}:1 on {Gpu}: binding is deferred, so the agent never created it (the lease is recorded only)",
+            Assert.Single(events.Recent(), e => e.Kind == "lease.unchecked").Message);
+        Assert.Equal(b.Id, Assert.Single(events.Recent(), e => e.Kind == "lease.drift").Subject);
+    }
+
     private static Wire.CreateLeaseRequest Ask() => new()
     {
         Spec = new Wire.LeaseSpec { Owner = "tenant-a", MigProfile = "1g.12gb", Vcpus = 2, MemoryBytes = 1UL << 30, PageSize = Wire.LeasePageSize._4K },
@@ -132,12 +153,12 @@ public sealed class MigReconcileTests
 
         public IReadOnlyList<MigCapacity> MigCapacity => Applier.Capacity();
 
-        public (int Found, EventBus Events) ReconcileAfterRestart(Func<MigObservation> readMig)
+        public (int Found, EventBus Events) ReconcileAfterRestart(Func<MigObservation> readMig, bool devicesBound = true)
         {
             var ledger = new LeaseLedger(_dir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
             ledger.Load();
             var events = new EventBus();
-            int found = LeaseRegistration.Reconcile(ledger, this, events, NullLogger.Instance, devicesBound: true, readMig: readMig);
+            int found = LeaseRegistration.Reconcile(ledger, this, events, NullLogger.Instance, devicesBound, readMig: readMig);
             return (found, events);
         }
 

@@ -22,7 +22,8 @@ internal static class LeaseReconciler
     /// <param name="hostReserved">CPUs the node profile reserves for the host.</param>
     /// <param name="devicesBound">
     /// True when the agent binds leased devices (the vfio binder is active): each leased PCI function must then be on
-    /// vfio-pci. False when binding is deferred (read-only): vfio-pci or the original driver are both expected.
+    /// vfio-pci, and each MIG lease's instance must exist. False when binding is deferred (read-only): vfio-pci or the
+    /// original driver are both expected, and a missing MIG instance is reported as unchecked, not as drift.
     /// </param>
     /// <param name="mig">What NVML reports, or null when this agent has no NVML layer; read only for MIG leases.</param>
     public static IReadOnlyList<LeaseDiscrepancy> Compare(IReadOnlyList<Lease> holding, HostTopology topology, CpuSet hostReserved, bool devicesBound = false, MigObservation? mig = null)
@@ -59,7 +60,7 @@ internal static class LeaseReconciler
                 }
                 else
                 {
-                    CompareMig(lease, placement, mig, found);
+                    CompareMig(lease, placement, mig, devicesBound, found);
                 }
             }
 
@@ -113,7 +114,7 @@ internal static class LeaseReconciler
         }
     }
 
-    private static void CompareMig(Lease lease, LeaseMig placement, MigObservation? mig, List<LeaseDiscrepancy> found)
+    private static void CompareMig(Lease lease, LeaseMig placement, MigObservation? mig, bool devicesBound, List<LeaseDiscrepancy> found)
     {
         string instance = Describe(placement);
         if (mig is null || mig.Unavailable is not null)
@@ -154,9 +155,20 @@ internal static class LeaseReconciler
 
         List<MigInstance> overlapping = [.. gpu.Instances.Where(i => i.Placement.Overlaps(at))];
         string reported = gpu.Instances.Count == 0 ? "none" : string.Join(", ", gpu.Instances.Select(i => $"{i.Profile}@{i.Placement}"));
-        found.Add(new(lease.Id, overlapping.Count > 0
-            ? $"NVML reports {string.Join(" and ", overlapping.Select(i => $"{i.Profile}@{i.Placement} (GPU instance {i.GpuInstanceId})"))} where the lease's MIG instance {instance} should be"
-            : $"NVML reports no MIG instance {instance} (GPU instances on {placement.Gpu}: {reported})"));
+        if (overlapping.Count > 0)
+        {
+            found.Add(new(lease.Id, $"NVML reports {string.Join(" and ", overlapping.Select(i => $"{i.Profile}@{i.Placement} (GPU instance {i.GpuInstanceId})"))} where the lease's MIG instance {instance} should be"));
+        }
+        else if (devicesBound)
+        {
+            found.Add(new(lease.Id, $"NVML reports no MIG instance {instance} (GPU instances on {placement.Gpu}: {reported})"));
+        }
+        else
+        {
+            // Binding deferred (read-only): the agent never created the instance, so its absence is no disagreement;
+            // still said, since the lease exists only on paper.
+            found.Add(new(lease.Id, $"NVML reports no MIG instance {instance}: binding is deferred, so the agent never created it (the lease is recorded only)", Unchecked: true));
+        }
     }
 
     private static string Describe(LeaseMig placement) => $"{placement.Profile}@{placement.PlacementStart}:{placement.PlacementSize} on {placement.Gpu}";
