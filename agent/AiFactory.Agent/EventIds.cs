@@ -46,6 +46,7 @@ internal static class EventIds
     public const int LeaseEnded = 611;
     public const int LeaseRefused = 612;
     public const int LeaseDrift = 620;
+    public const int LeaseUnchecked = 621;
     public const int LeaseAttached = 630;
     public const int LeaseDeviceBindingDeferred = 640;
 }

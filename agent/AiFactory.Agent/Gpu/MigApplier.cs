@@ -15,31 +15,41 @@ internal sealed record MigModeResult(PciAddress Address, bool Enabled, bool Pend
 /// Applies MIG layouts with explicit placements: removes orphaned GPU instances, destroys what must go (compute
 /// instances first, highest placement first), creates GPU instances at their planned placement and then their compute
 /// instance, and reads the GPU back after every change, so no step reports a success the driver did not make.
+/// GPU instances leases hold (<see cref="IMigHolds"/>) are never destroyed, not even as orphans, and MIG is never
+/// disabled under them: layouts are planned around them, and one that cannot be is refused naming the lease.
 /// </summary>
-internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
+internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds? holds = null)
 {
     private readonly Lock _gate = new();
+    private readonly IMigHolds _holds = holds ?? NoMigHolds.Instance;
 
     public MigPlan Plan(string gpu, IReadOnlyList<string> wanted, bool keepExisting, out PciAddress address)
     {
         INvml api = nvml.Require();
         (NvmlDevice device, address, _) = inventory.Resolve(gpu);
         MigProfileTable table = RequireMig(api, device, address);
-        return MigPlanner.Plan(table, MigReader.ReadInstances(api, device, table), wanted, keepExisting);
+        PciAddress at = address;
+        return _holds.While(held => MigPlanner.Plan(table, MigReader.ReadInstances(api, device, table), wanted, keepExisting, On(held, at)));
     }
 
-    public MigApplyResult Apply(string gpu, IReadOnlyList<string> wanted, bool keepExisting)
+    /// <summary>Applies <paramref name="wanted"/> on <paramref name="gpu"/>, planned around the instances leases hold on it.</summary>
+    public MigApplyResult Apply(string gpu, IReadOnlyList<string> wanted, bool keepExisting) =>
+        _holds.While(held => Apply(gpu, wanted, keepExisting, held));
+
+    private MigApplyResult Apply(string gpu, IReadOnlyList<string> wanted, bool keepExisting, IReadOnlyList<MigHold> allHeld)
     {
         lock (_gate)
         {
             INvml api = nvml.Require();
             (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
             MigProfileTable table = RequireMig(api, device, address);
+            IReadOnlyList<MigHold> held = On(allHeld, address);
             var steps = new List<string>();
             var orphans = new List<string>();
 
-            // 1. A GPU instance without compute instances is left by a failed create: remove it first.
-            foreach (var (instance, handle, _) in MigReader.ReadHandles(api, device, table).Where(h => h.Instance.IsOrphaned))
+            // 1. A GPU instance without compute instances is left by a failed create: remove it first, unless a lease
+            //    holds it (its lost compute instance is the lease's drift to report, not this apply's to clean up).
+            foreach (var (instance, handle, _) in MigReader.ReadHandles(api, device, table).Where(h => h.Instance.IsOrphaned && !held.Any(x => x.Is(h.Instance))))
             {
                 api.DestroyGpuInstance(handle);
                 ExpectGone(api, device, table, instance, address);
@@ -47,7 +57,7 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
             }
 
             IReadOnlyList<MigInstance> current = MigReader.ReadInstances(api, device, table);
-            MigPlan plan = MigPlanner.Plan(table, current, wanted, keepExisting);
+            MigPlan plan = MigPlanner.Plan(table, current, wanted, keepExisting, held);
             if (plan.IsRefused || plan.IsNoChange)
             {
                 return new MigApplyResult(address, plan, steps, orphans, current);
@@ -74,9 +84,9 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
                 steps.Add($"created {create} (GPU instance {createdId})");
             }
 
-            // 4. Final read back: the GPU holds exactly the wanted multiset.
+            // 4. Final read back: the GPU holds exactly what the plan kept (held instances included) and created.
             IReadOnlyList<MigInstance> final = MigReader.ReadInstances(api, device, table);
-            var want = (keepExisting ? [.. wanted, .. current.Select(c => c.Profile)] : wanted).Select(n => table.Find(n)!.Id).Order();
+            var want = plan.Keep.Select(k => k.ProfileId).Concat(plan.Create.Select(c => c.Profile.Id)).Order();
             if (!want.SequenceEqual(final.Select(f => f.ProfileId).Order()))
             {
                 throw new InvalidOperationException($"after applying, {address} holds {string.Join(", ", final.Select(f => f.Profile))}, not the planned layout");
@@ -86,7 +96,10 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
         }
     }
 
-    public MigModeResult SetMode(string gpu, bool enabled, bool reset, bool resetAllowed)
+    public MigModeResult SetMode(string gpu, bool enabled, bool reset, bool resetAllowed) =>
+        _holds.While(held => SetMode(gpu, enabled, reset, resetAllowed, held));
+
+    private MigModeResult SetMode(string gpu, bool enabled, bool reset, bool resetAllowed, IReadOnlyList<MigHold> held)
     {
         lock (_gate)
         {
@@ -96,6 +109,11 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
             if (current == enabled && pending == enabled)
             {
                 return new MigModeResult(address, current, pending, false, false, $"MIG is already {(enabled ? "enabled" : "disabled")} on {address}");
+            }
+
+            if (!enabled && On(held, address) is { Count: > 0 } leased)
+            {
+                throw new MigRefusedException($"disabling MIG on {address} would destroy {string.Join("; ", leased)}: release the lease first; nothing was changed");
             }
 
             IReadOnlyList<NvmlProcess> processes = api.GetComputeProcesses(device);
@@ -144,13 +162,25 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
         }
     }
 
-    /// <summary>Destroys the instance of <paramref name="profile"/> at <paramref name="start"/> (compute instances first), read back; false when none is there.</summary>
-    public bool DestroyAt(string gpu, string profile, uint start)
+    /// <summary>
+    /// Destroys the instance of <paramref name="profile"/> at <paramref name="start"/> (compute instances first), read
+    /// back; false when none is there. An instance a lease holds is refused unless <paramref name="forLease"/> is
+    /// that lease (its release).
+    /// </summary>
+    public bool DestroyAt(string gpu, string profile, uint start, string? forLease = null) =>
+        _holds.While(held => DestroyAt(gpu, profile, start, forLease, held));
+
+    private bool DestroyAt(string gpu, string profile, uint start, string? forLease, IReadOnlyList<MigHold> held)
     {
         lock (_gate)
         {
             INvml api = nvml.Require();
             (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
+            if (On(held, address).FirstOrDefault(h => h.Placement.Start == start && string.Equals(h.Profile, profile, StringComparison.OrdinalIgnoreCase) && h.LeaseId != forLease) is { } hold)
+            {
+                throw new MigRefusedException($"{hold}: release the lease first; nothing was destroyed");
+            }
+
             MigProfileTable table = RequireMig(api, device, address);
             var live = MigReader.ReadHandles(api, device, table)
                 .Where(h => h.Instance.Placement.Start == start && string.Equals(h.Instance.Profile, profile, StringComparison.OrdinalIgnoreCase))
@@ -169,6 +199,64 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
             ExpectGone(api, device, table, live[0].Instance, address);
             return true;
         }
+    }
+
+    /// <summary>The GPU instances leases hold now, for planning a node profile's MIG section around them.</summary>
+    public IReadOnlyList<MigHold> Held() => _holds.While(held => held);
+
+    /// <summary>
+    /// Every GPU NVML sees, with its MIG mode and GPU instances, for checking the ledger against; says why when NVML
+    /// cannot be read (absent, or failing on a GPU: then that GPU carries the error).
+    /// </summary>
+    public MigObservation Observe()
+    {
+        if (nvml.Nvml is not INvml api)
+        {
+            return MigObservation.Unreadable($"NVML is not available ({nvml.Error})");
+        }
+
+        var gpus = new Dictionary<PciAddress, MigGpuReading>();
+        lock (_gate)
+        {
+            uint count;
+            try
+            {
+                count = api.DeviceCount;
+            }
+            catch (NvmlException ex)
+            {
+                return MigObservation.Unreadable($"NVML cannot count GPUs ({ex.Message})");
+            }
+
+            for (uint i = 0; i < count; i++)
+            {
+                PciAddress? address = null;
+                try
+                {
+                    NvmlDevice device = api.GetDevice(i);
+                    address = GpuInventory.Address(api, device);
+                    if (api.GetMigMode(device) is (true, _))
+                    {
+                        gpus[address.Value] = new MigGpuReading(true, MigReader.ReadInstances(api, device, MigReader.ReadProfiles(api, device)), null);
+                    }
+                    else
+                    {
+                        gpus[address.Value] = new MigGpuReading(false, [], null);
+                    }
+                }
+                catch (NvmlException ex)
+                {
+                    if (address is null)
+                    {
+                        return MigObservation.Unreadable($"NVML fails on GPU {i} ({ex.Message})");
+                    }
+
+                    gpus[address.Value] = new MigGpuReading(false, [], ex.Message);
+                }
+            }
+        }
+
+        return new MigObservation(gpus, null);
     }
 
     /// <summary>
@@ -216,6 +304,9 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory)
 
         return result;
     }
+
+    /// <summary>The holds on the GPU at <paramref name="address"/>.</summary>
+    private static IReadOnlyList<MigHold> On(IReadOnlyList<MigHold> held, PciAddress address) => [.. held.Where(h => h.Gpu == address)];
 
     /// <summary>Creates one GPU instance at its placement and its full-size compute instance, reading back each; returns the GPU instance id.</summary>
     private static uint CreateOne(INvml api, NvmlDevice device, MigProfileTable table, MigCreate create, PciAddress address)

@@ -1,22 +1,36 @@
+using AiFactory.Agent.Gpu;
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Gpu;
 using AiFactory.Host.Model.Leases;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
+using LeaseMig = AiFactory.Host.Model.Leases.MigPlacement;
 
 namespace AiFactory.Agent.Leases;
 
 /// <summary>
-/// Compares the ledger with the machine at start: devices that are gone or bound to an unexpected driver, CPUs
-/// that are offline or now host-reserved, leases that overlap. Pure: it reports and never "fixes" — an operator
-/// (or the lease's owner) decides, because the ledger may be right and the machine wrong, or the other way round.
+/// Compares the ledger with the machine at start: devices that are gone or bound to an unexpected driver, MIG
+/// instances NVML does not report where the lease placed them, CPUs that are offline or now host-reserved, leases
+/// that overlap. Pure: it reports and never "fixes" — an operator (or the lease's owner) decides, because the ledger
+/// may be right and the machine wrong, or the other way round.
 /// </summary>
 internal static class LeaseReconciler
 {
-    /// <summary>One line per disagreement, each naming the lease and the resource.</summary>
-    public static IReadOnlyList<(string LeaseId, string Message)> Compare(IReadOnlyList<Lease> holding, HostTopology topology, CpuSet hostReserved)
+    /// <summary>One entry per disagreement (or resource that could not be checked), each naming the lease and the resource.</summary>
+    /// <param name="holding">The leases holding resources.</param>
+    /// <param name="topology">The machine now (sysfs).</param>
+    /// <param name="hostReserved">CPUs the node profile reserves for the host.</param>
+    /// <param name="devicesBound">
+    /// True when the agent binds leased devices (the vfio binder is active): each leased PCI function must then be on
+    /// vfio-pci, and each MIG lease's instance must exist. False when binding is deferred (read-only): vfio-pci or the
+    /// original driver are both expected, and a missing MIG instance is reported as unchecked, not as drift.
+    /// </param>
+    /// <param name="mig">What NVML reports, or null when this agent has no NVML layer; read only for MIG leases.</param>
+    public static IReadOnlyList<LeaseDiscrepancy> Compare(IReadOnlyList<Lease> holding, HostTopology topology, CpuSet hostReserved, bool devicesBound = false, MigObservation? mig = null)
     {
-        var found = new List<(string, string)>();
+        var found = new List<LeaseDiscrepancy>();
         var seenDevices = new Dictionary<PciAddress, string>();
+        var seenMig = new Dictionary<(PciAddress, uint, uint), string>();
         var seenCpus = new Dictionary<int, string>();
         foreach (Lease lease in holding)
         {
@@ -24,31 +38,37 @@ internal static class LeaseReconciler
             {
                 if (seenDevices.TryGetValue(d.Address, out string? other))
                 {
-                    found.Add((lease.Id, $"device {d.Address} is also held by lease {other}"));
+                    found.Add(new(lease.Id, $"device {d.Address} is also held by lease {other}"));
                 }
 
                 seenDevices[d.Address] = lease.Id;
-                PciDevice? device = topology.FindDevice(d.Address);
-                if (device is null)
-                {
-                    found.Add((lease.Id, $"device {d.Address} ({d.Role}) is not on the host any more"));
-                }
-                else if (device.Driver is { } driver && driver != "vfio-pci" && driver != d.OriginalDriver)
-                {
-                    found.Add((lease.Id, $"device {d.Address} is bound to {driver}; the lease expects vfio-pci or its original driver {d.OriginalDriver ?? "(none)"}"));
-                }
+                CompareDevice(lease, d, topology.FindDevice(d.Address), devicesBound, found);
             }
 
-            if (lease.Plan.Mig is { } mig && topology.FindDevice(mig.Gpu) is null)
+            if (lease.Plan.Mig is { } placement)
             {
-                found.Add((lease.Id, $"MIG parent GPU {mig.Gpu} is not on the host any more"));
+                var key = (placement.Gpu, (uint)placement.PlacementStart, (uint)placement.PlacementSize);
+                if (seenMig.TryGetValue(key, out string? other))
+                {
+                    found.Add(new(lease.Id, $"MIG instance {Describe(placement)} is also held by lease {other}"));
+                }
+
+                seenMig[key] = lease.Id;
+                if (topology.FindDevice(placement.Gpu) is null)
+                {
+                    found.Add(new(lease.Id, $"MIG parent GPU {placement.Gpu} is not on the host any more"));
+                }
+                else
+                {
+                    CompareMig(lease, placement, mig, devicesBound, found);
+                }
             }
 
             foreach (int cpu in lease.Plan.ClaimedCpus)
             {
                 if (seenCpus.TryGetValue(cpu, out string? other))
                 {
-                    found.Add((lease.Id, $"CPU {cpu} is also held by lease {other}"));
+                    found.Add(new(lease.Id, $"CPU {cpu} is also held by lease {other}"));
                 }
 
                 seenCpus[cpu] = lease.Id;
@@ -57,16 +77,99 @@ internal static class LeaseReconciler
             CpuSet offline = lease.Plan.ClaimedCpus.Except(topology.Cpus.Online);
             if (!offline.IsEmpty)
             {
-                found.Add((lease.Id, $"CPUs {offline} are not online"));
+                found.Add(new(lease.Id, $"CPUs {offline} are not online"));
             }
 
             CpuSet nowReserved = lease.Plan.ClaimedCpus.Intersect(hostReserved);
             if (!nowReserved.IsEmpty)
             {
-                found.Add((lease.Id, $"CPUs {nowReserved} are now reserved for the host by the node profile"));
+                found.Add(new(lease.Id, $"CPUs {nowReserved} are now reserved for the host by the node profile"));
             }
         }
 
         return found;
     }
+
+    private static void CompareDevice(Lease lease, LeasedDevice d, PciDevice? device, bool devicesBound, List<LeaseDiscrepancy> found)
+    {
+        if (device is null)
+        {
+            found.Add(new(lease.Id, $"device {d.Address} ({d.Role}) is not on the host any more"));
+            return;
+        }
+
+        if (devicesBound)
+        {
+            // The binder put every function of the plan (GPUs, their IOMMU-group companions, VFs) on vfio-pci when
+            // the lease was granted; a function found elsewhere (its original driver after a reboot, say) cannot be
+            // passed through although the ledger says it is held for that.
+            if (device.Driver != "vfio-pci")
+            {
+                found.Add(new(lease.Id, $"device {d.Address} ({d.Role}) is bound to {device.Driver ?? "no driver"}; the lease expects vfio-pci (devices are bound to vfio-pci while leased)"));
+            }
+        }
+        else if (device.Driver is { } driver && driver != "vfio-pci" && driver != d.OriginalDriver)
+        {
+            found.Add(new(lease.Id, $"device {d.Address} is bound to {driver}; the lease expects vfio-pci or its original driver {d.OriginalDriver ?? "(none)"}"));
+        }
+    }
+
+    private static void CompareMig(Lease lease, LeaseMig placement, MigObservation? mig, bool devicesBound, List<LeaseDiscrepancy> found)
+    {
+        string instance = Describe(placement);
+        if (mig is null || mig.Unavailable is not null)
+        {
+            found.Add(new(lease.Id, $"MIG instance {instance} could not be checked: {mig?.Unavailable ?? "this agent has no NVML layer"}", Unchecked: true));
+            return;
+        }
+
+        if (!mig.Gpus.TryGetValue(placement.Gpu, out MigGpuReading? gpu))
+        {
+            found.Add(new(lease.Id, $"NVML does not report GPU {placement.Gpu}, which holds MIG instance {instance}"));
+            return;
+        }
+
+        if (gpu.Error is { } error)
+        {
+            found.Add(new(lease.Id, $"MIG instance {instance} could not be checked: NVML fails on {placement.Gpu} ({error})", Unchecked: true));
+            return;
+        }
+
+        if (!gpu.MigEnabled)
+        {
+            found.Add(new(lease.Id, $"GPU {placement.Gpu} is not in MIG mode; the lease holds MIG instance {instance} on it"));
+            return;
+        }
+
+        var at = new Host.Model.Gpu.MigPlacement((uint)placement.PlacementStart, (uint)placement.PlacementSize);
+        MigInstance? exact = gpu.Instances.FirstOrDefault(i => i.Placement == at && string.Equals(i.Profile, placement.Profile, StringComparison.OrdinalIgnoreCase));
+        if (exact is not null)
+        {
+            if (exact.IsOrphaned)
+            {
+                found.Add(new(lease.Id, $"MIG instance {instance} (GPU instance {exact.GpuInstanceId}) has no compute instance"));
+            }
+
+            return;
+        }
+
+        List<MigInstance> overlapping = [.. gpu.Instances.Where(i => i.Placement.Overlaps(at))];
+        string reported = gpu.Instances.Count == 0 ? "none" : string.Join(", ", gpu.Instances.Select(i => $"{i.Profile}@{i.Placement}"));
+        if (overlapping.Count > 0)
+        {
+            found.Add(new(lease.Id, $"NVML reports {string.Join(" and ", overlapping.Select(i => $"{i.Profile}@{i.Placement} (GPU instance {i.GpuInstanceId})"))} where the lease's MIG instance {instance} should be"));
+        }
+        else if (devicesBound)
+        {
+            found.Add(new(lease.Id, $"NVML reports no MIG instance {instance} (GPU instances on {placement.Gpu}: {reported})"));
+        }
+        else
+        {
+            // Binding deferred (read-only): the agent never created the instance, so its absence is no disagreement;
+            // still said, since the lease exists only on paper.
+            found.Add(new(lease.Id, $"NVML reports no MIG instance {instance}: binding is deferred, so the agent never created it (the lease is recorded only)", Unchecked: true));
+        }
+    }
+
+    private static string Describe(LeaseMig placement) => $"{placement.Profile}@{placement.PlacementStart}:{placement.PlacementSize} on {placement.Gpu}";
 }

@@ -45,15 +45,24 @@ internal static partial class LeaseRegistration
             var service = new LeaseService(
                 sp.GetRequiredService<LeaseLedger>(), sp.GetRequiredService<ILeaseHost>(), sp.GetRequiredService<ILeaseDeviceBinder>(),
                 sp.GetRequiredService<ILibvirt>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LeaseService>>());
-            Reconcile(sp.GetRequiredService<LeaseLedger>(), sp.GetRequiredService<ILeaseHost>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<ILogger<LeaseService>>());
+            Reconcile(
+                sp.GetRequiredService<LeaseLedger>(), sp.GetRequiredService<ILeaseHost>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<ILogger<LeaseService>>(),
+                devicesBound: sp.GetRequiredService<ILeaseDeviceBinder>() is not DeferredDeviceBinder,
+                readMig: sp.GetService<Gpu.MigApplier>() is { } mig ? mig.Observe : null);
             return service;
         });
         services.AddSingleton(sp => sp.GetRequiredService<LeaseService>().Definition());
+        services.TryAddSingleton<Gpu.IMigHolds>(sp => sp.GetRequiredService<LeaseLedger>());
         return services;
     }
 
-    /// <summary>Reports (log + <c>lease.drift</c> event) where the ledger and the machine disagree; changes nothing.</summary>
-    public static int Reconcile(LeaseLedger ledger, ILeaseHost host, EventBus events, ILogger logger)
+    /// <summary>
+    /// Reports (log + <c>lease.drift</c> event) where the ledger and the machine disagree, and (log +
+    /// <c>lease.unchecked</c>) what could not be checked; changes nothing. Returns how many were reported.
+    /// </summary>
+    /// <param name="devicesBound">True when the vfio binder is active (not deferred): leased devices must be on vfio-pci.</param>
+    /// <param name="readMig">Reads MIG from NVML (called only when a holding lease has a MIG instance); null without an NVML layer.</param>
+    public static int Reconcile(LeaseLedger ledger, ILeaseHost host, EventBus events, ILogger logger, bool devicesBound = false, Func<Gpu.MigObservation>? readMig = null)
     {
         if (ledger.SetAsidePath is { } aside)
         {
@@ -68,11 +77,20 @@ internal static partial class LeaseRegistration
             return 0;
         }
 
-        IReadOnlyList<(string LeaseId, string Message)> drift = LeaseReconciler.Compare(holding, topology, host.HostReservedCpus);
-        foreach ((string id, string message) in drift)
+        Gpu.MigObservation? mig = holding.Any(l => l.Plan.Mig is not null) ? readMig?.Invoke() : null;
+        IReadOnlyList<LeaseDiscrepancy> drift = LeaseReconciler.Compare(holding, topology, host.HostReservedCpus, devicesBound, mig);
+        foreach (LeaseDiscrepancy d in drift)
         {
-            LogDrift(logger, id, message);
-            events.Publish("lease.drift", Contracts.Agent.V1.EventSeverity.Warning, id, message);
+            if (d.Unchecked)
+            {
+                LogUnchecked(logger, d.LeaseId, d.Message);
+                events.Publish("lease.unchecked", Contracts.Agent.V1.EventSeverity.Warning, d.LeaseId, d.Message);
+            }
+            else
+            {
+                LogDrift(logger, d.LeaseId, d.Message);
+                events.Publish("lease.drift", Contracts.Agent.V1.EventSeverity.Warning, d.LeaseId, d.Message);
+            }
         }
 
         return drift.Count;
@@ -80,4 +98,7 @@ internal static partial class LeaseRegistration
 
     [LoggerMessage(EventId = EventIds.LeaseDrift, Level = LogLevel.Warning, Message = "Lease {Id} disagrees with the host (reported, not changed): {Message}")]
     private static partial void LogDrift(ILogger logger, string id, string message);
+
+    [LoggerMessage(EventId = EventIds.LeaseUnchecked, Level = LogLevel.Warning, Message = "Lease {Id} could not be checked against the host: {Message}")]
+    private static partial void LogUnchecked(ILogger logger, string id, string message);
 }

@@ -37,7 +37,7 @@ internal sealed class MigLeaseBinder(ILeaseDeviceBinder inner, MigApplier applie
         }
         catch
         {
-            Destroy(mig);
+            Destroy(lease.Id, mig);
             throw;
         }
     }
@@ -47,15 +47,16 @@ internal sealed class MigLeaseBinder(ILeaseDeviceBinder inner, MigApplier applie
         inner.Unbind(lease);
         if (lease.Plan.Mig is { } mig)
         {
-            Destroy(mig);
+            Destroy(lease.Id, mig);
         }
     }
 
-    private void Destroy(MigPlacement mig)
+    private void Destroy(string leaseId, MigPlacement mig)
     {
         try
         {
-            applier.DestroyAt(mig.Gpu.ToString(), mig.Profile, (uint)mig.PlacementStart);
+            // The lease's own instance: the applier refuses to destroy a held instance for anyone else.
+            applier.DestroyAt(mig.Gpu.ToString(), mig.Profile, (uint)mig.PlacementStart, forLease: leaseId);
         }
         catch (Exception ex) when (ex is NvmlException or MigRefusedException or InvalidOperationException or KeyNotFoundException)
         {

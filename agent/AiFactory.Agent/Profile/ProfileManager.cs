@@ -40,7 +40,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         if (profile.Mig is not null)
         {
             (IReadOnlyList<MigGpuState> gpus, string? unavailable) = env.Mig is { } mig ? mig.Read() : (Array.Empty<MigGpuState>(), "this agent has no NVML layer");
-            state = state with { MigGpus = gpus, MigUnavailable = unavailable };
+            state = state with { MigGpus = gpus, MigUnavailable = unavailable, MigHeld = env.Mig?.Held() ?? [] };
         }
 
         return ProfilePlanner.Plan(topology, state, profile);

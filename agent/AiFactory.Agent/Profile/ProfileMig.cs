@@ -50,6 +50,9 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
         }
     }
 
+    /// <summary>The GPU instances leases hold (from the lease ledger): the profile's layouts are planned around them.</summary>
+    public IReadOnlyList<MigHold> Held() => applier.Held();
+
     public string SetMode(PciAddress gpu, bool enabled)
     {
         return Guard(gpu, () =>

@@ -1,4 +1,5 @@
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Gpu;
 using AiFactory.Host.Model.Pci;
 
 namespace AiFactory.Host.Model.Profile;
@@ -32,6 +33,12 @@ public sealed record ProfileCurrentState
 
     /// <summary>The GPUs NVML sees, with their MIG state; read only when the profile has a <c>mig</c> section.</summary>
     public IReadOnlyList<MigGpuState> MigGpus { get; init; } = [];
+
+    /// <summary>
+    /// The GPU instances leases hold, from the lease ledger: never destroyed, MIG never disabled under them, and a layout
+    /// that cannot be placed around them is refused naming the lease; empty without a ledger.
+    /// </summary>
+    public IReadOnlyList<MigHold> MigHeld { get; init; } = [];
 
     /// <summary>Why MIG state could not be read (no NVML); null when it was, or was not needed.</summary>
     public string? MigUnavailable { get; init; }

@@ -7,6 +7,8 @@ namespace AiFactory.Host.Planning.Mig;
 /// explicit placements. Keeps as many existing instances as can stay, places the rest so that the largest run of
 /// free memory slices is as long as possible, and refuses with the reason when the wanted set cannot fit.
 /// Unlike mig-parted it never clears a GPU to retry profile orders: it searches placements directly.
+/// GPU instances a lease holds stay where they are, outside the wanted layout: never destroyed, never counted as
+/// one of the wanted profiles, and a layout that cannot be placed around them is refused naming the lease and GPU.
 /// </summary>
 public static class MigPlanner
 {
@@ -16,8 +18,26 @@ public static class MigPlanner
     /// <param name="current">GPU instances that exist now.</param>
     /// <param name="wanted">Profile names wanted (repeats allowed), e.g. <c>3g.40gb, 2g.20gb, 1g.10gb, 1g.10gb</c>.</param>
     /// <param name="keepAll">For a lease: the existing instances must all stay; only additions are allowed.</param>
-    public static MigPlan Plan(MigProfileTable table, IReadOnlyList<MigInstance> current, IReadOnlyList<string> wanted, bool keepAll = false)
+    /// <param name="held">GPU instances leases hold on this GPU (from the ledger): kept whatever is wanted; their
+    /// placements stay occupied even when NVML no longer lists the instance (that is drift, reported elsewhere).</param>
+    public static MigPlan Plan(MigProfileTable table, IReadOnlyList<MigInstance> current, IReadOnlyList<string> wanted, bool keepAll = false, IReadOnlyList<MigHold>? held = null)
     {
+        held ??= [];
+        var heldProfiles = new List<MigProfile>(held.Count);
+        foreach (MigHold hold in held)
+        {
+            MigProfile? profile = table.Find(hold.Profile);
+            if (profile is null)
+            {
+                return MigPlan.Refuse($"{hold}, but this GPU offers no profile {hold.Profile}: nothing is changed while the lease holds it");
+            }
+
+            heldProfiles.Add(profile);
+        }
+
+        List<MigInstance> heldInstances = [.. current.Where(c => held.Any(h => h.Is(c)))];
+        current = [.. current.Where(c => !heldInstances.Contains(c))];
+
         // Resolve names against the GPU's own table.
         var profiles = new List<MigProfile>(wanted.Count);
         foreach (string name in wanted)
@@ -36,11 +56,14 @@ public static class MigPlanner
             profiles.AddRange(current.Select(c => table.Find(c.ProfileId) ?? table.Find(c.Profile)!).Where(p => p is not null));
         }
 
-        string? budget = CheckBudgets(table, profiles);
+        string? budget = CheckBudgets(table, [.. profiles, .. heldProfiles]);
         if (budget is not null)
         {
-            return MigPlan.Refuse(budget);
+            return MigPlan.Refuse(held.Count == 0 ? budget : $"{budget} ({HeldList(held)} must stay)");
         }
+
+        List<(MigPlacement Placement, string Name)> reserved = [.. held.Select(h => (h.Placement, h.ToString()))];
+        int reservedCompute = heldProfiles.Sum(p => (int)p.SliceCount);
 
         // Existing instances that match a wanted profile may stay. Try keeping the most first; fall back to fewer.
         List<MigInstance> candidates = [.. current.Where(c => !c.IsOrphaned && profiles.Any(p => p.Id == c.ProfileId))];
@@ -55,7 +78,11 @@ public static class MigPlanner
                     continue;
                 }
 
-                var search = new Search(table, [.. kept.Select(k => k.Placement)], kept.Sum(k => (int)(table.Find(k.ProfileId)?.SliceCount ?? 0)), remaining);
+                var search = new Search(
+                    table,
+                    [.. reserved, .. kept.Select(k => (k.Placement, "an instance that stays"))],
+                    reservedCompute + kept.Sum(k => (int)(table.Find(k.ProfileId)?.SliceCount ?? 0)),
+                    remaining);
                 if (!search.Run())
                 {
                     firstFailure ??= search.Failure;
@@ -64,7 +91,7 @@ public static class MigPlanner
 
                 var plan = new MigPlan
                 {
-                    Keep = kept,
+                    Keep = [.. kept, .. heldInstances],
                     Destroy = [.. current.Where(c => !kept.Contains(c)).OrderByDescending(c => c.Placement.Start)],
                     Create = search.Best!,
                     LargestFreeRun = search.BestRun,
@@ -83,6 +110,8 @@ public static class MigPlanner
 
         return MigPlan.Refuse(firstFailure?.Describe() ?? "no placement fits");
     }
+
+    private static string HeldList(IReadOnlyList<MigHold> held) => string.Join("; ", held);
 
     private static string? CheckBudgets(MigProfileTable table, List<MigProfile> profiles)
     {
@@ -153,11 +182,11 @@ public static class MigPlanner
     }
 
     /// <summary>Exhaustive placement search (a GPU has at most 8 memory slices and 7 instances).</summary>
-    private sealed class Search(MigProfileTable table, List<MigPlacement> fixedPlacements, int fixedCompute, List<MigProfile> toPlace)
+    private sealed class Search(MigProfileTable table, List<(MigPlacement Placement, string Name)> fixedPlacements, int fixedCompute, List<MigProfile> toPlace)
     {
         private readonly List<MigProfile> _order = [.. toPlace.OrderByDescending(p => p.MemorySlices).ThenByDescending(p => p.SliceCount).ThenBy(p => p.Id)];
         private readonly MigCreate[] _current = new MigCreate[toPlace.Count];
-        private readonly List<(MigPlacement Placement, string Name)> _occupied = [.. fixedPlacements.Select(p => (p, "an instance that stays"))];
+        private readonly List<(MigPlacement Placement, string Name)> _occupied = [.. fixedPlacements];
         private int _deepest = -1;
         private long _bestKey = -1;
 

@@ -88,9 +88,16 @@ public static partial class ProfilePlanner
                 return;
             }
 
+            List<MigHold> held = [.. current.MigHeld.Where(h => h.Gpu == gpu.Address)];
             var steps = new List<ProfileStep>();
             if (!enabled)
             {
+                if (held.Count > 0)
+                {
+                    Error(field + ".enabled", $"disabling MIG on {gpu.Name} would destroy {string.Join("; ", held)}: release the lease first");
+                    return;
+                }
+
                 steps.AddRange(gpu.Instances.OrderByDescending(x => x.Placement.Start).Select(x => new DestroyMigInstanceStep(gpu.Address, gpu.Index, x.Profile, x.Placement) { Field = field }));
                 if (gpu.ModeCurrent || gpu.ModePending)
                 {
@@ -113,8 +120,8 @@ public static partial class ProfilePlanner
                 // Instances that exist while MIG is off go away with the mode change; plan against none.
                 IReadOnlyList<MigInstance> now = gpu.ModeCurrent ? gpu.Instances : [];
                 List<ProfileStep>? changes = layout.Any(l => l.Start is not null)
-                    ? PlanExplicit(field, gpu, now, layout)
-                    : PlanPacked(field, gpu, now, layout);
+                    ? PlanExplicit(field, gpu, now, layout, held)
+                    : PlanPacked(field, gpu, now, layout, held);
                 if (changes is null)
                 {
                     return;
@@ -138,10 +145,10 @@ public static partial class ProfilePlanner
             _changedDevices.Add(gpu.Address);
         }
 
-        /// <summary>Profiles only: the MIG planner keeps what can stay and places the rest.</summary>
-        private List<ProfileStep>? PlanPacked(string field, MigGpuState gpu, IReadOnlyList<MigInstance> now, IReadOnlyList<MigLayoutItem> layout)
+        /// <summary>Profiles only: the MIG planner keeps what can stay and places the rest, around what leases hold.</summary>
+        private List<ProfileStep>? PlanPacked(string field, MigGpuState gpu, IReadOnlyList<MigInstance> now, IReadOnlyList<MigLayoutItem> layout, List<MigHold> held)
         {
-            MigPlan plan = MigPlanner.Plan(gpu.Table, now, [.. layout.Select(l => l.Profile)]);
+            MigPlan plan = MigPlanner.Plan(gpu.Table, now, [.. layout.Select(l => l.Profile)], held: held);
             if (plan.IsRefused)
             {
                 Error(field + ".layout", $"{string.Join(", ", layout)} does not fit {gpu.Name}: {plan.Refusal}");
@@ -155,9 +162,13 @@ public static partial class ProfilePlanner
             ];
         }
 
-        /// <summary>Explicit placements: each checked against NVML's possible placements; exact matches stay.</summary>
-        private List<ProfileStep>? PlanExplicit(string field, MigGpuState gpu, IReadOnlyList<MigInstance> now, IReadOnlyList<MigLayoutItem> layout)
+        /// <summary>
+        /// Explicit placements: each checked against NVML's possible placements and against what leases hold (held
+        /// instances stay, outside the layout); exact matches stay.
+        /// </summary>
+        private List<ProfileStep>? PlanExplicit(string field, MigGpuState gpu, IReadOnlyList<MigInstance> now, IReadOnlyList<MigLayoutItem> layout, List<MigHold> held)
         {
+            now = [.. now.Where(x => !held.Any(h => h.Is(x)))];
             var wanted = new List<(MigProfile Profile, MigPlacement Placement)>();
             bool ok = true;
             for (int j = 0; j < layout.Count; j++)
@@ -187,6 +198,12 @@ public static partial class ProfilePlanner
                     continue;
                 }
 
+                foreach (MigHold hold in held.Where(h => h.Placement.Overlaps(slot.Value)))
+                {
+                    Error(itemField, $"{item} on {gpu.Name} overlaps {hold} (memory slices {slot.Value} and {hold.Placement}): release the lease first");
+                    ok = false;
+                }
+
                 foreach ((MigProfile other, MigPlacement at) in wanted)
                 {
                     if (at.Overlaps(slot.Value))
@@ -204,19 +221,21 @@ public static partial class ProfilePlanner
                 return null;
             }
 
-            long compute = wanted.Sum(w => (long)w.Profile.SliceCount);
+            List<MigProfile> heldProfiles = [.. held.Select(h => gpu.Table.Find(h.Profile)).OfType<MigProfile>()];
+            string heldNote = held.Count == 0 ? string.Empty : $" besides {string.Join("; ", held)}";
+            long compute = wanted.Sum(w => (long)w.Profile.SliceCount) + heldProfiles.Sum(p => (long)p.SliceCount);
             if (compute > gpu.Table.ComputeSlices)
             {
-                Error(field + ".layout", $"{string.Join(" + ", layout)} needs {compute} compute slices; {gpu.Name} has {gpu.Table.ComputeSlices}");
+                Error(field + ".layout", $"{string.Join(" + ", layout)}{heldNote} needs {compute} compute slices; {gpu.Name} has {gpu.Table.ComputeSlices}");
                 return null;
             }
 
-            foreach (IGrouping<uint, (MigProfile Profile, MigPlacement Placement)> g in wanted.GroupBy(w => w.Profile.Id))
+            foreach (IGrouping<uint, MigProfile> g in wanted.Select(w => w.Profile).Concat(heldProfiles).GroupBy(p => p.Id))
             {
-                MigProfile p = g.First().Profile;
+                MigProfile p = g.First();
                 if (g.Count() > p.InstanceCount)
                 {
-                    Error(field + ".layout", $"{g.Count()} x {p.Name} wanted, but {gpu.Name} allows at most {p.InstanceCount}");
+                    Error(field + ".layout", $"{g.Count()} x {p.Name} wanted{heldNote}, but {gpu.Name} allows at most {p.InstanceCount}");
                     return null;
                 }
             }

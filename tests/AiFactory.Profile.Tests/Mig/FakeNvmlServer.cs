@@ -18,7 +18,8 @@ public sealed class FakeNvmlCollection;
 /// </summary>
 internal sealed class FakeNvmlServer : IDisposable
 {
-    public FakeNvmlServer(string fixture, Action<JsonObject>? edit = null)
+    /// <param name="holds">The GPU instances leases hold, as the ledger would report them; none when null.</param>
+    public FakeNvmlServer(string fixture, Action<JsonObject>? edit = null, IMigHolds? holds = null)
     {
         Root = Path.Combine(Path.GetTempPath(), "aifactory-profile-mig", Guid.NewGuid().ToString("n"));
         Directory.CreateDirectory(Root);
@@ -38,7 +39,7 @@ internal sealed class FakeNvmlServer : IDisposable
         Nvml = new GpuNvml(FakeNvmlLibrary.Path, SysfsRoot);
         Assert.True(Nvml.Nvml is not null, Nvml.Error);
         Inventory = new GpuInventory(Nvml, new GpuHealthRegistry());
-        Applier = new MigApplier(Nvml, Inventory);
+        Applier = new MigApplier(Nvml, Inventory, holds);
         Mig = new ProfileMig(Nvml, Inventory, Applier, ProcfsRoot);
     }
 

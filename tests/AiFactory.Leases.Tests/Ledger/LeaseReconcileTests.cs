@@ -1,0 +1,75 @@
+using AiFactory.Agent.Leases;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Topology;
+using AiFactory.Leases.Tests.Planning;
+using Wire = AiFactory.Contracts.Agent.V1;
+
+namespace AiFactory.Leases.Tests.Ledger;
+
+/// <summary>
+/// Reconciliation at start expects the drivers the binder leaves: vfio-pci for every leased function while the vfio
+/// binder is active, vfio-pci or the original driver while binding is deferred. It reports and changes nothing.
+/// </summary>
+public sealed class LeaseReconcileTests
+{
+    private static CreateLeaseRequest Ask(uint gpus) => new()
+    {
+        Spec = new LeaseSpec { Owner = "tenant-a", GpuCount = gpus, Vcpus = 4, MemoryBytes = 4UL << 30 },
+    };
+
+    /// <summary>The fixture with the lease's functions on vfio-pci, except those given another driver (null: none).</summary>
+    private static HostTopology Bound(Wire.Lease lease, params (PciAddress Address, string? Driver)[] except)
+    {
+        var leased = lease.Devices.Select(d => PciAddress.Parse(d.Address)).ToHashSet();
+        var drivers = except.ToDictionary(e => e.Address, e => e.Driver);
+        return Topologies.DgxH100 with
+        {
+            PciDevices = [.. Topologies.DgxH100.PciDevices.Select(d =>
+                drivers.TryGetValue(d.Address, out string? driver) ? d with { Driver = driver }
+                : leased.Contains(d.Address) ? d with { Driver = "vfio-pci" }
+                : d)],
+        };
+    }
+
+    [Fact]
+    public void With_the_vfio_binder_active_a_leased_GPU_found_back_on_its_original_driver_is_reported()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        Wire.Lease lease = host.Service.Lease(Ask(gpus: 2));
+        PciAddress rebooted = PciAddress.Parse(lease.Devices[0].Address);
+        PciAddress unbound = PciAddress.Parse(lease.Devices[1].Address);
+
+        using var later = new LeaseTestHost(Bound(lease, (rebooted, "nvidia"), (unbound, null)), null, host.Directory, host.Time);
+        int found = LeaseRegistration.Reconcile(later.Ledger, later.Host, later.Events, later.Logger, devicesBound: true);
+
+        Assert.Equal(2, found);
+        var messages = later.Events.Recent().Where(e => e.Kind == "lease.drift").Select(e => e.Message).ToList();
+        Assert.Contains($"device {rebooted} (Gpu) is bound to nvidia; the lease expects vfio-pci (devices are bound to vfio-pci while leased)", messages);
+        Assert.Contains($"device {unbound} (Gpu) is bound to no driver; the lease expects vfio-pci (devices are bound to vfio-pci while leased)", messages);
+        Assert.Equal(lease, later.Service.GetLease(new GetLeaseRequest { Id = lease.Id }));
+    }
+
+    [Fact]
+    public void With_the_vfio_binder_active_every_leased_function_on_vfio_pci_is_no_drift()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        Wire.Lease lease = host.Service.Lease(Ask(gpus: 2));
+
+        using var later = new LeaseTestHost(Bound(lease), null, host.Directory, host.Time);
+
+        Assert.Equal(0, LeaseRegistration.Reconcile(later.Ledger, later.Host, later.Events, later.Logger, devicesBound: true));
+        Assert.DoesNotContain(later.Events.Recent(), e => e.Kind == "lease.drift");
+    }
+
+    [Fact]
+    public void With_binding_deferred_a_leased_GPU_on_its_original_driver_is_no_drift()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        host.Service.Lease(Ask(gpus: 2));
+
+        using var later = new LeaseTestHost(Topologies.DgxH100, null, host.Directory, host.Time);
+
+        Assert.Equal(0, LeaseRegistration.Reconcile(later.Ledger, later.Host, later.Events, later.Logger, devicesBound: false));
+    }
+}
