@@ -46,5 +46,8 @@ internal static class EventIds
     public const int LeaseRefused = 612;
     public const int LeaseDrift = 620;
     public const int LeaseAttached = 630;
+    public const int LeaseAttachUndone = 631;
+    public const int LeaseAttachUndoFailed = 632;
+    public const int LeaseExpiryDeferred = 633;
     public const int LeaseDeviceBindingDeferred = 640;
 }
