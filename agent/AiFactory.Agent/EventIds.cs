@@ -48,5 +48,8 @@ internal static class EventIds
     public const int LeaseDrift = 620;
     public const int LeaseUnchecked = 621;
     public const int LeaseAttached = 630;
+    public const int LeaseAttachUndone = 631;
+    public const int LeaseAttachUndoFailed = 632;
+    public const int LeaseExpiryDeferred = 633;
     public const int LeaseDeviceBindingDeferred = 640;
 }

@@ -51,14 +51,14 @@ internal sealed class RecordingBinder : ILeaseDeviceBinder
 /// <summary>A lease service over a temp state dir and a literal topology, as the daemon composes it.</summary>
 internal sealed class LeaseTestHost : IDisposable
 {
-    public LeaseTestHost(HostTopology topology, CpuSet? reserved = null, string? directory = null, ManualTime? time = null, ILeaseDeviceBinder? binder = null, int compactAfterRecords = LeaseLedger.DefaultCompactAfterRecords)
+    public LeaseTestHost(HostTopology topology, CpuSet? reserved = null, string? directory = null, ManualTime? time = null, ILeaseDeviceBinder? binder = null, int compactAfterRecords = LeaseLedger.DefaultCompactAfterRecords, ILibvirt? libvirt = null)
     {
         Directory = directory ?? Path.Combine(Path.GetTempPath(), "aifactory-leases-" + Guid.NewGuid().ToString("N"));
         Time = time ?? new ManualTime(DateTimeOffset.UtcNow);
         Host = new StaticLeaseHost(topology, reserved);
         Ledger = new LeaseLedger(Directory, NullLogger<LeaseLedger>.Instance, Time) { CompactAfterRecords = compactAfterRecords };
         Ledger.Load();
-        Service = new LeaseService(Ledger, Host, binder ?? Binder, new NativeLibvirt(), Events, Time, NullLogger<LeaseService>.Instance);
+        Service = new LeaseService(Ledger, Host, binder ?? Binder, libvirt ?? new NativeLibvirt(), Events, Time, NullLogger<LeaseService>.Instance);
     }
 
     public string Directory { get; }

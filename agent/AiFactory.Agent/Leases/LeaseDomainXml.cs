@@ -4,6 +4,7 @@ using System.Xml.Linq;
 using AiFactory.Grpc;
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Model.Pci;
 
 namespace AiFactory.Agent.Leases;
 
@@ -11,7 +12,10 @@ namespace AiFactory.Agent.Leases;
 /// Merges a lease into a libvirt domain XML: a <c>&lt;hostdev mode='subsystem' type='pci' managed='no'&gt;</c> per device,
 /// <c>&lt;cputune&gt;</c> vcpupin/emulatorpin, <c>&lt;numatune&gt;</c> memnodes, hugepages per guest cell, and a guest NUMA
 /// topology with one cell per host node used. Pure: XML in, XML out. Pins or NUMA settings the caller already wrote are a
-/// conflict (the lease owns them), reported as InvalidArgument naming <c>domain_xml</c>.
+/// conflict (the lease owns them), and so is any PCI device passed through (<c>&lt;hostdev type='pci'&gt;</c> or
+/// <c>&lt;interface type='hostdev'&gt;</c>) that the lease does not hold: both are InvalidArgument naming <c>domain_xml</c>.
+/// A passthrough of one of the lease's own devices that the caller wrote is kept (its guest address, ROM settings, MAC)
+/// and made <c>managed='no'</c>: the agent, not libvirt, moves the lease's devices between drivers.
 /// </summary>
 internal static class LeaseDomainXml
 {
@@ -101,8 +105,9 @@ internal static class LeaseDomainXml
         XElement devices = GetOrAdd(domain, "devices");
         foreach (LeasedDevice d in plan.Devices)
         {
-            if (FindHostdev(devices, d) is not null)
+            if (PciPassthroughs(domain).FirstOrDefault(p => p.Address == d.Address).Element is { } written)
             {
+                written.SetAttributeValue("managed", "no");
                 continue;
             }
 
@@ -114,15 +119,90 @@ internal static class LeaseDomainXml
         }
     }
 
+    /// <summary>
+    /// Takes out what <see cref="Merge"/> put in except the devices (which <see cref="Merge"/> finds and keeps): the pins,
+    /// <c>&lt;numatune&gt;</c>, the guest NUMA cells and the hugepage backing. Used before merging a lease again into the
+    /// domain it is already attached to, so that attaching twice gives the same definition as attaching once.
+    /// </summary>
+    public static void Strip(XDocument doc)
+    {
+        XElement domain = doc.Root!;
+        domain.Element("cputune")?.Elements().Where(e => e.Name.LocalName is "vcpupin" or "emulatorpin").Remove();
+        domain.Elements("numatune").Remove();
+        domain.Element("cpu")?.Elements("numa").Remove();
+        domain.Element("memoryBacking")?.Elements("hugepages").Remove();
+    }
+
+    /// <summary>
+    /// Every PCI function the domain passes through: each <c>&lt;hostdev type='pci'&gt;</c> and each
+    /// <c>&lt;interface type='hostdev'&gt;</c> (an SR-IOV VF given as a NIC) with its source address. An address that does
+    /// not parse is InvalidArgument naming <c>domain_xml</c>, the element and the value.
+    /// </summary>
+    public static IReadOnlyList<(XElement Element, PciAddress Address)> PciPassthroughs(XElement domain)
+    {
+        var found = new List<(XElement, PciAddress)>();
+        foreach (XElement e in domain.Element("devices")?.Elements() ?? [])
+        {
+            bool passthrough = (e.Name.LocalName == "hostdev" && (string?)e.Attribute("type") == "pci") ||
+                (e.Name.LocalName == "interface" && (string?)e.Attribute("type") == "hostdev");
+            if (passthrough && e.Element("source")?.Element("address") is { } a && ((string?)a.Attribute("type") ?? "pci") == "pci")
+            {
+                found.Add((e, new PciAddress(
+                    ParseHex(e, a, "domain"), (byte)ParseHex(e, a, "bus", 0xff), (byte)ParseHex(e, a, "slot", 0x1f), (byte)ParseHex(e, a, "function", 7))));
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>The domain's vCPUs: the maximum (<c>&lt;vcpu&gt;</c>) and how many are online (its <c>current</c>, else the maximum).</summary>
+    public static (int Max, int Current) Vcpus(XDocument doc)
+    {
+        XElement? vcpu = doc.Root!.Element("vcpu");
+        int max = vcpu is not null && int.TryParse(vcpu.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int m) ? m : 1;
+        int current = (string?)vcpu?.Attribute("current") is { } c && int.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : max;
+        return (max, current);
+    }
+
+    /// <summary>
+    /// The host CPUs each vCPU and the emulator threads of a running domain may use now, from its live XML: its
+    /// <c>vcpupin</c>/<c>emulatorpin</c>, else <c>&lt;vcpu cpuset&gt;</c>, else <paramref name="all"/> (unpinned). What a
+    /// live attach puts back when it fails halfway.
+    /// </summary>
+    public static (IReadOnlyList<CpuSet> Vcpus, CpuSet Emulator) LivePins(XDocument live, int vcpus, CpuSet all)
+    {
+        XElement domain = live.Root!;
+        CpuSet fallback = (string?)domain.Element("vcpu")?.Attribute("cpuset") is { Length: > 0 } set ? CpuSet.Parse(set) : all;
+        XElement? tune = domain.Element("cputune");
+        CpuSet Pin(XElement? e) => (string?)e?.Attribute("cpuset") is { Length: > 0 } cpus ? CpuSet.Parse(cpus) : fallback;
+        var pins = new CpuSet[vcpus];
+        for (int i = 0; i < vcpus; i++)
+        {
+            pins[i] = Pin(tune?.Elements("vcpupin").FirstOrDefault(p => (string?)p.Attribute("vcpu") == i.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        return (pins, Pin(tune?.Element("emulatorpin")));
+    }
+
     /// <summary>The PCI addresses of a domain's <c>hostdev type='pci'</c> sources, in kernel form.</summary>
     public static IReadOnlyList<string> Hostdevs(XDocument doc) =>
         [.. doc.Descendants("hostdev").Where(h => (string?)h.Attribute("type") == "pci")
             .Select(h => h.Element("source")?.Element("address")).OfType<XElement>()
             .Select(a => string.Create(CultureInfo.InvariantCulture,
-                $"{ParseHex(a, "domain"):x4}:{ParseHex(a, "bus"):x2}:{ParseHex(a, "slot"):x2}.{ParseHex(a, "function"):x1}"))];
+                $"{ParseHex(a, a, "domain"):x4}:{ParseHex(a, a, "bus"):x2}:{ParseHex(a, a, "slot"):x2}.{ParseHex(a, a, "function"):x1}"))];
 
     private static void CheckConflicts(XElement domain, LeasePlan plan)
     {
+        var held = plan.Devices.Select(d => d.Address).ToHashSet();
+        foreach ((XElement element, PciAddress address) in PciPassthroughs(domain))
+        {
+            if (!held.Contains(address))
+            {
+                throw Invalid($"<{element.Name.LocalName}> passes through PCI {address}, which this lease does not hold; " +
+                    "a domain gets only its lease's devices (remove it, or lease the device)");
+            }
+        }
+
         if (domain.Element("cputune") is { } tune)
         {
             if (tune.Element("vcpupin") is { } pin)
@@ -155,16 +235,13 @@ internal static class LeaseDomainXml
         {
             throw Invalid($"<vcpu cpuset='{cpuset}'> conflicts with the lease's per-vCPU pins; remove the cpuset");
         }
-
-        _ = plan;
     }
 
-    private static XElement? FindHostdev(XElement devices, LeasedDevice d) =>
-        devices.Elements("hostdev").FirstOrDefault(h => h.Element("source")?.Element("address") is { } a &&
-            ParseHex(a, "domain") == d.Address.Domain && ParseHex(a, "bus") == d.Address.Bus &&
-            ParseHex(a, "slot") == d.Address.Device && ParseHex(a, "function") == d.Address.Function);
-
-    private static int ParseHex(XElement address, string attribute)
+    /// <summary>
+    /// One attribute of a PCI source address, read as libvirt reads it (<c>strtoul</c> base 0: <c>0x</c> hex, a leading
+    /// <c>0</c> octal, else decimal); absent is 0. Anything else, or above <paramref name="max"/>, is InvalidArgument.
+    /// </summary>
+    private static int ParseHex(XElement owner, XElement address, string attribute, int max = 0xffff)
     {
         string? s = (string?)address.Attribute(attribute);
         if (s is null)
@@ -172,9 +249,25 @@ internal static class LeaseDomainXml
             return 0;
         }
 
-        return s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-            ? int.Parse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)
-            : int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture);
+        bool ok;
+        long value;
+        if (s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+        {
+            ok = long.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
+        }
+        else if (s.Length > 1 && s[0] == '0')
+        {
+            ok = s.AsSpan(1).IndexOfAnyExcept("01234567") < 0 && s.Length < 12;
+            value = ok ? Convert.ToInt64(s, 8) : 0;
+        }
+        else
+        {
+            ok = long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+        }
+
+        return ok && value >= 0 && value <= max
+            ? (int)value
+            : throw Invalid($"<{owner.Name.LocalName}> source address {attribute}='{s}' is not a PCI {attribute} number");
     }
 
     private static string Hex(int value, int digits) => "0x" + value.ToString("x" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);

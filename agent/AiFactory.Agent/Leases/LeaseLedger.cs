@@ -33,6 +33,10 @@ internal sealed partial class LeaseLedger
     // encodes one lease and copies the others' bytes instead of converting and encoding every one again.
     private readonly ConditionalWeakTable<Entry, ByteString> _encoded = new();
     private readonly List<string> _ended = [];
+
+    // Holding leases whose End is giving their devices back (outside the lock); not stored: after a crash the lease
+    // simply still holds.
+    private readonly HashSet<string> _ending = new(StringComparer.Ordinal);
     private readonly string _directory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -138,8 +142,41 @@ internal sealed partial class LeaseLedger
         }
     }
 
-    /// <summary>Ends a lease (released or expired); <paramref name="undo"/> (device unbinding) runs first. Throws NotFound for an unknown id.</summary>
+    /// <summary>
+    /// Ends a lease (released or expired); <paramref name="undo"/> (device unbinding) runs first. Throws NotFound for an
+    /// unknown id, FailedPrecondition for one already ended or being ended; when <paramref name="undo"/> throws, the lease
+    /// still holds everything.
+    /// </summary>
+    /// <remarks>
+    /// <paramref name="undo"/> runs outside the lock: giving a device back to its driver is a sysfs write that can block
+    /// in the kernel (a vfio-pci unbind waits for whoever has the device open), and listing, granting, metrics scrapes and
+    /// other releases must not wait on it. It is safe because the lease keeps holding its resources until the end is
+    /// stored (the planner cannot hand them out meanwhile), and <see cref="_ending"/> refuses a second End or an
+    /// <see cref="Update"/> of it until then. A crash during <paramref name="undo"/> leaves the lease recorded as
+    /// holding: the start-up reconciliation reports the devices that already went back, and releasing it again finishes
+    /// the job (unbinding asserts first).
+    /// </remarks>
     public Entry End(string id, LeaseState how, Action<Lease>? undo = null)
+    {
+        Lease lease = BeginEnd(id);
+        try
+        {
+            undo?.Invoke(lease);
+        }
+        catch
+        {
+            AbortEnd(id);
+            throw;
+        }
+
+        return FinishEnd(id, how);
+    }
+
+    /// <summary>
+    /// The first step of <see cref="End"/>: marks a holding lease as being ended and returns it, for its devices to be
+    /// given back outside the lock. Throws as <see cref="End"/> does. Follow with <see cref="FinishEnd"/> or <see cref="AbortEnd"/>.
+    /// </summary>
+    public Lease BeginEnd(string id)
     {
         lock (_gate)
         {
@@ -153,7 +190,36 @@ internal sealed partial class LeaseLedger
                 throw new RpcException(StatusCode.FailedPrecondition, $"id: lease \"{id}\" already ended ({entry.Lease.State.ToString().ToLowerInvariant()})");
             }
 
-            undo?.Invoke(entry.Lease);
+            if (!_ending.Add(id))
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, $"id: lease \"{id}\" is being released already");
+            }
+
+            return entry.Lease;
+        }
+    }
+
+    /// <summary>Takes back <see cref="BeginEnd"/>: giving the devices back failed, and the lease holds them still.</summary>
+    public void AbortEnd(string id)
+    {
+        lock (_gate)
+        {
+            _ending.Remove(id);
+        }
+    }
+
+    /// <summary>The last step of <see cref="End"/>: records the lease as <paramref name="how"/> and stores it.</summary>
+    public Entry FinishEnd(string id, LeaseState how)
+    {
+        lock (_gate)
+        {
+            if (!_ending.Remove(id))
+            {
+                throw new InvalidOperationException($"lease \"{id}\" is not being ended");
+            }
+
+            // Still the same record: while its id was in _ending nothing else could change or remove it.
+            Entry entry = _leases[id];
             var ended = entry with { Lease = entry.Lease with { State = how }, EndedAt = _time.GetUtcNow() };
             _leases[id] = ended;
             _ended.Add(id);
@@ -172,7 +238,10 @@ internal sealed partial class LeaseLedger
         }
     }
 
-    /// <summary>Changes a holding lease (attachment to a domain) and stores it.</summary>
+    /// <summary>
+    /// Changes a holding lease (attachment to a domain) and stores it; <paramref name="change"/> runs under the lock and
+    /// may throw to refuse. FailedPrecondition while the lease is being ended.
+    /// </summary>
     public Entry Update(string id, Func<Lease, Lease> change)
     {
         lock (_gate)
@@ -180,6 +249,11 @@ internal sealed partial class LeaseLedger
             if (!_leases.TryGetValue(id, out Entry? entry) || !entry.Holds)
             {
                 throw new RpcException(StatusCode.NotFound, $"id: no active lease \"{id}\"");
+            }
+
+            if (_ending.Contains(id))
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, $"id: lease \"{id}\" is being released");
             }
 
             Entry updated = entry with { Lease = change(entry.Lease) };

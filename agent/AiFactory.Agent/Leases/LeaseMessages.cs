@@ -161,6 +161,7 @@ internal static class LeaseMessages
                 SplitCores = plan.FragmentationAfter.SplitCores,
             },
             Domain = lease.Domain ?? string.Empty,
+            LibvirtUri = lease.LibvirtUri ?? string.Empty,
             EndedUnixMs = endedAt?.ToUnixTimeMilliseconds() ?? 0,
         };
         foreach (LeasedDevice d in plan.Devices)
@@ -248,6 +249,7 @@ internal static class LeaseMessages
                 Request = request with { Ttl = null },
                 Plan = plan,
                 Domain = m.Domain.Length > 0 ? m.Domain : null,
+                LibvirtUri = m.LibvirtUri.Length > 0 ? m.LibvirtUri : null,
             };
         }
         catch (Exception ex) when (ex is FormatException or RpcException or ArgumentException)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Xml.Linq;
 using AiFactory.Agent.Events;
 using AiFactory.Grpc;
 using AiFactory.Grpc.Services;
@@ -30,6 +29,10 @@ internal sealed partial class LeaseService
     private readonly EventBus _events;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+
+    // Serialises attaching with releasing and expiring (see LeaseService.Attach.cs): a lease is never attached to two
+    // domains, and never released while an attach is starting its domain.
+    private readonly Lock _attachGate = new();
 
     public LeaseService(LeaseLedger ledger, ILeaseHost host, ILeaseDeviceBinder binder, ILibvirt libvirt, EventBus events, TimeProvider time, ILogger<LeaseService> logger)
     {
@@ -96,9 +99,28 @@ internal sealed partial class LeaseService
             throw new RpcException(StatusCode.InvalidArgument, "id: is required");
         }
 
-        Wire.Lease wire = _ledger.End(request.Id, LeaseState.Released, _binder.Unbind).ToWire();
-        LogEnded(_logger, wire.Id, "released");
-        Publish("lease.released", Wire.EventSeverity.Info, wire, $"lease {wire.Id} of {wire.Owner} released");
+        Host.Model.Leases.Lease lease;
+        string? runningDomain = null;
+        lock (_attachGate)
+        {
+            // Under the attach gate: no attach of this lease can start its domain between the check and the mark.
+            if (_ledger.Get(request.Id) is { Holds: true } entry && RunningDomain(entry.Lease) is { } running)
+            {
+                runningDomain = running.Name;
+                if (!request.Force)
+                {
+                    throw new RpcException(StatusCode.FailedPrecondition, running.Why);
+                }
+            }
+
+            lease = _ledger.BeginEnd(request.Id);
+        }
+
+        Wire.Lease wire = FinishEnd(lease, LeaseState.Released);
+
+        string how = runningDomain is null ? "released" : $"released with force while domain {runningDomain} was running";
+        LogEnded(_logger, wire.Id, how);
+        Publish("lease.released", runningDomain is null ? Wire.EventSeverity.Info : Wire.EventSeverity.Warning, wire, $"lease {wire.Id} of {wire.Owner} {how}");
         return wire;
     }
 
@@ -128,7 +150,19 @@ internal sealed partial class LeaseService
         {
             try
             {
-                Wire.Lease wire = _ledger.End(id, LeaseState.Expired, _binder.Unbind).ToWire();
+                Host.Model.Leases.Lease lease;
+                lock (_attachGate)
+                {
+                    if (ExpiryWaitsForDomain(id))
+                    {
+                        continue;
+                    }
+
+                    lease = _ledger.BeginEnd(id);
+                }
+
+                Wire.Lease wire = FinishEnd(lease, LeaseState.Expired);
+
                 LogEnded(_logger, wire.Id, "expired");
                 Publish("lease.expired", Wire.EventSeverity.Info, wire, $"lease {wire.Id} of {wire.Owner} expired");
             }
@@ -139,71 +173,23 @@ internal sealed partial class LeaseService
         }
     }
 
-    public Wire.AttachLeaseResponse AttachLease(Wire.AttachLeaseRequest request)
+    /// <summary>
+    /// Gives a lease's devices back (outside every lock: the sysfs writes can block) and records its end; when giving
+    /// back fails the lease still holds everything and the error goes up.
+    /// </summary>
+    private Wire.Lease FinishEnd(Host.Model.Leases.Lease lease, LeaseState how)
     {
-        if (string.IsNullOrEmpty(request.Id))
-        {
-            throw new RpcException(StatusCode.InvalidArgument, "id: is required");
-        }
-
-        if ((request.DomainXml.Length > 0) == (request.DomainName.Length > 0))
-        {
-            throw new RpcException(StatusCode.InvalidArgument, "domain_xml: give either domain_xml or domain_name");
-        }
-
-        LeaseLedger.Entry entry = _ledger.Get(request.Id) is { Holds: true } e ? e : throw new RpcException(StatusCode.NotFound, $"id: no active lease \"{request.Id}\"");
-        string uri = request.LibvirtUri.Length > 0 ? request.LibvirtUri : DefaultLibvirtUri;
-        XDocument? given = request.DomainXml.Length > 0 ? LeaseDomainXml.Parse(request.DomainXml) : null;
         try
         {
-            using ILibvirtConnection connection = _libvirt.Open(uri);
-            XDocument doc;
-            bool wasActive = false;
-            if (given is not null)
-            {
-                doc = given;
-            }
-            else
-            {
-                using ILibvirtDomain existing = connection.Lookup(request.DomainName) ?? throw new RpcException(StatusCode.NotFound, $"domain_name: no domain \"{request.DomainName}\" on {uri}");
-                wasActive = existing.IsActive;
-                doc = LeaseDomainXml.Parse(existing.GetXml(inactive: true));
-            }
-
-            string name = LeaseDomainXml.NameOf(doc);
-            if (_ledger.List(includeEnded: false).FirstOrDefault(x => x.Lease.Domain == name && x.Lease.Id != request.Id) is { } other)
-            {
-                throw new RpcException(StatusCode.FailedPrecondition, $"domain_name: domain \"{name}\" already carries lease {other.Lease.Id}");
-            }
-
-            LeaseDomainXml.Merge(doc, entry.Lease.Plan);
-            using ILibvirtDomain domain = connection.Define(doc.ToString(SaveOptions.DisableFormatting));
-            if (wasActive)
-            {
-                // The persistent definition changes at next boot; pin the running guest now.
-                IReadOnlyList<int> pins = entry.Lease.Plan.VcpuPins;
-                for (int i = 0; i < pins.Count; i++)
-                {
-                    domain.PinVcpu(i, CpuSet.Of(pins[i]));
-                }
-
-                domain.PinEmulator(entry.Lease.Plan.EmulatorCpus);
-            }
-            else if (request.Start)
-            {
-                domain.Create();
-            }
-
-            string xml = domain.GetXml();
-            Wire.Lease wire = _ledger.Update(request.Id, l => l with { State = LeaseState.Attached, Domain = name }).ToWire();
-            LogAttached(_logger, wire.Id, name, uri);
-            Publish("lease.attached", Wire.EventSeverity.Info, wire, $"lease {wire.Id} attached to domain {name} on {uri}");
-            return new Wire.AttachLeaseResponse { Lease = wire, DomainXml = xml };
+            _binder.Unbind(lease);
         }
-        catch (LibvirtException ex)
+        catch
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"libvirt_uri: {ex.Message}");
+            _ledger.AbortEnd(lease.Id);
+            throw;
         }
+
+        return _ledger.FinishEnd(lease.Id, how).ToWire();
     }
 
     private void Publish(string kind, Wire.EventSeverity severity, Wire.Lease lease, string message) =>

@@ -117,9 +117,11 @@ internal static class LeaseCommand
     private static Command ReleaseCommand()
     {
         var id = new Argument<string>("id") { Description = "the lease id" };
-        var command = new Command("release", "release a lease: devices go back to their drivers, CPUs and pages are free again");
+        var force = new Option<bool>("--force") { Description = "release even while the attached domain runs (its devices go back to their host drivers under the guest)" };
+        var command = new Command("release", "release a lease: devices go back to their drivers, CPUs and pages are free again; refused while its domain runs");
         command.Arguments.Add(id);
-        command.SetAction((parse, ct) => Call(parse, ct, "Release", new ReleaseLeaseRequest { Id = parse.GetValue(id)! }, Contracts.Agent.V1.Lease.Parser, Print));
+        command.Options.Add(force);
+        command.SetAction((parse, ct) => Call(parse, ct, "Release", new ReleaseLeaseRequest { Id = parse.GetValue(id)!, Force = parse.GetValue(force) }, Contracts.Agent.V1.Lease.Parser, Print));
         return command;
     }
 
@@ -129,7 +131,7 @@ internal static class LeaseCommand
         var xml = new Option<FileInfo?>("--domain-xml") { Description = "a libvirt domain XML file to merge the lease into and define" };
         var name = new Option<string?>("--domain") { Description = "an already defined libvirt domain" };
         var uri = new Option<string?>("--uri") { Description = "libvirt URI (default qemu:///system)" };
-        var start = new Option<bool>("--start") { Description = "start the domain after defining it" };
+        var start = new Option<bool>("--start") { Description = "start the domain after defining it (a running domain is pinned live instead)" };
         var command = new Command("attach", "wire a lease into a libvirt domain: hostdevs, vCPU/emulator pins, numatune, hugepages, guest NUMA");
         command.Arguments.Add(id);
         foreach (Option o in new Option[] { xml, name, uri, start })
@@ -156,6 +158,11 @@ internal static class LeaseCommand
             return Call(parse, ct, "AttachLease", request, AttachLeaseResponse.Parser, r =>
             {
                 Print(r.Lease);
+                if (r.PendingRestart)
+                {
+                    Console.Out.WriteLine("  note: " + r.Note);
+                }
+
                 Console.Out.WriteLine();
                 Console.Out.WriteLine(r.DomainXml);
             });

@@ -34,6 +34,9 @@ public interface ILibvirtDomain : IDisposable
     /// <summary>True while running.</summary>
     bool IsActive { get; }
 
+    /// <summary>True when it has a persistent definition (false for a transient domain, which exists only while running).</summary>
+    bool IsPersistent { get; }
+
     /// <summary>The XML description: the live one, or with <paramref name="inactive"/> the persistent definition.</summary>
     string GetXml(bool inactive = false);
 

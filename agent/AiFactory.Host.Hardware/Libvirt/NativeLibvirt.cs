@@ -82,6 +82,8 @@ public sealed class NativeLibvirt : ILibvirt
 
         public bool IsActive => Check(Interop.DomainIsActive(handle), "is-active") == 1;
 
+        public bool IsPersistent => Check(Interop.DomainIsPersistent(handle), "is-persistent") == 1;
+
         public string GetXml(bool inactive = false) =>
             Interop.TakeString(Interop.DomainGetXmlDesc(handle, inactive ? Interop.DomainXmlInactive : 0)) ?? throw new LibvirtException($"XML of {Name}: {Interop.LastError()}");
 

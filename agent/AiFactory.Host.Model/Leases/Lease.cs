@@ -26,6 +26,9 @@ public sealed record Lease
 
     /// <summary>The libvirt domain it was attached to, when attached.</summary>
     public string? Domain { get; init; }
+
+    /// <summary>The libvirt connection URI <see cref="Domain"/> lives on; null when not attached (or recorded before it was kept).</summary>
+    public string? LibvirtUri { get; init; }
 }
 
 /// <summary>A lease's life.</summary>

@@ -38,6 +38,10 @@ internal static partial class Interop
     [LibraryImport(Libraries.Libvirt, EntryPoint = "virDomainIsActive")]
     internal static partial int DomainIsActive(DomainSafeHandle domain);
 
+    /// <summary><c>int virDomainIsPersistent(virDomainPtr dom)</c>: 1, 0, or -1 on error.</summary>
+    [LibraryImport(Libraries.Libvirt, EntryPoint = "virDomainIsPersistent")]
+    internal static partial int DomainIsPersistent(DomainSafeHandle domain);
+
     /// <summary><c>char *virDomainGetXMLDesc(virDomainPtr domain, unsigned int flags)</c>; the caller frees.</summary>
     [LibraryImport(Libraries.Libvirt, EntryPoint = "virDomainGetXMLDesc")]
     internal static partial IntPtr DomainGetXmlDesc(DomainSafeHandle domain, uint flags);

@@ -1,0 +1,74 @@
+using System.Xml.Linq;
+using AiFactory.Agent.Leases;
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Grpc;
+using AiFactory.Host.Model.Leases;
+using AiFactory.Leases.Tests.Planning;
+
+namespace AiFactory.Leases.Tests.Libvirt;
+
+/// <summary>The merge itself, on inline XML: what a caller's domain may pass through, and how it is read.</summary>
+public sealed class LeaseDomainXmlTests
+{
+    private static LeasePlan OneGpuOneVf(out string gpu, out string vf)
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        string id = host.Service.Lease(new CreateLeaseRequest { Spec = new LeaseSpec { Owner = "vm", GpuCount = 1, VfCount = 1, Vcpus = 2, MemoryBytes = 1UL << 30 } }).Id;
+        LeasePlan plan = host.Ledger.Get(id)!.Lease.Plan;
+        gpu = plan.Devices.First(d => d.Role == DeviceRole.Gpu).Address.ToString();
+        vf = plan.Devices.First(d => d.Role == DeviceRole.VirtualFunction).Address.ToString();
+        return plan;
+    }
+
+    private static XDocument Domain(string devices) =>
+        XDocument.Parse($"<domain type='kvm'><name>x</name><vcpu>1</vcpu><devices>{devices}</devices></domain>");
+
+    private static string Address(string pci, string type = "")
+    {
+        string[] p = pci.Split(':', '.');
+        return $"<address{type} domain='0x{p[0]}' bus='0x{p[1]}' slot='0x{p[2]}' function='0x{p[3]}'/>";
+    }
+
+    [Fact]
+    public void A_vf_of_another_tenant_given_as_a_hostdev_interface_is_refused()
+    {
+        LeasePlan plan = OneGpuOneVf(out _, out _);
+        const string other = "0000:c1:00.3";
+        XDocument doc = Domain($"<interface type='hostdev' managed='yes'><source>{Address(other, " type='pci'")}</source></interface>");
+
+        RpcException ex = Assert.Throws<RpcException>(() => LeaseDomainXml.Merge(doc, plan));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith($"domain_xml: <interface> passes through PCI {other}, which this lease does not hold", ex.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_leases_own_vf_given_as_a_hostdev_interface_is_kept_unmanaged_and_not_added_twice()
+    {
+        LeasePlan plan = OneGpuOneVf(out string gpu, out string vf);
+        XDocument doc = Domain($"<interface type='hostdev' managed='yes'><mac address='52:54:00:6d:90:02'/><source>{Address(vf, " type='pci'")}</source></interface>");
+
+        LeaseDomainXml.Merge(doc, plan);
+
+        XElement nic = doc.Descendants("interface").Single();
+        Assert.Equal("no", (string?)nic.Attribute("managed"));
+        Assert.NotNull(nic.Element("mac"));
+        Assert.Contains(gpu, LeaseDomainXml.Hostdevs(doc));
+        Assert.DoesNotContain(vf, LeaseDomainXml.Hostdevs(doc));
+        Assert.Equal(plan.Devices.Count, LeaseDomainXml.PciPassthroughs(doc.Root!).Count);
+    }
+
+    [Fact]
+    public void A_source_address_in_octal_is_read_as_libvirt_reads_it()
+    {
+        LeasePlan plan = OneGpuOneVf(out string gpu, out _);
+        var address = Host.Model.Pci.PciAddress.Parse(gpu);
+        string octal = "0" + Convert.ToString(address.Bus, 8);
+        XDocument doc = Domain($"<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0' bus='{octal}' slot='{address.Device}' function='{address.Function}'/></source></hostdev>");
+
+        LeaseDomainXml.Merge(doc, plan);
+
+        Assert.Equal("no", (string?)doc.Descendants("hostdev").First().Attribute("managed"));
+        Assert.Equal(plan.Devices.Count, doc.Descendants("hostdev").Count());
+    }
+}
