@@ -224,20 +224,24 @@ internal static class LeaseCommand
         }
     }
 
-    private static void PrintList(ListLeasesResponse r)
+    private static void PrintList(ListLeasesResponse r) => WriteList(r, Console.Out);
+
+    /// <summary>The lease table; a MIG lease shows its profile under GPUS (it holds no whole GPU).</summary>
+    internal static void WriteList(ListLeasesResponse r, TextWriter o)
     {
         if (r.Leases.Count == 0)
         {
-            Console.Out.WriteLine("no leases");
+            o.WriteLine("no leases");
             return;
         }
 
-        Console.Out.WriteLine($"{"ID",-19} {"OWNER",-16} {"STATE",-9} {"GPUS",4} {"VFS",4} {"VCPUS",5} {"MEMORY",10} NODES");
+        o.WriteLine($"{"ID",-19} {"OWNER",-16} {"STATE",-9} {"GPUS",-10} {"VFS",4} {"VCPUS",5} {"MEMORY",10} NODES");
         foreach (Contracts.Agent.V1.Lease l in r.Leases)
         {
             ulong mem = l.Nodes.Aggregate(0UL, (a, n) => a + n.MemoryBytes);
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{l.Id,-19} {l.Owner,-16} {StateName(l.State),-9} {l.Devices.Count(d => d.Role == LeasedDeviceRole.Gpu),4} {l.Devices.Count(d => d.Role == LeasedDeviceRole.VirtualFunction),4} {l.Nodes.Sum(n => n.VcpuCpus.Count),5} {(mem >> 30) + "G",10} {string.Join(",", l.Nodes.Select(n => n.Node))}"));
+            string gpus = l.Mig is { } mig ? "mig " + mig.Profile : l.Devices.Count(d => d.Role == LeasedDeviceRole.Gpu).ToString(CultureInfo.InvariantCulture);
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{l.Id,-19} {l.Owner,-16} {StateName(l.State),-9} {gpus,-10} {l.Devices.Count(d => d.Role == LeasedDeviceRole.VirtualFunction),4} {l.Nodes.Sum(n => n.VcpuCpus.Count),5} {(mem >> 30) + "G",10} {string.Join(",", l.Nodes.Select(n => n.Node))}"));
         }
     }
 
