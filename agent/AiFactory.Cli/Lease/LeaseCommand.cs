@@ -26,14 +26,14 @@ internal static class LeaseCommand
     {
         var owner = new Option<string>("--owner") { Description = "who holds the lease (tenant or VM name)", Required = true };
         var gpus = new Option<uint>("--gpus") { Description = "whole GPUs for passthrough" };
-        var model = new Option<string?>("--gpu-model") { Description = "GPU model to match, e.g. H100" };
+        var model = new Option<string?>("--gpu-model") { Description = "GPU model to match (case-insensitive): part of the pci.ids or NVML name, e.g. H100 or \"NVIDIA H100 80GB HBM3\", or the PCI id 10de:2330" };
         var nvlink = new Option<bool>("--nvlink") { Description = "require an NVLink-connected GPU set" };
         var mig = new Option<string?>("--mig") { Description = "one MIG instance of this profile, e.g. 1g.10gb" };
         var vfs = new Option<uint>("--vfs") { Description = "SR-IOV VFs of compute-fabric NICs (paired with the GPUs by default)" };
         var unpaired = new Option<bool>("--vfs-unpaired") { Description = "do not pair VFs with GPUs under the same PCIe switch" };
         var vcpus = new Option<uint>("--vcpus") { Description = "dedicated vCPUs", Required = true };
         var thread = new Option<string>("--thread-policy") { Description = "prefer | isolate | require", DefaultValueFactory = _ => "prefer" };
-        var emulator = new Option<string>("--emulator-threads") { Description = "share | isolate", DefaultValueFactory = _ => "share" };
+        var emulator = new Option<string>("--emulator-threads") { Description = "share (on the node profile's cpus.reserved; refused when it reserves none) | isolate (one extra dedicated physical core)", DefaultValueFactory = _ => "share" };
         var memory = new Option<string>("--memory") { Description = "guest memory, e.g. 256G, 512M", Required = true };
         var page = new Option<string>("--page-size") { Description = "4K | 2M | 1G", DefaultValueFactory = _ => "1G" };
         var numa = new Option<string>("--numa") { Description = "required | preferred", DefaultValueFactory = _ => "required" };
