@@ -45,6 +45,7 @@ internal static class EventIds
     public const int LeaseGranted = 610;
     public const int LeaseEnded = 611;
     public const int LeaseRefused = 612;
+    public const int LeaseExpiryFailed = 613;
     public const int LeaseDrift = 620;
     public const int LeaseUnchecked = 621;
     public const int LeaseAttached = 630;
@@ -52,4 +53,6 @@ internal static class EventIds
     public const int LeaseAttachUndoFailed = 632;
     public const int LeaseExpiryDeferred = 633;
     public const int LeaseDeviceBindingDeferred = 640;
+    public const int LeaseReservedCpusKept = 650;
+    public const int LeaseReservedCpusUnknown = 651;
 }

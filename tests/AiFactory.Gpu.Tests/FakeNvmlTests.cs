@@ -4,6 +4,7 @@ using AiFactory.Agent.Gpu;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Host.Hardware.Nvml;
 using AiFactory.Host.Model.Gpu;
+using AiFactory.Host.Model.Pci;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AiFactory.Gpu.Tests;
@@ -240,6 +241,7 @@ public sealed class FakeNvmlTests
         server.InjectEvent(4, NvmlEventTypes.XidCriticalError, 79);
         Event xid = await Next(subscription);
         GpuHealth afterXid = server.Inventory.Read(false)[4].Health;
+        IReadOnlySet<PciAddress> leasesAvoid = server.Health.Unhealthy();
         server.InjectEvent(4, NvmlEventTypes.XidCriticalError, 13);
         Event transient = await Next(subscription);
         server.InjectEvent(4, NvmlEventTypes.GpuRecoveryAction, 0);
@@ -257,6 +259,8 @@ public sealed class FakeNvmlTests
         Assert.Equal("unhealthy", transient.Attributes["health"]);
         Assert.Equal("gpu.recovered", recovered.Kind);
         Assert.Equal(GpuHealth.Healthy, server.Inventory.Read(false)[4].Health);
+        Assert.Equal([PciAddress.Parse("0000:9a:00.0")], leasesAvoid); // what the lease planner is told to skip
+        Assert.Empty(server.Health.Unhealthy());
     }
 
     private static async Task<Event> Next(EventBus.Subscription subscription)

@@ -125,7 +125,8 @@ public sealed class MigLeaseTests
 
         public HostTopology? Topology { get; }
 
-        public CpuSet HostReservedCpus => CpuSet.Empty;
+        // Where shared emulator threads run; without any, share is refused.
+        public CpuSet HostReservedCpus => CpuSet.Of(0);
 
         public IReadOnlyList<MigCapacity> MigCapacity => _server.Applier.Capacity();
 

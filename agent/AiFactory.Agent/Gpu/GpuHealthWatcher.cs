@@ -11,7 +11,8 @@ namespace AiFactory.Agent.Gpu;
 /// <summary>
 /// Watches an NVML event set for XID critical errors, double-bit ECC, SBE storms, DRAM retirement, GPU unavailable and
 /// recovery actions. Each event becomes a node event (<c>gpu.xid</c>, <c>gpu.ecc</c>, <c>gpu.unavailable</c>,
-/// <c>gpu.recovered</c> ...) with the XID and its class, and sets the GPU's health, so leases avoid an unhealthy GPU;
+/// <c>gpu.recovered</c> ...) with the XID and its class, and sets the GPU's health in <see cref="GpuHealthRegistry"/>, which the lease
+/// planner reads (through <see cref="Leases.DaemonLeaseHost"/>), so leases avoid an unhealthy GPU;
 /// a recovery action of "none" returns it to service.
 /// </summary>
 internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry registry, EventBus bus, ILogger<GpuHealthWatcher> logger) : BackgroundService
@@ -93,7 +94,7 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
         // A transient XID does not make a sick GPU healthy; only a recovery does.
         if (kind == "gpu.recovered" || health > previous.Health)
         {
-            registry.Set(uuid, health, reason);
+            registry.Set(uuid, health, reason, busId);
         }
         else
         {

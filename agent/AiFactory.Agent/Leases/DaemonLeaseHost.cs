@@ -1,22 +1,29 @@
+using AiFactory.Agent.Gpu;
 using AiFactory.Agent.Inventory;
 using AiFactory.Agent.Profile;
+using AiFactory.Host.Hardware.Nvml;
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Leases;
-using AiFactory.Host.Model.Profile;
+using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
+using Microsoft.Extensions.Logging;
 
 namespace AiFactory.Agent.Leases;
 
 /// <summary>
 /// The daemon's <see cref="ILeaseHost"/>: the topology from the inventory (discovery), the host-reserved CPUs from the
-/// stored node profile (<c>cpus.reserved</c>; empty without a profile), the free MIG placements from NVML (read
-/// per request: each MIG-enabled GPU's profiles less the placements existing instances overlap).
+/// stored node profile (<c>cpus.reserved</c>; empty without a profile; the last good set while the profile does not
+/// parse, see <see cref="Leases.HostReservedCpus"/>), the free MIG placements from NVML (read per request: each
+/// MIG-enabled GPU's profiles less the placements existing instances overlap), the unhealthy GPUs from the health
+/// watcher's registry, and the GPUs' NVML names (read once per GPU: a GPU bound to vfio-pci is gone from NVML, so
+/// names already read are kept).
 /// </summary>
-internal sealed class DaemonLeaseHost(InventoryService inventory, ProfileManager profiles, Gpu.MigApplier? mig = null) : ILeaseHost
+internal sealed class DaemonLeaseHost(InventoryService inventory, ProfileManager profiles, ILogger logger, MigApplier? mig = null, GpuHealthRegistry? health = null, GpuNvml? nvml = null) : ILeaseHost
 {
-    private readonly Lock _gate = new();
-    private string? _profileText;
-    private CpuSet _reserved = CpuSet.Empty;
+    private readonly HostReservedCpus _reserved = new(logger);
+    private readonly Lock _namesGate = new();
+    private readonly Dictionary<PciAddress, string> _names = [];
+    private uint _namesReadFrom;
 
     public HostTopology? Topology => inventory.Current;
 
@@ -24,37 +31,56 @@ internal sealed class DaemonLeaseHost(InventoryService inventory, ProfileManager
     {
         get
         {
-            (string Yaml, string Source)? stored = profiles.Stored();
-            lock (_gate)
-            {
-                if (stored?.Yaml != _profileText)
-                {
-                    _profileText = stored?.Yaml;
-                    _reserved = Parse(_profileText);
-                }
+            _reserved.Update(profiles.Stored());
+            return _reserved.Cpus;
+        }
+    }
 
-                return _reserved;
-            }
+    public string? HostReservedCpusUnknown
+    {
+        get
+        {
+            _reserved.Update(profiles.Stored());
+            return _reserved.Unknown;
         }
     }
 
     public IReadOnlyList<MigCapacity> MigCapacity => mig?.Capacity() ?? [];
 
-    private static CpuSet Parse(string? yaml)
-    {
-        if (yaml is null)
-        {
-            return CpuSet.Empty;
-        }
+    public IReadOnlySet<PciAddress> UnhealthyGpus => health?.Unhealthy() ?? StaticLeaseHost.NoGpus;
 
-        try
+    public IReadOnlyDictionary<PciAddress, string> GpuNames
+    {
+        get
         {
-            NodeProfile profile = ProfileYaml.Parse(yaml);
-            return profile.Cpus?.Reserved ?? CpuSet.Empty;
-        }
-        catch (ProfileFormatException)
-        {
-            return CpuSet.Empty;
+            if (nvml?.Nvml is not INvml api)
+            {
+                return StaticLeaseHost.NoNames;
+            }
+
+            lock (_namesGate)
+            {
+                // Read again only when NVML sees a different number of GPUs than last time (one call otherwise).
+                uint count = api.DeviceCount;
+                if (count != _namesReadFrom)
+                {
+                    _namesReadFrom = count;
+                    for (uint i = 0; i < count; i++)
+                    {
+                        try
+                        {
+                            NvmlDevice device = api.GetDevice(i);
+                            _names[GpuInventory.Address(api, device)] = api.GetName(device);
+                        }
+                        catch (Exception ex) when (ex is NvmlException or FormatException)
+                        {
+                            // A GPU NVML cannot name is matched by its pci.ids name and ids only.
+                        }
+                    }
+                }
+
+                return new Dictionary<PciAddress, string>(_names);
+            }
         }
     }
 }

@@ -1,13 +1,14 @@
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
 
 namespace AiFactory.Agent.Leases;
 
 /// <summary>
 /// What the lease service needs to know about the machine, from the features that own each fact: the topology
-/// (discovery), the host-reserved CPUs (node profile), the free MIG placements (NVML). A seam: the daemon wires
-/// the real sources; tests pass literal ones.
+/// (discovery), the host-reserved CPUs (node profile), the free MIG placements and GPU names (NVML), the unhealthy
+/// GPUs (the GPU health watcher). A seam: the daemon wires the real sources; tests pass literal ones.
 /// </summary>
 internal interface ILeaseHost
 {
@@ -17,16 +18,38 @@ internal interface ILeaseHost
     /// <summary>CPUs never handed out; empty when no profile reserves any.</summary>
     CpuSet HostReservedCpus { get; }
 
+    /// <summary>
+    /// Why <see cref="HostReservedCpus"/> cannot be trusted (the node profile is unreadable and no good reserved set
+    /// was ever read from it); null when it can. Grants are refused with FailedPrecondition while it is set.
+    /// </summary>
+    string? HostReservedCpusUnknown => null;
+
     /// <summary>Free MIG placements per GPU and profile; empty when no GPU is in MIG mode or NVML is absent.</summary>
     IReadOnlyList<MigCapacity> MigCapacity { get; }
+
+    /// <summary>GPUs the health watcher marked unhealthy; leases never take them.</summary>
+    IReadOnlySet<PciAddress> UnhealthyGpus => StaticLeaseHost.NoGpus;
+
+    /// <summary>NVML's name of each GPU it sees (e.g. "NVIDIA H100 80GB HBM3"); empty without NVML.</summary>
+    IReadOnlyDictionary<PciAddress, string> GpuNames => StaticLeaseHost.NoNames;
 }
 
 /// <summary>A fixed <see cref="ILeaseHost"/>: tests, benchmarks, and the daemon until discovery is wired.</summary>
 internal sealed class StaticLeaseHost(HostTopology? topology, CpuSet? reserved = null, IReadOnlyList<MigCapacity>? mig = null) : ILeaseHost
 {
+    internal static readonly IReadOnlySet<PciAddress> NoGpus = new HashSet<PciAddress>();
+    internal static readonly IReadOnlyDictionary<PciAddress, string> NoNames = new Dictionary<PciAddress, string>();
+
     public HostTopology? Topology { get; } = topology;
 
     public CpuSet HostReservedCpus { get; } = reserved ?? CpuSet.Empty;
 
+    public string? HostReservedCpusUnknown { get; set; }
+
     public IReadOnlyList<MigCapacity> MigCapacity { get; } = mig ?? [];
+
+    /// <summary>Settable: a test marks a GPU unhealthy as the watcher would.</summary>
+    public IReadOnlySet<PciAddress> UnhealthyGpus { get; set; } = NoGpus;
+
+    public IReadOnlyDictionary<PciAddress, string> GpuNames { get; set; } = NoNames;
 }

@@ -10,7 +10,7 @@ internal sealed partial class LeaseLedger
     [LoggerMessage(EventId = EventIds.LeaseLedgerEmpty, Level = LogLevel.Information, Message = "Lease ledger {Path} does not exist yet: starting empty")]
     private static partial void LogLedgerEmpty(ILogger logger, string path);
 
-    [LoggerMessage(EventId = EventIds.LeaseLedgerSetAside, Level = LogLevel.Error, Message = "Lease ledger {Path} is unreadable ({Reason}); moved it to {Aside} and started with an EMPTY ledger. Resources it recorded are not reserved now: compare running VMs with 'aifactoryctl lease list' and re-create their leases")]
+    [LoggerMessage(EventId = EventIds.LeaseLedgerSetAside, Level = LogLevel.Error, Message = "Lease ledger {Path} is unreadable ({Reason}); moved it to {Aside} and started with an EMPTY ledger. Resources it recorded are not reserved now: compare running VMs with 'aifactoryctl lease show --all' (and the set-aside file) and re-create their leases")]
     private static partial void LogLedgerSetAside(ILogger logger, string path, string reason, string aside);
 
     [LoggerMessage(EventId = EventIds.LeaseJournalTornTail, Level = LogLevel.Warning, Message = "Lease journal {Path} ends in {Tail}: an append cut off by a crash, never acknowledged; truncated it at offset {Offset}, keeping the {Records} record(s) before it")]

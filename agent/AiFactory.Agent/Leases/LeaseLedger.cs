@@ -273,5 +273,23 @@ internal sealed partial class LeaseLedger
         }
     }
 
+    /// <summary>The earliest expiry of a holding lease; null when none has a TTL.</summary>
+    public DateTimeOffset? NextExpiry()
+    {
+        lock (_gate)
+        {
+            DateTimeOffset? next = null;
+            foreach (Entry e in _leases.Values)
+            {
+                if (e.Holds && e.Lease.ExpiresAt is { } at && (next is null || at < next))
+                {
+                    next = at;
+                }
+            }
+
+            return next;
+        }
+    }
+
     private static string NewId() => "lease-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
 }

@@ -20,7 +20,9 @@ internal static partial class LeaseRegistration
     public static IServiceCollection AddLeases(this IServiceCollection services, AgentOptions options)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ILeaseHost>(sp => new DaemonLeaseHost(sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>(), sp.GetService<Gpu.MigApplier>()));
+        services.TryAddSingleton<ILeaseHost>(sp => new DaemonLeaseHost(
+            sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>(), sp.GetRequiredService<ILogger<DaemonLeaseHost>>(),
+            sp.GetService<Gpu.MigApplier>(), sp.GetService<Gpu.GpuHealthRegistry>(), sp.GetService<Gpu.GpuNvml>()));
         services.TryAddSingleton<ILeaseDeviceBinder>(sp =>
         {
             HostCapabilities capabilities = sp.GetRequiredService<HostCapabilities>();

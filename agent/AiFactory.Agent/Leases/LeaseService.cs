@@ -5,6 +5,7 @@ using AiFactory.Grpc.Services;
 using AiFactory.Host.Hardware.Libvirt;
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
 using AiFactory.Host.Planning.Leases;
 using Microsoft.Extensions.Logging;
@@ -43,6 +44,7 @@ internal sealed partial class LeaseService
         _events = events;
         _time = time;
         _logger = logger;
+        ScheduleExpiry();
     }
 
     public ServiceDefinition Definition() =>
@@ -60,8 +62,16 @@ internal sealed partial class LeaseService
         (LeaseRequest lease, DateTimeOffset? expiresAt) = LeaseMessages.FromSpec(request.Spec, _time.GetUtcNow());
         HostTopology topology = _host.Topology ?? throw new RpcException(StatusCode.FailedPrecondition, "topology: hardware discovery has no host topology yet; leases cannot be planned");
         CpuSet reserved = _host.HostReservedCpus;
+        if (_host.HostReservedCpusUnknown is { } unknown)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, "cpus.reserved: " + unknown);
+        }
+
         IReadOnlyList<MigCapacity> mig = _host.MigCapacity;
-        PlanResult Plan(IReadOnlyList<LeasePlan> current) => LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig), lease);
+        IReadOnlySet<PciAddress> unhealthy = _host.UnhealthyGpus;
+        IReadOnlyDictionary<PciAddress, string> names = _host.GpuNames;
+        PlanResult Plan(IReadOnlyList<LeasePlan> current) =>
+            LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig, UnhealthyGpus: unhealthy, GpuNames: names), lease);
 
         if (request.DryRun)
         {
@@ -84,6 +94,11 @@ internal sealed partial class LeaseService
         {
             LogRefused(_logger, lease.Owner, ex.Detail);
             throw;
+        }
+
+        if (expiresAt is not null)
+        {
+            ScheduleExpiry();
         }
 
         Wire.Lease wire = entry.ToWire();
@@ -143,7 +158,7 @@ internal sealed partial class LeaseService
         return response;
     }
 
-    /// <summary>Ends every lease whose TTL ran out (called on each request; a timer is not needed for correctness).</summary>
+    /// <summary>Ends every lease whose TTL ran out (called by the expiry timer, see LeaseService.Expiry.cs, and on each request).</summary>
     public void ExpireDue()
     {
         foreach (string id in _ledger.Due())

@@ -26,14 +26,14 @@ internal static class LeaseCommand
     {
         var owner = new Option<string>("--owner") { Description = "who holds the lease (tenant or VM name)", Required = true };
         var gpus = new Option<uint>("--gpus") { Description = "whole GPUs for passthrough" };
-        var model = new Option<string?>("--gpu-model") { Description = "GPU model to match, e.g. H100" };
+        var model = new Option<string?>("--gpu-model") { Description = "GPU model to match (case-insensitive): part of the pci.ids or NVML name, e.g. H100 or \"NVIDIA H100 80GB HBM3\", or the PCI id 10de:2330" };
         var nvlink = new Option<bool>("--nvlink") { Description = "require an NVLink-connected GPU set" };
         var mig = new Option<string?>("--mig") { Description = "one MIG instance of this profile, e.g. 1g.10gb" };
         var vfs = new Option<uint>("--vfs") { Description = "SR-IOV VFs of compute-fabric NICs (paired with the GPUs by default)" };
         var unpaired = new Option<bool>("--vfs-unpaired") { Description = "do not pair VFs with GPUs under the same PCIe switch" };
         var vcpus = new Option<uint>("--vcpus") { Description = "dedicated vCPUs", Required = true };
         var thread = new Option<string>("--thread-policy") { Description = "prefer | isolate | require", DefaultValueFactory = _ => "prefer" };
-        var emulator = new Option<string>("--emulator-threads") { Description = "share | isolate", DefaultValueFactory = _ => "share" };
+        var emulator = new Option<string>("--emulator-threads") { Description = "share (on the node profile's cpus.reserved; refused when it reserves none) | isolate (one extra dedicated physical core)", DefaultValueFactory = _ => "share" };
         var memory = new Option<string>("--memory") { Description = "guest memory, e.g. 256G, 512M", Required = true };
         var page = new Option<string>("--page-size") { Description = "4K | 2M | 1G", DefaultValueFactory = _ => "1G" };
         var numa = new Option<string>("--numa") { Description = "required | preferred", DefaultValueFactory = _ => "required" };
@@ -231,20 +231,24 @@ internal static class LeaseCommand
         }
     }
 
-    private static void PrintList(ListLeasesResponse r)
+    private static void PrintList(ListLeasesResponse r) => WriteList(r, Console.Out);
+
+    /// <summary>The lease table; a MIG lease shows its profile under GPUS (it holds no whole GPU).</summary>
+    internal static void WriteList(ListLeasesResponse r, TextWriter o)
     {
         if (r.Leases.Count == 0)
         {
-            Console.Out.WriteLine("no leases");
+            o.WriteLine("no leases");
             return;
         }
 
-        Console.Out.WriteLine($"{"ID",-19} {"OWNER",-16} {"STATE",-9} {"GPUS",4} {"VFS",4} {"VCPUS",5} {"MEMORY",10} NODES");
+        o.WriteLine($"{"ID",-19} {"OWNER",-16} {"STATE",-9} {"GPUS",-10} {"VFS",4} {"VCPUS",5} {"MEMORY",10} NODES");
         foreach (Contracts.Agent.V1.Lease l in r.Leases)
         {
             ulong mem = l.Nodes.Aggregate(0UL, (a, n) => a + n.MemoryBytes);
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{l.Id,-19} {l.Owner,-16} {StateName(l.State),-9} {l.Devices.Count(d => d.Role == LeasedDeviceRole.Gpu),4} {l.Devices.Count(d => d.Role == LeasedDeviceRole.VirtualFunction),4} {l.Nodes.Sum(n => n.VcpuCpus.Count),5} {(mem >> 30) + "G",10} {string.Join(",", l.Nodes.Select(n => n.Node))}"));
+            string gpus = l.Mig is { } mig ? "mig " + mig.Profile : l.Devices.Count(d => d.Role == LeasedDeviceRole.Gpu).ToString(CultureInfo.InvariantCulture);
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{l.Id,-19} {l.Owner,-16} {StateName(l.State),-9} {gpus,-10} {l.Devices.Count(d => d.Role == LeasedDeviceRole.VirtualFunction),4} {l.Nodes.Sum(n => n.VcpuCpus.Count),5} {(mem >> 30) + "G",10} {string.Join(",", l.Nodes.Select(n => n.Node))}"));
         }
     }
 

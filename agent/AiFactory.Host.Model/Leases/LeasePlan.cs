@@ -18,10 +18,10 @@ public sealed record LeasePlan
     /// <summary>The host NUMA nodes used, in guest cell order: guest cell i is <c>Nodes[i]</c>.</summary>
     public required IReadOnlyList<NodeAllocation> Nodes { get; init; }
 
-    /// <summary>Host CPUs for emulator threads: one dedicated CPU (isolate) or the host's shared set (share).</summary>
+    /// <summary>Host CPUs for emulator threads: every thread of one dedicated physical core (isolate) or the host's reserved (shared) set (share).</summary>
     public required CpuSet EmulatorCpus { get; init; }
 
-    /// <summary>True when <see cref="EmulatorCpus"/> is a dedicated CPU of this lease.</summary>
+    /// <summary>True when <see cref="EmulatorCpus"/> is a dedicated core of this lease.</summary>
     public bool EmulatorIsolated { get; init; }
 
     /// <summary>The page size of all of <see cref="NodeAllocation.MemoryBytes"/>.</summary>
@@ -48,7 +48,7 @@ public sealed record LeasePlan
         }
     }
 
-    /// <summary>Every host CPU this lease keeps from others: vCPU CPUs, idle siblings under isolate/require, an isolated emulator CPU.</summary>
+    /// <summary>Every host CPU this lease keeps from others: vCPU CPUs, idle siblings under isolate/require, an isolated emulator core.</summary>
     public CpuSet ClaimedCpus
     {
         get
@@ -104,7 +104,7 @@ public enum DeviceRole
 public sealed record MigPlacement(PciAddress Gpu, string Profile, int PlacementStart, int PlacementSize);
 
 /// <summary>How much is still whole on the host.</summary>
-/// <param name="FreeWholeGpus">GPUs leased to nobody, not carrying MIG instances and not in MIG mode (which NVML reports).</param>
+/// <param name="FreeWholeGpus">GPUs leased to nobody, not carrying MIG instances, not in MIG mode (which NVML reports) and not unhealthy.</param>
 /// <param name="FreeWholeNumaNodes">CPU nodes with every non-reserved CPU and every device free.</param>
 /// <param name="FreeWholeCores">Physical cores with every thread free.</param>
 /// <param name="FreeCpus">Free CPUs (not host-reserved, not claimed).</param>

@@ -7,7 +7,8 @@ using AiFactory.Host.Model.Topology;
 namespace AiFactory.Host.Planning.Leases;
 
 /// <summary>
-/// What is free on the host: a pure function of the topology, the current leases and the host-reserved CPUs.
+/// What is free on the host: a pure function of the topology, the current leases, the host-reserved CPUs and the
+/// unhealthy GPUs (neither they nor their MIG capacity are offered).
 /// Hugepage pools are taken as set aside for leases by the node profile (capacity = <c>nr_hugepages</c>);
 /// 4K capacity is MemTotal less the hugepage pools and the host reserve.
 /// </summary>
@@ -45,6 +46,11 @@ public sealed class HostUsage
 
         Claimed = claimed;
         Free = Usable.Except(claimed);
+        UnhealthyGpus = context.UnhealthyGpus ?? new HashSet<PciAddress>();
+        foreach (MigCapacity c in context.MigCapacity ?? [])
+        {
+            MigModeGpus.Add(c.Gpu);
+        }
     }
 
     /// <summary>The inputs.</summary>
@@ -67,6 +73,16 @@ public sealed class HostUsage
 
     /// <summary>GPUs carrying a leased MIG instance (not available whole).</summary>
     public HashSet<PciAddress> MigGpus { get; } = [];
+
+    /// <summary>GPUs marked unhealthy: not leasable, whole or as MIG instances.</summary>
+    public IReadOnlySet<PciAddress> UnhealthyGpus { get; }
+
+    /// <summary>GPUs NVML reports in MIG mode (they offer MIG profiles, never a whole GPU).</summary>
+    public HashSet<PciAddress> MigModeGpus { get; } = [];
+
+    /// <summary>True when <paramref name="gpu"/> may be leased whole now: not leased, no MIG, healthy.</summary>
+    public bool WholeGpuFree(PciAddress gpu) =>
+        !UsedDevices.Contains(gpu) && !MigGpus.Contains(gpu) && !MigModeGpus.Contains(gpu) && !UnhealthyGpus.Contains(gpu);
 
     /// <summary>MIG placements held by current leases.</summary>
     public List<MigPlacement> UsedMig { get; } = [];

@@ -16,11 +16,11 @@ public static partial class LeasePlanner
             return PlanResult.Invalid("gpus.count", "this host has no GPU");
         }
 
-        List<PciDevice> matching = request.Model is null ? all : [.. all.Where(d => MatchesModel(d, request.Model))];
+        IReadOnlyDictionary<PciAddress, string> names = usage.Context.GpuNames ?? new Dictionary<PciAddress, string>();
+        List<PciDevice> matching = request.Model is null ? all : [.. all.Where(d => MatchesModel(d, names.GetValueOrDefault(d.Address), request.Model))];
         if (matching.Count == 0)
         {
-            string have = string.Join(", ", all.Select(d => d.ModelName ?? Hex(d.DeviceId)).Distinct());
-            return PlanResult.Invalid("gpus.model", $"no GPU matches \"{request.Model}\"; this host has: {have}");
+            return PlanResult.Invalid("gpus.model", $"no GPU matches \"{request.Model}\"; this host has: {AcceptedModelNames(all, names)}");
         }
 
         if (request.Count > matching.Count)
@@ -33,15 +33,13 @@ public static partial class LeasePlanner
             return PlanResult.Invalid("gpus.nvlink", "an NVLink-connected set was asked, but this host has no NVSwitch fabric");
         }
 
-        HashSet<PciAddress> migMode = [.. (usage.Context.MigCapacity ?? []).Select(c => c.Gpu)];
-        List<PciDevice> free = [.. matching.Where(d => !usage.UsedDevices.Contains(d.Address) && !usage.MigGpus.Contains(d.Address) &&
-                                                        !migMode.Contains(d.Address) && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
+        List<PciDevice> free = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
         var byNode = free.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).ToList();
         if (free.Count < request.Count)
         {
             string perNode = string.Join(", ", matching.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).OrderBy(g => g.Key)
                 .Select(g => string.Create(CultureInfo.InvariantCulture, $"node {g.Key}: {g.Count(d => free.Contains(d))} of {g.Count()}")));
-            return PlanResult.Short("gpus.count", null, string.Create(CultureInfo.InvariantCulture, $"{request.Count} asked, {free.Count} free ({perNode})"));
+            return PlanResult.Short("gpus.count", null, string.Create(CultureInfo.InvariantCulture, $"{request.Count} asked, {free.Count} free ({perNode}){WhyNotFree(usage, matching)}"));
         }
 
         bool pairing = lease.Vfs is { PairWithGpus: true };
@@ -76,9 +74,17 @@ public static partial class LeasePlanner
     private static PlanResult? PickMig(HostUsage usage, MigRequest request, out MigPlacement? placement)
     {
         placement = null;
-        List<MigCapacity> offered = [.. (usage.Context.MigCapacity ?? [])
+        IReadOnlyDictionary<PciAddress, string> names = usage.Context.GpuNames ?? new Dictionary<PciAddress, string>();
+        List<MigCapacity> all = [.. (usage.Context.MigCapacity ?? [])
             .Where(c => string.Equals(c.Profile, request.Profile, StringComparison.OrdinalIgnoreCase))
-            .Where(c => request.Model is null || (usage.Index.Device(c.Gpu) is { } d && MatchesModel(d, request.Model)))];
+            .Where(c => request.Model is null || (usage.Index.Device(c.Gpu) is { } d && MatchesModel(d, names.GetValueOrDefault(c.Gpu), request.Model)))];
+        List<MigCapacity> offered = [.. all.Where(c => !usage.UnhealthyGpus.Contains(c.Gpu))];
+        if (offered.Count == 0 && all.Count > 0)
+        {
+            return PlanResult.Short("mig.profile", null, string.Create(CultureInfo.InvariantCulture,
+                $"no free placement for \"{request.Profile}\": the {all.Count} GPU(s) offering it are unhealthy ({all.Count} unhealthy: {string.Join(", ", all.Select(c => c.Gpu).Distinct())})"));
+        }
+
         if (offered.Count == 0)
         {
             return PlanResult.Invalid("mig.profile", $"NVML reports no GPU in MIG mode offering profile \"{request.Profile}\"" + (request.Model is null ? string.Empty : $" on a {request.Model}"));
@@ -96,7 +102,9 @@ public static partial class LeasePlanner
 
         if (candidates.Count == 0)
         {
-            return PlanResult.Short("mig.profile", null, $"no free placement for \"{request.Profile}\" on any of {offered.Count} GPU(s) offering it");
+            int unhealthy = all.Select(c => c.Gpu).Distinct().Count(usage.UnhealthyGpus.Contains);
+            return PlanResult.Short("mig.profile", null, string.Create(CultureInfo.InvariantCulture,
+                $"no free placement for \"{request.Profile}\" on any of {offered.Count} GPU(s) offering it{(unhealthy > 0 ? $"; {unhealthy} more unhealthy" : string.Empty)}"));
         }
 
         // Pack: the GPU with the fewest free placements left, so other GPUs keep room for big profiles.
@@ -252,10 +260,49 @@ public static partial class LeasePlanner
         return null;
     }
 
-    private static bool MatchesModel(PciDevice d, string model) =>
+    /// <summary>
+    /// Why GPUs of the asked model are not free, besides other leases: "; 1 in MIG mode (0000:18:00.0): ..." and
+    /// "; 2 unhealthy (...)"; empty when no GPU is either.
+    /// </summary>
+    private static string WhyNotFree(HostUsage usage, List<PciDevice> matching)
+    {
+        var why = new System.Text.StringBuilder();
+        List<PciAddress> mig = [.. matching.Select(d => d.Address).Where(a => usage.MigModeGpus.Contains(a) || usage.MigGpus.Contains(a))];
+        if (mig.Count > 0)
+        {
+            why.Append(CultureInfo.InvariantCulture, $"; {mig.Count} in MIG mode ({string.Join(", ", mig)}): lease a MIG profile on it with --mig, or turn MIG mode off to lease it whole");
+        }
+
+        List<PciAddress> sick = [.. matching.Select(d => d.Address).Where(usage.UnhealthyGpus.Contains)];
+        if (sick.Count > 0)
+        {
+            why.Append(CultureInfo.InvariantCulture, $"; {sick.Count} unhealthy ({string.Join(", ", sick)}): see aifactoryctl gpu list");
+        }
+
+        return why.ToString();
+    }
+
+    /// <summary>
+    /// Whether <paramref name="model"/> names the GPU, case-insensitively: a part of its pci.ids name ("H100 SXM5"),
+    /// a part of its NVML name ("NVIDIA H100 80GB HBM3"), its PCI vendor:device id ("10de:2330") or its device id
+    /// ("2330", "0x2330").
+    /// </summary>
+    private static bool MatchesModel(PciDevice d, string? nvmlName, string model) =>
         (d.ModelName?.Contains(model, StringComparison.OrdinalIgnoreCase) ?? false) ||
+        (nvmlName?.Contains(model, StringComparison.OrdinalIgnoreCase) ?? false) ||
+        string.Equals(VendorDevice(d), model, StringComparison.OrdinalIgnoreCase) ||
         string.Equals(Hex(d.DeviceId), model, StringComparison.OrdinalIgnoreCase) ||
         string.Equals(d.DeviceId.ToString("x4", CultureInfo.InvariantCulture), model, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Each distinct GPU as the names <c>--gpu-model</c> accepts for it: "H100 SXM5 80GB" / "NVIDIA H100 80GB HBM3" / 10de:2330.</summary>
+    private static string AcceptedModelNames(List<PciDevice> gpus, IReadOnlyDictionary<PciAddress, string> names) =>
+        string.Join(", ", gpus.Select(d => string.Join(" / ", new[] { d.ModelName, names.GetValueOrDefault(d.Address) }
+                .Where(n => !string.IsNullOrEmpty(n)).Distinct(StringComparer.OrdinalIgnoreCase).Select(n => $"\"{n}\"")
+                .Append(VendorDevice(d))))
+            .Distinct());
+
+    private static string VendorDevice(PciDevice d) =>
+        d.VendorId.ToString("x4", CultureInfo.InvariantCulture) + ":" + d.DeviceId.ToString("x4", CultureInfo.InvariantCulture);
 
     private static string Hex(ushort id) => "0x" + id.ToString("x4", CultureInfo.InvariantCulture);
 }

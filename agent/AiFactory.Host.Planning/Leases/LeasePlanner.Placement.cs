@@ -30,7 +30,15 @@ public static partial class LeasePlanner
 
         long pageBytes = request.PageSize.Bytes();
         long pages = request.MemoryBytes / pageBytes;
-        int emulatorCpus = request.EmulatorThreads == EmulatorThreadPolicy.Isolate ? 1 : 0;
+        if (request.EmulatorThreads == EmulatorThreadPolicy.Share && usage.Context.HostReservedCpus.IsEmpty)
+        {
+            return PlanResult.Invalid("emulator_threads", "share runs emulator threads on the host's reserved CPUs, and this host reserves none: " +
+                "configure cpus.reserved in the node profile, or ask for isolate (one dedicated core for the emulator threads)");
+        }
+
+        // Isolate: one whole extra physical core (all its threads) for the emulator threads, counted in the unit
+        // CpuCapacity uses for the thread policy (cores under isolate, threads otherwise).
+        int emulatorCpus = request.EmulatorThreads != EmulatorThreadPolicy.Isolate ? 0 : request.ThreadPolicy == CpuThreadPolicy.Isolate ? 1 : usage.ThreadsPerCore;
         CpuSet taken = CpuSet.Empty;
         var drafts = new Dictionary<int, NodeDraft>();
         NodeDraft Draft(int n) => drafts.TryGetValue(n, out NodeDraft? d) ? d : drafts[n] = new NodeDraft(n);
@@ -165,32 +173,33 @@ public static partial class LeasePlanner
         if (emulatorCpus > 0)
         {
             IEnumerable<int> where = request.NumaPolicy == NumaPolicy.Required ? primary : primary.Concat(usage.CpuNodesByDistance(primary[0]).Where(n => !primary.Contains(n)));
-            int? cpu = null;
+            CpuSet? core = null;
             foreach (int n in where)
             {
-                cpu = PickLoneCpu(usage, n, taken);
-                if (cpu is not null)
+                core = PickWholeCore(usage, n, taken);
+                if (core is not null)
                 {
                     if (!primary.Contains(n))
                     {
-                        spill.Add(string.Create(CultureInfo.InvariantCulture, $"emulator CPU on node {n}"));
+                        spill.Add(string.Create(CultureInfo.InvariantCulture, $"emulator core on node {n}"));
                     }
 
                     break;
                 }
             }
 
-            if (cpu is not { } c)
+            if (core is not { } c)
             {
-                return PlanResult.Short("emulator_threads", primary[0], "isolate needs one more free CPU next to the vCPUs, and none is left");
+                return PlanResult.Short("emulator_threads", primary[0], "isolate needs one more free whole core next to the vCPUs, and none is left");
             }
 
-            emulator = CpuSet.Of(c);
+            emulator = c;
             taken = taken.Union(emulator);
         }
         else
         {
-            emulator = usage.Context.HostReservedCpus.IsEmpty ? usage.Free.Except(taken) : usage.Context.HostReservedCpus;
+            // The host's shared set only: never CPUs that are free now but may go to another lease later.
+            emulator = usage.Context.HostReservedCpus;
         }
 
         foreach (NodeDraft d in drafts.Values.Where(d => d.Vcpus.Count > 0 || d.Pages > 0)
@@ -329,13 +338,15 @@ public static partial class LeasePlanner
         return got.Count;
     }
 
-    /// <summary>One free CPU for isolated emulator threads, from a split core first so whole cores stay whole.</summary>
-    private static int? PickLoneCpu(HostUsage usage, int node, CpuSet taken)
+    /// <summary>One free whole physical core (every thread of it) for isolated emulator threads, or null.</summary>
+    private static CpuSet? PickWholeCore(HostUsage usage, int node, CpuSet taken)
     {
-        List<(CpuSet Free, bool Whole)> cores = Cores(usage, node, taken);
-        foreach ((CpuSet free, _) in cores.OrderBy(c => c.Whole ? 1 : 0).ThenBy(c => c.Free.Count))
+        foreach ((CpuSet free, bool whole) in Cores(usage, node, taken))
         {
-            return free.First();
+            if (whole)
+            {
+                return free;
+            }
         }
 
         return null;

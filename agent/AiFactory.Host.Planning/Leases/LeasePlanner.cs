@@ -96,9 +96,7 @@ public static partial class LeasePlanner
     public static Fragmentation MeasureFragmentation(PlanningContext context)
     {
         var usage = new HostUsage(context);
-        HashSet<PciAddress> migMode = [.. (context.MigCapacity ?? []).Select(c => c.Gpu)];
-        int wholeGpus = context.Topology.PciDevices.Count(d => d.Kind == Model.Pci.DeviceKind.Gpu && !d.IsVirtualFunction &&
-            !usage.UsedDevices.Contains(d.Address) && !usage.MigGpus.Contains(d.Address) && !migMode.Contains(d.Address));
+        int wholeGpus = context.Topology.PciDevices.Count(d => d.Kind == Model.Pci.DeviceKind.Gpu && !d.IsVirtualFunction && usage.WholeGpuFree(d.Address));
         var busyNodes = new HashSet<int>();
         foreach (PciAddress a in usage.UsedDevices)
         {

@@ -31,7 +31,8 @@ public static class LeaseRoundTrip
         using GrpcChannel channel = GrpcChannel.ForUnixSocket(socket);
         var request = new CreateLeaseRequest
         {
-            Spec = new LeaseSpec { Owner = "bench", GpuCount = 1, Vcpus = 4, MemoryBytes = 4UL << 30, PageSize = LeasePageSize._1G },
+            // Emulator threads isolated: the fixture agent runs without a node profile, so no CPUs are reserved to share.
+            Spec = new LeaseSpec { Owner = "bench", GpuCount = 1, Vcpus = 4, MemoryBytes = 4UL << 30, PageSize = LeasePageSize._1G, EmulatorThreads = EmulatorThreadPolicy.Isolate },
         };
         // By default the loop awaits each call, so the thread that reads a response goes straight on to the next
         // request; "--wait blocking" parks the main thread on each call instead, which costs one more thread wake-up

@@ -107,6 +107,7 @@ public sealed class LeaseJournalTests
         Assert.Equal(LogLevel.Error, level);
         Assert.Contains($"Lease ledger {host.Ledger.JournalPath} is unreadable (record at offset {LeaseJournal.HeaderBytes} fails its checksum", error, StringComparison.Ordinal);
         Assert.Contains("EMPTY ledger", error, StringComparison.Ordinal);
+        Assert.Contains("'aifactoryctl lease show --all'", error, StringComparison.Ordinal); // a command that exists
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class LeasePlannerFixtureTests
         HostTopology dgx = FixtureTopologies.Load("dgx-h100");
         var request = new LeaseRequest { Owner = "t", Gpus = new GpuRequest(4), Vcpus = 64, MemoryBytes = 48 * GiB, PageSize = PageSize.Huge1G };
 
-        PlanResult result = LeasePlanner.Plan(new PlanningContext(dgx, [], CpuSet.Empty), request);
+        PlanResult result = LeasePlanner.Plan(new PlanningContext(dgx, [], LeaseTestHost.LastCores(dgx)), request);
 
         Assert.True(result.Succeeded, result.Refusal?.ToString());
         LeasePlan plan = result.Plan!;
@@ -37,7 +37,7 @@ public sealed class LeasePlannerFixtureTests
         HostTopology dgx = FixtureTopologies.Load("dgx-h100");
         var request = new LeaseRequest { Owner = "t", Gpus = new GpuRequest(1), Vfs = new VfRequest(1), Vcpus = 2, MemoryBytes = GiB };
 
-        PlanResult result = LeasePlanner.Plan(new PlanningContext(dgx, [], CpuSet.Empty), request);
+        PlanResult result = LeasePlanner.Plan(new PlanningContext(dgx, [], LeaseTestHost.LastCores(dgx)), request);
 
         Assert.Equal("vfs.count", result.Refusal?.Field);
         Assert.Contains("under the PCIe switch of GPU", result.Refusal!.Message, StringComparison.Ordinal);
@@ -54,7 +54,7 @@ public sealed class LeasePlannerFixtureTests
         long pageBytes = topology.NumaNodes.SelectMany(n => n.Hugepages).Any(p => p.PageSizeKiB == 1024 * 1024 && p.Total > 0) ? GiB : 4096;
         var request = new LeaseRequest { Owner = "t", Gpus = new GpuRequest(1), Vcpus = 2, MemoryBytes = GiB, PageSize = pageBytes == GiB ? PageSize.Huge1G : PageSize.Small4K };
 
-        PlanResult result = LeasePlanner.Plan(new PlanningContext(topology, [], CpuSet.Empty), request);
+        PlanResult result = LeasePlanner.Plan(new PlanningContext(topology, [], LeaseTestHost.LastCores(topology)), request);
 
         Assert.True(result.Succeeded, $"{name}: {result.Refusal}");
         Assert.All(result.Plan!.Nodes, n => Assert.True(topology.NumaNodes.Single(x => x.Id == n.Node).HasCpus));

@@ -27,7 +27,7 @@ public sealed class LeasePlannerNumaSpillTests
     };
 
     private static PlanResult Plan(HostTopology topology, LeaseRequest request) =>
-        LeasePlanner.Plan(new PlanningContext(topology, [], CpuSet.Empty), request);
+        LeasePlanner.Plan(new PlanningContext(topology, [], LeaseTestHost.LastCores(topology)), request);
 
     private static LeasePlan Planned(HostTopology topology, LeaseRequest request)
     {
@@ -124,15 +124,16 @@ public sealed class LeasePlannerNumaSpillTests
     }
 
     [Fact]
-    public void An_isolated_emulator_cpu_that_does_not_fit_is_refused_under_required_and_stated_under_preferred()
+    public void An_isolated_emulator_core_that_does_not_fit_is_refused_under_required_and_stated_under_preferred()
     {
-        // Node 0 of the DGX has 112 CPUs: all of them go to vCPUs, so the emulator's own CPU has no room there.
-        LeaseRefusal refusal = Refused(Topologies.DgxH100, Request(NumaPolicy.Required, gpus: 1, vcpus: 112, emulator: EmulatorThreadPolicy.Isolate));
-        LeasePlan plan = Planned(Topologies.DgxH100, Request(NumaPolicy.Preferred, gpus: 1, vcpus: 112, emulator: EmulatorThreadPolicy.Isolate));
+        // Node 0 of the DGX has 110 leasable CPUs (its last core is host-reserved): all of them go to vCPUs, so the
+        // emulator's own core has no room there.
+        LeaseRefusal refusal = Refused(Topologies.DgxH100, Request(NumaPolicy.Required, gpus: 1, vcpus: 110, emulator: EmulatorThreadPolicy.Isolate));
+        LeasePlan plan = Planned(Topologies.DgxH100, Request(NumaPolicy.Preferred, gpus: 1, vcpus: 110, emulator: EmulatorThreadPolicy.Isolate));
 
         Assert.Equal("emulator_threads", refusal.Field);
         Assert.Equal(0, refusal.Node);
-        Assert.Equal(["emulator CPU on node 1"], plan.Spill);
+        Assert.Equal(["emulator core on node 1"], plan.Spill);
         Assert.True(plan.EmulatorCpus.IsSubsetOf(Topologies.DgxH100.NumaNodes[1].Cpus));
     }
 }

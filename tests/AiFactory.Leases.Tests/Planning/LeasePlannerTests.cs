@@ -26,14 +26,14 @@ public sealed class LeasePlannerTests
 
     private static LeasePlan Planned(HostTopology topology, LeaseRequest request, IReadOnlyList<LeasePlan>? current = null, CpuSet? reserved = null)
     {
-        PlanResult result = LeasePlanner.Plan(new PlanningContext(topology, current ?? [], reserved ?? CpuSet.Empty), request);
+        PlanResult result = LeasePlanner.Plan(new PlanningContext(topology, current ?? [], reserved ?? LeaseTestHost.LastCores(topology)), request);
         Assert.True(result.Succeeded, result.Refusal?.ToString());
         return result.Plan!;
     }
 
     private static LeaseRefusal Refused(HostTopology topology, LeaseRequest request, IReadOnlyList<LeasePlan>? current = null, IReadOnlyList<MigCapacity>? mig = null)
     {
-        PlanResult result = LeasePlanner.Plan(new PlanningContext(topology, current ?? [], CpuSet.Empty, mig), request);
+        PlanResult result = LeasePlanner.Plan(new PlanningContext(topology, current ?? [], LeaseTestHost.LastCores(topology), mig), request);
         Assert.False(result.Succeeded);
         return result.Refusal!;
     }
@@ -127,14 +127,14 @@ public sealed class LeasePlannerTests
     }
 
     [Fact]
-    public void Isolated_emulator_threads_get_one_extra_cpu_on_the_lease_node()
+    public void Isolated_emulator_threads_get_one_extra_core_on_the_lease_node()
     {
         LeasePlan plan = Planned(Topologies.DgxH100, Request(gpus: 1, vcpus: 4, emulator: EmulatorThreadPolicy.Isolate));
 
-        int emulator = Assert.Single(plan.EmulatorCpus);
-        Assert.DoesNotContain(emulator, plan.VcpuPins);
-        Assert.Contains(emulator, Topologies.DgxH100.NumaNodes[0].Cpus);
-        Assert.True(plan.ClaimedCpus.Contains(emulator));
+        Assert.Equal(CpuSet.Parse("2,114"), plan.EmulatorCpus);
+        Assert.False(plan.EmulatorCpus.Overlaps(CpuSet.Of(plan.VcpuPins)));
+        Assert.True(plan.EmulatorCpus.IsSubsetOf(Topologies.DgxH100.NumaNodes[0].Cpus));
+        Assert.True(plan.EmulatorCpus.IsSubsetOf(plan.ClaimedCpus));
     }
 
     [Fact]
@@ -167,15 +167,15 @@ public sealed class LeasePlannerTests
         Assert.Equal([0, 1], plan.Nodes.Select(n => n.Node));
         Assert.Equal(900 * GiB, plan.Nodes[0].MemoryBytes);
         Assert.Equal(100 * GiB, plan.Nodes[1].MemoryBytes);
-        Assert.Equal(112, plan.Nodes[0].VcpuCpus.Count);
-        Assert.Equal(["8 vCPU(s) on node 1", "100 1G page(s) on node 1"], plan.Spill);
+        Assert.Equal(110, plan.Nodes[0].VcpuCpus.Count); // node 0's last core is host-reserved
+        Assert.Equal(["10 vCPU(s) on node 1", "100 1G page(s) on node 1"], plan.Spill);
     }
 
     [Fact]
     public void Without_devices_the_smallest_node_that_fits_is_chosen_on_four_sockets()
     {
         LeasePlan first = Planned(Topologies.FourSocket, Request(vcpus: 40, memoryGiB: 100));
-        LeasePlan second = Planned(Topologies.FourSocket, Request(vcpus: 8, memoryGiB: 8), [first]);
+        LeasePlan second = Planned(Topologies.FourSocket, Request(vcpus: 6, memoryGiB: 8), [first]); // node of 46 leasable CPUs: 6 left
 
         Assert.Equal(first.Nodes[0].Node, second.Nodes[0].Node);
         Assert.Equal(3, second.FragmentationAfter.FreeWholeNumaNodes);
@@ -237,7 +237,7 @@ public sealed class LeasePlannerTests
         LeaseRequest request = Request() with { Gpus = new GpuRequest(2, NvlinkConnected: true) };
 
         Assert.Equal("gpus.nvlink", Refused(Topologies.FourSocket, request).Field);
-        Assert.True(LeasePlanner.Plan(new PlanningContext(Topologies.DgxH100, [], CpuSet.Empty), request).Succeeded);
+        Assert.True(LeasePlanner.Plan(new PlanningContext(Topologies.DgxH100, [], LeaseTestHost.LastCores(Topologies.DgxH100)), request).Succeeded);
     }
 
     [Fact]
@@ -266,7 +266,7 @@ public sealed class LeasePlannerTests
             new(gpu0, "1g.10gb", [(0, 1), (1, 1), (2, 1)]),
             new(gpu1, "1g.10gb", [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1)]),
         ];
-        var context = new PlanningContext(Topologies.DgxH100, [], CpuSet.Empty, capacity);
+        var context = new PlanningContext(Topologies.DgxH100, [], LeaseTestHost.LastCores(Topologies.DgxH100), capacity);
         LeaseRequest request = Request() with { Mig = new MigRequest("1g.10gb") };
 
         LeasePlan first = LeasePlanner.Plan(context, request).Plan!;

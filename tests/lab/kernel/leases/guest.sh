@@ -31,10 +31,11 @@ check gpu-untouched-by-vfio-load [ "$(drv $GPU)" = aty128fb ]
 $A --sysfs-root /sys --procfs-root /proc --state-dir $S --socket /run/aif.sock --metrics-listen off > /tmp/daemon.log 2>&1 &
 pid=$!
 i=0; while ! grep -q "Ready:" /tmp/daemon.log && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
-# Discovery runs after READY: a lease is refused (failed precondition) until the topology is there.
+# Discovery runs after READY: a lease is refused (failed precondition) until the topology is there. No profile
+# reserves CPUs here, so the emulator threads get a core of their own (share would be refused).
 i=0; rc=1
 while [ $rc != 0 ] && [ $i -lt 120 ]; do
-  $C lease create --owner lab-vm --gpus 1 --vcpus 1 --memory 64M --page-size 4K --json > /tmp/lease.json 2>/tmp/lease.err; rc=$?
+  $C lease create --owner lab-vm --gpus 1 --vcpus 1 --emulator-threads isolate --memory 64M --page-size 4K --json > /tmp/lease.json 2>/tmp/lease.err; rc=$?
   [ $rc = 0 ] || { grep -q "topology" /tmp/lease.err || break; sleep 0.5; i=$((i+1)); }
 done
 cat /tmp/lease.json /tmp/lease.err
