@@ -230,9 +230,9 @@ public static class FixtureCapture
                 return;
             }
 
-            byte[] path = SysfsFile.NativePath(root.PathOf(relative));
+            // Read as discovery reads: in a root other than /sys, never through a link that leads out of it.
             byte[] buffer = new byte[SysfsFile.MaxSize];
-            int n = SysfsFile.Read(path, buffer, out SysfsFile.Status status, out _);
+            int n = root.ReadBytes(relative, buffer, out SysfsFile.Status status);
             if (status != SysfsFile.Status.Ok)
             {
                 return;
