@@ -25,14 +25,54 @@ case "$cmd" in
     rm -rf "$3/sys" "$3/proc"
     mkdir -p "$3"
     python3 - "$src" "$3" <<'PY'
-import os, sys
+import errno, os, stat, sys
 src, dest = sys.argv[1], os.path.realpath(sys.argv[2])
 SEP = "# ttar - "
 
+# Nothing is ever written, created or removed through a symbolic link: each entry's parent is walked from a
+# descriptor of DEST one component at a time with O_NOFOLLOW (an archive that made sys/d a link to .. and then
+# wrote sys/d/e/x would otherwise write outside DEST), and files are created with O_NOFOLLOW in that parent.
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+root_fd = os.open(dest, DIR_FLAGS)
+
+def refuse(rel, why):
+    sys.exit(f"tools/fixture.sh: refusing {rel!r} in {src}: {why}")
+
 def safe(rel):
-    if rel.startswith("/") or any(p in ("..", "") for p in rel.split("/")):
-        sys.exit(f"tools/fixture.sh: refusing path {rel!r} in {src}: it leaves the tree")
-    return os.path.join(dest, rel)
+    if rel.startswith("/") or any(p in ("..", ".", "") for p in rel.split("/")):
+        refuse(rel, "it leaves the tree")
+    return rel
+
+def open_dir(rel, parts):
+    """A descriptor of DEST/parts..., creating missing directories; refuses a component that is a link or a file."""
+    fd = os.dup(root_fd)
+    for i, part in enumerate(parts):
+        try:
+            nfd = os.open(part, DIR_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            os.mkdir(part, 0o755, dir_fd=fd)
+            nfd = os.open(part, DIR_FLAGS, dir_fd=fd)
+        except OSError as e:
+            if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            link = stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode)
+            refuse(rel, f"{'/'.join(parts[:i + 1])} is {'a symlink' if link else 'not a directory'}; nothing is written through a link")
+        os.close(fd)
+        fd = nfd
+    return fd
+
+_cached = (None, -1)
+
+def parent_fd(rel, parents):
+    """open_dir for the parent of an entry; entries come in runs per directory, so the last one is kept open."""
+    global _cached
+    key = tuple(parents)
+    if _cached[0] != key:
+        fd = open_dir(rel, parents)
+        if _cached[1] >= 0:
+            os.close(_cached[1])
+        _cached = (key, fd)
+    return _cached[1]
 
 def decode_lines(lines):
     out = bytearray()
@@ -57,27 +97,33 @@ while i < n:
         i += 1
         continue
     if line.startswith("Directory: "):
-        path = safe(line[11:])
-        os.makedirs(path, exist_ok=True)
+        rel = safe(line[11:])
+        os.close(open_dir(rel, rel.split("/")))
         i += 1
         if i < n and lines[i].startswith("Mode: "):
-            modes.append((path, int(lines[i][6:], 8)))
+            modes.append((rel, int(lines[i][6:], 8)))
             i += 1
         continue
     if line.startswith("Path: "):
-        rel = line[6:]
-        path = safe(rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        rel = safe(line[6:])
+        *parents, name = rel.split("/")
         kind = lines[i + 1]
         i += 2
         if kind.startswith("SymlinkTo: "):
             target = kind[11:]
-            resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
+            resolved = os.path.normpath(os.path.join(dest, *parents, target))
             if target.startswith("/") or not (resolved + "/").startswith(dest + "/"):
                 sys.exit(f"tools/fixture.sh: refusing symlink {rel} -> {target}: it leaves the tree")
-            if os.path.lexists(path):
-                os.remove(path)
-            os.symlink(target, path)
+            fd = parent_fd(rel, parents)
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                st = None
+            if st is not None:
+                if stat.S_ISDIR(st.st_mode):
+                    refuse(rel, "a directory is in the way of the link")
+                os.unlink(name, dir_fd=fd)
+            os.symlink(target, name, dir_fd=fd)
             continue
         if kind.startswith("Lines: "):
             count = int(kind[7:])
@@ -88,15 +134,33 @@ while i < n:
         else:
             sys.exit(f"tools/fixture.sh: {src}:{i}: expected Lines:, Hex: or SymlinkTo: after Path: {rel}")
         i += count
-        with open(path, "wb") as out:
-            out.write(data)
+        mode = 0o644
         if i < n and lines[i].startswith("Mode: "):
-            modes.append((path, int(lines[i][6:], 8)))
+            mode = int(lines[i][6:], 8)
             i += 1
+        fd = parent_fd(rel, parents)
+        try:
+            out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600, dir_fd=fd)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                refuse(rel, "it is a symlink; nothing is written through a link")
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(out).st_mode):
+                refuse(rel, "it is not a regular file")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out, view):]
+            os.fchmod(out, mode)
+        finally:
+            os.close(out)
         continue
     sys.exit(f"tools/fixture.sh: {src}:{i + 1}: unexpected line {line[:60]!r}")
-for path, mode in reversed(modes):
-    os.chmod(path, mode | (0o700 if os.path.isdir(path) else 0))
+# Directory modes last (a read-only directory would stop its own entries), innermost first, again without links.
+for rel, mode in reversed(modes):
+    fd = open_dir(rel, rel.split("/"))
+    os.fchmod(fd, mode | 0o700)
+    os.close(fd)
 PY
     ;;
   pack)

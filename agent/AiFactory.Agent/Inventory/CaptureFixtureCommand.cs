@@ -9,10 +9,18 @@ namespace AiFactory.Agent.Inventory;
 
 /// <summary>
 /// <c>aifactory-agent capture-fixture --out FILE [--include-private]</c>: writes the part of this machine's /sys and
-/// /proc that discovery reads as a hardware-fixture archive (tools/fixture.sh unpack reads it back).
+/// /proc that discovery reads as a hardware-fixture archive (tools/fixture.sh unpack reads it back). Exit 0; 66
+/// (EX_NOINPUT) when a root is not a directory; 73 (EX_CANTCREAT) when the archive cannot be written, with one line
+/// saying why and no temp file left behind.
 /// </summary>
 internal static class CaptureFixtureCommand
 {
+    /// <summary>sysexits.h EX_NOINPUT: a root to read is missing.</summary>
+    public const int ExitNoInput = 66;
+
+    /// <summary>sysexits.h EX_CANTCREAT: the archive cannot be written.</summary>
+    public const int ExitCannotCreate = 73;
+
     public static Command Create()
     {
         var output = new Option<string>("--out") { Description = "archive file to write (.ttar)", Required = true };
@@ -26,16 +34,35 @@ internal static class CaptureFixtureCommand
         command.Options.Add(includePrivate);
         command.SetAction(parse =>
         {
-            var warnings = new DiscoveryWarnings();
-            IReadOnlyList<ArchiveEntry> entries = FixtureCapture.Capture(new SysfsRoot(parse.GetValue(sysfs)!), new ProcfsRoot(parse.GetValue(procfs)!), parse.GetValue(includePrivate), warnings);
-            string path = parse.GetValue(output)!;
-            string temp = path + ".tmp";
-            using (var writer = new StreamWriter(temp, false, new System.Text.UTF8Encoding(false)))
+            var sysfsRoot = new SysfsRoot(parse.GetValue(sysfs)!);
+            var procfsRoot = new ProcfsRoot(parse.GetValue(procfs)!);
+            if (!sysfsRoot.IsDirectory() || !Directory.Exists(procfsRoot.MountPoint))
             {
-                TextArchive.Write(writer, entries, $"Captured by aifactory-agent capture-fixture on {DateTimeOffset.UtcNow:yyyy-MM-dd}; unpack with: tools/fixture.sh unpack FILE DEST");
+                string missing = sysfsRoot.IsDirectory() ? $"--procfs-root {procfsRoot.MountPoint}" : $"--sysfs-root {sysfsRoot.MountPoint}";
+                Console.Error.WriteLine($"capture-fixture: {missing} is not a directory; nothing captured");
+                return ExitNoInput;
             }
 
-            File.Move(temp, path, true);
+            var warnings = new DiscoveryWarnings();
+            IReadOnlyList<ArchiveEntry> entries = FixtureCapture.Capture(sysfsRoot, procfsRoot, parse.GetValue(includePrivate), warnings);
+            string path = parse.GetValue(output)!;
+            string temp = path + ".tmp";
+            try
+            {
+                using (var writer = new StreamWriter(temp, false, new System.Text.UTF8Encoding(false)))
+                {
+                    TextArchive.Write(writer, entries, $"Captured by aifactory-agent capture-fixture on {DateTimeOffset.UtcNow:yyyy-MM-dd}; unpack with: tools/fixture.sh unpack FILE DEST");
+                }
+
+                File.Move(temp, path, true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                TryDelete(temp);
+                Console.Error.WriteLine($"capture-fixture: cannot write {path}: {ex.Message}");
+                return ExitCannotCreate;
+            }
+
             Console.Out.WriteLine($"wrote {entries.Count} entries to {path}" + (parse.GetValue(includePrivate) ? string.Empty : " (no serial numbers, MACs or UUIDs; --include-private adds them)"));
             foreach (var w in warnings.Items)
             {
@@ -45,5 +72,21 @@ internal static class CaptureFixtureCommand
             return 0;
         });
         return command;
+    }
+
+    private static void TryDelete(string temp)
+    {
+        try
+        {
+            // Only a regular file we may have written: never a directory of that name.
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Nothing more to do: the message above is what matters.
+        }
     }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Model.Topology;
 using Google.Protobuf;
 
@@ -11,7 +12,8 @@ namespace AiFactory.Agent.Inventory;
 /// <summary>
 /// <c>aifactory-agent discover [--sysfs-root DIR] [--procfs-root DIR] [--json]</c>: reads the machine once and prints the
 /// inventory without starting the daemon; <c>--json</c> prints the <c>HostInventory</c> message in the canonical
-/// protobuf JSON mapping. Exit 0, or 2 when discovery left warnings and <c>--strict</c> was given.
+/// protobuf JSON mapping. Exit 0, or 2 when discovery left warnings and <c>--strict</c> was given, or 66 (EX_NOINPUT)
+/// when the sysfs root is not a directory (a mistyped <c>--sysfs-root</c> would otherwise give an empty machine).
 /// </summary>
 internal static class DiscoverCommand
 {
@@ -30,6 +32,12 @@ internal static class DiscoverCommand
         {
             string sysfsRoot = parse.GetValue(sysfs)!;
             string procfsRoot = parse.GetValue(procfs)!;
+            if (!new SysfsRoot(sysfsRoot).IsDirectory())
+            {
+                Console.Error.WriteLine($"discover: --sysfs-root {Path.GetFullPath(sysfsRoot)} is not a directory; nothing discovered");
+                return CaptureFixtureCommand.ExitNoInput;
+            }
+
             HostTopology topology = new HostDiscovery(sysfsRoot, procfsRoot).Discover();
             HostInventory inventory = InventoryMapper.ToProto(topology, sysfsRoot, procfsRoot);
             inventory.Generation = 1;

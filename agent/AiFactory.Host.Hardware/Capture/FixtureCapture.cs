@@ -1,4 +1,6 @@
-using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
 using AiFactory.Host.Hardware.Discovery;
 using AiFactory.Host.Hardware.Fixtures;
 using AiFactory.Host.Hardware.Procfs;
@@ -9,11 +11,17 @@ namespace AiFactory.Host.Hardware.Capture;
 /// <summary>
 /// Captures the part of a live machine's /sys and /proc that discovery (and hwloc) read into a
 /// <see cref="TextArchive"/>, so a user can attach their server to a bug report. Only allow-listed attributes are
-/// read, each with one bounded read. Serial numbers, MAC addresses and the kernel command line's UUIDs are left out
-/// unless <c>includePrivate</c> is set.
+/// read, each with one bounded read. Serial numbers, MAC addresses, and on the kernel command line UUIDs, labels, disk
+/// ids, MAC and IP addresses and host names are left out unless <c>includePrivate</c> is set.
 /// </summary>
-public static class FixtureCapture
+public static partial class FixtureCapture
 {
+    /// <summary>The most of /proc/cpuinfo read (about 1.6 KiB per CPU: ample for 2,048 CPUs).</summary>
+    public const int MaxProcFileSize = 4 << 20;
+
+    private const string Redacted = "redacted";
+    private const string ZeroUuid = "00000000-0000-0000-0000-000000000000";
+
     private static readonly string[] PciAttributes =
     [
         "vendor", "device", "subsystem_vendor", "subsystem_device", "class", "revision", "numa_node", "local_cpus",
@@ -136,19 +144,7 @@ public static class FixtureCapture
                 {
                     foreach (string n in sysfs.List(dir + "/" + sub, warnings))
                     {
-                        string nd = dir + "/" + sub + "/" + n;
-                        foreach (string f in new[] { "type", "mtu", "operstate", "node_type" })
-                        {
-                            c.File(nd + "/" + f);
-                        }
-
-                        if (includePrivate)
-                        {
-                            c.File(nd + "/address");
-                            c.File(nd + "/node_guid");
-                        }
-
-                        c.Link(nd + "/device");
+                        c.NetDevice(dir + "/" + sub + "/" + n, includePrivate);
                     }
                 }
             }
@@ -164,14 +160,19 @@ public static class FixtureCapture
             c.Directory(cls);
             foreach (string n in sysfs.List(cls, warnings))
             {
-                c.Link(cls + "/" + n);
+                // Virtual devices (lo, bonds, bridges, ifb) live under devices/virtual/net, not under a PCI function:
+                // capture where each link lands, or the link dangles in the archive.
+                if (c.Link(cls + "/" + n) is { } target)
+                {
+                    c.NetDevice(target, includePrivate);
+                }
             }
         }
 
         var entries = c.Entries;
         foreach (string f in new[] { "cmdline", "meminfo", "cpuinfo" })
         {
-            string? text = f == "cpuinfo" ? ReadWhole(procfs, f) : procfs.ReadSmallFile(f, warnings);
+            string? text = f == "cpuinfo" ? ReadWhole(procfs, f, warnings) : procfs.ReadSmallFile(f, warnings);
             if (text is null)
             {
                 continue;
@@ -182,38 +183,148 @@ public static class FixtureCapture
                 text = RedactCommandLine(text);
             }
 
-            entries.Add(new ArchiveEntry("proc/" + f, ArchiveEntryKind.File, System.Text.Encoding.UTF8.GetBytes(text), null, 0b100_100_100));
+            entries.Add(new ArchiveEntry("proc/" + f, ArchiveEntryKind.File, Encoding.UTF8.GetBytes(text), null, 0b100_100_100));
         }
 
         return entries;
     }
 
-    /// <summary>Replaces values that identify a machine (<c>root=UUID=…</c>, any <c>…UUID=…</c>) with zeros.</summary>
+    /// <summary>
+    /// Replaces what identifies a machine or its network on a kernel command line: UUIDs (<c>root=UUID=</c>,
+    /// <c>PARTUUID=</c>), labels, disk ids and paths (<c>/dev/disk/by-id/…</c>), <c>BOOTIF=</c> and any MAC address,
+    /// IPv4 and IPv6 addresses, <c>ip=</c>, <c>hostname=</c>, <c>nfsroot=</c> and iSCSI names, and host names (a name
+    /// with two or more dots ending in letters). Everything else is kept as it is, so the capture still shows
+    /// isolcpus, hugepages, iommu and the like.
+    /// </summary>
     public static string RedactCommandLine(string cmdline)
     {
-        var parts = cmdline.Split(' ');
+        string[] parts = cmdline.Split(' ');
         for (int i = 0; i < parts.Length; i++)
         {
-            int u = parts[i].IndexOf("UUID=", StringComparison.Ordinal);
-            if (u >= 0)
+            string part = parts[i];
+            string end = part.EndsWith('\n') ? "\n" : string.Empty;
+            string token = part.TrimEnd('\n');
+            int eq = token.IndexOf('=');
+            if (eq < 0)
             {
-                parts[i] = parts[i][..(u + 5)] + "00000000-0000-0000-0000-000000000000" + (parts[i].EndsWith('\n') ? "\n" : string.Empty);
+                continue;
             }
+
+            string key = token[..eq];
+            string value = token[(eq + 1)..];
+            value = key switch
+            {
+                "BOOTIF" => Redacted,
+                "ip" or "hostname" or "nfsroot" or "netroot" or "iscsi_initiator" or "rd.iscsi.initiator" or "ifname" or "bond" or "vlan" or "bridge"
+                    when !IsAutoconfKeyword(value) => Redacted,
+                _ when key.StartsWith("rd.iscsi.", StringComparison.Ordinal) || key.StartsWith("iscsi_", StringComparison.Ordinal) => Redacted,
+                _ => RedactValue(value),
+            };
+            parts[i] = key + "=" + value + end;
         }
 
         return string.Join(' ', parts);
     }
 
-    private static string? ReadWhole(ProcfsRoot procfs, string relative)
+    private static bool IsAutoconfKeyword(string value) =>
+        value is "dhcp" or "dhcp6" or "on" or "any" or "off" or "none" or "bootp" or "rarp" or "both" or "auto6" or "ibft" or "link6" or "single-dhcp";
+
+    private static string RedactValue(string value)
     {
+        value = IdentifierAssignment().Replace(value, m => m.Groups[1].Value + "=" + (m.Groups[1].Value.EndsWith("UUID", StringComparison.Ordinal) ? ZeroUuid : Redacted));
+        value = DiskPath().Replace(value, m => m.Groups[1].Value + Redacted);
+        value = MacAddress().Replace(value, "00:00:00:00:00:00");
+        value = Ipv4Address().Replace(value, "0.0.0.0");
+        value = HostName().Replace(value, Redacted);
+        return Ipv6Address().Replace(value, "::");
+    }
+
+    /// <summary><c>UUID=…</c>, <c>PARTUUID=…</c>, <c>LABEL=…</c>, <c>PARTLABEL=…</c> (as in <c>root=UUID=…</c>) up to a comma.</summary>
+    [GeneratedRegex("(UUID|PARTUUID|LABEL|PARTLABEL)=[^,]*")]
+    private static partial Regex IdentifierAssignment();
+
+    /// <summary>The name part of <c>/dev/disk/by-id/…</c> and its siblings (serial numbers, WWNs, UUIDs).</summary>
+    [GeneratedRegex("(/dev/disk/by-[a-z]+/)[^,]*")]
+    private static partial Regex DiskPath();
+
+    /// <summary>Six (or eight, for EUI-64) hex pairs separated by ':' or '-'.</summary>
+    [GeneratedRegex("(?<![0-9A-Fa-f])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\\1[0-9A-Fa-f]{2}){4}((\\1[0-9A-Fa-f]{2}){2})?(?![0-9A-Fa-f])")]
+    private static partial Regex MacAddress();
+
+    [GeneratedRegex("(?<![0-9.])(\\d{1,3}\\.){3}\\d{1,3}(?![0-9])")]
+    private static partial Regex Ipv4Address();
+
+    /// <summary>IPv6 addresses: in brackets (as on the command line), with a "::", or with all eight groups.</summary>
+    [GeneratedRegex("\\[[0-9A-Fa-f:.]+\\]|(?<![0-9A-Za-z:])(?=[0-9A-Fa-f:]*::)[0-9A-Fa-f:]{3,}(?![0-9A-Za-z:])|(?<![0-9A-Za-z:])([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![0-9A-Za-z:])")]
+    private static partial Regex Ipv6Address();
+
+    /// <summary>A host name with a domain: two dots or more, ending in letters (<c>gpu-node-17.example.org</c>).</summary>
+    [GeneratedRegex("(?<![A-Za-z0-9_./-])[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+\\.[A-Za-z]{2,}(?![A-Za-z0-9_-])")]
+    private static partial Regex HostName();
+
+    /// <summary>
+    /// Reads a procfs file that may pass one page (cpuinfo) without ever blocking: opened O_NONBLOCK|O_NOFOLLOW, refused
+    /// when it is not a regular file (a FIFO or socket in a doctored tree cannot be sought), read to end in at most
+    /// <see cref="MaxProcFileSize"/> bytes. Null with a warning when it cannot be read.
+    /// </summary>
+    private static unsafe string? ReadWhole(ProcfsRoot procfs, string relative, DiscoveryWarnings warnings)
+    {
+        string display = ProcfsRoot.DisplayPath(relative);
+        int fd;
+        fixed (byte* p = SysfsFile.NativePath(procfs.MountPoint + "/" + relative))
+        {
+            fd = Interop.Interop.Libc.OpenAt(Interop.Interop.Libc.AT_FDCWD, p, SysfsFile.FileFlags);
+        }
+
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastSystemError();
+            if (!SysfsFile.IsMissing(errno))
+            {
+                warnings.Add(display, null, "cannot read: " + SysfsFile.ErrnoName(errno) + "; not captured");
+            }
+
+            return null;
+        }
+
         try
         {
-            string path = Path.Combine(procfs.MountPoint, relative);
-            return File.Exists(path) ? File.ReadAllText(path) : null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
+            if (Interop.Interop.Libc.LSeek(fd, 0, Interop.Interop.Libc.SEEK_CUR) < 0)
+            {
+                warnings.Add(display, null, "not a regular file (" + SysfsFile.ErrnoName(Marshal.GetLastSystemError()) + "); not captured");
+                return null;
+            }
+
+            byte[] buffer = new byte[MaxProcFileSize + 1];
+            int total = 0;
+            while (total < buffer.Length)
+            {
+                nint n;
+                fixed (byte* b = &buffer[total])
+                {
+                    n = Interop.Interop.Libc.Read(fd, b, buffer.Length - total);
+                }
+
+                if (n < 0)
+                {
+                    warnings.Add(display, null, "cannot read: " + SysfsFile.ErrnoName(Marshal.GetLastSystemError()) + "; not captured");
+                    return null;
+                }
+
+                if (n == 0)
+                {
+                    return Encoding.UTF8.GetString(buffer, 0, total);
+                }
+
+                total += (int)n;
+            }
+
+            warnings.Add(display, null, $"larger than {MaxProcFileSize} bytes; not captured");
             return null;
+        }
+        finally
+        {
+            SysfsFile.Close(fd);
         }
     }
 
@@ -230,9 +341,9 @@ public static class FixtureCapture
                 return;
             }
 
-            byte[] path = SysfsFile.NativePath(root.PathOf(relative));
+            // Read as discovery reads: in a root other than /sys, never through a link that leads out of it.
             byte[] buffer = new byte[SysfsFile.MaxSize];
-            int n = SysfsFile.Read(path, buffer, out SysfsFile.Status status, out _);
+            int n = root.ReadBytes(relative, buffer, out SysfsFile.Status status);
             if (status != SysfsFile.Status.Ok)
             {
                 return;
@@ -253,6 +364,24 @@ public static class FixtureCapture
             string from = Path.GetDirectoryName("/" + relative)!;
             Entries.Add(new ArchiveEntry("sys/" + relative, ArchiveEntryKind.Symlink, null, Path.GetRelativePath(from, "/" + target), 0));
             return target;
+        }
+
+        /// <summary>A network device's directory (under a PCI function or devices/virtual/net): its attributes and device link.</summary>
+        public void NetDevice(string relative, bool includePrivate)
+        {
+            Directory(relative);
+            foreach (string f in new[] { "type", "mtu", "operstate", "node_type" })
+            {
+                File(relative + "/" + f);
+            }
+
+            if (includePrivate)
+            {
+                File(relative + "/address");
+                File(relative + "/node_guid");
+            }
+
+            Link(relative + "/device");
         }
 
         public void Directory(string relative)

@@ -105,25 +105,36 @@ public static class TextArchive
         Extract(Parse(reader), destination);
     }
 
-    /// <summary>Creates the entries under <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Creates the entries under <paramref name="destination"/>. Nothing is written, created or removed through a
+    /// symbolic link: an entry whose parent path holds a link (an archive that makes <c>sys/d</c> a link to <c>..</c>
+    /// and then writes <c>sys/d/e/x</c>), or that is itself a link when a file is to be written, is refused with
+    /// <see cref="InvalidDataException"/>, and a link replaces only a file or link inside the tree.
+    /// </summary>
     public static void Extract(IReadOnlyList<ArchiveEntry> entries, string destination)
     {
         string root = Path.GetFullPath(destination).TrimEnd('/');
         Directory.CreateDirectory(root);
-        var modes = new List<(string Path, int Mode)>();
+        var tree = new ExtractedTree(root);
+        var directoryModes = new List<(string Path, int Mode)>();
         foreach (ArchiveEntry e in entries)
         {
             string full = root + "/" + e.Path;
             switch (e.Kind)
             {
                 case ArchiveEntryKind.Directory:
-                    Directory.CreateDirectory(full);
-                    modes.Add((full, e.Mode | 0b111_000_000));
+                    tree.EnsureDirectory(e.Path, e.Path);
+                    directoryModes.Add((full, e.Mode | 0b111_000_000));
                     break;
                 case ArchiveEntryKind.File:
-                    Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+                    tree.EnsureParent(e.Path);
+                    if (tree.IsLink(full))
+                    {
+                        throw new InvalidDataException($"{e.Path} is a symlink; nothing is written through a link");
+                    }
+
                     File.WriteAllBytes(full, e.Content!);
-                    modes.Add((full, e.Mode));
+                    File.SetUnixFileMode(full, (UnixFileMode)e.Mode);
                     break;
                 case ArchiveEntryKind.Symlink:
                     string resolved = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(full)!, e.LinkTarget!));
@@ -132,8 +143,13 @@ public static class TextArchive
                         throw new InvalidDataException($"symlink {e.Path} -> {e.LinkTarget} leaves the tree");
                     }
 
-                    Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-                    if (Path.Exists(full) || File.Exists(full))
+                    tree.EnsureParent(e.Path);
+                    if (Directory.Exists(full) && !tree.IsLink(full))
+                    {
+                        throw new InvalidDataException($"symlink {e.Path}: a directory is in the way");
+                    }
+
+                    if (Path.Exists(full) || tree.IsLink(full))
                     {
                         File.Delete(full);
                     }
@@ -143,9 +159,11 @@ public static class TextArchive
             }
         }
 
-        for (int i = modes.Count - 1; i >= 0; i--)
+        // Directory modes last (a read-only directory would stop its own entries), innermost first. Directories are
+        // never replaced by links (refused above), so these paths still hold the directories created here.
+        for (int i = directoryModes.Count - 1; i >= 0; i--)
         {
-            File.SetUnixFileMode(modes[i].Path, (UnixFileMode)modes[i].Mode);
+            File.SetUnixFileMode(directoryModes[i].Path, (UnixFileMode)directoryModes[i].Mode);
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using static AiFactory.Host.Hardware.Interop.Interop;
 
 namespace AiFactory.Host.Hardware.Sysfs;
 
@@ -22,66 +21,63 @@ internal readonly struct DirectoryLocation(int fd, int openErrno, string relativ
     /// <summary>The directory relative to the root, without a trailing slash.</summary>
     public string Relative { get; } = relative;
 
+    /// <summary>True when the directory is missing, or (in a contained root) lies outside it: every name in it is missing.</summary>
+    public bool IsGone => Fd < 0 && (SysfsFile.IsMissing(OpenErrno) || OpenErrno == SysfsFile.EXDEV);
+
     /// <summary>One bounded read of <paramref name="name"/>; see <see cref="SysfsFile.ReadAt"/>.</summary>
-    public int ReadFile(string prefix, string name, Span<byte> buffer, out SysfsFile.Status status, out int errno)
+    public int ReadFile(SysfsPaths paths, string name, Span<byte> buffer, out SysfsFile.Status status, out int errno)
     {
-        Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
         if (Fd >= 0)
         {
+            Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
             return SysfsFile.Encode(name, [], path) < 0 ? TooLong(out status, out errno) : SysfsFile.ReadAt(Fd, path, buffer, out status, out errno);
         }
 
-        if (SysfsFile.IsMissing(OpenErrno))
+        if (IsGone)
         {
             status = SysfsFile.Status.Missing;
             errno = OpenErrno;
             return -1;
         }
 
-        return EncodeFull(prefix, name, path) < 0 ? TooLong(out status, out errno) : SysfsFile.ReadAt(Libc.AT_FDCWD, path, buffer, out status, out errno);
+        return paths.ReadFile(Relative, name, buffer, out status, out errno);
     }
 
     /// <summary>The target of the link <paramref name="name"/>; see <see cref="SysfsFile.ReadLinkAt"/>.</summary>
-    public int ReadLink(string prefix, string name, Span<byte> buffer, out int errno)
+    public int ReadLink(SysfsPaths paths, string name, Span<byte> buffer, out int errno)
     {
-        Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
         if (Fd >= 0)
         {
+            Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
             return SysfsFile.Encode(name, [], path) < 0 ? TooLongLink(out errno) : SysfsFile.ReadLinkAt(Fd, path, buffer, out errno);
         }
 
-        if (SysfsFile.IsMissing(OpenErrno))
+        if (IsGone)
         {
             errno = OpenErrno;
             return 0;
         }
 
-        return EncodeFull(prefix, name, path) < 0 ? TooLongLink(out errno) : SysfsFile.ReadLinkAt(Libc.AT_FDCWD, path, buffer, out errno);
+        return paths.ReadLink(Relative, name, buffer, out errno);
     }
 
-    /// <summary>True when <paramref name="name"/> exists once links are followed.</summary>
-    public bool Exists(string prefix, string name)
+    /// <summary>True when <paramref name="name"/> exists once links are followed (not kept beneath a contained root: see <see cref="SysfsPaths.Exists"/>).</summary>
+    public bool Exists(SysfsPaths paths, string name, out int errno)
     {
-        Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
         if (Fd >= 0)
         {
-            return SysfsFile.Encode(name, [], path) >= 0 && SysfsFile.ExistsAt(Fd, path);
+            Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
+            errno = 36; // ENAMETOOLONG
+            return SysfsFile.Encode(name, [], path) >= 0 && SysfsFile.ExistsAt(Fd, path, out errno);
         }
 
-        return !SysfsFile.IsMissing(OpenErrno) && EncodeFull(prefix, name, path) >= 0 && SysfsFile.ExistsAt(Libc.AT_FDCWD, path);
-    }
-
-    private int EncodeFull(string prefix, string name, Span<byte> path)
-    {
-        int n = SysfsFile.Encode(prefix, Relative, path);
-        if (n < 0)
+        if (IsGone)
         {
-            return -1;
+            errno = OpenErrno;
+            return false;
         }
 
-        path[n - 1] = (byte)'/';
-        int m = SysfsFile.Encode(name, [], path[n..]);
-        return m < 0 ? -1 : n + m;
+        return paths.Exists(Relative + "/" + name, out errno);
     }
 
     private static int TooLong(out SysfsFile.Status status, out int errno)

@@ -76,7 +76,14 @@ public static class PciDeviceReader
     private static PciDevice? Read(SysfsRoot root, in DirectoryLocation bus, string name, PciAddress address, DiscoveryWarnings warnings)
     {
         string link = DevicesDirectory + "/" + name;
+        int warned = warnings.Items.Count;
         string? dir = root.ResolveLink(bus, name, warnings, null);
+        if (dir is null && warnings.Items.Count > warned)
+        {
+            // A link that dangles, loops or leads out of the root: already reported.
+            return null;
+        }
+
         if (dir is null)
         {
             // Not a link (an old kernel or a flat capture): read it in place if it is a directory.

@@ -22,14 +22,20 @@ internal static unsafe class SysfsFile
     /// <summary>The longest path handled (PATH_MAX, with its NUL).</summary>
     public const int MaxPath = 4096;
 
+    /// <summary>A path that would leave a contained root (see <see cref="SysfsPaths"/>).</summary>
+    public const int EXDEV = 18;
+
+    /// <summary>Too many levels of symbolic links: a loop, or a link where O_NOFOLLOW forbids one.</summary>
+    public const int ELOOP = 40;
+
     private const int ENOENT = 2;
     private const int ENOTDIR = 20;
     private const int EINVAL = 22;
 
     // O_NOFOLLOW: a kernel attribute is never a symbolic link, so one in its place (a doctored or broken tree) is
     // refused with ELOOP instead of being read wherever it points, possibly outside the root.
-    private static readonly int FileFlags = Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY | Libc.O_NOFOLLOW;
-    private static readonly int DirectoryFlags = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NONBLOCK | Libc.O_CLOEXEC;
+    internal static readonly int FileFlags = Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY | Libc.O_NOFOLLOW;
+    internal static readonly int DirectoryFlags = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NONBLOCK | Libc.O_CLOEXEC;
 
     /// <summary>Outcome of a read.</summary>
     public enum Status
@@ -67,6 +73,21 @@ internal static unsafe class SysfsFile
         if (fd < 0)
         {
             errno = Marshal.GetLastSystemError();
+        }
+
+        return ReadOpened(fd, errno, buffer, out status, out errno);
+    }
+
+    /// <summary>
+    /// As <see cref="ReadAt"/> for a file already opened with <see cref="FileFlags"/>: reads once and closes it. A
+    /// negative <paramref name="fd"/> reports <paramref name="openErrno"/>.
+    /// </summary>
+    public static int ReadOpened(int fd, int openErrno, Span<byte> buffer, out Status status, out int errno)
+    {
+        errno = 0;
+        if (fd < 0)
+        {
+            errno = openErrno;
             status = IsMissing(errno) ? Status.Missing : Status.Unreadable;
             return -1;
         }
@@ -110,13 +131,20 @@ internal static unsafe class SysfsFile
         return errno is EINVAL or ENOENT or ENOTDIR ? 0 : -1;
     }
 
-    /// <summary>True when the path (relative to <paramref name="dirFd"/>) exists once links are followed.</summary>
-    public static bool ExistsAt(int dirFd, ReadOnlySpan<byte> nullTerminatedPath)
+    /// <summary>True when the path (relative to <paramref name="dirFd"/>) exists once links are followed; else the errno.</summary>
+    public static bool ExistsAt(int dirFd, ReadOnlySpan<byte> nullTerminatedPath, out int errno)
     {
+        errno = 0;
         fixed (byte* p = nullTerminatedPath)
         {
-            return Libc.FAccessAt(dirFd, p, Libc.F_OK, 0) == 0;
+            if (Libc.FAccessAt(dirFd, p, Libc.F_OK, 0) == 0)
+            {
+                return true;
+            }
         }
+
+        errno = Marshal.GetLastSystemError();
+        return false;
     }
 
     /// <summary>Opens a directory for <c>openat</c> and <c>getdents64</c>; -1 with <paramref name="errno"/> when it cannot.</summary>
@@ -174,6 +202,7 @@ internal static unsafe class SysfsFile
         6 => "ENXIO",
         11 => "EAGAIN",
         13 => "EACCES",
+        18 => "EXDEV",
         19 => "ENODEV",
         20 => "ENOTDIR",
         21 => "EISDIR",

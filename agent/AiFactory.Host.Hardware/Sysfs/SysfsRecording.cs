@@ -13,21 +13,21 @@ namespace AiFactory.Host.Hardware.Sysfs;
 internal sealed class SysfsRecording
 {
     private const int DescriptorThreshold = 6;
-    private readonly string _prefix;
+    private readonly SysfsPaths _paths;
     private readonly List<RecordedDirectory> _directories = [];
     private readonly Dictionary<string, RecordedDirectory> _byPath = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RecordedDirectory>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly List<LoggedRead>? _log;
     private int _count;
 
-    /// <param name="prefix">The root's absolute path with a trailing slash.</param>
+    /// <param name="paths">How the root's paths are opened.</param>
     /// <param name="forked">
     /// True for the recording of a fork that reads part of the tree on another thread: it only logs each read in
     /// order (no positions, no hash) for <see cref="AppendFrom"/> to replay into the parent in a fixed order.
     /// </param>
-    public SysfsRecording(string prefix, bool forked = false)
+    public SysfsRecording(SysfsPaths paths, bool forked = false)
     {
-        _prefix = prefix;
+        _paths = paths;
         _lookup = _byPath.GetAlternateLookup<ReadOnlySpan<char>>();
         _log = forked ? [] : null;
     }
@@ -103,7 +103,6 @@ internal sealed class SysfsRecording
     public ulong Replay()
     {
         ulong total = 0;
-        Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
         foreach (RecordedDirectory d in _directories)
         {
@@ -113,8 +112,7 @@ internal sealed class SysfsRecording
             int fd = -1;
             if (d.Listed || d.Items.Count >= DescriptorThreshold)
             {
-                errno = 36; // ENAMETOOLONG
-                fd = SysfsFile.Encode(_prefix, d.Relative, path) < 0 ? -1 : SysfsFile.OpenDirectory(Libc.AT_FDCWD, path, out errno);
+                fd = _paths.OpenDirectory(d.Relative, out errno);
             }
 
             var dir = new DirectoryLocation(fd, errno, d.Relative);
@@ -123,8 +121,8 @@ internal sealed class SysfsRecording
             {
                 ulong h = item.Kind switch
                 {
-                    Kind.File => HashFile(dir, _prefix, item.Name, buffer),
-                    Kind.Link => HashLink(dir, _prefix, item.Name, buffer),
+                    Kind.File => HashFile(dir, _paths, item.Name, buffer),
+                    Kind.Link => HashLink(dir, _paths, item.Name, buffer),
                     _ => HashListing(dir, buffer, ref listed),
                 };
                 total += Mix(h, item.Position);
@@ -153,15 +151,15 @@ internal sealed class SysfsRecording
     /// <summary>The hash of one listing: the names' hash, or a marker when the directory could not be listed.</summary>
     public static ulong ListingHash(bool listed, ulong namesHash) => listed ? namesHash ^ 0xfe : 0xfeUL << 8;
 
-    private static ulong HashFile(DirectoryLocation dir, string prefix, string name, Span<byte> buffer)
+    private static ulong HashFile(DirectoryLocation dir, SysfsPaths paths, string name, Span<byte> buffer)
     {
-        int n = dir.ReadFile(prefix, name, buffer, out SysfsFile.Status status, out _);
+        int n = dir.ReadFile(paths, name, buffer, out SysfsFile.Status status, out _);
         return FileHash(status, n > 0 ? buffer[..n] : []);
     }
 
-    private static ulong HashLink(DirectoryLocation dir, string prefix, string name, Span<byte> buffer)
+    private static ulong HashLink(DirectoryLocation dir, SysfsPaths paths, string name, Span<byte> buffer)
     {
-        int n = dir.ReadLink(prefix, name, buffer, out _);
+        int n = dir.ReadLink(paths, name, buffer, out _);
         return LinkHash(n, buffer);
     }
 

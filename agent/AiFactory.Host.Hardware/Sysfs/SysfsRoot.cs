@@ -1,34 +1,44 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using AiFactory.Host.Hardware.Discovery;
-using static AiFactory.Host.Hardware.Interop.Interop;
 
 namespace AiFactory.Host.Hardware.Sysfs;
 
 /// <summary>
 /// Where sysfs is mounted: <c>/sys</c> on a live machine, <c>&lt;fixture&gt;/sys</c> in tests and demos. Every sysfs
 /// access goes through this object with paths relative to it; no other code holds "/sys". Links are resolved by
-/// hand and refused when they leave the root, so a hostile or broken tree cannot send discovery elsewhere.
+/// hand and refused when they leave the root, so a hostile or broken tree cannot send discovery elsewhere; in any root
+/// but the live <c>/sys</c> every path is also opened beneath the root (<see cref="SysfsPaths"/>), so a link to a
+/// directory outside (<c>devices/evil -&gt; /tmp/outside</c>) cannot lead there either.
 /// </summary>
 [SkipLocalsInit]
 public sealed class SysfsRoot
 {
     private readonly string _prefix;
+    private readonly SysfsPaths _paths;
     private SysfsRecording? _recording;
 
     /// <summary>Opens the tree at <paramref name="mountPoint"/> (made absolute; the directory need not exist).</summary>
     public SysfsRoot(string mountPoint)
+        : this(mountPoint, useOpenat2: true)
+    {
+    }
+
+    /// <summary>As <see cref="SysfsRoot(string)"/>; <paramref name="useOpenat2"/> false keeps a fixture root contained by realpath checks (as on kernels before 5.6).</summary>
+    internal SysfsRoot(string mountPoint, bool useOpenat2)
     {
         ArgumentException.ThrowIfNullOrEmpty(mountPoint);
         MountPoint = Path.GetFullPath(mountPoint).TrimEnd('/');
         _prefix = MountPoint + "/";
+        _paths = new SysfsPaths(MountPoint, contained: MountPoint is not ("/sys" or ""), useOpenat2);
     }
 
     private SysfsRoot(SysfsRoot parent)
     {
         MountPoint = parent.MountPoint;
         _prefix = parent._prefix;
-        _recording = parent._recording is null ? null : new SysfsRecording(_prefix, forked: true);
+        _paths = parent._paths;
+        _recording = parent._recording is null ? null : new SysfsRecording(_paths, forked: true);
     }
 
     /// <summary>The live machine's sysfs.</summary>
@@ -44,12 +54,12 @@ public sealed class SysfsRoot
     public static string DisplayPath(string relative) => "/sys/" + relative;
 
     /// <summary>Starts recording which files, links and directories are read (for the cheap change check of a rescan).</summary>
-    internal void StartRecording() => _recording = new SysfsRecording(_prefix);
+    internal void StartRecording() => _recording = new SysfsRecording(_paths);
 
     /// <summary>Stops recording and returns what was read, with the hash of what it held.</summary>
     internal SysfsRecording StopRecording()
     {
-        SysfsRecording recording = _recording ?? new SysfsRecording(_prefix);
+        SysfsRecording recording = _recording ?? new SysfsRecording(_paths);
         _recording = null;
         return recording;
     }
@@ -112,7 +122,27 @@ public sealed class SysfsRoot
     }
 
     /// <summary>True when the entry exists (a dangling link does not).</summary>
-    public bool Exists(string relative) => Path.Exists(PathOf(relative));
+    public bool Exists(string relative) => _paths.Contained ? _paths.Exists(relative, out _) : Path.Exists(PathOf(relative));
+
+    /// <summary>True when the root is a directory (a missing or mistyped <c>--sysfs-root</c> is not).</summary>
+    public bool IsDirectory()
+    {
+        int fd = _paths.OpenDirectory(string.Empty, out _);
+        if (fd < 0)
+        {
+            return false;
+        }
+
+        SysfsFile.Close(fd);
+        return true;
+    }
+
+    /// <summary>One bounded read of the file <paramref name="relative"/> into <paramref name="buffer"/>, as discovery reads it (for capture).</summary>
+    internal int ReadBytes(string relative, Span<byte> buffer, out SysfsFile.Status status)
+    {
+        (string directory, string name) = Split(relative);
+        return _paths.ReadFile(directory, name, buffer, out status, out _);
+    }
 
     /// <summary>
     /// Opens the directory <paramref name="relative"/> once, so that its attributes are read with <c>openat</c>; with
@@ -121,9 +151,12 @@ public sealed class SysfsRoot
     /// </summary>
     internal SysfsDirectory OpenDirectory(string relative, bool list, DiscoveryWarnings warnings)
     {
-        Span<byte> path = stackalloc byte[SysfsFile.MaxPath];
-        int errno = 36; // ENAMETOOLONG
-        int fd = SysfsFile.Encode(_prefix, relative, path) < 0 ? -1 : SysfsFile.OpenDirectory(Libc.AT_FDCWD, path, out errno);
+        int fd = _paths.OpenDirectory(relative, out int errno);
+        if (fd < 0 && errno == SysfsFile.EXDEV)
+        {
+            warnings.Add(DisplayPath(relative), null, "leaves the sysfs root through a link; ignored");
+        }
+
         SysfsRecording.RecordedDirectory? record = _recording?.Directory(relative);
         DirectoryEntries? entries = null;
         if (list)
@@ -139,7 +172,7 @@ public sealed class SysfsRoot
                 _recording!.Add(record, SysfsRecording.Kind.Listing, string.Empty, SysfsRecording.ListingHash(entries is not null, entries?.Hash() ?? 0));
             }
 
-            if (entries is null && (fd >= 0 || !SysfsFile.IsMissing(errno)))
+            if (entries is null && (fd >= 0 || !(SysfsFile.IsMissing(errno) || errno == SysfsFile.EXDEV)))
             {
                 warnings.Add(DisplayPath(relative), null, "cannot list: " + SysfsFile.ErrnoName(listErrno));
             }
@@ -152,7 +185,7 @@ public sealed class SysfsRoot
     internal string? ReadAttribute(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, bool changesConstantly, SysfsRecording.RecordedDirectory? record)
     {
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
-        int n = directory.ReadFile(_prefix, name, buffer, out SysfsFile.Status status, out int errno);
+        int n = directory.ReadFile(_paths, name, buffer, out SysfsFile.Status status, out int errno);
         if (_recording is not null && !changesConstantly)
         {
             _recording.Add(record ?? _recording.Directory(directory.Relative), SysfsRecording.Kind.File, name, SysfsRecording.FileHash(status, n > 0 ? buffer[..n] : []));
@@ -176,7 +209,7 @@ public sealed class SysfsRoot
     internal string? ResolveLink(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, SysfsRecording.RecordedDirectory? record)
     {
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxPath];
-        int n = directory.ReadLink(_prefix, name, buffer, out int errno);
+        int n = directory.ReadLink(_paths, name, buffer, out int errno);
         _recording?.Add(record ?? _recording.Directory(directory.Relative), SysfsRecording.Kind.Link, name, SysfsRecording.LinkHash(n, buffer));
         if (n < 0)
         {
@@ -197,9 +230,18 @@ public sealed class SysfsRoot
             return null;
         }
 
-        if (!directory.Exists(_prefix, name))
+        // Where the link really lands: in a fixture root resolved beneath it, so that a link through a directory that
+        // leads out (devices/evil -> /tmp/outside/evil) is refused although its own text stays inside.
+        if (!(_paths.Contained ? _paths.Exists(inside, out errno) : directory.Exists(_paths, name, out errno)))
         {
-            warnings.Add(DisplayPath(directory.Relative + "/" + name), target, "dangling link; ignored");
+            string why = errno switch
+            {
+                SysfsFile.EXDEV => "link leaves the sysfs root through another link; ignored",
+                SysfsFile.ELOOP => "symlink loop; ignored",
+                _ when SysfsFile.IsMissing(errno) => "dangling link; ignored",
+                _ => "cannot follow link: " + SysfsFile.ErrnoName(errno) + "; ignored",
+            };
+            warnings.Add(DisplayPath(directory.Relative + "/" + name), target, why);
             return null;
         }
 

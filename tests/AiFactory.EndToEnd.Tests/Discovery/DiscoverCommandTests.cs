@@ -61,6 +61,61 @@ public sealed class DiscoverCommandTests
         }
     }
 
+    [Fact]
+    public async Task Capture_fixture_into_a_missing_folder_or_onto_a_folder_says_why_in_one_line_and_leaves_no_temp_file()
+    {
+        string root = Unpack("workstation");
+        try
+        {
+            string[] sys = ["--sysfs-root", Path.Combine(root, "sys"), "--procfs-root", Path.Combine(root, "proc")];
+            string intoMissing = Path.Combine(root, "no-such-folder", "x.ttar");
+            string ontoFolder = Path.Combine(root, "a-folder");
+            Directory.CreateDirectory(ontoFolder);
+
+            foreach (string output in new[] { intoMissing, ontoFolder })
+            {
+                (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, ["capture-fixture", .. sys, "--out", output]);
+
+                Assert.Equal(73, status);
+                Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+                Assert.Contains("cannot write " + output, stderr, StringComparison.Ordinal);
+                Assert.False(File.Exists(output + ".tmp"), output + ".tmp was left behind");
+            }
+
+            Assert.True(Directory.Exists(ontoFolder));
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+        }
+    }
+
+    [Fact]
+    public async Task Capture_fixture_and_discover_refuse_a_sysfs_root_that_does_not_exist()
+    {
+        string folder = Directory.CreateTempSubdirectory("aifactory-e2e-missing-root-").FullName;
+        try
+        {
+            string missing = Path.Combine(folder, "nonexistent");
+            string archive = Path.Combine(folder, "x.ttar");
+
+            (int captureStatus, _, string captureError) = await RunningProcess.RunAsync(Binaries.Agent, ["capture-fixture", "--sysfs-root", missing, "--out", archive]);
+            (int discoverStatus, _, string discoverError) = await RunningProcess.RunAsync(Binaries.Agent, ["discover", "--sysfs-root", missing, "--procfs-root", missing]);
+
+            Assert.Equal(66, captureStatus);
+            Assert.Single(captureError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains(missing + " is not a directory", captureError, StringComparison.Ordinal);
+            Assert.False(File.Exists(archive));
+            Assert.Equal(66, discoverStatus);
+            Assert.Single(discoverError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains(missing + " is not a directory", discoverError, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
     /// <summary>Unpacks a fixture (name or .ttar path) with tools/fixture.sh into a fresh temp folder.</summary>
     private static string Unpack(string fixture)
     {

@@ -65,6 +65,102 @@ public sealed class CaptureAndArchiveTests
     }
 
     [Fact]
+    public void Boot_interfaces_addresses_host_names_and_disk_ids_on_the_kernel_command_line_are_redacted()
+    {
+        const string Cmdline = "BOOT_IMAGE=/boot/vmlinuz-6.8.0-45-generic root=PARTUUID=5c1a9b2e-01 ro BOOTIF=01-0c-42-a1-b2-c3-d4 " +
+            "ip=10.1.2.3::10.1.2.1:255.255.255.0:gpu-node-17.example.org:eth0:off hostname=gpu-node-17 ifname=bond0:0c:42:a1:b2:c3:d5 " +
+            "netconsole=6665@10.0.0.9/eth0,6666@10.0.0.2/0c:42:a1:b2:c3:d6 resume=/dev/disk/by-id/nvme-SAMSUNG_S4EVNX0N123456 " +
+            "nfsroot=10.1.2.1:/export/gpu-node-17 syslog=[fd00:1234::17]:514 ntp=ntp1.lab.example.org " +
+            "intel_iommu=on iommu=pt isolcpus=2-55 hugepagesz=1G hugepages=64 ip6=dhcp\n";
+
+        string redacted = FixtureCapture.RedactCommandLine(Cmdline);
+
+        foreach (string secret in new[] { "0c-42", "0c:42", "10.1.2", "10.0.0", "gpu-node-17", "example.org", "5c1a9b2e", "S4EVNX", "fd00:1234" })
+        {
+            Assert.DoesNotContain(secret, redacted, StringComparison.OrdinalIgnoreCase);
+        }
+
+        foreach (string kept in new[] { "BOOT_IMAGE=/boot/vmlinuz-6.8.0-45-generic", "root=PARTUUID=00000000-0000-0000-0000-000000000000", "ro", "intel_iommu=on", "iommu=pt", "isolcpus=2-55", "hugepagesz=1G", "hugepages=64", "ip6=dhcp\n" })
+        {
+            Assert.Contains(kept, redacted.Split(' '));
+        }
+
+        Assert.Equal(Cmdline.Split(' ').Length, redacted.Split(' ').Length);
+    }
+
+    [Fact]
+    public void A_capture_keeps_the_targets_of_virtual_network_device_links_so_rediscovery_has_no_dangling_link()
+    {
+        string root = HardwareFixtures.FreshCopy("workstation");
+        string dest = Temp();
+        try
+        {
+            foreach (string dev in new[] { "lo", "ifb0" })
+            {
+                string dir = Path.Combine(root, "sys/devices/virtual/net", dev);
+                Directory.CreateDirectory(dir);
+                File.WriteAllText(Path.Combine(dir, "type"), dev == "lo" ? "772\n" : "1\n");
+                File.WriteAllText(Path.Combine(dir, "mtu"), "65536\n");
+                File.WriteAllText(Path.Combine(dir, "operstate"), "unknown\n");
+                File.CreateSymbolicLink(Path.Combine(root, "sys/class/net", dev), "../../devices/virtual/net/" + dev);
+            }
+
+            IReadOnlyList<ArchiveEntry> entries = FixtureCapture.Capture(new SysfsRoot(Path.Combine(root, "sys")), new ProcfsRoot(Path.Combine(root, "proc")), includePrivate: false, new DiscoveryWarnings());
+            var text = new StringWriter();
+            TextArchive.Write(text, entries, "test capture");
+            TextArchive.Extract(TextArchive.Parse(new StringReader(text.ToString())), dest);
+
+            HostTopology original = Discover(root);
+            HostTopology captured = Discover(dest);
+
+            Assert.Empty(original.Warnings);
+            Assert.Empty(captured.Warnings);
+            Assert.Equal(original.NetDevices, captured.NetDevices);
+            Assert.True(File.Exists(Path.Combine(dest, "sys/class/net/lo/mtu")));
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+            if (Directory.Exists(dest))
+            {
+                Directory.Delete(dest, true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_fifo_in_place_of_proc_cpuinfo_is_skipped_with_a_warning_instead_of_hanging_the_capture()
+    {
+        string root = HardwareFixtures.FreshCopy("workstation");
+        try
+        {
+            string cpuinfo = Path.Combine(root, "proc/cpuinfo");
+            File.Delete(cpuinfo);
+            using (Process mkfifo = Process.Start("mkfifo", [cpuinfo]))
+            {
+                await mkfifo.WaitForExitAsync();
+                Assert.Equal(0, mkfifo.ExitCode);
+            }
+
+            var warnings = new DiscoveryWarnings();
+            Task<IReadOnlyList<ArchiveEntry>> capture = Task.Factory.StartNew(
+                () => FixtureCapture.Capture(new SysfsRoot(Path.Combine(root, "sys")), new ProcfsRoot(Path.Combine(root, "proc")), includePrivate: false, warnings),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+            // Generous: the capture takes well under a second; a hang would never end.
+            Assert.Same(capture, await Task.WhenAny(capture, Task.Delay(TimeSpan.FromMinutes(2))));
+            IReadOnlyList<ArchiveEntry> entries = await capture;
+            Assert.DoesNotContain(entries, e => e.Path == "proc/cpuinfo");
+            Assert.Contains(entries, e => e.Path == "proc/meminfo");
+            Assert.Contains(warnings.Items, w => w.Path == "/proc/cpuinfo" && w.Message.Contains("not a regular file", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+        }
+    }
+
+    [Fact]
     public void The_archive_keeps_text_binary_empty_and_unterminated_files_and_links()
     {
         ArchiveEntry[] entries =
