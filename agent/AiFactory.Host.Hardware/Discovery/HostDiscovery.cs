@@ -1,3 +1,4 @@
+using AiFactory.Host.Hardware.Configure;
 using AiFactory.Host.Hardware.Procfs;
 using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Model.Cpu;
@@ -161,6 +162,7 @@ public sealed class HostDiscovery
             IommuGroups = groups,
             NetDevices = net,
             Hugepages = hugepages,
+            HostNeeded = _procfs is null ? new Dictionary<PciAddress, string>() : new HostNeededDevices(new SysfsTree(_sysfs.MountPoint.Length == 0 ? "/" : _sysfs.MountPoint), _procfs.MountPoint.Length == 0 ? "/" : _procfs.MountPoint).Read(),
             MemoryTotalBytes = memTotal,
             KernelCommandLine = _procfs is null ? null : CmdlineReader.Read(_procfs, warnings),
             Warnings = warnings.Items,
