@@ -147,7 +147,16 @@ public sealed partial class GrpcServer
             // The handler carries on: observe its end so that a late exception is not unobserved, and make sure it
             // can no longer touch this HTTP context, which Kestrel reuses once we return.
             _ = handlerTask.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            LogHandlerOutlivedCall(_logger, path, status);
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client cancelled (RST_STREAM) or went away: normal for a stream it no longer wants, and the
+                // handler is usually still unwinding from the cancellation this very moment. Nothing to warn about.
+                LogHandlerOutlivedCancelledCall(_logger, path);
+            }
+            else
+            {
+                _ = WarnIfStillRunningAsync(handlerTask, path, status);
+            }
         }
 
         if (!await stream.CloseAsync(CloseWait).ConfigureAwait(false))
@@ -173,6 +182,19 @@ public sealed partial class GrpcServer
 
     /// <summary>How long the end of a call waits for a handler's read or write in progress to notice the cancellation.</summary>
     private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Warns about a handler that ignored its call's end (a deadline, the server stopping) if it is still running after
+    /// <see cref="CloseWait"/>: one that honours its token is only unwinding when the call ends, and finishes soon after.
+    /// </summary>
+    private async Task WarnIfStillRunningAsync(Task handlerTask, string path, StatusCode status)
+    {
+        await Task.WhenAny(handlerTask, Task.Delay(CloseWait)).ConfigureAwait(false);
+        if (!handlerTask.IsCompleted)
+        {
+            LogHandlerOutlivedCall(_logger, path, status);
+        }
+    }
 
     private (StatusCode Status, string Message) Outcome(Task handlerTask, string path, CancellationToken requestAborted, bool callEnded)
     {
@@ -270,4 +292,7 @@ public sealed partial class GrpcServer
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "gRPC handler for {Method} ignored the end of its call ({Status}) and still runs; its late reads and writes are refused")]
     private static partial void LogHandlerOutlivedCall(ILogger logger, string method, StatusCode status);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "gRPC handler for {Method} still runs after the client cancelled its call; its late reads and writes are refused")]
+    private static partial void LogHandlerOutlivedCancelledCall(ILogger logger, string method);
 }

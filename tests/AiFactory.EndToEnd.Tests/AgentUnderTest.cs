@@ -56,10 +56,15 @@ internal sealed class AgentUnderTest : IDisposable
         "--shutdown-timeout", "30",
     ];
 
-    /// <summary>Starts the agent and returns at once (before READY).</summary>
-    public static AgentUnderTest Start(IReadOnlyDictionary<string, string?>? environment = null, string[]? wrapper = null, IEnumerable<string>? extraArgs = null, bool abstractNotifySocket = false, string metricsListen = "off")
+    /// <summary>Starts the agent and returns at once (before READY); on the hardware <paramref name="fixture"/> when given.</summary>
+    public static AgentUnderTest Start(IReadOnlyDictionary<string, string?>? environment = null, string[]? wrapper = null, IEnumerable<string>? extraArgs = null, bool abstractNotifySocket = false, string metricsListen = "off", string? fixture = null)
     {
         string dir = PrepareDirectory();
+        if (fixture is not null)
+        {
+            FixtureTrees.Unpack(fixture, Path.Combine(dir, "fixture"));
+        }
+
         NotifySocket notify = abstractNotifySocket ? NotifySocket.Abstract() : NotifySocket.AtPath(dir);
         var env = new Dictionary<string, string?>(environment ?? new Dictionary<string, string?>()) { ["NOTIFY_SOCKET"] = notify.Address };
         if (!abstractNotifySocket)

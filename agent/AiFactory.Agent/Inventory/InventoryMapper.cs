@@ -56,7 +56,7 @@ internal static class InventoryMapper
             inv.NetDevices.Add(new NetDeviceInfo
             {
                 Name = n.Name,
-                Kind = n.Kind == NetDeviceKind.Ethernet ? "ethernet" : "infiniband",
+                Kind = NetKindName(n.Kind),
                 PciAddress = n.PciAddress?.ToString() ?? string.Empty,
             });
         }
@@ -103,6 +103,16 @@ internal static class InventoryMapper
 
         return copy;
     }
+
+    /// <summary>The wire name of a network device kind (NetDeviceInfo.kind).</summary>
+    public static string NetKindName(NetDeviceKind kind) => kind switch
+    {
+        NetDeviceKind.Ethernet => "ethernet",
+        NetDeviceKind.InfiniBand => "infiniband",
+        NetDeviceKind.IpOverInfiniBand => "ipoib",
+        NetDeviceKind.Loopback => "loopback",
+        _ => "other",
+    };
 
     public static string KindName(DeviceKind kind) => kind switch
     {

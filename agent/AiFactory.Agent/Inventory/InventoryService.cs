@@ -31,6 +31,9 @@ internal sealed partial class InventoryService
     private HostInventory _inventory = null!;
     private HostInventory _stable = null!;
 
+    /// <summary>The warnings of the last discovery, each logged once when it first appeared.</summary>
+    private HashSet<DiscoveryWarning> _warnings = [];
+
     /// <summary>
     /// Starts the first discovery in the background, so the daemon's listeners (and READY=1) do not wait for it;
     /// the first caller that needs the inventory waits for it instead.
@@ -60,10 +63,25 @@ internal sealed partial class InventoryService
         }
 
         LogDiscovered(_logger, topology.PciDevices.Count, topology.Cpus.Cpus.Count, topology.NumaNodes.Count, topology.Warnings.Count);
+        LogNewWarnings(topology);
+    }
+
+    /// <summary>
+    /// Logs the warnings of <paramref name="topology"/> that the previous discovery did not have: a broken file is
+    /// logged when it breaks (or changes its value), not at every rescan that still finds it broken.
+    /// </summary>
+    private void LogNewWarnings(HostTopology topology)
+    {
+        var now = new HashSet<DiscoveryWarning>(topology.Warnings);
         foreach (DiscoveryWarning w in topology.Warnings)
         {
-            LogWarning(_logger, w.Path, w.RawValue ?? string.Empty, w.Message);
+            if (!_warnings.Contains(w))
+            {
+                LogWarning(_logger, w.Path, w.RawValue ?? string.Empty, w.Message);
+            }
         }
+
+        _warnings = now;
     }
 
     /// <summary>Completes when the first discovery has; it never faults (discovery reports problems as warnings).</summary>
@@ -141,6 +159,7 @@ internal sealed partial class InventoryService
         }
 
         HostTopology topology = _metrics.TimeDiscovery(_discovery.Discover);
+        LogNewWarnings(topology);
         HostInventory inventory = InventoryMapper.ToProto(topology, _options.SysfsRoot, _options.ProcfsRoot);
         HostInventory stable = InventoryMapper.Stable(inventory);
         InventoryChange change;

@@ -1,12 +1,14 @@
 using System.Globalization;
 using AiFactory.Contracts.Agent.V1;
+using AiFactory.Host.Model.Cpu;
 
 namespace AiFactory.Agent.Inventory;
 
 /// <summary>
 /// Draws the inventory as a tree: machine → socket → NUMA node → root port → switch ports → devices, with IOMMU
-/// groups and hugepages as attributes. CPU-less NUMA nodes hang under the machine; devices whose NUMA node is
-/// unknown too.
+/// groups and hugepages as attributes. A node's socket is that of any of its online CPUs; a CPU-less (memory-only)
+/// node hangs under the socket of the nearest node with CPUs by distance. Every node appears: one that cannot be
+/// placed (no online CPU, no distances) hangs under the machine, and so do devices whose NUMA node is unknown.
 /// </summary>
 internal static class TopologyTree
 {
@@ -38,6 +40,9 @@ internal static class TopologyTree
         var sockets = new SortedDictionary<uint, TopologyNode>();
         var cpuSocket = inv.Cpus?.Cpu.ToDictionary(c => c.Id, c => c.Socket) ?? [];
         var nodeTrees = new Dictionary<uint, TopologyNode>();
+        var nodeSocket = new Dictionary<uint, uint>();
+        var cpuless = new List<NumaNodeInfo>();
+        var unplaced = new List<TopologyNode>();
         foreach (NumaNodeInfo n in inv.NumaNodes)
         {
             var node = new TopologyNode
@@ -52,39 +57,60 @@ internal static class TopologyTree
             }
 
             nodeTrees[n.Id] = node;
-            uint? socket = FirstCpu(n.Cpus) is { } cpu && cpuSocket.TryGetValue(cpu, out uint s) ? s : null;
-            if (socket is { } sid)
+            if (n.Cpus.Length == 0)
             {
-                if (!sockets.TryGetValue(sid, out TopologyNode? sn))
-                {
-                    sn = new TopologyNode { Kind = "socket", Id = sid.ToString(CultureInfo.InvariantCulture), Label = Inv($"Socket {sid}") };
-                    sockets[sid] = sn;
-                }
-
-                sn.Children.Add(node);
+                cpuless.Add(n);
+            }
+            else if (SocketOf(n.Cpus, cpuSocket) is { } sid)
+            {
+                // Any online CPU of the node names its socket: the first may be offline.
+                nodeSocket[n.Id] = sid;
+                Socket(sid).Children.Add(node);
             }
             else
             {
-                node.Label += " memory only";
+                // None of its CPUs is online (or the CPU topology is unreadable): still part of the machine.
+                node.Label += " (no online cpu)";
+                unplaced.Add(node);
+            }
+        }
+
+        foreach (NumaNodeInfo n in cpuless)
+        {
+            // A memory-only node (GPU memory on GH200/GB200, CXL) hangs under the socket it is closest to.
+            TopologyNode node = nodeTrees[n.Id];
+            node.Label += " memory only";
+            if (ClosestSocket(n, inv, nodeSocket) is { } sid)
+            {
+                Socket(sid).Children.Add(node);
+            }
+            else
+            {
+                unplaced.Add(node);
             }
         }
 
         machine.Children.Add(sockets.Values);
-        foreach (NumaNodeInfo n in inv.NumaNodes)
-        {
-            if (n.Cpus.Length == 0)
-            {
-                machine.Children.Add(nodeTrees[n.Id]);
-            }
-        }
-
+        machine.Children.Add(unplaced);
         foreach (PciDeviceInfo d in tops)
         {
-            TopologyNode parent = d.NumaNode is int id && nodeTrees.TryGetValue((uint)id, out TopologyNode? nt) ? nt : machine;
+            // numa_node is optional: absent means the kernel does not know (-1), which is not node 0.
+            TopologyNode parent = d.HasNumaNode && d.NumaNode >= 0 && nodeTrees.TryGetValue((uint)d.NumaNode, out TopologyNode? nt) ? nt : machine;
             parent.Children.Add(DeviceNode(d, children, inv, top: true));
         }
 
         return machine;
+
+        TopologyNode Socket(uint sid)
+        {
+            if (!sockets.TryGetValue(sid, out TopologyNode? sn))
+            {
+                sn = new TopologyNode { Kind = "socket", Id = sid.ToString(CultureInfo.InvariantCulture), Label = Inv($"Socket {sid}") };
+                sockets[sid] = sn;
+            }
+
+            return sn;
+        }
     }
 
     private static TopologyNode DeviceNode(PciDeviceInfo d, Dictionary<string, List<PciDeviceInfo>> children, HostInventory inv, bool top)
@@ -123,7 +149,9 @@ internal static class TopologyTree
         {
             if (n.PciAddress == d.Address)
             {
-                node.Attributes[n.Kind == "ethernet" ? "netdev" : "rdma"] = node.Attributes.TryGetValue(n.Kind == "ethernet" ? "netdev" : "rdma", out string? prev) ? prev + "," + n.Name : n.Name;
+                // A network interface (Ethernet, IPoIB, ...) is a netdev; an RDMA device (class/infiniband) is not.
+                string key = n.Kind == "infiniband" ? "rdma" : "netdev";
+                node.Attributes[key] = node.Attributes.TryGetValue(key, out string? prev) ? prev + "," + n.Name : n.Name;
             }
         }
 
@@ -138,20 +166,43 @@ internal static class TopologyTree
         return node;
     }
 
-    private static uint? FirstCpu(string list)
+    /// <summary>The socket of the first CPU in <paramref name="list"/> that the CPU topology knows (i.e. an online one).</summary>
+    private static uint? SocketOf(string list, Dictionary<uint, uint> cpuSocket)
     {
-        if (list.Length == 0)
+        if (!CpuSet.TryParse(list, out CpuSet? cpus, out _))
         {
             return null;
         }
 
-        int end = 0;
-        while (end < list.Length && char.IsAsciiDigit(list[end]))
+        foreach (int cpu in cpus)
         {
-            end++;
+            if (cpuSocket.TryGetValue((uint)cpu, out uint socket))
+            {
+                return socket;
+            }
         }
 
-        return uint.TryParse(list.AsSpan(0, end), NumberStyles.None, CultureInfo.InvariantCulture, out uint cpu) ? cpu : null;
+        return null;
+    }
+
+    /// <summary>
+    /// The socket of the node with CPUs nearest to the CPU-less node <paramref name="n"/> by its SLIT row (one distance
+    /// per node, in node order); the lowest id wins a tie. Null when no distance leads to a placed node.
+    /// </summary>
+    private static uint? ClosestSocket(NumaNodeInfo n, HostInventory inv, Dictionary<uint, uint> nodeSocket)
+    {
+        uint? best = null;
+        uint bestDistance = uint.MaxValue;
+        for (int i = 0; i < inv.NumaNodes.Count && i < n.Distances.Count; i++)
+        {
+            if (nodeSocket.TryGetValue(inv.NumaNodes[i].Id, out uint socket) && n.Distances[i] < bestDistance)
+            {
+                best = socket;
+                bestDistance = n.Distances[i];
+            }
+        }
+
+        return best;
     }
 
     private static string Gib(long bytes) => Inv($"{bytes / (1024.0 * 1024 * 1024):0.#} GiB");

@@ -1,6 +1,8 @@
+using AiFactory.Host.Hardware.Configure;
 using AiFactory.Host.Hardware.Procfs;
 using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Host.Model.Memory;
 using AiFactory.Host.Model.Numa;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
@@ -17,6 +19,8 @@ public sealed class HostDiscovery
     private readonly SysfsRoot _sysfs;
     private readonly ProcfsRoot? _procfs;
     private SysfsRecording? _recording;
+    private byte[]? _meminfoPath;
+    private long? _memTotal;
 
     /// <summary>Discovery over <paramref name="sysfs"/> and, optionally, <paramref name="procfs"/>.</summary>
     public HostDiscovery(SysfsRoot sysfs, ProcfsRoot? procfs)
@@ -57,6 +61,7 @@ public sealed class HostDiscovery
             HostTopology topology = Build(warnings);
             // The hash of what was read is taken while reading it: no second pass over the tree.
             _recording = _sysfs.StopRecording();
+            _memTotal = topology.MemoryTotalBytes;
             return topology;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or FormatException or OverflowException)
@@ -76,10 +81,19 @@ public sealed class HostDiscovery
 
     /// <summary>
     /// The cheap change check for a rescan: re-reads the files and directories the last <see cref="Discover"/> read
-    /// (except values like MemFree that change all the time) and hashes them, without allocating. True when
-    /// something differs (or nothing was discovered yet); then call <see cref="Discover"/>.
+    /// (except values like MemFree that change all the time; of the nodes' meminfo only MemTotal) and hashes them, and
+    /// reads MemTotal of procfs <c>meminfo</c> again, without allocating. True when something differs (or nothing was
+    /// discovered yet); then call <see cref="Discover"/>.
     /// </summary>
-    public bool HasChanged() => _recording is null || _recording.Replay() != _recording.Hash;
+    public bool HasChanged()
+    {
+        if (_recording is null || _recording.Replay() != _recording.Hash)
+        {
+            return true;
+        }
+
+        return _procfs is not null && MeminfoReader.ReReadMemTotal(_meminfoPath ??= _procfs.NativePath(MeminfoReader.File)) != _memTotal;
+    }
 
     /// <summary>The hash the last <see cref="Discover"/> took of what it read; null before the first.</summary>
     internal ulong? RecordedHash => _recording?.Hash;
@@ -133,6 +147,13 @@ public sealed class HostDiscovery
             (cpus, groups, net) = (cpusRead!, groupsRead, netRead);
         }
 
+        IReadOnlyList<HugepageSize> hugepages = HugepagesReader.ReadSystem(_sysfs, warnings);
+        (long? memTotal, long? memFree) = _procfs is null ? (null, null) : MeminfoReader.Read(_procfs, warnings);
+        if (nodes.Count == 0 && (!cpus.Online.IsEmpty || memTotal is not null))
+        {
+            nodes = [WithoutNuma(cpus.Online, memTotal, memFree, hugepages)];
+        }
+
         return new HostTopology
         {
             Cpus = cpus,
@@ -140,8 +161,9 @@ public sealed class HostDiscovery
             PciDevices = WithPortLimits(devices),
             IommuGroups = groups,
             NetDevices = net,
-            Hugepages = HugepagesReader.ReadSystem(_sysfs, warnings),
-            MemoryTotalBytes = _procfs is null ? null : MeminfoReader.ReadMemTotal(_procfs, warnings),
+            Hugepages = hugepages,
+            HostNeeded = _procfs is null ? new Dictionary<PciAddress, string>() : new HostNeededDevices(new SysfsTree(_sysfs.MountPoint.Length == 0 ? "/" : _sysfs.MountPoint), _procfs.MountPoint.Length == 0 ? "/" : _procfs.MountPoint).Read(),
+            MemoryTotalBytes = memTotal,
             KernelCommandLine = _procfs is null ? null : CmdlineReader.Read(_procfs, warnings),
             Warnings = warnings.Items,
         };
@@ -174,6 +196,20 @@ public sealed class HostDiscovery
 
         return result ?? devices;
     }
+
+    /// <summary>
+    /// The one node of a kernel built without NUMA (no <c>devices/system/node</c>): the kernel treats the whole machine
+    /// as node 0, and so does hwloc. Every CPU, the memory of procfs <c>meminfo</c> and the system-wide hugepage pools.
+    /// </summary>
+    private static NumaNode WithoutNuma(CpuSet cpus, long? memTotal, long? memFree, IReadOnlyList<HugepageSize> hugepages) => new()
+    {
+        Id = 0,
+        Cpus = cpus,
+        MemoryTotalBytes = memTotal ?? 0,
+        MemoryFreeBytes = memFree ?? 0,
+        Distances = [10],
+        Hugepages = [.. hugepages.Select(h => new HugepagePool(h.PageSizeKiB, h.Total, h.Free, h.Surplus))],
+    };
 
     /// <summary>One part of discovery read on another thread: a fork of the root and the part's own warnings.</summary>
     private sealed class Part(SysfsRoot root)

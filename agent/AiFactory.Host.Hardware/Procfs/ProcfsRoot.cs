@@ -29,13 +29,16 @@ public sealed class ProcfsRoot
     /// <summary>The path shown in warnings (<c>/proc/meminfo</c>), whatever the root.</summary>
     public static string DisplayPath(string relative) => "/proc/" + relative;
 
+    /// <summary>The NUL-terminated path of <paramref name="relative"/>, for reading it again without allocating.</summary>
+    internal byte[] NativePath(string relative) => SysfsFile.NativePath(_prefix + relative);
+
     /// <summary>
     /// Reads a small procfs file (<c>cmdline</c>, <c>meminfo</c>) with one bounded read of 4 KiB, like sysfs
     /// attributes and for the same reason; null when missing, null and a warning when unreadable.
     /// </summary>
     public string? ReadSmallFile(string relative, DiscoveryWarnings warnings)
     {
-        byte[] path = SysfsFile.NativePath(_prefix + relative);
+        byte[] path = NativePath(relative);
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
         int n = SysfsFile.Read(path, buffer, out SysfsFile.Status status, out int errno);
         if (status == SysfsFile.Status.Missing)

@@ -63,7 +63,8 @@ public static class NodeReader
 
         long total = 0;
         long free = 0;
-        string? meminfo = root.ReadAttribute(dir + "/meminfo", warnings, changesConstantly: true);
+        // MemFree changes all the time, MemTotal only with memory hotplug: only the MemTotal line counts as a change.
+        string? meminfo = root.ReadMeminfo(dir + "/meminfo", warnings);
         if (meminfo is not null)
         {
             if (!TryParseMeminfo(meminfo, out total, out free, out string? error))
@@ -72,7 +73,6 @@ public static class NodeReader
             }
         }
 
-        // MemTotal changes only with memory hotplug: read it again as a recorded value for the change check.
         IReadOnlyList<int> distances = [];
         string? distance = root.ReadAttribute(dir + "/distance", warnings);
         if (distance is not null)

@@ -38,6 +38,9 @@ internal sealed class SysfsRecording
         File,
         Link,
         Listing,
+
+        /// <summary>A meminfo file of which only the MemTotal line counts (MemFree and the rest change all the time).</summary>
+        MemTotal,
     }
 
     /// <summary>The hash of everything recorded, as it was read.</summary>
@@ -121,7 +124,7 @@ internal sealed class SysfsRecording
             {
                 ulong h = item.Kind switch
                 {
-                    Kind.File => HashFile(dir, _paths, item.Name, buffer),
+                    Kind.File or Kind.MemTotal => HashFile(dir, _paths, item, buffer),
                     Kind.Link => HashLink(dir, _paths, item.Name, buffer),
                     _ => HashListing(dir, buffer, ref listed),
                 };
@@ -144,6 +147,27 @@ internal sealed class SysfsRecording
         return h;
     }
 
+    /// <summary>The hash of one file read as <paramref name="kind"/>: all of it, or only its MemTotal line.</summary>
+    public static ulong FileHash(Kind kind, SysfsFile.Status status, ReadOnlySpan<byte> content) =>
+        FileHash(status, kind == Kind.MemTotal ? MemTotalLine(content) : content);
+
+    /// <summary>
+    /// The MemTotal line of a meminfo file (<c>Node 0 MemTotal:  1056457432 kB</c>, <c>MemTotal:  2113349080 kB</c>),
+    /// from the key to the end of the line; empty when there is none.
+    /// </summary>
+    public static ReadOnlySpan<byte> MemTotalLine(ReadOnlySpan<byte> content)
+    {
+        int start = content.IndexOf("MemTotal:"u8);
+        if (start < 0)
+        {
+            return [];
+        }
+
+        ReadOnlySpan<byte> line = content[start..];
+        int end = line.IndexOf((byte)'\n');
+        return end < 0 ? line : line[..end];
+    }
+
     /// <summary>The hash of one link read: its target, or its length when there is none (0, -1).</summary>
     public static ulong LinkHash(int length, ReadOnlySpan<byte> target) =>
         length > 0 ? Fnv(14695981039346656037UL ^ 0xfd, target[..length]) : 0xfd00UL + (ulong)(length + 2);
@@ -151,10 +175,10 @@ internal sealed class SysfsRecording
     /// <summary>The hash of one listing: the names' hash, or a marker when the directory could not be listed.</summary>
     public static ulong ListingHash(bool listed, ulong namesHash) => listed ? namesHash ^ 0xfe : 0xfeUL << 8;
 
-    private static ulong HashFile(DirectoryLocation dir, SysfsPaths paths, string name, Span<byte> buffer)
+    private static ulong HashFile(DirectoryLocation dir, SysfsPaths paths, RecordedItem item, Span<byte> buffer)
     {
-        int n = dir.ReadFile(paths, name, buffer, out SysfsFile.Status status, out _);
-        return FileHash(status, n > 0 ? buffer[..n] : []);
+        int n = dir.ReadFile(paths, item.Name, buffer, out SysfsFile.Status status, out _);
+        return FileHash(item.Kind, status, n > 0 ? buffer[..n] : []);
     }
 
     private static ulong HashLink(DirectoryLocation dir, SysfsPaths paths, string name, Span<byte> buffer)

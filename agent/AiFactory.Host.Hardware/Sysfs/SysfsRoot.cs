@@ -99,6 +99,17 @@ public sealed class SysfsRoot
     }
 
     /// <summary>
+    /// Reads a meminfo file (a NUMA node's <c>meminfo</c>) like <see cref="ReadAttribute(string, DiscoveryWarnings, bool)"/>,
+    /// but only its MemTotal line counts for the change check: MemFree and the rest change all the time, MemTotal only
+    /// with memory hotplug, which is a change of the inventory.
+    /// </summary>
+    public string? ReadMeminfo(string relative, DiscoveryWarnings warnings)
+    {
+        (string directory, string name) = Split(relative);
+        return Read(new DirectoryLocation(-1, 0, directory), name, warnings, SysfsRecording.Kind.MemTotal, null);
+    }
+
+    /// <summary>
     /// Resolves the symlink at <paramref name="relative"/> to a path relative to the root, or null when it is not a
     /// link, dangles, or leaves the root (the last two with a warning).
     /// </summary>
@@ -182,13 +193,17 @@ public sealed class SysfsRoot
     }
 
     /// <summary>Reads <paramref name="name"/> in <paramref name="directory"/>; see <see cref="ReadAttribute(string, DiscoveryWarnings, bool)"/>.</summary>
-    internal string? ReadAttribute(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, bool changesConstantly, SysfsRecording.RecordedDirectory? record)
+    internal string? ReadAttribute(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, bool changesConstantly, SysfsRecording.RecordedDirectory? record) =>
+        Read(directory, name, warnings, changesConstantly ? null : SysfsRecording.Kind.File, record);
+
+    /// <summary>Reads <paramref name="name"/> in <paramref name="directory"/>, recording it as <paramref name="recordAs"/> (null: not at all).</summary>
+    private string? Read(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, SysfsRecording.Kind? recordAs, SysfsRecording.RecordedDirectory? record)
     {
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
         int n = directory.ReadFile(_paths, name, buffer, out SysfsFile.Status status, out int errno);
-        if (_recording is not null && !changesConstantly)
+        if (_recording is not null && recordAs is { } kind)
         {
-            _recording.Add(record ?? _recording.Directory(directory.Relative), SysfsRecording.Kind.File, name, SysfsRecording.FileHash(status, n > 0 ? buffer[..n] : []));
+            _recording.Add(record ?? _recording.Directory(directory.Relative), kind, name, SysfsRecording.FileHash(kind, status, n > 0 ? buffer[..n] : []));
         }
 
         if (status == SysfsFile.Status.Missing)

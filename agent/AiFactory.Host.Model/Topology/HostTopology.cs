@@ -23,11 +23,18 @@ public sealed record HostTopology
     /// <summary>IOMMU groups, by number; empty without an IOMMU.</summary>
     public IReadOnlyList<IommuGroup> IommuGroups { get; init; } = [];
 
-    /// <summary>Network interfaces (Ethernet and InfiniBand).</summary>
+    /// <summary>Network interfaces (Ethernet, IPoIB, ...) and RDMA devices.</summary>
     public IReadOnlyList<NetDevice> NetDevices { get; init; } = [];
 
     /// <summary>System-wide hugepage pools (<c>/sys/kernel/mm/hugepages</c>), by page size.</summary>
     public IReadOnlyList<HugepageSize> Hugepages { get; init; } = [];
+
+    /// <summary>
+    /// The PCI functions the host itself cannot give away, each with why: the boot disk's controller and the management
+    /// NIC (the default route's). Found by <c>HostNeededDevices</c>, the one definition the profile's vfio refusals and
+    /// the IOMMU group reports share; empty without procfs.
+    /// </summary>
+    public IReadOnlyDictionary<PciAddress, string> HostNeeded { get; init; } = new Dictionary<PciAddress, string>();
 
     /// <summary>MemTotal from <c>/proc/meminfo</c> in bytes; null when unknown.</summary>
     public long? MemoryTotalBytes { get; init; }
@@ -86,19 +93,32 @@ public sealed record HostTopology
 public sealed record IommuGroup(int Id, IReadOnlyList<PciAddress> Members);
 
 /// <summary>A network interface from <c>/sys/class/net</c> or an RDMA device from <c>/sys/class/infiniband</c>.</summary>
-/// <param name="Name">The interface name (eth0, ens1f0, mlx5_0).</param>
-/// <param name="Kind">Ethernet or InfiniBand.</param>
+/// <param name="Name">The interface name (eth0, ens1f0, ibp155s0, mlx5_0).</param>
+/// <param name="Kind">What it is: by its link type for a network interface; an RDMA device.</param>
 /// <param name="PciAddress">The PCI function behind it, when it has one (virtual interfaces have none).</param>
-public sealed record NetDevice(string Name, NetDeviceKind Kind, PciAddress? PciAddress);
+public sealed record NetDevice(string Name, NetDeviceKind Kind, PciAddress? PciAddress)
+{
+    /// <summary>True for a network interface (<c>/sys/class/net</c>), false for an RDMA device.</summary>
+    public bool IsNetworkInterface => Kind != NetDeviceKind.InfiniBand;
+}
 
 /// <summary>The kind of network device.</summary>
 public enum NetDeviceKind
 {
-    /// <summary>An Ethernet interface (/sys/class/net).</summary>
+    /// <summary>An Ethernet interface (/sys/class/net, type 1).</summary>
     Ethernet,
 
     /// <summary>An RDMA device (/sys/class/infiniband).</summary>
     InfiniBand,
+
+    /// <summary>An IP-over-InfiniBand interface (/sys/class/net, type 32), e.g. ibp155s0 of a ConnectX in IB mode.</summary>
+    IpOverInfiniBand,
+
+    /// <summary>The loopback interface (/sys/class/net, type 772).</summary>
+    Loopback,
+
+    /// <summary>Any other network interface (/sys/class/net: another link type, or an unparsable one).</summary>
+    OtherNetwork,
 }
 
 /// <summary>Something discovery could not read or parse; the rest of the inventory is still returned.</summary>

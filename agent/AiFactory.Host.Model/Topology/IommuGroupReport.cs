@@ -11,7 +11,10 @@ namespace AiFactory.Host.Model.Topology;
 /// <param name="Members">Every function in the group.</param>
 /// <param name="Endpoints">The non-bridge functions: what must be bound to vfio-pci together.</param>
 /// <param name="Bridges">Bridges and root ports in the group.</param>
-/// <param name="HostNeeded">Endpoints the host itself probably needs (storage, NICs with an interface, USB): moving the group takes them away.</param>
+/// <param name="HostNeeded">
+/// Endpoints the host itself needs (<see cref="HostTopology.HostNeeded"/>: the boot disk's controller, the management
+/// NIC): moving the group takes them away, and the profile refuses to.
+/// </param>
 public sealed record IommuGroupReport(
     int Id,
     IReadOnlyList<PciAddress> Members,
@@ -53,7 +56,7 @@ public sealed record IommuGroupReport(
             }
 
             endpoints.Add(a);
-            if (d is not null && d.Driver is not null and not "vfio-pci" && IsHostNeeded(topology, d))
+            if (topology.HostNeeded.ContainsKey(a))
             {
                 hostNeeded.Add(a);
             }
@@ -92,26 +95,5 @@ public sealed record IommuGroupReport(
         }
 
         return [];
-    }
-
-    private static bool IsHostNeeded(HostTopology topology, PciDevice d)
-    {
-        if (d.Kind is DeviceKind.Nvme or DeviceKind.Storage || d.BaseClass == 0x0c)
-        {
-            return true;
-        }
-
-        if (d.Kind == DeviceKind.Nic)
-        {
-            foreach (NetDevice n in topology.NetDevices)
-            {
-                if (n.PciAddress == d.Address && n.Kind == NetDeviceKind.Ethernet)
-                {
-                    return true;
-                }
-            }
-        }
-
-        return false;
     }
 }

@@ -4,6 +4,7 @@ using AiFactory.Agent.Inventory;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Host.Hardware.Fixtures;
 using Google.Protobuf;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AiFactory.Agent.Tests.Inventory;
@@ -28,10 +29,10 @@ public sealed class InventoryServiceTests : IDisposable
 
     private string Sys(string relative) => Path.Combine(_dir.Path, "sys", relative);
 
-    private InventoryService Service() => new(
+    private InventoryService Service(RecordingLogger<InventoryService>? logger = null) => new(
         new AgentOptions { SysfsRoot = Path.Combine(_dir.Path, "sys"), ProcfsRoot = Path.Combine(_dir.Path, "proc") },
         _events,
-        NullLogger<InventoryService>.Instance);
+        logger ?? (ILogger<InventoryService>)NullLogger<InventoryService>.Instance);
 
     [Fact]
     public void The_generation_stays_when_nothing_changed_and_moves_once_on_a_driver_unbind()
@@ -50,14 +51,46 @@ public sealed class InventoryServiceTests : IDisposable
     }
 
     [Fact]
+    public void A_warning_that_appears_at_a_rescan_is_logged_once()
+    {
+        var logger = new RecordingLogger<InventoryService>();
+        InventoryService service = Service(logger);
+        Assert.Equal(1ul, service.Generation);
+        Assert.DoesNotContain(logger.Entries, e => e.Level == LogLevel.Warning);
+
+        File.WriteAllText(Sys("devices/pci0000:00/0000:00:01.0/0000:01:00.0/current_link_width"), "banana\n");
+        service.Rescan("rescan");
+        File.Delete(Sys("devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver"));
+        Assert.True(service.Rescan("uevent"));
+
+        var warning = Assert.Single(logger.Entries, e => e.Level == LogLevel.Warning);
+        Assert.Contains("current_link_width", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("banana", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Free_memory_changing_does_not_move_the_generation()
     {
         InventoryService service = Service();
+        Assert.Equal(1ul, service.Generation); // the first discovery (in the background) has read the file
         string meminfo = Sys("devices/system/node/node0/meminfo");
         File.WriteAllText(meminfo, File.ReadAllText(meminfo).Replace("MemFree:", "MemFree: 1", StringComparison.Ordinal));
 
         Assert.False(service.Rescan("rescan"));
         Assert.Equal(1ul, service.Generation);
+    }
+
+    [Fact]
+    public void Memory_hotplug_moves_the_generation()
+    {
+        InventoryService service = Service();
+        Assert.Equal(1ul, service.Generation); // the first discovery (in the background) has read the file
+        string meminfo = Sys("devices/system/node/node0/meminfo");
+        File.WriteAllText(meminfo, File.ReadAllText(meminfo).Replace("MemTotal:             131546300", "MemTotal:             148323516", StringComparison.Ordinal));
+
+        Assert.True(service.Rescan("rescan"));
+        Assert.Equal(2ul, service.Generation);
+        Assert.Equal(148323516L * 1024, service.Snapshot().NumaNodes[0].MemoryTotalBytes);
     }
 
     [Fact]
@@ -73,7 +106,7 @@ public sealed class InventoryServiceTests : IDisposable
     }
 
     [Fact]
-    public void The_topology_tree_shows_the_shared_iommu_group_of_the_gpu()
+    public void The_topology_tree_shows_the_shared_iommu_group_of_the_gpu_under_the_machine_as_its_numa_node_is_unknown()
     {
         TopologyNode root = TopologyTree.Build(Service().Snapshot());
 
@@ -81,6 +114,8 @@ public sealed class InventoryServiceTests : IDisposable
         Assert.Equal("gpu", gpu.Kind);
         Assert.Equal("0000:01:00.1,0000:02:00.0", gpu.Attributes["iommu_group_shared_with"]);
         Assert.Equal("socket", root.Children[0].Kind);
+        Assert.Equal(["machine:0", "root_port:0000:00:01.0", "gpu:0000:01:00.0"], TopologyTreeTests.Path(root, "gpu", "0000:01:00.0"));
+        Assert.Equal(["machine:0", "socket:0", "numa_node:0"], TopologyTreeTests.Path(root, "numa_node", "0"));
     }
 
     private static IEnumerable<TopologyNode> Flatten(TopologyNode n) => n.Children.SelectMany(Flatten).Prepend(n);

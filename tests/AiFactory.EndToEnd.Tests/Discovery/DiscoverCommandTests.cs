@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace AiFactory.EndToEnd.Tests.Discovery;
@@ -116,19 +115,5 @@ public sealed class DiscoverCommandTests
         }
     }
 
-    /// <summary>Unpacks a fixture (name or .ttar path) with tools/fixture.sh into a fresh temp folder.</summary>
-    private static string Unpack(string fixture)
-    {
-        string repo = AppContext.BaseDirectory;
-        while (!Directory.Exists(Path.Combine(repo, "hardware-fixtures")))
-        {
-            repo = Path.GetDirectoryName(repo) ?? throw new InvalidOperationException("hardware-fixtures/ not found");
-        }
-
-        string dest = Directory.CreateTempSubdirectory("aifactory-e2e-fixture-").FullName;
-        using Process p = Process.Start(Path.Combine(repo, "tools", "fixture.sh"), ["unpack", fixture, dest]);
-        p.WaitForExit();
-        Assert.Equal(0, p.ExitCode);
-        return dest;
-    }
+    private static string Unpack(string fixture) => FixtureTrees.Unpack(fixture);
 }

@@ -4,6 +4,7 @@ using AiFactory.Grpc.Tests.Interop;
 using AiFactory.Grpc.Tests.Support;
 using Google.Protobuf;
 using Grpc.Health.V1;
+using Microsoft.Extensions.Logging;
 
 namespace AiFactory.Grpc.Tests.Server;
 
@@ -140,6 +141,24 @@ public sealed class GrpcServerTests : IAsyncLifetime
         using GrpcChannel channel = Unix();
         EchoResponse after = await channel.UnaryAsync("/aifactory.test.v1.TestService/Echo", new EchoRequest { Message = "still here" }, EchoResponse.Parser);
         Assert.Equal("still here", after.Message);
+        // A handler that outlives its deadline is a bug in the handler: the operator is told.
+        Assert.Contains(_server.Log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("TestService/Sleep ignored the end of its call", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_client_cancelling_a_call_is_no_warning_even_while_the_handler_still_runs()
+    {
+        using GrpcChannel channel = await ConnectedAsync(Unix());
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        await Assert.ThrowsAnyAsync<Exception>(() =>
+            channel.UnaryAsync("/aifactory.test.v1.TestService/Sleep", new SleepRequest { Milliseconds = 6_000, IgnoreCancellation = true }, EchoResponse.Parser,
+                new CallOptions(CancellationToken: cts.Token)));
+
+        var calls = await _server.WaitForCallsAsync(2);
+        Assert.Contains(calls, c => c.Method == "/aifactory.test.v1.TestService/Sleep" && c.Code == StatusCode.Cancelled);
+        Assert.DoesNotContain(_server.Log.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.Contains(_server.Log.Entries, e => e.Level == LogLevel.Debug && e.Message.Contains("after the client cancelled", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -10,7 +10,6 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AiFactory.Grpc.Tests.Support;
 
@@ -32,6 +31,9 @@ internal sealed class TestServer : IAsyncDisposable
     }
 
     public TestService Service { get; }
+
+    /// <summary>What GrpcServer logged.</summary>
+    public RecordingLogger<GrpcServer> Log { get; } = new();
 
     /// <summary>What GrpcServerOptions.CallCompleted reported, in order.</summary>
     public List<(string Method, StatusCode Code, TimeSpan Duration)> Calls { get; }
@@ -77,11 +79,11 @@ internal sealed class TestServer : IAsyncDisposable
             }
         });
         WebApplication app = builder.Build();
-        var grpc = new GrpcServer([service.Definition(), HealthDefinition()], options, NullLogger<GrpcServer>.Instance);
+        var server = new TestServer(app, dir, service, calls) { Certificate = tlsCertificate };
+        var grpc = new GrpcServer([service.Definition(), HealthDefinition()], options, server.Log);
         app.Run(grpc.HandleAsync);
         await app.StartAsync();
 
-        var server = new TestServer(app, dir, service, calls) { Certificate = tlsCertificate };
         var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
             .Where(a => !a.StartsWith("http://unix:", StringComparison.Ordinal))
             .ToList();

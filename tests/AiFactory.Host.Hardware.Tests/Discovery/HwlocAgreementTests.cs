@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Xml.Linq;
 using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Model.Numa;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
 using AiFactory.Tests.Shared;
@@ -50,6 +51,33 @@ public sealed class HwlocAgreementTests
                 // (GH200): then our node's CPUs must at least lie within hwloc's locality.
                 Assert.True(ours.FindNode(ourNode)!.Cpus.All(cpus.Contains), $"{address}: we say NUMA node {ourNode}, outside hwloc's locality");
             }
+        }
+    }
+
+    [Fact]
+    public void A_kernel_without_numa_has_one_node_holding_every_cpu_and_the_memory_as_hwloc_counts()
+    {
+        Assert.True(File.Exists(Lstopo), "hwloc is missing: run tests/setup.d/30-hwloc.sh (apt-get install hwloc-nox)");
+        string root = HardwareFixtures.FreshCopy("workstation");
+        try
+        {
+            Directory.Delete(Path.Combine(root, "sys/devices/system/node"), recursive: true);
+
+            HostTopology ours = new HostDiscovery(Path.Combine(root, "sys"), Path.Combine(root, "proc")).Discover();
+
+            XElement[] objects = [.. XDocument.Parse(RunLstopo(root)).Descendants("object")];
+            Assert.Equal(objects.Count(o => (string?)o.Attribute("type") == "NUMANode"), ours.NumaNodes.Count);
+            NumaNode node = Assert.Single(ours.NumaNodes);
+            Assert.Equal(0, node.Id);
+            Assert.Equal(ours.Cpus.Online, node.Cpus);
+            Assert.Equal(ours.MemoryTotalBytes, node.MemoryTotalBytes);
+            Assert.Equal(131546300L * 1024, node.MemoryTotalBytes);
+            Assert.Equal(ours.Hugepages.Select(h => (h.PageSizeKiB, h.Total)), node.Hugepages.Select(h => (h.PageSizeKiB, h.Total)));
+            Assert.All(ours.Cpus.Cpus, c => Assert.Equal(0, c.NumaNode));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
         }
     }
 

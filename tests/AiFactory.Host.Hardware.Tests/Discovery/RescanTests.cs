@@ -18,6 +18,14 @@ public sealed class RescanTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, true);
 
+    private void Replace(string relative, string old, string now)
+    {
+        string path = Path.Combine(_root, relative);
+        string text = File.ReadAllText(path);
+        Assert.Contains(old, text, StringComparison.Ordinal);
+        File.WriteAllText(path, text.Replace(old, now, StringComparison.Ordinal));
+    }
+
     private HostDiscovery Discovered()
     {
         var discovery = new HostDiscovery(Path.Combine(_root, "sys"), Path.Combine(_root, "proc"));
@@ -35,6 +43,55 @@ public sealed class RescanTests : IDisposable
         Assert.True(discovery.HasChanged());
         Assert.Equal(4, discovery.Discover().FindDevice(PciAddress.Parse("0000:01:00.0"))!.Sriov!.TotalVfs);
         Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void Memory_hotplug_changing_a_nodes_mem_total_is_a_change()
+    {
+        HostDiscovery discovery = Discovered();
+
+        Replace("sys/devices/system/node/node0/meminfo", "MemTotal:             131546300", "MemTotal:             148323516");
+
+        Assert.True(discovery.HasChanged());
+        Assert.Equal(148323516L * 1024, discovery.Discover().NumaNodes[0].MemoryTotalBytes);
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void Memory_hotplug_changing_the_machines_mem_total_is_a_change()
+    {
+        HostDiscovery discovery = Discovered();
+
+        Replace("proc/meminfo", "MemTotal:       131546300", "MemTotal:       148323516");
+
+        Assert.True(discovery.HasChanged());
+        Assert.Equal(148323516L * 1024, discovery.Discover().MemoryTotalBytes);
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void Free_memory_moving_in_a_node_or_in_the_machine_is_no_change()
+    {
+        HostDiscovery discovery = Discovered();
+
+        Replace("sys/devices/system/node/node0/meminfo", "MemFree:              124968985", "MemFree:              100000000");
+        Replace("proc/meminfo", "MemFree:        65773150", "MemFree:        1");
+
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void A_rescan_that_finds_nothing_changed_allocates_nothing()
+    {
+        HostDiscovery discovery = Discovered();
+        Assert.False(discovery.HasChanged());
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        bool changed = discovery.HasChanged();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.False(changed);
+        Assert.Equal(0, allocated);
     }
 
     [Fact]

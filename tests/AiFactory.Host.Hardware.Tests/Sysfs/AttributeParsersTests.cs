@@ -139,4 +139,21 @@ public sealed class AttributeParsersTests
         Assert.Equal("on", CmdlineReader.Parameter("ro intel_iommu=on iommu=pt", "intel_iommu"));
         Assert.Null(CmdlineReader.Parameter("ro", "intel_iommu"));
     }
+
+    [Theory]
+    [InlineData("MemTotal:       2113349080 kB\nMemFree: 1 kB\n", 2113349080L)]
+    [InlineData("MemFree: 1 kB\nMemTotal: 7 kB", 7L)]
+    [InlineData("MemFree: 1 kB\n", null)]
+    [InlineData("MemTotal: -5 kB\n", null)]
+    [InlineData("MemTotal: +5 kB\n", null)]
+    [InlineData("MemTotal: banana kB\n", null)]
+    [InlineData("MemTotal: 99999999999999999999 kB\n", null)]
+    [InlineData("", null)]
+    public void Proc_meminfo_mem_total_parses_from_bytes_as_from_text(string raw, long? expected)
+    {
+        bool parsed = MeminfoReader.TryParseMemTotal(System.Text.Encoding.UTF8.GetBytes(raw), out long kib);
+
+        Assert.Equal(expected, parsed ? kib : (long?)null);
+        Assert.Equal(MeminfoReader.TryParseField(raw, "MemTotal", out long text) ? text : (long?)null, parsed ? kib : null);
+    }
 }

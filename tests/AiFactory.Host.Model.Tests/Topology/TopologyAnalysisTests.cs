@@ -93,7 +93,10 @@ public sealed class TopologyAnalysisTests
             new IommuGroup(1, [.. new[] { "0000:00:01.0", "0000:00:01.1", "0000:01:00.0", "0000:01:00.1", "0000:02:00.0" }.Select(PciAddress.Parse)]),
             new IommuGroup(3, [PciAddress.Parse("0000:03:00.0")]),
         ],
-        [new NetDevice("enp2s0", NetDeviceKind.Ethernet, PciAddress.Parse("0000:02:00.0"))]);
+        [new NetDevice("enp2s0", NetDeviceKind.Ethernet, PciAddress.Parse("0000:02:00.0"))]) with
+    {
+        HostNeeded = new Dictionary<PciAddress, string> { [PciAddress.Parse("0000:02:00.0")] = "the management NIC (enp2s0 carries the default route)" },
+    };
 
     [Fact]
     public void A_group_without_acs_names_the_companions_the_bridges_and_the_host_nic()
@@ -104,6 +107,18 @@ public sealed class TopologyAnalysisTests
         Assert.True(g.HasBridges);
         Assert.Equal(3, g.Endpoints.Count);
         Assert.Equal([PciAddress.Parse("0000:02:00.0")], g.HostNeeded);
+    }
+
+    [Fact]
+    public void A_nic_that_merely_has_an_interface_and_an_nvme_that_is_not_the_boot_disk_are_not_host_needed()
+    {
+        HostTopology t = NoAcsWorkstation with
+        {
+            HostNeeded = new Dictionary<PciAddress, string>(),
+            NetDevices = [new NetDevice("enp2s0", NetDeviceKind.Ethernet, PciAddress.Parse("0000:02:00.0")), new NetDevice("ibp1s0", NetDeviceKind.IpOverInfiniBand, PciAddress.Parse("0000:01:00.1"))],
+        };
+
+        Assert.All(IommuGroupReport.Analyze(t), g => Assert.Empty(g.HostNeeded));
     }
 
     [Fact]
