@@ -149,7 +149,8 @@ public sealed class MigReconcileTests
 
         public HostTopology? Topology { get; }
 
-        public CpuSet HostReservedCpus => CpuSet.Empty;
+        // Where shared emulator threads run; without any, share is refused.
+        public CpuSet HostReservedCpus => CpuSet.Of(0);
 
         public IReadOnlyList<MigCapacity> MigCapacity => Applier.Capacity();
 

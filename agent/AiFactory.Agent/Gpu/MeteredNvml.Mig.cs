@@ -6,170 +6,44 @@ namespace AiFactory.Agent.Gpu;
 internal sealed partial class MeteredNvml
 {
     public (bool Current, bool Pending)? GetMigMode(NvmlDevice device)
-    {
-        try
-        {
-            return _inner.GetMigMode(device);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered(device, static (nvml, a) => nvml.GetMigMode(a));
 
     public NvmlReturn SetMigMode(NvmlDevice device, bool enabled)
-    {
-        try
-        {
-            return _inner.SetMigMode(device, enabled);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered((device, enabled), static (nvml, a) => nvml.SetMigMode(a.device, a.enabled));
 
     public NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileId)
-    {
-        try
-        {
-            return _inner.GetGpuInstanceProfile(device, profileId);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered((device, profileId), static (nvml, a) => nvml.GetGpuInstanceProfile(a.device, a.profileId));
 
     public IReadOnlyList<NvmlPlacement> GetPossiblePlacements(NvmlDevice device, uint profileId)
-    {
-        try
-        {
-            return _inner.GetPossiblePlacements(device, profileId);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered((device, profileId), static (nvml, a) => nvml.GetPossiblePlacements(a.device, a.profileId));
 
     public uint GetRemainingCapacity(NvmlDevice device, uint profileId)
-    {
-        try
-        {
-            return _inner.GetRemainingCapacity(device, profileId);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered((device, profileId), static (nvml, a) => nvml.GetRemainingCapacity(a.device, a.profileId));
 
     public NvmlGpuInstance CreateGpuInstance(NvmlDevice device, uint profileId, NvmlPlacement placement)
-    {
-        try
-        {
-            return _inner.CreateGpuInstance(device, profileId, placement);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered((device, profileId, placement), static (nvml, a) => nvml.CreateGpuInstance(a.device, a.profileId, a.placement));
 
     public void DestroyGpuInstance(NvmlGpuInstance instance)
-    {
-        try
-        {
-            _inner.DestroyGpuInstance(instance);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered(instance, static (nvml, a) => nvml.DestroyGpuInstance(a));
 
     public IReadOnlyList<NvmlGpuInstance> GetGpuInstances(NvmlDevice device, uint profileId)
-    {
-        try
-        {
-            return _inner.GetGpuInstances(device, profileId);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered((device, profileId), static (nvml, a) => nvml.GetGpuInstances(a.device, a.profileId));
 
     public NvmlGpuInstanceInfo GetGpuInstanceInfo(NvmlGpuInstance instance)
-    {
-        try
-        {
-            return _inner.GetGpuInstanceInfo(instance);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered(instance, static (nvml, a) => nvml.GetGpuInstanceInfo(a));
 
     public NvmlComputeInstanceProfile? GetComputeInstanceProfile(NvmlGpuInstance instance, uint profileId)
-    {
-        try
-        {
-            return _inner.GetComputeInstanceProfile(instance, profileId);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered((instance, profileId), static (nvml, a) => nvml.GetComputeInstanceProfile(a.instance, a.profileId));
 
     public NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId)
-    {
-        try
-        {
-            return _inner.CreateComputeInstance(instance, profileId);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered((instance, profileId), static (nvml, a) => nvml.CreateComputeInstance(a.instance, a.profileId));
 
     public void DestroyComputeInstance(NvmlComputeInstance instance)
-    {
-        try
-        {
-            _inner.DestroyComputeInstance(instance);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered(instance, static (nvml, a) => nvml.DestroyComputeInstance(a));
 
     public IReadOnlyList<NvmlComputeInstance> GetComputeInstances(NvmlGpuInstance instance, uint profileId)
-    {
-        try
-        {
-            return _inner.GetComputeInstances(instance, profileId);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered((instance, profileId), static (nvml, a) => nvml.GetComputeInstances(a.instance, a.profileId));
 
     public NvmlComputeInstanceInfo GetComputeInstanceInfo(NvmlComputeInstance instance)
-    {
-        try
-        {
-            return _inner.GetComputeInstanceInfo(instance);
-        }
-        catch (NvmlException ex) when (Count(ex))
-        {
-            throw;
-        }
-    }
+        => Metered(instance, static (nvml, a) => nvml.GetComputeInstanceInfo(a));
 }
