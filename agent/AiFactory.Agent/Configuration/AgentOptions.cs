@@ -31,6 +31,13 @@ internal sealed record AgentOptions
     /// <summary>Serve <see cref="Listen"/> without TLS (h2c). Only for loopback tests and benchmarks.</summary>
     public bool ListenPlaintext { get; init; }
 
+    /// <summary>
+    /// <c>listen-plaintext: insecure-any-address</c>: plaintext on a network address too, spelled out so that no
+    /// casual <c>true</c> puts the whole API on a network without TLS or authentication (a test VM reached through a
+    /// forwarded port).
+    /// </summary>
+    public bool ListenPlaintextAnyAddress { get; init; }
+
     /// <summary>PEM certificate for the TCP listener.</summary>
     public string? TlsCertificate { get; init; }
 

@@ -139,7 +139,9 @@ internal static class AgentOptionsLoader
                 "state-dir" => options with { StateDir = AbsolutePath(source, key, value) },
                 "socket" => options with { Socket = SocketPath(source, key, value) },
                 "listen" => options with { Listen = Endpoint(source, key, value, allowOff: true) },
-                "listen-plaintext" => options with { ListenPlaintext = Bool(source, key, value) },
+                "listen-plaintext" => string.Equals(value.Trim(), InsecureAnyAddress, StringComparison.OrdinalIgnoreCase)
+                    ? options with { ListenPlaintext = true, ListenPlaintextAnyAddress = true }
+                    : options with { ListenPlaintext = Bool(source, key, value), ListenPlaintextAnyAddress = false },
                 "metrics-listen" => options with { MetricsListen = Endpoint(source, key, value, allowOff: true) },
                 "metrics-hostname-label" => options with { MetricsHostnameLabel = HostnameLabel(source, key, value) },
                 "metrics-hostname" => options with { MetricsHostname = value.Length == 0 ? null : value },
@@ -159,9 +161,9 @@ internal static class AgentOptionsLoader
             throw new ConfigurationException("settings", "listen", options.Listen, "a TCP listener needs tls.certificate and tls.key (or listen-plaintext: true for a loopback test listener)");
         }
 
-        if (options.Listen is not null && options.ListenPlaintext && !IsLoopback(options.Listen))
+        if (options.Listen is not null && options.ListenPlaintext && !options.ListenPlaintextAnyAddress && !IsLoopback(options.Listen))
         {
-            throw new ConfigurationException("settings", "listen-plaintext", "true", $"serves gRPC without TLS, so it needs a loopback listen address (127.0.0.0/8, [::1] or localhost), not {options.Listen}");
+            throw new ConfigurationException("settings", "listen-plaintext", "true", $"serves gRPC without TLS, so it needs a loopback listen address (127.0.0.0/8, [::1] or localhost), not {options.Listen} (\"{InsecureAnyAddress}\" serves it there anyway, without TLS or authentication)");
         }
 
         return options;
@@ -169,6 +171,9 @@ internal static class AgentOptionsLoader
 
     private static string HostnameLabel(string source, string key, string value) =>
         Metrics.MetricsOptions.HostnameLabelProblem(value) is { } problem ? throw new ConfigurationException(source, key, value, problem) : value;
+
+    /// <summary>The <c>listen-plaintext</c> value that allows a plaintext listener on a network address.</summary>
+    internal const string InsecureAnyAddress = "insecure-any-address";
 
     /// <summary>True when <paramref name="listen"/> (already validated) is on a loopback address.</summary>
     private static bool IsLoopback(string listen) => TryParseEndpoint(listen, out IPEndPoint endpoint) && IPAddress.IsLoopback(endpoint.Address);

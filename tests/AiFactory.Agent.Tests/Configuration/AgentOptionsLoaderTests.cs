@@ -271,6 +271,18 @@ public sealed class AgentOptionsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_plaintext_listener_on_a_network_address_needs_the_value_that_says_so()
+    {
+        var flags = new Dictionary<string, string> { ["listen"] = "0.0.0.0:17448", ["listen-plaintext"] = "insecure-any-address" };
+
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), flags, NoEnvironment);
+
+        Assert.Equal("0.0.0.0:17448", options.Listen);
+        Assert.True(options.ListenPlaintext);
+        Assert.True(options.ListenPlaintextAnyAddress);
+    }
+
+    [Fact]
     public void A_socket_path_longer_than_a_unix_socket_address_holds_is_refused()
     {
         string socket = "/run/" + new string('s', 100) + ".sock";

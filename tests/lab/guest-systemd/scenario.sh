@@ -58,7 +58,7 @@ fact version_status $?
 cat >> /etc/aifactory/agent.yaml <<'YAML'
 # lab: gRPC without TLS on the guest's port 7443, reached from the host through a loopback-only hostfwd.
 listen: 0.0.0.0:7443
-listen-plaintext: true
+listen-plaintext: insecure-any-address
 metrics-listen: 0.0.0.0:9400
 YAML
 md5sum /etc/aifactory/agent.yaml | cut -d' ' -f1 > "$L/agent-yaml-edited.md5"
