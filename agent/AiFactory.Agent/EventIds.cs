@@ -52,6 +52,8 @@ internal static class EventIds
     public const int LeaseAttachUndone = 631;
     public const int LeaseAttachUndoFailed = 632;
     public const int LeaseExpiryDeferred = 633;
+    public const int LeaseDetached = 634;
+    public const int LeaseDetachFailed = 635;
     public const int LeaseDeviceBindingDeferred = 640;
     public const int LeaseReservedCpusKept = 650;
     public const int LeaseReservedCpusUnknown = 651;

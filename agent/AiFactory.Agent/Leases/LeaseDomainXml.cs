@@ -134,6 +134,23 @@ internal static class LeaseDomainXml
     }
 
     /// <summary>
+    /// Takes a released lease out of its domain's definition: what <see cref="Strip"/> takes, and the passthrough of each
+    /// of the lease's devices, so that starting the domain later cannot take devices that may have gone to another lease.
+    /// </summary>
+    public static void Detach(XDocument doc, LeasePlan plan)
+    {
+        Strip(doc);
+        var held = plan.Devices.Select(d => d.Address).ToHashSet();
+        foreach ((XElement element, PciAddress address) in PciPassthroughs(doc.Root!))
+        {
+            if (held.Contains(address))
+            {
+                element.Remove();
+            }
+        }
+    }
+
+    /// <summary>
     /// Every PCI function the domain passes through: each <c>&lt;hostdev type='pci'&gt;</c> and each
     /// <c>&lt;interface type='hostdev'&gt;</c> (an SR-IOV VF given as a NIC) with its source address. An address that does
     /// not parse is InvalidArgument naming <c>domain_xml</c>, the element and the value.

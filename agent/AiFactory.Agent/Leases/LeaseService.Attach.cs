@@ -307,6 +307,42 @@ internal sealed partial class LeaseService
     }
 
     /// <summary>
+    /// After a lease ended: takes it out of the persistent definition of the domain it was attached to (its devices,
+    /// pins, <c>&lt;numatune&gt;</c>, guest NUMA and hugepage backing; <see cref="LeaseDomainXml.Detach"/>), so that
+    /// starting that domain later cannot take devices another lease may hold by then. A domain that no longer exists
+    /// needs nothing; a libvirt that cannot do it is logged and published, never an error: the release is stored.
+    /// </summary>
+    private void DetachFromDomain(Lease lease)
+    {
+        if (lease.Domain is not { } name)
+        {
+            return;
+        }
+
+        string uri = lease.LibvirtUri ?? DefaultLibvirtUri;
+        try
+        {
+            using ILibvirtConnection connection = _libvirt.Open(uri);
+            using ILibvirtDomain? domain = connection.Lookup(name);
+            if (domain is null)
+            {
+                return;
+            }
+
+            XDocument doc = LeaseDomainXml.Parse(domain.GetXml(inactive: true));
+            LeaseDomainXml.Detach(doc, lease.Plan);
+            using ILibvirtDomain _ = connection.Define(doc.ToString(SaveOptions.DisableFormatting));
+            LogDetached(_logger, lease.Id, name);
+        }
+        catch (Exception ex) when (ex is LibvirtException or RpcException)
+        {
+            LogDetachFailed(_logger, lease.Id, name, uri, ex.Message);
+            _events.Publish("lease.detach_failed", Wire.EventSeverity.Warning, lease.Id,
+                $"lease {lease.Id} ended but domain {name} on {uri} still names its devices and pins ({ex.Message}): edit the domain before starting it");
+        }
+    }
+
+    /// <summary>
     /// True while a due lease's domain runs (or libvirt cannot tell): its expiry waits, as a release without force
     /// would, and says so once (log and a <c>lease.expiry_deferred</c> event); a release with force ends it at once.
     /// </summary>
@@ -332,6 +368,12 @@ internal sealed partial class LeaseService
 
     [LoggerMessage(EventId = EventIds.LeaseAttachUndoFailed, Level = LogLevel.Error, Message = "Attaching a lease to domain {Domain} failed halfway and undoing it failed: {Failures}; check the domain's definition")]
     private static partial void LogAttachUndoFailed(ILogger logger, string domain, string failures);
+
+    [LoggerMessage(EventId = EventIds.LeaseDetached, Level = LogLevel.Information, Message = "Lease {Id} taken out of domain {Domain}'s definition (devices, pins, NUMA and hugepages)")]
+    private static partial void LogDetached(ILogger logger, string id, string domain);
+
+    [LoggerMessage(EventId = EventIds.LeaseDetachFailed, Level = LogLevel.Warning, Message = "Lease {Id} ended but could not be taken out of domain {Domain} on {Uri}: {Reason}; the domain still names its devices and pins")]
+    private static partial void LogDetachFailed(ILogger logger, string id, string domain, string uri, string reason);
 
     [LoggerMessage(EventId = EventIds.LeaseExpiryDeferred, Level = LogLevel.Warning, Message = "Lease {Id} is due but its domain {Domain} is running (or libvirt cannot tell): it stays until the domain stops or it is released with force")]
     private static partial void LogExpiryDeferred(ILogger logger, string id, string domain);

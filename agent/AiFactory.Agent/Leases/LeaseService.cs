@@ -132,6 +132,7 @@ internal sealed partial class LeaseService
         }
 
         Wire.Lease wire = FinishEnd(lease, LeaseState.Released);
+        DetachFromDomain(lease);
 
         string how = runningDomain is null ? "released" : $"released with force while domain {runningDomain} was running";
         LogEnded(_logger, wire.Id, how);
@@ -177,6 +178,7 @@ internal sealed partial class LeaseService
                 }
 
                 Wire.Lease wire = FinishEnd(lease, LeaseState.Expired);
+                DetachFromDomain(lease);
 
                 LogEnded(_logger, wire.Id, "expired");
                 Publish("lease.expired", Wire.EventSeverity.Info, wire, $"lease {wire.Id} of {wire.Owner} expired");

@@ -87,6 +87,13 @@ public sealed class ReleaseAttachedLeaseTests
         Assert.Equal(Wire.LeaseState.Released, released.State);
         Assert.Equal(TestDriverHost.Uri, released.LibvirtUri);
         Assert.Contains("unbind " + lease.Id, host.Binder.Calls);
+        // The stopped domain no longer names the lease's devices or pins: starting it later takes nothing of a lease.
+        using ILibvirtDomain after = connection.Lookup(name)!;
+        string xml = after.GetXml(inactive: true);
+        Assert.DoesNotContain("<hostdev", xml, StringComparison.Ordinal);
+        Assert.DoesNotContain("vcpupin", xml, StringComparison.Ordinal);
+        Assert.DoesNotContain("<numatune", xml, StringComparison.Ordinal);
+        Assert.DoesNotContain("<hugepages", xml, StringComparison.Ordinal);
         domain.Undefine();
     }
 
