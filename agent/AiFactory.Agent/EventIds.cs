@@ -42,6 +42,7 @@ internal static class EventIds
     public const int LeaseLedgerSetAside = 602;
     public const int LeaseJournalTornTail = 603;
     public const int LeaseLedgerCompactionFailed = 604;
+    public const int LeaseGrantDropNotStored = 605;
     public const int LeaseGranted = 610;
     public const int LeaseEnded = 611;
     public const int LeaseRefused = 612;

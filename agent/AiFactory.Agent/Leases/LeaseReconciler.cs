@@ -34,6 +34,14 @@ internal static class LeaseReconciler
         var seenCpus = new Dictionary<int, string>();
         foreach (Lease lease in holding)
         {
+            // A grant the agent stopped in the middle of: its devices may be bound or not, each; said once, with
+            // which are where, and nothing expected of either.
+            bool granting = lease.State == LeaseState.Granting;
+            if (granting)
+            {
+                found.Add(new(lease.Id, InterruptedGrant(lease, topology)));
+            }
+
             foreach (LeasedDevice d in lease.Plan.Devices)
             {
                 if (seenDevices.TryGetValue(d.Address, out string? other))
@@ -42,7 +50,7 @@ internal static class LeaseReconciler
                 }
 
                 seenDevices[d.Address] = lease.Id;
-                CompareDevice(lease, d, topology.FindDevice(d.Address), devicesBound, found);
+                CompareDevice(lease, d, topology.FindDevice(d.Address), devicesBound && !granting, found);
             }
 
             if (lease.Plan.Mig is { } placement)
@@ -58,7 +66,7 @@ internal static class LeaseReconciler
                 {
                     found.Add(new(lease.Id, $"MIG parent GPU {placement.Gpu} is not on the host any more"));
                 }
-                else
+                else if (!granting)
                 {
                     CompareMig(lease, placement, mig, devicesBound, found);
                 }
@@ -88,6 +96,21 @@ internal static class LeaseReconciler
         }
 
         return found;
+    }
+
+    private static string InterruptedGrant(Lease lease, HostTopology topology)
+    {
+        var bound = new List<string>();
+        var notBound = new List<string>();
+        foreach (LeasedDevice d in lease.Plan.Devices)
+        {
+            (topology.FindDevice(d.Address)?.Driver == "vfio-pci" ? bound : notBound).Add(d.Address.ToString());
+        }
+
+        string devices = lease.Plan.Devices.Count == 0 ? "no devices" :
+            $"on vfio-pci: {(bound.Count == 0 ? "none" : string.Join(", ", bound))}; not: {(notBound.Count == 0 ? "none" : string.Join(", ", notBound))}";
+        string mig = lease.Plan.Mig is { } placement ? $"; its MIG instance {Describe(placement)} may or may not have been created" : string.Empty;
+        return $"the agent stopped while granting this lease, so it was never answered ({devices}{mig}); it keeps holding its resources until released, and releasing it gives back what was bound";
     }
 
     private static void CompareDevice(Lease lease, LeasedDevice d, PciDevice? device, bool devicesBound, List<LeaseDiscrepancy> found)
