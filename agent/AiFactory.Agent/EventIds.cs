@@ -23,6 +23,7 @@ internal static class EventIds
     public const int GpuEvent = 300;
     public const int GpuWatchFailed = 301;
     public const int GpuWatcherStopped = 302;
+    public const int GpuUnhealthyAtStart = 303;
     // profile 500-599
     public const int ProfileStep = 500;
     public const int ProfileApplied = 501;
