@@ -62,8 +62,9 @@ internal sealed partial class LeaseService
         ExpireDue();
         (LeaseRequest lease, DateTimeOffset? expiresAt) = LeaseMessages.FromSpec(request.Spec, _time.GetUtcNow());
         HostTopology topology = _host.Topology ?? throw new RpcException(StatusCode.FailedPrecondition, "topology: hardware discovery has no host topology yet; leases cannot be planned");
-        CpuSet reserved = _host.HostReservedCpus;
-        if (_host.HostReservedCpusUnknown is { } unknown)
+        // One read of the node profile: the set checked is the set planned with.
+        (CpuSet reserved, string? unknownReserved) = _host.ReadHostReservedCpus();
+        if (unknownReserved is { } unknown)
         {
             throw new RpcException(StatusCode.FailedPrecondition, "cpus.reserved: " + unknown);
         }
