@@ -13,7 +13,8 @@ namespace AiFactory.Agent.Leases;
 /// <summary>
 /// Who holds what: the one owner of lease state. Every change happens under one lock — plan against the current
 /// leases, record, store through (one durable append to <see cref="LeaseJournal"/>) — so concurrent requests can never
-/// be granted the same device or CPU, and a lease is on disk before it is answered. Outward it offers copies (a
+/// be granted the same device or CPU, and a lease is on disk before it is answered. Moving devices between drivers
+/// is no change of the ledger's and runs outside the lock, on a reservation (<see cref="Grant"/>, <see cref="End"/>). Outward it offers copies (a
 /// read-only view); only its own methods write.
 /// </summary>
 /// <remarks>
