@@ -10,8 +10,8 @@ namespace AiFactory.Agent.Leases;
 
 /// <summary>
 /// Compares the ledger with the machine at start: devices that are gone or bound to an unexpected driver, MIG
-/// instances NVML does not report where the lease placed them, CPUs that are offline or now host-reserved, leases
-/// that overlap. Pure: it reports and never "fixes" — an operator (or the lease's owner) decides, because the ledger
+/// instances NVML does not report where the lease placed them, CPUs that are offline or now host-reserved, hugepage
+/// pools smaller than what leases hold on them, leases that overlap, grants the agent stopped in the middle of. Pure: it reports and never "fixes" — an operator (or the lease's owner) decides, because the ledger
 /// may be right and the machine wrong, or the other way round.
 /// </summary>
 internal static class LeaseReconciler
@@ -95,7 +95,51 @@ internal static class LeaseReconciler
             }
         }
 
+        CompareHugepages(holding, topology, found);
         return found;
+    }
+
+    /// <summary>
+    /// The hugepages leases hold on each node against that node's pool (<c>nr_hugepages</c>, which the node profile
+    /// sets): a pool made smaller than what leases hold cannot back their guests. Reported for each lease holding
+    /// pages of that size on that node.
+    /// </summary>
+    private static void CompareHugepages(IReadOnlyList<Lease> holding, HostTopology topology, List<LeaseDiscrepancy> found)
+    {
+        var held = new Dictionary<(int Node, PageSize Size), List<(string Lease, long Pages)>>();
+        foreach (Lease lease in holding)
+        {
+            if (lease.Plan.PageSize == PageSize.Small4K)
+            {
+                continue;
+            }
+
+            foreach (NodeAllocation n in lease.Plan.Nodes.Where(n => n.MemoryBytes > 0))
+            {
+                var key = (n.Node, lease.Plan.PageSize);
+                if (!held.TryGetValue(key, out List<(string, long)>? leases))
+                {
+                    held[key] = leases = [];
+                }
+
+                leases.Add((lease.Id, n.MemoryBytes / lease.Plan.PageSize.Bytes()));
+            }
+        }
+
+        foreach (((int node, PageSize size), List<(string Lease, long Pages)> leases) in held)
+        {
+            long pool = topology.NumaNodes.FirstOrDefault(n => n.Id == node)?.Hugepages.FirstOrDefault(p => p.PageSizeKiB == size.KiB())?.Total ?? 0;
+            long total = leases.Sum(l => l.Pages);
+            if (total <= pool)
+            {
+                continue;
+            }
+
+            foreach ((string lease, long pages) in leases)
+            {
+                found.Add(new(lease, $"node {node} has {pool} {size.Name()} hugepage(s) in its pool, but leases hold {total} there ({pages} by this lease)"));
+            }
+        }
     }
 
     private static string InterruptedGrant(Lease lease, HostTopology topology)
