@@ -23,6 +23,7 @@ internal static class EventIds
     public const int GpuEvent = 300;
     public const int GpuWatchFailed = 301;
     public const int GpuWatcherStopped = 302;
+    public const int GpuUnhealthyAtStart = 303;
     // profile 500-599
     public const int ProfileStep = 500;
     public const int ProfileApplied = 501;
@@ -42,6 +43,7 @@ internal static class EventIds
     public const int LeaseLedgerSetAside = 602;
     public const int LeaseJournalTornTail = 603;
     public const int LeaseLedgerCompactionFailed = 604;
+    public const int LeaseGrantDropNotStored = 605;
     public const int LeaseGranted = 610;
     public const int LeaseEnded = 611;
     public const int LeaseRefused = 612;

@@ -16,7 +16,7 @@ internal interface IMigHolds
     T While<T>(Func<IReadOnlyList<MigHold>, T> action);
 }
 
-/// <summary>No ledger (the offline <c>profile</c> command, tests of the MIG layer alone): nothing is held.</summary>
+/// <summary>No ledger (tests of the MIG layer alone): nothing is held. The offline <c>profile</c> command reads the stored ledger (<see cref="Leases.StoredLeaseHolds"/>).</summary>
 internal sealed class NoMigHolds : IMigHolds
 {
     public static readonly NoMigHolds Instance = new();

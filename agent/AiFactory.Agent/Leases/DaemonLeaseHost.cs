@@ -12,13 +12,13 @@ namespace AiFactory.Agent.Leases;
 
 /// <summary>
 /// The daemon's <see cref="ILeaseHost"/>: the topology from the inventory (discovery), the host-reserved CPUs from the
-/// stored node profile (<c>cpus.reserved</c>; empty without a profile; the last good set while the profile does not
+/// stored node profile (<see cref="ProfileManager.Stored"/>, read once per <see cref="ReadHostReservedCpus"/>) (<c>cpus.reserved</c>; empty without a profile; the last good set while the profile does not
 /// parse, see <see cref="Leases.HostReservedCpus"/>), the free MIG placements from NVML (read per request: each
 /// MIG-enabled GPU's profiles less the placements existing instances overlap), the unhealthy GPUs from the health
 /// watcher's registry, and the GPUs' NVML names (read once per GPU: a GPU bound to vfio-pci is gone from NVML, so
 /// names already read are kept).
 /// </summary>
-internal sealed class DaemonLeaseHost(InventoryService inventory, ProfileManager profiles, ILogger logger, MigApplier? mig = null, GpuHealthRegistry? health = null, GpuNvml? nvml = null) : ILeaseHost
+internal sealed class DaemonLeaseHost(InventoryService inventory, Func<(string Yaml, string Source)?> storedProfile, ILogger logger, MigApplier? mig = null, GpuHealthRegistry? health = null, GpuNvml? nvml = null) : ILeaseHost
 {
     private readonly HostReservedCpus _reserved = new(logger);
     private readonly Lock _namesGate = new();
@@ -27,23 +27,12 @@ internal sealed class DaemonLeaseHost(InventoryService inventory, ProfileManager
 
     public HostTopology? Topology => inventory.Current;
 
-    public CpuSet HostReservedCpus
-    {
-        get
-        {
-            _reserved.Update(profiles.Stored());
-            return _reserved.Cpus;
-        }
-    }
+    public CpuSet HostReservedCpus => ReadHostReservedCpus().Cpus;
 
-    public string? HostReservedCpusUnknown
-    {
-        get
-        {
-            _reserved.Update(profiles.Stored());
-            return _reserved.Unknown;
-        }
-    }
+    public string? HostReservedCpusUnknown => ReadHostReservedCpus().Unknown;
+
+    /// <summary>One read of the stored node profile per call: the set and whether it is known, together.</summary>
+    public ReservedCpus ReadHostReservedCpus() => _reserved.Update(storedProfile());
 
     public IReadOnlyList<MigCapacity> MigCapacity => mig?.Capacity() ?? [];
 

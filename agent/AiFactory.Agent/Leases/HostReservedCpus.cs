@@ -24,45 +24,54 @@ internal sealed partial class HostReservedCpus(ILogger logger)
     /// <summary>Why the set is unknown (a broken profile and no good one read before); null when known.</summary>
     public string? Unknown { get; private set; }
 
-    /// <summary>Takes the stored profile (its text and path; null when there is none) into account.</summary>
-    public void Update((string Yaml, string Source)? stored)
+    /// <summary>
+    /// Takes the stored profile (its text and path; null when there is none) into account, and returns the set and
+    /// why it is unknown as of this read, together (another thread's update cannot come between them).
+    /// </summary>
+    public ReservedCpus Update((string Yaml, string Source)? stored)
     {
         lock (_gate)
         {
-            if (_seen && stored?.Yaml == _text)
-            {
-                return;
-            }
+            UpdateLocked(stored);
+            return new ReservedCpus(Cpus, Unknown);
+        }
+    }
 
-            _seen = true;
-            _text = stored?.Yaml;
-            if (stored is not { } s)
-            {
-                // No profile at all: nothing is reserved, and that is known.
-                Cpus = CpuSet.Empty;
-                Unknown = null;
-                _everGood = true;
-                return;
-            }
+    private void UpdateLocked((string Yaml, string Source)? stored)
+    {
+        if (_seen && stored?.Yaml == _text)
+        {
+            return;
+        }
 
-            try
+        _seen = true;
+        _text = stored?.Yaml;
+        if (stored is not { } s)
+        {
+            // No profile at all: nothing is reserved, and that is known.
+            Cpus = CpuSet.Empty;
+            Unknown = null;
+            _everGood = true;
+            return;
+        }
+
+        try
+        {
+            NodeProfile profile = ProfileYaml.Parse(s.Yaml);
+            Cpus = profile.Cpus?.Reserved ?? CpuSet.Empty;
+            Unknown = null;
+            _everGood = true;
+        }
+        catch (ProfileFormatException ex)
+        {
+            if (_everGood)
             {
-                NodeProfile profile = ProfileYaml.Parse(s.Yaml);
-                Cpus = profile.Cpus?.Reserved ?? CpuSet.Empty;
-                Unknown = null;
-                _everGood = true;
+                LogKeptLastGood(logger, s.Source, ex.Message, Cpus.ToString());
             }
-            catch (ProfileFormatException ex)
+            else
             {
-                if (_everGood)
-                {
-                    LogKeptLastGood(logger, s.Source, ex.Message, Cpus.ToString());
-                }
-                else
-                {
-                    Unknown = $"node profile {s.Source} does not parse ({ex.Message}), so the host-reserved CPUs (cpus.reserved) are unknown; fix the profile before leasing";
-                    LogUnknown(logger, s.Source, ex.Message);
-                }
+                Unknown = $"node profile {s.Source} does not parse ({ex.Message}), so the host-reserved CPUs (cpus.reserved) are unknown; fix the profile before leasing";
+                LogUnknown(logger, s.Source, ex.Message);
             }
         }
     }
@@ -73,3 +82,4 @@ internal sealed partial class HostReservedCpus(ILogger logger)
     [LoggerMessage(EventId = EventIds.LeaseReservedCpusUnknown, Level = LogLevel.Error, Message = "Node profile {Path} does not parse ({Reason}) and no earlier version was read: the host-reserved CPUs are unknown, so leases are refused until it is fixed")]
     private static partial void LogUnknown(ILogger logger, string path, string reason);
 }
+

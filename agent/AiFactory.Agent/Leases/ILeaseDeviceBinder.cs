@@ -13,7 +13,13 @@ internal interface ILeaseDeviceBinder
     /// <summary>A short description for logs ("vfio-pci via node profile", "not bound (deferred)").</summary>
     string Description { get; }
 
-    /// <summary>Binds the lease's devices; throws with a message naming the device on failure.</summary>
+    /// <summary>
+    /// Whether <see cref="Bind"/> changes anything for <paramref name="plan"/>: the ledger binds outside its lock,
+    /// after storing a reservation, only then (a plan with nothing to bind is recorded as granted in one step).
+    /// </summary>
+    bool Changes(LeasePlan plan) => true;
+
+    /// <summary>Binds the lease's devices; throws with a message naming the device on failure, having restored what it bound.</summary>
     void Bind(Lease lease);
 
     /// <summary>Restores the lease's devices.</summary>
@@ -32,6 +38,8 @@ internal sealed class DeferredDeviceBinder(string reason) : ILeaseDeviceBinder
     }
 
     public string Description => "devices NOT bound (" + reason + ")";
+
+    public bool Changes(LeasePlan plan) => false;
 
     public void Bind(Lease lease)
     {

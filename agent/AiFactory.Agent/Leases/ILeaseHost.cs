@@ -24,6 +24,12 @@ internal interface ILeaseHost
     /// </summary>
     string? HostReservedCpusUnknown => null;
 
+    /// <summary>
+    /// <see cref="HostReservedCpus"/> and <see cref="HostReservedCpusUnknown"/> from one read of their source, so
+    /// that a grant plans with the set it checked (the node profile may change between two reads).
+    /// </summary>
+    ReservedCpus ReadHostReservedCpus() => new(HostReservedCpus, HostReservedCpusUnknown);
+
     /// <summary>Free MIG placements per GPU and profile; empty when no GPU is in MIG mode or NVML is absent.</summary>
     IReadOnlyList<MigCapacity> MigCapacity { get; }
 

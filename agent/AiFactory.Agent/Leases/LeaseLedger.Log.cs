@@ -18,4 +18,7 @@ internal sealed partial class LeaseLedger
 
     [LoggerMessage(EventId = EventIds.LeaseLedgerCompactionFailed, Level = LogLevel.Warning, Message = "Lease ledger {Path}: could not compact ({Reason}); the next change writes the whole checkpoint instead of appending, and fails if that fails too")]
     private static partial void LogCompactionFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = EventIds.LeaseGrantDropNotStored, Level = LogLevel.Warning, Message = "Lease {Id}: binding failed and its reservation was dropped, but {Path} could not record that ({Reason}); the next change rewrites the whole checkpoint without it")]
+    private static partial void LogAbandonNotStored(ILogger logger, string id, string path, string reason);
 }

@@ -44,7 +44,7 @@ namespace AiFactory.Agent.Leases;
 /// journal open and writes the checkpoint, which opens one.
 /// </para>
 /// </remarks>
-internal sealed partial class LeaseLedger
+internal sealed partial class LeaseLedger : IDisposable
 {
     /// <summary>The agent's <see cref="CompactAfterRecords"/>.</summary>
     internal const int DefaultCompactAfterRecords = 8192;
@@ -87,47 +87,8 @@ internal sealed partial class LeaseLedger
             string reading = Path;
             try
             {
-                _generation = 0;
-                if (haveCheckpoint)
-                {
-                    Wire.LeaseLedgerCheckpoint checkpoint = LeaseCheckpoint.Decode(File.ReadAllBytes(Path));
-                    foreach (Wire.Lease m in checkpoint.Leases)
-                    {
-                        Entry e = FromWire(m);
-                        if (!_leases.TryAdd(e.Lease.Id, e))
-                        {
-                            throw new InvalidDataException($"lease \"{e.Lease.Id}\" appears twice");
-                        }
-
-                        if (!e.Holds)
-                        {
-                            _ended.Add(e.Lease.Id);
-                        }
-                    }
-
-                    _generation = checkpoint.JournalGeneration;
-                }
-
-                if (haveJournal)
-                {
-                    reading = JournalPath;
-                    journal = LeaseJournal.Parse(File.ReadAllBytes(JournalPath));
-                    if (journal.Generation > _generation)
-                    {
-                        throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                            $"journal generation {journal.Generation} is newer than the checkpoint's ({_generation}): the checkpoint it continues is missing or older"));
-                    }
-
-                    if (journal.Generation == _generation)
-                    {
-                        foreach (Wire.LeaseLedgerJournalRecord record in journal.Records)
-                        {
-                            Replay(record);
-                        }
-
-                        replayed = journal.Records.Count;
-                    }
-                }
+                journal = ReadLocked(haveCheckpoint, haveJournal, ref reading);
+                replayed = journal is not null && journal.Generation == _generation ? journal.Records.Count : 0;
             }
             catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
             {
@@ -180,6 +141,143 @@ internal sealed partial class LeaseLedger
             }
 
             return _leases.Count;
+        }
+    }
+
+    /// <summary>
+    /// Reads the ledger as <see cref="Load"/> does, for a process other than the agent (the offline
+    /// <c>aifactory-agent profile</c> command): changes no file — no compaction, no set-aside, a torn journal tail
+    /// only skipped — and never appends (the journal stays closed). Throws <see cref="LeaseLedgerInUseException"/>
+    /// while an agent has the journal open (it may change the ledger at any moment), and
+    /// <see cref="InvalidDataException"/> naming the file when it cannot be read.
+    /// </summary>
+    public int LoadReadOnly()
+    {
+        lock (_gate)
+        {
+            _journal?.Dispose();
+            _journal = null;
+            _leases.Clear();
+            _ended.Clear();
+            SetAsidePath = null;
+            bool haveCheckpoint = File.Exists(Path);
+            bool haveJournal = File.Exists(JournalPath);
+            if (haveJournal && InUse(JournalPath))
+            {
+                throw new LeaseLedgerInUseException(JournalPath);
+            }
+
+            string reading = Path;
+            try
+            {
+                ReadLocked(haveCheckpoint, haveJournal, ref reading);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
+            {
+                _leases.Clear();
+                _ended.Clear();
+                throw new InvalidDataException($"{reading}: {ex.Message}", ex);
+            }
+
+            return _leases.Count;
+        }
+    }
+
+    /// <summary>Closes the journal (the agent's shutdown); a change after this writes the whole checkpoint.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _journal?.Dispose();
+            _journal = null;
+        }
+    }
+
+    /// <summary>
+    /// Fills the ledger from the checkpoint and the journal replayed over it (when the journal continues that
+    /// checkpoint); returns what the journal held. Throws on anything unreadable, naming it in <paramref name="reading"/>.
+    /// </summary>
+    private LeaseJournal.Contents? ReadLocked(bool haveCheckpoint, bool haveJournal, ref string reading)
+    {
+        _generation = 0;
+        LeaseJournal.Contents? journal = null;
+        if (haveCheckpoint)
+        {
+            Wire.LeaseLedgerCheckpoint checkpoint = LeaseCheckpoint.Decode(ReadShared(Path));
+            foreach (Wire.Lease m in checkpoint.Leases)
+            {
+                Entry e = FromWire(m);
+                if (!_leases.TryAdd(e.Lease.Id, e))
+                {
+                    throw new InvalidDataException($"lease \"{e.Lease.Id}\" appears twice");
+                }
+
+                if (!e.Holds)
+                {
+                    _ended.Add(e.Lease.Id);
+                }
+            }
+
+            _generation = checkpoint.JournalGeneration;
+        }
+
+        if (haveJournal)
+        {
+            reading = JournalPath;
+            journal = LeaseJournal.Parse(ReadShared(JournalPath));
+            if (journal.Generation > _generation)
+            {
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"journal generation {journal.Generation} is newer than the checkpoint's ({_generation}): the checkpoint it continues is missing or older"));
+            }
+
+            if (journal.Generation == _generation)
+            {
+                foreach (Wire.LeaseLedgerJournalRecord record in journal.Records)
+                {
+                    Replay(record);
+                }
+            }
+        }
+
+        return journal;
+    }
+
+    /// <summary>
+    /// Reads a whole file. .NET takes a shared advisory lock (flock) for the read, which fails at once while
+    /// another process holds an exclusive one: the offline profile command's <see cref="InUse"/> probe holds one for
+    /// an instant. That is waited out (up to a second) rather than taken for corruption.
+    /// </summary>
+    private static byte[] ReadShared(string path)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return File.ReadAllBytes(path);
+            }
+            catch (IOException) when (attempt < 50 && File.Exists(path) && InUse(path))
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    /// <summary>
+    /// True while another open file description holds an advisory lock on <paramref name="path"/> that excludes an
+    /// exclusive one: the agent's journal is open for appending with a shared lock (.NET's FileShare.Read), so an
+    /// exclusive try fails while the agent runs. The exclusive lock is let go at once.
+    /// </summary>
+    private static bool InUse(string path)
+    {
+        try
+        {
+            using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None, 1, FileOptions.None);
+            return false;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return true;
         }
     }
 

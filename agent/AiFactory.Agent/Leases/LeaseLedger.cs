@@ -13,7 +13,8 @@ namespace AiFactory.Agent.Leases;
 /// <summary>
 /// Who holds what: the one owner of lease state. Every change happens under one lock — plan against the current
 /// leases, record, store through (one durable append to <see cref="LeaseJournal"/>) — so concurrent requests can never
-/// be granted the same device or CPU, and a lease is on disk before it is answered. Outward it offers copies (a
+/// be granted the same device or CPU, and a lease is on disk before it is answered. Moving devices between drivers
+/// is no change of the ledger's and runs outside the lock, on a reservation (<see cref="Grant"/>, <see cref="End"/>). Outward it offers copies (a
 /// read-only view); only its own methods write.
 /// </summary>
 /// <remarks>
@@ -37,6 +38,11 @@ internal sealed partial class LeaseLedger
     // Holding leases whose End is giving their devices back (outside the lock); not stored: after a crash the lease
     // simply still holds.
     private readonly HashSet<string> _ending = new(StringComparer.Ordinal);
+
+    // Leases this process is granting (reserved and stored as Granting, their devices being bound outside the lock):
+    // not released, attached or expired until the grant is committed or dropped. A Granting lease not in this set
+    // was left by a crash mid-grant and can be released.
+    private readonly HashSet<string> _granting = new(StringComparer.Ordinal);
     private readonly string _directory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -51,7 +57,7 @@ internal sealed partial class LeaseLedger
     /// <summary>A lease with the spec it was asked with and, once over, when it ended.</summary>
     internal sealed record Entry(Lease Lease, Wire.LeaseSpec Spec, DateTimeOffset? EndedAt)
     {
-        public bool Holds => Lease.State is LeaseState.Active or LeaseState.Attached;
+        public bool Holds => Lease.State is LeaseState.Active or LeaseState.Attached or LeaseState.Granting;
 
         public Wire.Lease ToWire() => LeaseMessages.ToWire(Lease, Spec, EndedAt);
     }
@@ -85,60 +91,155 @@ internal sealed partial class LeaseLedger
     }
 
     /// <summary>
-    /// Plans and records a lease atomically. <paramref name="plan"/> sees the plans of every lease holding resources
-    /// now; <paramref name="apply"/> (device binding) runs after the record is stored and before the lock is let go;
-    /// when it throws, the record is taken back out and stored again, so nothing stays reserved.
+    /// Plans and records a lease; <paramref name="plan"/> sees the plans of every lease holding resources now (those
+    /// being granted included). When <paramref name="binder"/> has something to change for the plan, the grant is
+    /// two-phase: the plan is reserved under the lock (recorded and stored as <see cref="LeaseState.Granting"/>), the
+    /// devices are bound outside the lock, and the grant is committed (stored as <see cref="LeaseState.Active"/>);
+    /// when binding fails (the binder has restored what it bound), the reservation is dropped and the error goes up.
     /// </summary>
-    public Entry Grant(Wire.LeaseSpec spec, LeaseRequest request, DateTimeOffset? expiresAt, Func<IReadOnlyList<LeasePlan>, PlanResult> plan, Action<Lease>? apply = null)
+    /// <remarks>
+    /// Binding runs outside the lock for the reason giving back does (see <see cref="End"/>): a vfio-pci bind is a
+    /// chain of sysfs writes that can block in the kernel, and MIG creation is a string of NVML calls; listing,
+    /// reading, other grants and releases, and metrics scrapes must not wait on them. It is safe because the
+    /// reservation is in the ledger while binding runs: the planner of every other request sees it, the MIG applier
+    /// plans around its instance (<see cref="While{T}"/>), and <see cref="_granting"/> refuses its release, attach and
+    /// expiry until the grant is committed or dropped. The reservation is stored before anything is bound, so a crash
+    /// in between leaves a <see cref="LeaseState.Granting"/> record: start-up reports it (what is bound, what is
+    /// not) and changes nothing; the lease holds its resources until it is released, which gives back whatever was
+    /// bound (unbinding asserts first). A grant with nothing to bind (binding deferred, or a lease of CPUs and memory
+    /// only) is recorded as active in one step.
+    /// </remarks>
+    public Entry Grant(Wire.LeaseSpec spec, LeaseRequest request, DateTimeOffset? expiresAt, Func<IReadOnlyList<LeasePlan>, PlanResult> plan, ILeaseDeviceBinder? binder = null)
+    {
+        Lease lease;
+        lock (_gate)
+        {
+            Entry recorded = RecordLocked(spec, request, expiresAt, plan, p => binder?.Changes(p) == true ? LeaseState.Granting : LeaseState.Active);
+            if (recorded.Lease.State == LeaseState.Active)
+            {
+                return recorded;
+            }
+
+            lease = recorded.Lease;
+            _granting.Add(lease.Id);
+        }
+
+        try
+        {
+            binder!.Bind(lease);
+        }
+        catch
+        {
+            Abandon(lease.Id);
+            throw;
+        }
+
+        try
+        {
+            return Commit(lease.Id);
+        }
+        catch (RpcException ex)
+        {
+            // Bound but not recorded as granted: give the devices back and drop the reservation; when giving back
+            // fails too, the reservation stays (as after a crash) for a release to finish.
+            try
+            {
+                binder.Unbind(lease);
+            }
+            catch (Exception undo) when (undo is RpcException or IOException or InvalidOperationException)
+            {
+                lock (_gate)
+                {
+                    _granting.Remove(lease.Id);
+                }
+
+                throw new RpcException(ex.StatusCode, $"{ex.Detail}; giving the devices back failed too ({undo.Message}): lease {lease.Id} holds them until it is released");
+            }
+
+            Abandon(lease.Id);
+            throw;
+        }
+    }
+
+    /// <summary>Plans under the lock and records the lease in the state <paramref name="state"/> picks for its plan; stored before it returns.</summary>
+    private Entry RecordLocked(Wire.LeaseSpec spec, LeaseRequest request, DateTimeOffset? expiresAt, Func<IReadOnlyList<LeasePlan>, PlanResult> plan, Func<LeasePlan, LeaseState> state)
+    {
+        PlanResult result = plan([.. _leases.Values.Where(e => e.Holds).Select(e => e.Lease.Plan)]);
+        if (result.Refusal is { } refusal)
+        {
+            throw new RpcException(
+                refusal.Kind == RefusalKind.InvalidRequest ? StatusCode.InvalidArgument : StatusCode.ResourceExhausted,
+                $"{LeaseMessages.WireField(refusal.Field)}: {refusal.Message}");
+        }
+
+        var lease = new Lease
+        {
+            Id = NewId(),
+            Owner = request.Owner,
+            CreatedAt = _time.GetUtcNow(),
+            ExpiresAt = expiresAt,
+            State = state(result.Plan!),
+            Request = request,
+            Plan = result.Plan!,
+        };
+        var entry = new Entry(lease, spec, null);
+        _leases[lease.Id] = entry;
+        try
+        {
+            StoreLocked(PutFrame(entry));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _leases.Remove(lease.Id);
+            throw new RpcException(StatusCode.Unavailable, $"ledger: cannot store {JournalPath}: {ex.Message}");
+        }
+
+        return entry;
+    }
+
+    /// <summary>The last step of a two-phase grant: the devices are bound; records the lease as active and stores it.</summary>
+    private Entry Commit(string id)
     {
         lock (_gate)
         {
-            PlanResult result = plan([.. _leases.Values.Where(e => e.Holds).Select(e => e.Lease.Plan)]);
-            if (result.Refusal is { } refusal)
-            {
-                throw new RpcException(
-                    refusal.Kind == RefusalKind.InvalidRequest ? StatusCode.InvalidArgument : StatusCode.ResourceExhausted,
-                    $"{LeaseMessages.WireField(refusal.Field)}: {refusal.Message}");
-            }
-
-            DateTimeOffset now = _time.GetUtcNow();
-            var lease = new Lease
-            {
-                Id = NewId(),
-                Owner = request.Owner,
-                CreatedAt = now,
-                ExpiresAt = expiresAt,
-                State = LeaseState.Active,
-                Request = request,
-                Plan = result.Plan!,
-            };
-            var entry = new Entry(lease, spec, null);
-            _leases[lease.Id] = entry;
+            // Still the same record: while its id is in _granting nothing else can change or remove it.
+            Entry reserved = _leases[id];
+            var granted = reserved with { Lease = reserved.Lease with { State = LeaseState.Active } };
+            _leases[id] = granted;
             try
             {
-                StoreLocked(PutFrame(entry));
+                StoreLocked(PutFrame(granted));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                _leases.Remove(lease.Id);
+                _leases[id] = reserved;
                 throw new RpcException(StatusCode.Unavailable, $"ledger: cannot store {JournalPath}: {ex.Message}");
             }
 
-            if (apply is not null)
-            {
-                try
-                {
-                    apply(lease);
-                }
-                catch
-                {
-                    _leases.Remove(lease.Id);
-                    StoreLocked(RemoveFrame(lease.Id));
-                    throw;
-                }
-            }
+            _granting.Remove(id);
+            return granted;
+        }
+    }
 
-            return entry;
+    /// <summary>
+    /// Drops a reservation whose binding failed (the binder restored what it had bound). When storing the removal
+    /// fails, the lease is gone from memory all the same (the next change rewrites the checkpoint without it); a
+    /// crash before that leaves its <see cref="LeaseState.Granting"/> record, reported at start.
+    /// </summary>
+    private void Abandon(string id)
+    {
+        lock (_gate)
+        {
+            _granting.Remove(id);
+            _leases.Remove(id);
+            try
+            {
+                StoreLocked(RemoveFrame(id));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                LogAbandonNotStored(_logger, id, JournalPath, ex.Message);
+            }
         }
     }
 
@@ -188,6 +289,11 @@ internal sealed partial class LeaseLedger
             if (!entry.Holds)
             {
                 throw new RpcException(StatusCode.FailedPrecondition, $"id: lease \"{id}\" already ended ({entry.Lease.State.ToString().ToLowerInvariant()})");
+            }
+
+            if (_granting.Contains(id))
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, $"id: lease \"{id}\" is still being granted (its devices are being bound)");
             }
 
             if (!_ending.Add(id))
@@ -256,6 +362,11 @@ internal sealed partial class LeaseLedger
                 throw new RpcException(StatusCode.FailedPrecondition, $"id: lease \"{id}\" is being released");
             }
 
+            if (entry.Lease.State == LeaseState.Granting)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, GrantingWhy(id));
+            }
+
             Entry updated = entry with { Lease = change(entry.Lease) };
             _leases[id] = updated;
             StoreLocked(PutFrame(updated));
@@ -269,7 +380,7 @@ internal sealed partial class LeaseLedger
         DateTimeOffset now = _time.GetUtcNow();
         lock (_gate)
         {
-            return [.. _leases.Values.Where(e => e.Holds && e.Lease.ExpiresAt is { } at && at <= now).Select(e => e.Lease.Id)];
+            return [.. _leases.Values.Where(e => e.Holds && e.Lease.ExpiresAt is { } at && at <= now && !_granting.Contains(e.Lease.Id)).Select(e => e.Lease.Id)];
         }
     }
 
@@ -288,6 +399,17 @@ internal sealed partial class LeaseLedger
             }
 
             return next;
+        }
+    }
+
+    /// <summary>Why a <see cref="LeaseState.Granting"/> lease cannot be attached: being granted now, or left so by a crash.</summary>
+    public string GrantingWhy(string id)
+    {
+        lock (_gate)
+        {
+            return _granting.Contains(id)
+                ? $"id: lease \"{id}\" is still being granted (its devices are being bound)"
+                : $"id: lease \"{id}\" was being granted when the agent stopped, so its devices may be only partly bound: release it and lease again";
         }
     }
 

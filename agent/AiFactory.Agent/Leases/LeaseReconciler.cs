@@ -10,8 +10,8 @@ namespace AiFactory.Agent.Leases;
 
 /// <summary>
 /// Compares the ledger with the machine at start: devices that are gone or bound to an unexpected driver, MIG
-/// instances NVML does not report where the lease placed them, CPUs that are offline or now host-reserved, leases
-/// that overlap. Pure: it reports and never "fixes" — an operator (or the lease's owner) decides, because the ledger
+/// instances NVML does not report where the lease placed them, CPUs that are offline or now host-reserved, hugepage
+/// pools smaller than what leases hold on them, leases that overlap, grants the agent stopped in the middle of. Pure: it reports and never "fixes" — an operator (or the lease's owner) decides, because the ledger
 /// may be right and the machine wrong, or the other way round.
 /// </summary>
 internal static class LeaseReconciler
@@ -34,6 +34,14 @@ internal static class LeaseReconciler
         var seenCpus = new Dictionary<int, string>();
         foreach (Lease lease in holding)
         {
+            // A grant the agent stopped in the middle of: its devices may be bound or not, each; said once, with
+            // which are where, and nothing expected of either.
+            bool granting = lease.State == LeaseState.Granting;
+            if (granting)
+            {
+                found.Add(new(lease.Id, InterruptedGrant(lease, topology)));
+            }
+
             foreach (LeasedDevice d in lease.Plan.Devices)
             {
                 if (seenDevices.TryGetValue(d.Address, out string? other))
@@ -42,7 +50,7 @@ internal static class LeaseReconciler
                 }
 
                 seenDevices[d.Address] = lease.Id;
-                CompareDevice(lease, d, topology.FindDevice(d.Address), devicesBound, found);
+                CompareDevice(lease, d, topology.FindDevice(d.Address), devicesBound && !granting, found);
             }
 
             if (lease.Plan.Mig is { } placement)
@@ -58,7 +66,7 @@ internal static class LeaseReconciler
                 {
                     found.Add(new(lease.Id, $"MIG parent GPU {placement.Gpu} is not on the host any more"));
                 }
-                else
+                else if (!granting)
                 {
                     CompareMig(lease, placement, mig, devicesBound, found);
                 }
@@ -87,7 +95,66 @@ internal static class LeaseReconciler
             }
         }
 
+        CompareHugepages(holding, topology, found);
         return found;
+    }
+
+    /// <summary>
+    /// The hugepages leases hold on each node against that node's pool (<c>nr_hugepages</c>, which the node profile
+    /// sets): a pool made smaller than what leases hold cannot back their guests. Reported for each lease holding
+    /// pages of that size on that node.
+    /// </summary>
+    private static void CompareHugepages(IReadOnlyList<Lease> holding, HostTopology topology, List<LeaseDiscrepancy> found)
+    {
+        var held = new Dictionary<(int Node, PageSize Size), List<(string Lease, long Pages)>>();
+        foreach (Lease lease in holding)
+        {
+            if (lease.Plan.PageSize == PageSize.Small4K)
+            {
+                continue;
+            }
+
+            foreach (NodeAllocation n in lease.Plan.Nodes.Where(n => n.MemoryBytes > 0))
+            {
+                var key = (n.Node, lease.Plan.PageSize);
+                if (!held.TryGetValue(key, out List<(string, long)>? leases))
+                {
+                    held[key] = leases = [];
+                }
+
+                leases.Add((lease.Id, n.MemoryBytes / lease.Plan.PageSize.Bytes()));
+            }
+        }
+
+        foreach (((int node, PageSize size), List<(string Lease, long Pages)> leases) in held)
+        {
+            long pool = topology.NumaNodes.FirstOrDefault(n => n.Id == node)?.Hugepages.FirstOrDefault(p => p.PageSizeKiB == size.KiB())?.Total ?? 0;
+            long total = leases.Sum(l => l.Pages);
+            if (total <= pool)
+            {
+                continue;
+            }
+
+            foreach ((string lease, long pages) in leases)
+            {
+                found.Add(new(lease, $"node {node} has {pool} {size.Name()} hugepage(s) in its pool, but leases hold {total} there ({pages} by this lease)"));
+            }
+        }
+    }
+
+    private static string InterruptedGrant(Lease lease, HostTopology topology)
+    {
+        var bound = new List<string>();
+        var notBound = new List<string>();
+        foreach (LeasedDevice d in lease.Plan.Devices)
+        {
+            (topology.FindDevice(d.Address)?.Driver == "vfio-pci" ? bound : notBound).Add(d.Address.ToString());
+        }
+
+        string devices = lease.Plan.Devices.Count == 0 ? "no devices" :
+            $"on vfio-pci: {(bound.Count == 0 ? "none" : string.Join(", ", bound))}; not: {(notBound.Count == 0 ? "none" : string.Join(", ", notBound))}";
+        string mig = lease.Plan.Mig is { } placement ? $"; its MIG instance {Describe(placement)} may or may not have been created" : string.Empty;
+        return $"the agent stopped while granting this lease, so it was never answered ({devices}{mig}); it keeps holding its resources until released, and releasing it gives back what was bound";
     }
 
     private static void CompareDevice(Lease lease, LeasedDevice d, PciDevice? device, bool devicesBound, List<LeaseDiscrepancy> found)

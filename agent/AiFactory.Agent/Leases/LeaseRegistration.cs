@@ -21,7 +21,7 @@ internal static partial class LeaseRegistration
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILeaseHost>(sp => new DaemonLeaseHost(
-            sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>(), sp.GetRequiredService<ILogger<DaemonLeaseHost>>(),
+            sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>().Stored, sp.GetRequiredService<ILogger<DaemonLeaseHost>>(),
             sp.GetService<Gpu.MigApplier>(), sp.GetService<Gpu.GpuHealthRegistry>(), sp.GetService<Gpu.GpuNvml>()));
         services.TryAddSingleton<ILeaseDeviceBinder>(sp =>
         {

@@ -48,6 +48,11 @@ internal sealed partial class LeaseService
         lock (_attachGate)
         {
             LeaseLedger.Entry entry = _ledger.Get(request.Id) is { Holds: true } e ? e : throw new RpcException(StatusCode.NotFound, $"id: no active lease \"{request.Id}\"");
+            if (entry.Lease.State == LeaseState.Granting)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, _ledger.GrantingWhy(entry.Lease.Id));
+            }
+
             CheckAttachable(entry.Lease, name);
             try
             {

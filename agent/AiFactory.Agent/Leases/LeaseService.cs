@@ -15,7 +15,8 @@ namespace AiFactory.Agent.Leases;
 
 /// <summary>
 /// <c>aifactory.agent.v1.Leases</c>: Lease, Release, GetLease, ListLeases, AttachLease. Plans with the pure
-/// <see cref="LeasePlanner"/> inside the ledger's lock, binds devices through <see cref="ILeaseDeviceBinder"/>, and
+/// <see cref="LeasePlanner"/> inside the ledger's lock, binds devices through <see cref="ILeaseDeviceBinder"/> outside
+/// it (the plan reserved meanwhile, see <see cref="LeaseLedger.Grant"/>), and
 /// publishes <c>lease.created</c> / <c>lease.released</c> / <c>lease.expired</c> / <c>lease.attached</c> events.
 /// </summary>
 internal sealed partial class LeaseService
@@ -61,8 +62,9 @@ internal sealed partial class LeaseService
         ExpireDue();
         (LeaseRequest lease, DateTimeOffset? expiresAt) = LeaseMessages.FromSpec(request.Spec, _time.GetUtcNow());
         HostTopology topology = _host.Topology ?? throw new RpcException(StatusCode.FailedPrecondition, "topology: hardware discovery has no host topology yet; leases cannot be planned");
-        CpuSet reserved = _host.HostReservedCpus;
-        if (_host.HostReservedCpusUnknown is { } unknown)
+        // One read of the node profile: the set checked is the set planned with.
+        (CpuSet reserved, string? unknownReserved) = _host.ReadHostReservedCpus();
+        if (unknownReserved is { } unknown)
         {
             throw new RpcException(StatusCode.FailedPrecondition, "cpus.reserved: " + unknown);
         }
@@ -88,7 +90,7 @@ internal sealed partial class LeaseService
         LeaseLedger.Entry entry;
         try
         {
-            entry = _ledger.Grant(request.Spec, lease, expiresAt, Plan, _binder.Bind);
+            entry = _ledger.Grant(request.Spec, lease, expiresAt, Plan, _binder);
         }
         catch (RpcException ex) when (ex.StatusCode is StatusCode.ResourceExhausted or StatusCode.InvalidArgument)
         {

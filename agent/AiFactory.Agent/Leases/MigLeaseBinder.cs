@@ -14,6 +14,8 @@ internal sealed class MigLeaseBinder(ILeaseDeviceBinder inner, MigApplier applie
 {
     public string Description => inner.Description + "; MIG instances created through NVML";
 
+    public bool Changes(LeasePlan plan) => plan.Mig is not null || inner.Changes(plan);
+
     public void Bind(Lease lease)
     {
         if (lease.Plan.Mig is not { } mig)

@@ -20,6 +20,8 @@ internal sealed class VfioLeaseBinder(VfioBinder binder) : ILeaseDeviceBinder
 {
     public string Description => "devices bound to vfio-pci";
 
+    public bool Changes(LeasePlan plan) => plan.Devices.Count > 0;
+
     public void Bind(Lease lease)
     {
         var done = new List<DeviceBinding>();

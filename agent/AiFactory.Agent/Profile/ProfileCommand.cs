@@ -49,7 +49,8 @@ internal static class ProfileCommand
         return command;
     }
 
-    private static int Run(string verb, string? file, Dictionary<string, string> flags)
+    /// <summary>One verb, as the command line gives it (tests call it in process); returns the exit status.</summary>
+    internal static int Run(string verb, string? file, Dictionary<string, string> flags)
     {
         AgentOptions options;
         try
@@ -64,10 +65,13 @@ internal static class ProfileCommand
 
         using ILoggerFactory logs = LoggerFactory.Create(b => b.AddProvider(new StdoutLoggerProvider(Console.Error, false, LogLevel.Information)).SetMinimumLevel(LogLevel.Information));
         // MIG steps (and their journaled inverses) go through the same NVML layer as in the daemon; without the
-        // driver it is absent and only a mig section is refused.
+        // driver it is absent and only a mig section is refused. The MIG instances leases hold come from the lease
+        // ledger in the state dir, as the daemon's come from its live ledger: layouts are planned around them, and a
+        // ledger a running agent has open refuses the mig section (that agent must make the change).
         using var nvml = new GpuNvml(options.NvmlLibrary, options.SysfsRoot);
         var inventory = new GpuInventory(nvml, new GpuHealthRegistry());
-        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, new MigApplier(nvml, inventory), options.ProcfsRoot) };
+        var applier = new MigApplier(nvml, inventory, new Leases.StoredLeaseHolds(options.StateDir));
+        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, applier, options.ProcfsRoot) };
         var manager = new ProfileManager(env, new EventBus(), logs.CreateLogger<ProfileManager>());
         try
         {

@@ -40,7 +40,19 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         if (profile.Mig is not null)
         {
             (IReadOnlyList<MigGpuState> gpus, string? unavailable) = env.Mig is { } mig ? mig.Read() : (Array.Empty<MigGpuState>(), "this agent has no NVML layer");
-            state = state with { MigGpus = gpus, MigUnavailable = unavailable, MigHeld = env.Mig?.Held() ?? [] };
+            IReadOnlyList<Host.Model.Gpu.MigHold> held = [];
+            try
+            {
+                held = env.Mig?.Held() ?? [];
+            }
+            catch (Gpu.MigRefusedException ex)
+            {
+                // The holds are unknown (the offline command beside a running agent, an unreadable ledger): no layout
+                // can be planned around them, so the mig section is refused with the reason.
+                unavailable ??= ex.Message;
+            }
+
+            state = state with { MigGpus = gpus, MigUnavailable = unavailable, MigHeld = held };
         }
 
         return ProfilePlanner.Plan(topology, state, profile);

@@ -258,6 +258,7 @@ internal static class LeaseCommand
         LeaseState.Attached => "attached",
         LeaseState.Released => "released",
         LeaseState.Expired => "expired",
+        LeaseState.Granting => "granting",
         _ => "unknown",
     };
 

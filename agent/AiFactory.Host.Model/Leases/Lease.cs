@@ -34,7 +34,7 @@ public sealed record Lease
 /// <summary>A lease's life.</summary>
 public enum LeaseState
 {
-    /// <summary>Granted and recorded; devices may still be binding.</summary>
+    /// <summary>Granted, recorded, and its devices bound.</summary>
     Active,
 
     /// <summary>Attached to a libvirt domain.</summary>
@@ -45,4 +45,11 @@ public enum LeaseState
 
     /// <summary>Its TTL ran out; the resources are free again.</summary>
     Expired,
+
+    /// <summary>
+    /// Reserved and recorded while its devices are being bound (outside the ledger's lock): it holds its resources,
+    /// but cannot be released or attached until the grant finishes. Found at start, it means the agent stopped while
+    /// granting it: the start-up reconciliation reports it, and releasing it gives back whatever was bound.
+    /// </summary>
+    Granting,
 }

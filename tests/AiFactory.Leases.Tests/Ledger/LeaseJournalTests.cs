@@ -18,6 +18,10 @@ public sealed class LeaseJournalTests
         Spec = new LeaseSpec { Owner = owner, GpuCount = gpus, Vcpus = 4, MemoryBytes = 4 * GiB },
     };
 
+    // The journal's arithmetic below counts one record per change: a grant with nothing to bind is one (a grant
+    // that binds devices stores its reservation first, then the grant: two).
+    private static readonly ILeaseDeviceBinder NothingToBind = new DeferredDeviceBinder("journal tests");
+
     private static Wire.LeaseLedgerCheckpoint Checkpoint(LeaseTestHost host) => LeaseCheckpoint.Decode(File.ReadAllBytes(host.Ledger.Path));
 
     private static LeaseJournal.Contents Journal(LeaseTestHost host) => LeaseJournal.Parse(File.ReadAllBytes(host.Ledger.JournalPath));
@@ -35,7 +39,7 @@ public sealed class LeaseJournalTests
     [Fact]
     public void A_new_ledger_on_the_same_dir_replays_the_journal_to_the_state_the_old_one_answered()
     {
-        using var host = new LeaseTestHost(Topologies.DgxH100);
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
         Wire.Lease a = host.Service.Lease(Ask(gpus: 2));
         Wire.Lease b = host.Service.Lease(Ask(owner: "tenant-b"));
         host.Service.Release(new ReleaseLeaseRequest { Id = a.Id });
@@ -60,7 +64,7 @@ public sealed class LeaseJournalTests
     [InlineData("zeros")]
     public void A_torn_last_record_is_cut_off_with_a_warning_and_the_records_before_it_are_kept(string tail)
     {
-        using var host = new LeaseTestHost(Topologies.DgxH100);
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
         Wire.Lease a = host.Service.Lease(Ask());
         Wire.Lease b = host.Service.Lease(Ask(owner: "tenant-b"));
         long good = new FileInfo(host.Ledger.JournalPath).Length;
@@ -85,7 +89,7 @@ public sealed class LeaseJournalTests
     [Fact]
     public void A_corrupt_record_in_the_middle_of_the_journal_sets_both_files_aside_and_the_ledger_starts_empty()
     {
-        using var host = new LeaseTestHost(Topologies.DgxH100);
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
         host.Service.Lease(Ask());
         host.Service.Lease(Ask(owner: "tenant-b"));
         host.Service.Lease(Ask(owner: "tenant-c"));
@@ -117,7 +121,7 @@ public sealed class LeaseJournalTests
         // Release is one journal record, so with a threshold of 512 the 257th Lease is record 512 and compacts; its
         // Release then ends the 257th lease and evicts the oldest ended one (256 are kept): a put and a remove in one
         // append. (The agent's threshold is larger; only the arithmetic of this test needs 512.)
-        using var host = new LeaseTestHost(Topologies.DgxH100, compactAfterRecords: 512);
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind, compactAfterRecords: 512);
         var ids = new List<string>();
         for (int i = 0; i < 257; i++)
         {
@@ -147,7 +151,7 @@ public sealed class LeaseJournalTests
     [Fact]
     public void A_crash_after_the_checkpoint_write_and_before_the_journal_is_emptied_loses_nothing_and_replays_nothing_stale()
     {
-        using var host = new LeaseTestHost(Topologies.DgxH100);
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
         Wire.Lease a = host.Service.Lease(Ask());
         Wire.Lease b = host.Service.Lease(Ask(owner: "tenant-b"));
         host.Service.Release(new ReleaseLeaseRequest { Id = a.Id });
@@ -173,7 +177,7 @@ public sealed class LeaseJournalTests
     [Fact]
     public void A_journal_newer_than_its_checkpoint_is_set_aside_with_it()
     {
-        using var host = new LeaseTestHost(Topologies.DgxH100);
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
         host.Service.Lease(Ask());
         File.Delete(host.Ledger.Path);
 

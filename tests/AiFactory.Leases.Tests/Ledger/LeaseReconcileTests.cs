@@ -72,4 +72,34 @@ public sealed class LeaseReconcileTests
 
         Assert.Equal(0, LeaseRegistration.Reconcile(later.Ledger, later.Host, later.Events, later.Logger, devicesBound: false));
     }
+
+    [Fact]
+    public void A_hugepage_pool_made_smaller_than_what_leases_hold_on_its_node_is_reported_for_each_of_them()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        Wire.Lease a = host.Service.Lease(Ask(gpus: 1));
+        Wire.Lease b = host.Service.Lease(Ask(gpus: 1));
+        int node = Assert.Single(a.Nodes).Node;
+        Assert.Equal(node, Assert.Single(b.Nodes).Node);
+
+        // The node profile was changed meanwhile: 6 1G pages on that node, where the two leases hold 4 each.
+        HostTopology shrunk = Topologies.DgxH100 with
+        {
+            NumaNodes = [.. Topologies.DgxH100.NumaNodes.Select(n => n.Id != node ? n : n with
+            {
+                Hugepages = [.. n.Hugepages.Select(p => p.PageSizeKiB == 1024 * 1024 ? p with { Total = 6, Free = 0 } : p)],
+            })],
+        };
+        using var later = new LeaseTestHost(shrunk, null, host.Directory, host.Time);
+        int found = LeaseRegistration.Reconcile(later.Ledger, later.Host, later.Events, later.Logger, devicesBound: false);
+
+        Assert.Equal(2, found);
+        Assert.Equal(
+            new[] { a.Id, b.Id }.Order(StringComparer.Ordinal),
+            later.Events.Recent().Where(e => e.Kind == "lease.drift").Select(e => e.Subject).Order(StringComparer.Ordinal));
+        Assert.All(
+            later.Events.Recent().Where(e => e.Kind == "lease.drift"),
+            e => Assert.Equal($"node {node} has 6 1G hugepage(s) in its pool, but leases hold 8 there (4 by this lease)", e.Message));
+        Assert.Equal(0, LeaseRegistration.Reconcile(host.Ledger, host.Host, host.Events, host.Logger, devicesBound: false));
+    }
 }

@@ -10,6 +10,13 @@ internal static class FixtureTopologies
     private static readonly Lock Gate = new();
     private static readonly Dictionary<string, HostTopology> Cache = [];
 
+    /// <summary>Where <paramref name="name"/> is unpacked (its <c>sys</c> and <c>proc</c>), for code that runs discovery itself.</summary>
+    public static string Root(string name)
+    {
+        Load(name);
+        return Path.Combine(Path.GetTempPath(), "aifactory-leases-fixtures-" + Environment.ProcessId, name);
+    }
+
     public static HostTopology Load(string name)
     {
         lock (Gate)

@@ -13,7 +13,10 @@ namespace AiFactory.Agent.Metrics.Collectors;
 /// </summary>
 internal sealed class LeaseCollector : IMetricsCollector
 {
-    /// <summary>The lease states the ledger reports (<see cref="LedgerLeaseSource"/>: ended leases are left out).</summary>
+    /// <summary>
+    /// The lease states that hold resources, always written (<see cref="LedgerLeaseSource"/>: ended leases are left
+    /// out); a lease being granted (or left granting by a crash) adds a <c>granting</c> series while there is one.
+    /// </summary>
     private static readonly string[] HeldStates =
         [nameof(LeaseState.Active).ToLowerInvariant(), nameof(LeaseState.Attached).ToLowerInvariant()];
 
