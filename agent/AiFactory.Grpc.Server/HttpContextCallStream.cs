@@ -58,7 +58,13 @@ internal sealed class HttpContextCallStream : IServerCallStream
 
         while (true)
         {
-            ReadResult result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ValueTask<ReadResult> read = _reader.ReadAsync(cancellationToken);
+            if (!read.IsCompleted)
+            {
+                _timer.RequestPending();
+            }
+
+            ReadResult result = await read.ConfigureAwait(false);
             if (result.IsCanceled)
             {
                 _reader.AdvanceTo(result.Buffer.Start);
