@@ -13,6 +13,7 @@ internal static class EventIds
     public const int StartupPagesDropped = 6;
     public const int StartupPagesKept = 7;
     public const int NotifySocketUnusable = 8;
+    public const int NotificationLost = 9;
 
     // Discovery and inventory: 200-299.
     public const int InventoryDiscovered = 200;

@@ -22,8 +22,11 @@ public sealed class GrpcKestrelLimits
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// How long a new connection may take to send the HTTP/2 preface and a request's headers (Kestrel's default is
-    /// 30 s). Connections that never speak are what a stray or hostile client leaves behind: 10 s bounds them.
+    /// How long a new connection may take to bring its first request (the HTTP/2 preface and a request's headers),
+    /// and a request its headers (Kestrel's default is 30 s). Connections that never speak are what a stray or
+    /// hostile client leaves behind: 10 s bounds them. Kestrel itself applies this only once a request has begun (before
+    /// that only <see cref="KeepAliveTimeout"/> runs), so <see cref="ApplyTo"/> adds <see cref="FirstRequestTimeout"/>
+    /// to every endpoint for the wait before the first request.
     /// </summary>
     public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -49,5 +52,15 @@ public sealed class GrpcKestrelLimits
         kestrel.Limits.RequestHeadersTimeout = RequestHeadersTimeout;
         kestrel.Limits.MaxConcurrentConnections = MaxConcurrentConnections;
         kestrel.Limits.MaxRequestHeadersTotalSize = MaxRequestHeadersTotalSize;
+
+        // Kestrel applies its minimum data rates to an HTTP/2 connection as a whole: one stalled call (a request that
+        // never ends, a response nobody reads) closes the connection without GOAWAY, and every call on it dies. Each
+        // call is bounded by itself instead (GrpcServerOptions.RequestMessageTimeout and ResponseWriteTimeout).
+        kestrel.Limits.MinRequestBodyDataRate = null;
+        kestrel.Limits.MinResponseDataRate = null;
+
+        // Runs for every endpoint configured after this call (Listen, ListenUnixSocket).
+        TimeSpan firstRequest = RequestHeadersTimeout;
+        kestrel.ConfigureEndpointDefaults(listen => FirstRequestTimeout.Use(listen, firstRequest));
     }
 }

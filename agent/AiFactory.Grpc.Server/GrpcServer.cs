@@ -49,6 +49,7 @@ public sealed partial class GrpcServer
     /// <summary>Handles one HTTP request as a gRPC call. Never throws for anything the client sent.</summary>
     public async Task HandleAsync(HttpContext context)
     {
+        FirstRequestTimeout.RequestArrived(context);
         HttpRequest request = context.Request;
         HttpResponse response = context.Response;
         string path = request.Path.Value ?? string.Empty;
@@ -101,11 +102,12 @@ public sealed partial class GrpcServer
             bodySize.MaxRequestBodySize = null;
         }
 
-        // Unary and server-streaming requests are one message and END_STREAM: Kestrel's minimum request body data
-        // rate (240 B/s after a 5 s grace, applied while we wait for the body) stays on, so a client that opens a
-        // request body and never ends it is cut off even without a deadline.
+        // Unary and server-streaming requests are one message and END_STREAM: the call's timer gives them
+        // RequestMessageTimeout to arrive whole, so that a client that opens a request body and never ends it is cut
+        // off even without a deadline, and only that call (Kestrel's data rates would close the whole connection).
         using var callCts = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         DateTime deadline = DateTime.MaxValue;
+        TimeSpan deadlineTimer = TimeSpan.MaxValue;
         if (timeout != Timeout.InfiniteTimeSpan)
         {
             DateTime now = DateTime.UtcNow;
@@ -117,12 +119,18 @@ public sealed partial class GrpcServer
             // CancelAfter takes at most about 49 days; a longer deadline is, for a daemon, no deadline.
             if (timeout <= MaxTimer)
             {
-                callCts.CancelAfter(timeout);
+                deadlineTimer = timeout;
             }
         }
 
+        TimeSpan requestTimer = handler.Type is MethodType.Unary or MethodType.ServerStreaming
+            && _options.RequestMessageTimeout != Timeout.InfiniteTimeSpan && _options.RequestMessageTimeout <= MaxTimer
+                ? _options.RequestMessageTimeout
+                : TimeSpan.MaxValue;
+        var timer = new CallTimer(callCts, deadlineTimer, requestTimer);
+
         var callContext = new ServerCallContext(path, deadline, CollectHeaders(request), Peer(context), callCts.Token);
-        var stream = new HttpContextCallStream(context, _options, callCts.Token);
+        var stream = new HttpContextCallStream(context, _options, timer, callCts.Token);
         Task handlerTask;
         try
         {
@@ -141,7 +149,7 @@ public sealed partial class GrpcServer
             await Task.WhenAny(handlerTask, ended.Task).ConfigureAwait(false);
         }
 
-        (StatusCode status, string message) = Outcome(handlerTask, path, context.RequestAborted, callCts.IsCancellationRequested);
+        (StatusCode status, string message) = Outcome(handlerTask, path, context.RequestAborted, callCts.IsCancellationRequested, timer);
         if (!handlerTask.IsCompleted)
         {
             // The handler carries on: observe its end so that a late exception is not unobserved, and make sure it
@@ -196,13 +204,11 @@ public sealed partial class GrpcServer
         }
     }
 
-    private (StatusCode Status, string Message) Outcome(Task handlerTask, string path, CancellationToken requestAborted, bool callEnded)
+    private (StatusCode Status, string Message) Outcome(Task handlerTask, string path, CancellationToken requestAborted, bool callEnded, CallTimer timer)
     {
         if (!handlerTask.IsCompleted || (callEnded && handlerTask.IsCanceled))
         {
-            return requestAborted.IsCancellationRequested
-                ? (StatusCode.Cancelled, "The call was cancelled by the client.")
-                : (StatusCode.DeadlineExceeded, "Deadline exceeded.");
+            return Ended(requestAborted, timer);
         }
 
         if (handlerTask.IsCompletedSuccessfully)
@@ -216,9 +222,7 @@ public sealed partial class GrpcServer
             case RpcException rpc:
                 return (rpc.StatusCode, rpc.Detail);
             case OperationCanceledException or IOException when callEnded:
-                return requestAborted.IsCancellationRequested
-                    ? (StatusCode.Cancelled, "The call was cancelled by the client.")
-                    : (StatusCode.DeadlineExceeded, "Deadline exceeded.");
+                return Ended(requestAborted, timer);
             case InvalidProtocolBufferException:
                 return (StatusCode.Internal, "Failed to deserialize the request message.");
             default:
@@ -227,11 +231,26 @@ public sealed partial class GrpcServer
         }
     }
 
+    /// <summary>Why a call whose token was cancelled ended: the client left, its request never ended, or its deadline passed.</summary>
+    private static (StatusCode Status, string Message) Ended(CancellationToken requestAborted, CallTimer timer)
+    {
+        if (requestAborted.IsCancellationRequested)
+        {
+            return (StatusCode.Cancelled, "The call was cancelled by the client.");
+        }
+
+        return timer.RequestTimedOut
+            ? (StatusCode.DeadlineExceeded, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"The request did not arrive whole (one message and the end of the stream) within {timer.RequestTimeoutSeconds:0.###} s."))
+            : (StatusCode.DeadlineExceeded, "Deadline exceeded.");
+    }
+
     private void Report(string path, StatusCode status, long started) =>
         _options.CallCompleted?.Invoke(path, status, Stopwatch.GetElapsedTime(started));
 
     private void Complete(HttpContext context, string path, long started, StatusCode status, string message)
     {
+        // Messages often echo what the client sent (an unknown path, a service name): bounded before they go out.
+        message = GrpcMessageEncoding.Truncate(message);
         HttpResponse response = context.Response;
         string code = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (!response.HasStarted)

@@ -20,12 +20,14 @@ internal sealed class HttpContextCallStream : IServerCallStream
     private readonly SemaphoreSlim _readGate = new(1, 1);
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly CancellationToken _callToken;
+    private readonly CallTimer _timer;
     private volatile bool _closed;
     private bool _requestComplete;
 
     /// <summary>Creates the stream; <paramref name="callToken"/> (deadline or client gone) also ends every read and write.</summary>
-    public HttpContextCallStream(HttpContext context, GrpcServerOptions options, CancellationToken callToken)
+    public HttpContextCallStream(HttpContext context, GrpcServerOptions options, CallTimer timer, CancellationToken callToken)
     {
+        _timer = timer;
         _context = context;
         _options = options;
         _reader = context.Request.BodyReader;
@@ -56,7 +58,13 @@ internal sealed class HttpContextCallStream : IServerCallStream
 
         while (true)
         {
-            ReadResult result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ValueTask<ReadResult> read = _reader.ReadAsync(cancellationToken);
+            if (!read.IsCompleted)
+            {
+                _timer.RequestPending();
+            }
+
+            ReadResult result = await read.ConfigureAwait(false);
             if (result.IsCanceled)
             {
                 _reader.AdvanceTo(result.Buffer.Start);
@@ -77,6 +85,7 @@ internal sealed class HttpContextCallStream : IServerCallStream
             catch
             {
                 _requestComplete = true;
+                _timer.RequestReceived();
                 _reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
                 throw;
             }
@@ -86,6 +95,7 @@ internal sealed class HttpContextCallStream : IServerCallStream
                 long left = buffer.Length;
                 _reader.AdvanceTo(buffer.End);
                 _requestComplete = true;
+                _timer.RequestReceived();
                 if (left == 0)
                 {
                     return null;
@@ -113,7 +123,8 @@ internal sealed class HttpContextCallStream : IServerCallStream
             }
 
             GrpcFraming.WriteFrame(response.BodyWriter, message, _options.MaxSendMessageSize);
-            FlushResult flush = await response.BodyWriter.FlushAsync(cancellationToken).ConfigureAwait(false);
+            ValueTask<FlushResult> pending = response.BodyWriter.FlushAsync(cancellationToken);
+            FlushResult flush = pending.IsCompleted ? pending.Result : await WaitForClientAsync(pending).ConfigureAwait(false);
             if (flush.IsCanceled || flush.IsCompleted)
             {
                 throw new OperationCanceledException("The client is no longer reading the response.");
@@ -122,6 +133,33 @@ internal sealed class HttpContextCallStream : IServerCallStream
         finally
         {
             _writeGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Waits for a flush that HTTP/2 flow control holds up (the client reads nothing) at most
+    /// <see cref="GrpcServerOptions.ResponseWriteTimeout"/>, then resets this call's stream alone.
+    /// </summary>
+    private async ValueTask<FlushResult> WaitForClientAsync(ValueTask<FlushResult> pending)
+    {
+        TimeSpan limit = _options.ResponseWriteTimeout;
+        if (limit == Timeout.InfiniteTimeSpan)
+        {
+            return await pending.ConfigureAwait(false);
+        }
+
+        Task<FlushResult> flush = pending.AsTask();
+        try
+        {
+            return await flush.WaitAsync(limit).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _ = flush.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+            // RST_STREAM for this stream; the connection and its other calls carry on.
+            _context.Abort();
+            throw new OperationCanceledException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"The client took no response message for {limit.TotalSeconds:0.###} s; the call's stream was reset."));
         }
     }
 

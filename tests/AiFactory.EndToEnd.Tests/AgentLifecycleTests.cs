@@ -77,6 +77,32 @@ public sealed class AgentLifecycleTests
     }
 
     [Fact]
+    public async Task A_notify_socket_whose_queue_is_full_neither_holds_up_start_nor_sigterm()
+    {
+        // A service manager that has stopped reading: a blocking send would never return from ApplicationStarted.
+        using AgentUnderTest agent = AgentUnderTest.Start(new Dictionary<string, string?> { ["WATCHDOG_USEC"] = "200000" });
+        agent.Notify.FillQueue();
+
+        for (int i = 0; i < 600 && !agent.Process.Stdout.Any(l => l.Contains("Ready: ", StringComparison.Ordinal)); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Contains(agent.Process.Stdout, l => l.Contains("Ready: ", StringComparison.Ordinal));
+        using (GrpcChannel channel = agent.Channel())
+        {
+            HealthCheckResponse health = await channel.UnaryAsync("/grpc.health.v1.Health/Check", new HealthCheckRequest(), HealthCheckResponse.Parser);
+            Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+        }
+
+        agent.Process.Terminate();
+
+        Assert.True(await agent.Process.WaitForExitAsync(AgentUnderTest.Patience), "agent ignored SIGTERM: " + agent.Process.Describe());
+        Assert.Equal(0, agent.Process.ExitCode);
+        Assert.Single(agent.Process.Stdout, l => l.Contains("A systemd notification was lost", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Open_watch_streams_do_not_hold_shutdown_for_the_whole_shutdown_timeout()
     {
         // The agent runs with --shutdown-timeout 30: a stream left open would keep it for 30 s.
@@ -116,7 +142,23 @@ public sealed class AgentLifecycleTests
                 // As above: the connection closed under the client's reader.
             }
         });
+        var seenInventory = new TaskCompletionSource();
+        Task inventory = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (InventoryChange _ in channel.ServerStreamingAsync("/aifactory.agent.v1.Inventory/WatchInventory", new WatchInventoryRequest { SendCurrent = true }, InventoryChange.Parser))
+                {
+                    seenInventory.TrySetResult();
+                }
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
+            {
+                // As above: the connection closed under the client's reader.
+            }
+        });
         await seenFirst.Task.WaitAsync(AgentUnderTest.Patience);
+        await seenInventory.Task.WaitAsync(AgentUnderTest.Patience);
 
         long started = Environment.TickCount64;
         agent.Process.Terminate();
@@ -126,6 +168,7 @@ public sealed class AgentLifecycleTests
         Assert.Equal(0, agent.Process.ExitCode);
         await watch.WaitAsync(AgentUnderTest.Patience);
         await events.WaitAsync(AgentUnderTest.Patience);
+        await inventory.WaitAsync(AgentUnderTest.Patience);
         // The subject here is the time to exit; NOT_SERVING before the end is shown in process by
         // HealthServiceTests.Shutdown_tells_watchers_not_serving_and_ends_their_streams, and here whenever the client
         // read the end of the stream before the connection closed.

@@ -85,14 +85,19 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Without_an_agent_version_json_prints_nothing_on_stdout()
+    public async Task Without_an_agent_version_json_prints_the_clis_part_and_the_agents_error_as_json()
     {
         string missing = Path.Combine(_agent.Dir, "run", "absent.sock");
 
-        (int status, string stdout, _) = await RunningProcess.RunAsync(Binaries.Cli, ["version", "--json", "--socket", missing]);
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["version", "--json", "--socket", missing]);
 
         Assert.Equal(69, status);
-        Assert.Equal(string.Empty, stdout);
+        using JsonDocument json = JsonDocument.Parse(stdout);
+        Assert.Matches(@"^\d+\.\d+\.\d+$", json.RootElement.GetProperty("cliVersion").GetString());
+        Assert.Equal("Unavailable", json.RootElement.GetProperty("agentError").GetProperty("code").GetString());
+        Assert.False(json.RootElement.TryGetProperty("version", out _));
+        string message = json.RootElement.GetProperty("agentError").GetProperty("message").GetString()!;
+        Assert.Equal("aifactoryctl: Unavailable: " + message, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 
     [Fact]

@@ -73,6 +73,37 @@ public sealed class ConfigurationErrorTests
         Assert.Contains("nope.yaml\": file does not exist", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/dev/zero", "is not a regular file")]
+    [InlineData("DIR", "is a directory")]
+    public async Task A_config_path_that_is_not_a_regular_file_exits_78_at_once(string config, string why)
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        config = config == "DIR" ? dir : config;
+        List<string> args = AgentUnderTest.Arguments(dir);
+        args[1] = config;
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, args);
+
+        Assert.Equal(78, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal($"aifactory-agent: invalid configuration: command line --config: config: invalid value \"{config}\": {why}", stderr);
+    }
+
+    [Fact]
+    public async Task A_missing_config_file_named_in_the_environment_blames_the_variable()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        List<string> args = AgentUnderTest.Arguments(dir);
+        args.RemoveRange(0, 2);
+        string missing = Path.Combine(dir, "nope.yaml");
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, args, new Dictionary<string, string?> { ["AIFACTORY_CONFIG"] = missing });
+
+        Assert.Equal(78, status);
+        Assert.Equal($"aifactory-agent: invalid configuration: environment AIFACTORY_CONFIG: config: invalid value \"{missing}\": file does not exist", stderr);
+    }
+
     [Fact]
     public async Task An_unknown_flag_exits_64_without_starting()
     {

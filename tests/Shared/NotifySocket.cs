@@ -39,6 +39,24 @@ internal sealed class NotifySocket : IDisposable
         }
     }
 
+    /// <summary>Sends datagrams nobody reads until the queue holds no more: a service manager that has stopped reading.</summary>
+    public void FillQueue()
+    {
+        using var sender = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified) { Blocking = false };
+        sender.Connect(new UnixDomainSocketEndPoint(Address[0] == '@' ? "\0" + Address[1..] : Address));
+        byte[] filler = Encoding.UTF8.GetBytes("STATUS=filler");
+        try
+        {
+            while (true)
+            {
+                sender.Send(filler);
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock)
+        {
+        }
+    }
+
     public void Dispose()
     {
         _socket.Dispose();

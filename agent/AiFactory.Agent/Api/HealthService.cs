@@ -1,4 +1,5 @@
 using AiFactory.Grpc;
+using AiFactory.Grpc.Protocol;
 using AiFactory.Grpc.Services;
 using Grpc.Health.V1;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
@@ -82,10 +83,13 @@ internal sealed class HealthService
         }
     }
 
+    /// <summary>How much of a client's service name an error message repeats: real names are a few dozen bytes.</summary>
+    private const int MaxEchoedNameBytes = 256;
+
     private Task<HealthCheckResponse> CheckAsync(HealthCheckRequest request, ServerCallContext context)
     {
         ServingStatus status = Lookup(request.Service)
-            ?? throw new RpcException(StatusCode.NotFound, $"unknown service \"{request.Service}\"");
+            ?? throw new RpcException(StatusCode.NotFound, $"unknown service \"{GrpcMessageEncoding.Truncate(request.Service, MaxEchoedNameBytes)}\"");
         return Task.FromResult(new HealthCheckResponse { Status = status });
     }
 

@@ -27,32 +27,26 @@ internal static class AgentOptionsLoader
     public static AgentOptions Load(string? configPath, IReadOnlyDictionary<string, string> flags, IReadOnlyDictionary<string, string?> environment)
     {
         var values = new Dictionary<string, (string Value, string Source)>(StringComparer.Ordinal);
-        string? path = configPath ?? (environment.TryGetValue("AIFACTORY_CONFIG", out string? envPath) && !string.IsNullOrEmpty(envPath) ? envPath : null);
-        bool explicitPath = path is not null;
-        path ??= AgentOptions.DefaultConfigPath;
-        string? readPath = null;
-        if (File.Exists(path))
+        string path = AgentOptions.DefaultConfigPath;
+        string? pathSource = null;
+        if (configPath is not null)
         {
-            string text;
-            try
-            {
-                text = File.ReadAllText(path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new ConfigurationException(path, "config", null, "cannot be read: " + ex.Message);
-            }
+            (path, pathSource) = (configPath, "command line --config");
+        }
+        else if (environment.TryGetValue("AIFACTORY_CONFIG", out string? envPath) && !string.IsNullOrEmpty(envPath))
+        {
+            (path, pathSource) = (envPath, "environment AIFACTORY_CONFIG");
+        }
 
+        string? readPath = null;
+        if (ReadConfigFile(path, pathSource) is { } text)
+        {
             foreach ((string key, string value) in ParseYaml(text, path))
             {
                 values[key] = (value, path);
             }
 
             readPath = path;
-        }
-        else if (explicitPath)
-        {
-            throw new ConfigurationException("command line", "config", path, "file does not exist");
         }
 
         foreach (string key in Keys)
@@ -72,6 +66,80 @@ internal static class AgentOptionsLoader
         return Build(values, readPath);
     }
 
+    /// <summary>The most a config file may hold; a few dozen settings take a few hundred bytes.</summary>
+    internal const int MaxConfigBytes = 1024 * 1024;
+
+    /// <summary>
+    /// The text of the config file at <paramref name="path"/>, or null when the default path (<paramref name="source"/> null)
+    /// holds nothing. Only a regular file is read, at most <see cref="MaxConfigBytes"/>, as strict UTF-8: a device such as
+    /// <c>/dev/zero</c> would be read forever and opening a FIFO blocks until a writer comes.
+    /// </summary>
+    internal static string? ReadConfigFile(string path, string? source)
+    {
+        string where = source ?? path;
+        Host.Hardware.Files.FileIdentity? identity;
+        try
+        {
+            identity = Host.Hardware.Files.FileIdentity.OfPath(path, followLinks: true);
+        }
+        catch (IOException ex)
+        {
+            throw new ConfigurationException(where, "config", path, "cannot be read: " + ex.Message);
+        }
+
+        switch (identity)
+        {
+            case null when source is null:
+                return null;
+            case null:
+                throw new ConfigurationException(where, "config", path, "file does not exist");
+            case { IsDirectory: true }:
+                throw new ConfigurationException(where, "config", path, "is a directory");
+            case { IsRegularFile: false }:
+                throw new ConfigurationException(where, "config", path, "is not a regular file");
+        }
+
+        byte[] buffer = new byte[MaxConfigBytes + 1];
+        int length = 0;
+        try
+        {
+            // The file was regular a moment ago; should it be swapped for a FIFO now, open blocks, which only root can do to us.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+            int n;
+            while (length < buffer.Length && (n = stream.Read(buffer, length, buffer.Length - length)) > 0)
+            {
+                length += n;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException(where, "config", path, "cannot be read: " + ex.Message);
+        }
+
+        if (length > MaxConfigBytes)
+        {
+            throw new ConfigurationException(where, "config", path, $"is larger than {MaxConfigBytes / (1024 * 1024)} MiB");
+        }
+
+        return Decode(buffer.AsSpan(0, length), path);
+    }
+
+    /// <summary>Strict UTF-8 (a leading byte order mark skipped): a byte that is not UTF-8 is named by its offset, never replaced.</summary>
+    internal static string Decode(ReadOnlySpan<byte> bytes, string source)
+    {
+        int offset = bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        var strict = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        try
+        {
+            return strict.GetString(bytes[offset..]);
+        }
+        catch (System.Text.DecoderFallbackException ex)
+        {
+            string at = ex.Index >= 0 ? $" at byte offset {offset + ex.Index}" : string.Empty;
+            throw new ConfigurationException(source, "(document)", null, $"is not valid UTF-8{at}");
+        }
+    }
+
     /// <summary>Reads a YAML mapping of the keys above; anything else is an error naming the key and its line.</summary>
     internal static IEnumerable<(string Key, string Value)> ParseYaml(string text, string source)
     {
@@ -83,6 +151,11 @@ internal static class AgentOptionsLoader
         catch (YamlException ex)
         {
             throw new ConfigurationException(source, $"line {ex.Start.Line}", null, "not valid YAML: " + ex.Message);
+        }
+
+        if (stream.Documents.Count > 1)
+        {
+            throw new ConfigurationException(source, "(document)", null, $"holds more than one YAML document (the second starts at line {stream.Documents[1].RootNode.Start.Line}); put every setting in one");
         }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
@@ -106,8 +179,14 @@ internal static class AgentOptionsLoader
         {
             string name = (keyNode as YamlScalarNode)?.Value ?? string.Empty;
             string key = prefix + name;
-            if (prefix.Length == 0 && name == "tls" && valueNode is YamlMappingNode tls)
+            if (prefix.Length == 0 && name == "tls")
             {
+                if (valueNode is not YamlMappingNode tls)
+                {
+                    string problem = valueNode is YamlScalarNode { Value: null or "" } ? "is empty" : "must be a mapping";
+                    throw new ConfigurationException(source, "tls", null, $"{problem} (line {keyNode.Start.Line}); it needs certificate and key beneath it");
+                }
+
                 Walk(tls, "tls-", source, result);
                 continue;
             }
@@ -144,7 +223,7 @@ internal static class AgentOptionsLoader
                     : options with { ListenPlaintext = Bool(source, key, value), ListenPlaintextAnyAddress = false },
                 "metrics-listen" => options with { MetricsListen = Endpoint(source, key, value, allowOff: true) },
                 "metrics-hostname-label" => options with { MetricsHostnameLabel = HostnameLabel(source, key, value) },
-                "metrics-hostname" => options with { MetricsHostname = value.Length == 0 ? null : value },
+                "metrics-hostname" => options with { MetricsHostname = value.Length == 0 ? null : Hostname(source, key, value) },
                 "nvml-library" => options with { NvmlLibrary = NonEmpty(source, key, value) },
                 "log-level" => options with { LogLevel = Level(source, key, value) },
                 "max-message-size" => options with { MaxMessageSize = Int(source, key, value, 1024, int.MaxValue) },
@@ -168,6 +247,14 @@ internal static class AgentOptionsLoader
 
         return options;
     }
+
+    /// <summary>The longest DNS name (RFC 1035: 255 octets on the wire, 253 written out).</summary>
+    internal const int MaxHostnameLength = 253;
+
+    private static string Hostname(string source, string key, string value) =>
+        value.Length > MaxHostnameLength
+            ? throw new ConfigurationException(source, key, value[..32] + "…", $"is {value.Length} characters long; a host name has at most {MaxHostnameLength}")
+            : value;
 
     private static string HostnameLabel(string source, string key, string value) =>
         Metrics.MetricsOptions.HostnameLabelProblem(value) is { } problem ? throw new ConfigurationException(source, key, value, problem) : value;

@@ -154,6 +154,7 @@ internal static partial class Daemon
         {
             LogStopping(logger, options.ShutdownTimeout.TotalSeconds);
             app.Services.GetRequiredService<HealthService>().Shutdown();
+            app.Services.GetRequiredService<Inventory.InventoryService>().Complete();
             app.Services.GetRequiredService<EventBus>().Complete();
         });
 

@@ -32,6 +32,7 @@ internal sealed class RequestRouter
 
     private Task HandlePlainHttp(HttpContext context)
     {
+        FirstRequestTimeout.RequestArrived(context);
         if (!_httpEndpoints.TryGetValue(context.Request.Path.Value ?? string.Empty, out RequestDelegate? handler))
         {
             return NotFound(context);

@@ -26,6 +26,7 @@ internal sealed partial class InventoryService
     private readonly ILogger<InventoryService> _logger;
     private readonly Metrics.AgentMetrics _metrics;
     private readonly List<Channel<InventoryChange>> _watchers = [];
+    private bool _completed;
     private readonly Task _initial;
     private HostTopology _topology = null!;
     private HostInventory _inventory = null!;
@@ -189,6 +190,22 @@ internal sealed partial class InventoryService
         return true;
     }
 
+    /// <summary>
+    /// Ends every WatchInventory stream, each with what it had queued and then OK, and those opened from now on at
+    /// once: the daemon calls it when it starts stopping, so that watchers get their trailers before the listeners close.
+    /// </summary>
+    public void Complete()
+    {
+        lock (_gate)
+        {
+            _completed = true;
+            foreach (Channel<InventoryChange> w in _watchers)
+            {
+                w.Writer.TryComplete();
+            }
+        }
+    }
+
     private async Task WatchAsync(WatchInventoryRequest request, IServerStreamWriter<InventoryChange> writer, ServerCallContext context)
     {
         var channel = Channel.CreateBounded<InventoryChange>(new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
@@ -201,6 +218,10 @@ internal sealed partial class InventoryService
             }
 
             _watchers.Add(channel);
+            if (_completed)
+            {
+                channel.Writer.TryComplete();
+            }
         }
 
         try

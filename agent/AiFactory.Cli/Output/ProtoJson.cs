@@ -32,4 +32,29 @@ internal static class ProtoJson
 
         Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
+
+    /// <summary>Prints a JSON object of <paramref name="fields"/>, then <paramref name="nestedName"/> holding an object of <paramref name="nested"/>.</summary>
+    public static void Print((string Name, string Value)[] fields, string nestedName, params (string Name, string Value)[] nested)
+    {
+        var buffer = new System.IO.MemoryStream();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Indented = true }))
+        {
+            writer.WriteStartObject();
+            foreach ((string name, string value) in fields)
+            {
+                writer.WriteString(name, value);
+            }
+
+            writer.WriteStartObject(nestedName);
+            foreach ((string name, string value) in nested)
+            {
+                writer.WriteString(name, value);
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
 }

@@ -22,8 +22,7 @@ internal static class VersionCommand
                 if (parse.GetValue(GlobalOptions.Json))
                 {
                     // The agent's fields as they were, then this CLI's: the two may come from different builds.
-                    int plus = cli.IndexOf('+', StringComparison.Ordinal);
-                    ProtoJson.Print(agent, ("cliVersion", plus < 0 ? cli : cli[..plus]), ("cliCommit", plus < 0 ? "unknown" : cli[(plus + 1)..]));
+                    ProtoJson.Print(agent, CliFields(cli));
                 }
                 else
                 {
@@ -35,7 +34,13 @@ internal static class VersionCommand
             }
             catch (RpcException ex)
             {
-                if (!parse.GetValue(GlobalOptions.Json))
+                // What this CLI knows is printed either way; the agent's part is the error, which also goes to
+                // stderr as for every verb (with --json, stdout holds JSON only).
+                if (parse.GetValue(GlobalOptions.Json))
+                {
+                    ProtoJson.Print(CliFields(cli), "agentError", ("code", ex.StatusCode.ToString()), ("message", RpcErrors.Describe(ex)));
+                }
+                else
                 {
                     Console.Out.WriteLine($"aifactoryctl   {cli}");
                 }
@@ -44,5 +49,12 @@ internal static class VersionCommand
             }
         });
         return command;
+    }
+
+    /// <summary>This CLI's version and commit, split at the '+' of its informational version.</summary>
+    private static (string Name, string Value)[] CliFields(string cli)
+    {
+        int plus = cli.IndexOf('+', StringComparison.Ordinal);
+        return [("cliVersion", plus < 0 ? cli : cli[..plus]), ("cliCommit", plus < 0 ? "unknown" : cli[(plus + 1)..])];
     }
 }

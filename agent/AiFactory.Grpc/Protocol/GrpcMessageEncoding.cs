@@ -9,6 +9,48 @@ namespace AiFactory.Grpc.Protocol;
 /// </summary>
 public static class GrpcMessageEncoding
 {
+    /// <summary>
+    /// The most UTF-8 bytes of a status message a server sends (3 KiB at worst once percent-encoded). A message often
+    /// echoes what the client sent (a service name, a path); grpc-js drops a call whose <c>grpc-message</c> passes
+    /// about 64 KiB, and a header block that large costs the server a CONTINUATION frame per 16 KiB.
+    /// </summary>
+    public const int MaxMessageBytes = 1024;
+
+    /// <summary>
+    /// <paramref name="message"/> cut to at most <paramref name="maxBytes"/> UTF-8 bytes at a character boundary,
+    /// ending with "…" when it was cut; as it is when it fits.
+    /// </summary>
+    public static string Truncate(string message, int maxBytes = MaxMessageBytes)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, Ellipsis.Length * 3);
+
+        // A UTF-16 char is at most 3 UTF-8 bytes (a surrogate pair, two chars, is 4).
+        if (message.Length <= maxBytes / 3 || Encoding.UTF8.GetByteCount(message) <= maxBytes)
+        {
+            return message;
+        }
+
+        int budget = maxBytes - Encoding.UTF8.GetByteCount(Ellipsis);
+        int bytes = 0;
+        int chars = 0;
+        foreach (Rune rune in message.EnumerateRunes())
+        {
+            // A lone surrogate enumerates as U+FFFD, which is also what the UTF-8 encoder writes for it: 3 bytes.
+            bytes += rune.Utf8SequenceLength;
+            if (bytes > budget)
+            {
+                break;
+            }
+
+            chars += rune.Utf16SequenceLength;
+        }
+
+        return string.Concat(message.AsSpan(0, chars), Ellipsis);
+    }
+
+    private const string Ellipsis = "\u2026";
+
     /// <summary>Encodes <paramref name="message"/> for the <c>grpc-message</c> header.</summary>
     public static string Encode(string message)
     {

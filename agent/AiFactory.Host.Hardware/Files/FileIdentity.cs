@@ -14,15 +14,31 @@ public readonly record struct FileIdentity(uint Mode, ulong Device, ulong Inode)
 {
     private const uint TypeMask = 0xF000;  // S_IFMT
     private const uint SocketType = 0xC000; // S_IFSOCK
+    private const uint RegularType = 0x8000; // S_IFREG
+    private const uint DirectoryType = 0x4000; // S_IFDIR
 
     /// <summary>True for a Unix socket (<c>S_ISSOCK</c>).</summary>
     public bool IsSocket => (Mode & TypeMask) == SocketType;
 
+    /// <summary>True for a regular file (<c>S_ISREG</c>): not a directory, device, FIFO or socket.</summary>
+    public bool IsRegularFile => (Mode & TypeMask) == RegularType;
+
+    /// <summary>True for a directory (<c>S_ISDIR</c>).</summary>
+    public bool IsDirectory => (Mode & TypeMask) == DirectoryType;
+
     /// <summary>The file at <paramref name="path"/> itself, not what a symbolic link there points to; null when nothing is there.</summary>
     /// <exception cref="IOException">statx failed for another reason than a missing file (EACCES, ELOOP, ...).</exception>
-    public static FileIdentity? OfPath(string path)
+    public static FileIdentity? OfPath(string path) => OfPath(path, followLinks: false);
+
+    /// <summary>
+    /// The file at <paramref name="path"/>, or with <paramref name="followLinks"/> what a symbolic link there points to;
+    /// null when nothing is there (or the link dangles).
+    /// </summary>
+    /// <exception cref="IOException">statx failed for another reason than a missing file (EACCES, ELOOP, ...).</exception>
+    public static FileIdentity? OfPath(string path, bool followLinks)
     {
-        if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE | Libc.STATX_INO, out Libc.StatxBuffer buffer) == 0)
+        int flags = followLinks ? 0 : Libc.AT_SYMLINK_NOFOLLOW;
+        if (Libc.Statx(Libc.AT_FDCWD, path, flags, Libc.STATX_TYPE | Libc.STATX_INO, out Libc.StatxBuffer buffer) == 0)
         {
             return From(buffer);
         }

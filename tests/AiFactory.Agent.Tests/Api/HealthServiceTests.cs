@@ -32,6 +32,19 @@ public sealed class HealthServiceTests
     }
 
     [Fact]
+    public async Task Checking_an_unknown_service_of_4_MiB_repeats_only_the_start_of_its_name()
+    {
+        var health = new HealthService();
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CheckAsync(health, new string('s', 4 * 1024 * 1024)));
+
+        Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+        Assert.StartsWith("unknown service \"sss", ex.Detail, StringComparison.Ordinal);
+        Assert.EndsWith("…\"", ex.Detail, StringComparison.Ordinal);
+        Assert.True(ex.Detail.Length < 300, $"{ex.Detail.Length} characters");
+    }
+
+    [Fact]
     public async Task Watch_sends_the_current_status_then_every_change()
     {
         var health = new HealthService();

@@ -316,4 +316,126 @@ public sealed class AgentOptionsLoaderTests : IDisposable
         Assert.Equal($"command line --socket: socket: invalid value \"{config}\": exists and is not a socket", ex.Message);
         Assert.Equal("log-level: info\n", File.ReadAllText(config));
     }
+
+    [Fact]
+    public void A_missing_config_file_named_in_the_environment_blames_the_environment_variable()
+    {
+        string missing = Path.Combine(_dir.Path, "missing.yaml");
+
+        var ex = Assert.Throws<ConfigurationException>(() =>
+            AgentOptionsLoader.Load(null, NoFlags, new Dictionary<string, string?> { ["AIFACTORY_CONFIG"] = missing }));
+
+        Assert.Equal($"environment AIFACTORY_CONFIG: config: invalid value \"{missing}\": file does not exist", ex.Message);
+    }
+
+    [Fact]
+    public void A_config_path_that_is_a_directory_is_refused_as_a_directory()
+    {
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.Path, NoFlags, NoEnvironment));
+
+        Assert.Equal("config", ex.Key);
+        Assert.Equal($"command line --config: config: invalid value \"{_dir.Path}\": is a directory", ex.Message);
+    }
+
+    [Fact]
+    public async Task A_config_path_that_is_a_device_is_refused_without_reading_it()
+    {
+        // /dev/zero never ends: read as a file it grows the agent's memory until the kernel kills it.
+        Task<AgentOptions> load = Task.Run(() => AgentOptionsLoader.Load("/dev/zero", NoFlags, NoEnvironment));
+
+        var ex = await Assert.ThrowsAsync<ConfigurationException>(() => load.WaitAsync(TimeSpan.FromMinutes(1)));
+
+        Assert.Equal("command line --config: config: invalid value \"/dev/zero\": is not a regular file", ex.Message);
+    }
+
+    [Fact]
+    public async Task A_config_path_that_is_a_fifo_is_refused_without_opening_it()
+    {
+        string fifo = Path.Combine(_dir.Path, "agent.yaml");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        // Opening a FIFO for reading blocks until a writer comes; none ever does here.
+        Task<AgentOptions> load = Task.Run(() => AgentOptionsLoader.Load(fifo, NoFlags, NoEnvironment));
+
+        var ex = await Assert.ThrowsAsync<ConfigurationException>(() => load.WaitAsync(TimeSpan.FromMinutes(1)));
+
+        Assert.EndsWith("is not a regular file", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_config_file_larger_than_one_mebibyte_is_refused()
+    {
+        string path = _dir.File("agent.yaml", "log-level: info\n#" + new string('x', AgentOptionsLoader.MaxConfigBytes) + "\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal($"command line --config: config: invalid value \"{path}\": is larger than 1 MiB", ex.Message);
+    }
+
+    [Fact]
+    public void A_config_file_through_a_symbolic_link_is_read()
+    {
+        string target = _dir.File("real.yaml", "read-only: true\n");
+        string link = Path.Combine(_dir.Path, "agent.yaml");
+        File.CreateSymbolicLink(link, target);
+
+        Assert.True(AgentOptionsLoader.Load(link, NoFlags, NoEnvironment).ReadOnly);
+    }
+
+    [Fact]
+    public void Bytes_that_are_not_utf8_are_refused_naming_their_offset()
+    {
+        string path = Path.Combine(_dir.Path, "agent.yaml");
+        File.WriteAllBytes(path, [.. "log-level: info\nmetrics-hostname: n"u8, 0xFF, .. "de\n"u8]);
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal($"{path}: (document): is not valid UTF-8 at byte offset 35", ex.Message);
+    }
+
+    [Fact]
+    public void A_utf8_byte_order_mark_is_skipped()
+    {
+        string path = Path.Combine(_dir.Path, "agent.yaml");
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. "read-only: true\n"u8]);
+
+        Assert.True(AgentOptionsLoader.Load(path, NoFlags, NoEnvironment).ReadOnly);
+    }
+
+    [Fact]
+    public void A_second_yaml_document_is_refused_rather_than_ignored()
+    {
+        string path = _dir.File("agent.yaml", "log-level: info\n---\nbogus-key: 1\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Contains("more than one YAML document (the second starts at line 3)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_empty_tls_section_says_it_is_empty_and_what_it_needs()
+    {
+        string path = _dir.File("agent.yaml", "tls:\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal("tls", ex.Key);
+        Assert.Equal($"{path}: tls: is empty (line 1); it needs certificate and key beneath it", ex.Message);
+    }
+
+    [Fact]
+    public void A_metrics_hostname_longer_than_a_dns_name_is_refused()
+    {
+        var flags = new Dictionary<string, string> { ["metrics-hostname"] = new string('h', 10 * 1024 * 1024) };
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), flags, NoEnvironment));
+
+        Assert.Equal("metrics-hostname", ex.Key);
+        Assert.EndsWith("is 10485760 characters long; a host name has at most 253", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.Message.Length < 200, ex.Message);
+    }
 }

@@ -51,6 +51,22 @@ public sealed class InventoryServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task Complete_ends_an_open_watch_with_what_it_had_queued_and_a_later_one_at_once()
+    {
+        InventoryService service = Service();
+        var stream = new Api.InMemoryCallStream<InventoryChange>(new WatchInventoryRequest { SendCurrent = true }, InventoryChange.Parser);
+        Task open = service.Definition().Methods["WatchInventory"].InvokeAsync(stream, Api.InMemoryCallStream<InventoryChange>.Context("/aifactory.agent.v1.Inventory/WatchInventory", CancellationToken.None));
+        Assert.Equal("initial", (await stream.Responses.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(1))).Reason);
+
+        service.Complete();
+
+        await open.WaitAsync(TimeSpan.FromMinutes(1));
+        var later = new Api.InMemoryCallStream<InventoryChange>(new WatchInventoryRequest(), InventoryChange.Parser);
+        await service.Definition().Methods["WatchInventory"].InvokeAsync(later, Api.InMemoryCallStream<InventoryChange>.Context("/aifactory.agent.v1.Inventory/WatchInventory", CancellationToken.None))
+            .WaitAsync(TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
     public void A_warning_that_appears_at_a_rescan_is_logged_once()
     {
         var logger = new RecordingLogger<InventoryService>();

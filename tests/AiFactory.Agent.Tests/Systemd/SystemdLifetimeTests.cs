@@ -76,6 +76,39 @@ public sealed class SystemdLifetimeTests : IDisposable
         Assert.Equal("STOPPING=1\nSTATUS=stopping", message);
     }
 
+    [Fact]
+    public async Task A_full_notify_queue_neither_holds_up_start_nor_stop_and_is_logged_once()
+    {
+        using var systemd = NotifySocket.AtPath(_dir.Path);
+        systemd.FillQueue();
+        var lifetime = new FakeLifetime();
+        var logger = new RecordingLogger<SystemdLifetime>();
+        using var subject = new SystemdLifetime(new SystemdNotifier(systemd.Address), lifetime, logger, () => "serving", watchdogUsec: "2000", watchdogPid: null, pid: 1);
+        await subject.StartAsync(CancellationToken.None);
+
+        // ApplicationStarted's callbacks run inline: a blocking send would never return from Cancel.
+        await Task.Run(lifetime.Started.Cancel).WaitAsync(TimeSpan.FromMinutes(1));
+        await WaitUntil(() => logger.Entries.Any(e => e.Message.StartsWith("Ready: serving", StringComparison.Ordinal)));
+        // Watchdog ticks every millisecond, each lost as well.
+        await Task.Delay(TimeSpan.FromMilliseconds(50));
+        await Task.Run(lifetime.Stopping.Cancel).WaitAsync(TimeSpan.FromMinutes(1));
+
+        var lost = logger.Entries.Where(e => e.Message.StartsWith("A systemd notification was lost", StringComparison.Ordinal)).ToList();
+        Assert.Single(lost);
+        Assert.Contains("READY=1 STATUS=serving", lost[0].Message, StringComparison.Ordinal);
+        Assert.Contains("queue is full", lost[0].Message, StringComparison.Ordinal);
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        for (int i = 0; i < 600 && !condition(); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(condition());
+    }
+
     private sealed class FakeLifetime : IHostApplicationLifetime
     {
         public CancellationTokenSource Started { get; } = new();

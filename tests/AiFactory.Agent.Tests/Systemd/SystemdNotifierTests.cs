@@ -83,4 +83,26 @@ public sealed class SystemdNotifierTests : IDisposable
 
         Assert.Null(new SystemdNotifier(systemd.Address).Problem);
     }
+
+    [Fact]
+    public async Task A_full_notify_queue_loses_the_notification_instead_of_waiting()
+    {
+        using var systemd = NotifySocket.AtPath(_dir.Path);
+        systemd.FillQueue();
+        var notifier = new SystemdNotifier(systemd.Address);
+
+        // A blocking send would wait here until the receiver reads, which it never does.
+        string? lost = await Task.Run(() => notifier.Notify(ServiceState.Ready)).WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.Equal("the notify socket's queue is full (the service manager does not read it)", lost);
+        Assert.Equal("STATUS=filler", systemd.Receive(Wait));
+    }
+
+    [Fact]
+    public void A_delivered_notification_reports_no_loss()
+    {
+        using var systemd = NotifySocket.AtPath(_dir.Path);
+
+        Assert.Null(new SystemdNotifier(systemd.Address).Notify(ServiceState.Ready));
+    }
 }

@@ -17,8 +17,9 @@ public sealed class IdleConnectionTests
     [Fact]
     public async Task Two_thousand_idle_connections_neither_stop_other_callers_nor_outlive_the_timeouts()
     {
-        // Short timeouts so that the test sees them fire; the daemon's defaults are 10 s and 60 s (GrpcKestrelLimits).
-        var limits = new GrpcKestrelLimits { RequestHeadersTimeout = TimeSpan.FromSeconds(2), KeepAliveTimeout = TimeSpan.FromSeconds(3) };
+        // A short first-request timeout so that the test sees it fire, and a keep-alive timeout far beyond the test's
+        // wait: the connections must be shed by the first, not the second (the daemon's are 10 s and 60 s).
+        var limits = new GrpcKestrelLimits { RequestHeadersTimeout = TimeSpan.FromSeconds(2), KeepAliveTimeout = TimeSpan.FromMinutes(10) };
         await using TestServer server = await TestServer.StartAsync(limits: limits);
         using GrpcChannel channel = GrpcChannel.ForUnixSocket(server.SocketPath);
         await channel.UnaryAsync("/aifactory.test.v1.TestService/Echo", new EchoRequest(), EchoResponse.Parser);
@@ -52,8 +53,9 @@ public sealed class IdleConnectionTests
             long heapGrowth = GC.GetTotalMemory(forceFullCollection: true) - heapBefore;
             Assert.True(heapGrowth < 64L * 1024 * 1024, $"the managed heap grew by {heapGrowth / 1024} KiB for 2000 idle connections");
 
-            // The server closes each of them by itself: read until end of stream (after its SETTINGS/GOAWAY).
-            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            // The server closes each of them by itself: read until end of stream (after its SETTINGS/GOAWAY). The
+            // wait is a safety limit, far below the keep-alive timeout.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(90));
             int closed = 0;
             await Parallel.ForEachAsync(idle, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = deadline.Token }, async (socket, ct) =>
             {
@@ -100,5 +102,22 @@ public sealed class IdleConnectionTests
                 await Task.Delay(10);
             }
         }
+    }
+
+    [Fact]
+    public async Task A_connection_that_has_made_a_call_is_not_cut_by_the_first_request_timeout()
+    {
+        var limits = new GrpcKestrelLimits { RequestHeadersTimeout = TimeSpan.FromSeconds(1) };
+        await using TestServer server = await TestServer.StartAsync(limits: limits);
+        using GrpcChannel channel = GrpcChannel.ForUnixSocket(server.SocketPath);
+
+        // One stream of 3 s on one connection: three times the first-request timeout.
+        var seen = new List<int>();
+        await foreach (CountResponse r in channel.ServerStreamingAsync("/aifactory.test.v1.TestService/Count", new CountRequest { Count = 15, IntervalMs = 200 }, CountResponse.Parser))
+        {
+            seen.Add(r.N);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 15), seen);
     }
 }

@@ -27,6 +27,19 @@ public sealed class GrpcJsClientAgainstTheAgentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_unknown_service_name_of_100_kB_is_NOT_FOUND_for_grpc_js_with_a_short_message()
+    {
+        // grpc-js drops a call whose grpc-message passes about 64 KiB: the name must not come back whole.
+        string name = new('s', 100_000);
+
+        NodeCallResult unknown = await NodePeer.CallAsync(JsonSpec.Of(Target, "Check", new JsonObject { ["service"] = name }));
+
+        Assert.Equal(StatusCode.NotFound, unknown.Code);
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(unknown.Details), 1, 1024);
+        Assert.StartsWith("unknown service \"sss", unknown.Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Health_Watch_streams_the_current_status_until_the_deadline()
     {
         var spec = JsonSpec.Of(Target, "Watch");

@@ -38,4 +38,36 @@ public class GrpcMessageEncodingTests
         Assert.All(encoded, c => Assert.InRange(c, (char)0x20, (char)0x7E));
         Assert.Equal(all, GrpcMessageEncoding.Decode(encoded));
     }
+
+    [Theory]
+    [InlineData("short", 12, "short")]
+    [InlineData("exactly twelve", 14, "exactly twelve")]
+    [InlineData("abcdefghijklmnop", 12, "abcdefghi…")]
+    [InlineData("ééééééé", 12, "éééé…")]
+    [InlineData("ab🚀🚀🚀", 12, "ab🚀…")]
+    [InlineData("abcdefg🚀xy", 12, "abcdefg…")]
+    public void Truncating_cuts_at_a_character_boundary_and_marks_the_cut(string message, int maxBytes, string expected)
+    {
+        string cut = GrpcMessageEncoding.Truncate(message, maxBytes);
+
+        Assert.Equal(expected, cut);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(cut) <= maxBytes);
+    }
+
+    [Fact]
+    public void Truncating_a_lone_surrogate_counts_it_as_the_replacement_character_the_encoder_writes()
+    {
+        string cut = GrpcMessageEncoding.Truncate(new string('\uD800', 10), 12);
+
+        Assert.Equal("\uD800\uD800\uD800…", cut);
+        Assert.Equal(12, System.Text.Encoding.UTF8.GetByteCount(cut));
+    }
+
+    [Fact]
+    public void The_default_limit_is_one_kibibyte()
+    {
+        string cut = GrpcMessageEncoding.Truncate(new string('a', 4 * 1024 * 1024));
+
+        Assert.Equal(1024, System.Text.Encoding.UTF8.GetByteCount(cut));
+    }
 }

@@ -1,4 +1,5 @@
 using AiFactory.Grpc.Client;
+using AiFactory.Grpc.Protocol;
 using AiFactory.Grpc.Server;
 using AiFactory.Grpc.Tests.Interop;
 using AiFactory.Grpc.Tests.Support;
@@ -89,6 +90,47 @@ public sealed class GrpcServerTests : IAsyncLifetime
 
         Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
         Assert.Equal(message, ex.Detail);
+    }
+
+    [Fact]
+    public async Task A_status_message_of_60_kB_arrives_cut_to_a_kibibyte_at_a_character_boundary()
+    {
+        string message = string.Concat(Enumerable.Repeat("é🔥", 10_000));
+        using GrpcChannel channel = Unix();
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            channel.UnaryAsync("/aifactory.test.v1.TestService/Fail", new FailRequest { Code = (int)StatusCode.FailedPrecondition, Message = message }, EchoResponse.Parser));
+
+        Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(ex.Detail), 1000, GrpcMessageEncoding.MaxMessageBytes);
+        Assert.EndsWith("…", ex.Detail, StringComparison.Ordinal);
+        Assert.StartsWith(ex.Detail[..^1], message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\uFFFD', ex.Detail);
+    }
+
+    [Fact]
+    public async Task A_long_status_message_in_the_trailers_is_cut_too()
+    {
+        using GrpcChannel channel = Unix();
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await foreach (CountResponse r in channel.ServerStreamingAsync("/aifactory.test.v1.TestService/Count", new CountRequest { Count = 1, FailCode = (int)StatusCode.Aborted, FailMessage = new string('x', 50_000) }, CountResponse.Parser))
+            {
+            }
+        });
+
+        Assert.Equal(StatusCode.Aborted, ex.StatusCode);
+        Assert.Equal(new string('x', GrpcMessageEncoding.MaxMessageBytes - 3) + "…", ex.Detail);
+    }
+
+    [Fact]
+    public async Task An_unknown_method_with_a_long_path_is_unimplemented_with_a_short_message()
+    {
+        using GrpcChannel channel = Unix();
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            channel.UnaryAsync("/no.Such/" + new string('m', 6_000), new EchoRequest(), EchoResponse.Parser));
+
+        Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
+        Assert.True(ex.Detail.Length <= GrpcMessageEncoding.MaxMessageBytes, $"{ex.Detail.Length} characters");
     }
 
     [Fact]

@@ -54,6 +54,29 @@ internal sealed class RawGrpcClient : IDisposable
         return new Answer(response.StatusCode, status is null ? null : int.Parse(status, System.Globalization.CultureInfo.InvariantCulture), message, response.Headers, bytes.Length);
     }
 
+    /// <summary>Posts <paramref name="body"/> and returns once the response headers are in, leaving the body unread.</summary>
+    public async Task<HttpResponseMessage> StartAsync(string path, Func<Stream, CancellationToken, Task> body, CancellationToken cancellationToken = default)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_base, path))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new RawContent(body, "application/grpc"),
+        };
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+        return await _invoker.SendAsync(request, cancellationToken); // an invoker, unlike HttpClient, never buffers the body
+    }
+
+    /// <summary>A request message framed for gRPC (uncompressed).</summary>
+    public static byte[] Frame(Google.Protobuf.IMessage message)
+    {
+        byte[] payload = Google.Protobuf.MessageExtensions.ToByteArray(message);
+        byte[] frame = new byte[5 + payload.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
+        payload.CopyTo(frame, 5);
+        return frame;
+    }
+
     /// <summary>A body written by <paramref name="body"/> byte for byte.</summary>
     public static Func<Stream, CancellationToken, Task> Bytes(params byte[] bytes) => (s, ct) => s.WriteAsync(bytes, ct).AsTask();
 

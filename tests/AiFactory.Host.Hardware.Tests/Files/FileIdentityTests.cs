@@ -38,6 +38,25 @@ public sealed class FileIdentityTests : IDisposable
     }
 
     [Fact]
+    public void A_link_is_followed_only_when_asked_and_file_types_are_told_apart()
+    {
+        string file = Path.Combine(_dir, "file");
+        File.WriteAllText(file, "data");
+        string link = Path.Combine(_dir, "link");
+        File.CreateSymbolicLink(link, file);
+        string dangling = Path.Combine(_dir, "dangling");
+        File.CreateSymbolicLink(dangling, Path.Combine(_dir, "gone"));
+
+        Assert.True(FileIdentity.OfPath(file)?.IsRegularFile);
+        Assert.True(FileIdentity.OfPath(_dir)?.IsDirectory);
+        Assert.False(FileIdentity.OfPath(link)?.IsRegularFile);
+        Assert.True(FileIdentity.OfPath(link, followLinks: true)?.IsRegularFile);
+        Assert.Null(FileIdentity.OfPath(dangling, followLinks: true));
+        Assert.False(FileIdentity.OfPath("/dev/null", followLinks: true)?.IsRegularFile);
+        Assert.False(FileIdentity.OfPath("/dev/null", followLinks: true)?.IsDirectory);
+    }
+
+    [Fact]
     public void Nothing_there_is_null_also_below_a_regular_file()
     {
         string file = Path.Combine(_dir, "file");

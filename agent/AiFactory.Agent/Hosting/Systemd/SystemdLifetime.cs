@@ -19,6 +19,7 @@ internal sealed partial class SystemdLifetime : IHostedService, IDisposable
     private const ulong MinimumIntervalMicroseconds = 1_000;
     private const ulong MaximumIntervalMicroseconds = 4_294_967_294UL * 1_000;
     private Timer? _watchdog;
+    private int _lossLogged;
 
     public SystemdLifetime(ISystemdNotifier notifier, IHostApplicationLifetime lifetime, ILogger<SystemdLifetime> logger, Func<string> beforeReady)
         : this(notifier, lifetime, logger, beforeReady, Environment.GetEnvironmentVariable("WATCHDOG_USEC"), Environment.GetEnvironmentVariable("WATCHDOG_PID"), Environment.ProcessId)
@@ -63,16 +64,16 @@ internal sealed partial class SystemdLifetime : IHostedService, IDisposable
         _lifetime.ApplicationStarted.Register(() =>
         {
             string status = _status();
-            _notifier.Notify(ServiceState.Ready.And(ServiceState.Status(status)));
+            Notify(ServiceState.Ready.And(ServiceState.Status(status)));
             LogReady(_logger, status);
             if (_watchdogInterval is TimeSpan interval)
             {
-                _watchdog = new Timer(_ => _notifier.Notify(ServiceState.Watchdog), null, TimeSpan.Zero, interval);
+                _watchdog = new Timer(_ => Notify(ServiceState.Watchdog), null, TimeSpan.Zero, interval);
             }
         });
         _lifetime.ApplicationStopping.Register(() =>
         {
-            _notifier.Notify(ServiceState.Stopping.And(ServiceState.Status("stopping")));
+            Notify(ServiceState.Stopping.And(ServiceState.Status("stopping")));
             _watchdog?.Dispose();
         });
         return Task.CompletedTask;
@@ -80,10 +81,22 @@ internal sealed partial class SystemdLifetime : IHostedService, IDisposable
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>Sends without waiting; the first lost notification is logged, later ones (a watchdog tick each) are not.</summary>
+    private void Notify(ServiceState state)
+    {
+        if (_notifier.Notify(state) is { } lost && _notifier.Problem is null && Interlocked.Exchange(ref _lossLogged, 1) == 0)
+        {
+            LogNotificationLost(_logger, state.Text.Replace('\n', ' '), lost);
+        }
+    }
+
     public void Dispose() => _watchdog?.Dispose();
 
     [LoggerMessage(EventId = EventIds.NotifySocketUnusable, Level = LogLevel.Error, Message = "Cannot notify systemd: {Problem}")]
     private static partial void LogNotifySocketUnusable(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = EventIds.NotificationLost, Level = LogLevel.Warning, Message = "A systemd notification was lost ({State}): {Reason}; later losses are not logged")]
+    private static partial void LogNotificationLost(ILogger logger, string state, string reason);
 
     [LoggerMessage(EventId = EventIds.Ready, Level = LogLevel.Information, Message = "Ready: {Status}")]
     private static partial void LogReady(ILogger logger, string status);

@@ -5,7 +5,9 @@ namespace AiFactory.Agent.Hosting.Systemd;
 
 /// <summary>
 /// sd_notify over the datagram socket named by <c>$NOTIFY_SOCKET</c>: a path, or an abstract socket when it starts
-/// with '@' (the '@' becomes a leading NUL). Failures are swallowed: a lost notification must not stop the daemon.
+/// with '@' (the '@' becomes a leading NUL). A send never waits: a receiver that does not read fills its queue, and a
+/// blocking send would then hold up start-up (READY=1 is sent from ApplicationStarted) and the watchdog timer, so a
+/// full queue loses the notification instead. Failures are returned, never thrown: a lost notification must not stop the daemon.
 /// </summary>
 internal sealed class SystemdNotifier : ISystemdNotifier
 {
@@ -38,22 +40,28 @@ internal sealed class SystemdNotifier : ISystemdNotifier
 
     public string? Problem { get; }
 
-    public void Notify(ServiceState state)
+    public string? Notify(ServiceState state)
     {
         if (_endpoint is null)
         {
-            return;
+            return Problem;
         }
 
         try
         {
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified) { Blocking = false };
             socket.Connect(_endpoint);
             socket.Send(Encoding.UTF8.GetBytes(state.Text));
+            return null;
         }
-        catch (SocketException)
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock)
         {
-            // systemd went away or the socket is wrong: nothing useful to do; the unit's timeouts report it.
+            return "the notify socket's queue is full (the service manager does not read it)";
+        }
+        catch (SocketException ex)
+        {
+            // systemd went away or the socket is wrong: nothing more to do; the unit's timeouts report it.
+            return ex.Message;
         }
     }
 }
