@@ -158,7 +158,8 @@ public sealed class HostDiscovery
 
         IReadOnlyList<HugepageSize> hugepages = HugepagesReader.ReadSystem(_sysfs, warnings);
         (long? memTotal, long? memFree) = _procfs is null ? (null, null) : MeminfoReader.Read(_procfs, warnings);
-        if (nodes.Count == 0 && (!cpus.Online.IsEmpty || memTotal is not null))
+        // Only with CPUs: a tree without any (a wrong --sysfs-root) must not become an invented one-node machine.
+        if (nodes.Count == 0 && !cpus.Online.IsEmpty)
         {
             nodes = [WithoutNuma(cpus.Online, memTotal, memFree, hugepages)];
         }
