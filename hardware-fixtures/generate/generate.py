@@ -6,8 +6,8 @@
 Each machine is declared once below (sockets, cores, NUMA nodes, PCI tree) and written the way the kernel lays it
 out: devices under /sys/devices/pciDDDD:BB/<root port>/<switch ports>/<endpoint>, /sys/bus/pci/devices links,
 driver links into /sys/bus/pci/drivers, /sys/kernel/iommu_groups/N/devices links, /sys/class/net and
-/sys/class/infiniband links, /sys/devices/system/{cpu,node}, /sys/kernel/mm/hugepages, and /proc/{cmdline,
-meminfo,cpuinfo}. PCI config space (256 bytes) is written because hwloc reads bridge bus ranges from it.
+/sys/class/infiniband links, /sys/class/block (NVMe namespaces), /sys/devices/system/{cpu,node},
+/sys/kernel/mm/hugepages, and /proc/{cmdline,meminfo,cpuinfo,self/mounts,net/route}. PCI config space (256 bytes) is written because hwloc reads bridge bus ranges from it.
 The sources and assumptions of each machine are in hardware-fixtures/<name>/README.md.
 """
 import os
@@ -98,7 +98,7 @@ def bridge(addr, vendor, device, children, link=("32.0 GT/s PCIe", 16, "32.0 GT/
 
 class Machine:
     def __init__(self, name, arch, sockets, cores_per_socket, smt, nodes, cpu_numbering, node_memory_kib,
-                 distances, roots, cmdline, cpu_model, hugepages, isolated="", nohz_full=""):
+                 distances, roots, cmdline, cpu_model, hugepages, isolated="", nohz_full="", default_route=None):
         self.name, self.arch, self.sockets, self.cores, self.smt = name, arch, sockets, cores_per_socket, smt
         self.nodes = nodes  # {node: [cpus]}
         self.cpu_numbering = cpu_numbering  # cpu -> (socket, core_id)
@@ -106,6 +106,9 @@ class Machine:
         self.distances, self.roots, self.cmdline, self.cpu_model = distances, roots, cmdline, cpu_model
         self.hugepages = hugepages  # {node: {size_kib: (total, free, surplus)}}
         self.isolated, self.nohz_full = isolated, nohz_full
+        # The interface of the default route in /proc/net/route (None: no default route in the tree). The boot disk is
+        # always the first NVMe namespace (nvme0n1, partition 2 on /).
+        self.default_route = default_route
 
 
 def x86_numbering(sockets, cores, smt):
@@ -235,8 +238,14 @@ def write_machine(m, root):
     def cpus_of(node):
         return m.nodes.get(node, []) if node is not None else all_cpus
 
+    paths = {}
+    nvme_addrs = set()
+
     def write_dev(dpath, d, node, parent_chain):
         t.dir(dpath)
+        paths[d.addr] = dpath
+        if d.driver == "nvme":
+            nvme_addrs.add(d.addr)
         t.file(f"{dpath}/vendor", f"0x{d.vendor:04x}\n")
         t.file(f"{dpath}/device", f"0x{d.device:04x}\n")
         t.file(f"{dpath}/subsystem_vendor", f"0x{d.sub[0]:04x}\n")
@@ -315,6 +324,21 @@ def write_machine(m, root):
     t.dir("sys/class/net")
     t.dir("sys/class/infiniband")
 
+    # ---- block devices: /sys/class/block, one namespace per NVMe controller (numbered in address order) with two
+    # partitions on the first, the boot disk (what host-needed detection follows from /proc/self/mounts).
+    nvmes = sorted((d for d in paths if d in nvme_addrs), key=lambda a: a)
+    t.dir("sys/class/block")
+    for i, addr in enumerate(nvmes):
+        disk = f"nvme{i}n1"
+        base = f"{paths[addr]}/nvme/nvme{i}/{disk}"
+        t.file(f"{base}/dev", f"259:{i * 3}\n")
+        t.link(f"sys/class/block/{disk}", base)
+        if i == 0:
+            for p in (1, 2):
+                t.file(f"{base}/{disk}p{p}/dev", f"259:{p}\n")
+                t.file(f"{base}/{disk}p{p}/partition", f"{p}\n")
+                t.link(f"sys/class/block/{disk}p{p}", f"{base}/{disk}p{p}")
+
     # ---- /proc
     t.file("proc/cmdline", m.cmdline + "\n")
     total = sum(m.node_memory_kib.values())
@@ -336,6 +360,19 @@ def write_machine(m, root):
             cpuinfo.append(f"processor\t: {cpu}\nBogoMIPS\t: 2000.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics\n"
                            f"CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd4f\nCPU revision\t: 0\n\n")
     t.file("proc/cpuinfo", "".join(cpuinfo))
+    # What host-needed detection reads: the mount table (the boot disk's second partition on /) and the IPv4 routes.
+    t.file("proc/self/mounts", "".join(line + "\n" for line in (
+        "sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0",
+        "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0",
+        "udev /dev devtmpfs rw,nosuid,relatime,mode=755,inode64 0 0",
+        "tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,mode=755,inode64 0 0",
+        "/dev/nvme0n1p2 / ext4 rw,relatime 0 0",
+        "/dev/nvme0n1p1 /boot/efi vfat rw,relatime,fmask=0077,dmask=0077 0 0")))
+    route = ["Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT"]
+    if m.default_route:
+        route.append(f"{m.default_route}\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0")
+        route.append(f"{m.default_route}\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0")
+    t.file("proc/net/route", "".join(line + "\n" for line in route))
     t.file("proc/sys/kernel/osrelease", "6.8.0-60-generic\n" if m.arch == "x86_64" else "6.8.0-1021-nvidia-64k\n")
 
 
@@ -507,7 +544,7 @@ def workstation():
     return Machine("workstation", "x86_64", sockets, cores, smt, nodes, numbering, {0: 131546300}, [[10]], roots,
                    "BOOT_IMAGE=/boot/vmlinuz-6.8.0-60-generic root=UUID=00000000-0000-0000-0000-000000000000 ro quiet splash "
                    "intel_iommu=on",
-                   ("GenuineIntel", 6, 85, "Intel(R) Xeon(R) W-2255 CPU @ 3.70GHz", 7), huge)
+                   ("GenuineIntel", 6, 85, "Intel(R) Xeon(R) W-2255 CPU @ 3.70GHz", 7), huge, default_route="enp2s0")
 
 
 MACHINES = [dgx_h100, hgx_a100, gh200, workstation]

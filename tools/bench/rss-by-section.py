@@ -20,8 +20,11 @@ import time
 
 
 def start(binary, d):
-    for sub in ("sys/bus/pci/devices", "proc", "run"):
+    for sub in ("sys/bus/pci/devices", "sys/devices/system/cpu", "proc", "run"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
+    # The least the agent accepts as a sysfs tree: the online CPUs (else it exits 66).
+    with open(os.path.join(d, "sys/devices/system/cpu/online"), "w") as f:
+        f.write("0\n")
     open(os.path.join(d, "agent.yaml"), "w").close()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(os.path.join(d, "notify.sock"))

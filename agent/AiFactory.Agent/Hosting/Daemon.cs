@@ -21,6 +21,9 @@ namespace AiFactory.Agent.Hosting;
 /// <summary>Composes and runs the daemon: Kestrel listeners, the gRPC services, systemd integration.</summary>
 internal static partial class Daemon
 {
+    /// <summary>Exit status when the sysfs or procfs root cannot be a machine (sysexits.h EX_NOINPUT), as <c>discover</c> exits.</summary>
+    public const int ExitNoInput = 66;
+
     /// <summary>Exit status when a listener cannot be opened (sysexits.h EX_UNAVAILABLE).</summary>
     public const int ExitUnavailable = 69;
 
@@ -30,6 +33,13 @@ internal static partial class Daemon
     /// <summary>Runs until SIGTERM/SIGINT; returns the process exit status.</summary>
     public static int Run(AgentOptions options)
     {
+        // A root that cannot be a machine would serve an empty or invented inventory: refuse it before listening.
+        if (Host.Hardware.Discovery.DiscoveryRoots.Problem(new Host.Hardware.Sysfs.SysfsRoot(options.SysfsRoot), new ProcfsRoot(options.ProcfsRoot)) is { } rootProblem)
+        {
+            StdoutLoggerProvider.WriteFatal($"cannot discover the hardware: {rootProblem}");
+            return ExitNoInput;
+        }
+
         X509Certificate2? certificate = null;
         if (options.Listen is not null && !options.ListenPlaintext)
         {

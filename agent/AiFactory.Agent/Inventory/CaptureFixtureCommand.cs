@@ -10,7 +10,7 @@ namespace AiFactory.Agent.Inventory;
 /// <summary>
 /// <c>aifactory-agent capture-fixture --out FILE [--include-private]</c>: writes the part of this machine's /sys and
 /// /proc that discovery reads as a hardware-fixture archive (tools/fixture.sh unpack reads it back). Exit 0; 66
-/// (EX_NOINPUT) when a root is not a directory; 73 (EX_CANTCREAT) when the archive cannot be written, with one line
+/// (EX_NOINPUT) when the roots cannot be a machine (<see cref="DiscoveryRoots"/>); 73 (EX_CANTCREAT) when the archive cannot be written, with one line
 /// saying why and no temp file left behind.
 /// </summary>
 internal static class CaptureFixtureCommand
@@ -36,10 +36,9 @@ internal static class CaptureFixtureCommand
         {
             var sysfsRoot = new SysfsRoot(parse.GetValue(sysfs)!);
             var procfsRoot = new ProcfsRoot(parse.GetValue(procfs)!);
-            if (!sysfsRoot.IsDirectory() || !Directory.Exists(procfsRoot.MountPoint))
+            if (DiscoveryRoots.Problem(sysfsRoot, procfsRoot) is { } problem)
             {
-                string missing = sysfsRoot.IsDirectory() ? $"--procfs-root {procfsRoot.MountPoint}" : $"--sysfs-root {sysfsRoot.MountPoint}";
-                Console.Error.WriteLine($"capture-fixture: {missing} is not a directory; nothing captured");
+                Console.Error.WriteLine($"capture-fixture: {problem}; nothing captured");
                 return ExitNoInput;
             }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Hardware.Procfs;
 using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Model.Topology;
 using Google.Protobuf;
@@ -13,7 +14,9 @@ namespace AiFactory.Agent.Inventory;
 /// <c>aifactory-agent discover [--sysfs-root DIR] [--procfs-root DIR] [--json]</c>: reads the machine once and prints the
 /// inventory without starting the daemon; <c>--json</c> prints the <c>HostInventory</c> message in the canonical
 /// protobuf JSON mapping. Exit 0, or 2 when discovery left warnings and <c>--strict</c> was given, or 66 (EX_NOINPUT)
-/// when the sysfs root is not a directory (a mistyped <c>--sysfs-root</c> would otherwise give an empty machine).
+/// with one line when the roots cannot be a machine (<see cref="DiscoveryRoots"/>: no <c>devices/system/cpu/online</c>
+/// under the sysfs root, or a procfs root that is not a directory); a mistyped root would otherwise give an empty or
+/// invented machine.
 /// </summary>
 internal static class DiscoverCommand
 {
@@ -32,9 +35,9 @@ internal static class DiscoverCommand
         {
             string sysfsRoot = parse.GetValue(sysfs)!;
             string procfsRoot = parse.GetValue(procfs)!;
-            if (!new SysfsRoot(sysfsRoot).IsDirectory())
+            if (DiscoveryRoots.Problem(new SysfsRoot(sysfsRoot), new ProcfsRoot(procfsRoot)) is { } problem)
             {
-                Console.Error.WriteLine($"discover: --sysfs-root {Path.GetFullPath(sysfsRoot)} is not a directory; nothing discovered");
+                Console.Error.WriteLine($"discover: {problem}; nothing discovered");
                 return CaptureFixtureCommand.ExitNoInput;
             }
 

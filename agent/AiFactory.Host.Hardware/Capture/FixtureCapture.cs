@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using AiFactory.Host.Hardware.Discovery;
@@ -169,10 +168,42 @@ public static partial class FixtureCapture
             }
         }
 
+        // Block devices, which host-needed detection follows from the device mounted on /: each class/block link and
+        // where it lands, device-mapper names and the devices underneath (slaves).
+        c.Directory("class/block");
+        foreach (string b in sysfs.List("class/block", warnings))
+        {
+            if (c.Link("class/block/" + b) is not { } target)
+            {
+                continue;
+            }
+
+            c.Directory(target);
+            c.File(target + "/dev");
+            c.File(target + "/dm/name", transform: includePrivate ? null : RedactVolumeName);
+            foreach (string slave in sysfs.List(target + "/slaves", warnings))
+            {
+                if (c.Link(target + "/slaves/" + slave) is { } lower)
+                {
+                    c.Directory(lower);
+                }
+            }
+        }
+
         var entries = c.Entries;
+        if (procfs.ReadTextFile("self/mounts", MaxProcFileSize, warnings, "not captured") is { } mounts)
+        {
+            entries.Add(new ArchiveEntry("proc/self/mounts", ArchiveEntryKind.File, Encoding.UTF8.GetBytes(RootMountOnly(mounts, includePrivate)), null, 0b100_100_100));
+        }
+
+        if (procfs.ReadTextFile("net/route", MaxProcFileSize, warnings, "not captured") is { } route)
+        {
+            entries.Add(new ArchiveEntry("proc/net/route", ArchiveEntryKind.File, Encoding.UTF8.GetBytes(DefaultRoutesOnly(route, includePrivate)), null, 0b100_100_100));
+        }
+
         foreach (string f in new[] { "cmdline", "meminfo", "cpuinfo" })
         {
-            string? text = f == "cpuinfo" ? ReadWhole(procfs, f, warnings) : procfs.ReadSmallFile(f, warnings);
+            string? text = f == "cpuinfo" ? procfs.ReadTextFile(f, MaxProcFileSize, warnings, "not captured") : procfs.ReadSmallFile(f, warnings);
             if (text is null)
             {
                 continue;
@@ -226,6 +257,72 @@ public static partial class FixtureCapture
         return string.Join(' ', parts);
     }
 
+    /// <summary>
+    /// Of <c>/proc/self/mounts</c>, only the mounts on <c>/</c> (what host-needed detection reads): unless
+    /// <paramref name="includePrivate"/>, each as "device / type rw|ro 0 0" with a device outside /dev as "redacted",
+    /// disk ids and UUIDs in it redacted (<see cref="RedactVolumeName"/>), and the other options left out; every other
+    /// mount (paths, servers, container layers) is left out.
+    /// </summary>
+    public static string RootMountOnly(string mounts, bool includePrivate)
+    {
+        var result = new StringBuilder();
+        foreach (string line in mounts.Split('\n'))
+        {
+            byte[] raw = Encoding.UTF8.GetBytes(line);
+            if (!MountsParser.TryParseRootMount(raw, out _))
+            {
+                continue;
+            }
+
+            if (includePrivate)
+            {
+                result.Append(line).Append('\n');
+                continue;
+            }
+
+            string[] f = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            string device = f[0].StartsWith("/dev/", StringComparison.Ordinal) ? RedactVolumeName(DiskPath().Replace(f[0], m => m.Groups[1].Value + Redacted)) : Redacted;
+            string type = f.Length > 2 ? f[2] : "unknown";
+            string mode = f.Length > 3 && f[3].Split(',')[0] is "ro" ? "ro" : "rw";
+            result.Append(device).Append(" / ").Append(type).Append(' ').Append(mode).Append(" 0 0\n");
+        }
+
+        return result.ToString();
+    }
+
+    /// <summary>
+    /// Of <c>/proc/net/route</c>, the header and the up default routes (what host-needed detection reads); unless
+    /// <paramref name="includePrivate"/>, with the gateway address zeroed. Other routes (the networks) are left out.
+    /// </summary>
+    public static string DefaultRoutesOnly(string route, bool includePrivate)
+    {
+        string[] lines = route.Split('\n');
+        var result = new StringBuilder(lines[0]).Append('\n');
+        foreach (string line in lines.Skip(1))
+        {
+            if (!NetRouteParser.TryParseDefaultRoute(Encoding.UTF8.GetBytes(line), out _, out _))
+            {
+                continue;
+            }
+
+            string[] f = line.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
+            if (!includePrivate)
+            {
+                f[2] = "00000000";
+            }
+
+            result.AppendJoin('\t', f).Append('\n');
+        }
+
+        return result.ToString();
+    }
+
+    /// <summary>A device-mapper or mount name with any UUID in it zeroed (<c>luks-3f2a…</c> → <c>luks-00000000-…</c>), the same way in both places so that they still match.</summary>
+    public static string RedactVolumeName(string name) => UuidText().Replace(name, ZeroUuid);
+
+    [GeneratedRegex("[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")]
+    private static partial Regex UuidText();
+
     private static bool IsAutoconfKeyword(string value) =>
         value is "dhcp" or "dhcp6" or "on" or "any" or "off" or "none" or "bootp" or "rarp" or "both" or "auto6" or "ibft" or "link6" or "single-dhcp";
 
@@ -262,79 +359,13 @@ public static partial class FixtureCapture
     [GeneratedRegex("(?<![A-Za-z0-9_./-])[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+\\.[A-Za-z]{2,}(?![A-Za-z0-9_-])")]
     private static partial Regex HostName();
 
-    /// <summary>
-    /// Reads a procfs file that may pass one page (cpuinfo) without ever blocking: opened O_NONBLOCK|O_NOFOLLOW, refused
-    /// when it is not a regular file (a FIFO or socket in a doctored tree cannot be sought), read to end in at most
-    /// <see cref="MaxProcFileSize"/> bytes. Null with a warning when it cannot be read.
-    /// </summary>
-    private static unsafe string? ReadWhole(ProcfsRoot procfs, string relative, DiscoveryWarnings warnings)
-    {
-        string display = ProcfsRoot.DisplayPath(relative);
-        int fd;
-        fixed (byte* p = SysfsFile.NativePath(procfs.MountPoint + "/" + relative))
-        {
-            fd = Interop.Interop.Libc.OpenAt(Interop.Interop.Libc.AT_FDCWD, p, SysfsFile.FileFlags);
-        }
-
-        if (fd < 0)
-        {
-            int errno = Marshal.GetLastSystemError();
-            if (!SysfsFile.IsMissing(errno))
-            {
-                warnings.Add(display, null, "cannot read: " + SysfsFile.ErrnoName(errno) + "; not captured");
-            }
-
-            return null;
-        }
-
-        try
-        {
-            if (Interop.Interop.Libc.LSeek(fd, 0, Interop.Interop.Libc.SEEK_CUR) < 0)
-            {
-                warnings.Add(display, null, "not a regular file (" + SysfsFile.ErrnoName(Marshal.GetLastSystemError()) + "); not captured");
-                return null;
-            }
-
-            byte[] buffer = new byte[MaxProcFileSize + 1];
-            int total = 0;
-            while (total < buffer.Length)
-            {
-                nint n;
-                fixed (byte* b = &buffer[total])
-                {
-                    n = Interop.Interop.Libc.Read(fd, b, buffer.Length - total);
-                }
-
-                if (n < 0)
-                {
-                    warnings.Add(display, null, "cannot read: " + SysfsFile.ErrnoName(Marshal.GetLastSystemError()) + "; not captured");
-                    return null;
-                }
-
-                if (n == 0)
-                {
-                    return Encoding.UTF8.GetString(buffer, 0, total);
-                }
-
-                total += (int)n;
-            }
-
-            warnings.Add(display, null, $"larger than {MaxProcFileSize} bytes; not captured");
-            return null;
-        }
-        finally
-        {
-            SysfsFile.Close(fd);
-        }
-    }
-
     private sealed class Collector(SysfsRoot root, DiscoveryWarnings warnings)
     {
         private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
 
         public List<ArchiveEntry> Entries { get; } = [];
 
-        public void File(string relative, int limit = SysfsFile.MaxSize)
+        public void File(string relative, int limit = SysfsFile.MaxSize, Func<string, string>? transform = null)
         {
             if (!_seen.Add(relative))
             {
@@ -349,7 +380,13 @@ public static partial class FixtureCapture
                 return;
             }
 
-            Entries.Add(new ArchiveEntry("sys/" + relative, ArchiveEntryKind.File, buffer[..Math.Min(n, limit)], null, 0b100_100_100));
+            byte[] content = buffer[..Math.Min(n, limit)];
+            if (transform is not null)
+            {
+                content = Encoding.UTF8.GetBytes(transform(Encoding.UTF8.GetString(content)));
+            }
+
+            Entries.Add(new ArchiveEntry("sys/" + relative, ArchiveEntryKind.File, content, null, 0b100_100_100));
         }
 
         /// <summary>Records the link and returns the target relative to the root (null when not a link or outside).</summary>
@@ -382,6 +419,25 @@ public static partial class FixtureCapture
             }
 
             Link(relative + "/device");
+
+            // Bonds and VLANs (lower_*) and bridges (brif/): what host-needed detection follows from the default
+            // route's interface to the PCI functions underneath.
+            foreach (string name in root.List(relative, warnings))
+            {
+                if (name.StartsWith("lower_", StringComparison.Ordinal))
+                {
+                    Link(relative + "/" + name);
+                }
+            }
+
+            foreach (string port in root.List(relative + "/brif", warnings))
+            {
+                Directory(relative + "/brif");
+                if (Link(relative + "/brif/" + port) is { } brport)
+                {
+                    Directory(brport);
+                }
+            }
         }
 
         public void Directory(string relative)

@@ -73,7 +73,7 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, s
         }
 
         IReadOnlyDictionary<PciAddress, string> hostNeeded = profile.Vfio is not null && procfsRoot is not null
-            ? new HostNeededDevices(sysfs, procfsRoot).Read()
+            ? new HostNeededDevices(new Sysfs.SysfsRoot(sysfs.Root), new Procfs.ProcfsRoot(procfsRoot)).Read(new Discovery.DiscoveryWarnings())
             : new Dictionary<PciAddress, string>();
         return new ProfileCurrentState
         {

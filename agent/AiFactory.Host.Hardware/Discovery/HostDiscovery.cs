@@ -18,6 +18,7 @@ public sealed class HostDiscovery
 {
     private readonly SysfsRoot _sysfs;
     private readonly ProcfsRoot? _procfs;
+    private readonly HostNeededDevices? _hostNeeded;
     private SysfsRecording? _recording;
     private byte[]? _meminfoPath;
     private long? _memTotal;
@@ -27,6 +28,7 @@ public sealed class HostDiscovery
     {
         _sysfs = sysfs;
         _procfs = procfs;
+        _hostNeeded = procfs is null ? null : new HostNeededDevices(sysfs, procfs);
     }
 
     /// <summary>Discovery of the trees at the given mount points.</summary>
@@ -80,10 +82,12 @@ public sealed class HostDiscovery
     }
 
     /// <summary>
-    /// The cheap change check for a rescan: re-reads the files and directories the last <see cref="Discover"/> read
-    /// (except values like MemFree that change all the time; of the nodes' meminfo only MemTotal) and hashes them, and
-    /// reads MemTotal of procfs <c>meminfo</c> again, without allocating. True when something differs (or nothing was
-    /// discovered yet); then call <see cref="Discover"/>.
+    /// The cheap change check for a rescan: re-reads the files, links and directories the last <see cref="Discover"/>
+    /// read in sysfs (except values like MemFree that change all the time; of the nodes' meminfo only MemTotal), the
+    /// block and net class links the host-needed devices were found through among them, and hashes them; reads MemTotal
+    /// of procfs <c>meminfo</c> again; and reads procfs <c>self/mounts</c> and <c>net/route</c> again for the device
+    /// mounted on <c>/</c> and the default route's interface (<see cref="HostNeededDevices.HasChanged"/>). Allocates
+    /// nothing. True when something differs (or nothing was discovered yet); then call <see cref="Discover"/>.
     /// </summary>
     public bool HasChanged()
     {
@@ -92,7 +96,12 @@ public sealed class HostDiscovery
             return true;
         }
 
-        return _procfs is not null && MeminfoReader.ReReadMemTotal(_meminfoPath ??= _procfs.NativePath(MeminfoReader.File)) != _memTotal;
+        if (_procfs is null)
+        {
+            return false;
+        }
+
+        return MeminfoReader.ReReadMemTotal(_meminfoPath ??= _procfs.NativePath(MeminfoReader.File)) != _memTotal || _hostNeeded!.HasChanged();
     }
 
     /// <summary>The hash the last <see cref="Discover"/> took of what it read; null before the first.</summary>
@@ -149,7 +158,8 @@ public sealed class HostDiscovery
 
         IReadOnlyList<HugepageSize> hugepages = HugepagesReader.ReadSystem(_sysfs, warnings);
         (long? memTotal, long? memFree) = _procfs is null ? (null, null) : MeminfoReader.Read(_procfs, warnings);
-        if (nodes.Count == 0 && (!cpus.Online.IsEmpty || memTotal is not null))
+        // Only with CPUs: a tree without any (a wrong --sysfs-root) must not become an invented one-node machine.
+        if (nodes.Count == 0 && !cpus.Online.IsEmpty)
         {
             nodes = [WithoutNuma(cpus.Online, memTotal, memFree, hugepages)];
         }
@@ -162,7 +172,7 @@ public sealed class HostDiscovery
             IommuGroups = groups,
             NetDevices = net,
             Hugepages = hugepages,
-            HostNeeded = _procfs is null ? new Dictionary<PciAddress, string>() : new HostNeededDevices(new SysfsTree(_sysfs.MountPoint.Length == 0 ? "/" : _sysfs.MountPoint), _procfs.MountPoint.Length == 0 ? "/" : _procfs.MountPoint).Read(),
+            HostNeeded = _hostNeeded is null ? new Dictionary<PciAddress, string>() : _hostNeeded.Read(warnings),
             MemoryTotalBytes = memTotal,
             KernelCommandLine = _procfs is null ? null : CmdlineReader.Read(_procfs, warnings),
             Warnings = warnings.Items,

@@ -33,6 +33,22 @@ public sealed class ProcfsRoot
     internal byte[] NativePath(string relative) => SysfsFile.NativePath(_prefix + relative);
 
     /// <summary>
+    /// Reads a procfs text file that may pass one page (<c>cpuinfo</c>, <c>self/mounts</c>) without blocking and in at
+    /// most <paramref name="maxBytes"/> (<see cref="ProcfsTextFile"/>): null when missing; null and a warning ending in
+    /// <paramref name="consequence"/> ("ignored", "not captured") when it is not a regular file, unreadable or too large.
+    /// </summary>
+    public string? ReadTextFile(string relative, int maxBytes, DiscoveryWarnings warnings, string consequence)
+    {
+        byte[]? bytes = ProcfsTextFile.ReadWhole(NativePath(relative), maxBytes, out ProcfsFileStatus status, out int errno);
+        if (bytes is null && status != ProcfsFileStatus.Missing)
+        {
+            warnings.Add(DisplayPath(relative), null, ProcfsTextFile.Describe(status, errno, maxBytes) + "; " + consequence);
+        }
+
+        return bytes is null ? null : Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>
     /// Reads a small procfs file (<c>cmdline</c>, <c>meminfo</c>) with one bounded read of 4 KiB, like sysfs
     /// attributes and for the same reason; null when missing, null and a warning when unreadable.
     /// </summary>

@@ -115,5 +115,50 @@ public sealed class DiscoverCommandTests
         }
     }
 
+    [Fact]
+    public async Task Discover_refuses_a_fixtures_folder_given_as_the_sysfs_root_and_a_missing_procfs_root_in_one_line_each()
+    {
+        string root = Unpack("dgx-h100");
+        try
+        {
+            (int parentStatus, string parentOut, string parentError) = await RunningProcess.RunAsync(Binaries.Agent, ["discover", "--sysfs-root", root, "--procfs-root", Path.Combine(root, "proc")]);
+            string missing = Path.Combine(root, "nonexistent");
+            (int procStatus, string procOut, string procError) = await RunningProcess.RunAsync(Binaries.Agent, ["discover", "--sysfs-root", Path.Combine(root, "sys"), "--procfs-root", missing]);
+
+            Assert.Equal(66, parentStatus);
+            Assert.Equal(string.Empty, parentOut);
+            Assert.Equal($"discover: sysfs root {root} has no devices/system/cpu/online: not a sysfs tree (a fixture's is its sys/ folder); nothing discovered", parentError.TrimEnd('\n'));
+            Assert.Equal(66, procStatus);
+            Assert.Equal(string.Empty, procOut);
+            Assert.Equal($"discover: procfs root {missing} is not a directory; nothing discovered", procError.TrimEnd('\n'));
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+        }
+    }
+
+    [Fact]
+    public async Task The_daemon_refuses_to_start_on_a_sysfs_root_without_cpus_with_one_line_and_exit_66()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        try
+        {
+            File.Delete(Path.Combine(dir, "fixture", "sys", "devices", "system", "cpu", "online"));
+
+            (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, AgentUnderTest.Arguments(dir));
+
+            Assert.Equal(66, status);
+            Assert.Equal(string.Empty, stdout);
+            string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Equal($"aifactory-agent: cannot discover the hardware: sysfs root {Path.Combine(dir, "fixture", "sys")} has no devices/system/cpu/online: not a sysfs tree (a fixture's is its sys/ folder)", line);
+            Assert.False(File.Exists(Path.Combine(dir, "run", "agent.sock")));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     private static string Unpack(string fixture) => FixtureTrees.Unpack(fixture);
 }

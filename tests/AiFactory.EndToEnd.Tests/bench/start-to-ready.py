@@ -19,8 +19,11 @@ import time
 
 def one_run(binary, extra, env_extra):
     with tempfile.TemporaryDirectory(prefix="aifactory-bench-") as d:
-        for sub in ("sys/bus/pci/devices", "proc", "run"):
+        for sub in ("sys/bus/pci/devices", "sys/devices/system/cpu", "proc", "run"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
+        # The least the agent accepts as a sysfs tree: the online CPUs (else it exits 66).
+        with open(os.path.join(d, "sys/devices/system/cpu/online"), "w") as f:
+            f.write("0\n")
         open(os.path.join(d, "agent.yaml"), "w").close()
         notify = os.path.join(d, "notify.sock")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

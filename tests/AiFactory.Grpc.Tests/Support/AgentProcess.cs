@@ -27,6 +27,9 @@ internal sealed class AgentProcess : IAsyncDisposable
     {
         string dir = Directory.CreateTempSubdirectory("aifactory-grpc-agent-").FullName;
         Directory.CreateDirectory(Path.Combine(dir, "fixture", "sys", "bus", "pci", "devices"));
+        // The least the agent accepts as a sysfs tree: the online CPUs (else it exits 66).
+        Directory.CreateDirectory(Path.Combine(dir, "fixture", "sys", "devices", "system", "cpu"));
+        File.WriteAllText(Path.Combine(dir, "fixture", "sys", "devices", "system", "cpu", "online"), "0\n");
         Directory.CreateDirectory(Path.Combine(dir, "fixture", "proc"));
         File.WriteAllText(Path.Combine(dir, "fixture", "proc", "cpuinfo"), "processor\t: 0\n");
         File.WriteAllText(Path.Combine(dir, "agent.yaml"), "# empty\n");

@@ -1,3 +1,4 @@
+using AiFactory.Host.Hardware.Configure;
 using AiFactory.Host.Hardware.Discovery;
 using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Model.Pci;
@@ -43,18 +44,33 @@ public sealed class HostNeededDiscoveryTests : IDisposable
     }
 
     [Fact]
-    public void Without_a_default_route_or_a_root_mount_no_group_of_the_dgx_holds_a_device_the_host_needs()
+    public void The_boot_disk_of_the_dgx_is_host_needed_and_without_a_default_route_no_nic_is()
     {
         HostTopology t = Discover();
 
-        Assert.Empty(t.HostNeeded);
-        Assert.All(IommuGroupReport.Analyze(t), g => Assert.Empty(g.HostNeeded));
+        var boot = PciAddress.Parse("0000:51:00.0");
+        Assert.Equal([boot], t.HostNeeded.Keys);
+        Assert.Equal("the boot disk (/dev/nvme0n1p2 is mounted on /)", t.HostNeeded[boot]);
+        Assert.Empty(t.Warnings);
+        Assert.Equal([boot], Assert.Single(IommuGroupReport.Analyze(t), g => g.HostNeeded.Count > 0).HostNeeded);
+    }
+
+    [Fact]
+    public void The_workstations_nic_of_the_default_route_is_host_needed_and_so_is_the_group_it_shares_with_the_gpu()
+    {
+        HostTopology t = new HostDiscovery(Path.Combine(HardwareFixtures.Root("workstation"), "sys"), Path.Combine(HardwareFixtures.Root("workstation"), "proc")).Discover();
+
+        var nic = PciAddress.Parse("0000:02:00.0");
+        var disk = PciAddress.Parse("0000:03:00.0");
+        Assert.Equal([nic, disk], t.HostNeeded.Keys);
+        Assert.Equal("the management NIC (enp2s0 carries the default route)", t.HostNeeded[nic]);
+        IommuGroupReport gpuGroup = Assert.Single(IommuGroupReport.Analyze(t), g => g.Members.Contains(PciAddress.Parse("0000:01:00.0")));
+        Assert.Equal([nic], gpuGroup.HostNeeded);
     }
 
     [Fact]
     public void The_nic_of_the_default_route_is_host_needed_and_its_group_says_so()
     {
-        Directory.CreateDirectory(Path.Combine(_root, "proc/net"));
         File.WriteAllText(Path.Combine(_root, "proc/net/route"),
             "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n" +
             "enp161s0f0np0\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
@@ -62,10 +78,77 @@ public sealed class HostNeededDiscoveryTests : IDisposable
         HostTopology t = Discover();
 
         var nic = PciAddress.Parse("0000:a1:00.0");
-        Assert.Equal([nic], t.HostNeeded.Keys);
+        Assert.Equal([PciAddress.Parse("0000:51:00.0"), nic], t.HostNeeded.Keys);
         Assert.Contains("enp161s0f0np0", t.HostNeeded[nic], StringComparison.Ordinal);
-        IommuGroupReport[] flagged = [.. IommuGroupReport.Analyze(t).Where(g => g.HostNeeded.Count > 0)];
+        IommuGroupReport[] flagged = [.. IommuGroupReport.Analyze(t).Where(g => g.HostNeeded.Contains(nic))];
         Assert.Equal([nic], Assert.Single(flagged).HostNeeded);
+    }
+
+    [Theory]
+    [InlineData("self/mounts")]
+    [InlineData("net/route")]
+    public async Task A_fifo_in_place_of_a_procfs_file_host_needed_detection_reads_is_a_warning_naming_it_not_a_hang(string file)
+    {
+        string path = Path.Combine(_root, "proc", file);
+        File.Delete(path);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        // A plain blocking open() of a FIFO with no writer never returns: discovery runs on its own thread, and the
+        // generous wait tells a hang from a slow machine.
+        Task<HostTopology> discovery = Task.Factory.StartNew(Discover, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Assert.Same(discovery, await Task.WhenAny(discovery, Task.Delay(TimeSpan.FromMinutes(2))));
+        HostTopology t = await discovery;
+
+        Assert.Contains(t.Warnings, w => w.Path == "/proc/" + file && w.Message.StartsWith("not a regular file", StringComparison.Ordinal));
+        Assert.Equal(8, t.PciDevices.Count(d => d.Kind == DeviceKind.Gpu));
+    }
+
+    [Fact]
+    public void A_mount_table_past_the_size_bound_is_refused_whole_with_a_warning()
+    {
+        string mounts = Path.Combine(_root, "proc/self/mounts");
+        using (var writer = new StreamWriter(mounts, append: false))
+        {
+            writer.Write("/dev/nvme0n1p2 / ext4 rw 0 0\n");
+            string filler = "overlay /var/lib/containers/storage/overlay/" + new string('x', 64) + " overlay rw 0 0\n";
+            for (long written = 0; written <= HostNeededDevices.MaxProcFileSize; written += filler.Length)
+            {
+                writer.Write(filler);
+            }
+        }
+
+        HostTopology t = Discover();
+
+        Assert.Empty(t.HostNeeded);
+        Assert.Contains(t.Warnings, w => w.Path == "/proc/self/mounts" && w.Message.StartsWith($"larger than {HostNeededDevices.MaxProcFileSize} bytes", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_boot_disk_link_that_leads_out_of_the_sysfs_root_through_another_link_is_refused()
+    {
+        // The link's own text stays inside and names a PCI function, but devices/escape leads out of the root: the
+        // disk is not believed to sit on 0000:c9:00.0.
+        string outside = Directory.CreateTempSubdirectory("aifactory-outside-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(outside, "0000:c9:00.0/nvme/nvme99/nvme99n1"));
+            File.CreateSymbolicLink(Path.Combine(_root, "sys/devices/escape"), outside);
+            File.CreateSymbolicLink(Path.Combine(_root, "sys/class/block/nvme99n1"), "../../devices/escape/0000:c9:00.0/nvme/nvme99/nvme99n1");
+            File.WriteAllText(Path.Combine(_root, "proc/self/mounts"), "/dev/nvme99n1 / xfs rw 0 0\n");
+
+            HostTopology t = Discover();
+
+            Assert.Empty(t.HostNeeded);
+            Assert.Contains(t.Warnings, w => w.Path == "/sys/class/block/nvme99n1" && w.Message.Contains("leaves the sysfs root", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(outside, true);
+        }
     }
 
     private HostTopology Discover() => new HostDiscovery(Path.Combine(_root, "sys"), Path.Combine(_root, "proc")).Discover();

@@ -95,6 +95,54 @@ public sealed class RescanTests : IDisposable
     }
 
     [Fact]
+    public void The_default_route_moving_to_another_nic_is_a_change()
+    {
+        HostDiscovery discovery = Discovered();
+        Assert.Contains(PciAddress.Parse("0000:02:00.0"), discovery.Discover().HostNeeded.Keys);
+
+        Replace("proc/net/route", "enp2s0\t00000000", "enp9s0\t00000000");
+
+        Assert.True(discovery.HasChanged());
+        Assert.DoesNotContain(PciAddress.Parse("0000:02:00.0"), discovery.Discover().HostNeeded.Keys);
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void Another_disk_mounted_on_slash_is_a_change()
+    {
+        HostDiscovery discovery = Discovered();
+
+        Replace("proc/self/mounts", "/dev/nvme0n1p2 / ext4", "/dev/sda1 / ext4");
+
+        Assert.True(discovery.HasChanged());
+        Assert.DoesNotContain(PciAddress.Parse("0000:03:00.0"), discovery.Discover().HostNeeded.Keys);
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void The_boot_disks_block_link_moving_to_another_function_is_a_change()
+    {
+        HostDiscovery discovery = Discovered();
+
+        string link = Path.Combine(_root, "sys/class/block/nvme0n1p2");
+        File.Delete(link);
+        File.CreateSymbolicLink(link, "../../devices/pci0000:00/0000:00:01.1/0000:02:00.0");
+
+        Assert.True(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void Mounts_coming_and_going_elsewhere_and_routes_other_than_the_default_are_no_change()
+    {
+        HostDiscovery discovery = Discovered();
+
+        File.AppendAllText(Path.Combine(_root, "proc/self/mounts"), "/dev/loop3 /snap/core22/1380 squashfs ro,nodev,relatime 0 0\n");
+        File.AppendAllText(Path.Combine(_root, "proc/net/route"), "docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n");
+
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
     public void An_attribute_value_changing_is_a_change()
     {
         HostDiscovery discovery = Discovered();

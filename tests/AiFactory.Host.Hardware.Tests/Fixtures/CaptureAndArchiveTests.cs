@@ -37,10 +37,87 @@ public sealed class CaptureAndArchiveTests
             Assert.Equal(original.IommuGroups.Select(g => (g.Id, string.Join(",", g.Members))), captured.IommuGroups.Select(g => (g.Id, string.Join(",", g.Members))));
             Assert.Equal(original.NetDevices, captured.NetDevices);
             Assert.Equal(original.NumaNodes.Count, captured.NumaNodes.Count);
+            Assert.NotEmpty(original.HostNeeded);
+            Assert.Equal(original.HostNeeded, captured.HostNeeded);
         }
         finally
         {
             Directory.Delete(dest, true);
+        }
+    }
+
+    [Fact]
+    public void A_capture_keeps_of_the_mounts_and_routes_only_what_finds_the_boot_disk_and_the_management_nic()
+    {
+        string root = HardwareFixtures.FreshCopy("workstation");
+        string dest = Temp();
+        try
+        {
+            File.WriteAllText(Path.Combine(root, "proc/self/mounts"),
+                "10.1.2.3:/export/home /home nfs4 rw,addr=10.1.2.3,clientaddr=10.1.2.17 0 0\n" +
+                "/dev/nvme0n1p2 / ext4 rw,relatime,errors=remount-ro 0 0\n" +
+                "/dev/mapper/luks-3f2a1c4e-aaaa-bbbb-cccc-0123456789ab /secret ext4 rw 0 0\n");
+            File.AppendAllText(Path.Combine(root, "proc/net/route"), "wg0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
+
+            IReadOnlyList<ArchiveEntry> entries = FixtureCapture.Capture(new SysfsRoot(Path.Combine(root, "sys")), new ProcfsRoot(Path.Combine(root, "proc")), includePrivate: false, new DiscoveryWarnings());
+            var text = new StringWriter();
+            TextArchive.Write(text, entries, "test capture");
+            TextArchive.Extract(TextArchive.Parse(new StringReader(text.ToString())), dest);
+
+            Assert.Equal("/dev/nvme0n1p2 / ext4 rw 0 0\n", File.ReadAllText(Path.Combine(dest, "proc/self/mounts")));
+            string route = File.ReadAllText(Path.Combine(dest, "proc/net/route"));
+            Assert.Equal(2, route.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+            Assert.Contains("enp2s0\t00000000\t00000000\t0003", route, StringComparison.Ordinal);
+            Assert.DoesNotContain("0100000A", route, StringComparison.Ordinal);
+            Assert.DoesNotContain("wg0", route, StringComparison.Ordinal);
+            Assert.Equal(Discover(root).HostNeeded, Discover(dest).HostNeeded);
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+            if (Directory.Exists(dest))
+            {
+                Directory.Delete(dest, true);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_root_on_device_mapper_is_captured_with_its_volume_name_and_the_disk_underneath_uuids_zeroed_alike()
+    {
+        string root = HardwareFixtures.FreshCopy("workstation");
+        string dest = Temp();
+        try
+        {
+            const string Volume = "luks-3f2a1c4e-aaaa-bbbb-cccc-0123456789ab";
+            File.WriteAllText(Path.Combine(root, "proc/self/mounts"), $"/dev/mapper/{Volume} / xfs rw 0 0\n");
+            string dm = Path.Combine(root, "sys/devices/virtual/block/dm-0");
+            Directory.CreateDirectory(Path.Combine(dm, "dm"));
+            Directory.CreateDirectory(Path.Combine(dm, "slaves"));
+            File.WriteAllText(Path.Combine(dm, "dm/name"), Volume + "\n");
+            File.CreateSymbolicLink(Path.Combine(dm, "slaves/nvme0n1p2"), "../../../../pci0000:00/0000:00:1d.0/0000:03:00.0/nvme/nvme0/nvme0n1/nvme0n1p2");
+            File.CreateSymbolicLink(Path.Combine(root, "sys/class/block/dm-0"), "../../devices/virtual/block/dm-0");
+
+            IReadOnlyList<ArchiveEntry> entries = FixtureCapture.Capture(new SysfsRoot(Path.Combine(root, "sys")), new ProcfsRoot(Path.Combine(root, "proc")), includePrivate: false, new DiscoveryWarnings());
+            var text = new StringWriter();
+            TextArchive.Write(text, entries, "test capture");
+            Assert.DoesNotContain("3f2a1c4e", text.ToString(), StringComparison.Ordinal);
+            TextArchive.Extract(TextArchive.Parse(new StringReader(text.ToString())), dest);
+
+            HostTopology original = Discover(root);
+            HostTopology captured = Discover(dest);
+
+            Assert.Contains(Volume, original.HostNeeded[Model.Pci.PciAddress.Parse("0000:03:00.0")], StringComparison.Ordinal);
+            Assert.Equal(original.HostNeeded.Keys, captured.HostNeeded.Keys);
+            Assert.Empty(captured.Warnings);
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+            if (Directory.Exists(dest))
+            {
+                Directory.Delete(dest, true);
+            }
         }
     }
 

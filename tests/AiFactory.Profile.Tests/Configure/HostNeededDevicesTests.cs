@@ -1,7 +1,9 @@
 using AiFactory.Agent.Events;
 using AiFactory.Agent.Profile;
 using AiFactory.Host.Hardware.Configure;
+using AiFactory.Host.Hardware.Discovery;
 using AiFactory.Host.Hardware.Procfs;
+using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Hardware.Systemd;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Profile.Tests.Kernel;
@@ -44,7 +46,7 @@ public sealed class HostNeededDevicesTests : IDisposable
         Link("class/net/enp2s0", "../../devices/pci0000:00/0000:00:1c.0/0000:02:00.0/net/enp2s0");
     }
 
-    private string ProcfsRoot => Path.Join(Path.GetDirectoryName(_fs.Root)!, "proc");
+    private string ProcfsDir => Path.Join(Path.GetDirectoryName(_fs.Root)!, "proc");
 
     public void Dispose()
     {
@@ -70,7 +72,7 @@ public sealed class HostNeededDevicesTests : IDisposable
     [Fact]
     public void The_boot_disk_and_the_management_NIC_are_found_as_PCI_functions_with_the_reason()
     {
-        IReadOnlyDictionary<PciAddress, string> needed = new HostNeededDevices(new SysfsTree(_fs.Root), ProcfsRoot).Read();
+        IReadOnlyDictionary<PciAddress, string> needed = new HostNeededDevices(new SysfsRoot(_fs.Root), new ProcfsRoot(ProcfsDir)).Read(new DiscoveryWarnings());
 
         Assert.Equal([PciAddress.Parse("0000:02:00.0"), PciAddress.Parse("0000:06:00.0")], needed.Keys);
         Assert.Equal("the boot disk (/dev/nvme0n1p2 is mounted on /)", needed[PciAddress.Parse("0000:06:00.0")]);
@@ -86,7 +88,7 @@ public sealed class HostNeededDevicesTests : IDisposable
         _fs.Write("devices/virtual/block/dm-0/dm/name", "vg-root");
         File.CreateSymbolicLink(_fs.P("devices/virtual/block/dm-0/slaves/nvme0n1p2"), "../../../../pci0000:00/0000:00:1d.0/0000:06:00.0/nvme/nvme0/nvme0n1/nvme0n1p2");
 
-        IReadOnlyDictionary<PciAddress, string> needed = new HostNeededDevices(new SysfsTree(_fs.Root), ProcfsRoot).Read();
+        IReadOnlyDictionary<PciAddress, string> needed = new HostNeededDevices(new SysfsRoot(_fs.Root), new ProcfsRoot(ProcfsDir)).Read(new DiscoveryWarnings());
 
         Assert.Contains("/dev/mapper/vg-root", needed[PciAddress.Parse("0000:06:00.0")]);
     }
@@ -113,9 +115,11 @@ public sealed class HostNeededDevicesTests : IDisposable
         Assert.True(plan.IsValid, string.Join("; ", plan.Errors));
     }
 
+    /// <summary>A class link and the device directory it lands on (a dangling link is not followed).</summary>
     private void Link(string relative, string target)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(_fs.P(relative))!);
+        Directory.CreateDirectory(Path.GetFullPath(Path.Join(Path.GetDirectoryName(_fs.P(relative))!, target)));
         File.CreateSymbolicLink(_fs.P(relative), target);
     }
 
@@ -125,7 +129,7 @@ public sealed class HostNeededDevicesTests : IDisposable
             Sysfs = new SysfsTree(_fs.Root),
             SysfsWriter = new KernelSimulator(_fs),
             StateDir = _fs.StateDir,
-            ProcfsRoot = ProcfsRoot,
+            ProcfsRoot = ProcfsDir,
             Groups = new FakeVfioGroups(_fs),
             Systemctl = new Systemctl(_systemctl.Executable),
             Modules = new FakeModules(_fs),
