@@ -113,6 +113,19 @@ internal static class TopologyTree
         }
     }
 
+    /// <summary>
+    /// What a link can reach: the lower of the device's maximum and that of the port above it (its nearest upstream
+    /// bridge), where both are known; a card in a slower or narrower slot can reach only what the slot can.
+    /// </summary>
+    private static string Capable(PciDeviceInfo d, HostInventory inv)
+    {
+        PciLinkInfo l = d.Link;
+        PciLinkInfo? port = d.UpstreamBridges.Count > 0 ? inv.PciDevices.FirstOrDefault(p => p.Address == d.UpstreamBridges[0])?.Link : null;
+        double speed = port is { MaxSpeedGts: > 0 } && l.MaxSpeedGts > 0 ? Math.Min(l.MaxSpeedGts, port.MaxSpeedGts) : l.MaxSpeedGts;
+        uint width = port is { MaxWidth: > 0 } && l.MaxWidth > 0 ? Math.Min(l.MaxWidth, port.MaxWidth) : l.MaxWidth;
+        return Inv($"{speed} GT/s x{width}");
+    }
+
     private static TopologyNode DeviceNode(PciDeviceInfo d, Dictionary<string, List<PciDeviceInfo>> children, HostInventory inv, bool top)
     {
         bool bridge = d.Kind == "bridge";
@@ -137,7 +150,7 @@ internal static class TopologyTree
 
         if (d.Link is { } l && l.CurrentWidth > 0)
         {
-            node.Attributes["link"] = Inv($"{l.CurrentSpeedGts} GT/s x{l.CurrentWidth}") + (l.Degraded ? Inv($" (degraded; max {l.MaxSpeedGts} GT/s x{l.MaxWidth})") : string.Empty);
+            node.Attributes["link"] = Inv($"{l.CurrentSpeedGts} GT/s x{l.CurrentWidth}") + (l.Degraded ? Inv($" (degraded; can reach {Capable(d, inv)})") : string.Empty);
         }
 
         if (d.Sriov is { } s)

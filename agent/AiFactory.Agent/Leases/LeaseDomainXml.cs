@@ -165,7 +165,7 @@ internal static class LeaseDomainXml
             if (passthrough && e.Element("source")?.Element("address") is { } a && ((string?)a.Attribute("type") ?? "pci") == "pci")
             {
                 found.Add((e, new PciAddress(
-                    ParseHex(e, a, "domain"), (byte)ParseHex(e, a, "bus", 0xff), (byte)ParseHex(e, a, "slot", 0x1f), (byte)ParseHex(e, a, "function", 7))));
+                    ParseHex(e, a, "domain", PciAddress.MaxDomain), (byte)ParseHex(e, a, "bus", 0xff), (byte)ParseHex(e, a, "slot", 0x1f), (byte)ParseHex(e, a, "function", 7))));
             }
         }
 
@@ -206,7 +206,7 @@ internal static class LeaseDomainXml
         [.. doc.Descendants("hostdev").Where(h => (string?)h.Attribute("type") == "pci")
             .Select(h => h.Element("source")?.Element("address")).OfType<XElement>()
             .Select(a => string.Create(CultureInfo.InvariantCulture,
-                $"{ParseHex(a, a, "domain"):x4}:{ParseHex(a, a, "bus"):x2}:{ParseHex(a, a, "slot"):x2}.{ParseHex(a, a, "function"):x1}"))];
+                $"{ParseHex(a, a, "domain", PciAddress.MaxDomain):x4}:{ParseHex(a, a, "bus"):x2}:{ParseHex(a, a, "slot"):x2}.{ParseHex(a, a, "function"):x1}"))];
 
     private static void CheckConflicts(XElement domain, LeasePlan plan)
     {

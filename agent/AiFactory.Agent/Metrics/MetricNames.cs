@@ -101,8 +101,8 @@ internal static class MetricNames
             "PCIe link width the device supports (max_link_width), in lanes.", Labels.Address);
         public static readonly MetricFamily LinkDegraded = new("aifactory_pci_link_degraded", MetricType.Gauge,
             "1 when the PCIe link runs with fewer lanes than both the device and the port above it support, or, for devices " +
-            "other than GPUs, slower than both support; a card in a slower or narrower slot is not degraded, nor is a GPU's " +
-            "idle speed drop (see aifactory_pci_link_speed_reduced).", Labels.Address);
+            "other than GPUs and the other functions of a GPU's device (which share its link), slower than both support; a " +
+            "card in a slower or narrower slot is not degraded, nor is a GPU's idle speed drop (see aifactory_pci_link_speed_reduced).", Labels.Address);
         public static readonly MetricFamily LinkSpeedReduced = new("aifactory_pci_link_speed_reduced", MetricType.Gauge,
             "1 when the PCIe link runs slower than both the device and the port above it support (current_link_speed below " +
             "both max_link_speed). Normal on an idle GPU, which drops its PCIe generation to save power; a fault when it stays " +

@@ -168,7 +168,7 @@ public sealed class HostDiscovery
         {
             Cpus = cpus,
             NumaNodes = nodes,
-            PciDevices = WithPortLimits(devices),
+            PciDevices = WithPortLimits(WithKnownNodes(devices, nodes, warnings)),
             IommuGroups = groups,
             NetDevices = net,
             Hugepages = hugepages,
@@ -205,6 +205,41 @@ public sealed class HostDiscovery
         }
 
         return result ?? devices;
+    }
+
+    /// <summary>
+    /// Each device's <c>numa_node</c> checked against the nodes read: a node that does not exist (7 on a two-node
+    /// machine, a damaged file) is unknown, with a warning, not a node a lease could be placed by.
+    /// </summary>
+    private static IReadOnlyList<PciDevice> WithKnownNodes(IReadOnlyList<PciDevice> devices, IReadOnlyList<NumaNode> nodes, DiscoveryWarnings warnings)
+    {
+        PciDevice[]? result = null;
+        for (int i = 0; i < devices.Count; i++)
+        {
+            PciDevice d = devices[i];
+            if (d.NumaNode is { } node && !HasNode(nodes, node))
+            {
+                warnings.Add(SysfsRoot.DisplayPath(PciDeviceReader.DevicesDirectory + "/" + d.Address + "/numa_node"), node.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    $"numa_node of {d.Address} names node {node}, which does not exist ({nodes.Count} nodes); NUMA node unknown");
+                result ??= [.. devices];
+                result[i] = d with { NumaNode = null };
+            }
+        }
+
+        return result ?? devices;
+
+        static bool HasNode(IReadOnlyList<NumaNode> nodes, int id)
+        {
+            foreach (NumaNode n in nodes)
+            {
+                if (n.Id == id)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 
     /// <summary>

@@ -55,7 +55,7 @@ public sealed class ProcfsRoot
     public string? ReadSmallFile(string relative, DiscoveryWarnings warnings)
     {
         byte[] path = NativePath(relative);
-        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
+        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize + 1];
         int n = SysfsFile.Read(path, buffer, out SysfsFile.Status status, out int errno);
         if (status == SysfsFile.Status.Missing)
         {
@@ -65,6 +65,12 @@ public sealed class ProcfsRoot
         if (status != SysfsFile.Status.Ok)
         {
             warnings.Add(DisplayPath(relative), null, $"cannot read: {SysfsFile.ErrnoName(errno)}");
+            return null;
+        }
+
+        if (n > SysfsFile.MaxSize)
+        {
+            warnings.Add(DisplayPath(relative), Encoding.UTF8.GetString(buffer[..80]), $"longer than {SysfsFile.MaxSize} bytes; ignored");
             return null;
         }
 

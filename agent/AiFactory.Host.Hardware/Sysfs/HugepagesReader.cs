@@ -20,8 +20,14 @@ public static class HugepagesReader
         var sizes = new List<HugepageSize>();
         foreach ((long size, string dir) in Sizes(root, Directory, warnings))
         {
-            sizes.Add(new HugepageSize(size, Count(root, dir + "/nr_hugepages", warnings), Count(root, dir + "/free_hugepages", warnings),
-                Count(root, dir + "/resv_hugepages", warnings), Count(root, dir + "/surplus_hugepages", warnings)));
+            long? total = Count(root, dir + "/nr_hugepages", warnings, required: true);
+            long? free = Count(root, dir + "/free_hugepages", warnings, required: true);
+            long? resv = Count(root, dir + "/resv_hugepages", warnings, required: false);
+            long? surplus = Count(root, dir + "/surplus_hugepages", warnings, required: false);
+            if (Known(dir, total, free, warnings))
+            {
+                sizes.Add(new HugepageSize(size, total!.Value, free!.Value, resv ?? 0, surplus ?? 0));
+            }
         }
 
         return sizes;
@@ -33,8 +39,13 @@ public static class HugepagesReader
         var pools = new List<HugepagePool>();
         foreach ((long size, string dir) in Sizes(root, directory, warnings))
         {
-            pools.Add(new HugepagePool(size, Count(root, dir + "/nr_hugepages", warnings), Count(root, dir + "/free_hugepages", warnings),
-                Count(root, dir + "/surplus_hugepages", warnings)));
+            long? total = Count(root, dir + "/nr_hugepages", warnings, required: true);
+            long? free = Count(root, dir + "/free_hugepages", warnings, required: true);
+            long? surplus = Count(root, dir + "/surplus_hugepages", warnings, required: false);
+            if (Known(dir, total, free, warnings))
+            {
+                pools.Add(new HugepagePool(size, total!.Value, free!.Value, surplus ?? 0));
+            }
         }
 
         return pools;
@@ -67,12 +78,41 @@ public static class HugepagesReader
         return result;
     }
 
-    private static long Count(SysfsRoot root, string relative, DiscoveryWarnings warnings)
+    /// <summary>
+    /// True when a pool's size and free count are both known and consistent. A pool with an unknown or impossible count
+    /// is left out (with a warning): counted as 0 pages, a lease could still be planned on its free pages, or the
+    /// other way round.
+    /// </summary>
+    private static bool Known(string dir, long? total, long? free, DiscoveryWarnings warnings)
     {
+        if (total is null || free is null)
+        {
+            warnings.Add(SysfsRoot.DisplayPath(dir), null, "hugepage pool size or free count unknown; pool left out");
+            return false;
+        }
+
+        if (free > total)
+        {
+            warnings.Add(SysfsRoot.DisplayPath(dir), $"{free} > {total}", "free_hugepages exceeds nr_hugepages; pool left out");
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>A page count; null when unparsable (with a warning), or missing and <paramref name="required"/>.</summary>
+    private static long? Count(SysfsRoot root, string relative, DiscoveryWarnings warnings, bool required)
+    {
+        int warned = warnings.Items.Count;
         string? raw = root.ReadAttribute(relative, warnings);
         if (raw is null)
         {
-            return 0;
+            if (required && warnings.Items.Count == warned)
+            {
+                warnings.Add(SysfsRoot.DisplayPath(relative), null, "missing");
+            }
+
+            return required ? null : 0;
         }
 
         if (AttributeParsers.TryParseInt(raw, 0, 1L << 40, out long v, out string? error))
@@ -81,6 +121,6 @@ public static class HugepagesReader
         }
 
         warnings.Add(SysfsRoot.DisplayPath(relative), raw, error!);
-        return 0;
+        return null;
     }
 }

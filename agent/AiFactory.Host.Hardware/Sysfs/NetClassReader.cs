@@ -30,7 +30,16 @@ public static class NetClassReader
             using SysfsDirectory classDirectory = root.OpenDirectory(directory, list: true, warnings);
             foreach (string name in classDirectory.Names())
             {
-                string? dir = classDirectory.ResolveLink(name, warnings) ?? directory + "/" + name;
+                // An entry is a link to the interface's directory; one that dangles, loops or leaves the root was
+                // reported there and is no interface. One that is not a link (a flat capture) is read in place.
+                int warned = warnings.Items.Count;
+                string? dir = classDirectory.ResolveLink(name, warnings);
+                if (dir is null && warnings.Items.Count > warned)
+                {
+                    continue;
+                }
+
+                dir ??= directory + "/" + name;
                 string? device = root.ReadLinkName(dir + "/device", warnings);
                 PciAddress? address = device is not null && PciAddress.TryParse(device, out PciAddress a) ? a : null;
                 NetDeviceKind kind = NetDeviceKind.InfiniBand;

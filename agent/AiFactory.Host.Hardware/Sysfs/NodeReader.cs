@@ -41,6 +41,18 @@ public static class NodeReader
             nodes.Add(Read(root, id, warnings));
         }
 
+        // A SLIT row has one distance per node: a shorter or longer one cannot be indexed by node position.
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            NumaNode n = nodes[i];
+            if (n.Distances.Count != 0 && n.Distances.Count != nodes.Count)
+            {
+                warnings.Add(SysfsRoot.DisplayPath(Directory + "/node" + n.Id.ToString(CultureInfo.InvariantCulture) + "/distance"), string.Join(' ', n.Distances),
+                    $"node{n.Id} distance has {n.Distances.Count} values for {nodes.Count} nodes; distances unknown");
+                nodes[i] = n with { Distances = [] };
+            }
+        }
+
         return nodes;
     }
 
@@ -48,8 +60,13 @@ public static class NodeReader
     {
         string dir = Directory + "/node" + id.ToString(CultureInfo.InvariantCulture);
         CpuSet cpus = CpuSet.Empty;
-        string? cpulist = root.ReadAttribute(dir + "/cpulist", warnings);
-        if (cpulist is not null)
+        int warned = warnings.Items.Count;
+        string? cpulist = root.ReadList(dir + "/cpulist", warnings);
+        if (cpulist is null && warnings.Items.Count == warned)
+        {
+            warnings.Add(SysfsRoot.DisplayPath(dir + "/cpulist"), null, $"node{id} has no cpulist (not a node directory?); its CPUs are unknown");
+        }
+        else if (cpulist is not null)
         {
             if (CpuSet.TryParse(cpulist, out CpuSet? set, out string? error))
             {
@@ -64,13 +81,18 @@ public static class NodeReader
         long total = 0;
         long free = 0;
         // MemFree changes all the time, MemTotal only with memory hotplug: only the MemTotal line counts as a change.
+        // A node whose memory is unknown reports 0 (left out of the memory a lease can take), with a warning.
+        warned = warnings.Items.Count;
         string? meminfo = root.ReadMeminfo(dir + "/meminfo", warnings);
-        if (meminfo is not null)
+        if (meminfo is null && warnings.Items.Count == warned)
         {
-            if (!TryParseMeminfo(meminfo, out total, out free, out string? error))
-            {
-                warnings.Add(SysfsRoot.DisplayPath(dir + "/meminfo"), meminfo, error!);
-            }
+            warnings.Add(SysfsRoot.DisplayPath(dir + "/meminfo"), null, $"node{id} has no meminfo; its memory is unknown (reported as 0)");
+        }
+        else if (meminfo is not null && !TryParseMeminfo(meminfo, out total, out free, out string? error))
+        {
+            total = 0;
+            free = 0;
+            warnings.Add(SysfsRoot.DisplayPath(dir + "/meminfo"), meminfo, error! + $"; node{id}'s memory is unknown (reported as 0)");
         }
 
         IReadOnlyList<int> distances = [];

@@ -49,6 +49,34 @@ public static class PciDeviceReader
         }
 
         devices.Sort(static (a, b) => a.Address.CompareTo(b.Address));
+        return WithGpuLinks(devices);
+    }
+
+    /// <summary>
+    /// Marks the other functions of a GPU's device (<see cref="PciDevice.SharesGpuLink"/>: the HD-audio function, the
+    /// USB-C controller of some boards): they report the one link of their device, which the GPU slows down while idle,
+    /// so a slow link there is no more a fault than on the GPU. <paramref name="devices"/> is sorted by address.
+    /// </summary>
+    internal static List<PciDevice> WithGpuLinks(List<PciDevice> devices)
+    {
+        HashSet<PciAddress>? gpuSlots = null;
+        foreach (PciDevice d in devices)
+        {
+            if (d.Kind == DeviceKind.Gpu)
+            {
+                (gpuSlots ??= []).Add(d.Address with { Function = 0 });
+            }
+        }
+
+        for (int i = 0; gpuSlots is not null && i < devices.Count; i++)
+        {
+            PciDevice d = devices[i];
+            if (d.Kind != DeviceKind.Gpu && d.Link is not null && gpuSlots.Contains(d.Address with { Function = 0 }))
+            {
+                devices[i] = d with { SharesGpuLink = true };
+            }
+        }
+
         return devices;
     }
 
@@ -128,16 +156,32 @@ public static class PciDeviceReader
             Kind = PciIds.Classify(vendor, device, classCode),
             ModelName = PciIds.ModelName(vendor, device),
             Driver = d.ReadLinkName("driver", warnings),
-            DriverOverride = ParseDriverOverride(d.ReadAttribute("driver_override", warnings)),
+            DriverOverride = ParseDriverOverride(Printable(d, "driver_override", address, warnings)),
             NumaNode = NumaNode(d, address, warnings),
             LocalCpus = LocalCpus(d, address, warnings),
             Link = Link(d, address, warnings),
-            ResetMethods = ParseResetMethods(d.ReadAttribute("reset_method", warnings)),
+            ResetMethods = ParseResetMethods(Printable(d, "reset_method", address, warnings)),
             IommuGroup = IommuGroup(d, address, warnings),
             Sriov = Sriov(d, address, warnings),
             PhysicalFunction = PhysicalFunction(d, warnings),
             UpstreamBridges = ParseUpstreamBridges(dir, address),
         };
+    }
+
+    /// <summary>
+    /// A text attribute (a driver or method name), or null with a warning when it holds control characters or NUL: the
+    /// kernel never writes those there, and passed on they would reach logs, JSON and shells.
+    /// </summary>
+    private static string? Printable(SysfsDirectory d, string attribute, PciAddress address, DiscoveryWarnings warnings)
+    {
+        string? raw = d.ReadAttribute(attribute, warnings);
+        if (raw is null || !raw.AsSpan().ContainsAnyInRange('\0', '\x1f') && !raw.Contains('\x7f', StringComparison.Ordinal))
+        {
+            return raw;
+        }
+
+        warnings.Add(d.DisplayPath(attribute), raw, $"{attribute} of {address} holds control characters; ignored");
+        return null;
     }
 
     /// <summary><c>driver_override</c>: "(null)" or empty means none.</summary>
@@ -157,7 +201,8 @@ public static class PciDeviceReader
         var bridges = new List<PciAddress>();
         foreach (string part in deviceDirectory.Split('/'))
         {
-            if (part.Length == 12 && PciAddress.TryParse(part, out PciAddress a) && a != self)
+            // Only the full form (4 to 8 domain digits) names a device directory.
+            if (part.Length >= 12 && PciAddress.TryParse(part, out PciAddress a) && a != self)
             {
                 bridges.Add(a);
             }
@@ -203,7 +248,7 @@ public static class PciDeviceReader
 
     private static CpuSet? LocalCpus(SysfsDirectory d, PciAddress address, DiscoveryWarnings warnings)
     {
-        string? raw = d.ReadAttribute("local_cpulist", warnings);
+        string? raw = d.ReadList("local_cpulist", warnings);
         if (raw is null)
         {
             return null;
@@ -293,12 +338,11 @@ public static class PciDeviceReader
             return null;
         }
 
-        long num = 0;
+        long? num = 0;
         string? numRaw = d.ReadAttribute("sriov_numvfs", warnings);
-        if (numRaw is not null && !AttributeParsers.TryParseInt(numRaw, 0, total, out num, out error))
+        if (numRaw is not null)
         {
-            warnings.Add(d.DisplayPath("sriov_numvfs"), numRaw, $"failed to parse sriov_numvfs for {address}: {error}");
-            num = 0;
+            num = AttributeParsers.TryParseInt(numRaw, 0, total, out long n, out error) ? n : null;
         }
 
         bool? autoprobe = null;
@@ -312,14 +356,33 @@ public static class PciDeviceReader
             warnings.Add(d.DisplayPath("sriov_drivers_autoprobe"), apRaw, $"failed to parse sriov_drivers_autoprobe for {address}: expected 0 or 1");
         }
 
+        // The virtfnN links, up to the first missing one (at most sriov_totalvfs of them): what the kernel created, to
+        // check the count against, and to count when the count itself is damaged.
         var vfs = new List<PciAddress>();
-        for (int i = 0; i < num; i++)
+        int links = 0;
+        for (int i = 0; i <= total; i++)
         {
             string? vf = d.ReadLinkName("virtfn" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), warnings);
-            if (vf is not null && PciAddress.TryParse(vf, out PciAddress a))
+            if (vf is null)
+            {
+                break;
+            }
+
+            links++;
+            if (PciAddress.TryParse(vf, out PciAddress a))
             {
                 vfs.Add(a);
             }
+        }
+
+        if (num is null)
+        {
+            warnings.Add(d.DisplayPath("sriov_numvfs"), numRaw, $"failed to parse sriov_numvfs for {address}: {error}; VF count unknown, {links} virtfn links counted instead");
+            num = links;
+        }
+        else if (num != links)
+        {
+            warnings.Add(d.DisplayPath("sriov_numvfs"), numRaw, $"sriov_numvfs of {address} is {num} but {links} virtfn links are present");
         }
 
         return new SriovInfo((int)total, (int)num, autoprobe, vfs);

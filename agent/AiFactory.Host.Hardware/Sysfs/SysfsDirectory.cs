@@ -39,6 +39,10 @@ internal sealed class SysfsDirectory : IDisposable
     public string? ReadAttribute(string name, DiscoveryWarnings warnings, bool changesConstantly = false) =>
         MayHave(name) ? _root.ReadAttribute(_location, name, warnings, changesConstantly, _record) : null;
 
+    /// <summary>Reads the CPU list <paramref name="name"/>; see <see cref="SysfsRoot.ReadList(string, DiscoveryWarnings)"/>.</summary>
+    public string? ReadList(string name, DiscoveryWarnings warnings) =>
+        MayHave(name) ? _root.ReadList(_location, name, warnings, _record) : null;
+
     /// <summary>Resolves the link <paramref name="name"/>; see <see cref="SysfsRoot.ResolveLink(string, DiscoveryWarnings)"/>.</summary>
     public string? ResolveLink(string name, DiscoveryWarnings warnings) =>
         MayHave(name) ? _root.ResolveLink(_location, name, warnings, _record) : null;

@@ -7,17 +7,30 @@ namespace AiFactory.Host.Hardware.Sysfs;
 
 /// <summary>
 /// One bounded read of a small kernel attribute file. sysfs attributes are at most one page and are produced whole
-/// by the kernel on the first read, so a single <c>read(2)</c> of <see cref="MaxSize"/> bytes gets all of it. We do
-/// not loop or retry on EAGAIN (a retrying API could spin forever on a FIFO or a misbehaving driver attribute);
-/// a read that fails is reported, not repeated. The file is opened with O_NONBLOCK so that a FIFO or a character
+/// by the kernel on the first read, so a single <c>read(2)</c> gets all of it; the caller's buffer is one byte longer
+/// than the largest value it accepts, so that a value that fills it is known to be too long (a damaged tree, a
+/// 100 MB file) instead of being cut off silently. CPU lists are the exception: since Linux 5.17 they are binary
+/// attributes that may exceed a page and come one page per <c>read(2)</c>, so a buffer longer than a page is filled by
+/// further reads while each returns a whole page (<see cref="MaxListSize"/> bounds them). We never retry on EAGAIN (a
+/// retrying API could spin forever on a FIFO or a misbehaving driver attribute); a read that fails is reported, not
+/// repeated. The file is opened with O_NONBLOCK so that a FIFO or a character
 /// device in a (fixture) tree cannot hang discovery. Paths are relative to an open directory (<c>openat</c>), so a
 /// device's attributes cost one short path lookup each instead of a walk from <c>/</c>.
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe class SysfsFile
 {
-    /// <summary>The largest attribute read: one page.</summary>
+    /// <summary>The largest attribute accepted: one page. Reads ask for one byte more to tell a longer file.</summary>
     public const int MaxSize = 4096;
+
+    /// <summary>
+    /// The largest CPU list accepted (<c>cpulist</c>, <c>local_cpulist</c>, <c>*_cpus_list</c>, <c>online</c>): since
+    /// Linux 5.17 these may exceed a page (a list of 8192 sparse CPU ids needs about 40 KiB).
+    /// </summary>
+    public const int MaxListSize = 64 * 1024;
+
+    /// <summary>What one <c>read(2)</c> of a binary sysfs attribute returns at most: a page.</summary>
+    private const int PageSize = 4096;
 
     /// <summary>The longest path handled (PATH_MAX, with its NUL).</summary>
     public const int MaxPath = 4096;
@@ -54,8 +67,8 @@ internal static unsafe class SysfsFile
     public static bool IsMissing(int errno) => errno is ENOENT or ENOTDIR;
 
     /// <summary>
-    /// Reads at most <see cref="MaxSize"/> bytes of <paramref name="nullTerminatedPath"/> into <paramref name="buffer"/> with
-    /// one read. Returns the number of bytes, or -1 with <paramref name="status"/> and <paramref name="errno"/> saying why.
+    /// Reads at most <paramref name="buffer"/>'s length of <paramref name="nullTerminatedPath"/> into it: one read, or
+    /// for a buffer longer than a page as many as it takes (see the class). Returns the number of bytes, or -1 with <paramref name="status"/> and <paramref name="errno"/> saying why.
     /// </summary>
     public static int Read(ReadOnlySpan<byte> nullTerminatedPath, Span<byte> buffer, out Status status, out int errno) =>
         ReadAt(Libc.AT_FDCWD, nullTerminatedPath, buffer, out status, out errno);
@@ -79,8 +92,9 @@ internal static unsafe class SysfsFile
     }
 
     /// <summary>
-    /// As <see cref="ReadAt"/> for a file already opened with <see cref="FileFlags"/>: reads once and closes it. A
-    /// negative <paramref name="fd"/> reports <paramref name="openErrno"/>.
+    /// As <see cref="ReadAt"/> for a file already opened with <see cref="FileFlags"/>: reads and closes it. A
+    /// negative <paramref name="fd"/> reports <paramref name="openErrno"/>. The result equals the buffer's length when
+    /// the file is at least that long.
     /// </summary>
     public static int ReadOpened(int fd, int openErrno, Span<byte> buffer, out Status status, out int errno)
     {
@@ -93,9 +107,25 @@ internal static unsafe class SysfsFile
         }
 
         nint n;
+        int total = 0;
         fixed (byte* b = buffer)
         {
-            n = Libc.Read(fd, b, Math.Min(buffer.Length, MaxSize));
+            n = Libc.Read(fd, b, buffer.Length);
+            if (n > 0)
+            {
+                total = (int)n;
+            }
+
+            // Only a buffer longer than a page reads on, and only while each read returns a whole page (a binary
+            // attribute's chunk) and there is room: a short read is the end of the file. Bounded by the buffer.
+            while (n >= PageSize && buffer.Length > MaxSize + 1 && total < buffer.Length)
+            {
+                n = Libc.Read(fd, b + total, buffer.Length - total);
+                if (n > 0)
+                {
+                    total += (int)n;
+                }
+            }
         }
 
         if (n < 0)
@@ -105,7 +135,7 @@ internal static unsafe class SysfsFile
 
         _ = Libc.Close(fd);
         status = n < 0 ? Status.Unreadable : Status.Ok;
-        return (int)n;
+        return n < 0 ? -1 : total;
     }
 
     /// <summary>

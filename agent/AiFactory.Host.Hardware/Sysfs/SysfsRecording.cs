@@ -41,6 +41,9 @@ internal sealed class SysfsRecording
 
         /// <summary>A meminfo file of which only the MemTotal line counts (MemFree and the rest change all the time).</summary>
         MemTotal,
+
+        /// <summary>A CPU list, read with the larger limit (<see cref="SysfsFile.MaxListSize"/>).</summary>
+        ListFile,
     }
 
     /// <summary>The hash of everything recorded, as it was read.</summary>
@@ -106,7 +109,8 @@ internal sealed class SysfsRecording
     public ulong Replay()
     {
         ulong total = 0;
-        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
+        // Each file is read with the limit discovery read it with (one byte over it), so that the same file hashes the same.
+        Span<byte> buffer = stackalloc byte[SysfsFile.MaxListSize + 1];
         foreach (RecordedDirectory d in _directories)
         {
             // A descriptor costs an open and a close: worth it for a listing or a device's worth of attributes;
@@ -124,9 +128,10 @@ internal sealed class SysfsRecording
             {
                 ulong h = item.Kind switch
                 {
-                    Kind.File or Kind.MemTotal => HashFile(dir, _paths, item, buffer),
-                    Kind.Link => HashLink(dir, _paths, item.Name, buffer),
-                    _ => HashListing(dir, buffer, ref listed),
+                    Kind.File or Kind.MemTotal => HashFile(dir, _paths, item, buffer[..(SysfsFile.MaxSize + 1)]),
+                    Kind.ListFile => HashFile(dir, _paths, item, buffer),
+                    Kind.Link => HashLink(dir, _paths, item.Name, buffer[..SysfsFile.MaxPath]),
+                    _ => HashListing(dir, buffer[..SysfsFile.MaxSize], ref listed),
                 };
                 total += Mix(h, item.Position);
             }

@@ -99,6 +99,17 @@ public sealed class SysfsRoot
     }
 
     /// <summary>
+    /// Reads a CPU list attribute (<c>cpulist</c>, <c>local_cpulist</c>, <c>*_cpus_list</c>, <c>online</c>) like
+    /// <see cref="ReadAttribute(string, DiscoveryWarnings, bool)"/>, accepting up to <see cref="SysfsFile.MaxListSize"/>
+    /// bytes: since Linux 5.17 such a list may exceed a page.
+    /// </summary>
+    public string? ReadList(string relative, DiscoveryWarnings warnings)
+    {
+        (string directory, string name) = Split(relative);
+        return Read(new DirectoryLocation(-1, 0, directory), name, warnings, SysfsRecording.Kind.ListFile, null);
+    }
+
+    /// <summary>
     /// Reads a meminfo file (a NUMA node's <c>meminfo</c>) like <see cref="ReadAttribute(string, DiscoveryWarnings, bool)"/>,
     /// but only its MemTotal line counts for the change check: MemFree and the rest change all the time, MemTotal only
     /// with memory hotplug, which is a change of the inventory.
@@ -196,10 +207,19 @@ public sealed class SysfsRoot
     internal string? ReadAttribute(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, bool changesConstantly, SysfsRecording.RecordedDirectory? record) =>
         Read(directory, name, warnings, changesConstantly ? null : SysfsRecording.Kind.File, record);
 
-    /// <summary>Reads <paramref name="name"/> in <paramref name="directory"/>, recording it as <paramref name="recordAs"/> (null: not at all).</summary>
+    /// <summary>Reads the CPU list <paramref name="name"/> in <paramref name="directory"/>; see <see cref="ReadList(string, DiscoveryWarnings)"/>.</summary>
+    internal string? ReadList(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, SysfsRecording.RecordedDirectory? record) =>
+        Read(directory, name, warnings, SysfsRecording.Kind.ListFile, record);
+
+    /// <summary>
+    /// Reads <paramref name="name"/> in <paramref name="directory"/>, recording it as <paramref name="recordAs"/> (null: not at
+    /// all). A file longer than the limit (<see cref="SysfsFile.MaxListSize"/> for <see cref="SysfsRecording.Kind.ListFile"/>,
+    /// else <see cref="SysfsFile.MaxSize"/>) is null with a warning, never cut off.
+    /// </summary>
     private string? Read(in DirectoryLocation directory, string name, DiscoveryWarnings warnings, SysfsRecording.Kind? recordAs, SysfsRecording.RecordedDirectory? record)
     {
-        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
+        int limit = recordAs == SysfsRecording.Kind.ListFile ? SysfsFile.MaxListSize : SysfsFile.MaxSize;
+        Span<byte> buffer = limit == SysfsFile.MaxSize ? stackalloc byte[SysfsFile.MaxSize + 1] : stackalloc byte[SysfsFile.MaxListSize + 1];
         int n = directory.ReadFile(_paths, name, buffer, out SysfsFile.Status status, out int errno);
         if (_recording is not null && recordAs is { } kind)
         {
@@ -214,6 +234,12 @@ public sealed class SysfsRoot
         if (status != SysfsFile.Status.Ok)
         {
             warnings.Add(DisplayPath(directory.Relative + "/" + name), null, $"cannot read: {SysfsFile.ErrnoName(errno)}");
+            return null;
+        }
+
+        if (n > limit)
+        {
+            warnings.Add(DisplayPath(directory.Relative + "/" + name), Encoding.UTF8.GetString(buffer[..80]), $"longer than {limit} bytes; ignored");
             return null;
         }
 

@@ -5,8 +5,10 @@ namespace AiFactory.Host.Model.Pci;
 
 /// <summary>
 /// A PCI function address in the kernel's form <c>dddd:bb:dd.f</c> (domain, bus, device, function), e.g. <c>0000:41:00.0</c>.
-/// Parsing is strict: anything else (a path, "../", extra characters) is refused, so an address is always safe to
-/// use as a sysfs directory name.
+/// The domain has at least four hex digits and more when it needs them: Intel VMD puts its NVMe drives in domains from
+/// <c>10000</c> (<c>10000:01:00.0</c>), so 4 to 8 digits are accepted, up to <see cref="MaxDomain"/> (the kernel's domain
+/// is an <c>int</c>). Parsing is strict: anything else (a path, "../", extra characters) is refused, so an address is
+/// always safe to use as a sysfs directory name.
 /// </summary>
 public readonly record struct PciAddress(int Domain, byte Bus, byte Device, byte Function) : IComparable<PciAddress>
 {
@@ -16,7 +18,10 @@ public readonly record struct PciAddress(int Domain, byte Bus, byte Device, byte
             ? address
             : throw new FormatException($"invalid PCI address \"{value}\": expected dddd:bb:dd.f, e.g. 0000:41:00.0");
 
-    /// <summary>Parses <c>dddd:bb:dd.f</c> or <c>bb:dd.f</c>; false for anything else.</summary>
+    /// <summary>The largest domain accepted: the kernel numbers domains with an <c>int</c>.</summary>
+    public const int MaxDomain = int.MaxValue;
+
+    /// <summary>Parses <c>dddd:bb:dd.f</c> (4 to 8 domain digits) or <c>bb:dd.f</c>; false for anything else.</summary>
     public static bool TryParse([NotNullWhen(true)] string? value, out PciAddress address)
     {
         address = default;
@@ -27,14 +32,15 @@ public readonly record struct PciAddress(int Domain, byte Bus, byte Device, byte
 
         ReadOnlySpan<char> s = value.AsSpan();
         int domain = 0;
-        if (s.Length == 12)
+        if (s.Length is >= 12 and <= 16)
         {
-            if (s[4] != ':' || !TryHex(s[..4], out domain))
+            int digits = s.Length - 8;
+            if (s[digits] != ':' || !TryHex(s[..digits], out domain))
             {
                 return false;
             }
 
-            s = s[5..];
+            s = s[(digits + 1)..];
         }
 
         if (s.Length != 7 || s[2] != ':' || s[5] != '.')
@@ -67,10 +73,17 @@ public readonly record struct PciAddress(int Domain, byte Bus, byte Device, byte
             }
         }
 
-        return int.TryParse(s, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
+        // Parsed as unsigned: "ffffffff" as an int would be -1.
+        if (!uint.TryParse(s, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out uint v) || v > MaxDomain)
+        {
+            return false;
+        }
+
+        value = (int)v;
+        return true;
     }
 
-    /// <summary>The kernel's form, lower-case hex: <c>0000:41:00.0</c>.</summary>
+    /// <summary>The kernel's form, lower-case hex: <c>0000:41:00.0</c>, <c>10000:01:00.0</c> (at least four domain digits).</summary>
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"{Domain:x4}:{Bus:x2}:{Device:x2}.{Function:x1}");
 
@@ -87,7 +100,7 @@ public readonly record struct PciAddress(int Domain, byte Bus, byte Device, byte
             return false;
         }
 
-        if (!TryHex(value.AsSpan(0, 8), out int domain) || domain > 0xffff)
+        if (!TryHex(value.AsSpan(0, 8), out int domain))
         {
             return false;
         }

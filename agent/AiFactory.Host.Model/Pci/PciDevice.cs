@@ -77,10 +77,17 @@ public sealed record PciDevice
     public bool FacesUpstream => Kind != DeviceKind.Bridge || UpstreamBridges.Count % 2 == 1;
 
     /// <summary>
-    /// True when the link runs slower than both ends allow for a reason other than power saving. GPUs drop their PCIe
-    /// speed (generation) while idle and raise it under load, so their speed is left out; see <see cref="PcieLink.IsSpeedReduced"/>.
+    /// True for another function of a GPU's device (same domain, bus and device; the HD-audio function, a USB-C
+    /// controller): it reports the same link as the GPU, which the GPU slows down while idle. Set by discovery.
     /// </summary>
-    public bool LowersLinkSpeedWhenIdle => Kind == DeviceKind.Gpu;
+    public bool SharesGpuLink { get; init; }
+
+    /// <summary>
+    /// True when the link may run slower than both ends allow for power saving. GPUs drop their PCIe speed (generation)
+    /// while idle and raise it under load, and so does the link of the other functions of their device
+    /// (<see cref="SharesGpuLink"/>), so their speed is left out; see <see cref="PcieLink.IsSpeedReduced"/>.
+    /// </summary>
+    public bool LowersLinkSpeedWhenIdle => Kind == DeviceKind.Gpu || SharesGpuLink;
 
     /// <summary>
     /// The link is degraded: fewer lanes than both ends support (a lost lane is a fault whatever the load), or, for a

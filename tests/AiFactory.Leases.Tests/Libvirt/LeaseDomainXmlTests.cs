@@ -59,6 +59,16 @@ public sealed class LeaseDomainXmlTests
     }
 
     [Fact]
+    public void A_passthrough_in_a_vmd_domain_above_ffff_is_read_as_libvirt_reads_it()
+    {
+        // libvirt's schema takes a 32-bit PCI domain (pciDomain is uint32): Intel VMD puts NVMe drives in 10000 and up.
+        XDocument doc = Domain("<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x10000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>");
+
+        Assert.Equal(["10000:01:00.0"], LeaseDomainXml.Hostdevs(doc));
+        Assert.Equal("10000:01:00.0", Assert.Single(LeaseDomainXml.PciPassthroughs(doc.Root!)).Address.ToString());
+    }
+
+    [Fact]
     public void A_source_address_in_octal_is_read_as_libvirt_reads_it()
     {
         LeasePlan plan = OneGpuOneVf(out string gpu, out _);
