@@ -82,8 +82,15 @@ public sealed class FakeNvmlTests
 
         MigProfileTable table = MigReader.ReadProfiles(api, api.GetDevice(0));
 
+        // Asked for by index (0, 7, 9, 1, 2, 3, 4), known by id afterwards: the ids a real H100 80GB reports.
         Assert.Equal(["1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"], table.Profiles.Select(p => p.Name));
+        Assert.Equal([19u, 20, 15, 14, 9, 5, 0], table.Profiles.Select(p => p.Id));
+        // Each profile's placements are its own (asked for by id, not by index: index 0 is id 0's neighbour 7g.80gb).
+        Assert.Equal([0u, 1, 2, 3, 4, 5, 6], table.Find("1g.10gb")!.Placements.Select(p => p.Start));
+        Assert.Equal([0u, 2, 4, 6], table.Find("1g.20gb")!.Placements.Select(p => p.Start));
         Assert.Equal([0u, 2, 4], table.Find("2g.20gb")!.Placements.Select(p => p.Start));
+        Assert.Equal([0u, 4], table.Find("3g.40gb")!.Placements.Select(p => p.Start));
+        Assert.Equal([(0u, 8u)], table.Find("7g.80gb")!.Placements.Select(p => (p.Start, p.Size)));
         Assert.Equal(7u, table.ComputeSlices);
         Assert.Equal(8u, table.MemorySlices);
     }

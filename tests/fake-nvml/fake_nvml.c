@@ -46,7 +46,7 @@
 #define MAX_COUNTERS 96
 
 struct profile {
-    unsigned int id, sliceCount, instanceCount, sm, ce, dec, enc, jpeg, ofa, p2p;
+    unsigned int index, id, sliceCount, instanceCount, sm, ce, dec, enc, jpeg, ofa, p2p;
     unsigned long long memMB;
     char name[96];
     int nplace;
@@ -190,6 +190,9 @@ static void load_table(struct table *t, const char *name, const jnode *j)
         const jnode *pj = profs->items[i];
         struct profile *p = &t->prof[t->nprof++];
         p->id = (unsigned)json_num(pj, "id", 0);
+        /* The index (NVML_GPU_INSTANCE_PROFILE_*) that nvmlDeviceGetGpuInstanceProfileInfo takes; every other call
+           takes the id it returns. Real drivers number them differently (1g.10gb: index 0, id 19). */
+        p->index = (unsigned)json_num(pj, "index", p->id);
         copy_str(p->name, sizeof p->name, json_str(pj, "name", ""));
         p->sliceCount = (unsigned)json_num(pj, "sliceCount", 1);
         p->instanceCount = (unsigned)json_num(pj, "instanceCount", 1);
@@ -460,6 +463,14 @@ static const struct profile *find_profile(const struct fake_device *d, unsigned 
     if (!d->table) return NULL;
     for (int i = 0; i < d->table->nprof; i++)
         if (d->table->prof[i].id == id) return &d->table->prof[i];
+    return NULL;
+}
+
+static const struct profile *find_profile_by_index(const struct fake_device *d, unsigned index)
+{
+    if (!d->table) return NULL;
+    for (int i = 0; i < d->table->nprof; i++)
+        if (d->table->prof[i].index == index) return &d->table->prof[i];
     return NULL;
 }
 
@@ -820,7 +831,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t d, unsigne
 {
     COUNT(); DEVICE_CALL(d);
     if (!d->migCapable) return NVML_ERROR_NOT_SUPPORTED;
-    const struct profile *p = find_profile(d, profile);
+    const struct profile *p = find_profile_by_index(d, profile);
     if (!p) return NVML_ERROR_NOT_SUPPORTED;
     if (info->version == nvmlGpuInstanceProfileInfo_v3) {
         nvmlGpuInstanceProfileInfo_v3_t *v3 = (nvmlGpuInstanceProfileInfo_v3_t *)info;
@@ -845,7 +856,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(nvmlDevice_t d
     COUNT(); DEVICE_CALL(d);
     if (!d->migCapable) return NVML_ERROR_NOT_SUPPORTED;
     const struct profile *p = find_profile(d, profileId);
-    if (!p) return NVML_ERROR_NOT_SUPPORTED;
+    if (!p) return NVML_ERROR_INVALID_ARGUMENT; /* as a real H100 answers an id no profile has (driver 580.159.04) */
     if (!placements) { *count = (unsigned)p->nplace; return NVML_SUCCESS; }
     if (*count < (unsigned)p->nplace) { *count = (unsigned)p->nplace; return NVML_ERROR_INSUFFICIENT_SIZE; }
     for (int i = 0; i < p->nplace; i++) placements[i] = p->place[i];

@@ -11,8 +11,8 @@ internal sealed partial class MeteredNvml
     public NvmlReturn SetMigMode(NvmlDevice device, bool enabled)
         => Metered((device, enabled), static (nvml, a) => nvml.SetMigMode(a.device, a.enabled));
 
-    public NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileId)
-        => Metered((device, profileId), static (nvml, a) => nvml.GetGpuInstanceProfile(a.device, a.profileId));
+    public NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileIndex)
+        => Metered((device, profileIndex), static (nvml, a) => nvml.GetGpuInstanceProfile(a.device, a.profileIndex));
 
     public IReadOnlyList<NvmlPlacement> GetPossiblePlacements(NvmlDevice device, uint profileId)
         => Metered((device, profileId), static (nvml, a) => nvml.GetPossiblePlacements(a.device, a.profileId));
@@ -32,8 +32,8 @@ internal sealed partial class MeteredNvml
     public NvmlGpuInstanceInfo GetGpuInstanceInfo(NvmlGpuInstance instance)
         => Metered(instance, static (nvml, a) => nvml.GetGpuInstanceInfo(a));
 
-    public NvmlComputeInstanceProfile? GetComputeInstanceProfile(NvmlGpuInstance instance, uint profileId)
-        => Metered((instance, profileId), static (nvml, a) => nvml.GetComputeInstanceProfile(a.instance, a.profileId));
+    public NvmlComputeInstanceProfile? GetComputeInstanceProfile(NvmlGpuInstance instance, uint profileIndex)
+        => Metered((instance, profileIndex), static (nvml, a) => nvml.GetComputeInstanceProfile(a.instance, a.profileIndex));
 
     public NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId)
         => Metered((instance, profileId), static (nvml, a) => nvml.CreateComputeInstance(a.instance, a.profileId));

@@ -356,12 +356,13 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
 
     private static uint? FullComputeProfile(INvml api, NvmlGpuInstance gi, MigProfile profile)
     {
-        for (uint id = 0; id < 0x10; id++)
+        // Asked for by index (NVML_COMPUTE_INSTANCE_PROFILE_*); created by the id NVML answers with.
+        for (uint index = 0; index < 0x10; index++)
         {
-            NvmlComputeInstanceProfile? ci = api.GetComputeInstanceProfile(gi, id);
+            NvmlComputeInstanceProfile? ci = api.GetComputeInstanceProfile(gi, index);
             if (ci is not null && ci.SliceCount == profile.SliceCount)
             {
-                return id;
+                return ci.Id;
             }
         }
 

@@ -6,24 +6,28 @@ namespace AiFactory.Agent.Gpu;
 /// <summary>Reads a GPU's MIG profile table and existing instances from NVML.</summary>
 internal static class MigReader
 {
-    /// <summary>NVML_GPU_INSTANCE_PROFILE_COUNT in the nvml.h the agent was written against; ids above are probed too.</summary>
-    private const uint ProfileIdLimit = 0x20;
+    /// <summary>NVML_GPU_INSTANCE_PROFILE_COUNT in the nvml.h the agent was written against; indexes above are probed too.</summary>
+    private const uint ProfileIndexLimit = 0x20;
 
-    /// <summary>Compute instance profile ids (NVML_COMPUTE_INSTANCE_PROFILE_*), probed for existing instances.</summary>
-    private const uint ComputeProfileIdLimit = 0x10;
+    /// <summary>Compute instance profile indexes (NVML_COMPUTE_INSTANCE_PROFILE_*), probed for existing instances.</summary>
+    private const uint ComputeProfileIndexLimit = 0x10;
 
+    /// <summary>
+    /// The profile table. NVML asks for a profile by its index (NVML_GPU_INSTANCE_PROFILE_1_SLICE = 0, ...) and
+    /// answers with its id, which every other MIG call takes: on a real H100 1g.10gb is index 0, id 19.
+    /// </summary>
     public static MigProfileTable ReadProfiles(INvml nvml, NvmlDevice device)
     {
         var profiles = new List<MigProfile>();
-        for (uint id = 0; id < ProfileIdLimit; id++)
+        for (uint index = 0; index < ProfileIndexLimit; index++)
         {
-            NvmlGpuInstanceProfile? p = nvml.GetGpuInstanceProfile(device, id);
+            NvmlGpuInstanceProfile? p = nvml.GetGpuInstanceProfile(device, index);
             if (p is null)
             {
                 continue;
             }
 
-            IReadOnlyList<NvmlPlacement> placements = nvml.GetPossiblePlacements(device, id);
+            IReadOnlyList<NvmlPlacement> placements = nvml.GetPossiblePlacements(device, p.Id);
             profiles.Add(new MigProfile(p.Id, p.Name, p.SliceCount, p.MemorySizeMB, p.InstanceCount, [.. placements.Select(x => new MigPlacement(x.Start, x.Size))]));
         }
 
@@ -77,11 +81,11 @@ internal static class MigReader
             if (!_byGpuProfile.TryGetValue(gpuInstanceProfile, out var supported))
             {
                 var list = new List<(uint, string)>();
-                for (uint id = 0; id < ComputeProfileIdLimit; id++)
+                for (uint index = 0; index < ComputeProfileIndexLimit; index++)
                 {
-                    if (nvml.GetComputeInstanceProfile(gi, id) is { } p)
+                    if (nvml.GetComputeInstanceProfile(gi, index) is { } p)
                     {
-                        list.Add((id, p.Name));
+                        list.Add((p.Id, p.Name));
                     }
                 }
 

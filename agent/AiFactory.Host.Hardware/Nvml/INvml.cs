@@ -71,7 +71,12 @@ public interface INvml
     /// <summary>Asks for a MIG mode; returns the activation status (Success, ResetRequired, InUse).</summary>
     NvmlReturn SetMigMode(NvmlDevice device, bool enabled);
 
-    NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileId);
+    /// <summary>
+    /// A GPU instance profile by its index (NVML_GPU_INSTANCE_PROFILE_*), or null where the GPU has none at that index.
+    /// The profile's <see cref="NvmlGpuInstanceProfile.Id"/> is what every other MIG call takes; the two differ on real
+    /// drivers (H100: 1g.10gb is index 0, id 19).
+    /// </summary>
+    NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileIndex);
 
     IReadOnlyList<NvmlPlacement> GetPossiblePlacements(NvmlDevice device, uint profileId);
 
@@ -85,7 +90,8 @@ public interface INvml
 
     NvmlGpuInstanceInfo GetGpuInstanceInfo(NvmlGpuInstance instance);
 
-    NvmlComputeInstanceProfile? GetComputeInstanceProfile(NvmlGpuInstance instance, uint profileId);
+    /// <summary>A compute instance profile by its index (NVML_COMPUTE_INSTANCE_PROFILE_*); create by its Id.</summary>
+    NvmlComputeInstanceProfile? GetComputeInstanceProfile(NvmlGpuInstance instance, uint profileIndex);
 
     NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId);
 

@@ -271,10 +271,10 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
         return activation;
     }
 
-    public NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileId)
+    public NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileIndex)
     {
         var info = new GpuInstanceProfileInfoV3 { Version = StructVersion<GpuInstanceProfileInfoV3>(3) };
-        NvmlReturn rc = DeviceGetGpuInstanceProfileInfoV(device.Handle, profileId, &info);
+        NvmlReturn rc = DeviceGetGpuInstanceProfileInfoV(device.Handle, profileIndex, &info);
         if (rc is NvmlReturn.NotSupported or NvmlReturn.InvalidArgument)
         {
             return null;
@@ -343,10 +343,10 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
         return new NvmlGpuInstanceInfo(info.Id, info.ProfileId, new NvmlPlacement(info.Placement.Start, info.Placement.Size));
     }
 
-    public NvmlComputeInstanceProfile? GetComputeInstanceProfile(NvmlGpuInstance instance, uint profileId)
+    public NvmlComputeInstanceProfile? GetComputeInstanceProfile(NvmlGpuInstance instance, uint profileIndex)
     {
         var info = new ComputeInstanceProfileInfoV2 { Version = StructVersion<ComputeInstanceProfileInfoV2>(2) };
-        NvmlReturn rc = GpuInstanceGetComputeInstanceProfileInfoV(instance.Handle, profileId, 0, &info);
+        NvmlReturn rc = GpuInstanceGetComputeInstanceProfileInfoV(instance.Handle, profileIndex, 0, &info);
         if (rc is NvmlReturn.NotSupported or NvmlReturn.InvalidArgument)
         {
             return null;

@@ -14,7 +14,7 @@ public sealed class FakeNvmlSpecs
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
-    /// <summary>The fake NVML's MIG state file: every GPU in MIG mode with 7 × 1g.10gb (profile 0), GPU instance ids 7–13.</summary>
+    /// <summary>The fake NVML's MIG state file: every GPU in MIG mode with 7 × 1g.10gb (profile id 19), GPU instance ids 7–13.</summary>
     private static string AllOneGTenGb()
     {
         var sb = new StringBuilder();
@@ -23,7 +23,7 @@ public sealed class FakeNvmlSpecs
             sb.Append(CultureInfo.InvariantCulture, $"mode {gpu} 1 1\n");
             for (int slot = 0; slot < 7; slot++)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"gi {gpu} {7 + slot} 0 {slot} 1\n");
+                sb.Append(CultureInfo.InvariantCulture, $"gi {gpu} {7 + slot} 19 {slot} 1\n");
                 sb.Append(CultureInfo.InvariantCulture, $"ci {gpu} {7 + slot} 0 0 0 1\n");
             }
         }

@@ -10,15 +10,19 @@ import json, os
 ROOT = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(ROOT, "..", "..", ".."))
 
-# (nvml profile id, compute slices, name index, instance count, placements, memory eighths)
+# (profile index, profile id, compute slices, name pattern, instance count, placements, memory eighths).
+# The index is what nvmlDeviceGetGpuInstanceProfileInfo takes (NVML_GPU_INSTANCE_PROFILE_1_SLICE = 0, ...); the id
+# is what it returns and what every other MIG call takes (placements, capacity, create, list). They differ: a real
+# H100 80GB (driver 580.159.04, `nvidia-smi mig -lgip`) reports ids 19, 20, 15, 14, 9, 5 and 0 for these profiles,
+# and the same ids are used here for every table (not verified on B200/GB200).
 SHAPE = [
-    (0, 1, "1g.{m1}", 7, [[s, 1] for s in range(7)], 1),
-    (7, 1, "1g.{m1}+me", 1, [[s, 1] for s in range(7)], 1),
-    (9, 1, "1g.{m2}", 4, [[0, 2], [2, 2], [4, 2], [6, 2]], 2),
-    (1, 2, "2g.{m2}", 3, [[0, 2], [2, 2], [4, 2]], 2),
-    (2, 3, "3g.{m4}", 2, [[0, 4], [4, 4]], 4),
-    (3, 4, "4g.{m4}", 1, [[0, 4]], 4),
-    (4, 7, "7g.{m8}", 1, [[0, 8]], 8),
+    (0, 19, 1, "1g.{m1}", 7, [[s, 1] for s in range(7)], 1),
+    (7, 20, 1, "1g.{m1}+me", 1, [[s, 1] for s in range(7)], 1),
+    (9, 15, 1, "1g.{m2}", 4, [[0, 2], [2, 2], [4, 2], [6, 2]], 2),
+    (1, 14, 2, "2g.{m2}", 3, [[0, 2], [2, 2], [4, 2]], 2),
+    (2, 9, 3, "3g.{m4}", 2, [[0, 4], [4, 4]], 4),
+    (3, 5, 4, "4g.{m4}", 1, [[0, 4]], 4),
+    (4, 0, 7, "7g.{m8}", 1, [[0, 8]], 8),
 ]
 
 # table name -> (memory names for 1/8, 2/8, 4/8, 8/8 of the GPU, MiB per eighth, SMs per compute slice, SMs for 7g)
@@ -38,11 +42,11 @@ def table(name):
     mem, eighth, sm, sm7 = TABLES[name]
     m = {"m1": mem[0], "m2": mem[1], "m4": mem[2], "m8": mem[3]}
     profiles = []
-    for pid, slices, pattern, count, placements, eighths in SHAPE:
+    for pid, profile_id, slices, pattern, count, placements, eighths in SHAPE:
         if name == "a100-40gb" and pid == 9:
             pattern = "1g.10gb"
         profiles.append({
-            "id": pid, "name": pattern.format(**m), "sliceCount": slices, "instanceCount": count,
+            "index": pid, "id": profile_id, "name": pattern.format(**m), "sliceCount": slices, "instanceCount": count,
             "memorySizeMB": eighth * eighths, "multiprocessorCount": sm7 if slices == 7 else sm * slices,
             "copyEngineCount": slices, "decoderCount": 1 if pid == 7 else slices // 2,
             "jpegCount": 1 if pid in (7, 4) else 0, "ofaCount": 1 if pid in (7, 4) else 0,
