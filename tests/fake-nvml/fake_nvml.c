@@ -56,6 +56,7 @@ struct profile {
 struct table {
     char name[48];
     int nprof;
+    int emptyNames; /* "emptyProfileNames": answer profile info with an empty name, as an H100 on driver 580.159.04 did */
     unsigned int computeSlices;
     struct profile prof[MAX_PROFILES];
 };
@@ -185,6 +186,7 @@ static void load_table(struct table *t, const char *name, const jnode *j)
 {
     memset(t, 0, sizeof *t); /* a reload (nvmlInit after the last nvmlShutdown) starts from scratch */
     copy_str(t->name, sizeof t->name, name);
+    t->emptyNames = json_bool(j, "emptyProfileNames", 0);
     jnode *profs = json_get(j, "gpuInstanceProfiles");
     for (int i = 0; profs && i < profs->count && t->nprof < MAX_PROFILES; i++) {
         const jnode *pj = profs->items[i];
@@ -838,7 +840,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t d, unsigne
         v3->id = p->id; v3->sliceCount = p->sliceCount; v3->instanceCount = p->instanceCount;
         v3->multiprocessorCount = p->sm; v3->copyEngineCount = p->ce; v3->decoderCount = p->dec;
         v3->encoderCount = p->enc; v3->jpegCount = p->jpeg; v3->ofaCount = p->ofa; v3->memorySizeMB = p->memMB;
-        copy_str(v3->name, sizeof v3->name, p->name);
+        copy_str(v3->name, sizeof v3->name, d->table->emptyNames ? "" : p->name);
         v3->capabilities = p->p2p ? 1 : 0;
         return NVML_SUCCESS;
     }
@@ -847,7 +849,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t d, unsigne
     info->instanceCount = p->instanceCount; info->multiprocessorCount = p->sm; info->copyEngineCount = p->ce;
     info->decoderCount = p->dec; info->encoderCount = p->enc; info->jpegCount = p->jpeg; info->ofaCount = p->ofa;
     info->memorySizeMB = p->memMB;
-    copy_str(info->name, sizeof info->name, p->name);
+    copy_str(info->name, sizeof info->name, d->table->emptyNames ? "" : p->name);
     return NVML_SUCCESS;
 }
 
@@ -967,7 +969,8 @@ EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(nvmlGpuInstanc
     info->multiprocessorCount = gp->sm * s / gp->sliceCount;
     info->sharedCopyEngineCount = gp->ce; info->sharedDecoderCount = gp->dec; info->sharedEncoderCount = gp->enc;
     info->sharedJpegCount = gp->jpeg; info->sharedOfaCount = gp->ofa;
-    if (s == gp->sliceCount) copy_str(info->name, sizeof info->name, gp->name);
+    if (gi->dev->table->emptyNames) info->name[0] = 0;
+    else if (s == gp->sliceCount) copy_str(info->name, sizeof info->name, gp->name);
     else snprintf(info->name, sizeof info->name, "%uc.%.80s", s, gp->name);
     return NVML_SUCCESS;
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using AiFactory.Host.Hardware.Nvml;
 using AiFactory.Host.Model.Gpu;
 
@@ -19,6 +20,7 @@ internal static class MigReader
     public static MigProfileTable ReadProfiles(INvml nvml, NvmlDevice device)
     {
         var profiles = new List<MigProfile>();
+        ulong? deviceMemory = null;
         for (uint index = 0; index < ProfileIndexLimit; index++)
         {
             NvmlGpuInstanceProfile? p = nvml.GetGpuInstanceProfile(device, index);
@@ -28,7 +30,14 @@ internal static class MigReader
             }
 
             IReadOnlyList<NvmlPlacement> placements = nvml.GetPossiblePlacements(device, p.Id);
-            profiles.Add(new MigProfile(p.Id, p.Name, p.SliceCount, p.MemorySizeMB, p.InstanceCount, [.. placements.Select(x => new MigPlacement(x.Start, x.Size))]));
+            string name = p.Name;
+            if (string.IsNullOrWhiteSpace(name) || name.StartsWith("MIG ", StringComparison.Ordinal))
+            {
+                deviceMemory ??= nvml.GetMemory(device).Total;
+                name = MigProfileNames.Resolve(name, index, p.SliceCount, p.MemorySizeMB, deviceMemory.Value);
+            }
+
+            profiles.Add(new MigProfile(p.Id, name, p.SliceCount, p.MemorySizeMB, p.InstanceCount, [.. placements.Select(x => new MigPlacement(x.Start, x.Size))]));
         }
 
         return new MigProfileTable(profiles);
@@ -49,8 +58,13 @@ internal static class MigReader
                 NvmlGpuInstanceInfo info = nvml.GetGpuInstanceInfo(gi);
                 var computes = new List<MigComputeInstance>();
                 var handles = new List<NvmlComputeInstance>();
-                foreach ((uint ciProfile, string name) in cache.For(nvml, gi, info.ProfileId))
+                foreach ((uint ciProfile, string nvmlName, uint ciSlices) in cache.For(nvml, gi, info.ProfileId))
                 {
+                    // As nvidia-smi names them where the driver gives no name: the whole instance by its GPU
+                    // instance's name, a part of it as "{slices}c.{name}".
+                    string name = nvmlName.Length > 0 ? nvmlName
+                        : ciSlices == profile.SliceCount ? profile.Name
+                        : string.Create(CultureInfo.InvariantCulture, $"{ciSlices}c.{profile.Name}");
                     IReadOnlyList<NvmlComputeInstance> cis = nvml.GetComputeInstances(gi, ciProfile);
                     foreach (NvmlComputeInstance ci in cis)
                     {
@@ -74,18 +88,18 @@ internal static class MigReader
     /// </summary>
     internal sealed class ComputeProfileCache
     {
-        private readonly Dictionary<uint, (uint Id, string Name)[]> _byGpuProfile = [];
+        private readonly Dictionary<uint, (uint Id, string Name, uint SliceCount)[]> _byGpuProfile = [];
 
-        public (uint Id, string Name)[] For(INvml nvml, NvmlGpuInstance gi, uint gpuInstanceProfile)
+        public (uint Id, string Name, uint SliceCount)[] For(INvml nvml, NvmlGpuInstance gi, uint gpuInstanceProfile)
         {
             if (!_byGpuProfile.TryGetValue(gpuInstanceProfile, out var supported))
             {
-                var list = new List<(uint, string)>();
+                var list = new List<(uint, string, uint)>();
                 for (uint index = 0; index < ComputeProfileIndexLimit; index++)
                 {
                     if (nvml.GetComputeInstanceProfile(gi, index) is { } p)
                     {
-                        list.Add((p.Id, p.Name));
+                        list.Add((p.Id, p.Name.Trim(), p.SliceCount));
                     }
                 }
 
