@@ -4,7 +4,10 @@
 
 Structure (NVML profile ids, slice counts, possible placements in memory slices, instance counts) follows the
 "Supported MIG Profiles" tables of NVIDIA's MIG user guide: 7 compute slices and 8 memory slices on A100, H100,
-H200, B200 and GB200. Memory sizes are the profile names' sizes in MiB, rounded: simulated, not captured."""
+H200, B200 and GB200. Memory sizes are the profile names' sizes in MiB, rounded: simulated, not captured.
+
+hardware-fixtures/dgx-h100/nvml.json carries hand edits this script does not write (encoder/decoder utilisation,
+and "emptyProfileNames": true, as the real H100 answered): re-add them after regenerating it."""
 import json, os
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
