@@ -73,11 +73,7 @@ internal sealed partial class LeaseLedger : IDisposable
     {
         lock (_gate)
         {
-            _journal?.Dispose();
-            _journal = null;
-            _leases.Clear();
-            _ended.Clear();
-            SetAsidePath = null;
+            ForgetLoaded();
             Directory.CreateDirectory(_directory);
             BestEffortFile.TryDelete(Path + ".tmp");
             bool haveCheckpoint = File.Exists(Path);
@@ -155,11 +151,7 @@ internal sealed partial class LeaseLedger : IDisposable
     {
         lock (_gate)
         {
-            _journal?.Dispose();
-            _journal = null;
-            _leases.Clear();
-            _ended.Clear();
-            SetAsidePath = null;
+            ForgetLoaded();
             bool haveCheckpoint = File.Exists(Path);
             bool haveJournal = File.Exists(JournalPath);
             if (haveJournal && InUse(JournalPath))
@@ -409,4 +401,14 @@ internal sealed partial class LeaseLedger : IDisposable
 
     private static Entry FromWire(Wire.Lease m) =>
         new(LeaseMessages.FromWire(m), m.Spec, m.EndedUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(m.EndedUnixMs));
+
+    /// <summary>Closes the journal and forgets what was loaded, before a (re)load. Called under <c>_gate</c>.</summary>
+    private void ForgetLoaded()
+    {
+        _journal?.Dispose();
+        _journal = null;
+        _leases.Clear();
+        _ended.Clear();
+        SetAsidePath = null;
+    }
 }
