@@ -29,18 +29,7 @@ public sealed class ProfileManagerTests : IDisposable
     {
         _kernel = new KernelSimulator(_fs);
         _manager = new ProfileManager(
-            new ProfileEnvironment
-            {
-                Sysfs = new AiFactory.Host.Hardware.Configure.SysfsTree(_fs.Root),
-                SysfsWriter = _kernel,
-                StateDir = _fs.StateDir,
-                Groups = new FakeVfioGroups(_fs),
-                Systemctl = new Systemctl(_systemctl.Executable),
-                Modules = new FakeModules(_fs),
-                VfioOverridesDir = Path.Join(_fs.StateDir, "vfio-overrides.d"),
-                ConfigProfilePath = Path.Join(_fs.StateDir, "absent.yaml"),
-                ProbeTimeout = TimeSpan.FromSeconds(2),
-            },
+            TestProfileEnvironment.For(_fs, _systemctl, _kernel) with { ProbeTimeout = TimeSpan.FromSeconds(2) },
             _bus,
             NullLogger<ProfileManager>.Instance);
     }

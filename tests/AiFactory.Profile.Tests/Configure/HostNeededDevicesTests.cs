@@ -124,18 +124,7 @@ public sealed class HostNeededDevicesTests : IDisposable
     }
 
     private ProfileManager Manager() => new(
-        new ProfileEnvironment
-        {
-            Sysfs = new SysfsTree(_fs.Root),
-            SysfsWriter = new KernelSimulator(_fs),
-            StateDir = _fs.StateDir,
-            ProcfsRoot = ProcfsDir,
-            Groups = new FakeVfioGroups(_fs),
-            Systemctl = new Systemctl(_systemctl.Executable),
-            Modules = new FakeModules(_fs),
-            VfioOverridesDir = Path.Join(_fs.StateDir, "vfio-overrides.d"),
-            ConfigProfilePath = Path.Join(_fs.StateDir, "absent.yaml"),
-        },
+        TestProfileEnvironment.For(_fs, _systemctl) with { ProcfsRoot = ProcfsDir },
         new EventBus(),
         NullLogger<ProfileManager>.Instance);
 }

@@ -213,18 +213,7 @@ public sealed class ProfileMigTests : IDisposable
     {
         _server = new FakeNvmlServer("dgx-h100", edit);
         _manager = new ProfileManager(
-            new ProfileEnvironment
-            {
-                Sysfs = new AiFactory.Host.Hardware.Configure.SysfsTree(_fs.Root),
-                SysfsWriter = new KernelSimulator(_fs),
-                StateDir = _fs.StateDir,
-                Groups = new FakeVfioGroups(_fs),
-                Systemctl = new Systemctl(_systemctl.Executable),
-                Modules = new FakeModules(_fs),
-                VfioOverridesDir = Path.Join(_fs.StateDir, "vfio-overrides.d"),
-                ConfigProfilePath = Path.Join(_fs.StateDir, "absent.yaml"),
-                Mig = _server.Mig,
-            },
+            TestProfileEnvironment.For(_fs, _systemctl) with { Mig = _server.Mig },
             _bus,
             NullLogger<ProfileManager>.Instance);
         return _manager;
