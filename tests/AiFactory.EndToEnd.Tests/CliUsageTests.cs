@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using AiFactory.Tests.Shared;
 
 namespace AiFactory.EndToEnd.Tests;
 
@@ -95,15 +96,8 @@ public sealed class CliUsageTests : IDisposable
 
     private (string Certificate, string Key) WriteSelfSignedPem()
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName("localhost");
-        san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using X509Certificate2 created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        using X509Certificate2 created = LocalhostCertificate.Create();
+        using ECDsa key = created.GetECDsaPrivateKey()!;
         string certificate = Path.Combine(_dir, "agent.crt");
         string keyFile = Path.Combine(_dir, "agent.key");
         File.WriteAllText(certificate, created.ExportCertificatePem());

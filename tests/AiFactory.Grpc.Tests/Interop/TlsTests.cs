@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using AiFactory.Grpc.Client;
 using AiFactory.Grpc.Tests.Support;
+using AiFactory.Tests.Shared;
 using Grpc.Health.V1;
 
 namespace AiFactory.Grpc.Tests.Interop;
@@ -88,15 +89,7 @@ public sealed class TlsTests : IAsyncLifetime
 
     private static X509Certificate2 SelfSigned()
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName("localhost");
-        san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using X509Certificate2 created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        using X509Certificate2 created = LocalhostCertificate.Create();
 
         // Through PKCS#12 so that SslStream on Linux gets a key it can use.
         return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
