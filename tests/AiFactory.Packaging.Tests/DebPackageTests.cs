@@ -116,6 +116,16 @@ public sealed class DebPackageTests(BuiltPackages packages)
     }
 
     [Fact]
+    public void The_postinst_loads_vfio_pci_before_it_starts_the_service()
+    {
+        string postinst = packages.ControlFile("postinst");
+        int modprobe = postinst.IndexOf("modprobe -q vfio-pci >/dev/null 2>&1 || true", StringComparison.Ordinal);
+
+        Assert.True(modprobe >= 0, "postinst does not load vfio-pci (or not without failing in a chroot)");
+        Assert.True(modprobe < postinst.IndexOf("deb-systemd-invoke \"$action\"", StringComparison.Ordinal), "vfio-pci is loaded after the start");
+    }
+
+    [Fact]
     public void The_md5sums_cover_every_shipped_file()
     {
         string[] sums = packages.ControlFile("md5sums").Split('\n', StringSplitOptions.RemoveEmptyEntries);

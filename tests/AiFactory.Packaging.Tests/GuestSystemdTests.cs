@@ -32,6 +32,16 @@ public sealed class GuestSystemdTests(BuiltPackages packages, GuestRun guest)
     }
 
     [Fact]
+    public void The_first_start_after_install_already_lets_the_agent_open_vfio_devices()
+    {
+        // systemd resolves DeviceAllow=char-vfio when it sets up the cgroup, before ExecStartPre=: the postinst
+        // loads vfio-pci first, so the class is in the policy of the very first start.
+        Assert.Equal("no", Run["vfio_in_proc_devices_before_install"]);
+        Assert.Equal("allowed", Run["vfio_class_in_unit_cgroup"]);
+        Assert.Equal("denied", Run["disk_in_unit_cgroup"]);
+    }
+
+    [Fact]
     public void The_service_is_active_only_once_the_agent_answers()
     {
         // Sampled every ~20 ms through a restart: each "active" sample was followed by a health call.

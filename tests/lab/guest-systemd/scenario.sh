@@ -27,11 +27,25 @@ snapshot() {
   find /etc -xdev -type f -exec md5sum {} + | sort -k2
 }
 
+# Opens device node $1 from a process moved into the unit's cgroup, where systemd's device policy
+# (DevicePolicy=closed + DeviceAllow=) applies to it as to the agent: "denied" (EPERM from the cgroup's device
+# program), else "allowed" (opened, or the driver's own answer such as ENXIO for a minor with no device).
+open_in_unit_cgroup() {
+  out=$(sh -c 'echo $$ > "/sys/fs/cgroup$1/cgroup.procs" || exit 9; exec 3<"$2"; echo opened' probe "$(prop ControlGroup)" "$1" 2>&1)
+  case $out in
+    *"not permitted"*) echo denied ;;
+    opened|*"No such device"*) echo allowed ;;
+    *) echo "other: $out" ;;
+  esac
+}
+
 echo "LAB: scenario start at $(now)s"
 snapshot > "$L/snapshot-before.txt"
 fact dpkg_known_before "$(dpkg-query -W -f='${Status}' aifactory-agent 2>/dev/null || echo none)"
 
 # --- install ----------------------------------------------------------------------------------------------
+# The first start after install is the case that matters: vfio is not loaded yet when dpkg -i runs.
+fact vfio_in_proc_devices_before_install "$(grep -qw vfio /proc/devices && echo yes || echo no)"
 t0=$(now)
 dpkg -i "$L/old.deb" > "$L/dpkg-install.log" 2>&1
 fact install_status $?
@@ -49,6 +63,17 @@ fact vfio_pci_loaded "$(test -d /sys/module/vfio_pci && echo yes || echo no)"
 fact run_dir_mode "$(stat -c %a /run/aifactory 2>/dev/null || echo missing)"
 fact state_dir_mode "$(stat -c %a /var/lib/aifactory 2>/dev/null || echo missing)"
 fact socket_mode "$(stat -c %a /run/aifactory/agent.sock 2>/dev/null || echo missing)"
+# The agent's cgroup after that first start: a node with the vfio class's major (group 0: no such group in
+# this guest, so ENXIO when allowed) must open; the guest's disk (block, never allowed) must not.
+vfio_major=$(awk '$2 == "vfio" {print $1}' /proc/devices)
+if [ -n "$vfio_major" ]; then
+  mknod /run/lab-vfio-probe c "$vfio_major" 0
+  fact vfio_class_in_unit_cgroup "$(open_in_unit_cgroup /run/lab-vfio-probe)"
+  rm -f /run/lab-vfio-probe
+else
+  fact vfio_class_in_unit_cgroup "no vfio in /proc/devices"
+fi
+fact disk_in_unit_cgroup "$(open_in_unit_cgroup /dev/vda)"
 aifactoryctl health > "$L/health-socket.txt" 2>&1
 fact health_socket_status $?
 aifactoryctl version > "$L/version.txt" 2>&1
