@@ -56,6 +56,18 @@ public sealed partial class UnitFileTests
     }
 
     [Fact]
+    public void The_mig_capability_nodes_are_made_outside_the_sandbox_and_their_class_is_allowed()
+    {
+        // NVML would make /dev/nvidia-caps/* itself, with CAP_MKNOD, which the daemon does not keep.
+        Assert.Contains(
+            "+-/usr/bin/nvidia-modprobe -f /proc/driver/nvidia/capabilities/mig/config -f /proc/driver/nvidia/capabilities/mig/monitor",
+            Values("ExecStartPre"));
+        Assert.DoesNotContain("CAP_MKNOD", Value("CapabilityBoundingSet"), StringComparison.Ordinal);
+        Assert.Contains("char-nvidia-caps rw", Values("DeviceAllow"));
+        Assert.Equal("closed", Value("DevicePolicy"));
+    }
+
+    [Fact]
     public void Every_relaxed_setting_has_its_reason_in_a_comment_above_it()
     {
         // A relaxation: a protection turned off, left at its default on purpose, or a device class allowed.
