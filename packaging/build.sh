@@ -91,7 +91,6 @@ stage() {
   install -D -m 0644 packaging/common/aifactory-agent.service "$r$syslib/systemd/system/aifactory-agent.service"
   install -D -m 0644 packaging/common/aifactory-ready.target "$r$syslib/systemd/system/aifactory-ready.target"
   install -D -m 0644 packaging/common/61-aifactory-vfio-overrides.rules "$r$syslib/udev/rules.d/61-aifactory-vfio-overrides.rules"
-  install -D -m 0644 packaging/common/aifactory-agent.tmpfiles "$r/usr/lib/tmpfiles.d/aifactory-agent.conf"
   install -D -m 0644 packaging/common/aifactory-vfio.conf "$r/usr/lib/modules-load.d/aifactory-vfio.conf"
   install -D -m 0644 packaging/common/agent.yaml "$r/etc/aifactory/agent.yaml"
   install -D -m 0644 packaging/common/node-profile.example.yaml "$r/etc/aifactory/node-profile.example.yaml"

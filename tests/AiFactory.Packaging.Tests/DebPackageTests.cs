@@ -12,7 +12,6 @@ public sealed class DebPackageTests(BuiltPackages packages)
         "lib/systemd/system/aifactory-agent.service",
         "lib/systemd/system/aifactory-ready.target",
         "lib/udev/rules.d/61-aifactory-vfio-overrides.rules",
-        "usr/lib/tmpfiles.d/aifactory-agent.conf",
         "usr/lib/modules-load.d/aifactory-vfio.conf",
         "etc/aifactory/agent.yaml",
         "etc/aifactory/node-profile.example.yaml",
@@ -109,7 +108,6 @@ public sealed class DebPackageTests(BuiltPackages packages)
         }
 
         Assert.Contains("deb-systemd-invoke \"$action\" 'aifactory-agent.service'", packages.ControlFile("postinst"), StringComparison.Ordinal);
-        Assert.Contains("systemd-tmpfiles --create aifactory-agent.conf", packages.ControlFile("postinst"), StringComparison.Ordinal);
         Assert.Contains("[ \"$1\" = remove ]", packages.ControlFile("prerm"), StringComparison.Ordinal);
         string purge = packages.ControlFile("postrm")[packages.ControlFile("postrm").IndexOf("if [ \"$1\" = purge ]; then", StringComparison.Ordinal)..];
         Assert.Contains("rm -rf /var/lib/aifactory", purge, StringComparison.Ordinal);

@@ -94,7 +94,17 @@ public sealed class GuestSystemdTests(BuiltPackages packages, GuestRun guest)
         Assert.Equal("1", Run["stop_exit_code"]); // CLD_EXITED: the agent exited by itself
         Assert.Equal("0", Run["stop_exit_status"]);
         Assert.Equal("gone", Run["socket_after_stop"]);
+        Assert.Equal("gone", Run["run_dir_after_stop"]); // RuntimeDirectory=, RuntimeDirectoryPreserve=no
         Assert.Equal("inactive", Run["ready_target_after_stop"]);
+    }
+
+    [Fact]
+    public void A_deleted_state_directory_is_made_again_by_the_next_start()
+    {
+        // StateDirectory= instead of a ReadWritePaths= entry that would fail the start with 226/NAMESPACE.
+        Assert.Equal("active", Run["active_after_state_dir_deleted"]);
+        Assert.Equal("750", Run["state_dir_mode_after_deleted"]);
+        Assert.Equal("750", Run["run_dir_mode_after_restart"]);
     }
 
     [Fact]

@@ -68,7 +68,6 @@ public sealed class RpmPackageTests(BuiltPackages packages)
         Assert.Contains("systemctl enable --now aifactory-agent.service", scripts, StringComparison.Ordinal);
         Assert.Contains("systemctl try-restart aifactory-agent.service", scripts, StringComparison.Ordinal);
         Assert.Contains("systemctl disable --now aifactory-agent.service", scripts, StringComparison.Ordinal);
-        Assert.Contains("systemd-tmpfiles --create aifactory-agent.conf", scripts, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -45,7 +45,13 @@ public sealed partial class UnitFileTests
     public void The_sandbox_is_strict_where_the_agent_allows_it()
     {
         Assert.Equal("strict", Value("ProtectSystem"));
-        Assert.Equal("/var/lib/aifactory /run/aifactory -/etc/aifactory/vfio-overrides.d", Value("ReadWritePaths"));
+        // The state and runtime directories are systemd's to make at each start: a deleted /var/lib/aifactory
+        // cannot fail the unit with 226/NAMESPACE, as a ReadWritePaths= entry without '-' would.
+        Assert.Equal("-/etc/aifactory/vfio-overrides.d", Value("ReadWritePaths"));
+        Assert.Equal("aifactory", Value("StateDirectory"));
+        Assert.Equal("0750", Value("StateDirectoryMode"));
+        Assert.Equal("aifactory", Value("RuntimeDirectory"));
+        Assert.Equal("0750", Value("RuntimeDirectoryMode"));
         Assert.Equal("CAP_SYS_ADMIN", Value("CapabilityBoundingSet"));
         Assert.Equal("AF_UNIX AF_INET AF_INET6 AF_NETLINK", Value("RestrictAddressFamilies"));
         Assert.Contains("@system-service", Values("SystemCallFilter"));

@@ -79,7 +79,7 @@ internal sealed class SocketFile(string path)
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // Best effort: the directory's own mode (0750 from tmpfiles) is the real fence.
+            // Best effort: the directory's own mode (0750, the unit's RuntimeDirectoryMode=) is the real fence.
         }
     }
 

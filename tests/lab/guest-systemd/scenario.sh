@@ -6,7 +6,7 @@
 #
 # Order: snapshot -> install (time to active) -> health on the socket -> edit agent.yaml (TCP listener) and
 # restart while sampling is-active against the socket (active only after READY) -> pause for the host's checks
-# through the forwarded ports -> kill -9 and the restart by systemd -> clean stop -> upgrade keeps the edited
+# through the forwarded ports -> kill -9 and the restart by systemd -> clean stop -> start with the state directory deleted -> upgrade keeps the edited
 # config -> udev override rule -> security score -> remove (state kept) -> purge -> snapshot again.
 L=/mnt/lab
 R=$L/results.env
@@ -146,7 +146,14 @@ fact stop_exit_status "$(prop ExecMainStatus)"
 fact stop_exit_code "$(prop ExecMainCode)"
 fact socket_after_stop "$(test -S /run/aifactory/agent.sock && echo present || echo gone)"
 fact ready_target_after_stop "$(systemctl is-active aifactory-ready.target)"
+fact run_dir_after_stop "$(test -e /run/aifactory && echo present || echo gone)"
+
+# --- the state directory deleted to start afresh (as the rpm's notes tell operators): the next start makes it ---
+rm -rf /var/lib/aifactory
 systemctl start $unit
+fact active_after_state_dir_deleted "$(systemctl is-active $unit)"
+fact state_dir_mode_after_deleted "$(stat -c %a /var/lib/aifactory 2>/dev/null || echo missing)"
+fact run_dir_mode_after_restart "$(stat -c %a /run/aifactory 2>/dev/null || echo missing)"
 
 # --- upgrade: the edited conffile stays ----------------------------------------------------------------------
 oldpid=$(prop MainPID)
