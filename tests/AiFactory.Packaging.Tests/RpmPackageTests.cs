@@ -60,14 +60,37 @@ public sealed class RpmPackageTests(BuiltPackages packages)
         }
     }
 
-    [Fact]
-    public void The_rpm_scriptlets_enable_on_install_restart_on_upgrade_and_disable_on_erase()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_first_install_enables_the_agent_even_offline_and_starts_it_only_on_a_booted_system(bool booted)
     {
-        string scripts = packages.RpmQuery("--scripts");
+        string[] calls = RunScriptlet("POSTIN", "1", booted);
 
-        Assert.Contains("systemctl enable --now aifactory-agent.service", scripts, StringComparison.Ordinal);
-        Assert.Contains("systemctl try-restart aifactory-agent.service", scripts, StringComparison.Ordinal);
-        Assert.Contains("systemctl disable --now aifactory-agent.service", scripts, StringComparison.Ordinal);
+        Assert.Contains("systemctl --no-reload enable aifactory-agent.service", calls);
+        Assert.Contains("modprobe -q vfio-pci", calls);
+        Assert.Equal(booted, calls.Contains("systemctl start aifactory-agent.service"));
+        Assert.True(Array.IndexOf(calls, "modprobe -q vfio-pci") < Array.IndexOf(calls, "systemctl --no-reload enable aifactory-agent.service"));
+    }
+
+    [Fact]
+    public void An_upgrade_neither_enables_nor_disables_and_restarts_a_running_agent()
+    {
+        Assert.DoesNotContain(RunScriptlet("POSTIN", "2", booted: true), c => c.Contains("enable", StringComparison.Ordinal) || c.Contains(" start ", StringComparison.Ordinal));
+        Assert.Empty(RunScriptlet("PREUN", "1", booted: true));
+        Assert.Contains("systemctl try-restart aifactory-agent.service", RunScriptlet("POSTUN", "1", booted: true));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void An_erase_disables_the_agent_even_offline_and_stops_it_only_on_a_booted_system(bool booted)
+    {
+        string[] calls = RunScriptlet("PREUN", "0", booted);
+
+        Assert.Contains("systemctl --no-reload disable aifactory-agent.service", calls);
+        Assert.Equal(booted, calls.Contains("systemctl stop aifactory-agent.service"));
+        Assert.DoesNotContain(RunScriptlet("POSTUN", "0", booted), c => c.Contains("try-restart", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -83,5 +106,44 @@ public sealed class RpmPackageTests(BuiltPackages packages)
     public void The_rpm_has_the_version_of_the_version_file()
     {
         Assert.Equal($"{packages.Version}-1 x86_64", packages.RpmQuery("--qf", "%{VERSION}-%{RELEASE} %{ARCH}").Trim());
+    }
+
+    /// <summary>
+    /// Runs one of the rpm's scriptlets (POSTIN, PREUN, POSTUN) with rpm's argument (the number of installed
+    /// versions after the transaction) and returns the commands it ran. systemctl, udevadm and modprobe are stubs
+    /// that only record their arguments, and the scriptlet's test for a booted systemd (/run/systemd/system) is
+    /// pointed at a folder of the test's that exists or not: nothing on this machine is touched.
+    /// </summary>
+    private string[] RunScriptlet(string tag, string argument, bool booted)
+    {
+        string dir = Directory.CreateTempSubdirectory("scriptlet-").FullName;
+        try
+        {
+            string bin = Path.Combine(dir, "bin");
+            string log = Path.Combine(dir, "calls.log");
+            Directory.CreateDirectory(bin);
+            foreach (string command in new[] { "systemctl", "udevadm", "modprobe" })
+            {
+                string stub = Path.Combine(bin, command);
+                File.WriteAllText(stub, $"#!/bin/sh\necho \"{command} $*\" >> '{log}'\n");
+                File.SetUnixFileMode(stub, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+
+            string systemdRunning = Path.Combine(dir, "run-systemd-system");
+            if (booted)
+            {
+                Directory.CreateDirectory(systemdRunning);
+            }
+
+            string script = packages.RpmQuery("--qf", "%{" + tag + "}");
+            Assert.Contains("/run/systemd/system", script, StringComparison.Ordinal);
+            Tool.Run("/bin/sh", ["-c", script.Replace("/run/systemd/system", systemdRunning, StringComparison.Ordinal), tag, argument], environment: new Dictionary<string, string> { ["PATH"] = bin })
+                .EnsureSuccess();
+            return File.Exists(log) ? File.ReadAllLines(log) : [];
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
