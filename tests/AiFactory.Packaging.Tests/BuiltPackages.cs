@@ -2,8 +2,9 @@ namespace AiFactory.Packaging.Tests;
 
 /// <summary>
 /// The packages under test, built once per test run by packaging/build.sh from the native-AOT publish: the .deb
-/// and .rpm of the VERSION file's version, and a .deb of a later version for the upgrade. The .deb is unpacked
-/// (files and control area) for inspection.
+/// and .rpm of the VERSION file's version, and a .deb of a later version for the upgrade, whose agent.yaml
+/// differs from the first's (<see cref="UpstreamConfigChange"/>) as a release's would, so that the guest's
+/// upgrade meets a conffile changed on both sides. The .deb is unpacked (files and control area) for inspection.
 /// </summary>
 public sealed class BuiltPackages : IDisposable
 {
@@ -19,6 +20,7 @@ public sealed class BuiltPackages : IDisposable
         Deb = Path.Combine(Work, "out", $"aifactory-agent_{Version}_amd64.deb");
         Rpm = Path.Combine(Work, "out", $"aifactory-agent-{Version}-1.x86_64.rpm");
         NextDeb = Path.Combine(Work, "next", $"aifactory-agent_{NextVersion}_amd64.deb");
+        ChangeUpstreamConfig(NextDeb, Path.Combine(Work, "next-tree"));
 
         DebRoot = Path.Combine(Work, "deb-root");
         DebControl = Path.Combine(Work, "deb-control");
@@ -41,6 +43,9 @@ public sealed class BuiltPackages : IDisposable
     public string Rpm { get; }
 
     public string NextDeb { get; }
+
+    /// <summary>The line the later .deb adds to its /etc/aifactory/agent.yaml.</summary>
+    public const string UpstreamConfigChange = "# upstream change for the upgrade test: the next release's agent.yaml differs";
 
     /// <summary>The .deb's files, unpacked.</summary>
     public string DebRoot { get; }
@@ -68,6 +73,20 @@ public sealed class BuiltPackages : IDisposable
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>
+    /// Rebuilds <paramref name="deb"/> with <see cref="UpstreamConfigChange"/> appended to its agent.yaml (and its
+    /// md5sums updated). build.sh builds both versions from one tree, so their conffiles would otherwise be equal
+    /// and dpkg would never have to choose between the operator's file and the new one.
+    /// </summary>
+    private static void ChangeUpstreamConfig(string deb, string tree)
+    {
+        Tool.Run("dpkg-deb", "-R", deb, tree).EnsureSuccess();
+        File.AppendAllText(Path.Combine(tree, "etc/aifactory/agent.yaml"), "\n" + UpstreamConfigChange + "\n");
+        Tool.Run("/bin/sh", "-c", "cd \"$1\" && find . -path ./DEBIAN -prune -o -type f -printf '%P\\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums", "md5sums", tree).EnsureSuccess();
+        // gzip: a second xz pass over 27 MB costs a minute on a loaded machine and changes nothing the upgrade sees.
+        Tool.Run("dpkg-deb", "--root-owner-group", "-Zgzip", "--build", tree, deb).EnsureSuccess();
     }
 
     /// <summary>"0.1.0" becomes "0.1.1": the version of the upgrade package.</summary>

@@ -1,13 +1,15 @@
 #!/bin/sh
 # The packaging scenario, run inside the guest (systemd as PID 1) from the host's 9p share /mnt/lab, which holds
-# old.deb and new.deb (the same package, two versions). Writes KEY=VALUE facts to /mnt/lab/results.env and
+# old.deb and new.deb (two versions of the package; new.deb's agent.yaml differs, as a release's may). Writes KEY=VALUE facts to /mnt/lab/results.env and
 # evidence files next to it; the host's test asserts on them. It never stops at a failed step: every fact is
 # recorded and the assertions are the host's.
 #
-# Order: snapshot -> install (time to active) -> health on the socket -> edit agent.yaml (TCP listener) and
-# restart while sampling is-active against the socket (active only after READY) -> pause for the host's checks
-# through the forwarded ports -> kill -9 and the restart by systemd -> clean stop -> start with the state directory deleted -> upgrade keeps the edited
-# config -> udev override rule -> security score -> remove (state kept) -> purge -> snapshot again.
+# Order: snapshot -> install (time to active; vfio open from the unit's cgroup) -> health on the socket -> edit
+# agent.yaml (TCP listener) and restart while sampling is-active against the socket (active only after READY)
+# -> pause for the host's checks through the forwarded ports -> kill -9 and the restart by systemd -> clean stop
+# -> start with the state directory deleted -> unattended upgrade (apt-get, --force-confold) keeps the edited
+# config and writes the release's aside -> udev override rule -> security score -> remove (state kept) -> purge
+# -> snapshot again.
 L=/mnt/lab
 R=$L/results.env
 : > "$R"
@@ -155,13 +157,17 @@ fact active_after_state_dir_deleted "$(systemctl is-active $unit)"
 fact state_dir_mode_after_deleted "$(stat -c %a /var/lib/aifactory 2>/dev/null || echo missing)"
 fact run_dir_mode_after_restart "$(stat -c %a /run/aifactory 2>/dev/null || echo missing)"
 
-# --- upgrade: the edited conffile stays ----------------------------------------------------------------------
+# --- unattended upgrade: the operator edited agent.yaml AND the new release changed it --------------------------
+# As a fleet upgrades (README): apt-get, no terminal, --force-confdef --force-confold. dpkg keeps the operator's
+# file and writes the release's as agent.yaml.dpkg-dist instead of asking.
 oldpid=$(prop MainPID)
-dpkg -i "$L/new.deb" > "$L/dpkg-upgrade.log" 2>&1
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$L/new.deb" < /dev/null > "$L/dpkg-upgrade.log" 2>&1
 fact upgrade_status $?
 fact upgraded_version "$(dpkg-query -W -f='${Version}' aifactory-agent)"
 fact config_kept "$(test "$(md5sum /etc/aifactory/agent.yaml | cut -d' ' -f1)" = "$(cat "$L/agent-yaml-edited.md5")" && echo yes || echo no)"
-fact config_leftovers "$(ls /etc/aifactory | grep -c 'dpkg-' || true)"
+fact config_leftovers "$(ls /etc/aifactory | grep 'dpkg-' | tr '\n' ' ' | sed 's/ $//')"
+fact dpkg_dist_is_the_new_release "$(grep -q 'upstream change for the upgrade test' /etc/aifactory/agent.yaml.dpkg-dist 2>/dev/null && echo yes || echo no)"
 fact active_after_upgrade "$(systemctl is-active $unit)"
 fact restarted_on_upgrade "$(test "$(prop MainPID)" != "$oldpid" && echo yes || echo no)"
 aifactoryctl health > /dev/null 2>&1
