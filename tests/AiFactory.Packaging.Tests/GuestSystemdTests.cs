@@ -65,13 +65,12 @@ public sealed class GuestSystemdTests(BuiltPackages packages, GuestRun guest)
     [Fact]
     public void The_metrics_listener_answers_http_on_the_forwarded_loopback_port_only()
     {
-        // 200 with the exposition once the metrics feature maps /metrics; until then the listener answers 404.
-        string code = Run["metrics_http_code"];
-        Assert.Contains(code, new[] { "200", "404" });
-        if (code == "200")
-        {
-            Assert.Contains("# TYPE ", Run.Evidence("metrics.txt"), StringComparison.Ordinal);
-        }
+        // The exposition, with families every host has (no GPU in the guest): its PCI devices and the build.
+        string metrics = Run.Evidence("metrics.txt");
+        Assert.True(Run["metrics_http_code"] == "200", $"/metrics answered {Run["metrics_http_code"]}:\n{metrics}");
+        Assert.Contains("# TYPE aifactory_pci_device_info gauge", metrics, StringComparison.Ordinal);
+        Assert.Matches("(?m)^aifactory_pci_device_info\\{.*\\} 1$", metrics);
+        Assert.Contains("# TYPE aifactory_build_info gauge", metrics, StringComparison.Ordinal);
 
         // curl exit 7: connection refused on the host's other address (hostfwd binds 127.0.0.1 only).
         Assert.Equal("7", Run["metrics_on_other_address_curl_status"]);
