@@ -118,7 +118,9 @@ build_deb() {
     printf '    See CHANGELOG.md in the source for the changes.\n\n'
     printf ' -- %s  %s\n' "$maintainer" "$date_rfc2822"
   } | gzip -9n > "$r/usr/share/doc/aifactory-agent/changelog.gz"
-  chmod 0644 "$r/usr/share/doc/aifactory-agent/changelog.gz"
+  # The project's own changelog, next to the Debian one (compressed, as Debian policy asks of docs over 4 kB).
+  gzip -9n < CHANGELOG.md > "$r/usr/share/doc/aifactory-agent/CHANGELOG.md.gz"
+  chmod 0644 "$r/usr/share/doc/aifactory-agent/changelog.gz" "$r/usr/share/doc/aifactory-agent/CHANGELOG.md.gz"
 
   # Depends: what the ELF files need, from dpkg-shlibdeps (libc6 only, today).
   local shlibs
@@ -144,6 +146,7 @@ build_rpm() {
   stage "$r" /usr/lib
   mkdir -p "$top"/{BUILD,RPMS,SOURCES,SPECS,SRPMS,BUILDROOT}
   install -m 0644 LICENSE "$top/SOURCES/LICENSE"
+  install -m 0644 CHANGELOG.md "$top/SOURCES/CHANGELOG.md"
   sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$rpm_arch|" -e "s|@SUMMARY@|$summary|" \
       -e "s|@COMMIT@|$commit|" -e "s|@DATE@|$date_rpm|" -e "s|@MAINTAINER@|$maintainer|" -e "s|@RID@|$rid|" \
       packaging/rpm/aifactory-agent.spec.in > "$top/SPECS/aifactory-agent.spec"

@@ -20,6 +20,7 @@ public sealed class DebPackageTests(BuiltPackages packages)
         "usr/share/bash-completion/completions/aifactoryctl",
         "usr/share/doc/aifactory-agent/copyright",
         "usr/share/doc/aifactory-agent/changelog.gz",
+        "usr/share/doc/aifactory-agent/CHANGELOG.md.gz",
     ];
 
     [Fact]
@@ -31,6 +32,15 @@ public sealed class DebPackageTests(BuiltPackages packages)
         Assert.True(Directory.Exists(packages.DebFile("etc/aifactory/vfio-overrides.d")));
         Assert.Equal("../lib/aifactory-agent/aifactory-agent", new FileInfo(packages.DebFile("usr/sbin/aifactory-agent")).LinkTarget);
         Assert.Equal("vfio-pci", File.ReadAllLines(packages.DebFile("usr/lib/modules-load.d/aifactory-vfio.conf")).Single(l => !l.StartsWith('#')));
+    }
+
+    [Fact]
+    public void The_deb_ships_the_projects_changelog()
+    {
+        using var gz = new System.IO.Compression.GZipStream(File.OpenRead(packages.DebFile("usr/share/doc/aifactory-agent/CHANGELOG.md.gz")), System.IO.Compression.CompressionMode.Decompress);
+        using var reader = new StreamReader(gz);
+
+        Assert.Equal(File.ReadAllText(Repository.PathOf("CHANGELOG.md")), reader.ReadToEnd());
     }
 
     [Fact]

@@ -19,6 +19,7 @@ public sealed class RpmPackageTests(BuiltPackages packages)
 
         Assert.Empty(notInRpm);
         Assert.Contains("/usr/share/licenses/aifactory-agent/LICENSE", rpmFiles);
+        Assert.Contains("/usr/share/doc/aifactory-agent/CHANGELOG.md", packages.RpmQuery("--docfiles").Split('\n'));
         Assert.DoesNotContain(rpmFiles, f => f.StartsWith("/usr/lib/debug", StringComparison.Ordinal));
     }
 
