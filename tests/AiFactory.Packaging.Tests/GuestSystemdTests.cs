@@ -39,6 +39,10 @@ public sealed class GuestSystemdTests(BuiltPackages packages, GuestRun guest)
         Assert.Equal("no", Run["vfio_in_proc_devices_before_install"]);
         Assert.Equal("allowed", Run["vfio_class_in_unit_cgroup"]);
         Assert.Equal("denied", Run["disk_in_unit_cgroup"]);
+
+        // The control, in the same guest: loaded after a service with the same policy started (as ExecStartPre=
+        // would), the class stays closed to that service.
+        Assert.Equal("denied", Run["vfio_class_loaded_after_start"]);
     }
 
     [Fact]

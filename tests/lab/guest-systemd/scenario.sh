@@ -29,11 +29,13 @@ snapshot() {
   find /etc -xdev -type f -exec md5sum {} + | sort -k2
 }
 
-# Opens device node $1 from a process moved into the unit's cgroup, where systemd's device policy
+# Opens device node $1 from a process moved into the cgroup of unit $2 (default: the agent's), where systemd's device policy
 # (DevicePolicy=closed + DeviceAllow=) applies to it as to the agent: "denied" (EPERM from the cgroup's device
-# program), else "allowed" (opened, or the driver's own answer such as ENXIO for a minor with no device).
+# program), "allowed" (opened, or the driver's own answer such as ENXIO for a minor with no device), else the
+# shell's message.
 open_in_unit_cgroup() {
-  out=$(sh -c 'echo $$ > "/sys/fs/cgroup$1/cgroup.procs" || exit 9; exec 3<"$2"; echo opened' probe "$(prop ControlGroup)" "$1" 2>&1)
+  out=$(sh -c 'echo $$ > "/sys/fs/cgroup$1/cgroup.procs" || exit 9; exec 3<"$2"; echo opened' probe \
+    "$(systemctl show -p ControlGroup --value "${2:-$unit}")" "$1" 2>&1)
   case $out in
     *"not permitted"*) echo denied ;;
     opened|*"No such device"*) echo allowed ;;
@@ -66,12 +68,13 @@ fact run_dir_mode "$(stat -c %a /run/aifactory 2>/dev/null || echo missing)"
 fact state_dir_mode "$(stat -c %a /var/lib/aifactory 2>/dev/null || echo missing)"
 fact socket_mode "$(stat -c %a /run/aifactory/agent.sock 2>/dev/null || echo missing)"
 # The agent's cgroup after that first start: a node with the vfio class's major (group 0: no such group in
-# this guest, so ENXIO when allowed) must open; the guest's disk (block, never allowed) must not.
+# this guest, so ENXIO when allowed) must open; the guest's disk (block, never allowed) must not. The node is
+# made in /dev: /run is mounted nodev, where every device node fails with EACCES whatever the cgroup says.
 vfio_major=$(awk '$2 == "vfio" {print $1}' /proc/devices)
 if [ -n "$vfio_major" ]; then
-  mknod /run/lab-vfio-probe c "$vfio_major" 0
-  fact vfio_class_in_unit_cgroup "$(open_in_unit_cgroup /run/lab-vfio-probe)"
-  rm -f /run/lab-vfio-probe
+  mknod /dev/lab-vfio-probe c "$vfio_major" 0
+  fact vfio_class_in_unit_cgroup "$(open_in_unit_cgroup /dev/lab-vfio-probe)"
+  rm -f /dev/lab-vfio-probe
 else
   fact vfio_class_in_unit_cgroup "no vfio in /proc/devices"
 fi
@@ -205,5 +208,21 @@ snapshot > "$L/snapshot-after.txt"
 diff "$L/snapshot-before.txt" "$L/snapshot-after.txt" > "$L/snapshot-diff.txt"
 fact snapshot_diff_lines "$(wc -l < "$L/snapshot-diff.txt")"
 fact unit_known_after_purge "$(systemctl list-unit-files $unit --no-legend 2>/dev/null | wc -l)"
+
+# --- control: why vfio-pci must be loaded before the unit starts ----------------------------------------------
+# With vfio unloaded, a transient service with the agent's device policy starts, then the module is loaded (as
+# an ExecStartPre= would): the class was looked up when its cgroup was set up, so the service stays shut out.
+modprobe -r vfio_pci vfio_iommu_type1 vfio 2>/dev/null
+if grep -qw vfio /proc/devices; then
+  fact vfio_class_loaded_after_start "vfio still loaded, control skipped"
+else
+  systemd-run --quiet --unit=lab-vfio-late -p DevicePolicy=closed -p "DeviceAllow=char-vfio rw" /bin/sleep 300
+  modprobe vfio-pci
+  vfio_major=$(awk '$2 == "vfio" {print $1}' /proc/devices)
+  mknod /dev/lab-vfio-probe c "$vfio_major" 0
+  fact vfio_class_loaded_after_start "$(open_in_unit_cgroup /dev/lab-vfio-probe lab-vfio-late.service)"
+  rm -f /dev/lab-vfio-probe
+  systemctl stop lab-vfio-late.service
+fi
 echo "LAB: scenario end at $(now)s"
 sync
