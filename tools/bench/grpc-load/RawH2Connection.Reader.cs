@@ -17,6 +17,7 @@ internal sealed partial class RawH2Connection
     private int _continuationStreamId; // 0: no header block is open
     private bool _continuationEndStream;
     private int _unacknowledgedData;
+    private RawStream? _current;
 
     private void ReadLoop()
     {
@@ -172,6 +173,7 @@ internal sealed partial class RawH2Connection
         {
             // Streams above the last one the server will process fail now; the others may still be answered, but no
             // new stream is opened: queued calls and later starts fail.
+            _current = null;
             foreach (RawStream stream in _streams.Values.Where(s => s.Id > lastStreamId).ToArray())
             {
                 _streams.Remove(stream.Id);
@@ -312,11 +314,20 @@ internal sealed partial class RawH2Connection
         return hpackError is null ? null : "COMPRESSION_ERROR: " + hpackError;
     }
 
+    /// <summary>
+    /// The stream of a frame. The last one found is kept (an answer's HEADERS, DATA and trailers usually arrive
+    /// together), which is safe because only this thread ends streams and returns them to the pool.
+    /// </summary>
     private RawStream? Find(int streamId)
     {
+        if (_current is { } current && current.Id == streamId)
+        {
+            return current;
+        }
+
         lock (_gate)
         {
-            return _streams.GetValueOrDefault(streamId);
+            return _current = _streams.GetValueOrDefault(streamId);
         }
     }
 
@@ -332,6 +343,7 @@ internal sealed partial class RawH2Connection
             }
 
             sink = stream.Sink!;
+            _current = null;
             _pool.Push(stream);
             DrainWaitingLocked();
         }
