@@ -83,17 +83,3 @@ static IPEndPoint ParseTcp(string hostPort)
     IPAddress address = IPAddress.TryParse(host, out IPAddress? ip) ? ip : Dns.GetHostAddresses(host)[0];
     return new IPEndPoint(address, port);
 }
-
-/// <summary>The sink of the call made before a run.</summary>
-internal sealed class FirstCall : ICallSink
-{
-    public ManualResetEventSlim Done { get; } = new();
-
-    public bool Ok { get; private set; }
-
-    public void Completed(bool ok, long endTimestamp)
-    {
-        Ok = ok;
-        Done.Set();
-    }
-}
