@@ -97,6 +97,7 @@ internal sealed partial class RawH2Connection : IDisposable
                 else
                 {
                     _waiting.Enqueue(sink);
+                    Queued++;
                 }
 
                 return;
@@ -105,6 +106,9 @@ internal sealed partial class RawH2Connection : IDisposable
 
         _owner.FailLater(sink, dead);
     }
+
+    /// <summary>Calls that had to wait for a stream slot or flow-control window before they were sent.</summary>
+    public long Queued { get; private set; }
 
     public void Dispose()
     {

@@ -34,7 +34,8 @@ internal sealed class RawHealthClient : IHealthClient
         }
     }
 
-    public string LineFields => string.Create(CultureInfo.InvariantCulture, $" client=raw connections={_connections.Length}");
+    /// <summary>client=raw, the number of connections, and queued: the calls that waited for a stream slot or window.</summary>
+    public string LineFields => string.Create(CultureInfo.InvariantCulture, $" client=raw connections={_connections.Length} queued={_connections.Sum(c => c.Queued)}");
 
     public string? FirstError => Volatile.Read(ref _firstError);
 
