@@ -11,13 +11,18 @@
 #      fraction of the closed-loop capacity each server showed over the Unix socket in this run.
 # Each grpc-load line ends with client_cpu and server_cpu: the client's and the server's CPU time (user + system)
 # per answered call over that run, warm-up included; on shared cores a latency says little, CPU per call more.
+# The one-caller run and each open-loop rate are measured twice in a row against the same server: with our client
+# (GrpcChannel on SocketsHttpHandler, lines "unix1" and "open") and with grpc-load --client raw, HTTP/2 written by
+# hand on the socket, one connection, the C# counterpart of h2load (lines "unix1-raw" and "open-raw", whose result
+# carries client=raw): the difference between the two is client cost, not server cost.
 #
 #   tools/bench/grpc-health.sh [publish-dir]    (default artifacts/publish/linux-x64; run tools/publish-aot.sh first)
 #
 # Env: CALLERS (64), SECONDS_PER_RUN (10), REQUESTS for h2load (200000), ROUNDS (2: each pair is measured twice,
 # alternating), RATES ("2000 5000 10000 20000"; empty: no open-loop rounds), OPEN_SECONDS (5, per rate and server),
 # OPEN_ROUNDS (2), LOAD_JIT (unset; 1: run grpc-load under the JIT, dotnet build, instead of publishing it as AOT),
-# GRPC_LOAD (unset; the path of an already published grpc-load to use instead of publishing one).
+# GRPC_LOAD (unset; the path of an already published grpc-load to use instead of publishing one), RAW_CLIENT (1; 0: no
+# --client raw runs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 publish=${1:-$root/artifacts/publish/linux-x64}
@@ -28,6 +33,7 @@ rounds=${ROUNDS:-2}
 rates=${RATES-2000 5000 10000 20000}
 open_seconds=${OPEN_SECONDS:-5}
 open_rounds=${OPEN_ROUNDS:-2}
+raw_client=${RAW_CLIENT:-1}
 work=$(mktemp -d /tmp/aifactory-grpc-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -100,6 +106,9 @@ for round in $(seq "$rounds"); do
     echo "$target unix  $line"
     capacity_sum[$target]=$(( capacity_sum[$target] + $(sed -n 's/.* throughput=\([0-9]*\)\/s.*/\1/p' <<<"$line") ))
     echo "$target unix1 $(measure "$pid" --unix "$sock" --callers 1 --seconds "$seconds")"
+    if [ "$raw_client" = 1 ]; then
+      echo "$target unix1-raw $(measure "$pid" --unix "$sock" --callers 1 --seconds "$seconds" --client raw)"
+    fi
     echo "$target tcp   $(measure "$pid" --tcp "127.0.0.1:$port" --callers "$callers" --seconds "$seconds")"
     if command -v h2load >/dev/null; then
       out=$(h2load -n "$requests" -c 4 -m 16 -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/check.bin" \
@@ -125,6 +134,9 @@ if [ -n "$rates" ]; then
         [ "$target" = grpcjs ] && { sock=$work/grpcjs.sock; cap=$cap_grpcjs; pid=$node_pid; }
         fraction=$(awk -v r="$rate" -v c="$cap" 'BEGIN { if (c > 0) printf "%.2f", r / c; else print "?" }')
         echo "$target open $rate/s (${fraction} of its capacity) $(measure "$pid" --unix "$sock" --callers "$callers" --rate "$rate" --seconds "$open_seconds" --warmup 1)"
+        if [ "$raw_client" = 1 ]; then
+          echo "$target open-raw $rate/s (${fraction} of its capacity) $(measure "$pid" --unix "$sock" --callers "$callers" --rate "$rate" --seconds "$open_seconds" --warmup 1 --client raw)"
+        fi
       done
     done
   done

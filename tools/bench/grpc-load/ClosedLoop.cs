@@ -1,60 +1,109 @@
 using System.Diagnostics;
 using System.Globalization;
-using AiFactory.Grpc;
 
 namespace GrpcLoad;
 
 /// <summary>
-/// Each caller awaits one call at a time and issues the next as soon as the previous returns. The callers keep
-/// the server saturated, so by Little's law the latency is about callers ÷ throughput: this mode measures capacity.
+/// Each caller has one call at a time in flight and starts the next as soon as the previous returns, on the thread
+/// that saw the answer. The callers keep the server saturated, so by Little's law the latency is about
+/// callers ÷ throughput: this mode measures capacity.
 /// </summary>
 internal static class ClosedLoop
 {
-    public static async Task<string> RunAsync(HealthCheck check, string target, int callers, double warmup, double seconds)
+    public static async Task<string> RunAsync(IHealthClient client, string target, int callers, double warmup, double seconds)
     {
         long measureFrom = Stopwatch.GetTimestamp() + (long)(warmup * Stopwatch.Frequency);
         long stopAt = measureFrom + (long)(seconds * Stopwatch.Frequency);
-        var perCaller = new List<long>[callers];
-        int errors = 0;
-        int answered = 0;
-        var tasks = new Task[callers];
-        for (int c = 0; c < callers; c++)
+        var run = new Run(client, callers, measureFrom, stopAt);
+        run.StartAll();
+        await run.AllDone.ConfigureAwait(false);
+        long[] all = run.Samples();
+        var latencies = new Latencies(all);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"target={target}{client.LineFields} callers={callers} seconds={seconds} calls={all.Length} errors={run.Errors} throughput={all.Length / seconds:F0}/s {latencies} {Latencies.ClientCpu(run.Answered)}");
+    }
+
+    private sealed class Run
+    {
+        private readonly IHealthClient _client;
+        private readonly long _measureFrom;
+        private readonly long _stopAt;
+        private readonly Caller[] _callers;
+        private readonly TaskCompletionSource _allDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _running;
+        private int _errors;
+        private int _answered;
+
+        public Run(IHealthClient client, int callers, long measureFrom, long stopAt)
         {
-            var samples = perCaller[c] = new List<long>(1 << 16);
-            tasks[c] = Task.Run(async () =>
+            _client = client;
+            _measureFrom = measureFrom;
+            _stopAt = stopAt;
+            _running = callers;
+            _callers = new Caller[callers];
+            for (int c = 0; c < callers; c++)
             {
-                while (true)
-                {
-                    long start = Stopwatch.GetTimestamp();
-                    if (start >= stopAt)
-                    {
-                        return;
-                    }
-
-                    try
-                    {
-                        await check.CallAsync().ConfigureAwait(false);
-                    }
-                    catch (RpcException)
-                    {
-                        Interlocked.Increment(ref errors);
-                        continue;
-                    }
-
-                    long end = Stopwatch.GetTimestamp();
-                    Interlocked.Increment(ref answered);
-                    if (start >= measureFrom && end <= stopAt)
-                    {
-                        samples.Add(end - start);
-                    }
-                }
-            });
+                _callers[c] = new Caller(this);
+            }
         }
 
-        await Task.WhenAll(tasks).ConfigureAwait(false);
-        long[] all = perCaller.SelectMany(s => s).ToArray();
-        var latencies = new Latencies(all);
-        return string.Create(CultureInfo.InvariantCulture, 
-            $"target={target} callers={callers} seconds={seconds} calls={all.Length} errors={errors} throughput={all.Length / seconds:F0}/s {latencies} {Latencies.ClientCpu(answered)}");
+        public Task AllDone => _allDone.Task;
+
+        public int Errors => Volatile.Read(ref _errors);
+
+        /// <summary>Every answered call, warm-up included.</summary>
+        public int Answered => Volatile.Read(ref _answered);
+
+        public void StartAll()
+        {
+            foreach (Caller caller in _callers)
+            {
+                caller.Next();
+            }
+        }
+
+        public long[] Samples() => _callers.SelectMany(c => c.Samples).ToArray();
+
+        private sealed class Caller(Run run) : ICallSink
+        {
+            private long _start;
+
+            public List<long> Samples { get; } = new(1 << 16);
+
+            public void Next()
+            {
+                long now = Stopwatch.GetTimestamp();
+                if (now >= run._stopAt)
+                {
+                    if (Interlocked.Decrement(ref run._running) == 0)
+                    {
+                        run._allDone.TrySetResult();
+                    }
+
+                    return;
+                }
+
+                _start = now;
+                run._client.Start(this);
+            }
+
+            public void Completed(bool ok, long endTimestamp)
+            {
+                if (!ok)
+                {
+                    Interlocked.Increment(ref run._errors);
+                }
+                else
+                {
+                    Interlocked.Increment(ref run._answered);
+                    if (_start >= run._measureFrom && endTimestamp <= run._stopAt)
+                    {
+                        Samples.Add(endTimestamp - _start);
+                    }
+                }
+
+                Next();
+            }
+        }
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using AiFactory.Grpc;
 
 namespace GrpcLoad;
 
@@ -14,14 +13,15 @@ namespace GrpcLoad;
 /// <remarks>
 /// One dispatcher thread walks the schedule: it sleeps until the next due time (nanosleep with 1 ns timer slack,
 /// no spinning: the client shares the cores with the server) and starts the call inline, up to its first await;
-/// the rest of each call, and a caller's held-back calls, run on the thread pool. A call that starts more than
+/// the rest of each call, and a caller's held-back calls, run on the thread that sees the answer (the thread pool
+/// for the channel client, the connection's reader thread for the raw client). A call that starts more than
 /// 1 ms after its due time is counted as late (the dispatcher or the caller's previous call held it back).
 /// </remarks>
 internal static class OpenLoop
 {
     private static readonly long LateTicks = Stopwatch.Frequency / 1000;
 
-    public static async Task<string> RunAsync(HealthCheck check, string target, int callers, double rate, double warmup, double seconds)
+    public static async Task<string> RunAsync(IHealthClient client, string target, int callers, double rate, double warmup, double seconds)
     {
         long frequency = Stopwatch.Frequency;
         long warmupCalls = (long)Math.Ceiling(warmup * rate);
@@ -29,7 +29,7 @@ internal static class OpenLoop
         long total = warmupCalls + measuredCalls;
         long t0 = Stopwatch.GetTimestamp() + (frequency / 100);
         long Due(long j) => t0 + (long)(j * (double)frequency / rate);
-        var run = new Run(check, callers, warmupCalls, measuredCalls, Due);
+        var run = new Run(client, callers, warmupCalls, measuredCalls, Due);
 
         var dispatcher = new Thread(() =>
         {
@@ -61,11 +61,11 @@ internal static class OpenLoop
 
         // Calls still out 30 s after the last one was due are reported as unfinished rather than waited for.
         bool finished = await run.AllDone.WaitAsync(TimeSpan.FromSeconds(seconds + warmup + 30)).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default).ConfigureAwait(false);
-        return run.Report(target, callers, rate, seconds, finished);
+        return run.Report(target, client.LineFields, callers, rate, seconds, finished);
     }
 
-    /// <summary>One caller's place in the schedule; guarded by locking the instance.</summary>
-    private sealed class Caller(int index)
+    /// <summary>One caller's place in the schedule (guarded by locking the instance) and its call in flight.</summary>
+    private sealed class Caller(Run run, int index) : ICallSink
     {
         public int Index { get; } = index;
 
@@ -77,13 +77,25 @@ internal static class OpenLoop
 
         /// <summary>A call of this caller is in flight.</summary>
         public bool Busy { get; set; }
+
+        /// <summary>The schedule number of the call in flight.</summary>
+        public long J { get; set; }
+
+        /// <summary>When the call in flight was started (Stopwatch timestamp).</summary>
+        public long Start { get; set; }
+
+        public void Completed(bool ok, long endTimestamp) => run.Completed(this, ok, endTimestamp);
     }
 
-    private sealed class Run(HealthCheck check, int callers, long warmupCalls, long measuredCalls, Func<long, long> dueTime)
+    private sealed class Run
     {
-        private readonly Caller[] _callers = Enumerable.Range(0, callers).Select(i => new Caller(i)).ToArray();
-        private readonly long[] _latency = new long[measuredCalls];
-        private readonly long[] _lag = new long[measuredCalls];
+        private readonly IHealthClient _client;
+        private readonly long _warmupCalls;
+        private readonly long _measuredCalls;
+        private readonly Func<long, long> _dueTime;
+        private readonly Caller[] _callers;
+        private readonly long[] _latency;
+        private readonly long[] _lag;
         private readonly TaskCompletionSource _allDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private long _pending = 1; // the dispatcher's own hold, released by DispatchDone
         private int _completed;
@@ -92,6 +104,22 @@ internal static class OpenLoop
         private long _maxLate;
         private long _lastEnd;
         private int _answeredAll;
+
+        public Run(IHealthClient client, int callers, long warmupCalls, long measuredCalls, Func<long, long> dueTime)
+        {
+            _client = client;
+            _warmupCalls = warmupCalls;
+            _measuredCalls = measuredCalls;
+            _dueTime = dueTime;
+            _callers = new Caller[callers];
+            for (int i = 0; i < callers; i++)
+            {
+                _callers[i] = new Caller(this, i);
+            }
+
+            _latency = new long[measuredCalls];
+            _lag = new long[measuredCalls];
+        }
 
         public bool TimerSlackSet { get; set; }
 
@@ -113,58 +141,60 @@ internal static class OpenLoop
                 caller.Busy = true;
             }
 
-            _ = CallAsync(caller);
+            StartNext(caller);
         }
 
         public void DispatchDone() => Done();
 
-        private async Task CallAsync(Caller caller)
+        /// <summary>Starts the caller's next call (it is Busy): inline, on the dispatcher's or the answering thread.</summary>
+        private void StartNext(Caller caller)
         {
-            while (true)
+            caller.J = (caller.Next++ * _callers.Length) + caller.Index;
+            caller.Start = Stopwatch.GetTimestamp();
+            _client.Start(caller);
+        }
+
+        public void Completed(Caller caller, bool ok, long end)
+        {
+            long j = caller.J;
+            long due = _dueTime(j);
+            long start = caller.Start;
+            long index = j - _warmupCalls;
+            if (ok)
             {
-                long j = (caller.Next++ * _callers.Length) + caller.Index;
-                long due = dueTime(j);
-                long start = Stopwatch.GetTimestamp();
-                long index = j - warmupCalls;
-                try
+                Interlocked.Increment(ref _answeredAll);
+                if (index >= 0)
                 {
-                    await check.CallAsync().ConfigureAwait(false);
-                    long end = Stopwatch.GetTimestamp();
-                    Interlocked.Increment(ref _answeredAll);
-                    if (index >= 0)
+                    _latency[index] = end - due;
+                    Interlocked.Increment(ref _completed);
+                    long late = start - due;
+                    _lag[index] = Math.Max(0, late);
+                    InterlockedMax(ref _lastEnd, end);
+                    if (late > LateTicks)
                     {
-                        _latency[index] = end - due;
-                        Interlocked.Increment(ref _completed);
-                        long late = start - due;
-                        _lag[index] = Math.Max(0, late);
-                        InterlockedMax(ref _lastEnd, end);
-                        if (late > LateTicks)
-                        {
-                            Interlocked.Increment(ref _late);
-                        }
+                        Interlocked.Increment(ref _late);
+                    }
 
-                        InterlockedMax(ref _maxLate, late);
-                    }
-                }
-                catch (RpcException)
-                {
-                    if (index >= 0)
-                    {
-                        _latency[index] = -1;
-                        Interlocked.Increment(ref _errors);
-                    }
-                }
-
-                Done();
-                lock (caller)
-                {
-                    if (caller.Next == caller.Released)
-                    {
-                        caller.Busy = false;
-                        return;
-                    }
+                    InterlockedMax(ref _maxLate, late);
                 }
             }
+            else if (index >= 0)
+            {
+                _latency[index] = -1;
+                Interlocked.Increment(ref _errors);
+            }
+
+            Done();
+            lock (caller)
+            {
+                if (caller.Next == caller.Released)
+                {
+                    caller.Busy = false;
+                    return;
+                }
+            }
+
+            StartNext(caller);
         }
 
         private void Done()
@@ -179,9 +209,9 @@ internal static class OpenLoop
         /// The report line. achieved is the answered calls of the measured window over the time from the window's
         /// first due time to the last answer: below the offered rate when the calls fell behind.
         /// </summary>
-        public string Report(string target, int callers, double rate, double seconds, bool finished)
+        public string Report(string target, string lineFields, int callers, double rate, double seconds, bool finished)
         {
-            double span = Math.Max(seconds, (Volatile.Read(ref _lastEnd) - dueTime(warmupCalls)) / (double)Stopwatch.Frequency);
+            double span = Math.Max(seconds, (Volatile.Read(ref _lastEnd) - _dueTime(_warmupCalls)) / (double)Stopwatch.Frequency);
             // Unfinished calls (finished == false) still hold 0 in their slot: only answered calls are counted.
             long[] answered = Array.FindAll(_latency, l => l > 0);
             var latencies = new Latencies(answered);
@@ -195,9 +225,9 @@ internal static class OpenLoop
             }
 
             var lag = new Latencies(lags);
-            long unfinished = finished ? 0 : measuredCalls - Volatile.Read(ref _completed) - Volatile.Read(ref _errors);
+            long unfinished = finished ? 0 : _measuredCalls - Volatile.Read(ref _completed) - Volatile.Read(ref _errors);
             return string.Create(CultureInfo.InvariantCulture, 
-                $"target={target} callers={callers} seconds={seconds} rate={rate:F0}/s calls={answered.Length} errors={_errors} unfinished={unfinished} " +
+                $"target={target}{lineFields} callers={callers} seconds={seconds} rate={rate:F0}/s calls={answered.Length} errors={_errors} unfinished={unfinished} " +
                 $"achieved={answered.Length / span:F0}/s {latencies} start_lag p50={lag.Quantile(0.5):F0}us p99={lag.Quantile(0.99):F0}us" +
                 $" late>1ms={_late} max_late={Latencies.Us(Math.Max(0, _maxLate)):F0}us" +
                 $" {Latencies.ClientCpu(_answeredAll)}{(TimerSlackSet ? string.Empty : " timer_slack=default")}");
