@@ -250,8 +250,8 @@ public sealed class HostDiscovery
     {
         Id = 0,
         Cpus = cpus,
-        MemoryTotalBytes = memTotal ?? 0,
-        MemoryFreeBytes = memFree ?? 0,
+        MemoryTotalBytes = memTotal,
+        MemoryFreeBytes = memFree,
         Distances = [10],
         Hugepages = [.. hugepages.Select(h => new HugepagePool(h.PageSizeKiB, h.Total, h.Free, h.Surplus))],
     };

@@ -115,7 +115,7 @@ public sealed class DamagedAttributeTests : IDisposable
     }
 
     [Fact]
-    public void A_node_without_meminfo_is_reported_and_has_no_memory_to_offer()
+    public void A_node_without_meminfo_is_reported_and_its_memory_is_unknown_not_0()
     {
         string root = Copy("dgx-h100");
         File.Delete(Path.Combine(Node(root, 0), "meminfo"));
@@ -123,8 +123,22 @@ public sealed class DamagedAttributeTests : IDisposable
         HostTopology t = Discover(root);
 
         AssertWarning(t, "node0/meminfo", "memory is unknown");
-        Assert.Equal(0, t.FindNode(0)!.MemoryTotalBytes);
+        Assert.Null(t.FindNode(0)!.MemoryTotalBytes);
+        Assert.Null(t.FindNode(0)!.MemoryFreeBytes);
         Assert.True(t.FindNode(1)!.MemoryTotalBytes > 0);
+    }
+
+    [Fact]
+    public void A_node_meminfo_without_a_memtotal_line_is_unknown_not_0()
+    {
+        string root = Copy("dgx-h100");
+        File.WriteAllText(Path.Combine(Node(root, 1), "meminfo"), "Node 1 MemFree:        1000 kB\n");
+
+        HostTopology t = Discover(root);
+
+        AssertWarning(t, "node1/meminfo", "node1's memory is unknown");
+        Assert.Null(t.FindNode(1)!.MemoryTotalBytes);
+        Assert.Null(t.FindNode(1)!.MemoryFreeBytes);
     }
 
     [Fact]
