@@ -3,6 +3,7 @@ using AiFactory.Agent.Events;
 using AiFactory.Agent.Inventory;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Host.Hardware.Fixtures;
+using AiFactory.Tests.Shared;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
