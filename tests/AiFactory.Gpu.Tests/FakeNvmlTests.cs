@@ -52,6 +52,40 @@ public sealed class FakeNvmlTests
     }
 
     [Theory]
+    [InlineData(0, "not-supported")]
+    [InlineData(2, "in-progress")]
+    public void A_GPU_not_registered_with_a_fabric_has_no_clique_instead_of_zeros(int state, string name)
+    {
+        // As the real H100 passed through to a KVM guest answers: SUCCESS, state NOT_SUPPORTED, the ids all zeros.
+        using var server = new FakeServer("dgx-h100", s => s["gpus"]![0]!["fabric"] = new JsonObject
+        {
+            ["state"] = state, ["status"] = 0, ["cliqueId"] = 0, ["healthMask"] = 0, ["clusterUuid"] = "00000000000000000000000000000000",
+        });
+
+        GpuDevice gpu = GpuApiService.ToProto(server.Inventory.Read(includeSerial: false)[0]);
+
+        Assert.Equal(name, gpu.FabricState);
+        // As aifactoryctl gpu list --json prints it (default values included).
+        string json = new Google.Protobuf.JsonFormatter(Google.Protobuf.JsonFormatter.Settings.Default.WithFormatDefaultValues(true)).Format(gpu);
+        Assert.DoesNotContain("fabricClique", json, StringComparison.Ordinal);
+        Assert.Contains($"\"fabricState\": \"{name}\"", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_GPU_registered_with_a_fabric_names_its_cluster_and_clique()
+    {
+        using var server = new FakeServer("dgx-h100", s => s["gpus"]![0]!["fabric"] = new JsonObject
+        {
+            ["state"] = 3, ["status"] = 0, ["cliqueId"] = 7, ["healthMask"] = 0, ["clusterUuid"] = "0123456789abcdef0123456789abcdef",
+        });
+
+        GpuDevice gpu = GpuApiService.ToProto(server.Inventory.Read(includeSerial: false)[0]);
+
+        Assert.Equal("completed", gpu.FabricState);
+        Assert.Equal("0123456789abcdef0123456789abcdef/7", gpu.FabricClique);
+    }
+
+    [Theory]
     [InlineData("dgx-h100")]
     [InlineData("hgx-a100")]
     [InlineData("gh200")]

@@ -265,7 +265,6 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
             VirtualizationMode = g.VirtualizationMode switch { 0 => "none", 1 => "passthrough", 2 => "vgpu", 3 => "host-vgpu", 4 => "host-vsga", _ => "unknown" },
             NumaNode = g.NumaNode ?? -1,
             CpuAffinity = g.CpuAffinity,
-            FabricClique = g.Fabric is null ? string.Empty : $"{g.Fabric.ClusterUuid}/{g.Fabric.CliqueId}",
             FabricState = g.Fabric?.State ?? string.Empty,
             EccCorrectedTotal = g.EccCorrectedTotal,
             EccUncorrectedTotal = g.EccUncorrectedTotal,
@@ -282,6 +281,11 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
             HealthReason = g.HealthReason,
             InSysfs = g.InSysfs,
         };
+        if (g.Fabric is { ClusterUuid: { } cluster, CliqueId: { } clique })
+        {
+            d.FabricClique = cluster + "/" + clique.ToString(CultureInfo.InvariantCulture);
+        }
+
         d.Nvlinks.AddRange(g.NvLinks.Select(l => new NvLink { Link = l.Link, Active = l.Active, RemoteBusId = l.RemoteBusId ?? string.Empty }));
         return d;
     }

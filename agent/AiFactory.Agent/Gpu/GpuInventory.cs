@@ -107,7 +107,7 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
             NumaNode = api.GetNumaNode(device),
             CpuAffinity = CpuSet.Of(api.GetCpuAffinity(device)).ToString(),
             NvLinks = [.. links.Select((l, i) => new GpuNvLink((uint)i, l.Active, NormalizeBusId(l.RemoteBusId)))],
-            Fabric = fabric is null ? null : new GpuFabric(fabric.ClusterUuid, fabric.CliqueId, FabricState(fabric.State), fabric.Status.CName()),
+            Fabric = fabric is null ? null : Fabric(fabric),
             EccCorrectedTotal = Optional(() => (ulong?)api.GetTotalEccErrors(device, uncorrected: false, aggregate: true)) ?? 0,
             EccUncorrectedTotal = Optional(() => (ulong?)api.GetTotalEccErrors(device, uncorrected: true, aggregate: true)) ?? 0,
             RemappedRowsCorrectable = rows?.Correctable ?? 0,
@@ -122,6 +122,19 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
 
     private static string? NormalizeBusId(string? busId) =>
         busId is not null && PciAddress.TryParseNvmlBusId(busId, out PciAddress a) ? a.ToString() : busId;
+
+    /// <summary>
+    /// The fabric as NVML reports it. The cluster UUID and clique id mean something only once the registration completed
+    /// (nvml.h: status "must be checked only if state returns complete"); before that, and where the fabric is not
+    /// supported (a PCIe or passed-through H100 answers SUCCESS with state NOT_SUPPORTED), they are zeros: left out.
+    /// </summary>
+    private static GpuFabric Fabric(NvmlFabricInfo f)
+    {
+        const uint Completed = 3;
+        bool completed = f.State == Completed;
+        bool registered = completed && f.Status == NvmlReturn.Success;
+        return new GpuFabric(registered ? f.ClusterUuid : null, registered ? f.CliqueId : null, FabricState(f.State), completed ? f.Status.CName() : null);
+    }
 
     private static string FabricState(uint state) => state switch
     {

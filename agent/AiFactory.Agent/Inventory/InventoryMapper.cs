@@ -17,12 +17,25 @@ internal static class InventoryMapper
             SysfsRoot = sysfsRoot,
             ProcfsRoot = procfsRoot ?? string.Empty,
             Cpus = Cpus(t.Cpus, t.Sockets.Count),
-            MemoryTotalBytes = t.MemoryTotalBytes ?? 0,
             KernelCommandLine = t.KernelCommandLine ?? string.Empty,
         };
+        if (t.MemoryTotalBytes is { } memory)
+        {
+            inv.MemoryTotalBytes = memory;
+        }
+
         foreach (NumaNode n in t.NumaNodes)
         {
-            var node = new NumaNodeInfo { Id = (uint)n.Id, Cpus = n.Cpus.ToString(), MemoryTotalBytes = n.MemoryTotalBytes, MemoryFreeBytes = n.MemoryFreeBytes };
+            var node = new NumaNodeInfo { Id = (uint)n.Id, Cpus = n.Cpus.ToString() };
+            if (n.MemoryTotalBytes is { } total)
+            {
+                node.MemoryTotalBytes = total;
+            }
+
+            if (n.MemoryFreeBytes is { } free)
+            {
+                node.MemoryFreeBytes = free;
+            }
             foreach (int d in n.Distances)
             {
                 node.Distances.Add((uint)d);
@@ -98,7 +111,7 @@ internal static class InventoryMapper
         copy.DiscoveredUnixMs = 0;
         foreach (NumaNodeInfo n in copy.NumaNodes)
         {
-            n.MemoryFreeBytes = 0;
+            n.ClearMemoryFreeBytes();
         }
 
         return copy;

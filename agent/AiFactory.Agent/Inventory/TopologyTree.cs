@@ -14,7 +14,7 @@ internal static class TopologyTree
 {
     public static TopologyNode Build(HostInventory inv)
     {
-        var machine = new TopologyNode { Kind = "machine", Id = "0", Label = Inv($"Machine ({inv.Cpus?.Sockets ?? 0} sockets, {inv.Cpus?.Cores ?? 0} cores, {inv.Cpus?.Threads ?? 0} PUs, {Gib(inv.MemoryTotalBytes)})") };
+        var machine = new TopologyNode { Kind = "machine", Id = "0", Label = Inv($"Machine ({inv.Cpus?.Sockets ?? 0} sockets, {inv.Cpus?.Cores ?? 0} cores, {inv.Cpus?.Threads ?? 0} PUs, {Memory(inv.HasMemoryTotalBytes, inv.MemoryTotalBytes)})") };
         foreach (HugepagePoolInfo h in inv.Hugepages)
         {
             machine.Attributes[Inv($"hugepages-{h.PageSizeKib}kB")] = Inv($"{h.Free}/{h.Total} free");
@@ -49,7 +49,7 @@ internal static class TopologyTree
             {
                 Kind = "numa_node",
                 Id = n.Id.ToString(CultureInfo.InvariantCulture),
-                Label = Inv($"NUMA node {n.Id} (cpus {(n.Cpus.Length == 0 ? "none" : n.Cpus)}, {Gib(n.MemoryTotalBytes)})"),
+                Label = Inv($"NUMA node {n.Id} (cpus {(n.Cpus.Length == 0 ? "none" : n.Cpus)}, {Memory(n.HasMemoryTotalBytes, n.MemoryTotalBytes)})"),
             };
             foreach (HugepagePoolInfo h in n.Hugepages)
             {
@@ -218,7 +218,8 @@ internal static class TopologyTree
         return best;
     }
 
-    private static string Gib(long bytes) => Inv($"{bytes / (1024.0 * 1024 * 1024):0.#} GiB");
+    /// <summary>A memory size in GiB, or "memory unknown" when discovery could not read it (never "0 GiB").</summary>
+    private static string Memory(bool known, long bytes) => known ? Inv($"{bytes / (1024.0 * 1024 * 1024):0.#} GiB") : "memory unknown";
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

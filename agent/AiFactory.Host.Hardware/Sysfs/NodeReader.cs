@@ -78,21 +78,26 @@ public static class NodeReader
             }
         }
 
-        long total = 0;
-        long free = 0;
+        long? total = null;
+        long? free = null;
         // MemFree changes all the time, MemTotal only with memory hotplug: only the MemTotal line counts as a change.
-        // A node whose memory is unknown reports 0 (left out of the memory a lease can take), with a warning.
+        // A node whose memory is unknown reports none (null, not 0; a lease can take none of it), with a warning.
         warned = warnings.Items.Count;
         string? meminfo = root.ReadMeminfo(dir + "/meminfo", warnings);
         if (meminfo is null && warnings.Items.Count == warned)
         {
-            warnings.Add(SysfsRoot.DisplayPath(dir + "/meminfo"), null, $"node{id} has no meminfo; its memory is unknown (reported as 0)");
+            warnings.Add(SysfsRoot.DisplayPath(dir + "/meminfo"), null, $"node{id} has no meminfo; its memory is unknown");
         }
-        else if (meminfo is not null && !TryParseMeminfo(meminfo, out total, out free, out string? error))
+        else if (meminfo is not null)
         {
-            total = 0;
-            free = 0;
-            warnings.Add(SysfsRoot.DisplayPath(dir + "/meminfo"), meminfo, error! + $"; node{id}'s memory is unknown (reported as 0)");
+            if (TryParseMeminfo(meminfo, out long t, out long f, out string? error))
+            {
+                (total, free) = (t, f);
+            }
+            else
+            {
+                warnings.Add(SysfsRoot.DisplayPath(dir + "/meminfo"), meminfo, error! + $"; node{id}'s memory is unknown");
+            }
         }
 
         IReadOnlyList<int> distances = [];

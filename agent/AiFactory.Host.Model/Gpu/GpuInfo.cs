@@ -65,5 +65,8 @@ public sealed record GpuInfo
 /// <summary>One NVLink: its index, whether it is up, and the PCI device at the other end (a GPU or an NVSwitch).</summary>
 public sealed record GpuNvLink(uint Link, bool Active, string? RemoteBusId);
 
-/// <summary>nvmlGpuFabricInfo: clique, cluster and registration state.</summary>
-public sealed record GpuFabric(string ClusterUuid, uint CliqueId, string State, string Status);
+/// <summary>
+/// nvmlGpuFabricInfo: registration state, and the cluster, clique and status once the registration completed (null
+/// before that and where the fabric is not supported: NVML leaves zeros there, which are not ids).
+/// </summary>
+public sealed record GpuFabric(string? ClusterUuid, uint? CliqueId, string State, string? Status);

@@ -11,11 +11,11 @@ public sealed record NumaNode
     /// <summary><c>cpulist</c>; empty for a CPU-less memory node (GPU memory on GH200/GB200, CXL).</summary>
     public required CpuSet Cpus { get; init; }
 
-    /// <summary>MemTotal from the node's <c>meminfo</c>, in bytes.</summary>
-    public long MemoryTotalBytes { get; init; }
+    /// <summary>MemTotal from the node's <c>meminfo</c>, in bytes; null when unknown (no readable meminfo), not 0.</summary>
+    public long? MemoryTotalBytes { get; init; }
 
-    /// <summary>MemFree from the node's <c>meminfo</c>, in bytes.</summary>
-    public long MemoryFreeBytes { get; init; }
+    /// <summary>MemFree from the node's <c>meminfo</c>, in bytes; null when unknown, as MemTotal.</summary>
+    public long? MemoryFreeBytes { get; init; }
 
     /// <summary><c>distance</c>: the SLIT row, indexed by node position in the topology's node list.</summary>
     public IReadOnlyList<int> Distances { get; init; } = [];

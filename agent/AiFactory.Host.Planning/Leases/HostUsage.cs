@@ -106,7 +106,8 @@ public sealed class HostUsage
         if (size == PageSize.Small4K)
         {
             long pools = n.Hugepages.Sum(p => p.Total * p.PageSizeKiB * 1024);
-            return Math.Max(0, n.MemoryTotalBytes - pools - Context.HostReservedMemoryBytesPerNode);
+            // A node whose memory is unknown offers none.
+            return Math.Max(0, (n.MemoryTotalBytes ?? 0) - pools - Context.HostReservedMemoryBytesPerNode);
         }
 
         long kib = size.KiB();

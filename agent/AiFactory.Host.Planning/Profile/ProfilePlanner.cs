@@ -307,9 +307,9 @@ public static partial class ProfilePlanner
 
                 long bytes = entry.Count * entry.PageSizeKiB * 1024;
                 perNode[entry.Node] = perNode.GetValueOrDefault(entry.Node) + bytes;
-                if (node.MemoryTotalBytes > 0 && perNode[entry.Node] > node.MemoryTotalBytes)
+                if (node.MemoryTotalBytes is > 0 and long total && perNode[entry.Node] > total)
                 {
-                    Error(field + ".count", $"{entry.Count} x {entry.PageSizeKiB}kB pages ({Gib(bytes)}) with the node's other pools ({Gib(perNode[entry.Node])}) exceed node {entry.Node}'s memory ({Gib(node.MemoryTotalBytes)})");
+                    Error(field + ".count", $"{entry.Count} x {entry.PageSizeKiB}kB pages ({Gib(bytes)}) with the node's other pools ({Gib(perNode[entry.Node])}) exceed node {entry.Node}'s memory ({Gib(total)})");
                     continue;
                 }
 

@@ -3,6 +3,7 @@ using AiFactory.Agent.Events;
 using AiFactory.Agent.Inventory;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Host.Hardware.Fixtures;
+using AiFactory.Tests.Shared;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -11,6 +12,7 @@ namespace AiFactory.Agent.Tests.Inventory;
 
 public sealed class InventoryServiceTests : IDisposable
 {
+    private static readonly JsonFormatter WithDefaults = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
     private readonly TempDirectory _dir = new();
     private readonly EventBus _events = new();
 
@@ -119,6 +121,32 @@ public sealed class InventoryServiceTests : IDisposable
         Assert.DoesNotContain("numaNode", json, StringComparison.Ordinal);
         Assert.Contains("\"kind\": \"gpu\"", json, StringComparison.Ordinal);
         Assert.Contains("\"iommuGroup\": 1", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_inventory_json_leaves_out_the_memory_of_a_node_whose_meminfo_is_unreadable_instead_of_saying_zero()
+    {
+        File.Delete(Sys("devices/system/node/node0/meminfo"));
+
+        HostInventory inv = Service().Snapshot();
+
+        // As aifactoryctl prints it: with default values, so a known 0 would show.
+        string json = WithDefaults.Format(Assert.Single(inv.NumaNodes));
+        Assert.DoesNotContain("memoryTotalBytes", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("memoryFreeBytes", json, StringComparison.Ordinal);
+        Assert.Contains("\"memoryTotalBytes\": \"134703411200\"", WithDefaults.Format(inv), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_inventory_json_still_says_zero_for_a_node_whose_meminfo_says_zero()
+    {
+        File.WriteAllText(Sys("devices/system/node/node0/meminfo"), "Node 0 MemTotal:              0 kB\nNode 0 MemFree:               0 kB\n");
+
+        HostInventory inv = Service().Snapshot();
+
+        string json = WithDefaults.Format(Assert.Single(inv.NumaNodes));
+        Assert.Contains("\"memoryTotalBytes\": \"0\"", json, StringComparison.Ordinal);
+        Assert.Contains("\"memoryFreeBytes\": \"0\"", json, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -64,6 +64,29 @@ public sealed class TopologyTreeTests : IDisposable
     }
 
     [Fact]
+    public void A_node_whose_memory_is_unknown_says_so_instead_of_0_gib()
+    {
+        Unpack("dgx-h100");
+        File.Delete(Sys("devices/system/node/node1/meminfo"));
+
+        TopologyNode root = Tree();
+
+        Assert.Equal("NUMA node 1 (cpus 56-111,168-223, memory unknown)", Flatten(root).Single(n => n.Kind == "numa_node" && n.Id == "1").Label);
+        Assert.EndsWith("GiB)", Flatten(root).Single(n => n.Kind == "numa_node" && n.Id == "0").Label, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_procfs_the_machine_memory_is_unknown_not_0_gib()
+    {
+        Unpack("workstation");
+        string sys = System.IO.Path.Combine(_dir.Path, "sys");
+
+        TopologyNode root = TopologyTree.Build(InventoryMapper.ToProto(new HostDiscovery(sys, null).Discover(), sys, null));
+
+        Assert.EndsWith(", memory unknown)", root.Label, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Without_numa_in_the_kernel_the_tree_still_has_the_socket_and_node_0()
     {
         Unpack("workstation");

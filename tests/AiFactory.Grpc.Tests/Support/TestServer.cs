@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using AiFactory.Grpc.Server;
 using AiFactory.Grpc.Services;
+using AiFactory.Tests.Shared;
 using Grpc.Health.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

@@ -115,7 +115,7 @@ public sealed class DamagedAttributeTests : IDisposable
     }
 
     [Fact]
-    public void A_node_without_meminfo_is_reported_and_has_no_memory_to_offer()
+    public void A_node_without_meminfo_is_reported_and_its_memory_is_unknown_not_0()
     {
         string root = Copy("dgx-h100");
         File.Delete(Path.Combine(Node(root, 0), "meminfo"));
@@ -123,8 +123,78 @@ public sealed class DamagedAttributeTests : IDisposable
         HostTopology t = Discover(root);
 
         AssertWarning(t, "node0/meminfo", "memory is unknown");
-        Assert.Equal(0, t.FindNode(0)!.MemoryTotalBytes);
+        Assert.Null(t.FindNode(0)!.MemoryTotalBytes);
+        Assert.Null(t.FindNode(0)!.MemoryFreeBytes);
         Assert.True(t.FindNode(1)!.MemoryTotalBytes > 0);
+    }
+
+    [Fact]
+    public void A_node_meminfo_without_a_memtotal_line_is_unknown_not_0()
+    {
+        string root = Copy("dgx-h100");
+        File.WriteAllText(Path.Combine(Node(root, 1), "meminfo"), "Node 1 MemFree:        1000 kB\n");
+
+        HostTopology t = Discover(root);
+
+        AssertWarning(t, "node1/meminfo", "node1's memory is unknown");
+        Assert.Null(t.FindNode(1)!.MemoryTotalBytes);
+        Assert.Null(t.FindNode(1)!.MemoryFreeBytes);
+    }
+
+    [Fact]
+    public void Node_memory_far_below_the_machines_mem_total_is_reported_as_given_with_a_warning_naming_both_figures()
+    {
+        // As on a KVM guest with an H100: node0 said 4.3 GiB of a machine with 125 GiB.
+        string root = Copy("workstation");
+        File.WriteAllText(Path.Combine(Node(root, 0), "meminfo"), "Node 0 MemTotal:        4550128 kB\nNode 0 MemFree:         4000000 kB\n");
+
+        HostTopology t = Discover(root);
+
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        Assert.Equal("/sys/devices/system/node", w.Path);
+        Assert.Equal(
+            "the NUMA nodes' MemTotal add up to 4.3 GiB (4550128 kB) but /proc/meminfo MemTotal is 125.5 GiB (131546300 kB); both are reported as the kernel gives them, and cannot both be right",
+            w.Message);
+        Assert.Equal(4550128L * 1024, t.FindNode(0)!.MemoryTotalBytes);
+        Assert.Equal(131546300L * 1024, t.MemoryTotalBytes);
+    }
+
+    [Fact]
+    public void Node_memory_above_the_machines_mem_total_is_reported_with_a_warning()
+    {
+        string root = Copy("dgx-h100");
+        File.WriteAllText(Path.Combine(Node(root, 1), "meminfo"), "Node 1 MemTotal:     1356891648 kB\n");
+
+        HostTopology t = Discover(root);
+
+        AssertWarning(t, "/devices/system/node", "add up to 2301.5 GiB (2413349080 kB) but /proc/meminfo MemTotal is 2015.4 GiB (2113349080 kB)");
+    }
+
+    [Fact]
+    public void Node_memory_a_little_off_the_machines_mem_total_is_no_warning()
+    {
+        // 9% short: within the tolerance (a tenth plus 256 MiB; a hotplug between the two reads).
+        string root = Copy("dgx-h100");
+        File.WriteAllText(Path.Combine(Node(root, 1), "meminfo"), "Node 1 MemTotal:      866690231 kB\n");
+
+        HostTopology t = Discover(root);
+
+        Assert.Empty(t.Warnings);
+    }
+
+    [Fact]
+    public void Node_memory_is_not_compared_when_a_node_is_unknown_or_procfs_is_not_read()
+    {
+        string root = Copy("dgx-h100");
+        File.WriteAllText(Path.Combine(Node(root, 1), "meminfo"), "Node 1 MemTotal:          1 kB\n");
+        string other = Copy("dgx-h100");
+        File.Delete(Path.Combine(Node(other, 1), "meminfo"));
+
+        HostTopology withoutProcfs = new HostDiscovery(Path.Combine(root, "sys"), null).Discover();
+        HostTopology nodeUnknown = Discover(other);
+
+        Assert.Empty(withoutProcfs.Warnings);
+        Assert.DoesNotContain(nodeUnknown.Warnings, w => w.Message.Contains("add up to", StringComparison.Ordinal));
     }
 
     [Fact]

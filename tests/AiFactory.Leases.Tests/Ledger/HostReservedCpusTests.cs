@@ -1,5 +1,6 @@
 using AiFactory.Agent.Leases;
 using AiFactory.Host.Model.Cpu;
+using AiFactory.Tests.Shared;
 using Microsoft.Extensions.Logging;
 
 namespace AiFactory.Leases.Tests.Ledger;
@@ -23,7 +24,7 @@ public sealed class HostReservedCpusTests
 
         Assert.Equal(CpuSet.Parse("0,112"), reserved.Cpus);
         Assert.Null(reserved.Unknown);
-        (LogLevel level, string message) = Assert.Single(logger.Lines);
+        (LogLevel level, _, string message) = Assert.Single(logger.Entries);
         Assert.Equal(LogLevel.Error, level);
         Assert.Contains(Path, message, StringComparison.Ordinal);
         Assert.Contains("cpus.reserved", message, StringComparison.Ordinal);
@@ -39,7 +40,7 @@ public sealed class HostReservedCpusTests
         reserved.Update((Broken, Path));
 
         Assert.Contains(Path, reserved.Unknown, StringComparison.Ordinal);
-        Assert.Equal(LogLevel.Error, Assert.Single(logger.Lines).Level);
+        Assert.Equal(LogLevel.Error, Assert.Single(logger.Entries).Level);
 
         reserved.Update((Good, Path));
 

@@ -2,6 +2,7 @@ using AiFactory.Agent.Leases;
 using AiFactory.Agent.Leases.Store;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Leases.Tests.Planning;
+using AiFactory.Tests.Shared;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Wire = AiFactory.Contracts.Agent.V1;
@@ -53,7 +54,7 @@ public sealed class LeaseJournalTests
         Assert.Equal(All(host.Ledger), All(reloaded));
         Assert.Equal(new[] { b.Id, c.Id }.Order(StringComparer.Ordinal), reloaded.List(includeEnded: false).Select(e => e.Lease.Id));
         Assert.Equal(Wire.LeaseState.Released, reloaded.Get(a.Id)!.ToWire().State);
-        Assert.Contains(log.Lines, l => l.Level == LogLevel.Information && l.Message.Contains("3 journal record(s) replayed", StringComparison.Ordinal));
+        Assert.Contains(log.Entries, l => l.Level == LogLevel.Information && l.Message.Contains("3 journal record(s) replayed", StringComparison.Ordinal));
         Assert.Equal(3, Checkpoint(host).Leases.Count);
         Assert.Empty(Journal(host).Records);
         Assert.False(File.Exists(host.Ledger.Path + ".tmp"));
@@ -78,7 +79,7 @@ public sealed class LeaseJournalTests
 
         Assert.Equal(new[] { a.Id, b.Id }.Order(StringComparer.Ordinal), reloaded.List(includeEnded: true).Select(e => e.Lease.Id));
         Assert.Null(reloaded.SetAsidePath);
-        (LogLevel level, string warning) = Assert.Single(log.Lines, l => l.Level >= LogLevel.Warning);
+        (LogLevel level, _, string warning) = Assert.Single(log.Entries, l => l.Level >= LogLevel.Warning);
         Assert.Equal(LogLevel.Warning, level);
         Assert.Contains(host.Ledger.JournalPath, warning, StringComparison.Ordinal);
         Assert.Contains($"truncated it at offset {good}, keeping the 1 record(s) before it", warning, StringComparison.Ordinal);
@@ -107,7 +108,7 @@ public sealed class LeaseJournalTests
         Assert.Equal(journal, File.ReadAllBytes(host.Ledger.JournalPath + stamp));
         Assert.False(File.Exists(host.Ledger.Path));
         Assert.False(File.Exists(host.Ledger.JournalPath));
-        (LogLevel level, string error) = Assert.Single(log.Lines, l => l.Level >= LogLevel.Warning);
+        (LogLevel level, _, string error) = Assert.Single(log.Entries, l => l.Level >= LogLevel.Warning);
         Assert.Equal(LogLevel.Error, level);
         Assert.Contains($"Lease ledger {host.Ledger.JournalPath} is unreadable (record at offset {LeaseJournal.HeaderBytes} fails its checksum", error, StringComparison.Ordinal);
         Assert.Contains("EMPTY ledger", error, StringComparison.Ordinal);
@@ -168,7 +169,7 @@ public sealed class LeaseJournalTests
         Assert.Equal(All(compacted.Ledger), All(reloaded));
         Assert.Empty(reloaded.List(includeEnded: false));
         Assert.Equal(2, reloaded.List(includeEnded: true).Count);
-        Assert.Contains(log.Lines, l => l.Message.Contains("0 journal record(s) replayed", StringComparison.Ordinal));
+        Assert.Contains(log.Entries, l => l.Message.Contains("0 journal record(s) replayed", StringComparison.Ordinal));
         Assert.Null(reloaded.SetAsidePath);
         Assert.Equal(3UL, Checkpoint(compacted).JournalGeneration);
         Assert.Empty(Journal(compacted).Records);
@@ -185,7 +186,7 @@ public sealed class LeaseJournalTests
 
         Assert.Empty(reloaded.List(includeEnded: true));
         Assert.StartsWith(host.Ledger.JournalPath + ".corrupt-", reloaded.SetAsidePath, StringComparison.Ordinal);
-        Assert.Contains(log.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("journal generation 1 is newer than the checkpoint's (0)", StringComparison.Ordinal));
+        Assert.Contains(log.Entries, l => l.Level == LogLevel.Error && l.Message.Contains("journal generation 1 is newer than the checkpoint's (0)", StringComparison.Ordinal));
     }
 
     [Fact]

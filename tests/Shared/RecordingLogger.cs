@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace AiFactory.Grpc.Tests.Support;
+namespace AiFactory.Tests.Shared;
 
 /// <summary>A logger that keeps each entry with its level and event id, so a test can assert what an operator would read.</summary>
 internal sealed class RecordingLogger<T> : ILogger<T>
