@@ -45,4 +45,10 @@ public sealed record ProfileCurrentState
 
     /// <summary>The units active now (only those are stopped and started around device changes).</summary>
     public IReadOnlySet<string> ActiveUnits { get; init; } = new HashSet<string>();
+
+    /// <summary>
+    /// The current values that could not be read (see <see cref="UnreadableValue"/>): each refuses the entries that
+    /// depend on it; entries that do not still plan.
+    /// </summary>
+    public IReadOnlyList<UnreadableValue> Unreadable { get; init; } = [];
 }

@@ -164,6 +164,13 @@ public static partial class ProfilePlanner
             _vfioTargets.UnionWith(targets.Keys);
             foreach ((PciAddress address, (string field, PciAddress? companionOf)) in targets)
             {
+                if (UnreadableDevice(address) is { } unreadable)
+                {
+                    string what = companionOf is { } of ? $"{address} (in the IOMMU group of {of})" : address.ToString();
+                    Error(field, $"{what}: {unreadable}, so its binding cannot be planned");
+                    continue;
+                }
+
                 PciDevice? device = Find(address);
                 if (device is null || (device.Driver == VfioPci && device.DriverOverride == VfioPci))
                 {
@@ -232,6 +239,12 @@ public static partial class ProfilePlanner
                     continue;
                 }
 
+                if (UnreadableDevice(pf.Address) is { } unreadable)
+                {
+                    Error(field, $"{pf.Address}: {unreadable}, so its VFs cannot be planned");
+                    continue;
+                }
+
                 if (entry.NumVfs < 0 || entry.NumVfs > sriov.TotalVfs)
                 {
                     Error(field + ".numVfs", $"{entry.NumVfs} VFs asked, but {pf.Address} has sriov_totalvfs {sriov.TotalVfs}");
@@ -255,6 +268,13 @@ public static partial class ProfilePlanner
                 {
                     _sriov.Add(new SetNumVfsStep(pf.Address, sriov.NumVfs, entry.NumVfs) { Field = field + ".numVfs" });
                     _changedDevices.Add(pf.Address);
+                }
+
+                if (entry.VfDriver == VfioPci && entry.NumVfs > 0 && !countChanges &&
+                    sriov.VirtualFunctions.Select(vf => (vf, UnreadableDevice(vf))).FirstOrDefault(x => x.Item2 is not null) is (PciAddress badVf, UnreadableValue why))
+                {
+                    Error(field + ".vfDriver", $"VF {badVf} of {pf.Address}: {why}, so its binding cannot be planned");
+                    continue;
                 }
 
                 if (entry.VfDriver == VfioPci && entry.NumVfs > 0)
@@ -305,9 +325,22 @@ public static partial class ProfilePlanner
                     continue;
                 }
 
+                if (UnreadablePool(entry.Node, entry.PageSizeKiB) is { } unreadable)
+                {
+                    Error(field + ".count", $"node {entry.Node}'s {entry.PageSizeKiB}kB pool: {unreadable}, so its size now is unknown and no change is planned from it");
+                    continue;
+                }
+
+                if (node.MemoryTotalBytes <= 0)
+                {
+                    string why = UnreadableMeminfo(entry.Node) is { } u ? u.ToString() : "its MemTotal is unknown";
+                    Error(field + ".count", $"node {entry.Node}'s memory is unknown ({why}): {entry.Count} x {entry.PageSizeKiB}kB pages cannot be checked against it");
+                    continue;
+                }
+
                 long bytes = entry.Count * entry.PageSizeKiB * 1024;
                 perNode[entry.Node] = perNode.GetValueOrDefault(entry.Node) + bytes;
-                if (node.MemoryTotalBytes > 0 && perNode[entry.Node] > node.MemoryTotalBytes)
+                if (perNode[entry.Node] > node.MemoryTotalBytes)
                 {
                     Error(field + ".count", $"{entry.Count} x {entry.PageSizeKiB}kB pages ({Gib(bytes)}) with the node's other pools ({Gib(perNode[entry.Node])}) exceed node {entry.Node}'s memory ({Gib(node.MemoryTotalBytes)})");
                     continue;
@@ -364,6 +397,12 @@ public static partial class ProfilePlanner
 
             foreach (string unit in cpus.Units)
             {
+                if (UnreadableUnit(unit) is { } unreadable)
+                {
+                    Error("cpus.reserved", $"{unit}: {unreadable}, so its AllowedCPUs= cannot be planned");
+                    continue;
+                }
+
                 CpuSet now = current.AllowedCpus.GetValueOrDefault(unit) ?? CpuSet.Empty;
                 if (!now.Equals(cpus.Reserved))
                 {
