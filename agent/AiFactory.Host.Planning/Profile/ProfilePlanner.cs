@@ -291,68 +291,6 @@ public static partial class ProfilePlanner
             }
         }
 
-        public void PlanHugepages()
-        {
-            var perNode = new Dictionary<int, long>();
-            var seen = new HashSet<(int, long)>();
-            for (int i = 0; i < profile.Hugepages.Count; i++)
-            {
-                HugepageProfile entry = profile.Hugepages[i];
-                string field = $"hugepages[{i}]";
-                NumaNode? node = topology.NumaNodes.FirstOrDefault(n => n.Id == entry.Node);
-                if (node is null)
-                {
-                    Error(field + ".node", $"no NUMA node {entry.Node} (nodes: {string.Join(",", topology.NumaNodes.Select(n => n.Id))})");
-                    continue;
-                }
-
-                if (!seen.Add((entry.Node, entry.PageSizeKiB)))
-                {
-                    Error(field, $"node {entry.Node} size {entry.PageSizeKiB}kB is listed twice");
-                    continue;
-                }
-
-                HugepagePool? pool = node.Hugepages.FirstOrDefault(p => p.PageSizeKiB == entry.PageSizeKiB);
-                if (pool is null)
-                {
-                    Error(field + ".size", $"node {entry.Node} has no {entry.PageSizeKiB}kB hugepage pool (has: {string.Join(", ", node.Hugepages.Select(p => p.PageSizeKiB + "kB"))})");
-                    continue;
-                }
-
-                if (entry.Count < 0)
-                {
-                    Error(field + ".count", $"{entry.Count} is negative");
-                    continue;
-                }
-
-                if (UnreadablePool(entry.Node, entry.PageSizeKiB) is { } unreadable)
-                {
-                    Error(field + ".count", $"node {entry.Node}'s {entry.PageSizeKiB}kB pool: {unreadable}, so its size now is unknown and no change is planned from it");
-                    continue;
-                }
-
-                if (node.MemoryTotalBytes <= 0)
-                {
-                    string why = UnreadableMeminfo(entry.Node) is { } u ? u.ToString() : "its MemTotal is unknown";
-                    Error(field + ".count", $"node {entry.Node}'s memory is unknown ({why}): {entry.Count} x {entry.PageSizeKiB}kB pages cannot be checked against it");
-                    continue;
-                }
-
-                long bytes = entry.Count * entry.PageSizeKiB * 1024;
-                perNode[entry.Node] = perNode.GetValueOrDefault(entry.Node) + bytes;
-                if (perNode[entry.Node] > node.MemoryTotalBytes)
-                {
-                    Error(field + ".count", $"{entry.Count} x {entry.PageSizeKiB}kB pages ({Gib(bytes)}) with the node's other pools ({Gib(perNode[entry.Node])}) exceed node {entry.Node}'s memory ({Gib(node.MemoryTotalBytes)})");
-                    continue;
-                }
-
-                if (pool.Total != entry.Count)
-                {
-                    _hugepages.Add(new SetHugepagesStep(entry.Node, entry.PageSizeKiB, pool.Total, entry.Count) { Field = field + ".count" });
-                }
-            }
-        }
-
         public void PlanCpus()
         {
             if (profile.Cpus is not { } cpus)

@@ -14,12 +14,72 @@ namespace AiFactory.Profile.Tests.Planning;
 public class ProfilePlannerSafetyTests
 {
     private static readonly PciAddress Pf = PciAddress.Parse("0000:17:00.0");
+    private const long OneG = 1048576;
+
+    /// <summary>The DGX with 100 x 1G pages already reserved on node 0.</summary>
+    private static readonly HostTopology DgxWith100GigPagesOnNode0 = Topologies.Dgx8GpuTwoNuma with
+    {
+        NumaNodes = [.. Topologies.Dgx8GpuTwoNuma.NumaNodes.Select(n => n.Id == 0 ? n with { Hugepages = [new HugepagePool(2048, 0, 0, 0), new HugepagePool(OneG, 100, 100, 0)] } : n)],
+    };
 
     private static DeviceSelector Sel(string text) => DeviceSelector.TryParse(text, out DeviceSelector? s, out string? e) ? s : throw new ArgumentException(e);
 
     private static NodeProfile Vfio(params string[] devices) => new() { Vfio = new VfioProfile([.. devices.Select(Sel)], []) };
 
     private static NodeProfile Pages(params HugepageProfile[] pools) => new() { Hugepages = pools };
+
+    // Hugepages (audit finding 1).
+
+    [Theory]
+    [InlineData(2048L, 9007199254740992L)]
+    [InlineData(OneG, long.MaxValue)]
+    public void A_hugepage_count_whose_bytes_overflow_is_refused_not_wrapped(long size, long count)
+    {
+        ProfilePlan plan = ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, ProfileCurrentState.Empty, Pages(new HugepageProfile(0, size, count)));
+
+        ProfileValidationError error = Assert.Single(plan.Errors);
+        Assert.Equal("hugepages[0].count", error.Field);
+        Assert.Contains("exceed node 0's memory for hugepages: MemTotal 1024 GiB", error.Reason);
+        Assert.Empty(plan.Steps);
+    }
+
+    [Fact]
+    public void A_node_keeps_five_percent_for_the_host()
+    {
+        ProfilePlan fits = ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, ProfileCurrentState.Empty, Pages(new HugepageProfile(0, OneG, 972)));
+        ProfilePlan over = ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, ProfileCurrentState.Empty, Pages(new HugepageProfile(0, OneG, 973)));
+
+        Assert.True(fits.IsValid, string.Join("; ", fits.Errors));
+        Assert.Contains("less 51.2 GiB kept for the host", Assert.Single(over.Errors).Reason);
+        Assert.Contains("at most 972 pages", over.Errors[0].Reason);
+    }
+
+    [Fact]
+    public void Hugepages_on_a_node_whose_memory_is_unknown_are_refused_naming_the_file()
+    {
+        HostTopology t = Topologies.Dgx8GpuTwoNuma with { NumaNodes = [.. Topologies.Dgx8GpuTwoNuma.NumaNodes.Select(n => n.Id == 1 ? n with { MemoryTotalBytes = 0 } : n)] };
+        var state = new ProfileCurrentState { Unreadable = [new UnreadableValue("devices/system/node/node1/meminfo", "missing") { Node = 1 }] };
+
+        ProfilePlan plan = ProfilePlanner.Plan(t, state, Pages(new HugepageProfile(0, 2048, 16), new HugepageProfile(1, OneG, 5000)));
+
+        ProfileValidationError error = Assert.Single(plan.Errors);
+        Assert.Equal("hugepages[1].count", error.Field);
+        Assert.Contains("node 1's memory is unknown (devices/system/node/node1/meminfo cannot be read (missing))", error.Reason);
+    }
+
+    [Fact]
+    public void A_pool_that_shrinks_goes_first_so_the_memory_it_gives_back_counts_for_one_that_grows()
+    {
+        // 450000 x 2M is 878.9 GiB: beside the 1G pool's 100 GiB it would pass the node's 972.8 GiB, beside 10 GiB it fits.
+        NodeProfile profile = Pages(new HugepageProfile(0, 2048, 450_000), new HugepageProfile(0, OneG, 10));
+
+        ProfilePlan plan = ProfilePlanner.Plan(DgxWith100GigPagesOnNode0, ProfileCurrentState.Empty, profile);
+
+        Assert.True(plan.IsValid, string.Join("; ", plan.Errors));
+        Assert.Collection(plan.Steps,
+            s => Assert.Equal(new SetHugepagesStep(0, OneG, 100, 10) { Field = "hugepages[1].count" }, s),
+            s => Assert.Equal(new SetHugepagesStep(0, 2048, 0, 450_000) { Field = "hugepages[0].count" }, s));
+    }
 
     // Values that could not be read (audit finding 8).
 
