@@ -51,4 +51,13 @@ public sealed record ProfileCurrentState
     /// depend on it; entries that do not still plan.
     /// </summary>
     public IReadOnlyList<UnreadableValue> Unreadable { get; init; } = [];
+
+    /// <summary>
+    /// The compute processes NVML reports on each GPU ("PID 4242 (python3)"), by address; read when the profile has a
+    /// <c>vfio</c> section. A GPU absent here has none (or is not on the NVIDIA driver).
+    /// </summary>
+    public IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> GpuProcesses { get; init; } = new Dictionary<PciAddress, IReadOnlyList<string>>();
+
+    /// <summary>Why GPU processes could not be read (no NVML); null when they were, or were not needed.</summary>
+    public string? GpuProcessesUnavailable { get; init; }
 }

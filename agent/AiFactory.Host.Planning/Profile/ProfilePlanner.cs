@@ -111,6 +111,12 @@ public static partial class ProfilePlanner
                         continue;
                     }
 
+                    if (TargetRefusal(device, sriovPfs) is { } refused)
+                    {
+                        Error(field, refused);
+                        continue;
+                    }
+
                     if (device.IommuGroup is not int group)
                     {
                         Error(field, $"{device.Address} has no IOMMU group (is the IOMMU on? intel_iommu=on / amd_iommu=on)");
@@ -172,8 +178,16 @@ public static partial class ProfilePlanner
                 }
 
                 PciDevice? device = Find(address);
-                if (device is null || (device.Driver == VfioPci && device.DriverOverride == VfioPci))
+                if (device is null || IsBound(device))
                 {
+                    continue;
+                }
+
+                // A companion is checked as its own target would be (a bridge companion was refused with its group).
+                string? refusal = (companionOf is not null ? TargetRefusal(device, sriovPfs) : null) ?? GpuInUse(device);
+                if (refusal is not null)
+                {
+                    Error(field, companionOf is { } of ? $"{refusal} (it is in the IOMMU group of {of})" : refusal);
                     continue;
                 }
 

@@ -14,7 +14,21 @@ namespace AiFactory.Profile.Tests.Planning;
 public class ProfilePlannerSafetyTests
 {
     private static readonly PciAddress Pf = PciAddress.Parse("0000:17:00.0");
+    private static readonly PciAddress Vf0 = PciAddress.Parse("0000:17:00.2");
+    private static readonly PciAddress Vf1 = PciAddress.Parse("0000:17:00.3");
+    private static readonly PciAddress Gpu = PciAddress.Parse("0000:18:00.0");
     private const long OneG = 1048576;
+
+    /// <summary>The DGX with two live VFs on the NIC 0000:17:00.0 (each in its own IOMMU group, on mlx5_core).</summary>
+    private static readonly HostTopology DgxWithTwoVfs = Topologies.Dgx8GpuTwoNuma with
+    {
+        PciDevices =
+        [
+            .. Topologies.Dgx8GpuTwoNuma.PciDevices.Select(d => d.Address == Pf ? d with { Sriov = new SriovInfo(16, 2, true, [Vf0, Vf1]) } : d),
+            Topologies.Dev("0000:17:00.2", 0x15b3, 0x101e, 0x020000, "mlx5_core", 70, DeviceKind.Nic) with { PhysicalFunction = Pf },
+            Topologies.Dev("0000:17:00.3", 0x15b3, 0x101e, 0x020000, "mlx5_core", 71, DeviceKind.Nic) with { PhysicalFunction = Pf },
+        ],
+    };
 
     /// <summary>The DGX with 100 x 1G pages already reserved on node 0.</summary>
     private static readonly HostTopology DgxWith100GigPagesOnNode0 = Topologies.Dgx8GpuTwoNuma with
@@ -79,6 +93,87 @@ public class ProfilePlannerSafetyTests
         Assert.Collection(plan.Steps,
             s => Assert.Equal(new SetHugepagesStep(0, OneG, 100, 10) { Field = "hugepages[1].count" }, s),
             s => Assert.Equal(new SetHugepagesStep(0, 2048, 0, 450_000) { Field = "hugepages[0].count" }, s));
+    }
+
+    // vfio targets (audit finding 5).
+
+    [Fact]
+    public void A_root_port_is_never_a_vfio_target()
+    {
+        ProfilePlan plan = ProfilePlanner.Plan(Topologies.WorkstationGpuWithAudio, ProfileCurrentState.Empty, Vfio("0000:00:01.0"));
+
+        ProfileValidationError error = Assert.Single(plan.Errors);
+        Assert.Equal("vfio.devices[0]", error.Field);
+        Assert.Contains("0000:00:01.0 is a PCI bridge (a root port or PCIe switch port) (class 0x060400, driver pcieport)", error.Reason);
+    }
+
+    [Fact]
+    public void A_host_bridge_is_never_a_vfio_target()
+    {
+        HostTopology t = Topologies.WorkstationGpuWithAudio with
+        {
+            PciDevices = [Topologies.Dev("0000:00:00.0", 0x8086, 0x3e30, 0x060000, null, 0, DeviceKind.Bridge), .. Topologies.WorkstationGpuWithAudio.PciDevices],
+        };
+
+        ProfilePlan plan = ProfilePlanner.Plan(t, ProfileCurrentState.Empty, Vfio("0000:00:00.0"));
+
+        Assert.Contains("0000:00:00.0 is a host bridge (class 0x060000)", Assert.Single(plan.Errors).Reason);
+    }
+
+    [Fact]
+    public void A_pf_with_live_vfs_is_not_bound_to_vfio()
+    {
+        ProfilePlan plan = ProfilePlanner.Plan(DgxWithTwoVfs, ProfileCurrentState.Empty, Vfio("0000:17:00.0"));
+
+        ProfileValidationError error = Assert.Single(plan.Errors);
+        Assert.Contains("0000:17:00.0 is an SR-IOV PF with 2 live VFs (sriov_numvfs 2)", error.Reason);
+        Assert.Empty(plan.Steps);
+    }
+
+    [Fact]
+    public void A_vf_whose_pf_gets_a_new_vf_count_in_the_same_profile_is_refused()
+    {
+        NodeProfile profile = Vfio("0000:17:00.2") with { Sriov = [new SriovProfile(Pf, 4, null, null)] };
+
+        ProfilePlan plan = ProfilePlanner.Plan(DgxWithTwoVfs, ProfileCurrentState.Empty, profile);
+
+        ProfileValidationError error = Assert.Single(plan.Errors);
+        Assert.Equal("vfio.devices[0]", error.Field);
+        Assert.Contains("0000:17:00.2 is a VF of 0000:17:00.0, whose VF count sriov[0].numVfs changes (2 -> 4)", error.Reason);
+    }
+
+    [Fact]
+    public void A_vf_whose_pf_keeps_its_vf_count_is_bound()
+    {
+        NodeProfile profile = Vfio("0000:17:00.2") with { Sriov = [new SriovProfile(Pf, 2, null, null)] };
+
+        ProfilePlan plan = ProfilePlanner.Plan(DgxWithTwoVfs, new ProfileCurrentState { VfioPciLoaded = true }, profile);
+
+        Assert.True(plan.IsValid, string.Join("; ", plan.Errors));
+        Assert.Equal(Vf0, Assert.Single(plan.Steps.OfType<BindVfioStep>()).Address);
+    }
+
+    [Fact]
+    public void A_gpu_running_compute_processes_is_not_unbound()
+    {
+        var state = new ProfileCurrentState { GpuProcesses = new Dictionary<PciAddress, IReadOnlyList<string>> { [Gpu] = ["PID 4242 (python3)"] } };
+
+        ProfilePlan plan = ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, state, Vfio("nvidia-gpus"));
+
+        ProfileValidationError error = Assert.Single(plan.Errors);
+        Assert.Equal("vfio.devices[0]", error.Field);
+        Assert.Contains("0000:18:00.0 is in use by PID 4242 (python3): stop them before it is unbound from nvidia", error.Reason);
+    }
+
+    [Fact]
+    public void Without_nvml_the_plan_says_it_could_not_check_the_gpus_for_processes()
+    {
+        var state = new ProfileCurrentState { GpuProcessesUnavailable = "NVML is not available (libnvidia-ml.so.1 not found)" };
+
+        ProfilePlan plan = ProfilePlanner.Plan(Topologies.WorkstationGpuWithAudio, state, Vfio("0000:01:00.0"));
+
+        Assert.True(plan.IsValid, string.Join("; ", plan.Errors));
+        Assert.Contains("vfio: could not check 0000:01:00.0 for running processes before unbinding it: NVML is not available (libnvidia-ml.so.1 not found)", plan.Warnings);
     }
 
     // Values that could not be read (audit finding 8).
