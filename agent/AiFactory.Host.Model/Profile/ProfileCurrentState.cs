@@ -52,6 +52,9 @@ public sealed record ProfileCurrentState
     /// </summary>
     public IReadOnlyList<UnreadableValue> Unreadable { get; init; } = [];
 
+    /// <summary>The PCI functions and hugepages leases hold, from the lease ledger; <see cref="LeaseHolds.None"/> without a ledger.</summary>
+    public LeaseHolds Leases { get; init; } = LeaseHolds.None;
+
     /// <summary>
     /// The compute processes NVML reports on each GPU ("PID 4242 (python3)"), by address; read when the profile has a
     /// <c>vfio</c> section. A GPU absent here has none (or is not on the NVIDIA driver).

@@ -89,6 +89,12 @@ public static partial class ProfilePlanner
                     continue;
                 }
 
+                if (entry.Count < pool.Total && LeaseBlocksShrink(entry.Node, entry.PageSizeKiB, entry.Count) is { } held)
+                {
+                    Error(field, held);
+                    continue;
+                }
+
                 if (entry.Count < pool.Total)
                 {
                     sizes[(node.Id, pool.PageSizeKiB)] = entry.Count;

@@ -184,7 +184,7 @@ public static partial class ProfilePlanner
                 }
 
                 // A companion is checked as its own target would be (a bridge companion was refused with its group).
-                string? refusal = (companionOf is not null ? TargetRefusal(device, sriovPfs) : null) ?? GpuInUse(device);
+                string? refusal = (companionOf is not null ? TargetRefusal(device, sriovPfs) : null) ?? LeaseBlocksBinding(address) ?? GpuInUse(device);
                 if (refusal is not null)
                 {
                     Error(field, companionOf is { } of ? $"{refusal} (it is in the IOMMU group of {of})" : refusal);
@@ -278,6 +278,12 @@ public static partial class ProfilePlanner
                 }
 
                 bool countChanges = sriov.NumVfs != entry.NumVfs;
+                if (countChanges && LeaseBlocksVfCount(pf.Address, sriov.VirtualFunctions, sriov.NumVfs) is { } held)
+                {
+                    Error(field + ".numVfs", held);
+                    continue;
+                }
+
                 if (countChanges)
                 {
                     _sriov.Add(new SetNumVfsStep(pf.Address, sriov.NumVfs, entry.NumVfs) { Field = field + ".numVfs" });
@@ -295,6 +301,12 @@ public static partial class ProfilePlanner
                 {
                     bool allBound = !countChanges && sriov.VirtualFunctions.Count == entry.NumVfs &&
                         sriov.VirtualFunctions.All(vf => Find(vf) is { Driver: VfioPci, DriverOverride: VfioPci });
+                    if (!allBound && sriov.VirtualFunctions.Where(vf => Find(vf) is not { Driver: VfioPci, DriverOverride: VfioPci }).Select(LeaseBlocksBinding).FirstOrDefault(r => r is not null) is { } blocked)
+                    {
+                        Error(field + ".vfDriver", blocked);
+                        continue;
+                    }
+
                     if (!allBound)
                     {
                         _sriov.Add(new BindVfsVfioStep(pf.Address, entry.NumVfs) { Field = field + ".vfDriver" });

@@ -176,6 +176,58 @@ public class ProfilePlannerSafetyTests
         Assert.Contains("vfio: could not check 0000:01:00.0 for running processes before unbinding it: NVML is not available (libnvidia-ml.so.1 not found)", plan.Warnings);
     }
 
+    // Lease holds (audit finding 7).
+
+    [Fact]
+    public void The_vf_count_of_a_pf_whose_vfs_are_leased_does_not_change()
+    {
+        var state = new ProfileCurrentState { Leases = new LeaseHolds { Devices = new Dictionary<PciAddress, string> { [Vf1] = "lease-0123456789ab" } } };
+
+        ProfilePlan plan = ProfilePlanner.Plan(DgxWithTwoVfs, state, new NodeProfile { Sriov = [new SriovProfile(Pf, 0, null, null)] });
+
+        ProfileValidationError error = Assert.Single(plan.Errors);
+        Assert.Equal("sriov[0].numVfs", error.Field);
+        Assert.Contains("leases hold 0000:17:00.3 (lease lease-0123456789ab)", error.Reason);
+        Assert.Empty(plan.Steps);
+    }
+
+    [Fact]
+    public void While_the_leases_are_unknown_no_vf_count_changes()
+    {
+        var state = new ProfileCurrentState { Leases = new LeaseHolds { Unavailable = "the lease ledger is open in a running aifactory-agent" } };
+
+        ProfilePlan plan = ProfilePlanner.Plan(DgxWithTwoVfs, state, new NodeProfile { Sriov = [new SriovProfile(Pf, 4, null, null)] });
+
+        Assert.Contains("what leases hold is unknown (the lease ledger is open in a running aifactory-agent)", Assert.Single(plan.Errors).Reason);
+    }
+
+    [Fact]
+    public void A_leased_device_is_not_bound_again()
+    {
+        var state = new ProfileCurrentState { Leases = new LeaseHolds { Devices = new Dictionary<PciAddress, string> { [Gpu] = "lease-aaaaaaaaaaaa" } } };
+
+        ProfilePlan plan = ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, state, Vfio("0000:18:00.0"));
+
+        Assert.Contains("0000:18:00.0 is held by lease lease-aaaaaaaaaaaa", Assert.Single(plan.Errors).Reason);
+    }
+
+    [Fact]
+    public void A_pool_does_not_shrink_below_the_pages_leases_hold_and_names_them()
+    {
+        var state = new ProfileCurrentState
+        {
+            Leases = new LeaseHolds { Hugepages = [new HugepageHold(0, OneG, 48, "lease-aaaaaaaaaaaa"), new HugepageHold(0, OneG, 16, "lease-bbbbbbbbbbbb"), new HugepageHold(1, OneG, 99, "lease-cccccccccccc")] },
+        };
+
+        ProfilePlan below = ProfilePlanner.Plan(DgxWith100GigPagesOnNode0, state, Pages(new HugepageProfile(0, OneG, 63)));
+        ProfilePlan down = ProfilePlanner.Plan(DgxWith100GigPagesOnNode0, state, Pages(new HugepageProfile(0, OneG, 64)));
+
+        ProfileValidationError error = Assert.Single(below.Errors);
+        Assert.Equal("hugepages[0].count", error.Field);
+        Assert.Contains("63 pages is below the 64 that leases hold in node 0's 1048576kB pool (lease-aaaaaaaaaaaa 48, lease-bbbbbbbbbbbb 16)", error.Reason);
+        Assert.Equal(new SetHugepagesStep(0, OneG, 100, 64) { Field = "hugepages[0].count" }, Assert.Single(down.Steps));
+    }
+
     // Values that could not be read (audit finding 8).
 
     [Fact]
