@@ -137,4 +137,14 @@ public sealed class UnreadableStateTests : IDisposable
         Assert.Equal("cpus.reserved", error.Field);
         Assert.Contains("user.slice: systemctl show -p AllowedCPUs user.slice cannot be read (\"zz\"", error.Reason);
     }
+
+    [Fact]
+    public void A_pool_the_kernel_kept_larger_is_not_reported_as_short_by_a_negative_number()
+    {
+        var ex = new HugepageShortfallException(Node1Pages, 10, 1096, 1);
+
+        Assert.DoesNotContain("short by -", ex.Message);
+        Assert.Contains("asked 10, the kernel kept 1096 (1086 more than asked", ex.Message);
+        Assert.Contains("short by 60", new HugepageShortfallException(Node1Pages, 100, 40, 3).Message);
+    }
 }
