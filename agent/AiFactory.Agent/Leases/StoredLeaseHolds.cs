@@ -12,8 +12,28 @@ namespace AiFactory.Agent.Leases;
 /// <see cref="MigRefusedException"/> when a running agent has the ledger open (leases may be granted or released there
 /// at any moment, so only that agent can hold them still) or when the ledger cannot be read.
 /// </summary>
-internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds
+internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
 {
+    /// <summary>The functions and hugepages leases hold, from the stored ledger; unavailable, with why, beside a running agent or when the ledger cannot be read.</summary>
+    public Host.Model.Profile.LeaseHolds HeldResources()
+    {
+        var ledger = new LeaseLedger(stateDir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
+        try
+        {
+            ledger.LoadReadOnly();
+        }
+        catch (LeaseLedgerInUseException ex)
+        {
+            return new Host.Model.Profile.LeaseHolds { Unavailable = $"{ex.Message}: apply the profile through it (aifactoryctl profile apply), or stop it first" };
+        }
+        catch (InvalidDataException ex)
+        {
+            return new Host.Model.Profile.LeaseHolds { Unavailable = $"the lease ledger cannot be read ({ex.Message}): start the agent once (it sets an unreadable ledger aside and says so), then try again" };
+        }
+
+        return ledger.HeldResources();
+    }
+
     public T While<T>(Func<IReadOnlyList<MigHold>, T> action)
     {
         var ledger = new LeaseLedger(stateDir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);

@@ -71,7 +71,7 @@ internal static class ProfileCommand
         using var nvml = new GpuNvml(options.NvmlLibrary, options.SysfsRoot);
         var inventory = new GpuInventory(nvml, new GpuHealthRegistry());
         var applier = new MigApplier(nvml, inventory, new Leases.StoredLeaseHolds(options.StateDir));
-        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, applier, options.ProcfsRoot) };
+        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, applier, options.ProcfsRoot), Leases = new Leases.StoredLeaseHolds(options.StateDir) };
         var manager = new ProfileManager(env, new EventBus(), logs.CreateLogger<ProfileManager>());
         try
         {

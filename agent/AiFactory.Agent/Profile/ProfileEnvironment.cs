@@ -29,6 +29,12 @@ internal sealed record ProfileEnvironment
 
     public required IModuleLoader Modules { get; init; }
 
+    /// <summary>
+    /// The PCI functions and hugepages leases hold (the live ledger in the daemon, the stored one offline); null
+    /// without a ledger (tests of the profile alone): nothing is held.
+    /// </summary>
+    public Leases.ILeaseHolds? Leases { get; init; }
+
     /// <summary>MIG through the agent's NVML; null where the daemon has no GPU feature (then a <c>mig</c> section is refused).</summary>
     public ProfileMig? Mig { get; init; }
 

@@ -55,6 +55,8 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             state = state with { MigGpus = gpus, MigUnavailable = unavailable, MigHeld = held };
         }
 
+        state = ProfileAgentState.Add(env, profile, state);
+
         return ProfilePlanner.Plan(topology, state, profile);
     }
 

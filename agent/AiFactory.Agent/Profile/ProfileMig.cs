@@ -50,6 +50,39 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
         }
     }
 
+    /// <summary>
+    /// The compute processes on each GPU NVML sees that has any ("PID 4242 (python3)"), or why NVML cannot be asked:
+    /// a GPU the vfio section would unbind is refused while it runs some.
+    /// </summary>
+    public (IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> Processes, string? Unavailable) ReadProcesses()
+    {
+        if (nvml.Nvml is not INvml api)
+        {
+            return (new Dictionary<PciAddress, IReadOnlyList<string>>(), $"NVML is not available ({nvml.Error})");
+        }
+
+        try
+        {
+            var result = new Dictionary<PciAddress, IReadOnlyList<string>>();
+            uint count = api.DeviceCount;
+            for (uint i = 0; i < count; i++)
+            {
+                NvmlDevice device = api.GetDevice(i);
+                List<string> processes = Processes(api, device);
+                if (processes.Count > 0)
+                {
+                    result[GpuInventory.Address(api, device)] = processes;
+                }
+            }
+
+            return (result, null);
+        }
+        catch (NvmlException ex)
+        {
+            return (new Dictionary<PciAddress, IReadOnlyList<string>>(), ex.Message);
+        }
+    }
+
     /// <summary>The GPU instances leases hold (from the lease ledger): the profile's layouts are planned around them.</summary>
     public IReadOnlyList<MigHold> Held() => applier.Held();
 

@@ -13,6 +13,7 @@ internal static class ProfileRegistration
         services.AddSingleton(sp => ProfileEnvironment.FromOptions(options) with
         {
             Mig = new ProfileMig(sp.GetRequiredService<GpuNvml>(), sp.GetRequiredService<GpuInventory>(), sp.GetRequiredService<MigApplier>(), options.ProcfsRoot),
+            Leases = sp.GetService<Leases.LeaseLedger>(),
         });
         services.AddSingleton<ProfileManager>();
         services.AddSingleton<ProfileApiService>();

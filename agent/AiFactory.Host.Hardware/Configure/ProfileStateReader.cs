@@ -15,13 +15,22 @@ namespace AiFactory.Host.Hardware.Configure;
 /// </summary>
 /// <remarks>
 /// A narrow reader of the attributes the configure steps change (the full inventory is Discovery's job); reading
-/// exactly these keeps the plan and the read-back on the same files.
+/// exactly these keeps the plan and the read-back on the same files. A value the plan depends on that cannot be
+/// read (a file that fails to read, holds no number, or is missing where the kernel always has it) is never taken for
+/// 0: it is listed in <see cref="ProfileCurrentState.Unreadable"/> with the file and why, and the planner refuses the
+/// entries that depend on it.
 /// </remarks>
 public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, string? procfsRoot = null, string? overridesDir = null)
 {
-    /// <summary>The topology as far as the profile cares.</summary>
+    private readonly List<UnreadableValue> _unreadable = [];
+
+    /// <summary>
+    /// The topology as far as the profile cares. The values it could not read are kept for <see cref="ReadState"/>
+    /// (call it after this, as a plan does).
+    /// </summary>
     public HostTopology ReadTopology()
     {
+        _unreadable.RemoveAll(u => u.Unit is null);
         var devices = new List<PciDevice>();
         foreach (string name in sysfs.List("bus/pci/devices"))
         {
@@ -55,12 +64,20 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, s
     {
         var allowed = new Dictionary<string, CpuSet>(StringComparer.Ordinal);
         var active = new HashSet<string>(StringComparer.Ordinal);
+        _unreadable.RemoveAll(u => u.Unit is not null);
         if (systemctl is not null)
         {
             foreach (string unit in profile.Cpus?.Units ?? [])
             {
                 string raw = systemctl.GetAllowedCpus(unit);
-                allowed[unit] = CpuSet.TryParse(raw.Replace(' ', ','), out CpuSet? set, out _) ? set : CpuSet.Empty;
+                if (CpuSet.TryParse(raw.Replace(' ', ','), out CpuSet? set, out string? error))
+                {
+                    allowed[unit] = set;
+                }
+                else
+                {
+                    _unreadable.Add(new UnreadableValue($"systemctl show -p AllowedCPUs {unit}", $"\"{raw}\": {error}") { Unit = unit });
+                }
             }
 
             foreach (ServiceProfile service in profile.Services)
@@ -82,6 +99,7 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, s
             ActiveUnits = active,
             HostNeeded = hostNeeded,
             PersistedOverrides = profile.Vfio is not null && overridesDir is not null ? VfioOverrideFiles.Read(overridesDir) : null,
+            Unreadable = [.. _unreadable],
         };
     }
 
@@ -90,8 +108,14 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, s
         string dev = "bus/pci/devices/" + address;
         ushort vendor = Hex16(sysfs.Read(dev + "/vendor"));
         ushort device = Hex16(sysfs.Read(dev + "/device"));
-        uint cls = uint.TryParse(Strip(sysfs.Read(dev + "/class")), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out uint c) ? c : 0;
-        string? over = sysfs.Read(dev + "/driver_override");
+        string? rawClass = Required(address, dev + "/class");
+        uint cls = 0;
+        if (rawClass is not null && !uint.TryParse(Strip(rawClass), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out cls))
+        {
+            Unreadable(address, dev + "/class", $"not a class code: \"{rawClass}\"");
+        }
+
+        string? over = Optional(address, dev + "/driver_override");
         long? numa = sysfs.ReadLong(dev + "/numa_node");
         SriovInfo? sriov = null;
         if (sysfs.ReadLong(dev + "/sriov_totalvfs") is long total)
@@ -106,8 +130,22 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, s
                 }
             }
 
-            long? autoprobe = sysfs.ReadLong(dev + "/sriov_drivers_autoprobe");
-            sriov = new SriovInfo((int)total, (int)(sysfs.ReadLong(dev + "/sriov_numvfs") ?? 0), autoprobe is null ? null : autoprobe != 0, [.. vfs.OrderBy(v => v.Item1).Select(v => v.Item2)]);
+            long? autoprobe = Number(address, dev + "/sriov_drivers_autoprobe", Optional(address, dev + "/sriov_drivers_autoprobe"));
+            // Unreadable, the count stays 0 here but is listed: the planner refuses this PF's entry rather than plan from 0.
+            long numVfs = Number(address, dev + "/sriov_numvfs", Required(address, dev + "/sriov_numvfs")) ?? 0;
+            sriov = new SriovInfo((int)total, (int)numVfs, autoprobe is null ? null : autoprobe != 0, [.. vfs.OrderBy(v => v.Item1).Select(v => v.Item2)]);
+        }
+
+        string? driver = sysfs.LinkName(dev + "/driver", out string? driverError);
+        if (driverError is not null)
+        {
+            Unreadable(address, dev + "/driver", driverError);
+        }
+
+        string? groupLink = sysfs.LinkName(dev + "/iommu_group", out string? groupError);
+        if (groupError is not null)
+        {
+            Unreadable(address, dev + "/iommu_group", groupError);
         }
 
         return new PciDevice
@@ -117,10 +155,10 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, s
             DeviceId = device,
             ClassCode = cls,
             Kind = KindOf(vendor, cls),
-            Driver = sysfs.LinkName(dev + "/driver"),
+            Driver = driver,
             DriverOverride = over is null or "(null)" or "" ? null : over,
             NumaNode = numa is >= 0 ? (int)numa : null,
-            IommuGroup = int.TryParse(sysfs.LinkName(dev + "/iommu_group"), NumberStyles.None, CultureInfo.InvariantCulture, out int g) ? g : null,
+            IommuGroup = int.TryParse(groupLink, NumberStyles.None, CultureInfo.InvariantCulture, out int g) ? g : null,
             Sriov = sriov,
             PhysicalFunction = PciAddress.TryParse(sysfs.LinkName(dev + "/physfn"), out PciAddress pf) ? pf : null,
         };
@@ -157,17 +195,33 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, s
                     long.TryParse(pool.AsSpan(10, pool.Length - 12), NumberStyles.None, CultureInfo.InvariantCulture, out long size))
                 {
                     string p = $"{dir}/hugepages/{pool}/";
-                    pools.Add(new HugepagePool(size, sysfs.ReadLong(p + "nr_hugepages") ?? 0, sysfs.ReadLong(p + "free_hugepages") ?? 0, sysfs.ReadLong(p + "surplus_hugepages") ?? 0));
+                    // Unreadable, the pool's total stays 0 here but is listed: its entry is refused, never planned (and
+                    // rolled back) from 0.
+                    string? nr = sysfs.Read(p + "nr_hugepages", out string? error);
+                    long? total = long.TryParse(nr, NumberStyles.None, CultureInfo.InvariantCulture, out long t) ? t : null;
+                    if (total is null)
+                    {
+                        _unreadable.Add(new UnreadableValue(p + "nr_hugepages", error ?? (nr is null ? "missing" : $"not a number: \"{nr}\"")) { Node = id, PageSizeKiB = size });
+                    }
+
+                    pools.Add(new HugepagePool(size, total ?? 0, sysfs.ReadLong(p + "free_hugepages") ?? 0, sysfs.ReadLong(p + "surplus_hugepages") ?? 0));
                 }
             }
 
-            string? meminfo = sysfs.Read(dir + "/meminfo");
+            string? meminfo = sysfs.Read(dir + "/meminfo", out string? meminfoError);
+            long memTotalKiB = MeminfoKiB(meminfo, "MemTotal:");
+            if (memTotalKiB <= 0)
+            {
+                // MemoryTotalBytes stays null (unknown); the planner refuses this node's hugepage entries.
+                _unreadable.Add(new UnreadableValue(dir + "/meminfo", meminfoError ?? (meminfo is null ? "missing" : "no MemTotal line")) { Node = id });
+            }
+
             nodes.Add(new NumaNode
             {
                 Id = id,
                 Cpus = CpuSet.TryParse(sysfs.Read(dir + "/cpulist") ?? string.Empty, out CpuSet? cpus, out _) ? cpus : CpuSet.Empty,
-                MemoryTotalBytes = MeminfoKiB(meminfo, "MemTotal:") * 1024,
-                MemoryFreeBytes = MeminfoKiB(meminfo, "MemFree:") * 1024,
+                MemoryTotalBytes = memTotalKiB > 0 ? memTotalKiB * 1024 : null,
+                MemoryFreeBytes = MeminfoKiB(meminfo, "MemFree:") is > 0 and long free ? free * 1024 : null,
                 Hugepages = [.. pools.OrderBy(p => p.PageSizeKiB)],
             });
         }
@@ -205,6 +259,49 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, s
 
         return new CpuTopology { Online = Set("online"), Possible = Set("possible"), Present = Set("present"), Isolated = Set("isolated"), NohzFull = Set("nohz_full"), Cpus = [] };
     }
+
+    /// <summary>An attribute every function has: missing or unreadable, it is listed for <paramref name="device"/>.</summary>
+    private string? Required(PciAddress device, string path)
+    {
+        string? value = sysfs.Read(path, out string? error);
+        if (value is null)
+        {
+            Unreadable(device, path, error ?? "missing");
+        }
+
+        return value;
+    }
+
+    /// <summary>An attribute that may be absent (null); one that exists but cannot be read is listed for <paramref name="device"/>.</summary>
+    private string? Optional(PciAddress device, string path)
+    {
+        string? value = sysfs.Read(path, out string? error);
+        if (error is not null)
+        {
+            Unreadable(device, path, error);
+        }
+
+        return value;
+    }
+
+    /// <summary>A read value as a number; one that is not is listed for <paramref name="device"/>.</summary>
+    private long? Number(PciAddress device, string path, string? raw)
+    {
+        if (raw is null)
+        {
+            return null;
+        }
+
+        if (long.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v))
+        {
+            return v;
+        }
+
+        Unreadable(device, path, $"not a number: \"{raw}\"");
+        return null;
+    }
+
+    private void Unreadable(PciAddress device, string path, string why) => _unreadable.Add(new UnreadableValue(path, why) { Device = device });
 
     private static string? Strip(string? hex) => hex is not null && hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex;
 

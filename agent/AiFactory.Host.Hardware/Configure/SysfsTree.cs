@@ -29,6 +29,23 @@ public sealed class SysfsTree(string root)
         return status == SysfsFile.Status.Ok ? System.Text.Encoding.ASCII.GetString(buffer[..n]).Trim() : null;
     }
 
+    /// <summary>
+    /// One attribute, trimmed, telling "absent" from "cannot be read": null with a null <paramref name="error"/> when
+    /// the file does not exist, null with the errno in <paramref name="error"/> when it exists but the read failed.
+    /// </summary>
+    public string? Read(string relativePath, out string? error)
+    {
+        Span<byte> path = stackalloc byte[PathMax];
+        Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
+        int n = SysfsFile.Read(NativePath(relativePath, path), buffer, out SysfsFile.Status status, out int errno);
+        error = status == SysfsFile.Status.Unreadable ? Errno(errno) : null;
+        return status == SysfsFile.Status.Ok ? System.Text.Encoding.ASCII.GetString(buffer[..n]).Trim() : null;
+    }
+
+    /// <summary>"errno 21 (Is a directory)".</summary>
+    public static string Errno(int errno) =>
+        $"errno {errno.ToString(CultureInfo.InvariantCulture)} ({System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)})";
+
     /// <summary>The NUL-terminated UTF-8 path of <paramref name="relativePath"/> under the root, in <paramref name="buffer"/>.</summary>
     private Span<byte> NativePath(string relativePath, Span<byte> buffer)
     {
@@ -48,11 +65,18 @@ public sealed class SysfsTree(string root)
         long.TryParse(Read(relativePath), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v) ? v : null;
 
     /// <summary>The last segment of a symlink's target (<c>driver</c> → "nvme", <c>iommu_group</c> → "7"), or null.</summary>
-    public string? LinkName(string relativePath)
+    public string? LinkName(string relativePath) => LinkName(relativePath, out _);
+
+    /// <summary>
+    /// Like <see cref="LinkName(string)"/>, telling "no link" (null, null <paramref name="error"/>: absent, or not a
+    /// link) from a link that cannot be read (null, the errno in <paramref name="error"/>).
+    /// </summary>
+    public string? LinkName(string relativePath, out string? error)
     {
         Span<byte> path = NativePath(relativePath, stackalloc byte[PathMax]);
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
-        int n = SysfsFile.ReadLinkAt(Libc.AT_FDCWD, path, buffer, out _);
+        int n = SysfsFile.ReadLinkAt(Libc.AT_FDCWD, path, buffer, out int errno);
+        error = n < 0 ? Errno(errno) : null;
         if (n <= 0)
         {
             return null;
@@ -63,6 +87,7 @@ public sealed class SysfsTree(string root)
         return System.Text.Encoding.UTF8.GetString(target[(slash + 1)..]);
     }
 
+    /// <summary>True when the file or directory exists.</summary>
     public bool Exists(string relativePath)
     {
         string path = SysfsPath.Combine(Root, relativePath);

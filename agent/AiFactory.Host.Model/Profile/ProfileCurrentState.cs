@@ -45,4 +45,22 @@ public sealed record ProfileCurrentState
 
     /// <summary>The units active now (only those are stopped and started around device changes).</summary>
     public IReadOnlySet<string> ActiveUnits { get; init; } = new HashSet<string>();
+
+    /// <summary>
+    /// The current values that could not be read (see <see cref="UnreadableValue"/>): each refuses the entries that
+    /// depend on it; entries that do not still plan.
+    /// </summary>
+    public IReadOnlyList<UnreadableValue> Unreadable { get; init; } = [];
+
+    /// <summary>The PCI functions and hugepages leases hold, from the lease ledger; <see cref="LeaseHolds.None"/> without a ledger.</summary>
+    public LeaseHolds Leases { get; init; } = LeaseHolds.None;
+
+    /// <summary>
+    /// The compute processes NVML reports on each GPU ("PID 4242 (python3)"), by address; read when the profile has a
+    /// <c>vfio</c> section. A GPU absent here has none (or is not on the NVIDIA driver).
+    /// </summary>
+    public IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> GpuProcesses { get; init; } = new Dictionary<PciAddress, IReadOnlyList<string>>();
+
+    /// <summary>Why GPU processes could not be read (no NVML); null when they were, or were not needed.</summary>
+    public string? GpuProcessesUnavailable { get; init; }
 }

@@ -111,6 +111,12 @@ public static partial class ProfilePlanner
                         continue;
                     }
 
+                    if (TargetRefusal(device, sriovPfs) is { } refused)
+                    {
+                        Error(field, refused);
+                        continue;
+                    }
+
                     if (device.IommuGroup is not int group)
                     {
                         Error(field, $"{device.Address} has no IOMMU group (is the IOMMU on? intel_iommu=on / amd_iommu=on)");
@@ -164,9 +170,24 @@ public static partial class ProfilePlanner
             _vfioTargets.UnionWith(targets.Keys);
             foreach ((PciAddress address, (string field, PciAddress? companionOf)) in targets)
             {
-                PciDevice? device = Find(address);
-                if (device is null || (device.Driver == VfioPci && device.DriverOverride == VfioPci))
+                if (UnreadableDevice(address) is { } unreadable)
                 {
+                    string what = companionOf is { } of ? $"{address} (in the IOMMU group of {of})" : address.ToString();
+                    Error(field, $"{what}: {unreadable}, so its binding cannot be planned");
+                    continue;
+                }
+
+                PciDevice? device = Find(address);
+                if (device is null || IsBound(device))
+                {
+                    continue;
+                }
+
+                // A companion is checked as its own target would be (a bridge companion was refused with its group).
+                string? refusal = (companionOf is not null ? TargetRefusal(device, sriovPfs) : null) ?? LeaseBlocksBinding(address) ?? GpuInUse(device);
+                if (refusal is not null)
+                {
+                    Error(field, companionOf is { } of ? $"{refusal} (it is in the IOMMU group of {of})" : refusal);
                     continue;
                 }
 
@@ -232,6 +253,12 @@ public static partial class ProfilePlanner
                     continue;
                 }
 
+                if (UnreadableDevice(pf.Address) is { } unreadable)
+                {
+                    Error(field, $"{pf.Address}: {unreadable}, so its VFs cannot be planned");
+                    continue;
+                }
+
                 if (entry.NumVfs < 0 || entry.NumVfs > sriov.TotalVfs)
                 {
                     Error(field + ".numVfs", $"{entry.NumVfs} VFs asked, but {pf.Address} has sriov_totalvfs {sriov.TotalVfs}");
@@ -251,71 +278,41 @@ public static partial class ProfilePlanner
                 }
 
                 bool countChanges = sriov.NumVfs != entry.NumVfs;
+                if (countChanges && LeaseBlocksVfCount(pf.Address, sriov.VirtualFunctions, sriov.NumVfs) is { } held)
+                {
+                    Error(field + ".numVfs", held);
+                    continue;
+                }
+
                 if (countChanges)
                 {
                     _sriov.Add(new SetNumVfsStep(pf.Address, sriov.NumVfs, entry.NumVfs) { Field = field + ".numVfs" });
                     _changedDevices.Add(pf.Address);
                 }
 
+                if (entry.VfDriver == VfioPci && entry.NumVfs > 0 && !countChanges &&
+                    sriov.VirtualFunctions.Select(vf => (vf, UnreadableDevice(vf))).FirstOrDefault(x => x.Item2 is not null) is (PciAddress badVf, UnreadableValue why))
+                {
+                    Error(field + ".vfDriver", $"VF {badVf} of {pf.Address}: {why}, so its binding cannot be planned");
+                    continue;
+                }
+
                 if (entry.VfDriver == VfioPci && entry.NumVfs > 0)
                 {
                     bool allBound = !countChanges && sriov.VirtualFunctions.Count == entry.NumVfs &&
                         sriov.VirtualFunctions.All(vf => Find(vf) is { Driver: VfioPci, DriverOverride: VfioPci });
+                    if (!allBound && sriov.VirtualFunctions.Where(vf => Find(vf) is not { Driver: VfioPci, DriverOverride: VfioPci }).Select(LeaseBlocksBinding).FirstOrDefault(r => r is not null) is { } blocked)
+                    {
+                        Error(field + ".vfDriver", blocked);
+                        continue;
+                    }
+
                     if (!allBound)
                     {
                         _sriov.Add(new BindVfsVfioStep(pf.Address, entry.NumVfs) { Field = field + ".vfDriver" });
                         _changedDevices.Add(pf.Address);
                         _needsVfio = true;
                     }
-                }
-            }
-        }
-
-        public void PlanHugepages()
-        {
-            var perNode = new Dictionary<int, long>();
-            var seen = new HashSet<(int, long)>();
-            for (int i = 0; i < profile.Hugepages.Count; i++)
-            {
-                HugepageProfile entry = profile.Hugepages[i];
-                string field = $"hugepages[{i}]";
-                NumaNode? node = topology.NumaNodes.FirstOrDefault(n => n.Id == entry.Node);
-                if (node is null)
-                {
-                    Error(field + ".node", $"no NUMA node {entry.Node} (nodes: {string.Join(",", topology.NumaNodes.Select(n => n.Id))})");
-                    continue;
-                }
-
-                if (!seen.Add((entry.Node, entry.PageSizeKiB)))
-                {
-                    Error(field, $"node {entry.Node} size {entry.PageSizeKiB}kB is listed twice");
-                    continue;
-                }
-
-                HugepagePool? pool = node.Hugepages.FirstOrDefault(p => p.PageSizeKiB == entry.PageSizeKiB);
-                if (pool is null)
-                {
-                    Error(field + ".size", $"node {entry.Node} has no {entry.PageSizeKiB}kB hugepage pool (has: {string.Join(", ", node.Hugepages.Select(p => p.PageSizeKiB + "kB"))})");
-                    continue;
-                }
-
-                if (entry.Count < 0)
-                {
-                    Error(field + ".count", $"{entry.Count} is negative");
-                    continue;
-                }
-
-                long bytes = entry.Count * entry.PageSizeKiB * 1024;
-                perNode[entry.Node] = perNode.GetValueOrDefault(entry.Node) + bytes;
-                if (node.MemoryTotalBytes is > 0 and long total && perNode[entry.Node] > total)
-                {
-                    Error(field + ".count", $"{entry.Count} x {entry.PageSizeKiB}kB pages ({Gib(bytes)}) with the node's other pools ({Gib(perNode[entry.Node])}) exceed node {entry.Node}'s memory ({Gib(total)})");
-                    continue;
-                }
-
-                if (pool.Total != entry.Count)
-                {
-                    _hugepages.Add(new SetHugepagesStep(entry.Node, entry.PageSizeKiB, pool.Total, entry.Count) { Field = field + ".count" });
                 }
             }
         }
@@ -364,6 +361,12 @@ public static partial class ProfilePlanner
 
             foreach (string unit in cpus.Units)
             {
+                if (UnreadableUnit(unit) is { } unreadable)
+                {
+                    Error("cpus.reserved", $"{unit}: {unreadable}, so its AllowedCPUs= cannot be planned");
+                    continue;
+                }
+
                 CpuSet now = current.AllowedCpus.GetValueOrDefault(unit) ?? CpuSet.Empty;
                 if (!now.Equals(cpus.Reserved))
                 {

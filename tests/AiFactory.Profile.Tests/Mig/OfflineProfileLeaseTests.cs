@@ -87,6 +87,34 @@ public sealed class OfflineProfileLeaseTests : IDisposable
         Assert.Equal(0, _server.Mig.WriteCount);
     }
 
+    [Fact]
+    public void A_pool_is_not_shrunk_below_the_hugepages_the_stored_lease_holds()
+    {
+        const string pages = "devices/system/node/node0/hugepages/hugepages-1048576kB/nr_hugepages";
+        _fs.Write(pages, "1");
+
+        int exit = Apply("version: v1\nhugepages:\n  - {node: 0, size: 1G, count: 0}\n", out string errors);
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"0 pages is below the 1 that leases hold in node 0's 1048576kB pool ({_leaseId} 1)", errors, StringComparison.Ordinal);
+        Assert.Equal("1", _fs.Read(pages));
+    }
+
+    [Fact]
+    public void While_an_agent_has_the_ledger_open_no_pool_shrinks()
+    {
+        const string pages = "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages";
+        _fs.Write(pages, "64");
+        using LeaseLedger running = Ledger();
+        running.Load();
+
+        int exit = Apply("version: v1\nhugepages:\n  - {node: 0, size: 2M, count: 32}\n", out string errors);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("what leases hold is unknown", errors, StringComparison.Ordinal);
+        Assert.Equal("64", _fs.Read(pages));
+    }
+
     private LeaseLedger Ledger() => new(_fs.StateDir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
 
     private int Apply(string yaml, out string errors)

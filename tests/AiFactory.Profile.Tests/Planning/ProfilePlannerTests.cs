@@ -125,7 +125,7 @@ public class ProfilePlannerTests
 
         ProfileValidationError error = Assert.Single(plan.Errors);
         Assert.Equal("hugepages[1].count", error.Field);
-        Assert.Contains("exceed node 1's memory (1024 GiB)", error.Reason);
+        Assert.Contains("exceed node 1's memory for hugepages: MemTotal 1024 GiB, less 51.2 GiB kept for the host (the larger of 5% and 1 GiB, at most 10%), less 600 GiB in its other pools", error.Reason);
     }
 
     [Fact]

@@ -1,0 +1,54 @@
+using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Profile;
+
+namespace AiFactory.Host.Planning.Profile;
+
+/// <summary>
+/// What leases hold outside MIG (<see cref="ProfileCurrentState.Leases"/>): a held function is never unbound or bound
+/// again, the VF count of a PF whose VFs are held never changes, and a pool never shrinks below the pages held. Each
+/// refusal names the leases. While the holds are unknown, every such change is refused with the reason.
+/// </summary>
+public static partial class ProfilePlanner
+{
+    private sealed partial class Context
+    {
+        /// <summary>Why <paramref name="address"/> may not be bound again (a lease holds it, or the holds are unknown), or null.</summary>
+        private string? LeaseBlocksBinding(PciAddress address)
+        {
+            if (current.Leases.Devices.TryGetValue(address, out string? lease))
+            {
+                return $"{address} is held by lease {lease}: binding it again would pull it from under the lease; release the lease first";
+            }
+
+            return current.Leases.Unavailable is { } why ? $"{address} would be bound again, but what leases hold is unknown ({why})" : null;
+        }
+
+        /// <summary>Why the VF count of <paramref name="pf"/> (with <paramref name="vfs"/> now) may not change, or null.</summary>
+        private string? LeaseBlocksVfCount(PciAddress pf, IReadOnlyList<PciAddress> vfs, int numVfs)
+        {
+            List<string> held = [.. vfs.Where(current.Leases.Devices.ContainsKey).Select(vf => $"{vf} (lease {current.Leases.Devices[vf]})")];
+            if (held.Count > 0)
+            {
+                return $"changing the VF count of {pf} destroys its VFs, and leases hold {string.Join(", ", held)}: release them first";
+            }
+
+            return numVfs > 0 && current.Leases.Unavailable is { } why
+                ? $"changing the VF count of {pf} destroys its {numVfs} VFs, and what leases hold is unknown ({why})"
+                : null;
+        }
+
+        /// <summary>Why the pool may not shrink to <paramref name="count"/> pages (leases hold more, or the holds are unknown), or null.</summary>
+        private string? LeaseBlocksShrink(int node, long pageSizeKiB, long count)
+        {
+            (long pages, string leases) = current.Leases.HugepagesHeld(node, pageSizeKiB);
+            if (count < pages)
+            {
+                return $"{count} pages is below the {pages} that leases hold in node {node}'s {pageSizeKiB}kB pool ({leases}): release them first";
+            }
+
+            return current.Leases.Unavailable is { } why
+                ? $"node {node}'s {pageSizeKiB}kB pool would shrink to {count} pages, but what leases hold is unknown ({why})"
+                : null;
+        }
+    }
+}
