@@ -62,6 +62,11 @@ internal sealed class ProfileApiService(ProfileManager manager, HostCapabilities
         {
             throw new RpcException(StatusCode.FailedPrecondition, ex.Message);
         }
+        catch (ProfileLockedException ex)
+        {
+            // A concurrency conflict, nothing done: ABORTED, as gRPC's status guide has it for one.
+            throw new RpcException(StatusCode.Aborted, ex.Message);
+        }
 
         ApplyReport report = result.Report;
         var response = new ApplyProfileResponse

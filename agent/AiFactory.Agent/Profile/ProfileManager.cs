@@ -83,11 +83,16 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     /// <summary>
     /// Applies a profile: invalid input throws <see cref="ProfileFormatException"/> with nothing written; a failed
     /// step is rolled back; success stores the profile (re-applied at start). The vfio devices' boot-time overrides are steps of the plan.
+    /// Holds the state dir's <see cref="ProfileLock"/> from the recovery and plan to the last step, and throws
+    /// <see cref="ProfileLockedException"/> at once, with nothing done, while another applier holds it.
     /// </summary>
     public ProfileApplyResult Apply(string yaml, string origin)
     {
         lock (_gate)
         {
+            // Another process's apply (the offline command, a second daemon on this state dir) would be "recovered",
+            // that is rolled back, by the recovery below while it still runs: one change at a time, across processes.
+            using ProfileLock held = ProfileLock.Acquire(env.StateDir, $"apply ({origin})");
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             RecoverLocked();
             NodeProfile profile = Parse(yaml);
@@ -147,10 +152,12 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Finishes an apply a killed process left (before the daemon serves).</summary>
+    /// <exception cref="ProfileLockedException">Another process is applying or recovering on this state dir.</exception>
     public RecoveryReport Recover()
     {
         lock (_gate)
         {
+            using ProfileLock held = ProfileLock.Acquire(env.StateDir, "recover");
             return RecoverLocked();
         }
     }

@@ -9,7 +9,14 @@ internal static partial class Interop
         public const int O_RDWR = 2;
         public const int O_CLOEXEC = 0x80000;
 
+        /// <summary>Create the file when absent (the same value on x86-64 and arm64).</summary>
+        public const int O_CREAT = 0x40;
+
         [LibraryImport(Libraries.Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         public static partial int Open(string path, int flags);
+
+        /// <summary><c>open(path, flags, mode)</c>: with <see cref="O_CREAT"/>, the mode of a file it creates.</summary>
+        [LibraryImport(Libraries.Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        public static partial int Open(string path, int flags, int mode);
     }
 }
