@@ -94,7 +94,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             // that is rolled back, by the recovery below while it still runs: one change at a time, across processes.
             using ProfileLock held = ProfileLock.Acquire(env.StateDir, $"apply ({origin})");
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            RecoverLocked();
+            RecoverLocked(retryFailedRollback: false);
             NodeProfile profile = Parse(yaml);
             ProfilePlan plan = PlanNow(profile);
             if (!plan.IsValid)
@@ -132,13 +132,22 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             {
                 StepFailure f = report.Failure!;
                 LogFailed(logger, applyId, origin, f.Index, f.Description, f.File ?? "-", f.Errno ?? 0, f.Message, string.Join("; ", report.RolledBack));
-                bus.Publish("profile.failed", EventSeverity.Error, "profile", $"step {f.Index} ({f.Description}) failed: {f.Message}; rolled back {report.RolledBack.Count} actions", new Dictionary<string, string>
+                string rollback = report.RollbackErrors.Count == 0
+                    ? $"rolled back {report.RolledBack.Count} actions"
+                    : $"the rollback FAILED ({string.Join("; ", report.RollbackErrors)}): the node is half changed, journal kept at {report.JournalKept}, applies refused until `aifactory-agent profile recover` succeeds";
+                if (report.RollbackErrors.Count > 0)
+                {
+                    LogRollbackFailed(logger, applyId, report.JournalKept ?? string.Empty, string.Join("; ", report.RollbackErrors));
+                }
+
+                bus.Publish("profile.failed", EventSeverity.Error, "profile", $"step {f.Index} ({f.Description}) failed: {f.Message}; {rollback}", new Dictionary<string, string>
                 {
                     ["apply_id"] = applyId,
                     ["origin"] = origin,
                     ["step"] = f.Index.ToString(CultureInfo.InvariantCulture),
                     ["file"] = f.File ?? string.Empty,
                     ["errno"] = (f.Errno ?? 0).ToString(CultureInfo.InvariantCulture),
+                    ["rollback_errors"] = string.Join("; ", report.RollbackErrors),
                     ["duration_seconds"] = Seconds(started),
                 });
             }
@@ -151,14 +160,17 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     private static string Seconds(long started) =>
         System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds.ToString("R", CultureInfo.InvariantCulture);
 
-    /// <summary>Finishes an apply a killed process left (before the daemon serves).</summary>
+    /// <summary>
+    /// Finishes an apply a killed process left (before the daemon serves), or retries a rollback that failed; the
+    /// journal stays until every inverse action has succeeded (<see cref="RecoveryReport.Errors"/> empty).
+    /// </summary>
     /// <exception cref="ProfileLockedException">Another process is applying or recovering on this state dir.</exception>
     public RecoveryReport Recover()
     {
         lock (_gate)
         {
             using ProfileLock held = ProfileLock.Acquire(env.StateDir, "recover");
-            return RecoverLocked();
+            return RecoverLocked(retryFailedRollback: true);
         }
     }
 
@@ -246,12 +258,26 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         return plan;
     }
 
-    private RecoveryReport RecoverLocked()
+    /// <summary>
+    /// Recovery before an apply (<paramref name="retryFailedRollback"/> false: a journal whose rollback failed refuses
+    /// the apply, naming it) or on its own (true: that rollback is run again). Throws
+    /// <see cref="RollbackPendingException"/> when, before an apply, the journal cannot be cleared.
+    /// </summary>
+    private RecoveryReport RecoverLocked(bool retryFailedRollback)
     {
+        ProfileApplier applier = Applier();
         RecoveryReport report;
         try
         {
-            report = Applier().Recover();
+            if (!retryFailedRollback && applier.PendingRollback() is { } pending)
+            {
+                var refused = new RollbackPendingException(applier.JournalPath, pending.ApplyId, pending.RollbackErrors ?? []);
+                LogRefused(logger, "journal", refused.Message);
+                bus.Publish("profile.refused", EventSeverity.Error, "profile", refused.Message, new Dictionary<string, string> { ["journal"] = applier.JournalPath });
+                throw refused;
+            }
+
+            report = applier.Recover();
         }
         catch (InvalidDataException ex)
         {
@@ -264,7 +290,11 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         {
             string message = report.Phase == "complete"
                 ? $"apply {report.ApplyId} had completed before the restart; journal removed"
-                : $"apply {report.ApplyId} was interrupted; rolled back: {string.Join("; ", report.RolledBack)}";
+                : report.Errors.Count > 0
+                    ? $"apply {report.ApplyId} ({report.Phase}): the rollback FAILED for {report.Errors.Count} inverse actions ({string.Join("; ", report.Errors)}); journal kept at {applier.JournalPath}; rolled back: {string.Join("; ", report.RolledBack)}"
+                    : report.Phase == ProfileJournal.RollbackFailedPhase
+                        ? $"apply {report.ApplyId}: the failed rollback is complete now; journal removed; rolled back: {string.Join("; ", report.RolledBack)}"
+                        : $"apply {report.ApplyId} was interrupted; rolled back: {string.Join("; ", report.RolledBack)}";
             LogRecovered(logger, message, report.Errors.Count);
             bus.Publish("profile.recovered", report.Errors.Count == 0 ? EventSeverity.Warning : EventSeverity.Error, "profile", message, new Dictionary<string, string>
             {
@@ -272,6 +302,11 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
                 ["phase"] = report.Phase ?? string.Empty,
                 ["errors"] = string.Join("; ", report.Errors),
             });
+        }
+
+        if (!retryFailedRollback && report.Errors.Count > 0)
+        {
+            throw new RollbackPendingException(applier.JournalPath, report.ApplyId ?? string.Empty, report.Errors);
         }
 
         return report;

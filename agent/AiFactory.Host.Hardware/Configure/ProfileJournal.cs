@@ -8,12 +8,17 @@ namespace AiFactory.Host.Hardware.Configure;
 /// The write-ahead journal of one apply, in the state dir (<c>profile/journal.json</c>). Before a step runs, its
 /// inverse actions are appended and the file is replaced atomically (temp file, fsync, rename). After a crash the
 /// next start finds it: <c>applying</c> means roll back, <c>complete</c> means the apply was verified and the file
-/// is only removed. Versioned and checksummed; a damaged file is refused, with what to do.
+/// is only removed. A rollback with an inverse action that failed never removes it: it becomes
+/// <c>rollback-failed</c>, naming the failed actions, and applies are refused until a recovery runs them all.
+/// Versioned and checksummed; a damaged file is refused, with what to do.
 /// </summary>
 public sealed class ProfileJournal(string stateDir)
 {
     /// <summary>The format version written and accepted.</summary>
     public const int FormatVersion = 1;
+
+    /// <summary>The phase of a journal whose rollback left inverse actions undone.</summary>
+    public const string RollbackFailedPhase = "rollback-failed";
 
     private readonly List<JournalStep> _steps = [];
     private string _applyId = string.Empty;
@@ -44,6 +49,18 @@ public sealed class ProfileJournal(string stateDir)
     {
         Save("complete");
         Remove();
+    }
+
+    /// <summary>
+    /// Keeps the journal of <paramref name="applyId"/> after a rollback that left <paramref name="errors"/> undone:
+    /// phase <c>rollback-failed</c>, with <paramref name="steps"/> holding only the inverse actions still to run.
+    /// </summary>
+    public void RollbackFailed(string applyId, IReadOnlyList<JournalStep> steps, IReadOnlyList<string> errors)
+    {
+        _applyId = applyId;
+        _steps.Clear();
+        _steps.AddRange(steps);
+        Save(RollbackFailedPhase, errors);
     }
 
     /// <summary>Removes the file (after a rollback or a completed apply).</summary>
@@ -88,9 +105,9 @@ public sealed class ProfileJournal(string stateDir)
     private InvalidDataException Damaged(string why) => new(
         $"profile journal {FilePath} is unusable: {why}. The last apply may be half done: check vfio bindings, sriov_numvfs and nr_hugepages by hand, then remove the file and restart the agent.");
 
-    private void Save(string phase)
+    private void Save(string phase, IReadOnlyList<string>? rollbackErrors = null)
     {
-        var doc = new JournalDocument(FormatVersion, _applyId, phase, [.. _steps], string.Empty);
+        var doc = new JournalDocument(FormatVersion, _applyId, phase, [.. _steps], string.Empty, rollbackErrors is null ? null : [.. rollbackErrors]);
         doc = doc with { Checksum = Checksum(doc) };
         byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(doc, JournalJsonContext.Default.JournalDocument);
         string dir = Path.GetDirectoryName(FilePath)!;
