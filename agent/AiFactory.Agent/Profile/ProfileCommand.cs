@@ -75,7 +75,8 @@ internal static class ProfileCommand
         using var nvml = new GpuNvml(options.NvmlLibrary, options.SysfsRoot);
         var inventory = new GpuInventory(nvml, new GpuHealthRegistry());
         var applier = new MigApplier(nvml, inventory, new Leases.StoredLeaseHolds(options.StateDir));
-        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, applier, options.ProcfsRoot) };
+        // No ready marker: what aifactory-ready.target asserts is the daemon's start's to decide (restart it after a fix).
+        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, applier, options.ProcfsRoot), ReadyMarkerPath = null };
         var manager = new ProfileManager(env, new EventBus(), logs.CreateLogger<ProfileManager>());
         try
         {

@@ -24,6 +24,9 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
 
     public ProfileEnvironment Environment => env;
 
+    /// <summary>What the start did with the profile (null before <see cref="ApplyAtStart"/> ran).</summary>
+    public ProfileStartStatus? StartStatus { get; private set; }
+
     /// <summary>Parses and plans; throws <see cref="ProfileFormatException"/> with every error.</summary>
     public (NodeProfile Profile, ProfilePlan Plan) Plan(string yaml)
     {
@@ -32,10 +35,29 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     }
 
     /// <summary>Plans <paramref name="profile"/> against the machine as it is now.</summary>
-    public ProfilePlan PlanNow(NodeProfile profile)
+    public ProfilePlan PlanNow(NodeProfile profile) => PlanNow(profile, atStart: false);
+
+    /// <summary>
+    /// Plans <paramref name="profile"/>; <paramref name="atStart"/>: a device the profile names that is not on the
+    /// host (a GPU fallen off the bus, a card pulled) leaves only its own entry out, with a warning, and keeps its
+    /// boot-time override, instead of refusing the whole profile (hugepages and host CPUs included) at boot.
+    /// </summary>
+    private ProfilePlan PlanNow(NodeProfile profile, bool atStart)
     {
         var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null, env.ProcfsRoot, env.VfioOverridesDir);
         HostTopology topology = reader.ReadTopology();
+        var missing = new List<string>();
+        if (atStart)
+        {
+            profile = ProfileAtStart.LeaveOutMissing(profile, topology, missing);
+        }
+
+        ProfilePlan plan = PlanWithState(reader, topology, profile);
+        return atStart ? ProfileAtStart.KeepOverridesOfMissing(plan, topology, missing) : plan;
+    }
+
+    private ProfilePlan PlanWithState(ProfileStateReader reader, HostTopology topology, NodeProfile profile)
+    {
         ProfileCurrentState state = reader.ReadState(profile);
         if (profile.Mig is not null)
         {
@@ -86,7 +108,9 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     /// Holds the state dir's <see cref="ProfileLock"/> from the recovery and plan to the last step, and throws
     /// <see cref="ProfileLockedException"/> at once, with nothing done, while another applier holds it.
     /// </summary>
-    public ProfileApplyResult Apply(string yaml, string origin)
+    public ProfileApplyResult Apply(string yaml, string origin) => Apply(yaml, origin, atStart: false);
+
+    private ProfileApplyResult Apply(string yaml, string origin, bool atStart)
     {
         lock (_gate)
         {
@@ -96,7 +120,17 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             RecoverLocked(retryFailedRollback: false);
             NodeProfile profile = Parse(yaml);
-            ProfilePlan plan = PlanNow(profile);
+            ProfilePlan plan = PlanNow(profile, atStart);
+            if (atStart && plan.IsValid && plan.Warnings.Count > 0)
+            {
+                foreach (string warning in plan.Warnings)
+                {
+                    LogStartWarning(logger, origin, warning);
+                }
+
+                bus.Publish("profile.warning", EventSeverity.Warning, "profile", $"profile at start ({origin}): {string.Join("; ", plan.Warnings)}", new Dictionary<string, string> { ["origin"] = origin });
+            }
+
             if (!plan.IsValid)
             {
                 string errors = string.Join("; ", plan.Errors);
@@ -116,6 +150,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             if (report.Succeeded)
             {
                 Store(yaml);
+                MarkReady(true);
                 _lastDrift = null;
                 string message = plan.Steps.Count == 0 ? "profile already holds: nothing written" : $"profile applied: {plan.Steps.Count} steps, {report.Writes} writes";
                 LogApplied(logger, applyId, origin, message);
@@ -137,6 +172,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
                     : $"the rollback FAILED ({string.Join("; ", report.RollbackErrors)}): the node is half changed, journal kept at {report.JournalKept}, applies refused until `aifactory-agent profile recover` succeeds";
                 if (report.RollbackErrors.Count > 0)
                 {
+                    MarkReady(false);
                     LogRollbackFailed(logger, applyId, report.JournalKept ?? string.Empty, string.Join("; ", report.RollbackErrors));
                 }
 
@@ -174,38 +210,111 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         }
     }
 
-    /// <summary>At start: recovery, then the stored profile (the operator's file first, else the last applied).</summary>
-    public void ApplyAtStart()
+    /// <summary>
+    /// At start, before READY=1: recovery, then the profile <see cref="Stored"/> picks, tolerating devices that are
+    /// gone. Never throws for the profile's sake (the daemon still serves: inventory, the API to fix it); the outcome
+    /// is <see cref="StartStatus"/>, and the ready marker is written only when the profile is applied (or there is none).
+    /// </summary>
+    public ProfileStartStatus ApplyAtStart()
     {
-        Recover();
-        string? path = File.Exists(env.ConfigProfilePath) ? env.ConfigProfilePath : File.Exists(env.StoredProfilePath) ? env.StoredProfilePath : null;
-        if (path is null)
+        ProfileStartStatus status;
+        try
+        {
+            Recover();
+            status = Stored() is not { } stored ? ProfileStartStatus.None : ApplyStored(stored);
+        }
+        catch (ProfileFormatException ex)
+        {
+            // Logged and published by Apply.
+            status = ProfileStartStatus.NotApplied("refused: " + string.Join("; ", ex.Errors));
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            // A damaged journal, a rollback still failing, another applier holding the lock, an unreadable file.
+            status = ProfileStartStatus.NotApplied(ex.Message);
+        }
+
+        MarkStart(status);
+        return status;
+    }
+
+    /// <summary>Records what the start did (also for a read-only agent, which applies nothing): status and ready marker.</summary>
+    public void MarkStart(ProfileStartStatus status)
+    {
+        StartStatus = status;
+        LogStartStatus(logger, status.Line);
+        MarkReady(status.Applied);
+    }
+
+    private ProfileStartStatus ApplyStored((string Yaml, string Source) stored)
+    {
+        ProfileApplyResult result = Apply(stored.Yaml, "start:" + stored.Source, atStart: true);
+        if (!result.Report.Succeeded)
+        {
+            StepFailure f = result.Report.Failure!;
+            return ProfileStartStatus.NotApplied($"step {f.Index} ({f.Description}) failed: {f.Message}" +
+                (result.Report.RollbackErrors.Count == 0 ? "; rolled back" : $"; the rollback FAILED, journal kept at {result.Report.JournalKept}"));
+        }
+
+        if (stored.Source == env.ConfigProfilePath)
+        {
+            // The operator's file is applied as it is now: from here on the last profile applied wins over it
+            // until the file changes again.
+            Directory.CreateDirectory(Path.GetDirectoryName(env.ConfigAppliedPath)!);
+            DurableFile.WriteAtomically(env.ConfigAppliedPath, Encoding.ASCII.GetBytes(Digest(stored.Yaml) + "\n"));
+        }
+
+        string left = result.Plan.Warnings.Count == 0 ? string.Empty : $"; {result.Plan.Warnings.Count} warnings: {string.Join("; ", result.Plan.Warnings)}";
+        return new ProfileStartStatus(true, $"node profile applied ({stored.Source}){left}");
+    }
+
+    /// <summary>
+    /// The profile this node should hold, by one rule for the start, <c>GetProfile</c> and the drift check:
+    /// the operator's file (<see cref="ProfileEnvironment.ConfigProfilePath"/>, /etc/aifactory/node-profile.yaml)
+    /// when it is new or has changed since it was last applied (its SHA-256 is kept in the state dir); otherwise the
+    /// last profile applied, by whatever means (the state-dir copy); otherwise none. So a profile applied through
+    /// the API survives a reboot, and editing the file makes the file count again.
+    /// </summary>
+    public (string Yaml, string Source)? Stored()
+    {
+        string? config = ReadIfExists(env.ConfigProfilePath);
+        string? stored = ReadIfExists(env.StoredProfilePath);
+        if (config is not null && (stored is null || ReadIfExists(env.ConfigAppliedPath)?.Trim() != Digest(config)))
+        {
+            return (config, env.ConfigProfilePath);
+        }
+
+        return stored is null ? null : (stored, env.StoredProfilePath);
+    }
+
+    private static string? ReadIfExists(string path) => File.Exists(path) ? File.ReadAllText(path) : null;
+
+    private static string Digest(string text) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    /// <summary>Writes (applied) or removes (not) the ready marker aifactory-ready.target asserts.</summary>
+    private void MarkReady(bool applied)
+    {
+        if (env.ReadyMarkerPath is not { } marker)
         {
             return;
         }
 
         try
         {
-            Apply(File.ReadAllText(path), "start:" + path);
-        }
-        catch (ProfileFormatException)
-        {
-            // Logged and published by Apply; the daemon still serves (inventory, the API to fix the profile).
-        }
-    }
-
-    /// <summary>The stored profile text and where it lives; null when none.</summary>
-    public (string Yaml, string Source)? Stored()
-    {
-        foreach (string path in new[] { env.StoredProfilePath, env.ConfigProfilePath })
-        {
-            if (File.Exists(path))
+            if (applied)
             {
-                return (File.ReadAllText(path), path);
+                Directory.CreateDirectory(Path.GetDirectoryName(marker)!);
+                File.WriteAllText(marker, StartStatus?.Line ?? "node profile applied");
+            }
+            else
+            {
+                File.Delete(marker);
             }
         }
-
-        return null;
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogStartWarning(logger, marker, "ready marker: " + ex.Message);
+        }
     }
 
     /// <summary>Plans the stored profile and publishes <c>profile.drift</c> when it no longer holds (once per change).</summary>
