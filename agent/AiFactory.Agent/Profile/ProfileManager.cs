@@ -454,20 +454,9 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             return;
         }
 
-        AtomicWrite(path, yaml);
-    }
-
-    private static void AtomicWrite(string path, string text)
-    {
+        // temp file, fsync, rename, fsync of the directory: a power cut leaves the old profile or the new one.
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            stream.Write(Encoding.UTF8.GetBytes(text));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
+        DurableFile.WriteAtomically(path, Encoding.UTF8.GetBytes(yaml));
     }
 
     private sealed record ParsedProfile(string Yaml, NodeProfile Profile);

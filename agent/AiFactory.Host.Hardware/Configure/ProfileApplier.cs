@@ -102,7 +102,14 @@ public sealed partial class ProfileApplier
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 outcomes.Add(new StepOutcome(i, step.Kind, step.Describe(), clock.Elapsed, false, ex.Message));
-                var failure = new StepFailure(i, step.Describe(), (ex as SysfsWriteException)?.AttributePath ?? (ex as HugepageShortfallException)?.AttributePath, (ex as SysfsWriteException)?.Errno, ex.Message);
+                (string? file, int? errno) = ex switch
+                {
+                    SysfsWriteException w => (w.AttributePath, w.Errno),
+                    SysfsReadException r => (r.AttributePath, r.Errno),
+                    HugepageShortfallException h => (h.AttributePath, (int?)null),
+                    _ => (null, null),
+                };
+                var failure = new StepFailure(i, step.Describe(), file, errno, ex.Message);
                 (List<string> rolledBack, List<string> errors, List<JournalStep> left) = Rollback(done);
                 string? kept = Settle(applyId, left, errors);
                 return new ApplyReport { Succeeded = false, Steps = outcomes, Failure = failure, RolledBack = rolledBack, RollbackErrors = errors, JournalKept = kept, Writes = Writes() - writesBefore };
@@ -355,7 +362,7 @@ public sealed partial class ProfileApplier
     private string SetNumVfs(PciAddress pf, int count)
     {
         string path = Dev(pf) + "/sriov_numvfs";
-        long now = _sysfs.ReadLong(path) ?? throw new IOException($"{path} is missing or not a number");
+        long now = ReadNumber(path);
         if (now == count)
         {
             return $"{path} already {count}";
@@ -397,7 +404,7 @@ public sealed partial class ProfileApplier
 
     private string SetHugepages(string path, long count)
     {
-        long now = _sysfs.ReadLong(path) ?? throw new IOException($"{path} is missing or not a number");
+        long now = ReadNumber(path);
         if (now == count)
         {
             return $"{path} already {count}";
@@ -423,6 +430,9 @@ public sealed partial class ProfileApplier
 
         return $"{path} = {got}" + (attempts > 1 ? $" after {attempts} attempts" : string.Empty);
     }
+
+    /// <summary>A number attribute the step needs; missing or not a number: <see cref="SysfsReadException"/> with the file.</summary>
+    private long ReadNumber(string path) => _sysfs.ReadLong(path) ?? throw new SysfsReadException(path, _sysfs.Read(path));
 
     private string SetAllowedCpus(string unit, string value)
     {

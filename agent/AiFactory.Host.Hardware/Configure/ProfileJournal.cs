@@ -68,6 +68,12 @@ public sealed class ProfileJournal(string stateDir)
     {
         File.Delete(FilePath);
         _steps.Clear();
+        // Else a crash could bring a rolled-back journal back, and the next start would undo the steps again.
+        string dir = Path.GetDirectoryName(FilePath)!;
+        if (Directory.Exists(dir))
+        {
+            DurableFile.SyncDirectory(dir);
+        }
     }
 
     /// <summary>Reads the journal on disk; throws <see cref="InvalidDataException"/> naming the file and what to do.</summary>
@@ -103,7 +109,11 @@ public sealed class ProfileJournal(string stateDir)
     }
 
     private InvalidDataException Damaged(string why) => new(
-        $"profile journal {FilePath} is unusable: {why}. The last apply may be half done: check vfio bindings, sriov_numvfs and nr_hugepages by hand, then remove the file and restart the agent.");
+        $"profile journal {FilePath} is unusable: {why}. The last apply may be half done, and nothing of it can be undone from this file: " +
+        "check by hand the vfio bindings (driver, driver_override), sriov_numvfs and sriov_drivers_autoprobe, nr_hugepages per node, " +
+        "MIG mode and instances (nvidia-smi mig -lgi), AllowedCPUs= of system.slice, user.slice and init.scope (systemctl show -p AllowedCPUs), " +
+        "the services the profile stops around a change (nvidia-persistenced, nvidia-fabricmanager, dcgm: start them again), " +
+        "and the boot-time override files (/etc/aifactory/vfio-overrides.d); then remove the file and restart the agent.");
 
     private void Save(string phase, IReadOnlyList<string>? rollbackErrors = null)
     {

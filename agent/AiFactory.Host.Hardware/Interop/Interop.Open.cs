@@ -6,7 +6,11 @@ internal static partial class Interop
 {
     internal static partial class Libc
     {
+        public const int O_WRONLY = 1;
         public const int O_RDWR = 2;
+
+        /// <summary>Truncate a regular file to 0 on open (the same value on x86-64 and arm64); sysfs attributes ignore it, as for a shell's "&gt;".</summary>
+        public const int O_TRUNC = 0x200;
         public const int O_CLOEXEC = 0x80000;
 
         /// <summary>Create the file when absent (the same value on x86-64 and arm64).</summary>

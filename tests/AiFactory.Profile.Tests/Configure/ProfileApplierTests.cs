@@ -240,6 +240,10 @@ public sealed class ProfileApplierTests : IDisposable
 
         Assert.Contains("checksum mismatch", ex.Message);
         Assert.Contains("remove the file", ex.Message);
+        foreach (string cannotUndo in new[] { "driver_override", "sriov_numvfs", "nr_hugepages", "MIG", "AllowedCPUs", "nvidia-persistenced", "vfio-overrides.d" })
+        {
+            Assert.Contains(cannotUndo, ex.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -273,6 +277,48 @@ public sealed class ProfileApplierTests : IDisposable
         Assert.Equal("0-1", _systemctl.AllowedCpus("init.scope"));
         Assert.Contains("set-property --runtime -- user.slice AllowedCPUs=0-1", _systemctl.Calls);
         Assert.True(Plan(profile).IsNoOp);
+    }
+
+    [Fact]
+    public void An_attribute_missing_when_its_step_runs_is_reported_with_the_file_and_enoent()
+    {
+        ProfilePlan plan = Plan(Lab());
+        File.Delete(_fs.P($"bus/pci/devices/{Pf}/sriov_numvfs"));
+
+        ApplyReport report = Applier().Apply(plan.Steps, "t1");
+
+        Assert.False(report.Succeeded);
+        Assert.Equal($"bus/pci/devices/{Pf}/sriov_numvfs", report.Failure!.File);
+        Assert.Equal(2, report.Failure.Errno);
+        Assert.Contains("is missing (errno 2, ENOENT)", report.Failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_real_writer_replaces_a_longer_value_in_a_regular_file_and_names_enoent_for_a_missing_one()
+    {
+        string pages = "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages";
+        _fs.Write(pages, "4096");
+        var writer = new SysfsWriter(_fs.Root);
+
+        writer.Write(pages, "10");
+        var missing = Assert.Throws<SysfsWriteException>(() => writer.Write("bus/pci/devices/0000:03:00.0/no_such_attribute", "1"));
+
+        Assert.Equal("10", File.ReadAllText(_fs.P(pages)));
+        Assert.Equal(2, missing.Errno);
+        Assert.Equal("bus/pci/devices/0000:03:00.0/no_such_attribute", missing.AttributePath);
+    }
+
+    [Fact]
+    public void An_override_file_not_named_as_the_kernel_names_the_device_does_not_count_as_persisted()
+    {
+        string dir = Path.Join(_fs.StateDir, "vfio-overrides.d");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Join(dir, "03:00.0"), "vfio-pci\n");
+        File.WriteAllText(Path.Join(dir, "0000:81:00.0"), "vfio-pci\n");
+
+        IReadOnlyDictionary<PciAddress, string> persisted = VfioOverrideFiles.Read(dir);
+
+        Assert.Equal([PciAddress.Parse("0000:81:00.0")], persisted.Keys);
     }
 
     [Fact]
