@@ -84,6 +84,24 @@ public sealed class ProfileStartTests : IDisposable
     }
 
     [Fact]
+    public void A_device_a_selector_no_longer_matches_at_boot_keeps_its_boot_override()
+    {
+        // vendor:device picks the three NVMe controllers, as nvidia-gpus picks every GPU.
+        File.WriteAllText(_config, "version: v1\nvfio:\n  devices: [\"1b36:0010\"]\n");
+        Assert.True(_manager.ApplyAtStart().Applied);
+        string overrides = Path.Join(_fs.StateDir, "vfio-overrides.d");
+        Assert.Contains("0000:81:00.0", Directory.GetFiles(overrides).Select(Path.GetFileName));
+        Directory.Delete(_fs.P("bus/pci/devices/0000:81:00.0"), recursive: true);
+        Directory.Delete(_fs.P("kernel/iommu_groups/12"), recursive: true);
+
+        ProfileStartStatus status = _manager.ApplyAtStart();
+
+        Assert.True(status.Applied, status.Line);
+        Assert.Contains("0000:81:00.0", Directory.GetFiles(overrides).Select(Path.GetFileName));
+        Assert.Contains("0000:81:00.0 is not on this host at start: its boot-time override (vfio-pci) is kept", status.Line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_refused_boot_profile_holds_the_ready_target_and_says_so()
     {
         File.WriteAllText(_config, "version: v1\nvfio:\n  devices: [0000:05:01.0]\n");
