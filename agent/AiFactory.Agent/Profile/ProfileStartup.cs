@@ -27,7 +27,17 @@ internal sealed partial class ProfileStartup(ProfileManager manager, HostCapabil
         }
         else
         {
-            manager.MarkStart(manager.Stored() is null ? ProfileStartStatus.None : ProfileStartStatus.NotApplied($"the agent is read-only ({capabilities.ReadOnlyReason})"));
+            ProfileStartStatus status;
+            try
+            {
+                status = manager.Stored() is null ? ProfileStartStatus.None : ProfileStartStatus.NotApplied($"the agent is read-only ({capabilities.ReadOnlyReason})");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                status = ProfileStartStatus.NotApplied(ex.Message);
+            }
+
+            manager.MarkStart(status);
         }
 
         int seconds = int.TryParse(Environment.GetEnvironmentVariable("AIFACTORY_PROFILE_DRIFT_SECONDS"), NumberStyles.None, CultureInfo.InvariantCulture, out int s) && s > 0 ? s : 60;
