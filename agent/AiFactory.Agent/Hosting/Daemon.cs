@@ -228,9 +228,9 @@ internal static partial class Daemon
         return StatusLine(options, capabilities);
     }
 
-    /// <summary>"; " and what the start did with the node profile, for the STATUS= line; empty without the profile feature.</summary>
+    /// <summary>"; " and what the start did with the node profile, for the STATUS= line; empty when there is no profile.</summary>
     private static string ProfileStatus(IServiceProvider sp) =>
-        sp.GetService<Profile.ProfileManager>()?.StartStatus is { } status ? "; " + status.Line : string.Empty;
+        sp.GetService<Profile.ProfileManager>()?.StartStatus is { } status && status != Profile.ProfileStartStatus.None ? "; " + status.Line : string.Empty;
 
     internal static string StatusLine(AgentOptions options, HostCapabilities capabilities) =>
         $"serving on {options.Socket}" + (options.Listen is null ? string.Empty : $" and {options.Listen}") +
