@@ -35,6 +35,9 @@ internal static class EventIds
     public const int ProfileDrift = 506;
     public const int ProfileFaultKill = 507;
     public const int ProfileStartFailed = 508;
+    public const int ProfileRollbackFailed = 520;
+    public const int ProfileStartWarning = 521;
+    public const int ProfileStartStatus = 522;
 
     // Metrics: 400-499.
     public const int MetricsCollectorFailed = 400;

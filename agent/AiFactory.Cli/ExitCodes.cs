@@ -11,6 +11,9 @@ internal static class ExitCodes
     /// <summary>Bad command line (an unknown verb or option, a missing argument).</summary>
     public const int Usage = 2;
 
+    /// <summary>A change failed and its rollback failed too: the node is half changed (a profile apply's journal is kept).</summary>
+    public const int RollbackFailed = 3;
+
     /// <summary>The agent could not be reached or did not answer in time (EX_UNAVAILABLE).</summary>
     public const int Unavailable = 69;
 }

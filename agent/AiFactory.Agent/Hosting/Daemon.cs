@@ -144,7 +144,7 @@ internal static partial class Daemon
             sp.GetRequiredService<ISystemdNotifier>(),
             sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<ILogger<SystemdLifetime>>(),
-            () => OnListenersAccept(options, socketFile, sp.GetRequiredService<HostCapabilities>(), sp.GetRequiredService<ILoggerFactory>())));
+            () => OnListenersAccept(options, socketFile, sp.GetRequiredService<HostCapabilities>(), sp.GetRequiredService<ILoggerFactory>()) + ProfileStatus(sp)));
 
         WebApplication app = builder.Build();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Daemon");
@@ -227,6 +227,10 @@ internal static partial class Daemon
         LogListening(loggers.CreateLogger("AiFactory.Agent.Daemon"), options.Socket, options.Listen ?? "off", options.MetricsListen ?? "off");
         return StatusLine(options, capabilities);
     }
+
+    /// <summary>"; " and what the start did with the node profile, for the STATUS= line; empty when there is no profile.</summary>
+    private static string ProfileStatus(IServiceProvider sp) =>
+        sp.GetService<Profile.ProfileManager>()?.StartStatus is { } status && status != Profile.ProfileStartStatus.None ? "; " + status.Line : string.Empty;
 
     internal static string StatusLine(AgentOptions options, HostCapabilities capabilities) =>
         $"serving on {options.Socket}" + (options.Listen is null ? string.Empty : $" and {options.Listen}") +

@@ -62,6 +62,15 @@ internal sealed class ProfileApiService(ProfileManager manager, HostCapabilities
         {
             throw new RpcException(StatusCode.FailedPrecondition, ex.Message);
         }
+        catch (RollbackPendingException ex)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, ex.Message);
+        }
+        catch (ProfileLockedException ex)
+        {
+            // A concurrency conflict, nothing done: ABORTED, as gRPC's status guide has it for one.
+            throw new RpcException(StatusCode.Aborted, ex.Message);
+        }
 
         ApplyReport report = result.Report;
         var response = new ApplyProfileResponse
@@ -83,6 +92,8 @@ internal sealed class ProfileApiService(ProfileManager manager, HostCapabilities
             Detail = s.Detail,
         }));
         response.RolledBack.AddRange(report.RolledBack);
+        response.RollbackErrors.AddRange(report.RollbackErrors);
+        response.Journal = report.JournalKept ?? string.Empty;
         response.Warnings.AddRange(result.Plan.Warnings);
         return response;
     }

@@ -11,11 +11,15 @@ namespace AiFactory.Agent.Profile;
 
 /// <summary>
 /// <c>aifactory-agent profile plan|apply|recover</c>: the profile without the daemon (for a first boot, a rescue
-/// shell, and the kernel-tier tests). Same planner, applier, journal and state dir as the daemon; exit 0 on
-/// success, 1 on a failed (rolled back) apply, 2 on invalid input.
+/// shell, and the kernel-tier tests). Same planner, applier, journal, lock and state dir as the daemon; exit 0 on
+/// success, 1 on a failed (rolled back) apply or a refusal (another applier holds the lock, a rollback is pending),
+/// 2 on invalid input, 3 when a rollback (of a failed apply, or by <c>recover</c>) left inverse actions undone.
 /// </summary>
 internal static class ProfileCommand
 {
+    /// <summary>A rollback left inverse actions undone: the node is half changed and the journal is kept.</summary>
+    internal const int ExitRollbackFailed = 3;
+
     public static Command Create()
     {
         var command = new Command("profile", "plan or apply a node profile, or recover an interrupted apply, without the daemon");
@@ -71,7 +75,8 @@ internal static class ProfileCommand
         using var nvml = new GpuNvml(options.NvmlLibrary, options.SysfsRoot);
         var inventory = new GpuInventory(nvml, new GpuHealthRegistry());
         var applier = new MigApplier(nvml, inventory, new Leases.StoredLeaseHolds(options.StateDir));
-        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, applier, options.ProcfsRoot), Leases = new Leases.StoredLeaseHolds(options.StateDir) };
+        // No ready marker: what aifactory-ready.target asserts is the daemon's start's to decide (restart it after a fix).
+        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, applier, options.ProcfsRoot), Leases = new Leases.StoredLeaseHolds(options.StateDir), ReadyMarkerPath = null };
         var manager = new ProfileManager(env, new EventBus(), logs.CreateLogger<ProfileManager>());
         try
         {
@@ -84,7 +89,13 @@ internal static class ProfileCommand
                     Console.Out.WriteLine("  undo: " + line);
                 }
 
-                return r.Errors.Count == 0 ? 0 : 1;
+                if (r.Errors.Count > 0)
+                {
+                    Console.Out.WriteLine($"the rollback is still incomplete ({r.Errors.Count} inverse actions failed); the journal is kept at {env.Journal().FilePath}: fix the cause and run recover again");
+                    return ExitRollbackFailed;
+                }
+
+                return 0;
             }
 
             if (file is null)
@@ -117,10 +128,22 @@ internal static class ProfileCommand
                 Console.Out.WriteLine("rolled back: " + line);
             }
 
-            Console.Out.WriteLine(result.Report.Succeeded
-                ? $"applied: {result.Plan.Steps.Count} steps, {result.Report.Writes} writes"
-                : $"FAILED at step {result.Report.Failure!.Index}: {result.Report.Failure.Message} (file {result.Report.Failure.File ?? "-"}, errno {result.Report.Failure.Errno ?? 0}); rolled back");
-            return result.Report.Succeeded ? 0 : 1;
+            foreach (string line in result.Report.RollbackErrors)
+            {
+                Console.Out.WriteLine("rollback FAILED: " + line);
+            }
+
+            if (result.Report.Succeeded)
+            {
+                Console.Out.WriteLine($"applied: {result.Plan.Steps.Count} steps, {result.Report.Writes} writes");
+                return 0;
+            }
+
+            StepFailure f = result.Report.Failure!;
+            Console.Out.WriteLine($"FAILED at step {f.Index}: {f.Message}{FailureWhere(f)}; " + (result.Report.RollbackErrors.Count == 0
+                ? "everything this apply changed was rolled back"
+                : $"the rollback FAILED for {result.Report.RollbackErrors.Count} inverse actions: the node is half changed, the journal is kept at {result.Report.JournalKept}; fix the cause, then run `aifactory-agent profile recover`"));
+            return result.Report.RollbackErrors.Count == 0 ? 1 : ExitRollbackFailed;
         }
         catch (ProfileFormatException ex)
         {
@@ -137,6 +160,15 @@ internal static class ProfileCommand
             return 1;
         }
     }
+
+    /// <summary>" (file F, errno N)" with what is known of where a step failed; empty when neither is.</summary>
+    internal static string FailureWhere(StepFailure f) => (f.File, f.Errno) switch
+    {
+        (null, null) => string.Empty,
+        (string file, null) => $" (file {file})",
+        (null, int errno) => $" (errno {errno})",
+        (string file, int errno) => $" (file {file}, errno {errno})",
+    };
 
     internal static void PrintPlan(ProfilePlan plan)
     {

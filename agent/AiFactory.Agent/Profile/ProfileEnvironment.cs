@@ -52,8 +52,17 @@ internal sealed record ProfileEnvironment
 
     public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The last profile applied through the API.</summary>
+    /// <summary>The last profile applied (through the API, the offline command or at start).</summary>
     public string StoredProfilePath => Path.Join(StateDir, "profile", "node-profile.yaml");
+
+    /// <summary>The SHA-256 of the operator's file (<see cref="ConfigProfilePath"/>) as it was when last applied.</summary>
+    public string ConfigAppliedPath => Path.Join(StateDir, "profile", "node-profile.etc.sha256");
+
+    /// <summary>
+    /// Present while the node profile is applied (the start's apply succeeded, or there is none to apply):
+    /// aifactory-ready.target asserts it (<c>AssertPathExists=</c>). Null: no marker (tests, the offline command).
+    /// </summary>
+    public string? ReadyMarkerPath { get; init; }
 
     public ProfileJournal Journal() => new(StateDir);
 
@@ -74,6 +83,8 @@ internal sealed record ProfileEnvironment
             VfioOverridesDir = !string.IsNullOrEmpty(overrides) ? overrides : realSysfs ? "/etc/aifactory/vfio-overrides.d" : Path.Join(options.StateDir, "vfio-overrides.d"),
             ConfigProfilePath = Environment.GetEnvironmentVariable("AIFACTORY_NODE_PROFILE") is { Length: > 0 } p ? p : "/etc/aifactory/node-profile.yaml",
             Fault = Environment.GetEnvironmentVariable("AIFACTORY_PROFILE_FAULT"),
+            // Beside the socket: /run/aifactory/profile-applied, gone at reboot with the rest of /run.
+            ReadyMarkerPath = Path.Join(Path.GetDirectoryName(Path.GetFullPath(options.Socket)) ?? "/run/aifactory", "profile-applied"),
         };
     }
 }

@@ -13,6 +13,15 @@ internal sealed partial class ProfileManager
     [LoggerMessage(EventId = EventIds.ProfileFailed, Level = LogLevel.Error, Message = "Profile apply {ApplyId} ({Origin}) failed at step {Index} ({Description}), file {File}, errno {Errno}: {Reason}; rolled back: {RolledBack}")]
     private static partial void LogFailed(ILogger logger, string applyId, string origin, int index, string description, string file, int errno, string reason, string rolledBack);
 
+    [LoggerMessage(EventId = EventIds.ProfileRollbackFailed, Level = LogLevel.Critical, Message = "Profile apply {ApplyId}: the rollback failed, the node is half changed; journal kept at {Journal}, applies refused until `aifactory-agent profile recover` succeeds. Undone: {Errors}")]
+    private static partial void LogRollbackFailed(ILogger logger, string applyId, string journal, string errors);
+
+    [LoggerMessage(EventId = EventIds.ProfileStartWarning, Level = LogLevel.Warning, Message = "Profile at start ({Origin}): {Warning}")]
+    private static partial void LogStartWarning(ILogger logger, string origin, string warning);
+
+    [LoggerMessage(EventId = EventIds.ProfileStartStatus, Level = LogLevel.Information, Message = "Profile at start: {Status}")]
+    private static partial void LogStartStatus(ILogger logger, string status);
+
     [LoggerMessage(EventId = EventIds.ProfileRefused, Level = LogLevel.Warning, Message = "Profile refused ({Origin}), nothing applied: {Errors}")]
     private static partial void LogRefused(ILogger logger, string origin, string errors);
 

@@ -24,6 +24,9 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
 
     public ProfileEnvironment Environment => env;
 
+    /// <summary>What the start did with the profile (null before <see cref="ApplyAtStart"/> ran).</summary>
+    public ProfileStartStatus? StartStatus { get; private set; }
+
     /// <summary>Parses and plans; throws <see cref="ProfileFormatException"/> with every error.</summary>
     public (NodeProfile Profile, ProfilePlan Plan) Plan(string yaml)
     {
@@ -32,10 +35,29 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     }
 
     /// <summary>Plans <paramref name="profile"/> against the machine as it is now.</summary>
-    public ProfilePlan PlanNow(NodeProfile profile)
+    public ProfilePlan PlanNow(NodeProfile profile) => PlanNow(profile, atStart: false);
+
+    /// <summary>
+    /// Plans <paramref name="profile"/>; <paramref name="atStart"/>: a device the profile names that is not on the
+    /// host (a GPU fallen off the bus, a card pulled) leaves only its own entry out, with a warning, and keeps its
+    /// boot-time override, instead of refusing the whole profile (hugepages and host CPUs included) at boot.
+    /// </summary>
+    private ProfilePlan PlanNow(NodeProfile profile, bool atStart)
     {
         var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null, env.ProcfsRoot, env.VfioOverridesDir);
         HostTopology topology = reader.ReadTopology();
+        var missing = new List<string>();
+        if (atStart)
+        {
+            profile = ProfileAtStart.LeaveOutMissing(profile, topology, missing);
+        }
+
+        ProfilePlan plan = PlanWithState(reader, topology, profile);
+        return atStart ? ProfileAtStart.KeepOverridesOfMissing(plan, topology, missing) : plan;
+    }
+
+    private ProfilePlan PlanWithState(ProfileStateReader reader, HostTopology topology, NodeProfile profile)
+    {
         ProfileCurrentState state = reader.ReadState(profile);
         if (profile.Mig is not null)
         {
@@ -85,15 +107,32 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     /// <summary>
     /// Applies a profile: invalid input throws <see cref="ProfileFormatException"/> with nothing written; a failed
     /// step is rolled back; success stores the profile (re-applied at start). The vfio devices' boot-time overrides are steps of the plan.
+    /// Holds the state dir's <see cref="ProfileLock"/> from the recovery and plan to the last step, and throws
+    /// <see cref="ProfileLockedException"/> at once, with nothing done, while another applier holds it.
     /// </summary>
-    public ProfileApplyResult Apply(string yaml, string origin)
+    public ProfileApplyResult Apply(string yaml, string origin) => Apply(yaml, origin, atStart: false);
+
+    private ProfileApplyResult Apply(string yaml, string origin, bool atStart)
     {
         lock (_gate)
         {
+            // Another process's apply (the offline command, a second daemon on this state dir) would be "recovered",
+            // that is rolled back, by the recovery below while it still runs: one change at a time, across processes.
+            using ProfileLock held = ProfileLock.Acquire(env.StateDir, $"apply ({origin})");
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            RecoverLocked();
+            RecoverLocked(retryFailedRollback: false);
             NodeProfile profile = Parse(yaml);
-            ProfilePlan plan = PlanNow(profile);
+            ProfilePlan plan = PlanNow(profile, atStart);
+            if (atStart && plan.IsValid && plan.Warnings.Count > 0)
+            {
+                foreach (string warning in plan.Warnings)
+                {
+                    LogStartWarning(logger, origin, warning);
+                }
+
+                bus.Publish("profile.warning", EventSeverity.Warning, "profile", $"profile at start ({origin}): {string.Join("; ", plan.Warnings)}", new Dictionary<string, string> { ["origin"] = origin });
+            }
+
             if (!plan.IsValid)
             {
                 string errors = string.Join("; ", plan.Errors);
@@ -113,6 +152,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             if (report.Succeeded)
             {
                 Store(yaml);
+                MarkReady(true, $"node profile applied ({origin}, apply {applyId})");
                 _lastDrift = null;
                 string message = plan.Steps.Count == 0 ? "profile already holds: nothing written" : $"profile applied: {plan.Steps.Count} steps, {report.Writes} writes";
                 LogApplied(logger, applyId, origin, message);
@@ -129,13 +169,23 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             {
                 StepFailure f = report.Failure!;
                 LogFailed(logger, applyId, origin, f.Index, f.Description, f.File ?? "-", f.Errno ?? 0, f.Message, string.Join("; ", report.RolledBack));
-                bus.Publish("profile.failed", EventSeverity.Error, "profile", $"step {f.Index} ({f.Description}) failed: {f.Message}; rolled back {report.RolledBack.Count} actions", new Dictionary<string, string>
+                string rollback = report.RollbackErrors.Count == 0
+                    ? $"rolled back {report.RolledBack.Count} actions"
+                    : $"the rollback FAILED ({string.Join("; ", report.RollbackErrors)}): the node is half changed, journal kept at {report.JournalKept}, applies refused until `aifactory-agent profile recover` succeeds";
+                if (report.RollbackErrors.Count > 0)
+                {
+                    MarkReady(false, string.Empty);
+                    LogRollbackFailed(logger, applyId, report.JournalKept ?? string.Empty, string.Join("; ", report.RollbackErrors));
+                }
+
+                bus.Publish("profile.failed", EventSeverity.Error, "profile", $"step {f.Index} ({f.Description}) failed: {f.Message}; {rollback}", new Dictionary<string, string>
                 {
                     ["apply_id"] = applyId,
                     ["origin"] = origin,
                     ["step"] = f.Index.ToString(CultureInfo.InvariantCulture),
                     ["file"] = f.File ?? string.Empty,
                     ["errno"] = (f.Errno ?? 0).ToString(CultureInfo.InvariantCulture),
+                    ["rollback_errors"] = string.Join("; ", report.RollbackErrors),
                     ["duration_seconds"] = Seconds(started),
                 });
             }
@@ -148,47 +198,18 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     private static string Seconds(long started) =>
         System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds.ToString("R", CultureInfo.InvariantCulture);
 
-    /// <summary>Finishes an apply a killed process left (before the daemon serves).</summary>
+    /// <summary>
+    /// Finishes an apply a killed process left (before the daemon serves), or retries a rollback that failed; the
+    /// journal stays until every inverse action has succeeded (<see cref="RecoveryReport.Errors"/> empty).
+    /// </summary>
+    /// <exception cref="ProfileLockedException">Another process is applying or recovering on this state dir.</exception>
     public RecoveryReport Recover()
     {
         lock (_gate)
         {
-            return RecoverLocked();
+            using ProfileLock held = ProfileLock.Acquire(env.StateDir, "recover");
+            return RecoverLocked(retryFailedRollback: true);
         }
-    }
-
-    /// <summary>At start: recovery, then the stored profile (the operator's file first, else the last applied).</summary>
-    public void ApplyAtStart()
-    {
-        Recover();
-        string? path = File.Exists(env.ConfigProfilePath) ? env.ConfigProfilePath : File.Exists(env.StoredProfilePath) ? env.StoredProfilePath : null;
-        if (path is null)
-        {
-            return;
-        }
-
-        try
-        {
-            Apply(File.ReadAllText(path), "start:" + path);
-        }
-        catch (ProfileFormatException)
-        {
-            // Logged and published by Apply; the daemon still serves (inventory, the API to fix the profile).
-        }
-    }
-
-    /// <summary>The stored profile text and where it lives; null when none.</summary>
-    public (string Yaml, string Source)? Stored()
-    {
-        foreach (string path in new[] { env.StoredProfilePath, env.ConfigProfilePath })
-        {
-            if (File.Exists(path))
-            {
-                return (File.ReadAllText(path), path);
-            }
-        }
-
-        return null;
     }
 
     /// <summary>Plans the stored profile and publishes <c>profile.drift</c> when it no longer holds (once per change).</summary>
@@ -241,12 +262,26 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         return plan;
     }
 
-    private RecoveryReport RecoverLocked()
+    /// <summary>
+    /// Recovery before an apply (<paramref name="retryFailedRollback"/> false: a journal whose rollback failed refuses
+    /// the apply, naming it) or on its own (true: that rollback is run again). Throws
+    /// <see cref="RollbackPendingException"/> when, before an apply, the journal cannot be cleared.
+    /// </summary>
+    private RecoveryReport RecoverLocked(bool retryFailedRollback)
     {
+        ProfileApplier applier = Applier();
         RecoveryReport report;
         try
         {
-            report = Applier().Recover();
+            if (!retryFailedRollback && applier.PendingRollback() is { } pending)
+            {
+                var refused = new RollbackPendingException(applier.JournalPath, pending.ApplyId, pending.RollbackErrors ?? []);
+                LogRefused(logger, "journal", refused.Message);
+                bus.Publish("profile.refused", EventSeverity.Error, "profile", refused.Message, new Dictionary<string, string> { ["journal"] = applier.JournalPath });
+                throw refused;
+            }
+
+            report = applier.Recover();
         }
         catch (InvalidDataException ex)
         {
@@ -259,7 +294,11 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         {
             string message = report.Phase == "complete"
                 ? $"apply {report.ApplyId} had completed before the restart; journal removed"
-                : $"apply {report.ApplyId} was interrupted; rolled back: {string.Join("; ", report.RolledBack)}";
+                : report.Errors.Count > 0
+                    ? $"apply {report.ApplyId} ({report.Phase}): the rollback FAILED for {report.Errors.Count} inverse actions ({string.Join("; ", report.Errors)}); journal kept at {applier.JournalPath}; rolled back: {string.Join("; ", report.RolledBack)}"
+                    : report.Phase == ProfileJournal.RollbackFailedPhase
+                        ? $"apply {report.ApplyId}: the failed rollback is complete now; journal removed; rolled back: {string.Join("; ", report.RolledBack)}"
+                        : $"apply {report.ApplyId} was interrupted; rolled back: {string.Join("; ", report.RolledBack)}";
             LogRecovered(logger, message, report.Errors.Count);
             bus.Publish("profile.recovered", report.Errors.Count == 0 ? EventSeverity.Warning : EventSeverity.Error, "profile", message, new Dictionary<string, string>
             {
@@ -267,6 +306,11 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
                 ["phase"] = report.Phase ?? string.Empty,
                 ["errors"] = string.Join("; ", report.Errors),
             });
+        }
+
+        if (!retryFailedRollback && report.Errors.Count > 0)
+        {
+            throw new RollbackPendingException(applier.JournalPath, report.ApplyId ?? string.Empty, report.Errors);
         }
 
         return report;
@@ -305,20 +349,9 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             return;
         }
 
-        AtomicWrite(path, yaml);
-    }
-
-    private static void AtomicWrite(string path, string text)
-    {
+        // temp file, fsync, rename, fsync of the directory: a power cut leaves the old profile or the new one.
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            stream.Write(Encoding.UTF8.GetBytes(text));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
+        DurableFile.WriteAtomically(path, Encoding.UTF8.GetBytes(yaml));
     }
 
     private sealed record ParsedProfile(string Yaml, NodeProfile Profile);

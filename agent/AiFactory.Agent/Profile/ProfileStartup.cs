@@ -6,7 +6,9 @@ namespace AiFactory.Agent.Profile;
 
 /// <summary>
 /// At start, before READY (hosted services start before the host reports started): finish an interrupted apply
-/// from the journal, then apply the stored profile. Afterwards, check for drift every
+/// from the journal, then apply the stored profile. READY=1 follows either way (the API must serve to fix a
+/// profile), but only an applied profile (or none) writes the marker aifactory-ready.target asserts, and the
+/// STATUS= line says which (<see cref="ProfileManager.StartStatus"/>). Afterwards, check for drift every
 /// <c>AIFACTORY_PROFILE_DRIFT_SECONDS</c> (default 60) and publish <c>profile.drift</c>.
 /// </summary>
 internal sealed partial class ProfileStartup(ProfileManager manager, HostCapabilities capabilities, ILogger<ProfileStartup> logger) : IHostedService, IDisposable
@@ -17,14 +19,25 @@ internal sealed partial class ProfileStartup(ProfileManager manager, HostCapabil
     {
         if (!capabilities.ReadOnly)
         {
+            ProfileStartStatus status = manager.ApplyAtStart();
+            if (!status.Applied)
+            {
+                LogStartFailed(logger, status.Line);
+            }
+        }
+        else
+        {
+            ProfileStartStatus status;
             try
             {
-                manager.ApplyAtStart();
+                status = manager.Stored() is null ? ProfileStartStatus.None : ProfileStartStatus.NotApplied($"the agent is read-only ({capabilities.ReadOnlyReason})");
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                LogStartFailed(logger, ex.Message);
+                status = ProfileStartStatus.NotApplied(ex.Message);
             }
+
+            manager.MarkStart(status);
         }
 
         int seconds = int.TryParse(Environment.GetEnvironmentVariable("AIFACTORY_PROFILE_DRIFT_SECONDS"), NumberStyles.None, CultureInfo.InvariantCulture, out int s) && s > 0 ? s : 60;

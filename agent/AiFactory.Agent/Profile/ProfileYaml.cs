@@ -30,6 +30,13 @@ internal static class ProfileYaml
             throw new ProfileFormatException([new ProfileValidationError($"line {ex.Start.Line}", "not valid YAML: " + ex.Message)]);
         }
 
+        if (stream.Documents.Count > 1)
+        {
+            // A later document would be silently ignored: the operator meant it to count, or it is a leftover.
+            throw new ProfileFormatException([new ProfileValidationError($"line {stream.Documents[1].RootNode.Start.Line}",
+                $"a second YAML document (after ---): a profile is one document ({stream.Documents.Count} found); merge them or remove the rest")]);
+        }
+
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {
             throw new ProfileFormatException([new ProfileValidationError("(document)", "must be a mapping with version: v1")]);

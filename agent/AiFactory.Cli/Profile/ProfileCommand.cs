@@ -7,7 +7,8 @@ namespace AiFactory.Cli.Profile;
 
 /// <summary>
 /// <c>aifactoryctl profile plan -f FILE</c> (the steps and the diff, nothing written), <c>profile apply -f FILE</c>
-/// (exit 1 when a step failed and was rolled back), <c>profile get</c> (the stored profile and its drift).
+/// (exit 1 when a step failed and was rolled back, 3 when the rollback failed too), <c>profile get</c> (the stored
+/// profile and its drift).
 /// Invalid profiles exit 2 with one line per field.
 /// </summary>
 internal static class ProfileCommand
@@ -88,12 +89,19 @@ internal static class ProfileCommand
                         Console.Out.WriteLine("rolled back: " + r);
                     }
 
+                    foreach (string r in response.RollbackErrors)
+                    {
+                        Console.Out.WriteLine("rollback FAILED: " + r);
+                    }
+
                     Console.Out.WriteLine(response.Succeeded
                         ? $"applied ({response.ApplyId}): {response.Steps.Count} steps, {response.Writes} writes"
-                        : $"FAILED: {response.Failure} (file {(response.FailedFile.Length == 0 ? "-" : response.FailedFile)}, errno {response.Errno}); everything this apply changed was rolled back");
+                        : $"FAILED: {response.Failure}{Where(response)}; " + (response.RollbackErrors.Count == 0
+                            ? "everything this apply changed was rolled back"
+                            : $"the rollback FAILED for {response.RollbackErrors.Count} inverse actions: the node is half changed and the journal {response.Journal} is kept; fix the cause, then run `aifactory-agent profile recover` on the node (applies are refused until it succeeds)"));
                 }
 
-                return response.Succeeded ? ExitCodes.Ok : ExitCodes.NotOk;
+                return response.Succeeded ? ExitCodes.Ok : response.RollbackErrors.Count == 0 ? ExitCodes.NotOk : ExitCodes.RollbackFailed;
             }
             catch (RpcException ex)
             {
@@ -145,6 +153,15 @@ internal static class ProfileCommand
         });
         return command;
     }
+
+    /// <summary>" (file F, errno N)" with what the agent knows of where the step failed.</summary>
+    private static string Where(ApplyProfileResponse r) => (r.FailedFile.Length > 0, r.Errno != 0) switch
+    {
+        (false, false) => string.Empty,
+        (true, false) => $" (file {r.FailedFile})",
+        (false, true) => $" (errno {r.Errno})",
+        (true, true) => $" (file {r.FailedFile}, errno {r.Errno})",
+    };
 
     private static Option<string> FileOption() => new("--file", "-f") { Description = "the profile (YAML, version: v1)", Required = true };
 

@@ -15,6 +15,15 @@ public sealed record ApplyReport
     /// <summary>The inverse actions run after a failure, with their result.</summary>
     public IReadOnlyList<string> RolledBack { get; init; } = [];
 
+    /// <summary>
+    /// The inverse actions that failed during the rollback, with why: empty when everything this apply changed was
+    /// put back. Non-empty means the node is half changed and <see cref="JournalKept"/> names the journal.
+    /// </summary>
+    public IReadOnlyList<string> RollbackErrors { get; init; } = [];
+
+    /// <summary>The journal kept (phase <c>rollback-failed</c>) when the rollback failed; null otherwise.</summary>
+    public string? JournalKept { get; init; }
+
     /// <summary>Kernel attribute writes made (sysfs and procfs).</summary>
     public int Writes { get; init; }
 }

@@ -60,9 +60,23 @@ public sealed partial class ProfileApplier
     /// <summary>The binder (shared with leases).</summary>
     public VfioBinder Binder => _binder;
 
-    /// <summary>Applies <paramref name="steps"/> in order; on failure rolls back and says why.</summary>
+    /// <summary>
+    /// Applies <paramref name="steps"/> in order; on failure rolls back and says why. When an inverse action fails
+    /// too, the journal is kept (phase <c>rollback-failed</c>) and the report lists the failed actions.
+    /// </summary>
+    /// <exception cref="RollbackPendingException">An earlier rollback failed: nothing runs until <see cref="Recover"/> succeeds.</exception>
+    /// <exception cref="IOException">A journal of an earlier apply is still there (recover first).</exception>
     public ApplyReport Apply(IReadOnlyList<ProfileStep> steps, string applyId)
     {
+        if (_journal.Exists)
+        {
+            // Begin would replace the only record of what an earlier apply left to undo.
+            JournalDocument earlier = _journal.Load();
+            throw earlier.Phase == ProfileJournal.RollbackFailedPhase
+                ? new RollbackPendingException(_journal.FilePath, earlier.ApplyId, earlier.RollbackErrors ?? [])
+                : new IOException($"the journal of profile apply {earlier.ApplyId} ({earlier.Phase}) is still at {_journal.FilePath}: recover it first");
+        }
+
         int writesBefore = Writes();
         var outcomes = new List<StepOutcome>();
         if (steps.Count == 0)
@@ -88,10 +102,17 @@ public sealed partial class ProfileApplier
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 outcomes.Add(new StepOutcome(i, step.Kind, step.Describe(), clock.Elapsed, false, ex.Message));
-                var failure = new StepFailure(i, step.Describe(), (ex as SysfsWriteException)?.AttributePath ?? (ex as HugepageShortfallException)?.AttributePath, (ex as SysfsWriteException)?.Errno, ex.Message);
-                (List<string> rolledBack, _) = Rollback(done);
-                _journal.Remove();
-                return new ApplyReport { Succeeded = false, Steps = outcomes, Failure = failure, RolledBack = rolledBack, Writes = Writes() - writesBefore };
+                (string? file, int? errno) = ex switch
+                {
+                    SysfsWriteException w => (w.AttributePath, w.Errno),
+                    SysfsReadException r => (r.AttributePath, r.Errno),
+                    HugepageShortfallException h => (h.AttributePath, (int?)null),
+                    _ => (null, null),
+                };
+                var failure = new StepFailure(i, step.Describe(), file, errno, ex.Message);
+                (List<string> rolledBack, List<string> errors, List<JournalStep> left) = Rollback(done);
+                string? kept = Settle(applyId, left, errors);
+                return new ApplyReport { Succeeded = false, Steps = outcomes, Failure = failure, RolledBack = rolledBack, RollbackErrors = errors, JournalKept = kept, Writes = Writes() - writesBefore };
             }
         }
 
@@ -101,8 +122,11 @@ public sealed partial class ProfileApplier
 
     /// <summary>
     /// Finishes what a killed run left: a journal in phase <c>applying</c> is rolled back (inverse actions in
-    /// reverse); one in phase <c>complete</c> is only removed. Throws <see cref="InvalidDataException"/> for a
-    /// damaged journal (left in place, with what to do).
+    /// reverse), and so is one in phase <c>rollback-failed</c> (the inverse actions that failed before, which are all
+    /// it keeps);
+    /// one in phase <c>complete</c> is only removed. The journal is removed only when every inverse action succeeded;
+    /// otherwise it is kept in phase <c>rollback-failed</c> with the failed ones. Throws
+    /// <see cref="InvalidDataException"/> for a damaged journal (left in place, with what to do).
     /// </summary>
     public RecoveryReport Recover()
     {
@@ -118,9 +142,29 @@ public sealed partial class ProfileApplier
             return new RecoveryReport(true, doc.Phase, doc.ApplyId, [], []);
         }
 
-        (List<string> rolledBack, List<string> errors) = Rollback(doc.Steps);
-        _journal.Remove();
+        (List<string> rolledBack, List<string> errors, List<JournalStep> left) = Rollback(doc.Steps);
+        Settle(doc.ApplyId, left, errors);
         return new RecoveryReport(true, doc.Phase, doc.ApplyId, rolledBack, errors);
+    }
+
+    /// <summary>The journal of a rollback that failed (phase <c>rollback-failed</c>), or null when there is none.</summary>
+    public JournalDocument? PendingRollback() =>
+        _journal.Exists && _journal.Load() is { Phase: ProfileJournal.RollbackFailedPhase } doc ? doc : null;
+
+    /// <summary>The journal file.</summary>
+    public string JournalPath => _journal.FilePath;
+
+    /// <summary>After a rollback: removes the journal when it undid everything, else keeps what is left to undo; returns the path kept.</summary>
+    private string? Settle(string applyId, IReadOnlyList<JournalStep> steps, List<string> errors)
+    {
+        if (errors.Count == 0)
+        {
+            _journal.Remove();
+            return null;
+        }
+
+        _journal.RollbackFailed(applyId, steps, errors);
+        return _journal.FilePath;
     }
 
     private int _fileWrites;
@@ -149,13 +193,20 @@ public sealed partial class ProfileApplier
 
     private IMigControl RequireMig() => Mig ?? throw new MigStepException("MIG steps need NVML, which this agent has not opened");
 
-    private (List<string> Done, List<string> Errors) Rollback(IReadOnlyList<JournalStep> steps)
+    /// <summary>
+    /// Runs the inverse actions of <paramref name="steps"/> in reverse. Returns what ran, the failures, and the steps
+    /// with only their failed actions (what a later recovery must still do; the others are done, and some, such as
+    /// a VF's driver once its PF has no VFs, could not run twice).
+    /// </summary>
+    private (List<string> Done, List<string> Errors, List<JournalStep> Left) Rollback(IReadOnlyList<JournalStep> steps)
     {
         var done = new List<string>();
         var errors = new List<string>();
+        var left = new List<JournalStep>();
         for (int s = steps.Count - 1; s >= 0; s--)
         {
             IReadOnlyList<UndoAction> undo = steps[s].Undo;
+            var failed = new List<UndoAction>();
             for (int u = undo.Count - 1; u >= 0; u--)
             {
                 try
@@ -168,11 +219,17 @@ public sealed partial class ProfileApplier
                     string error = $"{undo[u]}: {ex.Message}";
                     errors.Add(error);
                     done.Add("FAILED " + error);
+                    failed.Insert(0, undo[u]);
                 }
+            }
+
+            if (failed.Count > 0)
+            {
+                left.Insert(0, steps[s] with { Undo = failed });
             }
         }
 
-        return (done, errors);
+        return (done, errors, left);
     }
 
     private IReadOnlyList<UndoAction> Inverse(ProfileStep step) => step switch
@@ -305,7 +362,7 @@ public sealed partial class ProfileApplier
     private string SetNumVfs(PciAddress pf, int count)
     {
         string path = Dev(pf) + "/sriov_numvfs";
-        long now = _sysfs.ReadLong(path) ?? throw new IOException($"{path} is missing or not a number");
+        long now = ReadNumber(path);
         if (now == count)
         {
             return $"{path} already {count}";
@@ -347,7 +404,7 @@ public sealed partial class ProfileApplier
 
     private string SetHugepages(string path, long count)
     {
-        long now = _sysfs.ReadLong(path) ?? throw new IOException($"{path} is missing or not a number");
+        long now = ReadNumber(path);
         if (now == count)
         {
             return $"{path} already {count}";
@@ -373,6 +430,9 @@ public sealed partial class ProfileApplier
 
         return $"{path} = {got}" + (attempts > 1 ? $" after {attempts} attempts" : string.Empty);
     }
+
+    /// <summary>A number attribute the step needs; missing or not a number: <see cref="SysfsReadException"/> with the file.</summary>
+    private long ReadNumber(string path) => _sysfs.ReadLong(path) ?? throw new SysfsReadException(path, _sysfs.Read(path));
 
     private string SetAllowedCpus(string unit, string value)
     {

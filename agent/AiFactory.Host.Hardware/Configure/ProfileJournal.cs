@@ -8,12 +8,17 @@ namespace AiFactory.Host.Hardware.Configure;
 /// The write-ahead journal of one apply, in the state dir (<c>profile/journal.json</c>). Before a step runs, its
 /// inverse actions are appended and the file is replaced atomically (temp file, fsync, rename). After a crash the
 /// next start finds it: <c>applying</c> means roll back, <c>complete</c> means the apply was verified and the file
-/// is only removed. Versioned and checksummed; a damaged file is refused, with what to do.
+/// is only removed. A rollback with an inverse action that failed never removes it: it becomes
+/// <c>rollback-failed</c>, naming the failed actions, and applies are refused until a recovery runs them all.
+/// Versioned and checksummed; a damaged file is refused, with what to do.
 /// </summary>
 public sealed class ProfileJournal(string stateDir)
 {
     /// <summary>The format version written and accepted.</summary>
     public const int FormatVersion = 1;
+
+    /// <summary>The phase of a journal whose rollback left inverse actions undone.</summary>
+    public const string RollbackFailedPhase = "rollback-failed";
 
     private readonly List<JournalStep> _steps = [];
     private string _applyId = string.Empty;
@@ -46,11 +51,29 @@ public sealed class ProfileJournal(string stateDir)
         Remove();
     }
 
+    /// <summary>
+    /// Keeps the journal of <paramref name="applyId"/> after a rollback that left <paramref name="errors"/> undone:
+    /// phase <c>rollback-failed</c>, with <paramref name="steps"/> holding only the inverse actions still to run.
+    /// </summary>
+    public void RollbackFailed(string applyId, IReadOnlyList<JournalStep> steps, IReadOnlyList<string> errors)
+    {
+        _applyId = applyId;
+        _steps.Clear();
+        _steps.AddRange(steps);
+        Save(RollbackFailedPhase, errors);
+    }
+
     /// <summary>Removes the file (after a rollback or a completed apply).</summary>
     public void Remove()
     {
         File.Delete(FilePath);
         _steps.Clear();
+        // Else a crash could bring a rolled-back journal back, and the next start would undo the steps again.
+        string dir = Path.GetDirectoryName(FilePath)!;
+        if (Directory.Exists(dir))
+        {
+            DurableFile.SyncDirectory(dir);
+        }
     }
 
     /// <summary>Reads the journal on disk; throws <see cref="InvalidDataException"/> naming the file and what to do.</summary>
@@ -86,11 +109,15 @@ public sealed class ProfileJournal(string stateDir)
     }
 
     private InvalidDataException Damaged(string why) => new(
-        $"profile journal {FilePath} is unusable: {why}. The last apply may be half done: check vfio bindings, sriov_numvfs and nr_hugepages by hand, then remove the file and restart the agent.");
+        $"profile journal {FilePath} is unusable: {why}. The last apply may be half done, and nothing of it can be undone from this file: " +
+        "check by hand the vfio bindings (driver, driver_override), sriov_numvfs and sriov_drivers_autoprobe, nr_hugepages per node, " +
+        "MIG mode and instances (nvidia-smi mig -lgi), AllowedCPUs= of system.slice, user.slice and init.scope (systemctl show -p AllowedCPUs), " +
+        "the services the profile stops around a change (nvidia-persistenced, nvidia-fabricmanager, dcgm: start them again), " +
+        "and the boot-time override files (/etc/aifactory/vfio-overrides.d); then remove the file and restart the agent.");
 
-    private void Save(string phase)
+    private void Save(string phase, IReadOnlyList<string>? rollbackErrors = null)
     {
-        var doc = new JournalDocument(FormatVersion, _applyId, phase, [.. _steps], string.Empty);
+        var doc = new JournalDocument(FormatVersion, _applyId, phase, [.. _steps], string.Empty, rollbackErrors is null ? null : [.. rollbackErrors]);
         doc = doc with { Checksum = Checksum(doc) };
         byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(doc, JournalJsonContext.Default.JournalDocument);
         string dir = Path.GetDirectoryName(FilePath)!;

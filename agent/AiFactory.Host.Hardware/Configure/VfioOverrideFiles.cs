@@ -9,7 +9,10 @@ namespace AiFactory.Host.Hardware.Configure;
 /// </summary>
 public static class VfioOverrideFiles
 {
-    /// <summary>Every persisted override by device; files whose name is not a PCI address are ignored.</summary>
+    /// <summary>
+    /// Every persisted override by device. Only files named as the kernel names the device (<c>0000:41:00.0</c>, the
+    /// udev rule's <c>$kernel</c>) count: <c>41:00.0</c> or <c>0000:41:00.0</c> in capitals would never be read at boot.
+    /// </summary>
     public static IReadOnlyDictionary<PciAddress, string> Read(string dir)
     {
         var result = new SortedDictionary<PciAddress, string>();
@@ -20,7 +23,8 @@ public static class VfioOverrideFiles
 
         foreach (string file in Directory.EnumerateFiles(dir))
         {
-            if (PciAddress.TryParse(Path.GetFileName(file), out PciAddress address))
+            string name = Path.GetFileName(file);
+            if (PciAddress.TryParse(name, out PciAddress address) && string.Equals(name, address.ToString(), StringComparison.Ordinal))
             {
                 try
                 {
@@ -36,13 +40,18 @@ public static class VfioOverrideFiles
         return result;
     }
 
-    /// <summary>Writes (temp file, fsync, rename, fsync of the directory) or, for a null driver, removes the device's override file.</summary>
+    /// <summary>Writes (temp file, fsync, rename, fsync of the directory) or, for a null driver, removes (and fsyncs the directory) the device's override file.</summary>
     public static void Write(string dir, PciAddress address, string? driver)
     {
         string path = Path.Join(dir, address.ToString());
         if (driver is null)
         {
             File.Delete(path);
+            if (Directory.Exists(dir))
+            {
+                DurableFile.SyncDirectory(dir);
+            }
+
             return;
         }
 

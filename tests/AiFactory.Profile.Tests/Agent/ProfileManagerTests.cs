@@ -71,6 +71,30 @@ public sealed class ProfileManagerTests : IDisposable
     }
 
     [Fact]
+    public void A_failed_rollback_is_returned_to_the_caller_and_refuses_the_next_apply_until_recover_succeeds()
+    {
+        string node1 = "devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages";
+        _kernel.HugepageLimit[node1] = 10;
+        _kernel.FailAlways[(node1, "0")] = 16;
+        var api = new ProfileApiService(_manager, new AiFactory.Agent.HostCapabilities(new AiFactory.Agent.Configuration.AgentOptions(), privileged: true, _ => false));
+
+        ApplyProfileResponse response = api.Apply(new ApplyProfileRequest { Yaml = LabProfile });
+
+        Assert.False(response.Succeeded);
+        Assert.Contains(response.RollbackErrors, e => e.StartsWith($"write 0 to {node1}: ", StringComparison.Ordinal));
+        Assert.Equal(new AiFactory.Host.Hardware.Configure.ProfileJournal(_fs.StateDir).FilePath, response.Journal);
+        Assert.Contains("rollback FAILED", Assert.Single(_bus.Recent(), x => x.Kind == "profile.failed").Message, StringComparison.Ordinal);
+        var refused = Assert.Throws<AiFactory.Grpc.RpcException>(() => api.Apply(new ApplyProfileRequest { Yaml = LabProfile }));
+        Assert.Equal(AiFactory.Grpc.StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Contains($"write 0 to {node1}", refused.Detail, StringComparison.Ordinal);
+
+        _kernel.FailAlways.Clear();
+        _kernel.HugepageLimit.Clear();
+        Assert.Empty(_manager.Recover().Errors);
+        Assert.True(_manager.Apply(LabProfile, "test").Report.Succeeded);
+    }
+
+    [Fact]
     public void A_change_made_by_hand_is_published_once_as_drift()
     {
         _manager.Apply(LabProfile, "test");

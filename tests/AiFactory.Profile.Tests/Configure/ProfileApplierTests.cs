@@ -125,6 +125,61 @@ public sealed class ProfileApplierTests : IDisposable
     }
 
     [Fact]
+    public void A_rollback_that_fails_keeps_the_journal_and_refuses_applies_until_a_recovery_undoes_everything()
+    {
+        string node0 = "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages";
+        _kernel.HugepageLimit["devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"] = 40;
+        _kernel.FailAlways[(node0, "0")] = 16; // EBUSY: the pages are in use
+
+        ApplyReport report = Applier().Apply(Plan(Lab()).Steps, "t1");
+
+        var journal = new ProfileJournal(_fs.StateDir);
+        Assert.False(report.Succeeded);
+        string failed = Assert.Single(report.RollbackErrors);
+        Assert.StartsWith($"write 0 to {node0}: ", failed, StringComparison.Ordinal);
+        Assert.Contains("errno 16", failed, StringComparison.Ordinal);
+        Assert.Contains("FAILED " + failed, report.RolledBack);
+        Assert.Equal(journal.FilePath, report.JournalKept);
+        Assert.Equal("0", _fs.Read($"bus/pci/devices/{Pf}/sriov_numvfs"));
+        Assert.Equal("64", _fs.Read(node0));
+        JournalDocument kept = journal.Load();
+        Assert.Equal("rollback-failed", kept.Phase);
+        Assert.Equal([failed], kept.RollbackErrors);
+
+        var refused = Assert.Throws<RollbackPendingException>(() => Applier().Apply(Plan(Lab()).Steps, "t2"));
+        RecoveryReport stillFailing = Applier().Recover();
+        Assert.Contains(journal.FilePath, refused.Message, StringComparison.Ordinal);
+        Assert.Contains(failed, refused.Message, StringComparison.Ordinal);
+        Assert.Single(stillFailing.Errors);
+        Assert.True(journal.Exists);
+
+        _kernel.FailAlways.Clear();
+        _kernel.HugepageLimit.Clear();
+        RecoveryReport recovered = Applier().Recover();
+
+        Assert.Empty(recovered.Errors);
+        Assert.Equal("rollback-failed", recovered.Phase);
+        Assert.Equal("0", _fs.Read(node0));
+        Assert.False(journal.Exists);
+        Assert.True(Applier().Apply(Plan(Lab()).Steps, "t3").Succeeded);
+    }
+
+    [Fact]
+    public void A_recovery_after_a_kill_whose_undo_fails_keeps_the_journal()
+    {
+        ProfilePlan plan = Plan(Lab());
+        int stepOfVfs = plan.Steps.ToList().FindIndex(s => s is SetNumVfsStep);
+        Assert.Throws<InvalidOperationException>(() => Applier(i => { if (i == stepOfVfs) throw new InvalidOperationException("killed"); }).Apply(plan.Steps, "crashed"));
+        _kernel.FailAlways[($"bus/pci/devices/{Pf}/sriov_numvfs", "0")] = 16;
+
+        RecoveryReport recovery = Applier().Recover();
+
+        Assert.Contains(recovery.Errors, e => e.StartsWith($"set {Pf} sriov_numvfs back to 0: ", StringComparison.Ordinal));
+        Assert.Equal("rollback-failed", new ProfileJournal(_fs.StateDir).Load().Phase);
+        Assert.Equal("nvme", _fs.DriverOf(PlainNvme));
+    }
+
+    [Fact]
     public void Rolling_back_a_vf_count_change_gives_the_recreated_vfs_their_old_drivers_back()
     {
         Assert.True(Applier().Apply(Plan(Lab(numVfs: 2)).Steps, "t1").Succeeded);
@@ -185,6 +240,10 @@ public sealed class ProfileApplierTests : IDisposable
 
         Assert.Contains("checksum mismatch", ex.Message);
         Assert.Contains("remove the file", ex.Message);
+        foreach (string cannotUndo in new[] { "driver_override", "sriov_numvfs", "nr_hugepages", "MIG", "AllowedCPUs", "nvidia-persistenced", "vfio-overrides.d" })
+        {
+            Assert.Contains(cannotUndo, ex.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -218,6 +277,48 @@ public sealed class ProfileApplierTests : IDisposable
         Assert.Equal("0-1", _systemctl.AllowedCpus("init.scope"));
         Assert.Contains("set-property --runtime -- user.slice AllowedCPUs=0-1", _systemctl.Calls);
         Assert.True(Plan(profile).IsNoOp);
+    }
+
+    [Fact]
+    public void An_attribute_missing_when_its_step_runs_is_reported_with_the_file_and_enoent()
+    {
+        ProfilePlan plan = Plan(Lab());
+        File.Delete(_fs.P($"bus/pci/devices/{Pf}/sriov_numvfs"));
+
+        ApplyReport report = Applier().Apply(plan.Steps, "t1");
+
+        Assert.False(report.Succeeded);
+        Assert.Equal($"bus/pci/devices/{Pf}/sriov_numvfs", report.Failure!.File);
+        Assert.Equal(2, report.Failure.Errno);
+        Assert.Contains("is missing (errno 2, ENOENT)", report.Failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_real_writer_replaces_a_longer_value_in_a_regular_file_and_names_enoent_for_a_missing_one()
+    {
+        string pages = "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages";
+        _fs.Write(pages, "4096");
+        var writer = new SysfsWriter(_fs.Root);
+
+        writer.Write(pages, "10");
+        var missing = Assert.Throws<SysfsWriteException>(() => writer.Write("bus/pci/devices/0000:03:00.0/no_such_attribute", "1"));
+
+        Assert.Equal("10", File.ReadAllText(_fs.P(pages)));
+        Assert.Equal(2, missing.Errno);
+        Assert.Equal("bus/pci/devices/0000:03:00.0/no_such_attribute", missing.AttributePath);
+    }
+
+    [Fact]
+    public void An_override_file_not_named_as_the_kernel_names_the_device_does_not_count_as_persisted()
+    {
+        string dir = Path.Join(_fs.StateDir, "vfio-overrides.d");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Join(dir, "03:00.0"), "vfio-pci\n");
+        File.WriteAllText(Path.Join(dir, "0000:81:00.0"), "vfio-pci\n");
+
+        IReadOnlyDictionary<PciAddress, string> persisted = VfioOverrideFiles.Read(dir);
+
+        Assert.Equal([PciAddress.Parse("0000:81:00.0")], persisted.Keys);
     }
 
     [Fact]

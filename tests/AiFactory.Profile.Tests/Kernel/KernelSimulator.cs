@@ -24,13 +24,16 @@ internal sealed class KernelSimulator(FakeSysfs fs) : ISysfsWriter
     /// <summary>Paths whose next write fails with this errno.</summary>
     public Dictionary<string, int> FailNext { get; } = [];
 
+    /// <summary>(path, value) pairs whose every write fails with this errno (an undo the kernel keeps refusing).</summary>
+    public Dictionary<(string Path, string Value), int> FailAlways { get; } = [];
+
     public void Write(string relativePath, string value)
     {
         SysfsPath.Combine(Root, relativePath);
         WriteCount++;
         Log.Add($"{relativePath} <- {value.Trim()}");
         string v = value.Trim();
-        if (FailNext.Remove(relativePath, out int errno))
+        if (FailNext.Remove(relativePath, out int errno) || FailAlways.TryGetValue((relativePath, v), out errno))
         {
             throw new SysfsWriteException(relativePath, value, errno, "simulated failure");
         }

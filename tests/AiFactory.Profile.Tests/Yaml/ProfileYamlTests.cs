@@ -41,6 +41,16 @@ public class ProfileYamlTests
     }
 
     [Fact]
+    public void A_second_document_after_three_dashes_is_an_error_not_ignored()
+    {
+        var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse("version: v1\nhugepages:\n  - {node: 0, size: 2M, count: 8}\n---\nversion: v1\ncpus:\n  reserved: 0-1\n"));
+
+        ProfileValidationError error = Assert.Single(ex.Errors);
+        Assert.Equal("line 5", error.Field);
+        Assert.Contains("a second YAML document", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Unknown_keys_are_rejected_with_their_path_and_line()
     {
         var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse("version: v1\nsriov:\n  - pf: 0000:01:00.0\n    numVFs: 2\n"));
