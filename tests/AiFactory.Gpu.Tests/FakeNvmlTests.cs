@@ -222,9 +222,45 @@ public sealed class FakeNvmlTests
     }
 
     [Fact]
-    public void A_lost_GPU_is_listed_unhealthy_and_the_others_stay_healthy()
+    public void A_GPU_lost_before_the_agent_started_is_listed_unhealthy_at_the_address_sysfs_leaves_and_the_others_stay_healthy()
     {
+        // nvmlDeviceGetHandleByIndex_v2 answers GPU_IS_LOST for it: NVML gives neither a handle nor a bus id.
         using var server = new FakeServer("dgx-h100", s => s["gpus"]![5]!["lost"] = true);
+
+        IReadOnlyList<GpuInfo> gpus = server.Inventory.Read(includeSerial: false);
+
+        Assert.Equal(8, gpus.Count);
+        Assert.Equal(GpuHealth.Unhealthy, gpus[5].Health);
+        Assert.Equal("nvmlDeviceGetHandleByIndex_v2: NVML_ERROR_GPU_IS_LOST (the GPU fell off the bus or is inaccessible)", gpus[5].HealthReason);
+        Assert.Equal(PciAddress.Parse("0000:ab:00.0"), gpus[5].Address); // the one nvidia-bound GPU of sysfs NVML gave no address for
+        Assert.Equal(7, gpus.Count(g => g.Health == GpuHealth.Healthy));
+    }
+
+    [Fact]
+    public void Two_lost_GPUs_are_two_rows_without_an_address_and_a_GPU_is_still_found_by_index()
+    {
+        using var server = new FakeServer("dgx-h100", s =>
+        {
+            s["gpus"]![2]!["lost"] = true;
+            s["gpus"]![5]!["lost"] = true;
+        });
+
+        IReadOnlyList<GpuInfo> gpus = server.Inventory.Read(includeSerial: false);
+
+        Assert.Equal([2u, 5u], gpus.Where(g => g.Health == GpuHealth.Unhealthy).Select(g => g.Index));
+        Assert.All(gpus.Where(g => g.Health == GpuHealth.Unhealthy), g => Assert.Equal(default, g.Address)); // NVML's index order is not the bus order
+        Assert.Equal("", GpuApiService.ToProto(gpus[2]).BusId);
+        Assert.Equal(PciAddress.Parse("0000:ba:00.0"), server.Inventory.Resolve("6").Address);
+    }
+
+    [Fact]
+    public void A_GPU_lost_after_its_handle_was_taken_is_listed_with_its_address()
+    {
+        using var server = new FakeServer("dgx-h100");
+        server.Inventory.Read(includeSerial: false);
+        using var set = server.Nvml.Require().CreateEventSet();
+        server.InjectEvent(5, NvmlEventTypes.GpuUnavailableError, 0); // the fake applies it when a wait reads it
+        server.Nvml.Require().WaitForEvent(set, 10, out _);
 
         IReadOnlyList<GpuInfo> gpus = server.Inventory.Read(includeSerial: false);
 

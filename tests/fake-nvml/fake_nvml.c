@@ -579,6 +579,11 @@ EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice
     COUNT();
     if (!g_init) return NVML_ERROR_UNINITIALIZED;
     if (index >= (unsigned)g_ngpus) return NVML_ERROR_INVALID_ARGUMENT;
+    /* nvml.h: NVML_ERROR_GPU_IS_LOST "if the target GPU has fallen off the bus or is otherwise inaccessible" (and
+       NO_PERMISSION, UNKNOWN: injectable); a reset brings the GPU back as for every other call. */
+    check_reset(&g_gpus[index]);
+    if (g_gpus[index].lost) return NVML_ERROR_GPU_IS_LOST;
+    { nvmlReturn_t _inj = injected(&g_gpus[index], __func__); if (_inj) return _inj; }
     *device = &g_gpus[index];
     return NVML_SUCCESS;
 }
@@ -610,9 +615,8 @@ static void fill_pci(nvmlPciInfo_t *pci, const char *busId, unsigned devId, unsi
 
 EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t d, nvmlPciInfo_t *pci)
 {
-    COUNT();
-    if (!g_init) return NVML_ERROR_UNINITIALIZED;
-    if (!d || !pci) return NVML_ERROR_INVALID_ARGUMENT;
+    COUNT(); DEVICE_CALL(d); /* nvml.h documents GPU_IS_LOST here too */
+    if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
     fill_pci(pci, d->busId, d->pciDeviceId, d->pciSubSystemId);
     return NVML_SUCCESS;
 }

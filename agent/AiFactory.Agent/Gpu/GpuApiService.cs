@@ -251,7 +251,7 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
         var d = new GpuDevice
         {
             Index = g.Index,
-            BusId = g.Address.ToString(),
+            BusId = g.Address == default ? string.Empty : g.Address.ToString(), // a GPU NVML gave no bus id for
             Uuid = g.Uuid,
             Name = g.Name,
             Serial = g.Serial ?? string.Empty,
