@@ -306,6 +306,33 @@ public sealed class FakeNvmlTests
         Assert.Empty(server.Health.Unhealthy());
     }
 
+    [Fact]
+    public async Task A_GPU_falling_off_the_bus_while_watched_is_marked_lost_and_the_watcher_goes_on_to_see_the_next_XID()
+    {
+        using var server = new FakeServer("dgx-h100");
+        var bus = new EventBus();
+        var watcher = new GpuHealthWatcher(server.Nvml, server.Health, bus, NullLogger<GpuHealthWatcher>.Instance);
+        using var subscription = bus.Subscribe(replayRecent: false);
+        using var cts = new CancellationTokenSource();
+        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loop = Task.Factory.StartNew(() => watcher.Watch(server.Nvml.Require(), cts.Token, registered.SetResult), TaskCreationOptions.LongRunning);
+        await registered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        File.AppendAllText(server.EventsPath, "3 lost\n"); // nvmlEventSetWait_v2 answers GPU_IS_LOST, naming no GPU
+        Event lost = await Next(subscription);
+        server.InjectEvent(5, NvmlEventTypes.XidCriticalError, 79);
+        Event xid = await Next(subscription);
+        cts.Cancel();
+        await loop.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal("gpu.unavailable", lost.Kind);
+        Assert.Equal("0000:5d:00.0", lost.Subject);
+        Assert.Equal("GPU 0000:5d:00.0: NVML cannot reach it, NVML_ERROR_GPU_IS_LOST (the GPU fell off the bus or is inaccessible)", lost.Message);
+        Assert.Equal("gpu.xid", xid.Kind);
+        Assert.Equal("0000:ab:00.0", xid.Subject);
+        Assert.Equal(new HashSet<PciAddress> { PciAddress.Parse("0000:5d:00.0"), PciAddress.Parse("0000:ab:00.0") }, server.Health.Unhealthy());
+    }
+
     private static async Task<Event> Next(EventBus.Subscription subscription)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -8,7 +8,9 @@
  *   FAKE_NVML_MIG_STATE  optional: MIG mode and instances are written here after every change and read at init,
  *                        so a second process (the CLI, the next test) sees the first one's layout
  *   FAKE_NVML_EVENTS     optional: an append-only file of events "<gpu index> <event type> <event data>" that
- *                        nvmlEventSetWait_v2 delivers (and applies: GPU unavailable / recovery)
+ *                        nvmlEventSetWait_v2 delivers (and applies: GPU unavailable / recovery); a line
+ *                        "<gpu index> lost" makes that GPU fall off the bus without an event: the wait that reads
+ *                        it returns NVML_ERROR_GPU_IS_LOST ("if a GPU has fallen off the bus", nvml.h)
  *   FAKE_NVML_SYSFS_ROOT optional: a sysfs tree; a non-empty bus/pci/devices/<bus id>/reset file completes that
  *                        one GPU's pending MIG mode change (the function-level reset), then is truncated
  *
@@ -1085,6 +1087,12 @@ EXPORT nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *dat
                 set->offset = ftell(f);
                 unsigned idx, gi = 0xFFFFFFFF;
                 unsigned long long type, value;
+                char word[8];
+                if (sscanf(line, "%u %7s", &idx, word) == 2 && strcmp(word, "lost") == 0 && idx < (unsigned)g_ngpus) {
+                    g_gpus[idx].lost = 1;
+                    fclose(f);
+                    return NVML_ERROR_GPU_IS_LOST;
+                }
                 if (sscanf(line, "%u %lli %llu %u", &idx, &type, &value, &gi) < 3 || idx >= (unsigned)g_ngpus) continue;
                 struct fake_device *d = &g_gpus[idx];
                 if (type == 0x4000ULL) d->lost = 1;                 /* GPU unavailable */
