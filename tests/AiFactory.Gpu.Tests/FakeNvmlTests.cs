@@ -95,6 +95,27 @@ public sealed class FakeNvmlTests
         Assert.Equal(8u, table.MemorySlices);
     }
 
+    [Theory]
+    [InlineData("ARGUMENT_VERSION_MISMATCH")]
+    [InlineData("INVALID_ARGUMENT")]
+    public void A_driver_before_R545_refusing_the_v3_profile_info_struct_is_asked_again_with_v2(string refusal)
+    {
+        using var server = new FakeServer("dgx-h100", s =>
+        {
+            s["refuseProfileInfoV3"] = refusal;
+            s["gpus"]![0]!["migMode"] = true;
+        });
+        INvml api = server.Nvml.Require();
+
+        MigProfileTable table = MigReader.ReadProfiles(api, api.GetDevice(0));
+        MigApplyResult applied = server.Applier.Apply("0", ["3g.40gb", "3g.40gb"], keepExisting: false);
+
+        Assert.Equal(["1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"], table.Profiles.Select(p => p.Name));
+        Assert.Equal([19u, 20, 15, 14, 9, 5, 0], table.Profiles.Select(p => p.Id));
+        Assert.Equal([0u, 4], table.Find("3g.40gb")!.Placements.Select(p => p.Start));
+        Assert.Equal(["3g.40gb@0:4", "3g.40gb@4:4"], applied.Final.Select(i => $"{i.Profile}@{i.Placement}"));
+    }
+
     [Fact]
     public void Applying_a_mixed_layout_creates_instances_at_the_planned_placements_and_reapplying_changes_nothing()
     {

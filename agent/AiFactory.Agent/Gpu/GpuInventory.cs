@@ -134,11 +134,11 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
             };
         }
 
-        NvmlMemory memory = api.GetMemory(device);
+        NvmlMemory? memory = Optional(() => (NvmlMemory?)api.GetMemory(device)); // unknown (0) where NOT_SUPPORTED
         (bool Current, bool Pending)? mig = api.GetMigMode(device);
         NvmlRemappedRows? rows = Optional(() => api.GetRemappedRows(device));
         NvmlFabricInfo? fabric = Optional(() => api.GetFabricInfo(device));
-        var links = api.GetNvLinks(device);
+        var links = Optional(() => api.GetNvLinks(device)) ?? [];
         (GpuHealth health, string reason) = registry.Get(uuid);
         bool retired = Optional(() => api.GetRetiredPagesPending(device)) ?? false;
         if (health == GpuHealth.Healthy && (retired || rows?.Pending == true))
@@ -154,14 +154,14 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
             Name = api.GetName(device),
             Serial = includeSerial ? Optional(() => api.GetSerial(device)) : null,
             PciDeviceId = api.GetPciInfo(device).PciDeviceId,
-            MemoryTotalBytes = memory.Total,
-            MemoryUsedBytes = memory.Used,
+            MemoryTotalBytes = memory?.Total ?? 0,
+            MemoryUsedBytes = memory?.Used ?? 0,
             PersistenceMode = Optional(() => (bool?)api.GetPersistenceMode(device)) ?? false,
             MigEnabled = mig?.Current,
             MigPending = mig?.Pending,
             VirtualizationMode = Optional(() => (int?)api.GetVirtualizationMode(device)) ?? 0,
             NumaNode = api.GetNumaNode(device),
-            CpuAffinity = CpuSet.Of(api.GetCpuAffinity(device)).ToString(),
+            CpuAffinity = Optional(() => api.GetCpuAffinity(device)) is { } cpus ? CpuSet.Of(cpus).ToString() : string.Empty,
             NvLinks = [.. links.Select((l, i) => new GpuNvLink((uint)i, l.Active, NormalizeBusId(l.RemoteBusId)))],
             Fabric = fabric is null ? null : new GpuFabric(fabric.ClusterUuid, fabric.CliqueId, FabricState(fabric.State), fabric.Status.CName()),
             EccCorrectedTotal = Optional(() => (ulong?)api.GetTotalEccErrors(device, uncorrected: false, aggregate: true)) ?? 0,
