@@ -27,6 +27,8 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
     /// <summary>Every GPU NVML sees with its MIG state, or why none can be read.</summary>
     public (IReadOnlyList<MigGpuState> Gpus, string? Unavailable) Read()
     {
+        // A new plan starts from what is there now: what an earlier apply created is no longer this one's to undo.
+        _createdHere.Clear();
         if (nvml.Nvml is not INvml api)
         {
             return ([], $"NVML is not available ({nvml.Error})");
