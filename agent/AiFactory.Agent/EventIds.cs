@@ -25,6 +25,7 @@ internal static class EventIds
     public const int GpuWatchFailed = 301;
     public const int GpuWatcherStopped = 302;
     public const int GpuUnhealthyAtStart = 303;
+    public const int GpuEventWaitFailed = 304;
     // profile 500-599
     public const int ProfileStep = 500;
     public const int ProfileApplied = 501;

@@ -129,6 +129,27 @@ public sealed class FakeNvmlTests
         Assert.Equal(8u, table.MemorySlices);
     }
 
+    [Theory]
+    [InlineData("ARGUMENT_VERSION_MISMATCH")]
+    [InlineData("INVALID_ARGUMENT")]
+    public void A_driver_before_R545_refusing_the_v3_profile_info_struct_is_asked_again_with_v2(string refusal)
+    {
+        using var server = new FakeServer("dgx-h100", s =>
+        {
+            s["refuseProfileInfoV3"] = refusal;
+            s["gpus"]![0]!["migMode"] = true;
+        });
+        INvml api = server.Nvml.Require();
+
+        MigProfileTable table = MigReader.ReadProfiles(api, api.GetDevice(0));
+        MigApplyResult applied = server.Applier.Apply("0", ["3g.40gb", "3g.40gb"], keepExisting: false);
+
+        Assert.Equal(["1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"], table.Profiles.Select(p => p.Name));
+        Assert.Equal([19u, 20, 15, 14, 9, 5, 0], table.Profiles.Select(p => p.Id));
+        Assert.Equal([0u, 4], table.Find("3g.40gb")!.Placements.Select(p => p.Start));
+        Assert.Equal(["3g.40gb@0:4", "3g.40gb@4:4"], applied.Final.Select(i => $"{i.Profile}@{i.Placement}"));
+    }
+
     [Fact]
     public void Applying_a_mixed_layout_creates_instances_at_the_planned_placements_and_reapplying_changes_nothing()
     {
@@ -256,9 +277,45 @@ public sealed class FakeNvmlTests
     }
 
     [Fact]
-    public void A_lost_GPU_is_listed_unhealthy_and_the_others_stay_healthy()
+    public void A_GPU_lost_before_the_agent_started_is_listed_unhealthy_at_the_address_sysfs_leaves_and_the_others_stay_healthy()
     {
+        // nvmlDeviceGetHandleByIndex_v2 answers GPU_IS_LOST for it: NVML gives neither a handle nor a bus id.
         using var server = new FakeServer("dgx-h100", s => s["gpus"]![5]!["lost"] = true);
+
+        IReadOnlyList<GpuInfo> gpus = server.Inventory.Read(includeSerial: false);
+
+        Assert.Equal(8, gpus.Count);
+        Assert.Equal(GpuHealth.Unhealthy, gpus[5].Health);
+        Assert.Equal("nvmlDeviceGetHandleByIndex_v2: NVML_ERROR_GPU_IS_LOST (the GPU fell off the bus or is inaccessible)", gpus[5].HealthReason);
+        Assert.Equal(PciAddress.Parse("0000:ab:00.0"), gpus[5].Address); // the one nvidia-bound GPU of sysfs NVML gave no address for
+        Assert.Equal(7, gpus.Count(g => g.Health == GpuHealth.Healthy));
+    }
+
+    [Fact]
+    public void Two_lost_GPUs_are_two_rows_without_an_address_and_a_GPU_is_still_found_by_index()
+    {
+        using var server = new FakeServer("dgx-h100", s =>
+        {
+            s["gpus"]![2]!["lost"] = true;
+            s["gpus"]![5]!["lost"] = true;
+        });
+
+        IReadOnlyList<GpuInfo> gpus = server.Inventory.Read(includeSerial: false);
+
+        Assert.Equal([2u, 5u], gpus.Where(g => g.Health == GpuHealth.Unhealthy).Select(g => g.Index));
+        Assert.All(gpus.Where(g => g.Health == GpuHealth.Unhealthy), g => Assert.Equal(default, g.Address)); // NVML's index order is not the bus order
+        Assert.Equal("", GpuApiService.ToProto(gpus[2]).BusId);
+        Assert.Equal(PciAddress.Parse("0000:ba:00.0"), server.Inventory.Resolve("6").Address);
+    }
+
+    [Fact]
+    public void A_GPU_lost_after_its_handle_was_taken_is_listed_with_its_address()
+    {
+        using var server = new FakeServer("dgx-h100");
+        server.Inventory.Read(includeSerial: false);
+        using var set = server.Nvml.Require().CreateEventSet();
+        server.InjectEvent(5, NvmlEventTypes.GpuUnavailableError, 0); // the fake applies it when a wait reads it
+        server.Nvml.Require().WaitForEvent(set, 10, out _);
 
         IReadOnlyList<GpuInfo> gpus = server.Inventory.Read(includeSerial: false);
 
@@ -302,6 +359,33 @@ public sealed class FakeNvmlTests
         Assert.Equal(GpuHealth.Healthy, server.Inventory.Read(false)[4].Health);
         Assert.Equal([PciAddress.Parse("0000:9a:00.0")], leasesAvoid); // what the lease planner is told to skip
         Assert.Empty(server.Health.Unhealthy());
+    }
+
+    [Fact]
+    public async Task A_GPU_falling_off_the_bus_while_watched_is_marked_lost_and_the_watcher_goes_on_to_see_the_next_XID()
+    {
+        using var server = new FakeServer("dgx-h100");
+        var bus = new EventBus();
+        var watcher = new GpuHealthWatcher(server.Nvml, server.Health, bus, NullLogger<GpuHealthWatcher>.Instance);
+        using var subscription = bus.Subscribe(replayRecent: false);
+        using var cts = new CancellationTokenSource();
+        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loop = Task.Factory.StartNew(() => watcher.Watch(server.Nvml.Require(), cts.Token, registered.SetResult), TaskCreationOptions.LongRunning);
+        await registered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        File.AppendAllText(server.EventsPath, "3 lost\n"); // nvmlEventSetWait_v2 answers GPU_IS_LOST, naming no GPU
+        Event lost = await Next(subscription);
+        server.InjectEvent(5, NvmlEventTypes.XidCriticalError, 79);
+        Event xid = await Next(subscription);
+        cts.Cancel();
+        await loop.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal("gpu.unavailable", lost.Kind);
+        Assert.Equal("0000:5d:00.0", lost.Subject);
+        Assert.Equal("GPU 0000:5d:00.0: NVML cannot reach it, NVML_ERROR_GPU_IS_LOST (the GPU fell off the bus or is inaccessible)", lost.Message);
+        Assert.Equal("gpu.xid", xid.Kind);
+        Assert.Equal("0000:ab:00.0", xid.Subject);
+        Assert.Equal(new HashSet<PciAddress> { PciAddress.Parse("0000:5d:00.0"), PciAddress.Parse("0000:ab:00.0") }, server.Health.Unhealthy());
     }
 
     private static async Task<Event> Next(EventBus.Subscription subscription)

@@ -33,9 +33,16 @@ internal sealed class FakeServer : IDisposable
 
         foreach (JsonNode? gpu in captureTree ? [] : state["gpus"]!.AsArray())
         {
+            // What the kernel shows of an NVIDIA GPU bound to the nvidia driver: ids, class, the driver link, reset.
             string dir = Path.Combine(SysfsRoot, "bus/pci/devices", gpu!["busId"]!.GetValue<string>());
             Directory.CreateDirectory(dir);
             File.WriteAllText(Path.Combine(dir, "reset"), string.Empty);
+            uint pciDeviceId = Convert.ToUInt32(gpu["pciDeviceId"]?.GetValue<string>() ?? "0x233010de", 16);
+            File.WriteAllText(Path.Combine(dir, "vendor"), "0x10de\n");
+            File.WriteAllText(Path.Combine(dir, "device"), $"0x{pciDeviceId >> 16:x4}\n");
+            File.WriteAllText(Path.Combine(dir, "class"), "0x030200\n");
+            Directory.CreateDirectory(Path.Combine(SysfsRoot, "bus/pci/drivers/nvidia"));
+            File.CreateSymbolicLink(Path.Combine(dir, "driver"), "../../drivers/nvidia");
         }
 
         File.WriteAllText(EventsPath, string.Empty);

@@ -30,6 +30,7 @@ public sealed class MigProfileNamesTests
     [InlineData(0xAu, 1u, 11776ul, 97_871ul, "1g.12gb+gfx")]
     [InlineData(0xDu, 1u, 11776ul, 97_871ul, "1g.12gb-me")]
     [InlineData(0xFu, 1u, 11776ul, 97_871ul, "1g.12gb+me.all")]
+    [InlineData(0x11u, 3u, 47104ul, 97_871ul, "3g.48gb+gfx")] // 3_SLICE_GFX: not the plain 3g profile's name
     public void A_nameless_profile_is_named_by_its_share_of_the_GPU_memory_in_eighths(uint index, uint slices, ulong memoryMiB, ulong deviceMiB, string expected)
     {
         Assert.Equal(expected, MigProfileNames.Resolve(" ", index, slices, memoryMiB, deviceMiB * 1024 * 1024));

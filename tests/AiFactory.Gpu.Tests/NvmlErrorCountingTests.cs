@@ -29,7 +29,7 @@ public sealed class NvmlErrorCountingTests
 
         Assert.Equal([0, 1, 2, 4, 5, 6, 7], snapshot.Gpus.Select(g => g.Index));
         Assert.All(snapshot.Gpus, g => Assert.NotNull(g.GpuTempCelsius));
-        Assert.Equal(1, Errors(metrics, "nvmlDeviceGetUUID", Lost));
+        Assert.Equal(1, Errors(metrics, "nvmlDeviceGetHandleByIndex_v2", Lost));
         Assert.Single(metrics.NvmlErrors());
     }
 
@@ -60,7 +60,7 @@ public sealed class NvmlErrorCountingTests
 
         server.Inventory.Read(includeSerial: false);
 
-        Assert.Equal(1, Errors(metrics, "nvmlDeviceGetUUID", Lost));
+        Assert.Equal(1, Errors(metrics, "nvmlDeviceGetHandleByIndex_v2", Lost));
     }
 
     [Fact]

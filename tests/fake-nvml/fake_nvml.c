@@ -8,7 +8,9 @@
  *   FAKE_NVML_MIG_STATE  optional: MIG mode and instances are written here after every change and read at init,
  *                        so a second process (the CLI, the next test) sees the first one's layout
  *   FAKE_NVML_EVENTS     optional: an append-only file of events "<gpu index> <event type> <event data>" that
- *                        nvmlEventSetWait_v2 delivers (and applies: GPU unavailable / recovery)
+ *                        nvmlEventSetWait_v2 delivers (and applies: GPU unavailable / recovery); a line
+ *                        "<gpu index> lost" makes that GPU fall off the bus without an event: the wait that reads
+ *                        it returns NVML_ERROR_GPU_IS_LOST ("if a GPU has fallen off the bus", nvml.h)
  *   FAKE_NVML_SYSFS_ROOT optional: a sysfs tree; a non-empty bus/pci/devices/<bus id>/reset file completes that
  *                        one GPU's pending MIG mode change (the function-level reset), then is truncated
  *
@@ -110,6 +112,7 @@ static struct fake_device g_gpus[MAX_GPUS];
 static int g_ntables;
 static struct table g_tables[8];
 static char g_driver[80] = "550.54.15";
+static nvmlReturn_t g_refuseProfileInfoV3; /* "refuseProfileInfoV3": what a driver before R545 answers a v3 struct */
 static int g_cuda = 12040;
 static const char *g_counter_names[MAX_COUNTERS];
 static unsigned long long g_counts[MAX_COUNTERS];
@@ -158,6 +161,7 @@ static nvmlReturn_t return_by_name(const char *name)
         {"RESET_REQUIRED", NVML_ERROR_RESET_REQUIRED}, {"IN_USE", NVML_ERROR_IN_USE},
         {"INSUFFICIENT_RESOURCES", NVML_ERROR_INSUFFICIENT_RESOURCES}, {"INVALID_STATE", NVML_ERROR_INVALID_STATE},
         {"INVALID_ARGUMENT", NVML_ERROR_INVALID_ARGUMENT}, {"UNKNOWN", NVML_ERROR_UNKNOWN}, {"TIMEOUT", NVML_ERROR_TIMEOUT},
+        {"ARGUMENT_VERSION_MISMATCH", NVML_ERROR_ARGUMENT_VERSION_MISMATCH}, {"FUNCTION_NOT_FOUND", NVML_ERROR_FUNCTION_NOT_FOUND},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(names[i].n, name) == 0) return names[i].rc;
@@ -409,6 +413,7 @@ static nvmlReturn_t load_state(void)
     }
     copy_str(g_driver, sizeof g_driver, json_str(root, "driverVersion", "550.54.15"));
     g_cuda = (int)json_num(root, "cudaDriverVersion", 12040);
+    g_refuseProfileInfoV3 = json_get(root, "refuseProfileInfoV3") ? return_by_name(json_str(root, "refuseProfileInfoV3", "")) : NVML_SUCCESS;
     g_ntables = 0;
     jnode *tables = json_get(root, "profileTables");
     for (int i = 0; tables && i < tables->count && g_ntables < 8; i++)
@@ -579,6 +584,11 @@ EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice
     COUNT();
     if (!g_init) return NVML_ERROR_UNINITIALIZED;
     if (index >= (unsigned)g_ngpus) return NVML_ERROR_INVALID_ARGUMENT;
+    /* nvml.h: NVML_ERROR_GPU_IS_LOST "if the target GPU has fallen off the bus or is otherwise inaccessible" (and
+       NO_PERMISSION, UNKNOWN: injectable); a reset brings the GPU back as for every other call. */
+    check_reset(&g_gpus[index]);
+    if (g_gpus[index].lost) return NVML_ERROR_GPU_IS_LOST;
+    { nvmlReturn_t _inj = injected(&g_gpus[index], __func__); if (_inj) return _inj; }
     *device = &g_gpus[index];
     return NVML_SUCCESS;
 }
@@ -610,9 +620,8 @@ static void fill_pci(nvmlPciInfo_t *pci, const char *busId, unsigned devId, unsi
 
 EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t d, nvmlPciInfo_t *pci)
 {
-    COUNT();
-    if (!g_init) return NVML_ERROR_UNINITIALIZED;
-    if (!d || !pci) return NVML_ERROR_INVALID_ARGUMENT;
+    COUNT(); DEVICE_CALL(d); /* nvml.h documents GPU_IS_LOST here too */
+    if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
     fill_pci(pci, d->busId, d->pciDeviceId, d->pciSubSystemId);
     return NVML_SUCCESS;
 }
@@ -664,7 +673,13 @@ EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t d, unsigned
     return NVML_SUCCESS;
 }
 
-EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfoV(nvmlDevice_t d, nvmlGpuFabricInfo_v3_t *info)
+/* Built with -DFAKE_NVML_BEFORE_R550 the library lacks this export, as drivers before R550 do. */
+#ifdef FAKE_NVML_BEFORE_R550
+#define FABRIC_EXPORT static __attribute__((unused))
+#else
+#define FABRIC_EXPORT EXPORT
+#endif
+FABRIC_EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfoV(nvmlDevice_t d, nvmlGpuFabricInfo_v3_t *info)
 {
     COUNT(); DEVICE_CALL(d);
     if (info->version != nvmlGpuFabricInfo_v3) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
@@ -672,7 +687,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfoV(nvmlDevice_t d, nvmlGpuFabricInf
     memcpy(info->clusterUuid, d->fabricCluster, 16);
     info->status = d->fabricStatus;
     info->cliqueId = d->fabricClique;
-    info->state = d->fabricState;
+    info->state = (unsigned char)d->fabricState;
     info->healthMask = d->fabricHealth;
     info->healthSummary = 0;
     return NVML_SUCCESS;
@@ -835,6 +850,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t d, unsigne
     if (!d->migCapable) return NVML_ERROR_NOT_SUPPORTED;
     const struct profile *p = find_profile_by_index(d, profile);
     if (!p) return NVML_ERROR_NOT_SUPPORTED;
+    if (info->version == nvmlGpuInstanceProfileInfo_v3 && g_refuseProfileInfoV3) return g_refuseProfileInfoV3;
     if (info->version == nvmlGpuInstanceProfileInfo_v3) {
         nvmlGpuInstanceProfileInfo_v3_t *v3 = (nvmlGpuInstanceProfileInfo_v3_t *)info;
         v3->id = p->id; v3->sliceCount = p->sliceCount; v3->instanceCount = p->instanceCount;
@@ -860,7 +876,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(nvmlDevice_t d
     const struct profile *p = find_profile(d, profileId);
     if (!p) return NVML_ERROR_INVALID_ARGUMENT; /* as a real H100 answers an id no profile has (driver 580.159.04) */
     if (!placements) { *count = (unsigned)p->nplace; return NVML_SUCCESS; }
-    if (*count < (unsigned)p->nplace) { *count = (unsigned)p->nplace; return NVML_ERROR_INSUFFICIENT_SIZE; }
+    /* A buffer given "must be large enough" (nvml.h): count is output-only */
     for (int i = 0; i < p->nplace; i++) placements[i] = p->place[i];
     *count = (unsigned)p->nplace;
     return NVML_SUCCESS;
@@ -932,10 +948,8 @@ EXPORT nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t d, unsigned int profi
     unsigned n = 0;
     for (int k = 0; k < MAX_GI; k++) {
         if (!d->gi[k].used || d->gi[k].profileId != profileId) continue;
-        if (instances) {
-            if (n >= *count) return NVML_ERROR_INSUFFICIENT_SIZE;
-            instances[n] = &d->gi[k];
-        }
+        /* nvml.h: the buffer "must be large enough"; count only returns how many were written */
+        if (instances) instances[n] = &d->gi[k];
         n++;
     }
     *count = n;
@@ -1023,10 +1037,7 @@ EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstances(nvmlGpuInstance_t gi, uns
     unsigned n = 0;
     for (int c = 0; c < MAX_CI; c++) {
         if (!gi->ci[c].used || gi->ci[c].profileId != profileId) continue;
-        if (cis) {
-            if (n >= *count) return NVML_ERROR_INSUFFICIENT_SIZE;
-            cis[n] = &gi->ci[c];
-        }
+        if (cis) cis[n] = &gi->ci[c]; /* count is output-only, as for the GPU instances */
         n++;
     }
     *count = n;
@@ -1081,6 +1092,12 @@ EXPORT nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *dat
                 set->offset = ftell(f);
                 unsigned idx, gi = 0xFFFFFFFF;
                 unsigned long long type, value;
+                char word[8];
+                if (sscanf(line, "%u %7s", &idx, word) == 2 && strcmp(word, "lost") == 0 && idx < (unsigned)g_ngpus) {
+                    g_gpus[idx].lost = 1;
+                    fclose(f);
+                    return NVML_ERROR_GPU_IS_LOST;
+                }
                 if (sscanf(line, "%u %lli %llu %u", &idx, &type, &value, &gi) < 3 || idx >= (unsigned)g_ngpus) continue;
                 struct fake_device *d = &g_gpus[idx];
                 if (type == 0x4000ULL) d->lost = 1;                 /* GPU unavailable */

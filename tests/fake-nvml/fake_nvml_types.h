@@ -1,6 +1,8 @@
 /*
  * The subset of NVML's public ABI that the fake implements, transcribed field by field from nvml.h
- * (NVIDIA/go-nvml carries the header; it is not copied into this repository). Layout checks: offsets_check.c.
+ * (NVIDIA/go-nvml carries the header; it is not copied into this repository). The agent's side of the same layouts
+ * is checked against the header's sizes and offsets in tests/AiFactory.Gpu.Tests/NvmlStructLayoutTests.cs; the
+ * static asserts below hold this copy to them.
  */
 #ifndef FAKE_NVML_TYPES_H
 #define FAKE_NVML_TYPES_H
@@ -9,7 +11,7 @@ typedef int nvmlReturn_t;
 enum {
     NVML_SUCCESS = 0, NVML_ERROR_UNINITIALIZED = 1, NVML_ERROR_INVALID_ARGUMENT = 2, NVML_ERROR_NOT_SUPPORTED = 3,
     NVML_ERROR_NO_PERMISSION = 4, NVML_ERROR_NOT_FOUND = 6, NVML_ERROR_INSUFFICIENT_SIZE = 7, NVML_ERROR_TIMEOUT = 10,
-    NVML_ERROR_GPU_IS_LOST = 15, NVML_ERROR_RESET_REQUIRED = 16, NVML_ERROR_IN_USE = 19, NVML_ERROR_NO_DATA = 21,
+    NVML_ERROR_FUNCTION_NOT_FOUND = 13, NVML_ERROR_GPU_IS_LOST = 15, NVML_ERROR_RESET_REQUIRED = 16, NVML_ERROR_IN_USE = 19, NVML_ERROR_NO_DATA = 21,
     NVML_ERROR_INSUFFICIENT_RESOURCES = 23, NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25, NVML_ERROR_INVALID_STATE = 29,
     NVML_ERROR_UNKNOWN = 999
 };
@@ -102,9 +104,21 @@ typedef struct {
     unsigned int version;
     unsigned char clusterUuid[16];
     nvmlReturn_t status;
-    unsigned int cliqueId, state, healthMask;
+    unsigned int cliqueId;
+    unsigned char state; /* nvmlGpuFabricState_t: unsigned char */
+    unsigned int healthMask;
     unsigned char healthSummary;
 } nvmlGpuFabricInfo_v3_t;
 #define nvmlGpuFabricInfo_v3 NVML_STRUCT_VERSION(GpuFabricInfo, 3)
+
+/* Sizes as a C compiler lays out nvml.h's structs on x86_64 and aarch64 (the test file lists the offsets). */
+_Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t");
+_Static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t");
+_Static_assert(sizeof(nvmlProcessInfo_t) == 24, "nvmlProcessInfo_t");
+_Static_assert(sizeof(nvmlGpuInstanceProfileInfo_v2_t) == 152, "nvmlGpuInstanceProfileInfo_v2_t");
+_Static_assert(sizeof(nvmlGpuInstanceProfileInfo_v3_t) == 152, "nvmlGpuInstanceProfileInfo_v3_t");
+_Static_assert(sizeof(nvmlComputeInstanceProfileInfo_v2_t) == 136, "nvmlComputeInstanceProfileInfo_v2_t");
+_Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t");
+_Static_assert(sizeof(nvmlGpuFabricInfo_v3_t) == 40, "nvmlGpuFabricInfo_v3_t");
 
 #endif

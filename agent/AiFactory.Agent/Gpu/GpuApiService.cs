@@ -215,9 +215,15 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
     private static string Required(string value, string field) =>
         string.IsNullOrWhiteSpace(value) ? throw new RpcException(StatusCode.InvalidArgument, $"{field}: required (an index, a bus id or a UUID)") : value;
 
-    private static List<string> Profiles(IEnumerable<string> profiles)
+    internal static List<string> Profiles(IEnumerable<string> profiles)
     {
         var list = profiles.SelectMany(p => p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        if (list.FirstOrDefault(p => p.Contains('@', StringComparison.Ordinal)) is { } placed)
+        {
+            // The planner chooses placements here; a node profile's YAML (mig: layout) is where they are pinned.
+            throw new RpcException(StatusCode.InvalidArgument, $"profiles: \"{placed}\" pins a placement, which mig plan/apply do not take (they choose placements); give \"{placed[..placed.IndexOf('@', StringComparison.Ordinal)]}\", or pin it in a node profile's mig layout (aifactoryctl profile apply)");
+        }
+
         return list.Count > 0 ? list : throw new RpcException(StatusCode.InvalidArgument, "profiles: at least one profile name, e.g. 3g.40gb");
     }
 
@@ -251,7 +257,7 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
         var d = new GpuDevice
         {
             Index = g.Index,
-            BusId = g.Address.ToString(),
+            BusId = g.Address == default ? string.Empty : g.Address.ToString(), // a GPU NVML gave no bus id for
             Uuid = g.Uuid,
             Name = g.Name,
             Serial = g.Serial ?? string.Empty,

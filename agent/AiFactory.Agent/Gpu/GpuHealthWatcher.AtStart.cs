@@ -17,10 +17,12 @@ internal sealed partial class GpuHealthWatcher
     /// <summary>
     /// Marks unhealthy, in <paramref name="registry"/> (the set leases avoid), every GPU NVML fails to answer for
     /// (lost, or failing its UUID or ECC query), that has uncorrectable ECC errors since its last reset, or whose
-    /// row remapping failed; each one is logged and published once, as the watcher's events are. A GPU whose bus
-    /// address NVML cannot give is logged only (there is nothing to avoid it by). Returns the addresses marked.
+    /// row remapping failed; each one is logged and published once, as the watcher's events are. A GPU that sysfs
+    /// (under <paramref name="sysfsRoot"/>) shows bound to the nvidia driver but that NVML gives no handle or bus id
+    /// for (nvmlDeviceGetHandleByIndex_v2 answers GPU_IS_LOST for a GPU already lost) is marked by its sysfs address.
+    /// Returns the addresses marked.
     /// </summary>
-    internal static IReadOnlyList<PciAddress> ReadAtStart(INvml api, GpuHealthRegistry registry, EventBus bus, ILogger logger)
+    internal static IReadOnlyList<PciAddress> ReadAtStart(INvml api, string sysfsRoot, GpuHealthRegistry registry, EventBus bus, ILogger logger)
     {
         var marked = new List<PciAddress>();
         uint count;
@@ -34,6 +36,8 @@ internal sealed partial class GpuHealthWatcher
             return marked;
         }
 
+        var addressed = new List<PciAddress>();
+        var failures = new List<string>();
         for (uint i = 0; i < count; i++)
         {
             NvmlDevice device;
@@ -46,29 +50,44 @@ internal sealed partial class GpuHealthWatcher
             catch (Exception ex) when (ex is NvmlException or FormatException)
             {
                 LogCannotWatch(logger, "GPU " + i.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message);
+                failures.Add(ex is NvmlException nvmlEx ? nvmlEx.Code.Describe() : ex.Message);
                 continue;
             }
 
-            (string Uuid, string Kind, string Reason)? sick = Examine(api, device, address);
-            if (sick is not { } s)
+            addressed.Add(address);
+            if (Examine(api, device, address) is { } s)
             {
-                continue;
+                Mark(registry, bus, logger, marked, address, s.Uuid, s.Kind, s.Reason);
             }
+        }
 
-            registry.Set(s.Uuid, GpuHealth.Unhealthy, s.Reason, address.ToString());
-            marked.Add(address);
-            string message = $"GPU {address} is unhealthy at start-up: {s.Reason}; leases avoid it";
-            bus.Publish(s.Kind, EventSeverity.Error, address.ToString(), message, new Dictionary<string, string>
-            {
-                ["bus_id"] = address.ToString(),
-                ["uuid"] = s.Uuid == address.ToString() ? string.Empty : s.Uuid,
-                ["health"] = "unhealthy",
-                ["at_start"] = "true",
-            });
-            LogUnhealthyAtStart(logger, address.ToString(), s.Reason);
+        // What the indices NVML could not answer for are: the nvidia-bound GPUs of sysfs it gave no address for.
+        foreach (PciAddress address in NvidiaSysfsGpus.Unaccounted(NvidiaSysfsGpus.Read(sysfsRoot), addressed))
+        {
+            string reason = failures.Count == 1
+                ? "NVML cannot read it, " + failures[0]
+                : failures.Count == 0
+                    ? "bound to the nvidia driver but NVML does not list it"
+                    : "bound to the nvidia driver but NVML gives no handle for it (" + string.Join("; ", failures.Distinct()) + ")";
+            Mark(registry, bus, logger, marked, address, address.ToString(), "gpu.unavailable", reason);
         }
 
         return marked;
+    }
+
+    private static void Mark(GpuHealthRegistry registry, EventBus bus, ILogger logger, List<PciAddress> marked, PciAddress address, string uuid, string kind, string reason)
+    {
+        registry.Set(uuid, GpuHealth.Unhealthy, reason, address.ToString());
+        marked.Add(address);
+        string message = $"GPU {address} is unhealthy at start-up: {reason}; leases avoid it";
+        bus.Publish(kind, EventSeverity.Error, address.ToString(), message, new Dictionary<string, string>
+        {
+            ["bus_id"] = address.ToString(),
+            ["uuid"] = uuid == address.ToString() ? string.Empty : uuid,
+            ["health"] = "unhealthy",
+            ["at_start"] = "true",
+        });
+        LogUnhealthyAtStart(logger, address.ToString(), reason);
     }
 
     /// <summary>Why the GPU is unhealthy now, or null; a GPU without a UUID is keyed by its address.</summary>

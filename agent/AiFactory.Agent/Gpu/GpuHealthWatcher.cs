@@ -52,7 +52,24 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
             registered?.Invoke();
             while (!stoppingToken.IsCancellationRequested)
             {
-                if (api.WaitForEvent(set, WaitMs, out NvmlEvent e) && devices.TryGetValue(e.Device.Handle, out var gpu))
+                NvmlEvent e;
+                bool delivered;
+                try
+                {
+                    delivered = api.WaitForEvent(set, WaitMs, out e);
+                }
+                catch (NvmlException ex) when (ex.Code is NvmlReturn.GpuIsLost or NvmlReturn.Unknown)
+                {
+                    // nvml.h: the wait answers GPU_IS_LOST "if a GPU has fallen off the bus", without saying which:
+                    // ask each one, mark the lost, and keep watching the rest. A pause keeps a wait that keeps
+                    // failing at once from spinning.
+                    LogWaitFailed(logger, ex.Message);
+                    Probe(api, devices);
+                    stoppingToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(WaitMs));
+                    continue;
+                }
+
+                if (delivered && devices.TryGetValue(e.Device.Handle, out var gpu))
                 {
                     Handle(gpu.Uuid, gpu.BusId, e);
                 }
@@ -61,6 +78,36 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
         catch (NvmlException ex)
         {
             LogWatcherStopped(logger, ex.Message);
+        }
+    }
+
+    /// <summary>Marks unhealthy (once) each watched GPU NVML cannot reach now; the others are left as they are.</summary>
+    private void Probe(INvml api, Dictionary<nint, (string Uuid, string BusId)> devices)
+    {
+        foreach ((nint handle, (string uuid, string busId)) in devices)
+        {
+            try
+            {
+                api.GetPciInfo(new NvmlDevice(handle));
+            }
+            catch (NvmlException ex) when (ex.Code is NvmlReturn.GpuIsLost or NvmlReturn.Unknown)
+            {
+                if (registry.Get(uuid).Health == GpuHealth.Unhealthy)
+                {
+                    continue;
+                }
+
+                string reason = "NVML cannot reach it, " + ex.Code.Describe();
+                registry.Set(uuid, GpuHealth.Unhealthy, reason, busId);
+                string message = $"GPU {busId}: {reason}";
+                bus.Publish("gpu.unavailable", EventSeverity.Error, busId, message, new Dictionary<string, string>
+                {
+                    ["bus_id"] = busId,
+                    ["uuid"] = uuid,
+                    ["health"] = "unhealthy",
+                });
+                LogGpuEvent(logger, "gpu.unavailable", busId, message);
+            }
         }
     }
 
@@ -136,6 +183,9 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
 
     [LoggerMessage(EventId = EventIds.GpuWatchFailed, Level = LogLevel.Warning, Message = "Cannot watch NVML events of {BusId}: {Reason}")]
     private static partial void LogCannotWatch(ILogger logger, string busId, string reason);
+
+    [LoggerMessage(EventId = EventIds.GpuEventWaitFailed, Level = LogLevel.Warning, Message = "Waiting for GPU events failed ({Reason}); probing each GPU and watching on")]
+    private static partial void LogWaitFailed(ILogger logger, string reason);
 
     [LoggerMessage(EventId = EventIds.GpuWatcherStopped, Level = LogLevel.Error, Message = "GPU health watcher stopped: {Reason}")]
     private static partial void LogWatcherStopped(ILogger logger, string reason);

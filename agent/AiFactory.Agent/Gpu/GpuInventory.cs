@@ -8,14 +8,51 @@ namespace AiFactory.Agent.Gpu;
 /// <summary>Reads every GPU NVML sees into <see cref="GpuInfo"/>, joined to the sysfs PCI device by bus id.</summary>
 internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
 {
+    /// <summary>
+    /// Every GPU NVML counts, one row each: a GPU NVML fails on (lost, ...) is a row that says why, marked unhealthy,
+    /// and the others are read as usual. The row of a GPU NVML gives no handle or bus id for carries the address of
+    /// the one nvidia-bound sysfs GPU NVML accounts for no other way, when exactly one is left (and no address
+    /// otherwise: NVML's index order is not the bus order).
+    /// </summary>
     public IReadOnlyList<GpuInfo> Read(bool includeSerial)
     {
         INvml api = nvml.Require();
         uint count = api.DeviceCount;
         var result = new List<GpuInfo>((int)count);
+        var unaddressed = new List<int>();
         for (uint i = 0; i < count; i++)
         {
-            result.Add(ReadOne(api, i, includeSerial));
+            NvmlDevice device;
+            PciAddress address;
+            try
+            {
+                device = api.GetDevice(i);
+                address = Address(api, device);
+            }
+            catch (Exception ex) when (ex is NvmlException or FormatException)
+            {
+                unaddressed.Add(result.Count);
+                result.Add(Failed(i, null, ex));
+                continue;
+            }
+
+            try
+            {
+                result.Add(ReadOne(api, i, device, address, includeSerial));
+            }
+            catch (Exception ex) when (ex is NvmlException or FormatException)
+            {
+                result.Add(Failed(i, address, ex) with { InSysfs = InSysfs(address) });
+            }
+        }
+
+        if (unaddressed.Count == 1)
+        {
+            IEnumerable<PciAddress> addressed = result.Where((_, row) => row != unaddressed[0]).Select(g => g.Address);
+            if (NvidiaSysfsGpus.Unaccounted(NvidiaSysfsGpus.Read(nvml.SysfsRoot), addressed) is [PciAddress only])
+            {
+                result[unaddressed[0]] = result[unaddressed[0]] with { Address = only, InSysfs = true };
+            }
         }
 
         return result;
@@ -30,8 +67,18 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
         PciAddress.TryParse(selector, out PciAddress wantedAddress);
         for (uint i = 0; i < count; i++)
         {
-            NvmlDevice device = api.GetDevice(i);
-            PciAddress address = Address(api, device);
+            NvmlDevice device;
+            PciAddress address;
+            try
+            {
+                device = api.GetDevice(i);
+                address = Address(api, device);
+            }
+            catch (NvmlException) when (!(byIndex && i == index))
+            {
+                continue; // another GPU NVML cannot reach (lost, ...) does not hide the one asked for
+            }
+
             if ((byIndex && i == index) || address == wantedAddress || string.Equals(address.ToNvmlBusId(), selector, StringComparison.OrdinalIgnoreCase))
             {
                 return (device, address, api.GetUuid(device));
@@ -58,11 +105,20 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
             : throw new FormatException($"NVML bus id \"{busId}\" is not a PCI address");
     }
 
-    private GpuInfo ReadOne(INvml api, uint index, bool includeSerial)
+    /// <summary>The row of a GPU NVML fails on: unhealthy, with the error as the reason.</summary>
+    private static GpuInfo Failed(uint index, PciAddress? address, Exception ex) => new()
     {
-        NvmlDevice device = api.GetDevice(index);
-        PciAddress address = Address(api, device);
-        bool inSysfs = Directory.Exists(Path.Combine(nvml.SysfsRoot, "bus/pci/devices", address.ToString()));
+        Index = index,
+        Address = address ?? default,
+        Uuid = string.Empty,
+        Name = string.Empty,
+        Health = GpuHealth.Unhealthy,
+        HealthReason = ex is NvmlException n ? $"{n.Function}: {n.Code.Describe()}" : ex.Message,
+    };
+
+    private GpuInfo ReadOne(INvml api, uint index, NvmlDevice device, PciAddress address, bool includeSerial)
+    {
+        bool inSysfs = InSysfs(address);
         string uuid;
         try
         {
@@ -78,11 +134,11 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
             };
         }
 
-        NvmlMemory memory = api.GetMemory(device);
+        NvmlMemory? memory = Optional(() => (NvmlMemory?)api.GetMemory(device)); // unknown (0) where NOT_SUPPORTED
         (bool Current, bool Pending)? mig = api.GetMigMode(device);
         NvmlRemappedRows? rows = Optional(() => api.GetRemappedRows(device));
         NvmlFabricInfo? fabric = Optional(() => api.GetFabricInfo(device));
-        var links = api.GetNvLinks(device);
+        var links = Optional(() => api.GetNvLinks(device)) ?? [];
         (GpuHealth health, string reason) = registry.Get(uuid);
         bool retired = Optional(() => api.GetRetiredPagesPending(device)) ?? false;
         if (health == GpuHealth.Healthy && (retired || rows?.Pending == true))
@@ -98,14 +154,14 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
             Name = api.GetName(device),
             Serial = includeSerial ? Optional(() => api.GetSerial(device)) : null,
             PciDeviceId = api.GetPciInfo(device).PciDeviceId,
-            MemoryTotalBytes = memory.Total,
-            MemoryUsedBytes = memory.Used,
+            MemoryTotalBytes = memory?.Total ?? 0,
+            MemoryUsedBytes = memory?.Used ?? 0,
             PersistenceMode = Optional(() => (bool?)api.GetPersistenceMode(device)) ?? false,
             MigEnabled = mig?.Current,
             MigPending = mig?.Pending,
             VirtualizationMode = Optional(() => (int?)api.GetVirtualizationMode(device)) ?? 0,
             NumaNode = api.GetNumaNode(device),
-            CpuAffinity = CpuSet.Of(api.GetCpuAffinity(device)).ToString(),
+            CpuAffinity = Optional(() => api.GetCpuAffinity(device)) is { } cpus ? CpuSet.Of(cpus).ToString() : string.Empty,
             NvLinks = [.. links.Select((l, i) => new GpuNvLink((uint)i, l.Active, NormalizeBusId(l.RemoteBusId)))],
             Fabric = fabric is null ? null : Fabric(fabric),
             EccCorrectedTotal = Optional(() => (ulong?)api.GetTotalEccErrors(device, uncorrected: false, aggregate: true)) ?? 0,
@@ -157,4 +213,6 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
             return default;
         }
     }
+
+    private bool InSysfs(PciAddress address) => Directory.Exists(Path.Combine(nvml.SysfsRoot, "bus/pci/devices", address.ToString()));
 }

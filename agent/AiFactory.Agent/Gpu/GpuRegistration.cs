@@ -25,9 +25,10 @@ internal static class GpuRegistration
     internal static GpuHealthRegistry HealthAtStart(IServiceProvider services)
     {
         var registry = new GpuHealthRegistry();
-        if (services.GetRequiredService<GpuNvml>().Nvml is { } api)
+        GpuNvml nvml = services.GetRequiredService<GpuNvml>();
+        if (nvml.Nvml is { } api)
         {
-            GpuHealthWatcher.ReadAtStart(api, registry, services.GetRequiredService<EventBus>(), services.GetRequiredService<ILogger<GpuHealthWatcher>>());
+            GpuHealthWatcher.ReadAtStart(api, nvml.SysfsRoot, registry, services.GetRequiredService<EventBus>(), services.GetRequiredService<ILogger<GpuHealthWatcher>>());
         }
 
         return registry;

@@ -63,37 +63,118 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
                 return new MigApplyResult(address, plan, steps, orphans, current);
             }
 
-            // 2. Destroy what goes: compute instances in reverse creation order, then the GPU instance; read back.
-            foreach (MigInstance gone in plan.Destroy)
+            // 2. Nothing is destroyed under a running process: nvml.h lets a compute instance with processes
+            //    answer IN_USE, which would stop the apply halfway; refuse first, naming them.
+            var doomed = plan.Destroy.Select(d => d.GpuInstanceId).ToHashSet();
+            if (api.GetComputeProcesses(device).Where(p => p.GpuInstanceId is uint gi && doomed.Contains(gi)).ToList() is { Count: > 0 } users)
             {
-                var live = MigReader.ReadHandles(api, device, table).Single(h => h.Instance.GpuInstanceId == gone.GpuInstanceId);
+                throw new MigRefusedException($"processes run on instances this layout destroys on {address}: {string.Join(", ", users.Select(u => $"PID {u.Pid} (GPU instance {u.GpuInstanceId})"))}; stop them first; nothing was changed");
+            }
+
+            var destroyed = new List<MigInstance>();
+            var created = new List<(uint Id, MigCreate Create)>();
+            try
+            {
+                // 3. Destroy what goes: compute instances in reverse creation order, then the GPU instance; read back.
+                foreach (MigInstance gone in plan.Destroy)
+                {
+                    var live = MigReader.ReadHandles(api, device, table).Single(h => h.Instance.GpuInstanceId == gone.GpuInstanceId);
+                    foreach (NvmlComputeInstance ci in live.Compute.Reverse())
+                    {
+                        api.DestroyComputeInstance(ci);
+                    }
+
+                    api.DestroyGpuInstance(live.Handle);
+                    destroyed.Add(gone);
+                    ExpectGone(api, device, table, gone, address);
+                    steps.Add($"destroyed {gone.Profile}@{gone.Placement} (GPU instance {gone.GpuInstanceId})");
+                }
+
+                // 4. Create at the planned placement, then the full-size compute instance; read back each.
+                foreach (MigCreate create in plan.Create)
+                {
+                    uint createdId = CreateOne(api, device, table, create, address);
+                    created.Add((createdId, create));
+                    steps.Add($"created {create} (GPU instance {createdId})");
+                }
+
+                // 5. Final read back: the GPU holds exactly what the plan kept (held instances included) and created.
+                IReadOnlyList<MigInstance> final = MigReader.ReadInstances(api, device, table);
+                var want = plan.Keep.Select(k => k.ProfileId).Concat(plan.Create.Select(c => c.Profile.Id)).Order();
+                if (!want.SequenceEqual(final.Select(f => f.ProfileId).Order()))
+                {
+                    throw new InvalidOperationException($"after applying, {address} holds {string.Join(", ", final.Select(f => f.Profile))}, not the planned layout");
+                }
+
+                return new MigApplyResult(address, plan, steps, orphans, final);
+            }
+            catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
+            {
+                throw new InvalidOperationException(RollBack(api, device, table, address, ex, steps, destroyed, created), ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Undoes what a failed apply did, newest first: destroys the GPU instances it created itself (by their id, so
+    /// never one another party made meanwhile) and creates again the ones it destroyed, at their placements. Returns
+    /// the message to report: what failed, what was done, and what was rolled back or could not be.
+    /// </summary>
+    private static string RollBack(INvml api, NvmlDevice device, MigProfileTable table, PciAddress address, Exception failure, List<string> steps, List<MigInstance> destroyed, List<(uint Id, MigCreate Create)> created)
+    {
+        var undone = new List<string>();
+        var failed = new List<string>();
+        foreach ((uint id, MigCreate create) in Enumerable.Reverse(created))
+        {
+            try
+            {
+                var live = MigReader.ReadHandles(api, device, table).SingleOrDefault(h => h.Instance.GpuInstanceId == id);
+                if (live.Instance is null)
+                {
+                    undone.Add($"{create} (GPU instance {id}) already gone");
+                    continue;
+                }
+
                 foreach (NvmlComputeInstance ci in live.Compute.Reverse())
                 {
                     api.DestroyComputeInstance(ci);
                 }
 
                 api.DestroyGpuInstance(live.Handle);
-                ExpectGone(api, device, table, gone, address);
-                steps.Add($"destroyed {gone.Profile}@{gone.Placement} (GPU instance {gone.GpuInstanceId})");
+                ExpectGone(api, device, table, live.Instance, address);
+                undone.Add($"destroyed {create} (GPU instance {id})");
             }
-
-            // 3. Create at the planned placement, then the full-size compute instance; read back each.
-            foreach (MigCreate create in plan.Create)
+            catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
             {
-                uint createdId = CreateOne(api, device, table, create, address);
-                steps.Add($"created {create} (GPU instance {createdId})");
+                failed.Add($"destroying {create} (GPU instance {id}): {ex.Message}");
             }
-
-            // 4. Final read back: the GPU holds exactly what the plan kept (held instances included) and created.
-            IReadOnlyList<MigInstance> final = MigReader.ReadInstances(api, device, table);
-            var want = plan.Keep.Select(k => k.ProfileId).Concat(plan.Create.Select(c => c.Profile.Id)).Order();
-            if (!want.SequenceEqual(final.Select(f => f.ProfileId).Order()))
-            {
-                throw new InvalidOperationException($"after applying, {address} holds {string.Join(", ", final.Select(f => f.Profile))}, not the planned layout");
-            }
-
-            return new MigApplyResult(address, plan, steps, orphans, final);
         }
+
+        foreach (MigInstance gone in Enumerable.Reverse(destroyed))
+        {
+            if (table.Profiles.FirstOrDefault(p => p.Id == gone.ProfileId) is not { } profile)
+            {
+                failed.Add($"creating {gone.Profile}@{gone.Placement} again: the GPU offers no such profile");
+                continue;
+            }
+
+            var again = new MigCreate(profile, gone.Placement);
+            try
+            {
+                uint id = CreateOne(api, device, table, again, address);
+                undone.Add($"created {again} again (GPU instance {id})");
+            }
+            catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
+            {
+                failed.Add($"creating {gone.Profile}@{gone.Placement} again: {ex.Message}");
+            }
+        }
+
+        string done = steps.Count == 0 ? "nothing was changed before" : "done before: " + string.Join("; ", steps);
+        string rolledBack = undone.Count == 0 ? string.Empty : "; rolled back: " + string.Join("; ", undone);
+        return failed.Count == 0
+            ? $"applying on {address} failed ({failure.Message}); {done}{rolledBack}"
+            : $"applying on {address} failed ({failure.Message}); {done}{rolledBack}; ROLLBACK FAILED: {string.Join("; ", failed)}: the GPU is left between layouts";
     }
 
     public MigModeResult SetMode(string gpu, bool enabled, bool reset, bool resetAllowed) =>
@@ -167,10 +248,15 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
     /// back; false when none is there. An instance a lease holds is refused unless <paramref name="forLease"/> is
     /// that lease (its release).
     /// </summary>
-    public bool DestroyAt(string gpu, string profile, uint start, string? forLease = null) =>
-        _holds.While(held => DestroyAt(gpu, profile, start, forLease, held));
+    /// <param name="gpu">An index, bus id or UUID.</param>
+    /// <param name="profile">The profile name.</param>
+    /// <param name="start">The placement's start.</param>
+    /// <param name="forLease">The lease releasing it, if any.</param>
+    /// <param name="gpuInstanceId">Only the GPU instance of this id (one the caller created itself); another there is left alone.</param>
+    public bool DestroyAt(string gpu, string profile, uint start, string? forLease = null, uint? gpuInstanceId = null) =>
+        _holds.While(held => DestroyAt(gpu, profile, start, forLease, gpuInstanceId, held));
 
-    private bool DestroyAt(string gpu, string profile, uint start, string? forLease, IReadOnlyList<MigHold> held)
+    private bool DestroyAt(string gpu, string profile, uint start, string? forLease, uint? gpuInstanceId, IReadOnlyList<MigHold> held)
     {
         lock (_gate)
         {
@@ -184,6 +270,7 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
             MigProfileTable table = RequireMig(api, device, address);
             var live = MigReader.ReadHandles(api, device, table)
                 .Where(h => h.Instance.Placement.Start == start && string.Equals(h.Instance.Profile, profile, StringComparison.OrdinalIgnoreCase))
+                .Where(h => gpuInstanceId is not uint id || h.Instance.GpuInstanceId == id)
                 .ToList();
             if (live.Count == 0)
             {

@@ -49,6 +49,7 @@ internal static class MigProfileNames
     {
         0x7 or 0x8 => "+me",            // 1_SLICE_REV1, 2_SLICE_REV1: with the media engines
         0xA or 0xB or 0xC => "+gfx",    // *_SLICE_GFX
+        0x11 => "+gfx",                 // 3_SLICE_GFX (gfx and media capable)
         0xD or 0xE => "-me",            // *_SLICE_NO_ME
         0xF or 0x10 => "+me.all",       // *_SLICE_ALL_ME
         _ => "",

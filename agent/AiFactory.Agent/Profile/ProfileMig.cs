@@ -17,11 +17,18 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
 {
     private int _writes;
 
+    // What this process's Create calls did at each spot (GPU, profile, placement): the GPU instance id it made, or
+    // null where the create failed. A Destroy there (a rollback's inverse) then removes only that instance, and
+    // nothing where nothing was created: never an instance another party made at the same spot meanwhile.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(PciAddress Gpu, string Profile, MigPlacement Placement), uint?> _createdHere = new();
+
     public int WriteCount => Volatile.Read(ref _writes);
 
     /// <summary>Every GPU NVML sees with its MIG state, or why none can be read.</summary>
     public (IReadOnlyList<MigGpuState> Gpus, string? Unavailable) Read()
     {
+        // A new plan starts from what is there now: what an earlier apply created is no longer this one's to undo.
+        _createdHere.Clear();
         if (nvml.Nvml is not INvml api)
         {
             return ([], $"NVML is not available ({nvml.Error})");
@@ -120,7 +127,19 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
             }
 
             Interlocked.Increment(ref _writes);
-            MigInstance made = applier.CreateAt(gpu.ToString(), profile, placement.Start, placement.Size);
+            var spot = (gpu, profile.ToLowerInvariant(), placement);
+            MigInstance made;
+            try
+            {
+                made = applier.CreateAt(gpu.ToString(), profile, placement.Start, placement.Size);
+            }
+            catch
+            {
+                _createdHere[spot] = null;
+                throw;
+            }
+
+            _createdHere[spot] = made.GpuInstanceId;
             return $"created {made.Profile}@{made.Placement} on {gpu} (GPU instance {made.GpuInstanceId})";
         });
     }
@@ -129,15 +148,31 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
     {
         return Guard(gpu, () =>
         {
-            if (Find(gpu, profile, placement) is null)
+            uint? onlyId = null;
+            if (_createdHere.TryRemove((gpu, profile.ToLowerInvariant(), placement), out uint? madeHere))
+            {
+                if (madeHere is not uint id)
+                {
+                    return $"nothing to destroy: creating {profile}@{placement} on {gpu} failed, so nothing was created there";
+                }
+
+                onlyId = id;
+            }
+
+            if (Find(gpu, profile, placement) is not { } there)
             {
                 return $"no {profile}@{placement} on {gpu}";
+            }
+
+            if (onlyId is uint own && there.GpuInstanceId != own)
+            {
+                throw new MigStepException($"{gpu}: {profile}@{placement} is now GPU instance {there.GpuInstanceId}, not the GPU instance {own} this agent created there; it is left alone");
             }
 
             INvml api = nvml.Require();
             RefuseWhileUsed(api, inventory.Resolve(gpu.ToString()).Device, gpu);
             Interlocked.Increment(ref _writes);
-            applier.DestroyAt(gpu.ToString(), profile, placement.Start);
+            applier.DestroyAt(gpu.ToString(), profile, placement.Start, gpuInstanceId: onlyId);
             return $"destroyed {profile}@{placement} on {gpu}";
         });
     }

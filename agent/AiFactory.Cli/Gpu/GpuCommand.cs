@@ -39,7 +39,7 @@ internal static class GpuCommand
                     string mig = !g.MigCapable ? "-" : g.MigEnabled == g.MigPending ? (g.MigEnabled ? "on" : "off") : $"{(g.MigEnabled ? "on" : "off")}>{(g.MigPending ? "on" : "off")}";
                     string memory = (g.MemoryTotalBytes / (1024.0 * 1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + "G";
                     int links = g.Nvlinks.Count(l => l.Active);
-                    Console.Out.WriteLine($"{g.Index,-3} {g.BusId,-12} {Trim(g.Name, 32),-32} {memory,9} {mig,-9} {(g.NumaNode < 0 ? "-" : g.NumaNode.ToString(CultureInfo.InvariantCulture)),4} {links,6} {g.Health.ToString().ToLowerInvariant(),-9} {g.HealthReason}");
+                    Console.Out.WriteLine($"{g.Index,-3} {(g.BusId.Length == 0 ? "-" : g.BusId),-12} {Trim(g.Name, 32),-32} {memory,9} {mig,-9} {(g.NumaNode < 0 ? "-" : g.NumaNode.ToString(CultureInfo.InvariantCulture)),4} {links,6} {g.Health.ToString().ToLowerInvariant(),-9} {g.HealthReason}");
                 }
 
                 return ExitCodes.Ok;

@@ -12,6 +12,9 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
     private const int MaxNvLinks = 18;
     private int _disposed;
 
+    /// <summary>The nvmlGpuInstanceProfileInfo struct version the driver takes: 0 not yet known, 2 or 3.</summary>
+    private int _profileInfoVersion;
+
     public string DriverVersion
     {
         get
@@ -146,9 +149,13 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
     public NvmlFabricInfo? GetFabricInfo(NvmlDevice device)
     {
         var info = new GpuFabricInfoV3 { Version = StructVersion<GpuFabricInfoV3>(3) };
-        NvmlReturn rc = DeviceGetGpuFabricInfoV(device.Handle, &info);
-        if (rc is NvmlReturn.NotSupported or NvmlReturn.FunctionNotFound)
+        GpuFabricInfoV3* p = &info;
+        nint handle = device.Handle;
+        NvmlReturn rc = Newer(() => DeviceGetGpuFabricInfoV(handle, p)); // R550 on; the v3 struct from R580
+        if (rc is NvmlReturn.NotSupported or NvmlReturn.FunctionNotFound or NvmlReturn.ArgumentVersionMismatch or NvmlReturn.InvalidArgument)
         {
+            // A driver without the call, or one that knows an older struct version (it answers either code): no
+            // fabric for this GPU, rather than a failed listing.
             return null;
         }
 
@@ -273,24 +280,60 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
 
     public NvmlGpuInstanceProfile? GetGpuInstanceProfile(NvmlDevice device, uint profileIndex)
     {
-        var info = new GpuInstanceProfileInfoV3 { Version = StructVersion<GpuInstanceProfileInfoV3>(3) };
-        NvmlReturn rc = DeviceGetGpuInstanceProfileInfoV(device.Handle, profileIndex, &info);
-        if (rc is NvmlReturn.NotSupported or NvmlReturn.InvalidArgument)
+        // nvmlGpuInstanceProfileInfo_v3_t came with R545's header; R535 and older answer a v3 struct with
+        // ARGUMENT_VERSION_MISMATCH or INVALID_ARGUMENT (the code it also gives an index the GPU has no profile at).
+        // Index 0 (the 1-slice profile) is there on every MIG GPU, so a refusal there is the version: ask again
+        // with v2 and keep v2 for the session.
+        if (_profileInfoVersion != 2)
+        {
+            var v3 = new GpuInstanceProfileInfoV3 { Version = StructVersion<GpuInstanceProfileInfoV3>(3) };
+            NvmlReturn rc = DeviceGetGpuInstanceProfileInfoV(device.Handle, profileIndex, &v3);
+            bool versionRefused = rc == NvmlReturn.ArgumentVersionMismatch || (rc == NvmlReturn.InvalidArgument && profileIndex == 0 && _profileInfoVersion == 0);
+            if (!versionRefused)
+            {
+                if (rc is NvmlReturn.NotSupported or NvmlReturn.InvalidArgument)
+                {
+                    return null;
+                }
+
+                Check(rc, "nvmlDeviceGetGpuInstanceProfileInfoV");
+                _profileInfoVersion = 3;
+                return new NvmlGpuInstanceProfile(v3.Id, Utf8(v3.Name, 96), v3.SliceCount, v3.InstanceCount, v3.MemorySizeMB, v3.MultiprocessorCount);
+            }
+        }
+
+        var v2 = new GpuInstanceProfileInfoV2 { Version = StructVersion<GpuInstanceProfileInfoV2>(2) };
+        NvmlReturn rc2 = DeviceGetGpuInstanceProfileInfoV(device.Handle, profileIndex, &v2);
+        if (rc2 is NvmlReturn.NotSupported || (rc2 is NvmlReturn.InvalidArgument && _profileInfoVersion == 2))
         {
             return null;
         }
 
-        Check(rc, "nvmlDeviceGetGpuInstanceProfileInfoV");
-        return new NvmlGpuInstanceProfile(info.Id, Utf8(info.Name, 96), info.SliceCount, info.InstanceCount, info.MemorySizeMB, info.MultiprocessorCount);
+        // Refused in both versions: an error to report, never a GPU "without profiles".
+        Check(rc2, "nvmlDeviceGetGpuInstanceProfileInfoV");
+        _profileInfoVersion = 2;
+        return new NvmlGpuInstanceProfile(v2.Id, Utf8(v2.Name, 96), v2.SliceCount, v2.InstanceCount, v2.MemorySizeMB, v2.MultiprocessorCount);
     }
 
     public IReadOnlyList<NvmlPlacement> GetPossiblePlacements(NvmlDevice device, uint profileId)
     {
-        Placement* buffer = stackalloc Placement[32];
-        uint count = 32;
-        Check(DeviceGetGpuInstancePossiblePlacements(device.Handle, profileId, buffer, &count), "nvmlDeviceGetGpuInstancePossiblePlacements_v2");
-        var result = new NvmlPlacement[count];
-        for (int i = 0; i < count; i++)
+        // nvml.h: placements NULL asks for the count; a buffer given "must be large enough": size it from that.
+        uint count = 0;
+        Check(DeviceGetGpuInstancePossiblePlacements(device.Handle, profileId, null, &count), "nvmlDeviceGetGpuInstancePossiblePlacements_v2");
+        if (count == 0)
+        {
+            return [];
+        }
+
+        var buffer = new Placement[count];
+        uint filled = count;
+        fixed (Placement* p = buffer)
+        {
+            Check(DeviceGetGpuInstancePossiblePlacements(device.Handle, profileId, p, &filled), "nvmlDeviceGetGpuInstancePossiblePlacements_v2");
+        }
+
+        var result = new NvmlPlacement[Clamp(filled, count, "nvmlDeviceGetGpuInstancePossiblePlacements_v2")];
+        for (int i = 0; i < result.Length; i++)
         {
             result[i] = new NvmlPlacement(buffer[i].Start, buffer[i].Size);
         }
@@ -327,7 +370,7 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
         }
 
         Check(rc, "nvmlDeviceGetGpuInstances");
-        var result = new NvmlGpuInstance[count];
+        var result = new NvmlGpuInstance[Clamp(count, 32, "nvmlDeviceGetGpuInstances")];
         for (int i = 0; i < count; i++)
         {
             result[i] = new NvmlGpuInstance(buffer[i]);
@@ -377,7 +420,7 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
         }
 
         Check(rc, "nvmlGpuInstanceGetComputeInstances");
-        var result = new NvmlComputeInstance[count];
+        var result = new NvmlComputeInstance[Clamp(count, 16, "nvmlGpuInstanceGetComputeInstances")];
         for (int i = 0; i < count; i++)
         {
             result[i] = new NvmlComputeInstance(buffer[i]);
@@ -453,6 +496,31 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
             NativeMethods.Shutdown();
         }
     }
+
+    /// <summary>
+    /// Calls an entry point that older drivers lack (nvmlDeviceGetGpuFabricInfoV came with R550): where the library
+    /// has no such export the [LibraryImport] stub throws <see cref="EntryPointNotFoundException"/> on its first call,
+    /// and this is the one place that reads it as NVML's own NVML_ERROR_FUNCTION_NOT_FOUND. The other calls are all
+    /// in R510's libnvidia-ml (memory v2, processes v3, the profile info V calls).
+    /// </summary>
+    private static NvmlReturn Newer(Func<NvmlReturn> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+    }
+
+    /// <summary>
+    /// The entries to read of a fixed buffer: nvml.h makes the count output-only (the caller's buffer "must be large
+    /// enough"), so a driver answering more than the buffer holds is an error here, never a read past its end.
+    /// </summary>
+    private static int Clamp(uint count, uint capacity, string function) =>
+        count <= capacity ? (int)count : throw new NvmlException(function, NvmlReturn.InsufficientSize);
 
     private static void Check(NvmlReturn rc, string function)
     {

@@ -149,7 +149,7 @@ public sealed class FakeNvmlSpecs
             Assert.Equal(
                 ["0", "1", "2", "4", "5", "6", "7"],
                 samples.Where(s => s.Name == "DCGM_FI_DEV_GPU_TEMP").Select(s => s.Labels["gpu"]).Order(StringComparer.Ordinal));
-            Assert.True(samples.Single(s => s.Name == "aifactory_nvml_errors_total" && s.Labels["function"] == "nvmlDeviceGetUUID" &&
+            Assert.True(samples.Single(s => s.Name == "aifactory_nvml_errors_total" && s.Labels["function"] == "nvmlDeviceGetHandleByIndex_v2" &&
                 s.Labels["code"] == "NVML_ERROR_GPU_IS_LOST").Value >= 1);
         }
         finally

@@ -2,7 +2,8 @@ using System.Runtime.InteropServices;
 
 namespace AiFactory.Host.Hardware.Nvml.Interop;
 
-// Structs laid out exactly as nvml.h defines them (sizes checked against the header: see tests/fake-nvml/fake_nvml_types.h).
+// Structs laid out exactly as nvml.h defines them: sizes and offsets are asserted against the header's, field by field,
+// in tests/AiFactory.Gpu.Tests/NvmlStructLayoutTests.cs.
 internal static partial class NativeMethods
 {
     /// <summary>NVML_STRUCT_VERSION(data, ver): sizeof(struct) | ver &lt;&lt; 24.</summary>
@@ -68,6 +69,25 @@ internal static partial class NativeMethods
         public ulong MemorySizeMB;
         public fixed byte Name[96];
         public uint Capabilities;
+    }
+
+    /// <summary>nvmlGpuInstanceProfileInfo_v2_t (152 bytes), what drivers before R545 take: isP2pSupported at offset 8.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe struct GpuInstanceProfileInfoV2
+    {
+        public uint Version;
+        public uint Id;
+        public uint IsP2pSupported;
+        public uint SliceCount;
+        public uint InstanceCount;
+        public uint MultiprocessorCount;
+        public uint CopyEngineCount;
+        public uint DecoderCount;
+        public uint EncoderCount;
+        public uint JpegCount;
+        public uint OfaCount;
+        public ulong MemorySizeMB;
+        public fixed byte Name[96];
     }
 
     /// <summary>nvmlGpuInstanceInfo_t (24 bytes).</summary>
@@ -140,7 +160,7 @@ internal static partial class NativeMethods
         public fixed byte ClusterUuid[16];
         public int Status;
         public uint CliqueId;
-        public uint State;
+        public byte State; // nvmlGpuFabricState_t (unsigned char); healthMask stays at offset 32
         public uint HealthMask;
         public byte HealthSummary;
     }

@@ -129,6 +129,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetGpuInstanceProfileInfoV")]
     internal static partial NvmlReturn DeviceGetGpuInstanceProfileInfoV(nint device, uint profile, GpuInstanceProfileInfoV3* info);
 
+    /// <summary><c>nvmlDeviceGetGpuInstanceProfileInfoV</c> with the v2 struct (drivers before R545).</summary>
+    [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetGpuInstanceProfileInfoV")]
+    internal static partial NvmlReturn DeviceGetGpuInstanceProfileInfoV(nint device, uint profile, GpuInstanceProfileInfoV2* info);
+
     /// <summary><c>nvmlDeviceGetGpuInstancePossiblePlacements_v2</c>.</summary>
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetGpuInstancePossiblePlacements_v2")]
     internal static partial NvmlReturn DeviceGetGpuInstancePossiblePlacements(nint device, uint profileId, Placement* placements, uint* count);
