@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
 using AiFactory.Grpc.Client;
 using AiFactory.Grpc.Services;
 using AiFactory.Grpc.Tests.Interop;
@@ -98,6 +100,26 @@ public sealed class AuthContextTests : IAsyncLifetime
         Assert.Equal(CallTransport.Tls, auth.Transport);
         Assert.True(auth.IsPeerAuthenticated);
         Assert.Equal("CN=operator-1", auth.PeerIdentity);
+    }
+
+    [Fact]
+    public async Task grpc_js_presents_a_client_certificate_over_tls()
+    {
+        using X509Certificate2 client = _ca.Issue("grpc-js-peer");
+        using ECDsa key = client.GetECDsaPrivateKey()!;
+        var spec = JsonSpec.Of($"localhost:{_server.TlsPort}", "Echo");
+        spec["tls"] = new JsonObject
+        {
+            ["ca"] = _serverCertificate.ExportCertificatePem(),
+            ["cert"] = client.ExportCertificatePem(),
+            ["key"] = key.ExportPkcs8PrivateKeyPem(),
+        };
+
+        NodeCallResult result = await NodePeer.CallAsync(spec);
+
+        Assert.Equal(StatusCode.OK, result.Code);
+        AuthContext auth = Assert.Single(_seen);
+        Assert.Equal("CN=grpc-js-peer", auth.PeerIdentity);
     }
 
     [Fact]
