@@ -103,6 +103,7 @@ internal static class AgentCommandLine
         ("read-only", "true to change nothing on this machine even as root: serve inventory only (default false)"),
         ("tls-certificate", "PEM certificate for --listen"),
         ("tls-key", "PEM private key for --listen"),
+        ("tls-client-ca", "PEM bundle of the CAs whose client certificates --listen accepts; without it --listen serves read-only methods only"),
     ];
 
     internal static Dictionary<string, string?> EnvironmentVariables()

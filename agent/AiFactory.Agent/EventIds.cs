@@ -14,6 +14,8 @@ internal static class EventIds
     public const int StartupPagesKept = 7;
     public const int NotifySocketUnusable = 8;
     public const int NotificationLost = 9;
+    public const int ClientCertificateRejected = 10;
+    public const int ClientCertificateAccepted = 11;
 
     // Discovery and inventory: 200-299.
     public const int InventoryDiscovered = 200;

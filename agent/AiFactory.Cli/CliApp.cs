@@ -14,6 +14,8 @@ internal static class CliApp
         root.Options.Add(GlobalOptions.Timeout);
         root.Options.Add(GlobalOptions.Insecure);
         root.Options.Add(GlobalOptions.Ca);
+        root.Options.Add(GlobalOptions.Cert);
+        root.Options.Add(GlobalOptions.Key);
         root.Subcommands.Add(Health.HealthCommand.Create());
         root.Subcommands.Add(Version.VersionCommand.Create());
         root.Subcommands.Add(Topology.TopologyCommand.Create());

@@ -33,6 +33,10 @@ internal static class GlobalOptions
 
     public static readonly Option<string?> Ca = CreateCa();
 
+    public static readonly Option<string?> Key = CreateKey();
+
+    public static readonly Option<string?> Cert = CreateCert();
+
     public static GrpcChannel OpenChannel(ParseResult parse)
     {
         string? address = parse.GetValue(Address);
@@ -49,6 +53,11 @@ internal static class GlobalOptions
         else if (parse.GetValue(Ca) is string ca)
         {
             options.TrustedCertificateAuthorities = LoadCertificates(ca);
+        }
+
+        if (parse.GetValue(Cert) is string cert && parse.GetValue(Key) is string key)
+        {
+            options.ClientCertificates = [LoadClientCertificate(cert, key)];
         }
 
         return GrpcChannel.ForAddress(ParseAddress(address, out _)!, options);
@@ -144,6 +153,62 @@ internal static class GlobalOptions
             }
         });
         return option;
+    }
+
+    private static Option<string?> CreateCert()
+    {
+        var option = new Option<string?>("--cert")
+        {
+            Description = "with an https address, authenticate with this PEM client certificate (signed by a CA in the agent's tls.client-ca; needs --key): without one the agent's TCP listener serves read-only calls only",
+            Recursive = true,
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is not string path)
+            {
+                return;
+            }
+
+            if (result.GetValue(Key) is not string key)
+            {
+                result.AddError($"--cert: invalid value \"{path}\": needs --key, the certificate's PEM private key");
+                return;
+            }
+
+            try
+            {
+                using X509Certificate2 _ = LoadClientCertificate(path, key);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            {
+                result.AddError($"--cert: invalid value \"{path}\" with --key \"{key}\": {ex.Message}");
+            }
+        });
+        return option;
+    }
+
+    private static Option<string?> CreateKey()
+    {
+        var option = new Option<string?>("--key")
+        {
+            Description = "the PEM private key of --cert",
+            Recursive = true,
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is string path && result.GetValue(Cert) is null)
+            {
+                result.AddError($"--key: invalid value \"{path}\": a private key needs its certificate, --cert");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>The client certificate with its key, through PKCS#12 so that SslStream on Linux can sign with the key.</summary>
+    private static X509Certificate2 LoadClientCertificate(string certificate, string key)
+    {
+        using X509Certificate2 pem = X509Certificate2.CreateFromPemFile(certificate, key);
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
 
     private static X509Certificate2Collection LoadCertificates(string path)

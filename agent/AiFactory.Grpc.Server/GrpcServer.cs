@@ -129,7 +129,14 @@ public sealed partial class GrpcServer
                 : TimeSpan.MaxValue;
         var timer = new CallTimer(callCts, deadlineTimer, requestTimer);
 
-        var callContext = new ServerCallContext(path, deadline, CollectHeaders(request), Peer(context), callCts.Token);
+        var callContext = new ServerCallContext(path, deadline, CollectHeaders(request), Peer(context), Authentication(context), callCts.Token);
+        if (_options.Authorize?.Invoke(callContext) is { } refused)
+        {
+            // Before the request is read: a refused call's message never reaches product code.
+            Complete(context, path, started, refused.StatusCode, refused.Detail);
+            return;
+        }
+
         var stream = new HttpContextCallStream(context, _options, timer, callCts.Token);
         Task handlerTask;
         try
@@ -291,6 +298,31 @@ public sealed partial class GrpcServer
 
         return headers;
     }
+
+    /// <summary>
+    /// The call's <see cref="AuthContext"/>: local on a Unix socket, insecure on TCP without TLS, and over TLS the
+    /// subject of the client certificate when there is one. Kestrel hands the application a client certificate only
+    /// after the handshake accepted it (the listener's validation callback, or the chain check when it has none), so
+    /// one that is present was validated; a listener that asks for none never has one.
+    /// </summary>
+    private static AuthContext Authentication(HttpContext context)
+    {
+        // Kestrel's transports here are TCP (and QUIC), with an IP address at both ends, and Unix sockets, with none:
+        // local only where neither end has one, so that any connection with an address counts as a network.
+        if (context.Connection.LocalIpAddress is null && context.Connection.RemoteIpAddress is null)
+        {
+            return AuthContext.Local;
+        }
+
+        if (context.Features.Get<ITlsConnectionFeature>() is null)
+        {
+            return AuthContext.Insecure;
+        }
+
+        return context.Connection.ClientCertificate is { } certificate ? new AuthContext(CallTransport.Tls, certificate.Subject) : TlsAnonymous;
+    }
+
+    private static readonly AuthContext TlsAnonymous = new(CallTransport.Tls, peerIdentity: null);
 
     private static string Peer(HttpContext context)
     {

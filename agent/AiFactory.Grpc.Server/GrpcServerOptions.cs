@@ -1,4 +1,5 @@
 using AiFactory.Grpc.Protocol;
+using AiFactory.Grpc.Services;
 
 namespace AiFactory.Grpc.Server;
 
@@ -31,4 +32,12 @@ public sealed class GrpcServerOptions
     /// a fixed set), the status and the duration (metrics, logs). Runs on the request's thread: keep it cheap.
     /// </summary>
     public Action<string, StatusCode, TimeSpan>? CallCompleted { get; set; }
+
+    /// <summary>
+    /// Decides, before the handler sees the request, whether a call may go on, from its method and
+    /// <see cref="ServerCallContext.AuthContext"/>: null lets it through; an <see cref="RpcException"/> ends it with that
+    /// status and message (PERMISSION_DENIED, UNAUTHENTICATED) and the handler never runs. The place of an interceptor
+    /// in Grpc.AspNetCore. Null (the default) lets every call through. Runs on the request's thread: keep it cheap.
+    /// </summary>
+    public Func<ServerCallContext, RpcException?>? Authorize { get; set; }
 }

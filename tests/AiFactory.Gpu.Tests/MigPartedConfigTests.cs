@@ -40,11 +40,27 @@ public sealed class MigPartedConfigTests
     }
 
     [Fact]
-    public void An_unknown_key_is_rejected_with_its_name_and_line()
+    public void An_unknown_key_is_rejected_with_its_line_and_column()
     {
         var ex = Assert.Throws<FormatException>(() => MigPartedConfig.Parse("version: v1\nmig-configs:\n  a:\n    - devices: all\n      mig-enabled: true\n      mig-devics: {}\n", "c.yaml"));
 
-        Assert.Equal("c.yaml: mig-configs.a[0]: unknown key \"mig-devics\" (line 6); known: devices, mig-enabled, mig-devices, device-filter", ex.Message);
+        Assert.Equal("c.yaml: line 6, column 7: unknown key in an entry of a mig-config; known: devices, mig-enabled, mig-devices, device-filter", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("root: \"*:20228:0:99999:7:::\"\n", "c.yaml: line 1, column 1: unknown key; v1 has version and mig-configs")]
+    [InlineData("version: v1\nmig-configs:\n  a:\n    - devices: [secret0]\n      mig-enabled: true\n", "c.yaml: line 4, column 17: devices: must be \"all\" or a list of GPU indexes")]
+    [InlineData("version: v1\nmig-configs:\n  a:\n    - devices: all\n      mig-enabled: secret1\n", "c.yaml: line 5, column 20: mig-enabled: must be true or false")]
+    [InlineData("version: v1\nmig-configs:\n  a:\n    - devices: all\n      mig-enabled: true\n      device-filter: secret2\n", "c.yaml: line 6, column 22: device-filter: must be a PCI device id like 0x233010DE")]
+    [InlineData("version: v1\nmig-configs:\n  a:\n    - devices: all\n      mig-enabled: true\n      mig-devices:\n        1g.10gb: secret3\n", "c.yaml: line 7, column 18: mig-devices: a count must be a whole number")]
+    [InlineData("version: v1\nmig-configs: [*secret4]\n", "c.yaml: line 1, column 1: not valid YAML")]
+    public void An_error_names_the_line_and_column_and_never_quotes_the_file(string text, string message)
+    {
+        var ex = Assert.Throws<FormatException>(() => MigPartedConfig.Parse(text, "c.yaml"));
+
+        Assert.Equal(message, ex.Message);
+        Assert.DoesNotContain("secret", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("20228", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -52,7 +68,7 @@ public sealed class MigPartedConfigTests
     {
         var ex = Assert.Throws<FormatException>(() => MigPartedConfig.Parse("version: v2\nmig-configs: {}\n", "c.yaml"));
 
-        Assert.Equal("c.yaml: version: \"v2\" is not supported (only v1)", ex.Message);
+        Assert.Equal("c.yaml: line 1, column 10: version: not supported (only v1)", ex.Message);
     }
 
     private static (bool, string) Unwrap((bool MigEnabled, IReadOnlyList<string> Profiles)? r) => (r!.Value.MigEnabled, string.Join(",", r.Value.Profiles));

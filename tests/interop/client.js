@@ -6,7 +6,8 @@
 //
 // Fields: target (grpc-js target: unix:///path, 127.0.0.1:port), method (Check, Watch, Echo, Count, Fail,
 // Sleep, or a full path "/pkg.Service/Method" sent with an EchoRequest), request (object), deadlineMs,
-// cancelAfter (cancel a stream after that many messages), maxReceive / maxSend (bytes), tls ({"ca": "PEM"}).
+// cancelAfter (cancel a stream after that many messages), maxReceive / maxSend (bytes), tls ({"ca": "PEM"}, and
+// "key" / "cert" PEM for a client certificate).
 const { grpc, Health, TestService } = require('./common');
 
 const spec = JSON.parse(process.argv[2]);
@@ -15,7 +16,9 @@ if (spec.maxReceive) options['grpc.max_receive_message_length'] = spec.maxReceiv
 if (spec.maxSend) options['grpc.max_send_message_length'] = spec.maxSend;
 let credentials = grpc.credentials.createInsecure();
 if (spec.tls) {
-  credentials = grpc.credentials.createSsl(Buffer.from(spec.tls.ca));
+  credentials = spec.tls.cert
+    ? grpc.credentials.createSsl(Buffer.from(spec.tls.ca), Buffer.from(spec.tls.key), Buffer.from(spec.tls.cert))
+    : grpc.credentials.createSsl(Buffer.from(spec.tls.ca));
   if (spec.tls.serverName) options['grpc.ssl_target_name_override'] = spec.tls.serverName;
 }
 

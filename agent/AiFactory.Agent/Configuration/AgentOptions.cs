@@ -44,6 +44,15 @@ internal sealed record AgentOptions
     /// <summary>PEM private key for the TCP listener.</summary>
     public string? TlsKey { get; init; }
 
+    /// <summary>
+    /// PEM bundle of the certificate authorities whose client certificates the TCP listener accepts (<c>tls.client-ca</c>);
+    /// null for none, and then the TCP listener serves read-only methods only (<see cref="Api.Access.CallAuthorizer"/>).
+    /// </summary>
+    public string? TlsClientCa { get; init; }
+
+    /// <summary>The certificates of <see cref="TlsClientCa"/>, loaded and checked when the settings were read.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2Collection? ClientCertificateAuthorities { get; init; }
+
     /// <summary>host:port of the Prometheus endpoint; null for none.</summary>
     public string? MetricsListen { get; init; } = "0.0.0.0:9400";
 

@@ -17,7 +17,7 @@ internal static class AgentOptionsLoader
     internal static readonly string[] Keys =
     [
         "sysfs-root", "procfs-root", "state-dir", "socket", "listen", "listen-plaintext", "metrics-listen",
-        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "read-only", "tls-certificate", "tls-key",
+        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "read-only", "tls-certificate", "tls-key", "tls-client-ca",
     ];
 
     /// <summary>
@@ -74,9 +74,14 @@ internal static class AgentOptionsLoader
     /// holds nothing. Only a regular file is read, at most <see cref="MaxConfigBytes"/>, as strict UTF-8: a device such as
     /// <c>/dev/zero</c> would be read forever and opening a FIFO blocks until a writer comes.
     /// </summary>
-    internal static string? ReadConfigFile(string path, string? source)
+    internal static string? ReadConfigFile(string path, string? source) => ReadBoundedFile(path, source ?? path, "config", optional: source is null);
+
+    /// <summary>
+    /// The text of the regular file at <paramref name="path"/>, the value of <paramref name="key"/> given in
+    /// <paramref name="where"/>, read as the config file is; null when it does not exist and is <paramref name="optional"/>.
+    /// </summary>
+    internal static string? ReadBoundedFile(string path, string where, string key, bool optional)
     {
-        string where = source ?? path;
         Host.Hardware.Files.FileIdentity? identity;
         try
         {
@@ -84,19 +89,19 @@ internal static class AgentOptionsLoader
         }
         catch (IOException ex)
         {
-            throw new ConfigurationException(where, "config", path, "cannot be read: " + ex.Message);
+            throw new ConfigurationException(where, key, path, "cannot be read: " + ex.Message);
         }
 
         switch (identity)
         {
-            case null when source is null:
+            case null when optional:
                 return null;
             case null:
-                throw new ConfigurationException(where, "config", path, "file does not exist");
+                throw new ConfigurationException(where, key, path, "file does not exist");
             case { IsDirectory: true }:
-                throw new ConfigurationException(where, "config", path, "is a directory");
+                throw new ConfigurationException(where, key, path, "is a directory");
             case { IsRegularFile: false }:
-                throw new ConfigurationException(where, "config", path, "is not a regular file");
+                throw new ConfigurationException(where, key, path, "is not a regular file");
         }
 
         byte[] buffer = new byte[MaxConfigBytes + 1];
@@ -113,19 +118,22 @@ internal static class AgentOptionsLoader
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigurationException(where, "config", path, "cannot be read: " + ex.Message);
+            throw new ConfigurationException(where, key, path, "cannot be read: " + ex.Message);
         }
 
         if (length > MaxConfigBytes)
         {
-            throw new ConfigurationException(where, "config", path, $"is larger than {MaxConfigBytes / (1024 * 1024)} MiB");
+            throw new ConfigurationException(where, key, path, $"is larger than {MaxConfigBytes / (1024 * 1024)} MiB");
         }
 
-        return Decode(buffer.AsSpan(0, length), path);
+        // The config file's own errors name the file as their source; another file is the value of a setting.
+        return key == "config" ? Decode(buffer.AsSpan(0, length), path) : Decode(buffer.AsSpan(0, length), where, key, path);
     }
 
     /// <summary>Strict UTF-8 (a leading byte order mark skipped): a byte that is not UTF-8 is named by its offset, never replaced.</summary>
-    internal static string Decode(ReadOnlySpan<byte> bytes, string source)
+    internal static string Decode(ReadOnlySpan<byte> bytes, string source) => Decode(bytes, source, "(document)", value: null);
+
+    private static string Decode(ReadOnlySpan<byte> bytes, string source, string key, string? value)
     {
         int offset = bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
         var strict = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
@@ -136,7 +144,7 @@ internal static class AgentOptionsLoader
         catch (System.Text.DecoderFallbackException ex)
         {
             string at = ex.Index >= 0 ? $" at byte offset {offset + ex.Index}" : string.Empty;
-            throw new ConfigurationException(source, "(document)", null, $"is not valid UTF-8{at}");
+            throw new ConfigurationException(source, key, value, $"is not valid UTF-8{at}");
         }
     }
 
@@ -191,7 +199,7 @@ internal static class AgentOptionsLoader
                 continue;
             }
 
-            if (Array.IndexOf(Keys, key) < 0 || key is "tls-certificate" or "tls-key" && prefix.Length == 0)
+            if (Array.IndexOf(Keys, key) < 0 || key is "tls-certificate" or "tls-key" or "tls-client-ca" && prefix.Length == 0)
             {
                 string where = $"line {keyNode.Start.Line}";
                 throw new ConfigurationException(source, key.Replace("tls-", "tls.", StringComparison.Ordinal), null, $"unknown key ({where}); known keys: {string.Join(", ", Keys.Select(k => k.Replace("tls-", "tls.", StringComparison.Ordinal)))}");
@@ -231,6 +239,9 @@ internal static class AgentOptionsLoader
                 "read-only" => options with { ReadOnly = Bool(source, key, value) },
                 "tls-certificate" => options with { TlsCertificate = ExistingFile(source, "tls.certificate", value) },
                 "tls-key" => options with { TlsKey = ExistingFile(source, "tls.key", value) },
+                "tls-client-ca" => value.Length == 0
+                    ? options with { TlsClientCa = null, ClientCertificateAuthorities = null }
+                    : options with { TlsClientCa = value, ClientCertificateAuthorities = ClientCertificateAuthorities.Load(source, "tls.client-ca", AbsolutePath(source, "tls.client-ca", value)) },
                 _ => throw new ConfigurationException(source, key, value, "unknown key"),
             };
         }
@@ -238,6 +249,11 @@ internal static class AgentOptionsLoader
         if (options.Listen is not null && !options.ListenPlaintext && (options.TlsCertificate is null || options.TlsKey is null))
         {
             throw new ConfigurationException("settings", "listen", options.Listen, "a TCP listener needs tls.certificate and tls.key (or listen-plaintext: true for a loopback test listener)");
+        }
+
+        if (options.TlsClientCa is not null && options.Listen is not null && options.ListenPlaintext)
+        {
+            throw new ConfigurationException("settings", "tls.client-ca", options.TlsClientCa, "asks for client certificates, which need TLS, but listen-plaintext serves the TCP listener without it; remove one of the two");
         }
 
         if (options.Listen is not null && options.ListenPlaintext && !options.ListenPlaintextAnyAddress && !IsLoopback(options.Listen))

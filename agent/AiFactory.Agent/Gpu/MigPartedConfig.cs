@@ -12,7 +12,8 @@ internal sealed record MigPartedEntry(IReadOnlyList<int>? Devices, bool MigEnabl
 /// <summary>
 /// NVIDIA mig-parted's config file (<c>version: v1</c>, <c>mig-configs</c>: name → list of entries with
 /// <c>devices</c>, <c>mig-enabled</c>, <c>mig-devices</c>, <c>device-filter</c>), read so operators keep their files.
-/// Unknown keys are rejected, as mig-parted's own v1 schema does.
+/// Unknown keys are rejected, as mig-parted's own v1 schema does. Errors name the source, the line and column and the
+/// problem, never a key or value of the file: the agent reads the file as root for whoever names it in a profile.
 /// </summary>
 internal sealed class MigPartedConfig
 {
@@ -31,7 +32,8 @@ internal sealed class MigPartedConfig
         }
         catch (YamlException ex)
         {
-            throw new FormatException($"{source}: line {ex.Start.Line}: {ex.Message}", ex);
+            // Not ex.Message: YamlDotNet's messages may quote the text (an alias name), and that text is the file's.
+            throw new FormatException($"{source}: line {ex.Start.Line}, column {ex.Start.Column}: not valid YAML");
         }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
@@ -40,6 +42,7 @@ internal sealed class MigPartedConfig
         }
 
         string? version = null;
+        YamlNode? versionNode = null;
         YamlMappingNode? configsNode = null;
         foreach ((YamlNode k, YamlNode v) in root.Children)
         {
@@ -47,18 +50,19 @@ internal sealed class MigPartedConfig
             {
                 case "version":
                     version = Scalar(v, "version", source);
+                    versionNode = v;
                     break;
                 case "mig-configs":
-                    configsNode = v as YamlMappingNode ?? throw new FormatException($"{source}: mig-configs: expected a mapping of config names");
+                    configsNode = v as YamlMappingNode ?? throw new FormatException($"{source}: {At(v)}: mig-configs: expected a mapping of config names");
                     break;
                 default:
-                    throw new FormatException($"{source}: unknown key \"{Key(k)}\" (line {k.Start.Line}); v1 has version and mig-configs");
+                    throw new FormatException($"{source}: {At(k)}: unknown key; v1 has version and mig-configs");
             }
         }
 
         if (version != "v1")
         {
-            throw new FormatException($"{source}: version: \"{version}\" is not supported (only v1)");
+            throw new FormatException(versionNode is null ? $"{source}: version: missing (v1)" : $"{source}: {At(versionNode)}: version: not supported (only v1)");
         }
 
         if (configsNode is null)
@@ -72,10 +76,10 @@ internal sealed class MigPartedConfig
             string name = Key(nameNode);
             if (listNode is not YamlSequenceNode list)
             {
-                throw new FormatException($"{source}: mig-configs.{name}: expected a list of entries");
+                throw new FormatException($"{source}: {At(listNode)}: a mig-config: expected a list of entries");
             }
 
-            configs[name] = [.. list.Children.Select((e, i) => Entry(e, $"{source}: mig-configs.{name}[{i}]"))];
+            configs[name] = [.. list.Children.Select(e => Entry(e, source))];
         }
 
         return new MigPartedConfig(configs);
@@ -100,11 +104,11 @@ internal sealed class MigPartedConfig
         return null;
     }
 
-    private static MigPartedEntry Entry(YamlNode node, string where)
+    private static MigPartedEntry Entry(YamlNode node, string source)
     {
         if (node is not YamlMappingNode map)
         {
-            throw new FormatException($"{where}: expected a mapping");
+            throw new FormatException($"{source}: {At(node)}: an entry of a mig-config: expected a mapping");
         }
 
         IReadOnlyList<int>? devices = null;
@@ -115,9 +119,10 @@ internal sealed class MigPartedConfig
         foreach ((YamlNode k, YamlNode v) in map.Children)
         {
             string key = Key(k);
+            string where = $"{source}: {At(v)}";
             if (!EntryKeys.Contains(key))
             {
-                throw new FormatException($"{where}: unknown key \"{key}\" (line {k.Start.Line}); known: {string.Join(", ", EntryKeys)}");
+                throw new FormatException($"{source}: {At(k)}: unknown key in an entry of a mig-config; known: {string.Join(", ", EntryKeys)}");
             }
 
             switch (key)
@@ -125,7 +130,7 @@ internal sealed class MigPartedConfig
                 case "devices":
                     devicesSeen = true;
                     devices = v is YamlScalarNode { Value: "all" } ? null
-                        : v is YamlSequenceNode seq ? [.. seq.Children.Select(c => int.Parse(Scalar(c, "devices", where), CultureInfo.InvariantCulture))]
+                        : v is YamlSequenceNode seq ? [.. seq.Children.Select(c => DeviceIndex(c, source))]
                         : throw new FormatException($"{where}: devices: expected \"all\" or a list of GPU indexes");
                     break;
                 case "mig-enabled":
@@ -133,12 +138,12 @@ internal sealed class MigPartedConfig
                     {
                         "true" => true,
                         "false" => false,
-                        string s => throw new FormatException($"{where}: mig-enabled: \"{s}\" is not true or false"),
+                        _ => throw new FormatException($"{where}: mig-enabled: must be true or false"),
                     };
                     break;
                 case "device-filter":
                     IEnumerable<YamlNode> items = v is YamlSequenceNode fs ? fs.Children : [v];
-                    filter.AddRange(items.Select(i => ParseDeviceId(Scalar(i, key, where), where)));
+                    filter.AddRange(items.Select(i => ParseDeviceId(Scalar(i, key, where), $"{source}: {At(i)}")));
                     break;
                 case "mig-devices":
                     if (v is not YamlMappingNode devs)
@@ -148,10 +153,10 @@ internal sealed class MigPartedConfig
 
                     foreach ((YamlNode pk, YamlNode pv) in devs.Children)
                     {
-                        string count = Scalar(pv, Key(pk), where);
+                        string count = Scalar(pv, "mig-devices", $"{source}: {At(pv)}");
                         migDevices[Key(pk)] = int.TryParse(count, NumberStyles.None, CultureInfo.InvariantCulture, out int n)
                             ? n
-                            : throw new FormatException($"{where}: mig-devices.{Key(pk)}: \"{count}\" is not a count");
+                            : throw new FormatException($"{source}: {At(pv)}: mig-devices: a count must be a whole number");
                     }
 
                     break;
@@ -160,7 +165,7 @@ internal sealed class MigPartedConfig
 
         if (!devicesSeen || enabled is null)
         {
-            throw new FormatException($"{where}: devices and mig-enabled are required");
+            throw new FormatException($"{source}: {At(node)}: an entry of a mig-config: devices and mig-enabled are required");
         }
 
         return new MigPartedEntry(devices, enabled.Value, filter, migDevices);
@@ -169,7 +174,15 @@ internal sealed class MigPartedConfig
     private static uint ParseDeviceId(string value, string where) =>
         value.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && uint.TryParse(value.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out uint id)
             ? id
-            : throw new FormatException($"{where}: device-filter: \"{value}\" is not a PCI device id like 0x233010DE");
+            : throw new FormatException($"{where}: device-filter: must be a PCI device id like 0x233010DE");
+
+    private static int DeviceIndex(YamlNode node, string source) =>
+        int.TryParse(Scalar(node, "devices", $"{source}: {At(node)}"), NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+            ? index
+            : throw new FormatException($"{source}: {At(node)}: devices: must be \"all\" or a list of GPU indexes");
+
+    /// <summary>Where <paramref name="node"/> starts in the file, which is all an error says of it.</summary>
+    private static string At(YamlNode node) => string.Create(CultureInfo.InvariantCulture, $"line {node.Start.Line}, column {node.Start.Column}");
 
     private static string Key(YamlNode node) => (node as YamlScalarNode)?.Value ?? string.Empty;
 

@@ -101,7 +101,9 @@ internal static partial class Daemon
                     AgentListenerFeature.Tag(listen, AgentListener.Grpc);
                     if (certificate is not null)
                     {
-                        listen.UseHttps(certificate);
+                        Tls.TcpListenerTls.Use(listen, certificate, options.ClientCertificateAuthorities is { } authorities
+                            ? new Tls.ClientCertificateValidator(authorities, kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Tls"))
+                            : null);
                     }
                 });
             }
@@ -126,7 +128,12 @@ internal static partial class Daemon
         builder.Services.AddSingleton<EventsApiService>();
         builder.Services.AddSingleton<Inventory.InventoryService>();
         builder.Services.AddHostedService<Inventory.InventoryRescanService>();
-        builder.Services.AddSingleton(sp => new GrpcServerOptions { MaxReceiveMessageSize = options.MaxMessageSize, MaxSendMessageSize = options.MaxMessageSize });
+        builder.Services.AddSingleton(sp => new GrpcServerOptions
+        {
+            MaxReceiveMessageSize = options.MaxMessageSize,
+            MaxSendMessageSize = options.MaxMessageSize,
+            Authorize = new Api.Access.CallAuthorizer(clientCertificatesConfigured: options.ClientCertificateAuthorities is not null).Authorize,
+        });
 
         // The gRPC services: each feature registers its ServiceDefinition here, one line each.
         builder.Services.AddSingleton(sp => sp.GetRequiredService<HealthService>().Definition());

@@ -47,6 +47,16 @@ internal sealed record ProfileEnvironment
     /// <summary>The operator's profile, applied at start when present.</summary>
     public string ConfigProfilePath { get; init; } = "/etc/aifactory/node-profile.yaml";
 
+    /// <summary>
+    /// The directories a profile's <c>mig.partedConfig</c> may name a file in (<see cref="PartedConfigFile"/>):
+    /// where nvidia-mig-manager keeps its configs, and the agent's own. <c>$AIFACTORY_MIG_PARTED_DIR</c> replaces both
+    /// (tests, demos on a fixture tree).
+    /// </summary>
+    public IReadOnlyList<string> MigPartedDirectories { get; init; } = DefaultMigPartedDirectories;
+
+    /// <summary>The default <see cref="MigPartedDirectories"/>.</summary>
+    public static readonly IReadOnlyList<string> DefaultMigPartedDirectories = ["/etc/nvidia-mig-manager", "/etc/aifactory"];
+
     /// <summary>"kill-after-step:N": SIGKILL the process after step N (the kill -9 proof in the kernel tier).</summary>
     public string? Fault { get; init; }
 
@@ -85,6 +95,7 @@ internal sealed record ProfileEnvironment
             Fault = Environment.GetEnvironmentVariable("AIFACTORY_PROFILE_FAULT"),
             // Beside the socket: /run/aifactory/profile-applied, gone at reboot with the rest of /run.
             ReadyMarkerPath = Path.Join(Path.GetDirectoryName(Path.GetFullPath(options.Socket)) ?? "/run/aifactory", "profile-applied"),
+            MigPartedDirectories = Environment.GetEnvironmentVariable("AIFACTORY_MIG_PARTED_DIR") is { Length: > 0 } parted ? [parted] : DefaultMigPartedDirectories,
         };
     }
 }

@@ -97,7 +97,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         NodeProfile profile = ProfileYaml.Parse(yaml);
         if (profile.Mig?.PartedSource is not null)
         {
-            return ProfileYaml.ImportPartedConfig(profile, File.ReadAllText);
+            return ProfileYaml.ImportPartedConfig(profile, path => PartedConfigFile.Read(env.MigPartedDirectories, path));
         }
 
         Volatile.Write(ref _parsed, new ParsedProfile(yaml, profile));

@@ -2,17 +2,18 @@ namespace AiFactory.Grpc.Services;
 
 /// <summary>
 /// What a handler knows about the call it serves: cancellation (client gone or deadline passed), the deadline,
-/// and the request headers. Shaped like Grpc.Core's ServerCallContext so handlers move over unchanged.
+/// the request headers and who the peer is. Shaped like Grpc.Core's ServerCallContext so handlers move over unchanged.
 /// </summary>
 public sealed class ServerCallContext
 {
     /// <summary>Creates a context; the transport builds these, handlers only read them.</summary>
-    public ServerCallContext(string method, DateTime deadline, IReadOnlyDictionary<string, string> requestHeaders, string peer, CancellationToken cancellationToken)
+    public ServerCallContext(string method, DateTime deadline, IReadOnlyDictionary<string, string> requestHeaders, string peer, AuthContext authContext, CancellationToken cancellationToken)
     {
         Method = method;
         Deadline = deadline;
         RequestHeaders = requestHeaders;
         Peer = peer;
+        AuthContext = authContext;
         CancellationToken = cancellationToken;
     }
 
@@ -27,6 +28,9 @@ public sealed class ServerCallContext
 
     /// <summary>Who called: "unix:" for the local socket, "ipv4:addr:port" / "ipv6:[addr]:port" for TCP.</summary>
     public string Peer { get; }
+
+    /// <summary>How the call arrived and, over TLS with a validated client certificate, who sent it.</summary>
+    public AuthContext AuthContext { get; }
 
     /// <summary>Cancelled when the client cancels, the connection drops or the deadline passes.</summary>
     public CancellationToken CancellationToken { get; }

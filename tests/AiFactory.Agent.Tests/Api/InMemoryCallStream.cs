@@ -31,5 +31,5 @@ internal sealed class InMemoryCallStream<TResponse>(IMessage request, MessagePar
     }
 
     public static ServerCallContext Context(string method, CancellationToken ct) =>
-        new(method, DateTime.MaxValue, new Dictionary<string, string>(), "unix:", ct);
+        new(method, DateTime.MaxValue, new Dictionary<string, string>(), "unix:", AuthContext.Local, ct);
 }

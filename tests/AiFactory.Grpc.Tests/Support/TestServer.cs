@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -47,7 +48,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public X509Certificate2? Certificate { get; private set; }
 
-    public static async Task<TestServer> StartAsync(Action<GrpcServerOptions>? configure = null, X509Certificate2? tlsCertificate = null, GrpcKestrelLimits? limits = null)
+    public static async Task<TestServer> StartAsync(Action<GrpcServerOptions>? configure = null, X509Certificate2? tlsCertificate = null, GrpcKestrelLimits? limits = null, Action<HttpsConnectionAdapterOptions>? https = null)
     {
         string dir = Directory.CreateTempSubdirectory("aifactory-grpc-").FullName;
         var service = new TestService();
@@ -75,7 +76,9 @@ internal sealed class TestServer : IAsyncDisposable
                 kestrel.Listen(IPAddress.Loopback, 0, l =>
                 {
                     l.Protocols = HttpProtocols.Http2;
-                    l.UseHttps(tlsCertificate);
+                    var options = new HttpsConnectionAdapterOptions { ServerCertificate = tlsCertificate };
+                    https?.Invoke(options);
+                    l.UseHttps(options);
                 });
             }
         });

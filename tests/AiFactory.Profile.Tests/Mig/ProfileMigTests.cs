@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using AiFactory.Agent.Events;
 using AiFactory.Agent.Profile;
@@ -209,11 +210,80 @@ public sealed class ProfileMigTests : IDisposable
         Assert.Contains("(it has: all-1g.10gb)", ex.Errors[0].Reason);
     }
 
+    [Fact]
+    public void A_parted_config_outside_the_allowed_directories_is_refused_without_being_read()
+    {
+        ProfileManager manager = Start();
+
+        var ex = Assert.Throws<ProfileFormatException>(() => manager.Apply("version: v1\nmig:\n  partedConfig: /etc/shadow\n  gpus: []\n", "test"));
+
+        ProfileValidationError error = Assert.Single(ex.Errors);
+        Assert.Equal("mig.partedConfig", error.Field);
+        Assert.Equal($"/etc/shadow: must be a file below {_server!.Root}/", error.Reason);
+    }
+
+    [Theory]
+    [InlineData("/../../../../etc/shadow", "must not contain . or .. components")]
+    [InlineData("/./mig-parted.yaml", "must not contain . or .. components")]
+    public void A_parted_config_that_climbs_out_with_dots_is_refused(string suffix, string reason)
+    {
+        ProfileManager manager = Start();
+        string path = _server!.Root + suffix;
+
+        var ex = Assert.Throws<ProfileFormatException>(() => manager.Apply($"version: v1\nmig:\n  partedConfig: {path}\n  gpus: []\n", "test"));
+
+        Assert.Equal($"{path}: {reason}", Assert.Single(ex.Errors).Reason);
+    }
+
+    [Fact]
+    public void A_symbolic_link_from_the_directory_to_a_file_outside_it_is_refused()
+    {
+        ProfileManager manager = Start();
+        string outside = Path.Join(Directory.CreateDirectory(_fs.StateDir).FullName, "secret.yaml");
+        File.WriteAllText(outside, "version: v1\nmig-configs: {}\n");
+        string link = Path.Join(_server!.Root, "link.yaml");
+        File.CreateSymbolicLink(link, outside);
+
+        var ex = Assert.Throws<ProfileFormatException>(() => manager.Apply($"version: v1\nmig:\n  partedConfig: {link}\n  gpus: []\n", "test"));
+
+        Assert.Equal($"{link}: leads out of {_server.Root}/ (a symbolic link)", Assert.Single(ex.Errors).Reason);
+    }
+
+    [Fact]
+    public void A_file_in_the_directory_that_is_no_mig_parted_config_is_named_by_line_and_column_never_quoted()
+    {
+        ProfileManager manager = Start();
+        string shadow = Path.Join(_server!.Root, "shadow");
+        File.WriteAllText(shadow, "root: \"*:20228:0:99999:7:::\"\ndaemon: \"*:20228:0:99999:7:::\"\n");
+
+        var ex = Assert.Throws<ProfileFormatException>(() => manager.Apply($"version: v1\nmig:\n  partedConfig: {shadow}\n  gpus: []\n", "test"));
+
+        string reason = Assert.Single(ex.Errors).Reason;
+        Assert.Equal($"{shadow}: line 1, column 1: unknown key; v1 has version and mig-configs", reason);
+        Assert.DoesNotContain("20228", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_fifo_in_the_directory_is_refused_without_waiting_for_a_writer()
+    {
+        ProfileManager manager = Start();
+        string fifo = Path.Join(_server!.Root, "fifo.yaml");
+        using (Process mkfifo = Process.Start("mkfifo", [fifo]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        var ex = Assert.Throws<ProfileFormatException>(() => manager.Apply($"version: v1\nmig:\n  partedConfig: {fifo}\n  gpus: []\n", "test"));
+
+        Assert.Equal($"{fifo}: is not a regular file", Assert.Single(ex.Errors).Reason);
+    }
+
     private ProfileManager Start(Action<JsonObject>? edit = null)
     {
         _server = new FakeNvmlServer("dgx-h100", edit);
         _manager = new ProfileManager(
-            TestProfileEnvironment.For(_fs, _systemctl) with { Mig = _server.Mig },
+            TestProfileEnvironment.For(_fs, _systemctl) with { Mig = _server.Mig, MigPartedDirectories = [_server.Root] },
             _bus,
             NullLogger<ProfileManager>.Instance);
         return _manager;

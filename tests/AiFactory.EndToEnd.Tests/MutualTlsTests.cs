@@ -1,0 +1,171 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using AiFactory.Tests.Shared;
+
+namespace AiFactory.EndToEnd.Tests;
+
+/// <summary>
+/// The agent's TCP listener with aifactoryctl as the client: without <c>tls.client-ca</c> it serves reads and refuses
+/// every call that changes the node; with it, the TLS handshake refuses a client without a certificate from those CAs,
+/// and a client with one may change the node. The Unix socket serves everything either way.
+/// </summary>
+public sealed class MutualTlsTests : IDisposable
+{
+    private readonly string _dir = AgentUnderTest.PrepareDirectory();
+    private readonly TestCertificateAuthority _clients = TestCertificateAuthority.Create("aifactory clients");
+    private readonly TestCertificateAuthority _stranger = TestCertificateAuthority.Create("someone else");
+    private readonly string _serverCertificate;
+    private readonly string _serverKey;
+
+    public MutualTlsTests()
+    {
+        using X509Certificate2 server = LocalhostCertificate.Create();
+        using ECDsa key = server.GetECDsaPrivateKey()!;
+        _serverCertificate = Path.Combine(_dir, "agent.crt");
+        _serverKey = Path.Combine(_dir, "agent.key");
+        File.WriteAllText(_serverCertificate, server.ExportCertificatePem());
+        File.WriteAllText(_serverKey, key.ExportPkcs8PrivateKeyPem());
+    }
+
+    public void Dispose()
+    {
+        _clients.Dispose();
+        _stranger.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Without_client_ca_tcp_serves_health_and_denies_a_release_saying_client_certificates_are_not_configured()
+    {
+        int port = FreePort();
+        using AgentUnderTest agent = StartReady(port, clientCa: null);
+
+        (int health, string healthOut, string healthError) = await Ctl(port, null, "health");
+        (int release, _, string releaseError) = await Ctl(port, null, "lease", "release", "no-such-lease");
+        (int local, _, string localError) = await RunningProcess.RunAsync(Binaries.Cli, ["lease", "release", "no-such-lease", "--socket", agent.Socket, "--timeout", "30"]);
+
+        Assert.True(health == 0, healthError);
+        Assert.Equal("SERVING", healthOut.Trim());
+        Assert.Equal(1, release);
+        Assert.StartsWith("aifactoryctl: PermissionDenied: /aifactory.agent.v1.Leases/Release changes this node; client certificates are not configured on this agent (tls.client-ca)", releaseError, StringComparison.Ordinal);
+        Assert.Equal(1, local);
+        Assert.DoesNotContain("PermissionDenied", localError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_client_ca_a_client_without_a_certificate_is_refused_at_the_handshake_and_logged()
+    {
+        int port = FreePort();
+        using AgentUnderTest agent = StartReady(port, WriteClientCa());
+
+        (int status, _, string stderr) = await Ctl(port, null, "health");
+
+        Assert.True(status == 69, $"{status}: {stderr}");
+        Assert.StartsWith("aifactoryctl: Unavailable: ", stderr, StringComparison.Ordinal);
+        await WaitForLogAsync(agent, "no client certificate was presented");
+    }
+
+    [Fact]
+    public async Task With_client_ca_a_certificate_from_another_ca_is_refused_at_the_handshake_and_logged_with_its_subject()
+    {
+        int port = FreePort();
+        using AgentUnderTest agent = StartReady(port, WriteClientCa());
+        using X509Certificate2 intruder = _stranger.Issue("intruder");
+
+        (int status, _, string stderr) = await Ctl(port, TestCertificateAuthority.WritePem(intruder, _dir, "intruder"), "health");
+
+        Assert.True(status == 69, $"{status}: {stderr}");
+        string line = await WaitForLogAsync(agent, "CN=intruder");
+        Assert.Contains("issuer \"CN=someone else\"", line, StringComparison.Ordinal);
+        Assert.Contains("not signed by a certificate authority in tls.client-ca", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_client_ca_a_client_with_a_certificate_it_signed_may_change_the_node()
+    {
+        int port = FreePort();
+        using AgentUnderTest agent = StartReady(port, WriteClientCa());
+        using X509Certificate2 operatorCertificate = _clients.Issue("operator");
+        (string Certificate, string Key) pem = TestCertificateAuthority.WritePem(operatorCertificate, _dir, "operator");
+
+        (int health, string healthOut, string healthError) = await Ctl(port, pem, "health");
+        (int release, _, string releaseError) = await Ctl(port, pem, "lease", "release", "no-such-lease");
+
+        Assert.True(health == 0, healthError);
+        Assert.Equal("SERVING", healthOut.Trim());
+
+        // Past authorization: the agent looked for the lease.
+        Assert.Equal(1, release);
+        Assert.DoesNotContain("PermissionDenied", releaseError, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unauthenticated", releaseError, StringComparison.Ordinal);
+        Assert.Contains("no-such-lease", releaseError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_certificate_without_its_key_is_a_usage_error()
+    {
+        using X509Certificate2 operatorCertificate = _clients.Issue("operator");
+        (string certificate, _) = TestCertificateAuthority.WritePem(operatorCertificate, _dir, "operator");
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--address", "localhost:7443", "--cert", certificate]);
+
+        Assert.Equal(2, status);
+        Assert.Contains($"--cert: invalid value \"{certificate}\": needs --key", stderr, StringComparison.Ordinal);
+    }
+
+    private string WriteClientCa()
+    {
+        string path = Path.Combine(_dir, "clients-ca.pem");
+        File.WriteAllText(path, _clients.CertificatePem);
+        return path;
+    }
+
+    private AgentUnderTest StartReady(int port, string? clientCa)
+    {
+        List<string> args = ["--listen", $"127.0.0.1:{port}", "--tls-certificate", _serverCertificate, "--tls-key", _serverKey, "--log-level", "debug"];
+        if (clientCa is not null)
+        {
+            args.AddRange(["--tls-client-ca", clientCa]);
+        }
+
+        AgentUnderTest agent = AgentUnderTest.Start(extraArgs: args);
+        Assert.True(agent.NextNotification() is { } ready && ready.StartsWith("READY=1", StringComparison.Ordinal), agent.Process.Describe());
+        return agent;
+    }
+
+    private Task<(int Status, string Stdout, string Stderr)> Ctl(int port, (string Certificate, string Key)? client, params string[] verb)
+    {
+        List<string> args = [.. verb, "--address", $"https://localhost:{port}", "--ca", _serverCertificate, "--timeout", "30"];
+        if (client is { } c)
+        {
+            args.AddRange(["--cert", c.Certificate, "--key", c.Key]);
+        }
+
+        return RunningProcess.RunAsync(Binaries.Cli, args);
+    }
+
+    /// <summary>The agent's log line holding <paramref name="text"/>, waited for (the handshake's end and the log race).</summary>
+    private static async Task<string> WaitForLogAsync(AgentUnderTest agent, string text)
+    {
+        for (int i = 0; i < 600; i++)
+        {
+            if (agent.Process.Stdout.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal)) is { } line)
+            {
+                return line;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new Xunit.Sdk.XunitException($"no log line with \"{text}\": {agent.Process.Describe()}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
