@@ -47,7 +47,7 @@ public sealed class ClientCertificateValidatorTests : IDisposable
 
         Assert.False(_validator.Validate(client, presented: null, Peer));
 
-        (LogLevel level, string message) = Assert.Single(_log.Entries);
+        (LogLevel level, _, string message) = Assert.Single(_log.Entries);
         Assert.Equal(LogLevel.Warning, level);
         Assert.StartsWith("TLS client 192.0.2.7:50123 refused: certificate subject \"CN=intruder\", issuer \"CN=someone else\": ", message, StringComparison.Ordinal);
         Assert.Contains("not signed by a certificate authority in tls.client-ca", message, StringComparison.Ordinal);
