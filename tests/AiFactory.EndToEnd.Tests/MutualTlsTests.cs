@@ -64,6 +64,7 @@ public sealed class MutualTlsTests : IDisposable
 
         Assert.True(status == 69, $"{status}: {stderr}");
         Assert.StartsWith("aifactoryctl: Unavailable: ", stderr, StringComparison.Ordinal);
+        Assert.True(stderr.Contains("if the agent requires client certificates (tls.client-ca), give --cert and --key", StringComparison.Ordinal), stderr);
         await WaitForLogAsync(agent, "no client certificate was presented");
     }
 
@@ -77,6 +78,7 @@ public sealed class MutualTlsTests : IDisposable
         (int status, _, string stderr) = await Ctl(port, TestCertificateAuthority.WritePem(intruder, _dir, "intruder"), "health");
 
         Assert.True(status == 69, $"{status}: {stderr}");
+        Assert.True(stderr.Contains("if the agent requires client certificates (tls.client-ca), give --cert and --key", StringComparison.Ordinal), stderr);
         string line = await WaitForLogAsync(agent, "CN=intruder");
         Assert.Contains("issuer \"CN=someone else\"", line, StringComparison.Ordinal);
         Assert.Contains("not signed by a certificate authority in tls.client-ca", line, StringComparison.Ordinal);

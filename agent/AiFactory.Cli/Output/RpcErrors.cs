@@ -23,12 +23,28 @@ internal static class RpcErrors
         }
 
         Exception innermost = ex.InnerException;
+        bool tlsRefused = IsTlsRefusal(innermost);
         while (innermost.InnerException is not null)
         {
             innermost = innermost.InnerException;
+            tlsRefused |= IsTlsRefusal(innermost);
         }
 
         string cause = innermost.Message.ReplaceLineEndings(" ");
-        return ex.Detail.Contains(cause, StringComparison.Ordinal) ? ex.Detail : $"{ex.Detail} ({cause})";
+        string described = ex.Detail.Contains(cause, StringComparison.Ordinal) ? ex.Detail : $"{ex.Detail} ({cause})";
+        return tlsRefused ? described + TlsHint : described;
     }
+
+    /// <summary>
+    /// An agent with <c>tls.client-ca</c> refuses a foreign certificate in the handshake (under TLS 1.3 the client
+    /// has finished its side by then, so it only sees the connection end before the server's HTTP/2 settings) and
+    /// closes a connection that sent none right after it. HttpClient reports these as an AuthenticationException, a
+    /// disposed SslStream or a response that ended before the HTTP/2 handshake, none of which says what to do.
+    /// </summary>
+    private const string TlsHint = "; the agent closed the connection before answering: over TLS, check --ca, and if the agent requires client certificates (tls.client-ca), give --cert and --key (a certificate its CAs signed)";
+
+    private static bool IsTlsRefusal(Exception e) =>
+        e is System.Security.Authentication.AuthenticationException
+        || (e is ObjectDisposedException disposed && disposed.ObjectName.EndsWith(".SslStream", StringComparison.Ordinal))
+        || (e is HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse } && e.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal));
 }
