@@ -50,6 +50,7 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
             }
 
             registered?.Invoke();
+            bool waitFailing = false;
             while (!stoppingToken.IsCancellationRequested)
             {
                 NvmlEvent e;
@@ -57,13 +58,21 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
                 try
                 {
                     delivered = api.WaitForEvent(set, WaitMs, out e);
+                    waitFailing = false;
                 }
                 catch (NvmlException ex) when (ex.Code is NvmlReturn.GpuIsLost or NvmlReturn.Unknown)
                 {
                     // nvml.h: the wait answers GPU_IS_LOST "if a GPU has fallen off the bus", without saying which:
                     // ask each one, mark the lost, and keep watching the rest. A pause keeps a wait that keeps
                     // failing at once from spinning.
-                    LogWaitFailed(logger, ex.Message);
+                    // Logged once per run of failures: a driver that answers so on every wait would otherwise
+                    // write this line twice a second for as long as the GPU stays lost (Probe marks it once).
+                    if (!waitFailing)
+                    {
+                        LogWaitFailed(logger, ex.Message);
+                        waitFailing = true;
+                    }
+
                     Probe(api, devices);
                     stoppingToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(WaitMs));
                     continue;
