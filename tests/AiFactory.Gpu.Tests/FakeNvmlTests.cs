@@ -328,24 +328,17 @@ public sealed class FakeNvmlTests
     public async Task A_fatal_XID_marks_the_GPU_unhealthy_with_an_event_and_a_recovery_returns_it_to_service()
     {
         using var server = new FakeServer("dgx-h100");
-        var bus = new EventBus();
-        var watcher = new GpuHealthWatcher(server.Nvml, server.Health, bus, NullLogger<GpuHealthWatcher>.Instance);
-        using var subscription = bus.Subscribe(replayRecent: false);
-        using var cts = new CancellationTokenSource();
-        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var loop = Task.Factory.StartNew(() => watcher.Watch(server.Nvml.Require(), cts.Token, registered.SetResult), TaskCreationOptions.LongRunning);
-        await registered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        using WatcherRun watcher = await WatcherRun.StartAsync(server);
 
         server.InjectEvent(4, NvmlEventTypes.XidCriticalError, 79);
-        Event xid = await Next(subscription);
+        Event xid = await watcher.NextAsync();
         GpuHealth afterXid = server.Inventory.Read(false)[4].Health;
         IReadOnlySet<PciAddress> leasesAvoid = server.Health.Unhealthy();
         server.InjectEvent(4, NvmlEventTypes.XidCriticalError, 13);
-        Event transient = await Next(subscription);
+        Event transient = await watcher.NextAsync();
         server.InjectEvent(4, NvmlEventTypes.GpuRecoveryAction, 0);
-        Event recovered = await Next(subscription);
-        cts.Cancel();
-        await loop.WaitAsync(TimeSpan.FromSeconds(10));
+        Event recovered = await watcher.NextAsync();
+        await watcher.StopAsync();
 
         Assert.Equal("gpu.xid", xid.Kind);
         Assert.Equal("0000:9a:00.0", xid.Subject);
@@ -365,20 +358,13 @@ public sealed class FakeNvmlTests
     public async Task A_GPU_falling_off_the_bus_while_watched_is_marked_lost_and_the_watcher_goes_on_to_see_the_next_XID()
     {
         using var server = new FakeServer("dgx-h100");
-        var bus = new EventBus();
-        var watcher = new GpuHealthWatcher(server.Nvml, server.Health, bus, NullLogger<GpuHealthWatcher>.Instance);
-        using var subscription = bus.Subscribe(replayRecent: false);
-        using var cts = new CancellationTokenSource();
-        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var loop = Task.Factory.StartNew(() => watcher.Watch(server.Nvml.Require(), cts.Token, registered.SetResult), TaskCreationOptions.LongRunning);
-        await registered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        using WatcherRun watcher = await WatcherRun.StartAsync(server);
 
         File.AppendAllText(server.EventsPath, "3 lost\n"); // nvmlEventSetWait_v2 answers GPU_IS_LOST, naming no GPU
-        Event lost = await Next(subscription);
+        Event lost = await watcher.NextAsync();
         server.InjectEvent(5, NvmlEventTypes.XidCriticalError, 79);
-        Event xid = await Next(subscription);
-        cts.Cancel();
-        await loop.WaitAsync(TimeSpan.FromSeconds(10));
+        Event xid = await watcher.NextAsync();
+        await watcher.StopAsync();
 
         Assert.Equal("gpu.unavailable", lost.Kind);
         Assert.Equal("0000:5d:00.0", lost.Subject);
@@ -386,11 +372,5 @@ public sealed class FakeNvmlTests
         Assert.Equal("gpu.xid", xid.Kind);
         Assert.Equal("0000:ab:00.0", xid.Subject);
         Assert.Equal(new HashSet<PciAddress> { PciAddress.Parse("0000:5d:00.0"), PciAddress.Parse("0000:ab:00.0") }, server.Health.Unhealthy());
-    }
-
-    private static async Task<Event> Next(EventBus.Subscription subscription)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        return await subscription.Reader.ReadAsync(timeout.Token);
     }
 }

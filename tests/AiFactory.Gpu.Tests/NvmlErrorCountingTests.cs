@@ -89,18 +89,11 @@ public sealed class NvmlErrorCountingTests
             "dgx-h100",
             s => s["gpus"]![2]!["failures"] = new JsonArray(new JsonObject { ["function"] = "nvmlDeviceRegisterEvents", ["return"] = "UNKNOWN" }),
             metrics: metrics);
-        var bus = new EventBus();
-        var watcher = new GpuHealthWatcher(server.Nvml, server.Health, bus, NullLogger<GpuHealthWatcher>.Instance);
-        using var subscription = bus.Subscribe(replayRecent: false);
-        using var cts = new CancellationTokenSource();
-        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var loop = Task.Factory.StartNew(() => watcher.Watch(server.Nvml.Require(), cts.Token, registered.SetResult), TaskCreationOptions.LongRunning);
-        await registered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        using WatcherRun watcher = await WatcherRun.StartAsync(server);
 
         server.InjectEvent(4, NvmlEventTypes.XidCriticalError, 79);
-        Event xid = await subscription.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
-        await cts.CancelAsync();
-        await loop.WaitAsync(TimeSpan.FromSeconds(30));
+        Event xid = await watcher.NextAsync();
+        await watcher.StopAsync();
 
         Assert.Equal("0000:9a:00.0", xid.Subject);
         Assert.Equal(1, Errors(metrics, "nvmlDeviceRegisterEvents", "NVML_ERROR_UNKNOWN"));
