@@ -2,14 +2,17 @@ using System.Buffers;
 
 namespace AiFactory.Agent.Metrics.Exposition;
 
-/// <summary>A growable UTF-8 byte buffer on <see cref="ArrayPool{T}"/>; dispose to give the array back.</summary>
+/// <summary>A growable UTF-8 byte buffer on an <see cref="ArrayPool{T}"/>; dispose to give the array back.</summary>
 internal sealed class PooledBuffer : IDisposable
 {
+    private readonly ArrayPool<byte> _pool;
     private byte[] _array;
 
-    public PooledBuffer(int initialCapacity = 16 * 1024)
+    /// <summary>A buffer of at least <paramref name="initialCapacity"/> bytes from <paramref name="pool"/> (the shared pool if null).</summary>
+    public PooledBuffer(int initialCapacity = 16 * 1024, ArrayPool<byte>? pool = null)
     {
-        _array = ArrayPool<byte>.Shared.Rent(initialCapacity);
+        _pool = pool ?? ArrayPool<byte>.Shared;
+        _array = _pool.Rent(initialCapacity);
     }
 
     public int Length { get; private set; }
@@ -65,18 +68,18 @@ internal sealed class PooledBuffer : IDisposable
         Length = 0;
         if (array.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(array);
+            _pool.Return(array);
         }
     }
 
     private void Grow(int size)
     {
         int wanted = Math.Max(_array.Length * 2, Length + size);
-        byte[] bigger = ArrayPool<byte>.Shared.Rent(wanted);
+        byte[] bigger = _pool.Rent(wanted);
         _array.AsSpan(0, Length).CopyTo(bigger);
         if (_array.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(_array);
+            _pool.Return(_array);
         }
 
         _array = bigger;
