@@ -100,6 +100,7 @@ internal static class AgentCommandLine
         ("log-level", "trace, debug, info, warning or error (default info)"),
         ("max-message-size", "largest gRPC message in bytes (default 4194304)"),
         ("shutdown-timeout", "seconds to finish calls in flight on SIGTERM (default 10)"),
+        ("idle-trim", "seconds of quiet after work before memory is given back to the OS (default 5; 0 for never)"),
         ("read-only", "true to change nothing on this machine even as root: serve inventory only (default false)"),
         ("tls-certificate", "PEM certificate for --listen"),
         ("tls-key", "PEM private key for --listen"),

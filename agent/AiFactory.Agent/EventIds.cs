@@ -16,6 +16,7 @@ internal static class EventIds
     public const int NotificationLost = 9;
     public const int ClientCertificateRejected = 10;
     public const int ClientCertificateAccepted = 11;
+    public const int IdleMemoryTrimmed = 20;
 
     // Discovery and inventory: 200-299.
     public const int InventoryDiscovered = 200;

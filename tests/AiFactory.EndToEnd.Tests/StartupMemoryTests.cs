@@ -9,7 +9,8 @@ namespace AiFactory.EndToEnd.Tests;
 
 /// <summary>
 /// Once start-up has settled, the native-AOT agent unmaps the read-only pages of its executable that only start-up
-/// needed (Host.Hardware's StartupPages), and goes on serving from pages it faults back in.
+/// needed (Host.Hardware's StartupPages), and goes on serving from pages it faults back in; after work and a quiet
+/// period (<c>idle-trim</c>) it trims its heap and unmaps them again.
 /// </summary>
 public sealed partial class StartupMemoryTests
 {
@@ -46,12 +47,55 @@ public sealed partial class StartupMemoryTests
         Assert.False(agent.Process.HasExited);
     }
 
-    private static async Task<string?> WaitForLineAsync(AgentUnderTest agent, string text)
+    [Fact]
+    public async Task After_work_and_a_quiet_period_the_agent_gives_memory_back_and_keeps_serving()
     {
-        // The JIT build never logs it; ten seconds after READY it would have (the first discovery of an empty tree is
-        // quick), so its absence then is the answer.
+        using AgentUnderTest agent = AgentUnderTest.Start(extraArgs: ["--log-level", "debug", "--idle-trim", "1"]);
+        Assert.NotNull(agent.NextNotification());
+        using GrpcChannel channel = agent.Channel();
+
+        // Work that allocates well over the 256 KiB a trim needs, then nothing: the next quiet second trims. A loaded
+        // machine may stretch a batch over the period boundary, so a batch is repeated until a trim is seen.
+        string? line = null;
         var clock = Stopwatch.StartNew();
-        TimeSpan limit = Binaries.NativeAot ? AgentUnderTest.Patience : TimeSpan.FromSeconds(10);
+        while (line is null && clock.Elapsed < AgentUnderTest.Patience && !agent.Process.HasExited)
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                await channel.UnaryAsync("/aifactory.agent.v1.Inventory/GetInventory", new GetInventoryRequest(), HostInventory.Parser);
+            }
+
+            line = await WaitForLineAsync(agent, "memory given back", TimeSpan.FromSeconds(5));
+        }
+
+        Assert.NotNull(line);
+        Match m = Trimmed().Match(line);
+        Assert.True(m.Success, line);
+        long before = long.Parse(m.Groups["before"].Value, CultureInfo.InvariantCulture);
+        long after = long.Parse(m.Groups["after"].Value, CultureInfo.InvariantCulture);
+        long inUse = long.Parse(m.Groups["heap"].Value, CultureInfo.InvariantCulture);
+        long committed = long.Parse(m.Groups["committed"].Value, CultureInfo.InvariantCulture);
+        Assert.True(inUse > 0 && inUse <= committed, line);
+        Assert.True(before > 0 && after > 0, line);
+        if (Binaries.NativeAot)
+        {
+            // The executable's pages that the calls faulted in are unmapped again: the resident set falls.
+            Assert.True(after < before, line);
+        }
+
+        // Trimmed once for that work, not once a second while idle (one more may follow if a stall split the last batch).
+        int trims = agent.Process.Stdout.Count(l => l.Contains("memory given back", StringComparison.Ordinal));
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        Assert.InRange(agent.Process.Stdout.Count(l => l.Contains("memory given back", StringComparison.Ordinal)), trims, trims + 1);
+
+        HostInventory inventory = await channel.UnaryAsync("/aifactory.agent.v1.Inventory/GetInventory", new GetInventoryRequest(), HostInventory.Parser);
+        Assert.True(inventory.Generation >= 1, $"generation {inventory.Generation}");
+        Assert.False(agent.Process.HasExited);
+    }
+
+    private static async Task<string?> WaitForLineAsync(AgentUnderTest agent, string text, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
         while (clock.Elapsed < limit && !agent.Process.HasExited)
         {
             if (agent.Process.Stdout.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal)) is { } line)
@@ -65,6 +109,16 @@ public sealed partial class StartupMemoryTests
         return agent.Process.Stdout.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
     }
 
+    private static async Task<string?> WaitForLineAsync(AgentUnderTest agent, string text)
+    {
+        // The JIT build never logs it; ten seconds after READY it would have (the first discovery of an empty tree is
+        // quick), so its absence then is the answer.
+        return await WaitForLineAsync(agent, text, Binaries.NativeAot ? AgentUnderTest.Patience : TimeSpan.FromSeconds(10));
+    }
+
     [GeneratedRegex(@"Start-up pages unmapped: (?<before>\d+) KiB of (?<exe>\S+) were resident in \d+ read-only mappings, (?<after>\d+) KiB are now")]
     private static partial Regex Dropped();
+
+    [GeneratedRegex(@"memory given back, (?<before>\d+) KiB resident before, (?<after>\d+) KiB now; GC heap (?<heap>\d+) KiB in use of (?<committed>\d+) KiB committed")]
+    private static partial Regex Trimmed();
 }

@@ -79,4 +79,10 @@ internal sealed record AgentOptions
 
     /// <summary>How long a SIGTERM waits for calls in flight before the process exits anyway.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long the daemon must have been quiet (next to no allocations) after work that allocated before it gives
+    /// memory back to the OS (<see cref="Hosting.IdleMemoryTrimmer"/>); <see cref="TimeSpan.Zero"/> for never.
+    /// </summary>
+    public TimeSpan IdleTrim { get; init; } = TimeSpan.FromSeconds(5);
 }

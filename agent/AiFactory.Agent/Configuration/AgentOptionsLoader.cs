@@ -17,7 +17,7 @@ internal static class AgentOptionsLoader
     internal static readonly string[] Keys =
     [
         "sysfs-root", "procfs-root", "state-dir", "socket", "listen", "listen-plaintext", "metrics-listen",
-        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "read-only", "tls-certificate", "tls-key", "tls-client-ca",
+        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "idle-trim", "read-only", "tls-certificate", "tls-key", "tls-client-ca",
     ];
 
     /// <summary>
@@ -236,6 +236,7 @@ internal static class AgentOptionsLoader
                 "log-level" => options with { LogLevel = Level(source, key, value) },
                 "max-message-size" => options with { MaxMessageSize = Int(source, key, value, 1024, int.MaxValue) },
                 "shutdown-timeout" => options with { ShutdownTimeout = TimeSpan.FromSeconds(Int(source, key, value, 1, 300)) },
+                "idle-trim" => options with { IdleTrim = TimeSpan.FromSeconds(Int(source, key, value, 0, 3600)) },
                 "read-only" => options with { ReadOnly = Bool(source, key, value) },
                 "tls-certificate" => options with { TlsCertificate = ExistingFile(source, "tls.certificate", value) },
                 "tls-key" => options with { TlsKey = ExistingFile(source, "tls.key", value) },

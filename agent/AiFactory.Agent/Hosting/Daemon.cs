@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using AiFactory.Agent.Api;
 using AiFactory.Agent.Configuration;
@@ -128,6 +127,7 @@ internal static partial class Daemon
         builder.Services.AddSingleton<EventsApiService>();
         builder.Services.AddSingleton<Inventory.InventoryService>();
         builder.Services.AddHostedService<Inventory.InventoryRescanService>();
+        builder.Services.AddHostedService<IdleMemoryTrimmer>();
         builder.Services.AddSingleton(sp => new GrpcServerOptions
         {
             MaxReceiveMessageSize = options.MaxMessageSize,
@@ -166,7 +166,6 @@ internal static partial class Daemon
             LogCapabilityMissing(logger, capability.Name, capability.Reason);
         }
 
-        app.Lifetime.ApplicationStarted.Register(() => _ = ReleaseStartupMemoryAsync(app.Services.GetRequiredService<Inventory.InventoryService>().FirstDiscovery, logger));
         app.Lifetime.ApplicationStopping.Register(() =>
         {
             LogStopping(logger, options.ShutdownTimeout.TotalSeconds);
@@ -198,35 +197,6 @@ internal static partial class Daemon
         return 0;
     }
 
-    /// <summary>
-    /// Once start-up has settled (READY=1 sent, the first discovery done), gives back what only start-up needed: one
-    /// compacting collection that returns the heap's start-up garbage (configuration, YAML, the service container, the
-    /// first discovery's working set) to the OS, which workstation GC would otherwise keep until gen0's budget fills
-    /// many minutes later; and, in the native-AOT executable, the mappings of the executable's pages that start-up read
-    /// once (<see cref="StartupPages"/>: the dehydrated type data, start-up code). This is the resident set an operator
-    /// sees in <c>systemctl status</c> and top. Off the start-up path; the JIT build (tests, <c>dotnet run</c>) keeps
-    /// its pages.
-    /// </summary>
-    private static async Task ReleaseStartupMemoryAsync(Task firstDiscovery, ILogger logger)
-    {
-        await firstDiscovery.ConfigureAwait(false);
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        if (RuntimeFeature.IsDynamicCodeSupported || Environment.ProcessPath is not { } executable)
-        {
-            return;
-        }
-
-        try
-        {
-            StartupPages.Result result = StartupPages.Drop(executable);
-            LogStartupPagesDropped(logger, result.ResidentBefore >> 10, result.ResidentAfter >> 10, result.Mappings, executable);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            LogStartupPagesKept(logger, executable, ex.Message);
-        }
-    }
-
     /// <summary>Runs once every listener accepts, right before READY=1; returns the STATUS= line.</summary>
     private static string OnListenersAccept(AgentOptions options, SocketFile socketFile, HostCapabilities capabilities, ILoggerFactory loggers)
     {
@@ -245,12 +215,6 @@ internal static partial class Daemon
 
     [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "Listening: gRPC on unix:{Socket}, TCP {Listen}, metrics {Metrics}")]
     private static partial void LogListening(ILogger logger, string socket, string listen, string metrics);
-
-    [LoggerMessage(EventId = EventIds.StartupPagesDropped, Level = LogLevel.Debug, Message = "Start-up pages unmapped: {BeforeKiB} KiB of {Executable} were resident in {Mappings} read-only mappings, {AfterKiB} KiB are now")]
-    private static partial void LogStartupPagesDropped(ILogger logger, long beforeKiB, long afterKiB, int mappings, string executable);
-
-    [LoggerMessage(EventId = EventIds.StartupPagesKept, Level = LogLevel.Warning, Message = "Start-up pages of {Executable} kept mapped: {Reason}")]
-    private static partial void LogStartupPagesKept(ILogger logger, string executable, string reason);
 
     [LoggerMessage(EventId = EventIds.Stopping, Level = LogLevel.Information, Message = "Stopping: finishing calls in flight for at most {ShutdownTimeoutSeconds} s")]
     private static partial void LogStopping(ILogger logger, double shutdownTimeoutSeconds);

@@ -24,7 +24,22 @@ public sealed class AgentOptionsLoaderTests : IDisposable
         Assert.Equal("0.0.0.0:9400", options.MetricsListen);
         Assert.Equal(LogLevel.Information, options.LogLevel);
         Assert.Equal(TimeSpan.FromSeconds(10), options.ShutdownTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.IdleTrim);
         Assert.Equal(4 * 1024 * 1024, options.MaxMessageSize);
+    }
+
+    [Fact]
+    public void Idle_trim_is_seconds_from_yaml_environment_or_flag_and_zero_turns_it_off()
+    {
+        string path = _dir.File("agent.yaml", "idle-trim: 30\n");
+
+        Assert.Equal(TimeSpan.FromSeconds(30), AgentOptionsLoader.Load(path, NoFlags, NoEnvironment).IdleTrim);
+        Assert.Equal(TimeSpan.Zero, AgentOptionsLoader.Load(path, NoFlags, new Dictionary<string, string?> { ["AIFACTORY_IDLE_TRIM"] = "0" }).IdleTrim);
+        Assert.Equal(TimeSpan.FromSeconds(2), AgentOptionsLoader.Load(path, new Dictionary<string, string> { ["idle-trim"] = "2" }, NoEnvironment).IdleTrim);
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("bad.yaml", "idle-trim: -1\n"), NoFlags, NoEnvironment));
+        Assert.Equal("idle-trim", ex.Key);
+        Assert.EndsWith("idle-trim: invalid value \"-1\": must be a whole number from 0 to 3600", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -2,7 +2,8 @@
 # Side by side, in one run: the agent's /metrics against Debian's prometheus-node-exporter on this machine.
 # All listen on free loopback ports; each is scraped N times over one keep-alive connection (curl), and we report
 # per-scrape latency (p50/p99/max), CPU per scrape (utime+stime of the process across the run / N), RSS once up and
-# idle (before the scrapes), RSS after the run, peak RSS, series and bytes per scrape. The load average is printed
+# idle (before the scrapes) and again SETTLE seconds later, RSS after the run and again SETTLE seconds later, peak RSS,
+# series and bytes per scrape. The load average is printed
 # before and after: on a shared machine it bounds what the latency tails mean.
 #
 #   tests/AiFactory.Benchmarks/Metrics/scrape-vs-node-exporter.sh [N]        (default N=500)
@@ -19,6 +20,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 n=${1:-500}
+# RSS is read twice each time: at once, and SETTLE seconds later (both exporters give memory back when idle: Go's
+# scavenger, the agent's idle-trim, default 5 s).
+settle=${SETTLE:-12}
 work=$(mktemp -d /tmp/aifactory-metrics-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -59,9 +63,11 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk "/^$2:/ {print \$2}" "/proc/$1/status"; }
 
 measure() { # name pid url
-  local name=$1 pid=$2 url=$3 key=${1//[^a-zA-Z0-9-]/_} idle
+  local name=$1 pid=$2 url=$3 key=${1//[^a-zA-Z0-9-]/_} idle idle_settled rss settled
   local cfg="$work/$key.curl"
   idle=$(rss_kib "$pid" VmRSS)
+  sleep "$settle"
+  idle_settled=$(rss_kib "$pid" VmRSS)
   : > "$cfg"
   for _ in $(seq 1 "$n"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$url" >> "$cfg"; done
   curl -s -H 'Accept: text/plain;version=0.0.4' -o /dev/null "$url"   # warm-up
@@ -70,17 +76,20 @@ measure() { # name pid url
   before=$(cpu_ticks "$pid")
   curl -s -H 'Accept: text/plain;version=0.0.4' -w '%{time_total}\n' -K "$cfg" > "$work/$key.times"
   after=$(cpu_ticks "$pid")
+  rss=$(rss_kib "$pid" VmRSS)
+  sleep "$settle"
+  settled=$(rss_kib "$pid" VmRSS)
   local body series bytes
   body=$(curl -s -H 'Accept: text/plain;version=0.0.4' "$url")
   series=$(printf '%s\n' "$body" | grep -vc '^#' || true)
   bytes=$(printf '%s' "$body" | wc -c)
-  python3 - "$name" "$work/$key.times" "$before" "$after" "$n" "$idle" "$(rss_kib "$pid" VmRSS)" "$(rss_kib "$pid" VmHWM)" "$series" "$bytes" "$(getconf CLK_TCK)" <<'PY'
+  python3 - "$name" "$work/$key.times" "$before" "$after" "$n" "$idle" "$idle_settled" "$rss" "$settled" "$(rss_kib "$pid" VmHWM)" "$series" "$bytes" "$(getconf CLK_TCK)" <<'PY'
 import sys
-name, path, before, after, n, idle, rss, hwm, series, size, tck = sys.argv[1:]
+name, path, before, after, n, idle, idle_settled, rss, settled, hwm, series, size, tck = sys.argv[1:]
 t = sorted(float(x) * 1000 for x in open(path) if x.strip())
 def pct(p): return t[min(len(t) - 1, int(round(p / 100 * (len(t) - 1))))]
 cpu = (int(after) - int(before)) * 1000 / int(tck) / int(n)
-print(f"| {name} | {len(t)} | {pct(50):.2f} | {pct(99):.2f} | {t[-1]:.2f} | {cpu:.2f} | {int(idle)/1024:.1f} | {int(rss)/1024:.1f} | {int(hwm)/1024:.1f} | {series} | {int(size)/1024:.1f} |")
+print(f"| {name} | {len(t)} | {pct(50):.2f} | {pct(99):.2f} | {t[-1]:.2f} | {cpu:.2f} | {int(idle)/1024:.1f} | {int(idle_settled)/1024:.1f} | {int(rss)/1024:.1f} | {int(settled)/1024:.1f} | {int(hwm)/1024:.1f} | {series} | {int(size)/1024:.1f} |")
 PY
 }
 
@@ -105,8 +114,8 @@ echo "node exporter: $("$node_exporter" --version 2>&1 | head -n 1)"
 echo "machine: $(nproc) CPUs, $(uname -r); $n scrapes each over one keep-alive connection (curl), text format 0.0.4"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 echo
-echo "| exporter | scrapes | p50 ms | p99 ms | max ms | CPU ms/scrape | idle RSS MiB | RSS MiB | peak RSS MiB | series | KiB/scrape |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| exporter | scrapes | p50 ms | p99 ms | max ms | CPU ms/scrape | idle RSS MiB | idle, ${settle} s later | RSS after MiB | after, ${settle} s later | peak RSS MiB | series | KiB/scrape |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for b in "${builds[@]}"; do run_agent "$b"; done
 measure node-exporter "$ne_pid" "http://127.0.0.1:$ne_port/metrics"
 echo
