@@ -18,7 +18,7 @@ internal static class AgentOptionsLoader
     internal static readonly string[] Keys =
     [
         "sysfs-root", "procfs-root", "state-dir", "socket", "listen", "listen-plaintext", "metrics-listen",
-        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "read-only", "tls-certificate", "tls-key", "tls-client-ca",
+        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "read-only", "tls-certificate", "tls-key", "tls-client-ca", "tls-client-crl",
     ];
 
     /// <summary>
@@ -145,7 +145,7 @@ internal static class AgentOptionsLoader
                 continue;
             }
 
-            if (Array.IndexOf(Keys, key) < 0 || key is "tls-certificate" or "tls-key" or "tls-client-ca" && prefix.Length == 0)
+            if (Array.IndexOf(Keys, key) < 0 || key is "tls-certificate" or "tls-key" or "tls-client-ca" or "tls-client-crl" && prefix.Length == 0)
             {
                 string where = $"line {keyNode.Start.Line}";
                 throw new ConfigurationException(source, key.Replace("tls-", "tls.", StringComparison.Ordinal), null, $"unknown key ({where}); known keys: {string.Join(", ", Keys.Select(k => k.Replace("tls-", "tls.", StringComparison.Ordinal)))}");
@@ -188,7 +188,19 @@ internal static class AgentOptionsLoader
                 "tls-client-ca" => value.Length == 0
                     ? options with { TlsClientCa = null, ClientCertificateAuthorities = null }
                     : options with { TlsClientCa = value, ClientCertificateAuthorities = ClientCertificateAuthorities.Load(source, "tls.client-ca", AbsolutePath(source, "tls.client-ca", value)) },
+                "tls-client-crl" => options with { TlsClientCrl = value.Length == 0 ? null : AbsolutePath(source, "tls.client-crl", value) },
                 _ => throw new ConfigurationException(source, key, value, "unknown key"),
+            };
+        }
+
+        if (options.TlsClientCrl is { } crl)
+        {
+            string source = values["tls-client-crl"].Source;
+            options = options with
+            {
+                ClientCertificateRevocation = options.ClientCertificateAuthorities is { } authorities
+                    ? ClientCertificateRevocationLists.Load(source, "tls.client-crl", crl, authorities)
+                    : throw new ConfigurationException(source, "tls.client-crl", crl, "revokes client certificates, but tls.client-ca (the CAs that issue them, and this list) is not set"),
             };
         }
 
