@@ -78,15 +78,21 @@ public sealed class TlsClientCaTests : IDisposable
     }
 
     [Theory]
-    [InlineData("/dev/zero", "is not a regular file")]
-    [InlineData("/", "is a directory")]
-    [InlineData("/nonexistent/clients-ca.pem", "file does not exist")]
-    [InlineData("relative/clients-ca.pem", "must be an absolute path")]
-    public void Only_a_regular_file_is_read(string path, string reason)
+    [InlineData("tls-client-ca", "/dev/zero", "is not a regular file")]
+    [InlineData("tls-client-ca", "/", "is a directory")]
+    [InlineData("tls-client-ca", "/nonexistent/clients-ca.pem", "file does not exist")]
+    [InlineData("tls-client-ca", "relative/clients-ca.pem", "must be an absolute path")]
+    [InlineData("tls-client-crl", "/dev/zero", "is not a regular file")]
+    [InlineData("tls-client-crl", "/", "is a directory")]
+    [InlineData("tls-client-crl", "/nonexistent/clients.crl", "file does not exist")]
+    [InlineData("tls-client-crl", "relative/clients.crl", "must be an absolute path")]
+    public void Only_a_regular_file_at_an_absolute_path_is_read_for_client_ca_and_client_crl(string flag, string path, string reason)
     {
-        var ex = Assert.Throws<ConfigurationException>(() => Load(path));
+        var flags = new Dictionary<string, string> { ["tls-client-ca"] = _dir.File("clients-ca.pem", _ca.CertificatePem), [flag] = path };
 
-        Assert.Equal("tls.client-ca", ex.Key);
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("agent.yaml", string.Empty), flags, NoEnvironment));
+
+        Assert.Equal(flag.Replace("tls-", "tls.", StringComparison.Ordinal), ex.Key);
         Assert.EndsWith(reason, ex.Message, StringComparison.Ordinal);
     }
 

@@ -80,18 +80,6 @@ public sealed class TlsClientCrlTests : IDisposable
         Assert.Contains("CRL 1: it is not a DER X.509 CRL: ", der.Message, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("/dev/zero", "is not a regular file")]
-    [InlineData("/nonexistent/clients.crl", "file does not exist")]
-    [InlineData("relative/clients.crl", "must be an absolute path")]
-    public void Only_a_regular_file_at_an_absolute_path_is_read(string path, string reason)
-    {
-        var ex = Assert.Throws<ConfigurationException>(() => Load(path));
-
-        Assert.Equal("tls.client-crl", ex.Key);
-        Assert.EndsWith(reason, ex.Message, StringComparison.Ordinal);
-    }
-
     [Fact]
     public void A_crl_without_client_ca_is_refused()
     {

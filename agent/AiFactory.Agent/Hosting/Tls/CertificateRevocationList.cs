@@ -10,40 +10,25 @@ namespace AiFactory.Agent.Hosting.Tls;
 /// neither lists a CRL's entries nor checks one from a local file (X509Chain on Linux consults only CRLs it fetched
 /// from distribution points itself), so the few fields needed are read here with System.Formats.Asn1.
 /// </summary>
-internal sealed class CertificateRevocationList
+/// <param name="issuer">The CA that issued the list (<c>issuer</c>).</param>
+/// <param name="nextUpdate"><c>nextUpdate</c>: when a newer list is due, after which this one is out of date; null when absent.</param>
+/// <param name="revoked">The revoked serial numbers, as <see cref="SerialKey"/> writes them.</param>
+/// <param name="signatureAlgorithm">The OID of the signature algorithm.</param>
+/// <param name="signedPart">The DER of <c>tbsCertList</c>, what the signature covers.</param>
+/// <param name="signature">The signature's bytes.</param>
+internal sealed class CertificateRevocationList(X500DistinguishedName issuer, DateTimeOffset? nextUpdate, HashSet<string> revoked, string signatureAlgorithm, byte[] signedPart, byte[] signature)
 {
-    private readonly HashSet<string> _revoked;
-    private readonly byte[] _signedPart;
-    private readonly byte[] _signature;
-
-    private CertificateRevocationList(X500DistinguishedName issuer, DateTimeOffset thisUpdate, DateTimeOffset? nextUpdate, HashSet<string> revoked, string signatureAlgorithm, byte[] signedPart, byte[] signature)
-    {
-        Issuer = issuer;
-        ThisUpdate = thisUpdate;
-        NextUpdate = nextUpdate;
-        _revoked = revoked;
-        SignatureAlgorithm = signatureAlgorithm;
-        _signedPart = signedPart;
-        _signature = signature;
-    }
-
     /// <summary>The CA that issued the list (<c>issuer</c>).</summary>
-    public X500DistinguishedName Issuer { get; }
-
-    /// <summary><c>thisUpdate</c>: when the list was issued.</summary>
-    public DateTimeOffset ThisUpdate { get; }
+    public X500DistinguishedName Issuer => issuer;
 
     /// <summary><c>nextUpdate</c>: when a newer list is due, after which this one is out of date; null when absent.</summary>
-    public DateTimeOffset? NextUpdate { get; }
+    public DateTimeOffset? NextUpdate => nextUpdate;
 
     /// <summary>How many certificates the list revokes.</summary>
-    public int Count => _revoked.Count;
-
-    /// <summary>The OID of the signature algorithm.</summary>
-    public string SignatureAlgorithm { get; }
+    public int Count => revoked.Count;
 
     /// <summary>True when the list names the serial number of <paramref name="certificate"/> (its issuer is not compared here).</summary>
-    public bool Revokes(X509Certificate2 certificate) => _revoked.Contains(SerialKey(certificate.SerialNumberBytes.Span));
+    public bool Revokes(X509Certificate2 certificate) => revoked.Contains(SerialKey(certificate.SerialNumberBytes.Span));
 
     /// <summary>Reads a DER CertificateList; throws <see cref="FormatException"/> saying what is wrong.</summary>
     public static CertificateRevocationList Parse(ReadOnlyMemory<byte> der)
@@ -75,7 +60,7 @@ internal sealed class CertificateRevocationList
             }
 
             var issuer = new X500DistinguishedName(tbs.ReadEncodedValue().Span);
-            DateTimeOffset thisUpdate = ReadTime(tbs);
+            _ = ReadTime(tbs); // thisUpdate: a list issued "in the future" by a skewed clock is still the CA's word.
             DateTimeOffset? nextUpdate = tbs.HasData && IsTime(tbs.PeekTag()) ? ReadTime(tbs) : null;
             var revoked = new HashSet<string>(StringComparer.Ordinal);
             if (tbs.HasData && tbs.PeekTag().HasSameClassAndValue(Asn1Tag.Sequence))
@@ -88,7 +73,7 @@ internal sealed class CertificateRevocationList
                 }
             }
 
-            return new CertificateRevocationList(issuer, thisUpdate, nextUpdate, revoked, outerAlgorithm, signedPart, signature);
+            return new CertificateRevocationList(issuer, nextUpdate, revoked, outerAlgorithm, signedPart, signature);
         }
         catch (Exception ex) when (ex is AsnContentException or CryptographicException)
         {
@@ -99,7 +84,7 @@ internal sealed class CertificateRevocationList
     /// <summary>Null when the list's signature verifies with the public key of <paramref name="authority"/>; the reason otherwise.</summary>
     public string? SignatureProblem(X509Certificate2 authority)
     {
-        HashAlgorithmName? hash = SignatureAlgorithm switch
+        HashAlgorithmName? hash = signatureAlgorithm switch
         {
             "1.2.840.10045.4.3.2" or "1.2.840.113549.1.1.11" => HashAlgorithmName.SHA256,
             "1.2.840.10045.4.3.3" or "1.2.840.113549.1.1.12" => HashAlgorithmName.SHA384,
@@ -108,22 +93,22 @@ internal sealed class CertificateRevocationList
         };
         if (hash is not { } h)
         {
-            return $"its signature algorithm {SignatureAlgorithm} is not supported (ECDSA or RSA PKCS#1 v1.5 with SHA-256, SHA-384 or SHA-512 are)";
+            return $"its signature algorithm {signatureAlgorithm} is not supported (ECDSA or RSA PKCS#1 v1.5 with SHA-256, SHA-384 or SHA-512 are)";
         }
 
-        bool ecdsa = SignatureAlgorithm.StartsWith("1.2.840.10045.", StringComparison.Ordinal);
+        bool ecdsa = signatureAlgorithm.StartsWith("1.2.840.10045.", StringComparison.Ordinal);
         try
         {
             if (ecdsa)
             {
                 using ECDsa? key = authority.GetECDsaPublicKey();
                 return key is null ? "it is signed with ECDSA, but the CA's key is not an EC key"
-                    : key.VerifyData(_signedPart, _signature, h, DSASignatureFormat.Rfc3279DerSequence) ? null : "its signature does not verify with the CA's public key";
+                    : key.VerifyData(signedPart, signature, h, DSASignatureFormat.Rfc3279DerSequence) ? null : "its signature does not verify with the CA's public key";
             }
 
             using RSA? rsa = authority.GetRSAPublicKey();
             return rsa is null ? "it is signed with RSA, but the CA's key is not an RSA key"
-                : rsa.VerifyData(_signedPart, _signature, h, RSASignaturePadding.Pkcs1) ? null : "its signature does not verify with the CA's public key";
+                : rsa.VerifyData(signedPart, signature, h, RSASignaturePadding.Pkcs1) ? null : "its signature does not verify with the CA's public key";
         }
         catch (CryptographicException ex)
         {
