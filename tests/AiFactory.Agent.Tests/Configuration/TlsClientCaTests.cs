@@ -3,8 +3,8 @@ using AiFactory.Tests.Shared;
 
 namespace AiFactory.Agent.Tests.Configuration;
 
-/// <summary><c>tls.client-ca</c>: where it may be given, and what makes it invalid (exit 78 with the key, the value and why).</summary>
-public sealed class TlsClientCaTests : IDisposable
+/// <summary><c>tls.client-ca</c> (and <c>tls.client-crl</c>, in the .Crl part): where it may be given, and what makes it invalid (exit 78 with the key, the value and why).</summary>
+public sealed partial class TlsClientCaTests : IDisposable
 {
     private static readonly Dictionary<string, string> NoFlags = [];
     private static readonly Dictionary<string, string?> NoEnvironment = [];
@@ -88,7 +88,7 @@ public sealed class TlsClientCaTests : IDisposable
     [InlineData("tls-client-crl", "relative/clients.crl", "must be an absolute path")]
     public void Only_a_regular_file_at_an_absolute_path_is_read_for_client_ca_and_client_crl(string flag, string path, string reason)
     {
-        var flags = new Dictionary<string, string> { ["tls-client-ca"] = _dir.File("clients-ca.pem", _ca.CertificatePem), [flag] = path };
+        var flags = new Dictionary<string, string> { ["tls-client-ca"] = ClientCa(), [flag] = path };
 
         var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("agent.yaml", string.Empty), flags, NoEnvironment));
 

@@ -4,19 +4,9 @@ using AiFactory.Tests.Shared;
 
 namespace AiFactory.Agent.Tests.Configuration;
 
-/// <summary><c>tls.client-crl</c>: a CRL of a <c>tls.client-ca</c> CA, PEM or DER; anything else exits 78 naming key, file and why.</summary>
-public sealed class TlsClientCrlTests : IDisposable
+// tls.client-crl: a CRL of a tls.client-ca CA, PEM or DER; anything else exits 78 naming key, file and why.
+public sealed partial class TlsClientCaTests
 {
-    private static readonly Dictionary<string, string?> NoEnvironment = [];
-    private readonly TempDirectory _dir = new();
-    private readonly TestCertificateAuthority _ca = TestCertificateAuthority.Create("clients");
-
-    public void Dispose()
-    {
-        _ca.Dispose();
-        _dir.Dispose();
-    }
-
     [Fact]
     public void A_pem_crl_under_tls_is_loaded_with_its_issuer_and_entries()
     {
@@ -24,7 +14,7 @@ public sealed class TlsClientCrlTests : IDisposable
         string crl = _dir.File("clients.crl", TestCertificateAuthority.Pem(_ca.RevocationList([revoked])));
         string config = _dir.File("agent.yaml", $"tls:\n  client-ca: {ClientCa()}\n  client-crl: {crl}\n");
 
-        AgentOptions options = AgentOptionsLoader.Load(config, new Dictionary<string, string>(), NoEnvironment);
+        AgentOptions options = AgentOptionsLoader.Load(config, NoFlags, NoEnvironment);
 
         Assert.Equal(crl, options.TlsClientCrl);
         var list = Assert.Single(options.ClientCertificateRevocation!.Lists);
@@ -38,7 +28,7 @@ public sealed class TlsClientCrlTests : IDisposable
     {
         string crl = DerFile(_ca.RevocationList([]));
 
-        AgentOptions options = Load(crl);
+        AgentOptions options = LoadWithCrl(crl);
 
         Assert.Equal(0, Assert.Single(options.ClientCertificateRevocation!.Lists).Count);
     }
@@ -50,7 +40,7 @@ public sealed class TlsClientCrlTests : IDisposable
         using TestCertificateAuthority impostor = TestCertificateAuthority.Create("clients");
         string crl = DerFile(impostor.RevocationList([]));
 
-        var ex = Assert.Throws<ConfigurationException>(() => Load(crl));
+        var ex = Assert.Throws<ConfigurationException>(() => LoadWithCrl(crl));
 
         Assert.Equal("tls.client-crl", ex.Key);
         Assert.Equal($"command line --tls-client-crl: tls.client-crl: invalid value \"{crl}\": the CRL from \"CN=clients\": its signature does not verify with the CA's public key; it must be signed by that CA in tls.client-ca", ex.Message);
@@ -62,7 +52,7 @@ public sealed class TlsClientCrlTests : IDisposable
         using TestCertificateAuthority other = TestCertificateAuthority.Create("someone else");
         string crl = DerFile(other.RevocationList([]));
 
-        var ex = Assert.Throws<ConfigurationException>(() => Load(crl));
+        var ex = Assert.Throws<ConfigurationException>(() => LoadWithCrl(crl));
 
         Assert.EndsWith("the CRL from \"CN=someone else\" is not issued by a certificate authority in tls.client-ca", ex.Message, StringComparison.Ordinal);
     }
@@ -73,8 +63,8 @@ public sealed class TlsClientCrlTests : IDisposable
         string notPem = _dir.File("notes.crl", "revoked: operator-7\n");
         string truncated = DerFile(_ca.RevocationList([])[..40]);
 
-        var text = Assert.Throws<ConfigurationException>(() => Load(notPem));
-        var der = Assert.Throws<ConfigurationException>(() => Load(truncated));
+        var text = Assert.Throws<ConfigurationException>(() => LoadWithCrl(notPem));
+        var der = Assert.Throws<ConfigurationException>(() => LoadWithCrl(truncated));
 
         Assert.EndsWith("holds no CRL: neither DER nor PEM with -----BEGIN X509 CRL-----", text.Message, StringComparison.Ordinal);
         Assert.Contains("CRL 1: it is not a DER X.509 CRL: ", der.Message, StringComparison.Ordinal);
@@ -96,7 +86,7 @@ public sealed class TlsClientCrlTests : IDisposable
     {
         string crl = DerFile(_ca.RevocationList([], nextUpdate: DateTimeOffset.UtcNow.AddHours(-1), thisUpdate: DateTimeOffset.UtcNow.AddHours(-2)));
 
-        AgentOptions options = Load(crl);
+        AgentOptions options = LoadWithCrl(crl);
 
         Assert.True(Assert.Single(options.ClientCertificateRevocation!.Lists).NextUpdate < DateTimeOffset.UtcNow);
     }
@@ -110,6 +100,6 @@ public sealed class TlsClientCrlTests : IDisposable
         return path;
     }
 
-    private AgentOptions Load(string crl) =>
+    private AgentOptions LoadWithCrl(string crl) =>
         AgentOptionsLoader.Load(_dir.File("agent.yaml", string.Empty), new Dictionary<string, string> { ["tls-client-ca"] = ClientCa(), ["tls-client-crl"] = crl }, NoEnvironment);
 }
