@@ -105,6 +105,7 @@ internal static class AgentCommandLine
         ("tls-certificate", "PEM certificate for --listen"),
         ("tls-key", "PEM private key for --listen"),
         ("tls-client-ca", "PEM bundle of the CAs whose client certificates --listen accepts; without it --listen serves read-only methods only"),
+        ("tls-client-crl", "CRL (PEM or DER) signed by a --tls-client-ca CA: client certificates it lists are refused; read at start"),
     ];
 
     internal static Dictionary<string, string?> EnvironmentVariables()

@@ -106,6 +106,56 @@ public sealed class MutualTlsTests : IDisposable
     }
 
     [Fact]
+    public async Task With_client_crl_a_revoked_certificate_is_refused_at_the_handshake_and_logged_with_its_serial_while_an_unrevoked_one_is_served()
+    {
+        int port = FreePort();
+        using X509Certificate2 former = _clients.Issue("former-operator");
+        using X509Certificate2 current = _clients.Issue("operator");
+        using AgentUnderTest agent = StartReady(port, WriteClientCa(), WriteCrl(TestCertificateAuthority.Pem(_clients.RevocationList([former]))));
+
+        (int refused, _, string refusedError) = await Ctl(port, TestCertificateAuthority.WritePem(former, _dir, "former"), "health");
+        (int served, string servedOut, string servedError) = await Ctl(port, TestCertificateAuthority.WritePem(current, _dir, "operator"), "health");
+
+        Assert.True(refused == 69, $"{refused}: {refusedError}");
+        Assert.True(refusedError.Contains("give --cert and --key", StringComparison.Ordinal), refusedError);
+        string line = await WaitForLogAsync(agent, "CN=former-operator");
+        Assert.Contains($"(serial {former.SerialNumber}) is revoked by tls.client-crl", line, StringComparison.Ordinal);
+        Assert.Single(agent.Process.Stdout, l => l.Contains("CN=former-operator", StringComparison.Ordinal) && l.Contains("refused", StringComparison.Ordinal));
+        Assert.True(served == 0, servedError);
+        Assert.Equal("SERVING", servedOut.Trim());
+    }
+
+    [Fact]
+    public async Task With_an_out_of_date_client_crl_every_certificate_of_its_ca_is_refused_saying_the_crl_is_out_of_date()
+    {
+        int port = FreePort();
+        using X509Certificate2 current = _clients.Issue("operator");
+        byte[] stale = _clients.RevocationList([], nextUpdate: DateTimeOffset.UtcNow.AddHours(-1), thisUpdate: DateTimeOffset.UtcNow.AddHours(-2));
+        using AgentUnderTest agent = StartReady(port, WriteClientCa(), WriteCrl(TestCertificateAuthority.Pem(stale)));
+
+        (int status, _, string stderr) = await Ctl(port, TestCertificateAuthority.WritePem(current, _dir, "operator"), "health");
+
+        Assert.True(status == 69, $"{status}: {stderr}");
+        string line = await WaitForLogAsync(agent, "CN=operator");
+        Assert.Contains("from \"CN=aifactory clients\" is out of date (nextUpdate ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_crl_not_signed_by_the_client_ca_exits_78_naming_key_file_and_why()
+    {
+        using TestCertificateAuthority impostor = TestCertificateAuthority.Create("aifactory clients");
+        string crl = WriteCrl(TestCertificateAuthority.Pem(impostor.RevocationList([])));
+        List<string> args = AgentUnderTest.Arguments(_dir);
+        args.AddRange(["--listen", "127.0.0.1:1", "--tls-certificate", _serverCertificate, "--tls-key", _serverKey, "--tls-client-ca", WriteClientCa(), "--tls-client-crl", crl]);
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, args);
+
+        Assert.Equal(78, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal($"aifactory-agent: invalid configuration: command line --tls-client-crl: tls.client-crl: invalid value \"{crl}\": the CRL from \"CN=aifactory clients\": its signature does not verify with the CA's public key; it must be signed by that CA in tls.client-ca", stderr);
+    }
+
+    [Fact]
     public async Task A_certificate_without_its_key_is_a_usage_error()
     {
         using X509Certificate2 operatorCertificate = _clients.Issue("operator");
@@ -124,12 +174,24 @@ public sealed class MutualTlsTests : IDisposable
         return path;
     }
 
-    private AgentUnderTest StartReady(int port, string? clientCa)
+    private string WriteCrl(string pem)
+    {
+        string path = Path.Combine(_dir, "clients.crl");
+        File.WriteAllText(path, pem);
+        return path;
+    }
+
+    private AgentUnderTest StartReady(int port, string? clientCa, string? clientCrl = null)
     {
         List<string> args = ["--listen", $"127.0.0.1:{port}", "--tls-certificate", _serverCertificate, "--tls-key", _serverKey, "--log-level", "debug"];
         if (clientCa is not null)
         {
             args.AddRange(["--tls-client-ca", clientCa]);
+        }
+
+        if (clientCrl is not null)
+        {
+            args.AddRange(["--tls-client-crl", clientCrl]);
         }
 
         AgentUnderTest agent = AgentUnderTest.Start(extraArgs: args);

@@ -62,6 +62,24 @@ internal sealed class TestCertificateAuthority : IDisposable
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }
 
+    /// <summary>
+    /// A DER CRL signed by this CA revoking <paramref name="revoked"/>; issued five minutes ago and due again in a day
+    /// unless <paramref name="nextUpdate"/> (and <paramref name="thisUpdate"/>) say otherwise.
+    /// </summary>
+    public byte[] RevocationList(IEnumerable<X509Certificate2> revoked, DateTimeOffset? nextUpdate = null, DateTimeOffset? thisUpdate = null)
+    {
+        var builder = new CertificateRevocationListBuilder();
+        foreach (X509Certificate2 certificate in revoked)
+        {
+            builder.AddEntry(certificate, DateTimeOffset.UtcNow.AddMinutes(-1), X509RevocationReason.KeyCompromise);
+        }
+
+        return builder.Build(Certificate, System.Numerics.BigInteger.One, nextUpdate ?? DateTimeOffset.UtcNow.AddDays(1), HashAlgorithmName.SHA256, thisUpdate: thisUpdate ?? DateTimeOffset.UtcNow.AddMinutes(-5));
+    }
+
+    /// <summary>A DER CRL as PEM (<c>-----BEGIN X509 CRL-----</c>), as openssl ca -gencrl writes it.</summary>
+    public static string Pem(byte[] crl) => PemEncoding.WriteString("X509 CRL", crl) + "\n";
+
     /// <summary>Writes <paramref name="certificate"/> and its private key as PEM files in <paramref name="directory"/>.</summary>
     public static (string Certificate, string Key) WritePem(X509Certificate2 certificate, string directory, string name)
     {

@@ -53,6 +53,15 @@ internal sealed record AgentOptions
     /// <summary>The certificates of <see cref="TlsClientCa"/>, loaded and checked when the settings were read.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2Collection? ClientCertificateAuthorities { get; init; }
 
+    /// <summary>
+    /// CRL file (PEM or DER) of the <see cref="TlsClientCa"/> CAs (<c>tls.client-crl</c>): a client certificate it lists is
+    /// refused in the handshake; null for no revocation check. Read once at start.
+    /// </summary>
+    public string? TlsClientCrl { get; init; }
+
+    /// <summary>The lists of <see cref="TlsClientCrl"/>, loaded and verified against the CAs when the settings were read.</summary>
+    public Hosting.Tls.ClientCertificateRevocation? ClientCertificateRevocation { get; init; }
+
     /// <summary>host:port of the Prometheus endpoint; null for none.</summary>
     public string? MetricsListen { get; init; } = "0.0.0.0:9400";
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using AiFactory.Host.Hardware.Files;
 using Microsoft.Extensions.Logging;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -17,7 +18,7 @@ internal static class AgentOptionsLoader
     internal static readonly string[] Keys =
     [
         "sysfs-root", "procfs-root", "state-dir", "socket", "listen", "listen-plaintext", "metrics-listen",
-        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "idle-trim", "read-only", "tls-certificate", "tls-key", "tls-client-ca",
+        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "idle-trim", "read-only", "tls-certificate", "tls-key", "tls-client-ca", "tls-client-crl",
     ];
 
     /// <summary>
@@ -82,69 +83,14 @@ internal static class AgentOptionsLoader
     /// </summary>
     internal static string? ReadBoundedFile(string path, string where, string key, bool optional)
     {
-        Host.Hardware.Files.FileIdentity? identity;
         try
         {
-            identity = Host.Hardware.Files.FileIdentity.OfPath(path, followLinks: true);
+            return BoundedFile.ReadText(path, MaxConfigBytes) ?? (optional ? null : throw new ConfigurationException(where, key, path, "file does not exist"));
         }
-        catch (IOException ex)
+        catch (BoundedFileException ex)
         {
-            throw new ConfigurationException(where, key, path, "cannot be read: " + ex.Message);
-        }
-
-        switch (identity)
-        {
-            case null when optional:
-                return null;
-            case null:
-                throw new ConfigurationException(where, key, path, "file does not exist");
-            case { IsDirectory: true }:
-                throw new ConfigurationException(where, key, path, "is a directory");
-            case { IsRegularFile: false }:
-                throw new ConfigurationException(where, key, path, "is not a regular file");
-        }
-
-        byte[] buffer = new byte[MaxConfigBytes + 1];
-        int length = 0;
-        try
-        {
-            // The file was regular a moment ago; should it be swapped for a FIFO now, open blocks, which only root can do to us.
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-            int n;
-            while (length < buffer.Length && (n = stream.Read(buffer, length, buffer.Length - length)) > 0)
-            {
-                length += n;
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigurationException(where, key, path, "cannot be read: " + ex.Message);
-        }
-
-        if (length > MaxConfigBytes)
-        {
-            throw new ConfigurationException(where, key, path, $"is larger than {MaxConfigBytes / (1024 * 1024)} MiB");
-        }
-
-        // The config file's own errors name the file as their source; another file is the value of a setting.
-        return key == "config" ? Decode(buffer.AsSpan(0, length), path) : Decode(buffer.AsSpan(0, length), where, key, path);
-    }
-
-    /// <summary>Strict UTF-8 (a leading byte order mark skipped): a byte that is not UTF-8 is named by its offset, never replaced.</summary>
-    internal static string Decode(ReadOnlySpan<byte> bytes, string source) => Decode(bytes, source, "(document)", value: null);
-
-    private static string Decode(ReadOnlySpan<byte> bytes, string source, string key, string? value)
-    {
-        int offset = bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
-        var strict = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-        try
-        {
-            return strict.GetString(bytes[offset..]);
-        }
-        catch (System.Text.DecoderFallbackException ex)
-        {
-            string at = ex.Index >= 0 ? $" at byte offset {offset + ex.Index}" : string.Empty;
-            throw new ConfigurationException(source, key, value, $"is not valid UTF-8{at}");
+            // The config file's own errors name the file as their source; another file is the value of a setting.
+            throw key == "config" && ex.NotUtf8 ? new ConfigurationException(path, "(document)", null, ex.Problem) : new ConfigurationException(where, key, path, ex.Problem);
         }
     }
 
@@ -199,7 +145,7 @@ internal static class AgentOptionsLoader
                 continue;
             }
 
-            if (Array.IndexOf(Keys, key) < 0 || key is "tls-certificate" or "tls-key" or "tls-client-ca" && prefix.Length == 0)
+            if (Array.IndexOf(Keys, key) < 0 || key is "tls-certificate" or "tls-key" or "tls-client-ca" or "tls-client-crl" && prefix.Length == 0)
             {
                 string where = $"line {keyNode.Start.Line}";
                 throw new ConfigurationException(source, key.Replace("tls-", "tls.", StringComparison.Ordinal), null, $"unknown key ({where}); known keys: {string.Join(", ", Keys.Select(k => k.Replace("tls-", "tls.", StringComparison.Ordinal)))}");
@@ -243,7 +189,19 @@ internal static class AgentOptionsLoader
                 "tls-client-ca" => value.Length == 0
                     ? options with { TlsClientCa = null, ClientCertificateAuthorities = null }
                     : options with { TlsClientCa = value, ClientCertificateAuthorities = ClientCertificateAuthorities.Load(source, "tls.client-ca", AbsolutePath(source, "tls.client-ca", value)) },
+                "tls-client-crl" => options with { TlsClientCrl = value.Length == 0 ? null : AbsolutePath(source, "tls.client-crl", value) },
                 _ => throw new ConfigurationException(source, key, value, "unknown key"),
+            };
+        }
+
+        if (options.TlsClientCrl is { } crl)
+        {
+            string source = values["tls-client-crl"].Source;
+            options = options with
+            {
+                ClientCertificateRevocation = options.ClientCertificateAuthorities is { } authorities
+                    ? ClientCertificateRevocationLists.Load(source, "tls.client-crl", crl, authorities)
+                    : throw new ConfigurationException(source, "tls.client-crl", crl, "revokes client certificates, but tls.client-ca (the CAs that issue them, and this list) is not set"),
             };
         }
 

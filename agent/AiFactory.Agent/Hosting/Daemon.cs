@@ -101,7 +101,7 @@ internal static partial class Daemon
                     if (certificate is not null)
                     {
                         Tls.TcpListenerTls.Use(listen, certificate, options.ClientCertificateAuthorities is { } authorities
-                            ? new Tls.ClientCertificateValidator(authorities, kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Tls"))
+                            ? new Tls.ClientCertificateValidator(authorities, kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Tls"), options.ClientCertificateRevocation)
                             : null);
                     }
                 });

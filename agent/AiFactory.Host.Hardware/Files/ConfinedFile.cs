@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using AiFactory.Host.Hardware.Sysfs;
 using static AiFactory.Host.Hardware.Interop.Interop;
 
@@ -10,10 +9,10 @@ namespace AiFactory.Host.Hardware.Files;
 /// (<c>mig.partedConfig</c>), read by a daemon running as root for a caller who may not read it himself. The path must
 /// be absolute, below the directory, without <c>.</c> or <c>..</c> components; it is opened beneath the directory
 /// (openat2 RESOLVE_BENEATH, or realpath and a prefix check where openat2 is refused), so a symbolic link that leads
-/// out of it fails; only a regular file is read (a FIFO or a device is refused, never waited on), at most
-/// <c>maxBytes</c>, as strict UTF-8. Errors name the path and the problem, never a byte of the file.
+/// out of it fails; then it is read as <see cref="BoundedFile"/> reads (a regular file only, at most <c>maxBytes</c>,
+/// strict UTF-8). Errors name the path and the problem, never a byte of the file.
 /// </summary>
-public static unsafe class ConfinedFile
+public static class ConfinedFile
 {
     /// <summary>The text of <paramref name="path"/>; throws <see cref="IOException"/> saying what is wrong otherwise.</summary>
     public static string ReadText(string directory, string path, int maxBytes)
@@ -46,59 +45,11 @@ public static unsafe class ConfinedFile
 
         try
         {
-            FileIdentity? identity = FileIdentity.OfDescriptor(fd);
-            if (identity is not { IsRegularFile: true })
-            {
-                throw new IOException(identity is { IsDirectory: true } ? $"{path}: is a directory" : $"{path}: is not a regular file");
-            }
-
-            byte[] buffer = new byte[maxBytes + 1];
-            int length = 0;
-            fixed (byte* b = buffer)
-            {
-                while (length < buffer.Length)
-                {
-                    nint n = Libc.Read(fd, b + length, buffer.Length - length);
-                    if (n < 0)
-                    {
-                        int error = Marshal.GetLastSystemError();
-                        if (error == Libc.EINTR)
-                        {
-                            continue;
-                        }
-
-                        throw new IOException($"{path}: cannot be read: {Marshal.GetPInvokeErrorMessage(error)}");
-                    }
-
-                    if (n == 0)
-                    {
-                        break;
-                    }
-
-                    length += (int)n;
-                }
-            }
-
-            if (length > maxBytes)
-            {
-                throw new IOException($"{path}: is larger than {Size(maxBytes)}");
-            }
-
-            try
-            {
-                return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(buffer, 0, length);
-            }
-            catch (DecoderFallbackException ex)
-            {
-                throw new IOException($"{path}: is not valid UTF-8" + (ex.Index >= 0 ? $" at byte offset {ex.Index}" : string.Empty));
-            }
+            return BoundedFile.ReadText(fd, path, maxBytes);
         }
         finally
         {
             _ = Libc.Close(fd);
         }
     }
-
-    private static string Size(int bytes) =>
-        bytes % (1024 * 1024) == 0 ? $"{bytes / (1024 * 1024)} MiB" : $"{bytes} bytes";
 }

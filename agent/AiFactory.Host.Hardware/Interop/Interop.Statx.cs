@@ -10,6 +10,7 @@ internal static partial class Interop
         public const int AT_EMPTY_PATH = 0x1000;
         public const uint STATX_TYPE = 0x1;
         public const uint STATX_INO = 0x100;
+        public const uint STATX_SIZE = 0x200;
 
         /// <summary>
         /// <c>int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)</c> (glibc 2.28+).
@@ -27,6 +28,10 @@ internal static partial class Interop
 
             [FieldOffset(32)]
             public ulong Inode;
+
+            /// <summary><c>stx_size</c>: the length in bytes (0 for most procfs files, 4096 for sysfs attributes).</summary>
+            [FieldOffset(40)]
+            public ulong Size;
 
             [FieldOffset(136)]
             public uint DevMajor;

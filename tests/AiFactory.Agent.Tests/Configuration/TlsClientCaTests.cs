@@ -3,8 +3,8 @@ using AiFactory.Tests.Shared;
 
 namespace AiFactory.Agent.Tests.Configuration;
 
-/// <summary><c>tls.client-ca</c>: where it may be given, and what makes it invalid (exit 78 with the key, the value and why).</summary>
-public sealed class TlsClientCaTests : IDisposable
+/// <summary><c>tls.client-ca</c> (and <c>tls.client-crl</c>, in the .Crl part): where it may be given, and what makes it invalid (exit 78 with the key, the value and why).</summary>
+public sealed partial class TlsClientCaTests : IDisposable
 {
     private static readonly Dictionary<string, string> NoFlags = [];
     private static readonly Dictionary<string, string?> NoEnvironment = [];
@@ -78,15 +78,21 @@ public sealed class TlsClientCaTests : IDisposable
     }
 
     [Theory]
-    [InlineData("/dev/zero", "is not a regular file")]
-    [InlineData("/", "is a directory")]
-    [InlineData("/nonexistent/clients-ca.pem", "file does not exist")]
-    [InlineData("relative/clients-ca.pem", "must be an absolute path")]
-    public void Only_a_regular_file_is_read(string path, string reason)
+    [InlineData("tls-client-ca", "/dev/zero", "is not a regular file")]
+    [InlineData("tls-client-ca", "/", "is a directory")]
+    [InlineData("tls-client-ca", "/nonexistent/clients-ca.pem", "file does not exist")]
+    [InlineData("tls-client-ca", "relative/clients-ca.pem", "must be an absolute path")]
+    [InlineData("tls-client-crl", "/dev/zero", "is not a regular file")]
+    [InlineData("tls-client-crl", "/", "is a directory")]
+    [InlineData("tls-client-crl", "/nonexistent/clients.crl", "file does not exist")]
+    [InlineData("tls-client-crl", "relative/clients.crl", "must be an absolute path")]
+    public void Only_a_regular_file_at_an_absolute_path_is_read_for_client_ca_and_client_crl(string flag, string path, string reason)
     {
-        var ex = Assert.Throws<ConfigurationException>(() => Load(path));
+        var flags = new Dictionary<string, string> { ["tls-client-ca"] = ClientCa(), [flag] = path };
 
-        Assert.Equal("tls.client-ca", ex.Key);
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("agent.yaml", string.Empty), flags, NoEnvironment));
+
+        Assert.Equal(flag.Replace("tls-", "tls.", StringComparison.Ordinal), ex.Key);
         Assert.EndsWith(reason, ex.Message, StringComparison.Ordinal);
     }
 

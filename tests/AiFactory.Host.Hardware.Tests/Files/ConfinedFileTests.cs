@@ -69,7 +69,7 @@ public sealed class ConfinedFileTests : IDisposable
     {
         Directory.CreateDirectory(Path.Combine(_allowed, "dir"));
 
-        var ex = Assert.Throws<IOException>(() => ConfinedFile.ReadText(_allowed, Path.Combine(_allowed, "dir"), 1024));
+        var ex = Assert.Throws<BoundedFileException>(() => ConfinedFile.ReadText(_allowed, Path.Combine(_allowed, "dir"), 1024));
 
         Assert.EndsWith(": is a directory", ex.Message, StringComparison.Ordinal);
     }
@@ -80,7 +80,7 @@ public sealed class ConfinedFileTests : IDisposable
         string path = Path.Combine(_allowed, "big.yaml");
         File.WriteAllText(path, new string('s', 1025));
 
-        var ex = Assert.Throws<IOException>(() => ConfinedFile.ReadText(_allowed, path, 1024));
+        var ex = Assert.Throws<BoundedFileException>(() => ConfinedFile.ReadText(_allowed, path, 1024));
 
         Assert.Equal($"{path}: is larger than 1024 bytes", ex.Message);
     }
@@ -91,7 +91,7 @@ public sealed class ConfinedFileTests : IDisposable
         string path = Path.Combine(_allowed, "binary");
         File.WriteAllBytes(path, [0x61, 0x62, 0xFF, 0x63]);
 
-        var ex = Assert.Throws<IOException>(() => ConfinedFile.ReadText(_allowed, path, 1024));
+        var ex = Assert.Throws<BoundedFileException>(() => ConfinedFile.ReadText(_allowed, path, 1024));
 
         Assert.Equal($"{path}: is not valid UTF-8 at byte offset 2", ex.Message);
     }

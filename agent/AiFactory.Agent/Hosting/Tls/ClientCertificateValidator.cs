@@ -9,11 +9,12 @@ namespace AiFactory.Agent.Hosting.Tls;
 /// Decides, during the TLS handshake of the TCP listener, whether a client certificate is accepted: its chain must end
 /// at one of the <c>tls.client-ca</c> certificates and nowhere else (custom root trust: the system's roots play no
 /// part), every certificate in it must be within its validity period, and where the certificates carry an extended
-/// key usage it must allow client authentication. Revocation is not checked: the agent has no CRL setting, and an
-/// online check would stall handshakes on a server that cannot reach the CA's distribution points. A refusal is
-/// logged once with the peer's address, the certificate's subject and issuer, and the reason.
+/// key usage it must allow client authentication. Revocation is checked against the local <c>tls.client-crl</c> only
+/// (<see cref="ClientCertificateRevocation"/>), never online: fetching from the CA's distribution points would stall
+/// handshakes on a server that cannot reach them. A refusal is logged once with the peer's address, the certificate's
+/// subject and issuer, and the reason (a revoked certificate's serial among it).
 /// </summary>
-internal sealed partial class ClientCertificateValidator(X509Certificate2Collection authorities, ILogger logger)
+internal sealed partial class ClientCertificateValidator(X509Certificate2Collection authorities, ILogger logger, ClientCertificateRevocation? revocation = null, TimeProvider? time = null)
 {
     /// <summary>id-kp-clientAuth (RFC 5280, 4.2.1.12).</summary>
     private static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
@@ -59,7 +60,7 @@ internal sealed partial class ClientCertificateValidator(X509Certificate2Collect
         {
             if (chain.Build(certificate))
             {
-                return null;
+                return revocation?.Problem(chain, (time ?? TimeProvider.System).GetUtcNow());
             }
         }
         catch (CryptographicException ex)

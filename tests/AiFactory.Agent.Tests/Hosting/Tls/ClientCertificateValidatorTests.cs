@@ -33,6 +33,42 @@ public sealed class ClientCertificateValidatorTests : IDisposable
     }
 
     [Fact]
+    public void A_certificate_the_crl_revokes_is_refused_and_logged_with_its_serial_and_subject()
+    {
+        using X509Certificate2 revoked = _ca.Issue("former-operator");
+        using X509Certificate2 current = _ca.Issue("operator");
+        ClientCertificateValidator validator = WithCrl(_ca.RevocationList([revoked]));
+
+        Assert.False(validator.Validate(revoked, presented: null, Peer));
+        Assert.True(validator.Validate(current, presented: null, Peer));
+
+        (LogLevel level, _, string message) = Assert.Single(_log.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.Equal(LogLevel.Warning, level);
+        Assert.Equal($"TLS client 192.0.2.7:50123 refused: certificate subject \"CN=former-operator\", issuer \"CN=clients\": the client certificate (serial {revoked.SerialNumber}) is revoked by tls.client-crl /etc/aifactory/tls/clients.crl", message);
+    }
+
+    [Fact]
+    public void An_out_of_date_crl_refuses_every_certificate_of_its_ca_saying_so()
+    {
+        using X509Certificate2 client = _ca.Issue("operator");
+        ClientCertificateValidator validator = WithCrl(_ca.RevocationList([], nextUpdate: DateTimeOffset.UtcNow.AddHours(-1), thisUpdate: DateTimeOffset.UtcNow.AddHours(-2)));
+
+        string? problem = validator.Problem(client, presented: null);
+
+        Assert.NotNull(problem);
+        Assert.StartsWith("tls.client-crl /etc/aifactory/tls/clients.crl from \"CN=clients\" is out of date (nextUpdate ", problem, StringComparison.Ordinal);
+        Assert.EndsWith("so every certificate that CA issued is refused until a current CRL is installed there and the agent restarted", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_crl_does_not_let_in_a_certificate_of_another_ca()
+    {
+        using X509Certificate2 client = _other.Issue("intruder");
+
+        Assert.Contains("not signed by a certificate authority in tls.client-ca", WithCrl(_ca.RevocationList([])).Problem(client, presented: null), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_certificate_without_extended_key_usage_is_accepted()
     {
         using X509Certificate2 client = _ca.Issue("operator", usages: []);
@@ -90,4 +126,7 @@ public sealed class ClientCertificateValidatorTests : IDisposable
 
         Assert.Contains("no client certificate was presented", Assert.Single(_log.Entries).Message, StringComparison.Ordinal);
     }
+
+    private ClientCertificateValidator WithCrl(byte[] der) =>
+        new([X509CertificateLoader.LoadCertificate(_ca.Certificate.RawData)], _log, new ClientCertificateRevocation("/etc/aifactory/tls/clients.crl", [CertificateRevocationList.Parse(der)]));
 }
