@@ -42,14 +42,16 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
         {
             INvml api = nvml.Require();
             (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
-            MigProfileTable table = RequireMig(api, device, address);
+            MigProfileTable table = ReadOrRefuse(() => RequireMig(api, device, address), address);
             IReadOnlyList<MigHold> held = On(allHeld, address);
             var steps = new List<string>();
             var orphans = new List<string>();
 
             // 1. A GPU instance without compute instances is left by a failed create: remove it first, unless a lease
             //    holds it (its lost compute instance is the lease's drift to report, not this apply's to clean up).
-            foreach (var (instance, handle, _) in MigReader.ReadHandles(api, device, table).Where(h => h.Instance.IsOrphaned && !held.Any(x => x.Is(h.Instance))))
+            //    The whole state is read before anything is written: a GPU whose state cannot be read is left untouched.
+            var before = ReadOrRefuse(() => MigReader.ReadHandles(api, device, table), address);
+            foreach (var (instance, handle, _) in before.Where(h => h.Instance.IsOrphaned && !held.Any(x => x.Is(h.Instance))))
             {
                 api.DestroyGpuInstance(handle);
                 ExpectGone(api, device, table, instance, address);
@@ -292,8 +294,10 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
     public IReadOnlyList<MigHold> Held() => _holds.While(held => held);
 
     /// <summary>
-    /// Every GPU NVML sees, with its MIG mode and GPU instances, for checking the ledger against; says why when NVML
-    /// cannot be read (absent, or failing on a GPU: then that GPU carries the error).
+    /// Every GPU NVML sees, with its MIG mode and GPU instances, for checking the ledger against. Each GPU is read on
+    /// its own: one NVML fails on (lost, no handle) carries the error, and the others are reported as usual. A GPU NVML
+    /// gives no handle or bus id for is named by the nvidia-bound sysfs address NVML accounts for no other way (when
+    /// one is left for it); says why only when NVML cannot be read at all (absent, or unable to count GPUs).
     /// </summary>
     public MigObservation Observe()
     {
@@ -303,6 +307,7 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
         }
 
         var gpus = new Dictionary<PciAddress, MigGpuReading>();
+        var unaddressed = new List<string>();
         lock (_gate)
         {
             uint count;
@@ -317,33 +322,46 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
 
             for (uint i = 0; i < count; i++)
             {
-                PciAddress? address = null;
+                NvmlDevice device;
+                PciAddress address;
                 try
                 {
-                    NvmlDevice device = api.GetDevice(i);
+                    device = api.GetDevice(i);
                     address = GpuInventory.Address(api, device);
-                    if (api.GetMigMode(device) is (true, _))
-                    {
-                        gpus[address.Value] = new MigGpuReading(true, MigReader.ReadInstances(api, device, MigReader.ReadProfiles(api, device)), null);
-                    }
-                    else
-                    {
-                        gpus[address.Value] = new MigGpuReading(false, [], null);
-                    }
+                }
+                catch (Exception ex) when (ex is NvmlException or FormatException)
+                {
+                    unaddressed.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"GPU {i}: {ex.Message}"));
+                    continue;
+                }
+
+                try
+                {
+                    gpus[address] = api.GetMigMode(device) is (true, _)
+                        ? new MigGpuReading(true, MigReader.ReadInstances(api, device, MigReader.ReadProfiles(api, device)), null)
+                        : new MigGpuReading(false, [], null);
                 }
                 catch (NvmlException ex)
                 {
-                    if (address is null)
-                    {
-                        return MigObservation.Unreadable($"NVML fails on GPU {i} ({ex.Message})");
-                    }
-
-                    gpus[address.Value] = new MigGpuReading(false, [], ex.Message);
+                    gpus[address] = new MigGpuReading(false, [], ex.Message);
                 }
             }
         }
 
-        return new MigObservation(gpus, null);
+        if (unaddressed.Count > 0)
+        {
+            // Which sysfs GPU an index without a handle is, only sysfs can say: the nvidia-bound ones NVML named no other way.
+            IReadOnlyList<PciAddress> missing = NvidiaSysfsGpus.Unaccounted(NvidiaSysfsGpus.Read(nvml.SysfsRoot), gpus.Keys);
+            string why = unaddressed.Count == 1 && missing.Count == 1
+                ? $"NVML gives no handle for it ({unaddressed[0]})"
+                : $"NVML gives no handle for {unaddressed.Count} GPU(s) and cannot say which is which ({string.Join("; ", unaddressed)})";
+            foreach (PciAddress address in missing)
+            {
+                gpus[address] = new MigGpuReading(false, [], why);
+            }
+        }
+
+        return new MigObservation(gpus, null) { Unaddressed = unaddressed };
     }
 
     /// <summary>
@@ -390,6 +408,19 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
         }
 
         return result;
+    }
+
+    /// <summary>Reads a GPU's MIG state; an NVML failure becomes a refusal naming the GPU, before anything is changed.</summary>
+    private static T ReadOrRefuse<T>(Func<T> read, PciAddress address)
+    {
+        try
+        {
+            return read();
+        }
+        catch (NvmlException ex)
+        {
+            throw new MigRefusedException($"the MIG state of {address} cannot be read ({ex.Message}); nothing was changed on it");
+        }
     }
 
     /// <summary>The holds on the GPU at <paramref name="address"/>.</summary>
