@@ -379,8 +379,14 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
         lock (_gate)
         {
             uint count = api.DeviceCount;
+            IReadOnlyDictionary<uint, string> ambiguous = GpuIdentities.Duplicates(GpuIdentities.Read(api));
             for (uint i = 0; i < count; i++)
             {
+                if (ambiguous.ContainsKey(i))
+                {
+                    continue; // shares its UUID or bus id with another GPU: never leased
+                }
+
                 try
                 {
                     NvmlDevice device = api.GetDevice(i);
