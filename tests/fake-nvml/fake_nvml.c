@@ -989,17 +989,31 @@ EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(nvmlGpuInstanc
     return NVML_SUCCESS;
 }
 
-EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstance(nvmlGpuInstance_t gi, unsigned int profileId, nvmlComputeInstance_t *out)
+/* Whether a compute instance of s slices at start fits the GPU instance: inside it, aligned to its size (as the
+   driver's possible placements are), and overlapping no compute instance there. */
+static nvmlReturn_t ci_placement_blocked(const struct fake_gi *gi, const struct profile *gp, unsigned start, unsigned s)
 {
-    COUNT();
-    if (!g_init) return NVML_ERROR_UNINITIALIZED;
-    if (!gi || !gi->used) return NVML_ERROR_INVALID_ARGUMENT;
-    DEVICE_CALL(gi->dev);
+    if (start % s != 0 || start + s > gp->sliceCount) return NVML_ERROR_INVALID_ARGUMENT;
+    for (int c = 0; c < MAX_CI; c++)
+        if (gi->ci[c].used && gi->ci[c].start < start + s && start < gi->ci[c].start + gi->ci[c].size)
+            return NVML_ERROR_INSUFFICIENT_RESOURCES;
+    return NVML_SUCCESS;
+}
+
+/* Creates a compute instance at start, or at the first free placement when start is NULL. */
+static nvmlReturn_t create_ci(nvmlGpuInstance_t gi, unsigned int profileId, const unsigned *start, nvmlComputeInstance_t *out)
+{
     const struct profile *gp = gi_profile(gi);
-    unsigned s = ci_slices(profileId), used = 0;
+    unsigned s = ci_slices(profileId), at = 0;
     if (!gp || s == 0 || s > gp->sliceCount) return NVML_ERROR_NOT_SUPPORTED;
-    for (int c = 0; c < MAX_CI; c++) if (gi->ci[c].used) used += gi->ci[c].size;
-    if (used + s > gp->sliceCount) return NVML_ERROR_INSUFFICIENT_RESOURCES;
+    if (start) {
+        nvmlReturn_t rc = ci_placement_blocked(gi, gp, *start, s);
+        if (rc) return rc;
+        at = *start;
+    } else {
+        for (at = 0; at + s <= gp->sliceCount && ci_placement_blocked(gi, gp, at, s) != NVML_SUCCESS; at += s) {}
+        if (at + s > gp->sliceCount) return NVML_ERROR_INSUFFICIENT_RESOURCES;
+    }
     unsigned id = 0;
     for (int again = 1; again;) {
         again = 0;
@@ -1007,12 +1021,33 @@ EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstance(nvmlGpuInstance_t gi, u
     }
     for (int c = 0; c < MAX_CI; c++) {
         if (gi->ci[c].used) continue;
-        gi->ci[c] = (struct fake_ci){gi, 1, id, profileId, used, s};
+        gi->ci[c] = (struct fake_ci){gi, 1, id, profileId, at, s};
         *out = &gi->ci[c];
         save_mig_state();
         return NVML_SUCCESS;
     }
     return NVML_ERROR_INSUFFICIENT_RESOURCES;
+}
+
+EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstance(nvmlGpuInstance_t gi, unsigned int profileId, nvmlComputeInstance_t *out)
+{
+    COUNT();
+    if (!g_init) return NVML_ERROR_UNINITIALIZED;
+    if (!gi || !gi->used) return NVML_ERROR_INVALID_ARGUMENT;
+    DEVICE_CALL(gi->dev);
+    return create_ci(gi, profileId, NULL, out);
+}
+
+/* nvml.h: "Create compute instance with the specified placement" (one of
+   nvmlGpuInstanceGetComputeInstancePossiblePlacements); INSUFFICIENT_RESOURCES when it cannot be created. */
+EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstanceWithPlacement(nvmlGpuInstance_t gi, unsigned int profileId, const nvmlComputeInstancePlacement_t *placement, nvmlComputeInstance_t *out)
+{
+    COUNT();
+    if (!g_init) return NVML_ERROR_UNINITIALIZED;
+    if (!gi || !gi->used || !placement || !out) return NVML_ERROR_INVALID_ARGUMENT;
+    DEVICE_CALL(gi->dev);
+    if (placement->size != ci_slices(profileId)) return NVML_ERROR_INVALID_ARGUMENT;
+    return create_ci(gi, profileId, &placement->start, out);
 }
 
 EXPORT nvmlReturn_t nvmlComputeInstanceDestroy(nvmlComputeInstance_t ci)

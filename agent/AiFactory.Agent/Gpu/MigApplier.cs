@@ -160,15 +160,17 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
                 continue;
             }
 
+            // Exactly as it was: the same compute instances (profiles and placements) inside, not one full-size one.
             var again = new MigCreate(profile, gone.Placement);
+            MigComputeLayout layout = MigComputeLayout.Of(gone);
             try
             {
-                uint id = CreateOne(api, device, table, again, address);
-                undone.Add($"created {again} again (GPU instance {id})");
+                uint id = CreateOne(api, device, table, again, address, layout);
+                undone.Add($"created {again} again with its compute instances {Describe(layout)} (GPU instance {id})");
             }
             catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
             {
-                failed.Add($"creating {gone.Profile}@{gone.Placement} again: {ex.Message}");
+                failed.Add($"creating {gone.Profile}@{gone.Placement} again with its compute instances {Describe(layout)}: {ex.Message}");
             }
         }
 
@@ -232,7 +234,12 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
     /// Creates one instance of <paramref name="profile"/> at exactly <paramref name="start"/> (a lease's planned
     /// placement), read back; nothing stays on failure.
     /// </summary>
-    public MigInstance CreateAt(string gpu, string profile, uint start, uint size)
+    /// <param name="gpu">An index, bus id or UUID.</param>
+    /// <param name="profile">The GPU instance profile name.</param>
+    /// <param name="start">The placement's start.</param>
+    /// <param name="size">The placement's size.</param>
+    /// <param name="compute">The compute instances to create inside, exactly (a rollback restoring a destroyed instance); null: one of the full size.</param>
+    public MigInstance CreateAt(string gpu, string profile, uint start, uint size, MigComputeLayout? compute = null)
     {
         lock (_gate)
         {
@@ -240,7 +247,7 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
             (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
             MigProfileTable table = RequireMig(api, device, address);
             MigProfile p = table.Find(profile) ?? throw new MigRefusedException($"{address} offers no MIG profile \"{profile}\"");
-            uint id = CreateOne(api, device, table, new MigCreate(p, new MigPlacement(start, size)), address);
+            uint id = CreateOne(api, device, table, new MigCreate(p, new MigPlacement(start, size)), address, compute);
             return MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == id);
         }
     }
@@ -432,38 +439,78 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
     /// <summary>The holds on the GPU at <paramref name="address"/>.</summary>
     private static IReadOnlyList<MigHold> On(IReadOnlyList<MigHold> held, PciAddress address) => [.. held.Where(h => h.Gpu == address)];
 
-    /// <summary>Creates one GPU instance at its placement and its full-size compute instance, reading back each; returns the GPU instance id.</summary>
-    private static uint CreateOne(INvml api, NvmlDevice device, MigProfileTable table, MigCreate create, PciAddress address)
+    /// <summary>
+    /// Creates one GPU instance at its placement and then its compute instances, reading back each: the full-size one,
+    /// or exactly <paramref name="compute"/> (each at its placement, and nothing else) when given. Nothing stays on
+    /// failure. Returns the GPU instance id.
+    /// </summary>
+    private static uint CreateOne(INvml api, NvmlDevice device, MigProfileTable table, MigCreate create, PciAddress address, MigComputeLayout? compute = null)
     {
-            NvmlGpuInstance gi = api.CreateGpuInstance(device, create.Profile.Id, new NvmlPlacement(create.Placement.Start, create.Placement.Size));
-            NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(gi);
-            MigInstance created = MigReader.ReadInstances(api, device, table).SingleOrDefault(i => i.GpuInstanceId == info.Id)
-                ?? throw new InvalidOperationException($"created {create} on {address} but NVML does not list it");
-            if (created.Placement != create.Placement || created.ProfileId != create.Profile.Id)
-            {
-                throw new InvalidOperationException($"asked for {create} on {address}, NVML reports {created.Profile}@{created.Placement}");
-            }
+        NvmlGpuInstance gi = api.CreateGpuInstance(device, create.Profile.Id, new NvmlPlacement(create.Placement.Start, create.Placement.Size));
+        NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(gi);
+        MigInstance created = MigReader.ReadInstances(api, device, table).SingleOrDefault(i => i.GpuInstanceId == info.Id)
+            ?? throw new InvalidOperationException($"created {create} on {address} but NVML does not list it");
+        if (created.Placement != create.Placement || created.ProfileId != create.Profile.Id)
+        {
+            throw new InvalidOperationException($"asked for {create} on {address}, NVML reports {created.Profile}@{created.Placement}");
+        }
 
-            try
+        try
+        {
+            if (compute is null)
             {
                 uint ciProfile = FullComputeProfile(api, gi, create.Profile) ?? throw new InvalidOperationException($"{create.Profile.Name} on {address} offers no compute instance profile of {create.Profile.SliceCount} slices");
                 api.CreateComputeInstance(gi, ciProfile);
+                if (MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == info.Id).IsOrphaned)
+                {
+                    throw new InvalidOperationException($"compute instance of {create} on {address} not found after creating it");
+                }
             }
-            catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
+            else
             {
-                // Do not leave an orphaned GPU instance behind.
-                api.DestroyGpuInstance(gi);
-                ExpectGone(api, device, table, created, address);
-                throw new InvalidOperationException($"creating the compute instance of {create} on {address} failed ({ex.Message}); the GPU instance was removed again", ex);
-            }
+                foreach (MigComputeSlot slot in compute.Slots)
+                {
+                    api.CreateComputeInstance(gi, slot.ProfileId, new NvmlPlacement(slot.Start, slot.Size));
+                }
 
-            if (MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == info.Id).IsOrphaned)
-            {
-                throw new InvalidOperationException($"compute instance of {create} on {address} not found after creating it");
+                MigComputeLayout now = MigComputeLayout.Of(MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == info.Id));
+                if (!now.SameAs(compute))
+                {
+                    throw new InvalidOperationException($"asked for compute instances {Describe(compute)} in {create} on {address}, NVML reports {Describe(now)}");
+                }
             }
+        }
+        catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
+        {
+            // Do not leave an orphaned or partly filled GPU instance behind: a later attempt starts from nothing.
+            RemoveWithComputeInstances(api, device, table, info.Id);
+            ExpectGone(api, device, table, created, address);
+            string what = compute is null ? "the compute instance" : $"the compute instances {Describe(compute)}";
+            throw new InvalidOperationException($"creating {what} of {create} on {address} failed ({ex.Message}); the GPU instance was removed again", ex);
+        }
 
         return info.Id;
     }
+
+    /// <summary>Destroys the GPU instance <paramref name="gpuInstanceId"/> and whatever compute instances it holds.</summary>
+    private static void RemoveWithComputeInstances(INvml api, NvmlDevice device, MigProfileTable table, uint gpuInstanceId)
+    {
+        var live = MigReader.ReadHandles(api, device, table).SingleOrDefault(h => h.Instance.GpuInstanceId == gpuInstanceId);
+        if (live.Instance is null)
+        {
+            return;
+        }
+
+        foreach (NvmlComputeInstance ci in live.Compute.Reverse())
+        {
+            api.DestroyComputeInstance(ci);
+        }
+
+        api.DestroyGpuInstance(live.Handle);
+    }
+
+    /// <summary>"0@0:1, 0@1:1" (compute instance profile id @ placement), or "none".</summary>
+    private static string Describe(MigComputeLayout layout) => layout.Slots.Count == 0 ? "none" : "[" + string.Join(", ", layout.Slots) + "]";
 
     private static MigProfileTable RequireMig(INvml api, NvmlDevice device, PciAddress address)
     {
