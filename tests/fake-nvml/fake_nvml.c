@@ -16,10 +16,14 @@
  *
  * Rules enforced as the real driver does: placements only at the profile's possible placements, no overlap of
  * memory slices (NVML_ERROR_INSUFFICIENT_RESOURCES), per-profile instance counts, the compute-slice budget, GPU
- * instances with compute instances cannot be destroyed (NVML_ERROR_IN_USE), MIG mode changes report IN_USE while
+ * instances with compute instances cannot be destroyed (NVML_ERROR_IN_USE), compute instances sit at placements
+ * aligned to their size inside their GPU instance without overlap (nvmlGpuInstanceCreateComputeInstanceWithPlacement
+ * takes one; the plain create takes the first free), MIG mode changes report IN_USE while
  * processes run and RESET_REQUIRED where the fixture says so.
  * Injected failures ("failures": [{function, return, times, after}]) fail a function "times" times (-1: always)
- * after letting its first "after" calls succeed, so a test can break an apply midway. Injected field failures
+ * after letting its first "after" calls succeed, so a test can break an apply midway; on
+ * nvmlDeviceGetHandleByIndex_v2 that is a GPU without a handle. Two GPUs may be given one "uuid" or "busId" (a
+ * driver fault the agent must detect). Injected field failures
  * ("fieldFailures": [{fieldId, return}]) give one field of nvmlDeviceGetFieldValues its own error code while the
  * call and the other fields succeed, as the real driver does. Every exported call is counted
  * (fakeNvmlCallCount) so benchmarks can report NVML calls per poll.
