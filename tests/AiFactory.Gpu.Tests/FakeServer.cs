@@ -35,6 +35,11 @@ internal sealed class FakeServer : IDisposable
         {
             // What the kernel shows of an NVIDIA GPU bound to the nvidia driver: ids, class, the driver link, reset.
             string dir = Path.Combine(SysfsRoot, "bus/pci/devices", gpu!["busId"]!.GetValue<string>());
+            if (Directory.Exists(dir))
+            {
+                continue; // a state that gives two GPUs one bus id (a duplicate test): sysfs has one device there
+            }
+
             Directory.CreateDirectory(dir);
             File.WriteAllText(Path.Combine(dir, "reset"), string.Empty);
             uint pciDeviceId = Convert.ToUInt32(gpu["pciDeviceId"]?.GetValue<string>() ?? "0x233010de", 16);

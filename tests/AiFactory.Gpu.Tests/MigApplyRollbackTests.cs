@@ -63,9 +63,46 @@ public sealed class MigApplyRollbackTests
         var ex = Assert.Throws<InvalidOperationException>(() => server.Applier.Apply("0", ["7g.80gb"], keepExisting: false));
 
         Assert.Contains("; ROLLBACK FAILED: creating 3g.40gb@", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("creating 3g.40gb@0:4 again: nvmlDeviceCreateGpuInstanceWithPlacement failed: NVML_ERROR_UNKNOWN", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("creating 3g.40gb@4:4 again: nvmlDeviceCreateGpuInstanceWithPlacement failed: NVML_ERROR_UNKNOWN", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("creating 3g.40gb@0:4 again with its compute instances [2@0:3]: nvmlDeviceCreateGpuInstanceWithPlacement failed: NVML_ERROR_UNKNOWN", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("creating 3g.40gb@4:4 again with its compute instances [2@0:3]: nvmlDeviceCreateGpuInstanceWithPlacement failed: NVML_ERROR_UNKNOWN", ex.Message, StringComparison.Ordinal);
         Assert.EndsWith("the GPU is left between layouts", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_rollback_recreates_a_destroyed_GPU_instance_with_its_own_compute_instances_not_one_full_size_one()
+    {
+        // The test's own GPU instance is created first; the apply's create of 7g.80gb then fails once.
+        using var server = new FakeServer("dgx-h100", s =>
+        {
+            s["gpus"]![0]!["migMode"] = true;
+            s["gpus"]![0]!["failures"] = new JsonArray(new JsonObject { ["function"] = "nvmlDeviceCreateGpuInstanceWithPlacement", ["return"] = "UNKNOWN", ["times"] = 1, ["after"] = 1 });
+        });
+        SplitThreeG(server);
+
+        var ex = Assert.Throws<InvalidOperationException>(() => server.Applier.Apply("0", ["7g.80gb"], keepExisting: false));
+
+        Assert.Contains("; rolled back: created 3g.40gb@4:4 again with its compute instances [1@0:2, 0@2:1] (GPU instance ", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("ROLLBACK FAILED", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(["3g.40gb@4:4 [2c.3g.40gb@0:2, 1c.3g.40gb@2:1]"], Detailed(server));
+    }
+
+    [Fact]
+    public void A_rollback_that_cannot_recreate_the_compute_instances_exactly_says_so_and_leaves_no_partial_instance()
+    {
+        using var server = new FakeServer("dgx-h100", s =>
+        {
+            s["gpus"]![0]!["migMode"] = true;
+            s["gpus"]![0]!["failures"] = new JsonArray(
+                new JsonObject { ["function"] = "nvmlDeviceCreateGpuInstanceWithPlacement", ["return"] = "UNKNOWN", ["times"] = 1, ["after"] = 1 },
+                new JsonObject { ["function"] = "nvmlGpuInstanceCreateComputeInstanceWithPlacement", ["return"] = "INSUFFICIENT_RESOURCES", ["times"] = -1, ["after"] = 1 });
+        });
+        SplitThreeG(server);
+
+        var ex = Assert.Throws<InvalidOperationException>(() => server.Applier.Apply("0", ["7g.80gb"], keepExisting: false));
+
+        Assert.Contains("; ROLLBACK FAILED: creating 3g.40gb@4:4 again with its compute instances [1@0:2, 0@2:1]: creating the compute instances [1@0:2, 0@2:1] of 3g.40gb@4:4 on 0000:18:00.0 failed (nvmlGpuInstanceCreateComputeInstanceWithPlacement failed: NVML_ERROR_INSUFFICIENT_RESOURCES", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("the GPU is left between layouts", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(Detailed(server));
     }
 
     [Fact]
@@ -93,6 +130,20 @@ public sealed class MigApplyRollbackTests
         Assert.Equal(AiFactory.Grpc.StatusCode.InvalidArgument, ex.StatusCode);
         Assert.Equal("profiles: \"3g.40gb@0\" pins a placement, which mig plan/apply do not take (they choose placements); give \"3g.40gb\", or pin it in a node profile's mig layout (aifactoryctl profile apply)", ex.Detail);
     }
+
+    /// <summary>A 3g.40gb at 4:4 split by hand into a 2-slice and a 1-slice compute instance (ids 1 and 0).</summary>
+    private static void SplitThreeG(FakeServer server)
+    {
+        INvml api = server.Nvml.Require();
+        NvmlGpuInstance gi = api.CreateGpuInstance(api.GetDevice(0), Profiles(server).Find("3g.40gb")!.Id, new NvmlPlacement(4, 4));
+        api.CreateComputeInstance(gi, 1); // NVML_COMPUTE_INSTANCE_PROFILE_2_SLICE: slices 0-1
+        api.CreateComputeInstance(gi, 0); // NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE: slice 2
+        Assert.Equal(["3g.40gb@4:4 [2c.3g.40gb@0:2, 1c.3g.40gb@2:1]"], Detailed(server));
+    }
+
+    private static IEnumerable<string> Detailed(FakeServer server) =>
+        MigReader.ReadInstances(server.Nvml.Require(), server.Nvml.Require().GetDevice(0), Profiles(server))
+            .Select(i => $"{i.Profile}@{i.Placement} [{string.Join(", ", i.ComputeInstances.OrderBy(c => c.Start).Select(c => $"{c.Profile}@{c.Start}:{c.Size}"))}]");
 
     private static MigProfileTable Profiles(FakeServer server) => MigReader.ReadProfiles(server.Nvml.Require(), server.Nvml.Require().GetDevice(0));
 

@@ -16,10 +16,14 @@
  *
  * Rules enforced as the real driver does: placements only at the profile's possible placements, no overlap of
  * memory slices (NVML_ERROR_INSUFFICIENT_RESOURCES), per-profile instance counts, the compute-slice budget, GPU
- * instances with compute instances cannot be destroyed (NVML_ERROR_IN_USE), MIG mode changes report IN_USE while
+ * instances with compute instances cannot be destroyed (NVML_ERROR_IN_USE), compute instances sit at placements
+ * aligned to their size inside their GPU instance without overlap (nvmlGpuInstanceCreateComputeInstanceWithPlacement
+ * takes one; the plain create takes the first free), MIG mode changes report IN_USE while
  * processes run and RESET_REQUIRED where the fixture says so.
  * Injected failures ("failures": [{function, return, times, after}]) fail a function "times" times (-1: always)
- * after letting its first "after" calls succeed, so a test can break an apply midway. Injected field failures
+ * after letting its first "after" calls succeed, so a test can break an apply midway; on
+ * nvmlDeviceGetHandleByIndex_v2 that is a GPU without a handle. Two GPUs may be given one "uuid" or "busId" (a
+ * driver fault the agent must detect). Injected field failures
  * ("fieldFailures": [{fieldId, return}]) give one field of nvmlDeviceGetFieldValues its own error code while the
  * call and the other fields succeed, as the real driver does. Every exported call is counted
  * (fakeNvmlCallCount) so benchmarks can report NVML calls per poll.
@@ -989,17 +993,31 @@ EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(nvmlGpuInstanc
     return NVML_SUCCESS;
 }
 
-EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstance(nvmlGpuInstance_t gi, unsigned int profileId, nvmlComputeInstance_t *out)
+/* Whether a compute instance of s slices at start fits the GPU instance: inside it, aligned to its size (as the
+   driver's possible placements are), and overlapping no compute instance there. */
+static nvmlReturn_t ci_placement_blocked(const struct fake_gi *gi, const struct profile *gp, unsigned start, unsigned s)
 {
-    COUNT();
-    if (!g_init) return NVML_ERROR_UNINITIALIZED;
-    if (!gi || !gi->used) return NVML_ERROR_INVALID_ARGUMENT;
-    DEVICE_CALL(gi->dev);
+    if (start % s != 0 || start + s > gp->sliceCount) return NVML_ERROR_INVALID_ARGUMENT;
+    for (int c = 0; c < MAX_CI; c++)
+        if (gi->ci[c].used && gi->ci[c].start < start + s && start < gi->ci[c].start + gi->ci[c].size)
+            return NVML_ERROR_INSUFFICIENT_RESOURCES;
+    return NVML_SUCCESS;
+}
+
+/* Creates a compute instance at start, or at the first free placement when start is NULL. */
+static nvmlReturn_t create_ci(nvmlGpuInstance_t gi, unsigned int profileId, const unsigned *start, nvmlComputeInstance_t *out)
+{
     const struct profile *gp = gi_profile(gi);
-    unsigned s = ci_slices(profileId), used = 0;
+    unsigned s = ci_slices(profileId), at = 0;
     if (!gp || s == 0 || s > gp->sliceCount) return NVML_ERROR_NOT_SUPPORTED;
-    for (int c = 0; c < MAX_CI; c++) if (gi->ci[c].used) used += gi->ci[c].size;
-    if (used + s > gp->sliceCount) return NVML_ERROR_INSUFFICIENT_RESOURCES;
+    if (start) {
+        nvmlReturn_t rc = ci_placement_blocked(gi, gp, *start, s);
+        if (rc) return rc;
+        at = *start;
+    } else {
+        for (at = 0; at + s <= gp->sliceCount && ci_placement_blocked(gi, gp, at, s) != NVML_SUCCESS; at += s) {}
+        if (at + s > gp->sliceCount) return NVML_ERROR_INSUFFICIENT_RESOURCES;
+    }
     unsigned id = 0;
     for (int again = 1; again;) {
         again = 0;
@@ -1007,12 +1025,33 @@ EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstance(nvmlGpuInstance_t gi, u
     }
     for (int c = 0; c < MAX_CI; c++) {
         if (gi->ci[c].used) continue;
-        gi->ci[c] = (struct fake_ci){gi, 1, id, profileId, used, s};
+        gi->ci[c] = (struct fake_ci){gi, 1, id, profileId, at, s};
         *out = &gi->ci[c];
         save_mig_state();
         return NVML_SUCCESS;
     }
     return NVML_ERROR_INSUFFICIENT_RESOURCES;
+}
+
+EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstance(nvmlGpuInstance_t gi, unsigned int profileId, nvmlComputeInstance_t *out)
+{
+    COUNT();
+    if (!g_init) return NVML_ERROR_UNINITIALIZED;
+    if (!gi || !gi->used) return NVML_ERROR_INVALID_ARGUMENT;
+    DEVICE_CALL(gi->dev);
+    return create_ci(gi, profileId, NULL, out);
+}
+
+/* nvml.h: "Create compute instance with the specified placement" (one of
+   nvmlGpuInstanceGetComputeInstancePossiblePlacements); INSUFFICIENT_RESOURCES when it cannot be created. */
+EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstanceWithPlacement(nvmlGpuInstance_t gi, unsigned int profileId, const nvmlComputeInstancePlacement_t *placement, nvmlComputeInstance_t *out)
+{
+    COUNT();
+    if (!g_init) return NVML_ERROR_UNINITIALIZED;
+    if (!gi || !gi->used || !placement || !out) return NVML_ERROR_INVALID_ARGUMENT;
+    DEVICE_CALL(gi->dev);
+    if (placement->size != ci_slices(profileId)) return NVML_ERROR_INVALID_ARGUMENT;
+    return create_ci(gi, profileId, &placement->start, out);
 }
 
 EXPORT nvmlReturn_t nvmlComputeInstanceDestroy(nvmlComputeInstance_t ci)

@@ -61,6 +61,14 @@ internal sealed partial class GpuHealthWatcher
             }
         }
 
+        // Two GPUs NVML names alike: a lease or MIG layout addressed by that UUID or bus id could reach the other one.
+        IReadOnlyList<GpuIdentities.Identity> identities = GpuIdentities.Read(api);
+        foreach ((uint index, string why) in GpuIdentities.Duplicates(identities).OrderBy(d => d.Key))
+        {
+            GpuIdentities.Identity gpu = identities.First(g => g.Index == index);
+            Mark(registry, bus, logger, marked, gpu.Address, gpu.Uuid, "gpu.ambiguous", why + "; neither is partitioned or leased");
+        }
+
         // What the indices NVML could not answer for are: the nvidia-bound GPUs of sysfs it gave no address for.
         foreach (PciAddress address in NvidiaSysfsGpus.Unaccounted(NvidiaSysfsGpus.Read(sysfsRoot), addressed))
         {

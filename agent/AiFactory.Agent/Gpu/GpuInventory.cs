@@ -58,8 +58,18 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
         return result;
     }
 
-    /// <summary>Finds a GPU by index, bus id (either form) or UUID.</summary>
+    /// <summary>
+    /// Finds a GPU to change (MIG layout, MIG lease) by index, bus id (either form) or UUID; a GPU whose UUID or bus
+    /// id NVML also reports for another is refused (<see cref="MigRefusedException"/>), naming both.
+    /// </summary>
     public (NvmlDevice Device, PciAddress Address, string Uuid) Resolve(string selector)
+    {
+        (NvmlDevice device, PciAddress address, string uuid, uint index) = Find(selector);
+        GpuIdentities.RefuseIfAmbiguous(nvml.Require(), index, address, uuid);
+        return (device, address, uuid);
+    }
+
+    private (NvmlDevice Device, PciAddress Address, string Uuid, uint Index) Find(string selector)
     {
         INvml api = nvml.Require();
         uint count = api.DeviceCount;
@@ -81,7 +91,7 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
 
             if ((byIndex && i == index) || address == wantedAddress || string.Equals(address.ToNvmlBusId(), selector, StringComparison.OrdinalIgnoreCase))
             {
-                return (device, address, api.GetUuid(device));
+                return (device, address, api.GetUuid(device), i);
             }
 
             if (!byIndex && selector.StartsWith("GPU-", StringComparison.OrdinalIgnoreCase))
@@ -89,7 +99,7 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
                 string uuid = api.GetUuid(device);
                 if (string.Equals(uuid, selector, StringComparison.OrdinalIgnoreCase))
                 {
-                    return (device, address, uuid);
+                    return (device, address, uuid, i);
                 }
             }
         }

@@ -38,6 +38,9 @@ internal sealed partial class MeteredNvml
     public NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId)
         => Metered((instance, profileId), static (nvml, a) => nvml.CreateComputeInstance(a.instance, a.profileId));
 
+    public NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId, NvmlPlacement placement)
+        => Metered((instance, profileId, placement), static (nvml, a) => nvml.CreateComputeInstance(a.instance, a.profileId, a.placement));
+
     public void DestroyComputeInstance(NvmlComputeInstance instance)
         => Metered(instance, static (nvml, a) => nvml.DestroyComputeInstance(a));
 

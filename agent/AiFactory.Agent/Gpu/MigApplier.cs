@@ -42,14 +42,16 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
         {
             INvml api = nvml.Require();
             (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
-            MigProfileTable table = RequireMig(api, device, address);
+            MigProfileTable table = ReadOrRefuse(() => RequireMig(api, device, address), address);
             IReadOnlyList<MigHold> held = On(allHeld, address);
             var steps = new List<string>();
             var orphans = new List<string>();
 
             // 1. A GPU instance without compute instances is left by a failed create: remove it first, unless a lease
             //    holds it (its lost compute instance is the lease's drift to report, not this apply's to clean up).
-            foreach (var (instance, handle, _) in MigReader.ReadHandles(api, device, table).Where(h => h.Instance.IsOrphaned && !held.Any(x => x.Is(h.Instance))))
+            //    The whole state is read before anything is written: a GPU whose state cannot be read is left untouched.
+            var before = ReadOrRefuse(() => MigReader.ReadHandles(api, device, table), address);
+            foreach (var (instance, handle, _) in before.Where(h => h.Instance.IsOrphaned && !held.Any(x => x.Is(h.Instance))))
             {
                 api.DestroyGpuInstance(handle);
                 ExpectGone(api, device, table, instance, address);
@@ -158,15 +160,17 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
                 continue;
             }
 
+            // Exactly as it was: the same compute instances (profiles and placements) inside, not one full-size one.
             var again = new MigCreate(profile, gone.Placement);
+            MigComputeLayout layout = MigComputeLayout.Of(gone);
             try
             {
-                uint id = CreateOne(api, device, table, again, address);
-                undone.Add($"created {again} again (GPU instance {id})");
+                uint id = CreateOne(api, device, table, again, address, layout);
+                undone.Add($"created {again} again with its compute instances {Describe(layout)} (GPU instance {id})");
             }
             catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
             {
-                failed.Add($"creating {gone.Profile}@{gone.Placement} again: {ex.Message}");
+                failed.Add($"creating {gone.Profile}@{gone.Placement} again with its compute instances {Describe(layout)}: {ex.Message}");
             }
         }
 
@@ -230,7 +234,12 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
     /// Creates one instance of <paramref name="profile"/> at exactly <paramref name="start"/> (a lease's planned
     /// placement), read back; nothing stays on failure.
     /// </summary>
-    public MigInstance CreateAt(string gpu, string profile, uint start, uint size)
+    /// <param name="gpu">An index, bus id or UUID.</param>
+    /// <param name="profile">The GPU instance profile name.</param>
+    /// <param name="start">The placement's start.</param>
+    /// <param name="size">The placement's size.</param>
+    /// <param name="compute">The compute instances to create inside, exactly (a rollback restoring a destroyed instance); null: one of the full size.</param>
+    public MigInstance CreateAt(string gpu, string profile, uint start, uint size, MigComputeLayout? compute = null)
     {
         lock (_gate)
         {
@@ -238,7 +247,7 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
             (NvmlDevice device, PciAddress address, _) = inventory.Resolve(gpu);
             MigProfileTable table = RequireMig(api, device, address);
             MigProfile p = table.Find(profile) ?? throw new MigRefusedException($"{address} offers no MIG profile \"{profile}\"");
-            uint id = CreateOne(api, device, table, new MigCreate(p, new MigPlacement(start, size)), address);
+            uint id = CreateOne(api, device, table, new MigCreate(p, new MigPlacement(start, size)), address, compute);
             return MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == id);
         }
     }
@@ -292,8 +301,10 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
     public IReadOnlyList<MigHold> Held() => _holds.While(held => held);
 
     /// <summary>
-    /// Every GPU NVML sees, with its MIG mode and GPU instances, for checking the ledger against; says why when NVML
-    /// cannot be read (absent, or failing on a GPU: then that GPU carries the error).
+    /// Every GPU NVML sees, with its MIG mode and GPU instances, for checking the ledger against. Each GPU is read on
+    /// its own: one NVML fails on (lost, no handle) carries the error, and the others are reported as usual. A GPU NVML
+    /// gives no handle or bus id for is named by the nvidia-bound sysfs address NVML accounts for no other way (when
+    /// one is left for it); says why only when NVML cannot be read at all (absent, or unable to count GPUs).
     /// </summary>
     public MigObservation Observe()
     {
@@ -303,6 +314,7 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
         }
 
         var gpus = new Dictionary<PciAddress, MigGpuReading>();
+        var unaddressed = new List<string>();
         lock (_gate)
         {
             uint count;
@@ -317,33 +329,46 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
 
             for (uint i = 0; i < count; i++)
             {
-                PciAddress? address = null;
+                NvmlDevice device;
+                PciAddress address;
                 try
                 {
-                    NvmlDevice device = api.GetDevice(i);
+                    device = api.GetDevice(i);
                     address = GpuInventory.Address(api, device);
-                    if (api.GetMigMode(device) is (true, _))
-                    {
-                        gpus[address.Value] = new MigGpuReading(true, MigReader.ReadInstances(api, device, MigReader.ReadProfiles(api, device)), null);
-                    }
-                    else
-                    {
-                        gpus[address.Value] = new MigGpuReading(false, [], null);
-                    }
+                }
+                catch (Exception ex) when (ex is NvmlException or FormatException)
+                {
+                    unaddressed.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"GPU {i}: {ex.Message}"));
+                    continue;
+                }
+
+                try
+                {
+                    gpus[address] = api.GetMigMode(device) is (true, _)
+                        ? new MigGpuReading(true, MigReader.ReadInstances(api, device, MigReader.ReadProfiles(api, device)), null)
+                        : new MigGpuReading(false, [], null);
                 }
                 catch (NvmlException ex)
                 {
-                    if (address is null)
-                    {
-                        return MigObservation.Unreadable($"NVML fails on GPU {i} ({ex.Message})");
-                    }
-
-                    gpus[address.Value] = new MigGpuReading(false, [], ex.Message);
+                    gpus[address] = new MigGpuReading(false, [], ex.Message);
                 }
             }
         }
 
-        return new MigObservation(gpus, null);
+        if (unaddressed.Count > 0)
+        {
+            // Which sysfs GPU an index without a handle is, only sysfs can say: the nvidia-bound ones NVML named no other way.
+            IReadOnlyList<PciAddress> missing = NvidiaSysfsGpus.Unaccounted(NvidiaSysfsGpus.Read(nvml.SysfsRoot), gpus.Keys);
+            string why = unaddressed.Count == 1 && missing.Count == 1
+                ? $"NVML gives no handle for it ({unaddressed[0]})"
+                : $"NVML gives no handle for {unaddressed.Count} GPU(s) and cannot say which is which ({string.Join("; ", unaddressed)})";
+            foreach (PciAddress address in missing)
+            {
+                gpus[address] = new MigGpuReading(false, [], why);
+            }
+        }
+
+        return new MigObservation(gpus, null) { Unaddressed = unaddressed };
     }
 
     /// <summary>
@@ -361,8 +386,14 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
         lock (_gate)
         {
             uint count = api.DeviceCount;
+            IReadOnlyDictionary<uint, string> ambiguous = GpuIdentities.Duplicates(GpuIdentities.Read(api));
             for (uint i = 0; i < count; i++)
             {
+                if (ambiguous.ContainsKey(i))
+                {
+                    continue; // shares its UUID or bus id with another GPU: never leased
+                }
+
                 try
                 {
                     NvmlDevice device = api.GetDevice(i);
@@ -392,41 +423,94 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
         return result;
     }
 
+    /// <summary>Reads a GPU's MIG state; an NVML failure becomes a refusal naming the GPU, before anything is changed.</summary>
+    private static T ReadOrRefuse<T>(Func<T> read, PciAddress address)
+    {
+        try
+        {
+            return read();
+        }
+        catch (NvmlException ex)
+        {
+            throw new MigRefusedException($"the MIG state of {address} cannot be read ({ex.Message}); nothing was changed on it");
+        }
+    }
+
     /// <summary>The holds on the GPU at <paramref name="address"/>.</summary>
     private static IReadOnlyList<MigHold> On(IReadOnlyList<MigHold> held, PciAddress address) => [.. held.Where(h => h.Gpu == address)];
 
-    /// <summary>Creates one GPU instance at its placement and its full-size compute instance, reading back each; returns the GPU instance id.</summary>
-    private static uint CreateOne(INvml api, NvmlDevice device, MigProfileTable table, MigCreate create, PciAddress address)
+    /// <summary>
+    /// Creates one GPU instance at its placement and then its compute instances, reading back each: the full-size one,
+    /// or exactly <paramref name="compute"/> (each at its placement, and nothing else) when given. Nothing stays on
+    /// failure. Returns the GPU instance id.
+    /// </summary>
+    private static uint CreateOne(INvml api, NvmlDevice device, MigProfileTable table, MigCreate create, PciAddress address, MigComputeLayout? compute = null)
     {
-            NvmlGpuInstance gi = api.CreateGpuInstance(device, create.Profile.Id, new NvmlPlacement(create.Placement.Start, create.Placement.Size));
-            NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(gi);
-            MigInstance created = MigReader.ReadInstances(api, device, table).SingleOrDefault(i => i.GpuInstanceId == info.Id)
-                ?? throw new InvalidOperationException($"created {create} on {address} but NVML does not list it");
-            if (created.Placement != create.Placement || created.ProfileId != create.Profile.Id)
-            {
-                throw new InvalidOperationException($"asked for {create} on {address}, NVML reports {created.Profile}@{created.Placement}");
-            }
+        NvmlGpuInstance gi = api.CreateGpuInstance(device, create.Profile.Id, new NvmlPlacement(create.Placement.Start, create.Placement.Size));
+        NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(gi);
+        MigInstance created = MigReader.ReadInstances(api, device, table).SingleOrDefault(i => i.GpuInstanceId == info.Id)
+            ?? throw new InvalidOperationException($"created {create} on {address} but NVML does not list it");
+        if (created.Placement != create.Placement || created.ProfileId != create.Profile.Id)
+        {
+            throw new InvalidOperationException($"asked for {create} on {address}, NVML reports {created.Profile}@{created.Placement}");
+        }
 
-            try
+        try
+        {
+            if (compute is null)
             {
                 uint ciProfile = FullComputeProfile(api, gi, create.Profile) ?? throw new InvalidOperationException($"{create.Profile.Name} on {address} offers no compute instance profile of {create.Profile.SliceCount} slices");
                 api.CreateComputeInstance(gi, ciProfile);
+                if (MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == info.Id).IsOrphaned)
+                {
+                    throw new InvalidOperationException($"compute instance of {create} on {address} not found after creating it");
+                }
             }
-            catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
+            else
             {
-                // Do not leave an orphaned GPU instance behind.
-                api.DestroyGpuInstance(gi);
-                ExpectGone(api, device, table, created, address);
-                throw new InvalidOperationException($"creating the compute instance of {create} on {address} failed ({ex.Message}); the GPU instance was removed again", ex);
-            }
+                foreach (MigComputeSlot slot in compute.Slots)
+                {
+                    api.CreateComputeInstance(gi, slot.ProfileId, new NvmlPlacement(slot.Start, slot.Size));
+                }
 
-            if (MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == info.Id).IsOrphaned)
-            {
-                throw new InvalidOperationException($"compute instance of {create} on {address} not found after creating it");
+                MigComputeLayout now = MigComputeLayout.Of(MigReader.ReadInstances(api, device, table).Single(i => i.GpuInstanceId == info.Id));
+                if (!now.SameAs(compute))
+                {
+                    throw new InvalidOperationException($"asked for compute instances {Describe(compute)} in {create} on {address}, NVML reports {Describe(now)}");
+                }
             }
+        }
+        catch (Exception ex) when (ex is NvmlException or InvalidOperationException)
+        {
+            // Do not leave an orphaned or partly filled GPU instance behind: a later attempt starts from nothing.
+            RemoveWithComputeInstances(api, device, table, info.Id);
+            ExpectGone(api, device, table, created, address);
+            string what = compute is null ? "the compute instance" : $"the compute instances {Describe(compute)}";
+            throw new InvalidOperationException($"creating {what} of {create} on {address} failed ({ex.Message}); the GPU instance was removed again", ex);
+        }
 
         return info.Id;
     }
+
+    /// <summary>Destroys the GPU instance <paramref name="gpuInstanceId"/> and whatever compute instances it holds.</summary>
+    private static void RemoveWithComputeInstances(INvml api, NvmlDevice device, MigProfileTable table, uint gpuInstanceId)
+    {
+        var live = MigReader.ReadHandles(api, device, table).SingleOrDefault(h => h.Instance.GpuInstanceId == gpuInstanceId);
+        if (live.Instance is null)
+        {
+            return;
+        }
+
+        foreach (NvmlComputeInstance ci in live.Compute.Reverse())
+        {
+            api.DestroyComputeInstance(ci);
+        }
+
+        api.DestroyGpuInstance(live.Handle);
+    }
+
+    /// <summary>"0@0:1, 0@1:1" (compute instance profile id @ placement), or "none".</summary>
+    private static string Describe(MigComputeLayout layout) => layout.Slots.Count == 0 ? "none" : "[" + string.Join(", ", layout.Slots) + "]";
 
     private static MigProfileTable RequireMig(INvml api, NvmlDevice device, PciAddress address)
     {

@@ -10,6 +10,9 @@ internal sealed record MigObservation(IReadOnlyDictionary<PciAddress, MigGpuRead
 {
     /// <summary>Nothing could be read, for <paramref name="why"/>.</summary>
     public static MigObservation Unreadable(string why) => new(new Dictionary<PciAddress, MigGpuReading>(), why);
+
+    /// <summary>The GPUs NVML counts but gives no handle or bus id for ("GPU 3: nvmlDeviceGetHandleByIndex_v2 failed: ..."); a GPU missing from <see cref="Gpus"/> may be one of them.</summary>
+    public IReadOnlyList<string> Unaddressed { get; init; } = [];
 }
 
 /// <summary>One GPU's MIG state as NVML reports it.</summary>

@@ -190,7 +190,13 @@ internal static class LeaseReconciler
             return;
         }
 
-        if (!mig.Gpus.TryGetValue(placement.Gpu, out MigGpuReading? gpu))
+        if (!mig.Gpus.TryGetValue(placement.Gpu, out MigGpuReading? gpu) && mig.Unaddressed.Count > 0)
+        {
+            found.Add(new(lease.Id, $"MIG instance {instance} could not be checked: NVML does not report {placement.Gpu}, and gives no handle for {string.Join("; ", mig.Unaddressed)}", Unchecked: true));
+            return;
+        }
+
+        if (gpu is null)
         {
             found.Add(new(lease.Id, $"NVML does not report GPU {placement.Gpu}, which holds MIG instance {instance}"));
             return;

@@ -117,13 +117,19 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
         });
     }
 
-    public string Create(PciAddress gpu, string profile, MigPlacement placement)
+    public string Create(PciAddress gpu, string profile, MigPlacement placement, MigComputeLayout? compute = null)
     {
         return Guard(gpu, () =>
         {
-            if (Find(gpu, profile, placement) is { IsOrphaned: false })
+            if (Find(gpu, profile, placement) is { IsOrphaned: false } there)
             {
-                return $"{profile}@{placement} already on {gpu}";
+                // Asserted first: a rollback retried by a recovery finds its instance there only when it is exact.
+                if (compute is null || MigComputeLayout.Of(there).SameAs(compute))
+                {
+                    return $"{profile}@{placement} already on {gpu}";
+                }
+
+                throw new MigStepException($"{gpu}: {profile}@{placement} is there (GPU instance {there.GpuInstanceId}) with compute instances [{MigComputeLayout.Of(there)}], not the [{compute}] it had; it is left alone");
             }
 
             Interlocked.Increment(ref _writes);
@@ -131,7 +137,7 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
             MigInstance made;
             try
             {
-                made = applier.CreateAt(gpu.ToString(), profile, placement.Start, placement.Size);
+                made = applier.CreateAt(gpu.ToString(), profile, placement.Start, placement.Size, compute);
             }
             catch
             {
@@ -140,7 +146,9 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
             }
 
             _createdHere[spot] = made.GpuInstanceId;
-            return $"created {made.Profile}@{made.Placement} on {gpu} (GPU instance {made.GpuInstanceId})";
+            return compute is null
+                ? $"created {made.Profile}@{made.Placement} on {gpu} (GPU instance {made.GpuInstanceId})"
+                : $"created {made.Profile}@{made.Placement} on {gpu} (GPU instance {made.GpuInstanceId}) with compute instances [{MigComputeLayout.Of(made)}]";
         });
     }
 

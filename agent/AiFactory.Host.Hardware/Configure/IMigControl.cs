@@ -16,8 +16,12 @@ public interface IMigControl
     /// <summary>Sets MIG mode; when the driver asks for a reset, resets only this GPU; reads the mode back.</summary>
     string SetMode(PciAddress gpu, bool enabled);
 
-    /// <summary>Creates a GPU instance of <paramref name="profile"/> at <paramref name="placement"/> and its compute instance.</summary>
-    string Create(PciAddress gpu, string profile, MigPlacement placement);
+    /// <summary>
+    /// Creates a GPU instance of <paramref name="profile"/> at <paramref name="placement"/> and its full-size compute
+    /// instance, or exactly the compute instances of <paramref name="compute"/> (a rollback restoring what a step
+    /// destroyed): read back, and nothing left behind when they cannot all be made.
+    /// </summary>
+    string Create(PciAddress gpu, string profile, MigPlacement placement, MigComputeLayout? compute = null);
 
     /// <summary>Destroys the instance of <paramref name="profile"/> at <paramref name="placement"/> (compute instances first); none there is no change.</summary>
     string Destroy(PciAddress gpu, string profile, MigPlacement placement);

@@ -246,7 +246,7 @@ public sealed partial class ProfileApplier
         PersistVfioOverrideStep p => [new UndoAction("override", Address: p.Address.ToString(), Value: p.From)],
         SetMigModeStep m => [new UndoAction("mig-mode", Address: m.Gpu.ToString(), Value: m.From ? "1" : "0")],
         CreateMigInstanceStep c => [new UndoAction("mig-destroy", Address: c.Gpu.ToString(), Value: MigValue(c.Profile, c.Placement))],
-        DestroyMigInstanceStep d => [new UndoAction("mig-create", Address: d.Gpu.ToString(), Value: MigValue(d.Profile, d.Placement))],
+        DestroyMigInstanceStep d => [new UndoAction("mig-create", Address: d.Gpu.ToString(), Value: MigValue(d.Profile, d.Placement), Compute: d.Compute?.ToString())],
         _ => [],
     };
 
@@ -296,7 +296,7 @@ public sealed partial class ProfileApplier
                 break;
             case "mig-create":
                 (string createProfile, MigPlacement createAt) = ParseMigValue(action.Value!);
-                RequireMig().Create(PciAddress.Parse(action.Address!), createProfile, createAt);
+                RequireMig().Create(PciAddress.Parse(action.Address!), createProfile, createAt, action.Compute is null ? null : MigComputeLayout.Parse(action.Compute));
                 break;
             case "mig-destroy":
                 (string destroyProfile, MigPlacement destroyAt) = ParseMigValue(action.Value!);

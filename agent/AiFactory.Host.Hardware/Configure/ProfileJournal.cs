@@ -14,8 +14,11 @@ namespace AiFactory.Host.Hardware.Configure;
 /// </summary>
 public sealed class ProfileJournal(string stateDir)
 {
-    /// <summary>The format version written and accepted.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>
+    /// The format version written. Version 2 journals each destroyed MIG instance's compute instances
+    /// (<see cref="UndoAction.Compute"/>); a version 1 journal (without them: one full-size compute instance) is still read.
+    /// </summary>
+    public const int FormatVersion = 2;
 
     /// <summary>The phase of a journal whose rollback left inverse actions undone.</summary>
     public const string RollbackFailedPhase = "rollback-failed";
@@ -95,9 +98,9 @@ public sealed class ProfileJournal(string stateDir)
             throw Damaged("empty");
         }
 
-        if (doc.Version != FormatVersion)
+        if (doc.Version is not (FormatVersion or 1))
         {
-            throw Damaged($"format version {doc.Version}, this agent reads version {FormatVersion}");
+            throw Damaged($"format version {doc.Version}, this agent reads versions 1 and {FormatVersion}");
         }
 
         if (!string.Equals(doc.Checksum, Checksum(doc with { Checksum = string.Empty }), StringComparison.Ordinal))

@@ -95,6 +95,12 @@ public interface INvml
 
     NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId);
 
+    /// <summary>
+    /// Creates a compute instance at exactly <paramref name="placement"/> (its compute slices inside the GPU instance),
+    /// as a rollback needs to restore a layout of several compute instances.
+    /// </summary>
+    NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId, NvmlPlacement placement);
+
     void DestroyComputeInstance(NvmlComputeInstance instance);
 
     IReadOnlyList<NvmlComputeInstance> GetComputeInstances(NvmlGpuInstance instance, uint profileId);

@@ -406,6 +406,14 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
         return new NvmlComputeInstance(ci);
     }
 
+    public NvmlComputeInstance CreateComputeInstance(NvmlGpuInstance instance, uint profileId, NvmlPlacement placement)
+    {
+        var p = new Placement { Start = placement.Start, Size = placement.Size };
+        nint ci;
+        Check(GpuInstanceCreateComputeInstanceWithPlacement(instance.Handle, profileId, &p, &ci), "nvmlGpuInstanceCreateComputeInstanceWithPlacement");
+        return new NvmlComputeInstance(ci);
+    }
+
     public void DestroyComputeInstance(NvmlComputeInstance instance) =>
         Check(ComputeInstanceDestroy(instance.Handle), "nvmlComputeInstanceDestroy");
 

@@ -159,6 +159,12 @@ public sealed record SetMigModeStep(PciAddress Gpu, int Index, bool From, bool T
 /// <summary>Destroy one GPU instance (its compute instances first), read back.</summary>
 public sealed record DestroyMigInstanceStep(PciAddress Gpu, int Index, string Profile, MigPlacement Placement) : ProfileStep
 {
+    /// <summary>
+    /// The compute instances inside it now (profile ids and placements): journaled, so a rollback recreates exactly
+    /// them. Null only where the planner did not read them (then a rollback recreates one full-size compute instance).
+    /// </summary>
+    public MigComputeLayout? Compute { get; init; }
+
     /// <inheritdoc />
     public override string Kind => "mig";
 

@@ -98,7 +98,7 @@ public static partial class ProfilePlanner
                     return;
                 }
 
-                steps.AddRange(gpu.Instances.OrderByDescending(x => x.Placement.Start).Select(x => new DestroyMigInstanceStep(gpu.Address, gpu.Index, x.Profile, x.Placement) { Field = field }));
+                steps.AddRange(gpu.Instances.OrderByDescending(x => x.Placement.Start).Select(x => new DestroyMigInstanceStep(gpu.Address, gpu.Index, x.Profile, x.Placement) { Field = field, Compute = MigComputeLayout.Of(x) }));
                 if (gpu.ModeCurrent || gpu.ModePending)
                 {
                     steps.Add(new SetMigModeStep(gpu.Address, gpu.Index, gpu.ModeCurrent, false) { Field = field + ".enabled" });
@@ -157,7 +157,7 @@ public static partial class ProfilePlanner
 
             return
             [
-                .. plan.Destroy.Select(x => new DestroyMigInstanceStep(gpu.Address, gpu.Index, x.Profile, x.Placement) { Field = field + ".layout" }),
+                .. plan.Destroy.Select(x => new DestroyMigInstanceStep(gpu.Address, gpu.Index, x.Profile, x.Placement) { Field = field + ".layout", Compute = MigComputeLayout.Of(x) }),
                 .. plan.Create.Select(c => new CreateMigInstanceStep(gpu.Address, gpu.Index, c.Profile.Name, c.Placement) { Field = field + ".layout" }),
             ];
         }
@@ -244,7 +244,7 @@ public static partial class ProfilePlanner
             return
             [
                 .. now.Where(x => !stay.Contains(x)).OrderByDescending(x => x.Placement.Start)
-                    .Select(x => new DestroyMigInstanceStep(gpu.Address, gpu.Index, x.Profile, x.Placement) { Field = field + ".layout" }),
+                    .Select(x => new DestroyMigInstanceStep(gpu.Address, gpu.Index, x.Profile, x.Placement) { Field = field + ".layout", Compute = MigComputeLayout.Of(x) }),
                 .. wanted.Where(w => !stay.Any(x => x.ProfileId == w.Profile.Id && x.Placement == w.Placement)).OrderBy(w => w.Placement.Start)
                     .Select(w => new CreateMigInstanceStep(gpu.Address, gpu.Index, w.Profile.Name, w.Placement) { Field = field + ".layout" }),
             ];

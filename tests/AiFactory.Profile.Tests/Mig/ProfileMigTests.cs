@@ -160,6 +160,71 @@ public sealed class ProfileMigTests : IDisposable
     }
 
     [Fact]
+    public void A_failure_midway_recreates_a_destroyed_instance_with_exactly_the_compute_instances_it_had()
+    {
+        // The test's own GPU instance is the first create; the profile's create of 7g.80gb then fails once.
+        ProfileManager manager = Start(s =>
+        {
+            s["gpus"]![0]!["migMode"] = true;
+            s["gpus"]![0]!["failures"] = new JsonArray(new JsonObject { ["function"] = "nvmlDeviceCreateGpuInstanceWithPlacement", ["return"] = "UNKNOWN", ["after"] = 1, ["times"] = 1 });
+        });
+        SplitThreeG();
+
+        ProfileApplyResult result = manager.Apply("version: v1\nmig:\n  gpus:\n    - gpu: 0\n      layout: [7g.80gb]\n", "test");
+
+        Assert.False(result.Report.Succeeded);
+        Assert.Contains("create MIG instance 3g.40gb@4:4 on 0000:18:00.0 again with compute instances [1@0:2,0@2:1]", result.Report.RolledBack);
+        Assert.Empty(result.Report.RollbackErrors);
+        Assert.Equal(["3g.40gb@4:4 [2c.3g.40gb@0:2, 1c.3g.40gb@2:1]"], Detailed());
+    }
+
+    [Fact]
+    public void A_rollback_that_cannot_recreate_the_compute_instances_exactly_keeps_the_journal_as_rollback_failed_with_the_layout()
+    {
+        ProfileManager manager = Start(s =>
+        {
+            s["gpus"]![0]!["migMode"] = true;
+            s["gpus"]![0]!["failures"] = new JsonArray(
+                new JsonObject { ["function"] = "nvmlDeviceCreateGpuInstanceWithPlacement", ["return"] = "UNKNOWN", ["after"] = 1, ["times"] = 1 },
+                new JsonObject { ["function"] = "nvmlGpuInstanceCreateComputeInstanceWithPlacement", ["return"] = "INSUFFICIENT_RESOURCES", ["after"] = 1, ["times"] = 1 });
+        });
+        SplitThreeG();
+
+        ProfileApplyResult result = manager.Apply("version: v1\nmig:\n  gpus:\n    - gpu: 0\n      layout: [7g.80gb]\n", "test");
+
+        Assert.False(result.Report.Succeeded);
+        string failed = Assert.Single(result.Report.RollbackErrors);
+        Assert.StartsWith("create MIG instance 3g.40gb@4:4 on 0000:18:00.0 again with compute instances [1@0:2,0@2:1]: ", failed, StringComparison.Ordinal);
+        Assert.Contains("nvmlGpuInstanceCreateComputeInstanceWithPlacement failed: NVML_ERROR_INSUFFICIENT_RESOURCES", failed, StringComparison.Ordinal);
+        Assert.Empty(Detailed()); // no partly filled GPU instance left behind
+        var journal = new AiFactory.Host.Hardware.Configure.ProfileJournal(_fs.StateDir);
+        Assert.Equal(journal.FilePath, result.Report.JournalKept);
+        var kept = journal.Load();
+        Assert.Equal("rollback-failed", kept.Phase);
+        var undo = Assert.Single(Assert.Single(kept.Steps).Undo);
+        Assert.Equal(("mig-create", "3g.40gb@4:4", "1@0:2,0@2:1"), (undo.Op, undo.Value, undo.Compute));
+
+        // The next recovery (the driver no longer refuses) restores exactly that layout.
+        var recovered = manager.Recover();
+        Assert.Empty(recovered.Errors);
+        Assert.Equal(["3g.40gb@4:4 [2c.3g.40gb@0:2, 1c.3g.40gb@2:1]"], Detailed());
+    }
+
+    /// <summary>A 3g.40gb at 4:4 on GPU 0 split by hand into a 2-slice and a 1-slice compute instance.</summary>
+    private void SplitThreeG()
+    {
+        var api = _server!.Nvml.Nvml!;
+        var device = api.GetDevice(0);
+        var gi = api.CreateGpuInstance(device, AiFactory.Agent.Gpu.MigReader.ReadProfiles(api, device).Find("3g.40gb")!.Id, new AiFactory.Host.Hardware.Nvml.NvmlPlacement(4, 4));
+        api.CreateComputeInstance(gi, 1); // NVML_COMPUTE_INSTANCE_PROFILE_2_SLICE: slices 0-1
+        api.CreateComputeInstance(gi, 0); // NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE: slice 2
+        Assert.Equal(["3g.40gb@4:4 [2c.3g.40gb@0:2, 1c.3g.40gb@2:1]"], Detailed());
+    }
+
+    private IEnumerable<string> Detailed() => _server!.Instances(0)
+        .Select(i => $"{i.Profile}@{i.Placement} [{string.Join(", ", i.ComputeInstances.OrderBy(c => c.Start).Select(c => $"{c.Profile}@{c.Start}:{c.Size}"))}]");
+
+    [Fact]
     public void A_GPU_held_by_a_process_is_refused_naming_the_process()
     {
         ProfileManager manager = Start(s => s["gpus"]![0]!["processes"] = new JsonArray(new JsonObject { ["pid"] = 4242, ["usedMB"] = 1024 }));

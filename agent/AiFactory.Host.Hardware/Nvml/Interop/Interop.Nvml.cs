@@ -165,6 +165,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlGpuInstanceCreateComputeInstance")]
     internal static partial NvmlReturn GpuInstanceCreateComputeInstance(nint gpuInstance, uint profileId, nint* computeInstance);
 
+    /// <summary><c>nvmlGpuInstanceCreateComputeInstanceWithPlacement</c>.</summary>
+    [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlGpuInstanceCreateComputeInstanceWithPlacement")]
+    internal static partial NvmlReturn GpuInstanceCreateComputeInstanceWithPlacement(nint gpuInstance, uint profileId, Placement* placement, nint* computeInstance);
+
     /// <summary><c>nvmlComputeInstanceDestroy</c>.</summary>
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlComputeInstanceDestroy")]
     internal static partial NvmlReturn ComputeInstanceDestroy(nint computeInstance);
