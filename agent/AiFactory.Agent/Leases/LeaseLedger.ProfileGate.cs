@@ -45,7 +45,11 @@ internal sealed partial class LeaseLedger
         return new GateHold(ProfileGate);
     }
 
-    /// <summary>Takes the owner lock (shared) when this ledger does not hold it yet; false while an offline apply holds it.</summary>
+    /// <summary>
+    /// Takes the owner lock (shared) when this ledger does not hold it yet; false only while another open of it holds
+    /// it exclusive (an offline apply). A lock file that cannot be made or opened at all (a read-only or missing
+    /// state dir: the ledger's own writes say so) stops nothing.
+    /// </summary>
     private bool TakeOwnerLock()
     {
         if (_ownerLock is not null)
@@ -56,17 +60,18 @@ internal sealed partial class LeaseLedger
         try
         {
             Directory.CreateDirectory(_directory);
-            // FileShare.ReadWrite: .NET takes flock(LOCK_SH | LOCK_NB), which an exclusive holder refuses.
-            _ownerLock = new FileStream(OwnerLockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite, 1, FileOptions.None);
+            // FileAccess.Read + FileShare.ReadWrite: .NET takes flock(LOCK_SH | LOCK_NB) (for read access on every
+            // file system), which an exclusive holder refuses.
+            _ownerLock = new FileStream(OwnerLockPath, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None);
             return true;
         }
-        catch (IOException)
+        catch (IOException) when (File.Exists(OwnerLockPath))
         {
             return false;
         }
-        catch (UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return false;
+            return true;
         }
     }
 

@@ -47,7 +47,7 @@ internal sealed class ProfileApplyGate
             string since = state.Since.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
             if (state.Touch is not { } touch)
             {
-                return new Stopped($"a node-profile apply is in progress ({state.Origin}, since {since}) and is still planning; try again when it has finished", _moved.Task);
+                return new Stopped($"a node-profile apply is in progress ({state.Origin}, since {since}) and has not yet planned what it changes; try again when it has finished", _moved.Task);
             }
 
             return touch.Conflict(plan, physicalFunctionOf) is { } what

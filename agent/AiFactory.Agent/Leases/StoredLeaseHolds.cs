@@ -35,7 +35,7 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
 
         if (!holding && OwnerLockInUse())
         {
-            return new Host.Model.Profile.LeaseHolds { Unavailable = $"the lease ledger in {stateDir} is held by a running aifactory-agent ({OwnerLockPath}), which grants and releases leases at any moment: apply the profile through it (aifactoryctl profile apply), or stop it first" };
+            return new Host.Model.Profile.LeaseHolds { Unavailable = $"the lease ledger in {stateDir} is open in a running aifactory-agent (it holds {OwnerLockPath}), which grants and releases leases at any moment: apply the profile through it (aifactoryctl profile apply), or stop it first" };
         }
 
         var ledger = new LeaseLedger(stateDir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
