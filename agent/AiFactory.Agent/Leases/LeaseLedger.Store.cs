@@ -75,6 +75,8 @@ internal sealed partial class LeaseLedger : IDisposable
         {
             ForgetLoaded();
             Directory.CreateDirectory(_directory);
+            // The agent's claim on the ledger, held from here on (an empty ledger included): see LeaseLedger.ProfileGate.cs.
+            TakeOwnerLock();
             BestEffortFile.TryDelete(Path + ".tmp");
             bool haveCheckpoint = File.Exists(Path);
             bool haveJournal = File.Exists(JournalPath);
@@ -182,6 +184,7 @@ internal sealed partial class LeaseLedger : IDisposable
         {
             _journal?.Dispose();
             _journal = null;
+            ReleaseOwnerLock();
         }
     }
 

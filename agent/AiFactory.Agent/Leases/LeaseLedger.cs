@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using AiFactory.Agent.Leases.Store;
 using AiFactory.Grpc;
 using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Planning.Leases;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
@@ -109,19 +110,36 @@ internal sealed partial class LeaseLedger
     /// bound (unbinding asserts first). A grant with nothing to bind (binding deferred, or a lease of CPUs and memory
     /// only) is recorded as active in one step.
     /// </remarks>
-    public Entry Grant(Wire.LeaseSpec spec, LeaseRequest request, DateTimeOffset? expiresAt, Func<IReadOnlyList<LeasePlan>, PlanResult> plan, ILeaseDeviceBinder? binder = null)
+    public Entry Grant(Wire.LeaseSpec spec, LeaseRequest request, DateTimeOffset? expiresAt, Func<IReadOnlyList<LeasePlan>, PlanResult> plan, ILeaseDeviceBinder? binder = null, Func<PciAddress, PciAddress?>? physicalFunctionOf = null)
     {
         Lease lease;
-        lock (_gate)
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
         {
-            Entry recorded = RecordLocked(spec, request, expiresAt, plan, p => binder?.Changes(p) == true ? LeaseState.Granting : LeaseState.Active);
-            if (recorded.Lease.State == LeaseState.Active)
+            ProfileApplyGate.Stopped? stopped;
+            lock (_gate)
             {
-                return recorded;
+                Entry? recorded = RecordLocked(spec, request, expiresAt, plan, p => binder?.Changes(p) == true ? LeaseState.Granting : LeaseState.Active, physicalFunctionOf, out stopped);
+                if (recorded?.Lease.State == LeaseState.Active)
+                {
+                    return recorded;
+                }
+
+                if (recorded is not null)
+                {
+                    lease = recorded.Lease;
+                    _granting.Add(lease.Id);
+                    break;
+                }
             }
 
-            lease = recorded.Lease;
-            _granting.Add(lease.Id);
+            // A profile apply touches what this plan holds (or is still planning): wait for it to move, bounded, then
+            // plan again (the apply may have changed what is free).
+            TimeSpan left = ProfileApplyWait - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero || !stopped!.Moved.Wait(left))
+            {
+                throw new RpcException(StatusCode.Unavailable, stopped!.Why);
+            }
         }
 
         try
@@ -161,8 +179,11 @@ internal sealed partial class LeaseLedger
         }
     }
 
-    /// <summary>Plans under the lock and records the lease in the state <paramref name="state"/> picks for its plan; stored before it returns.</summary>
-    private Entry RecordLocked(Wire.LeaseSpec spec, LeaseRequest request, DateTimeOffset? expiresAt, Func<IReadOnlyList<LeasePlan>, PlanResult> plan, Func<LeasePlan, LeaseState> state)
+    /// <summary>
+    /// Plans under the lock and records the lease in the state <paramref name="state"/> picks for its plan; stored
+    /// before it returns. Null, with <paramref name="stopped"/> saying why, when a profile apply touches the plan.
+    /// </summary>
+    private Entry? RecordLocked(Wire.LeaseSpec spec, LeaseRequest request, DateTimeOffset? expiresAt, Func<IReadOnlyList<LeasePlan>, PlanResult> plan, Func<LeasePlan, LeaseState> state, Func<PciAddress, PciAddress?>? physicalFunctionOf, out ProfileApplyGate.Stopped? stopped)
     {
         PlanResult result = plan([.. _leases.Values.Where(e => e.Holds).Select(e => e.Lease.Plan)]);
         if (result.Refusal is { } refusal)
@@ -170,6 +191,14 @@ internal sealed partial class LeaseLedger
             throw new RpcException(
                 refusal.Kind == RefusalKind.InvalidRequest ? StatusCode.InvalidArgument : StatusCode.ResourceExhausted,
                 $"{LeaseMessages.WireField(refusal.Field)}: {refusal.Message}");
+        }
+
+        // Checked here, with the plan, under the lock the apply closed the gate under (see LeaseLedger.ProfileGate.cs).
+        RequireOwnerLockLocked();
+        stopped = ProfileGate.Check(result.Plan!, physicalFunctionOf);
+        if (stopped is not null)
+        {
+            return null;
         }
 
         var lease = new Lease

@@ -90,7 +90,7 @@ internal sealed partial class LeaseService
         LeaseLedger.Entry entry;
         try
         {
-            entry = _ledger.Grant(request.Spec, lease, expiresAt, Plan, _binder);
+            entry = _ledger.Grant(request.Spec, lease, expiresAt, Plan, _binder, a => topology.FindDevice(a)?.PhysicalFunction);
         }
         catch (RpcException ex) when (ex.StatusCode is StatusCode.ResourceExhausted or StatusCode.InvalidArgument)
         {

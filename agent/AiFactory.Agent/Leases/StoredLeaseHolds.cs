@@ -11,12 +11,33 @@ namespace AiFactory.Agent.Leases;
 /// each call reads the ledger again (<see cref="LeaseLedger.LoadReadOnly"/>) and changes no file. Refuses with
 /// <see cref="MigRefusedException"/> when a running agent has the ledger open (leases may be granted or released there
 /// at any moment, so only that agent can hold them still) or when the ledger cannot be read.
+/// A running agent is seen by its journal lock and by the owner lock it holds shared from its start
+/// (<see cref="LeaseLedger.OwnerLockPath"/>, also with an empty ledger); an apply holds the owner lock exclusive
+/// (<see cref="HoldGrants"/>), so an agent started meanwhile grants nothing until the apply has ended.
 /// </summary>
 internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
 {
+    private readonly Lock _gate = new();
+
+    // The owner lock, held exclusive for an apply; null when not held (no apply, or a running agent has it).
+    private FileStream? _owner;
+
+    private string OwnerLockPath => Path.Join(stateDir, LeaseLedger.OwnerLockFileName);
+
     /// <summary>The functions and hugepages leases hold, from the stored ledger; unavailable, with why, beside a running agent or when the ledger cannot be read.</summary>
     public Host.Model.Profile.LeaseHolds HeldResources()
     {
+        bool holding;
+        lock (_gate)
+        {
+            holding = _owner is not null;
+        }
+
+        if (!holding && OwnerLockInUse())
+        {
+            return new Host.Model.Profile.LeaseHolds { Unavailable = $"the lease ledger in {stateDir} is open in a running aifactory-agent (it holds {OwnerLockPath}), which grants and releases leases at any moment: apply the profile through it (aifactoryctl profile apply), or stop it first" };
+        }
+
         var ledger = new LeaseLedger(stateDir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
         try
         {
@@ -32,6 +53,64 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
         }
 
         return ledger.HeldResources();
+    }
+
+    /// <summary>
+    /// Takes the owner lock exclusive for the apply: no agent grants a lease until it is disposed. When a running
+    /// agent holds it, nothing is taken and <see cref="HeldResources"/> says the holds are unknown.
+    /// </summary>
+    public IProfileApplyHold HoldGrants(string origin)
+    {
+        lock (_gate)
+        {
+            if (_owner is null)
+            {
+                try
+                {
+                    Directory.CreateDirectory(stateDir);
+                    // FileShare.None: .NET takes flock(LOCK_EX | LOCK_NB), refused while an agent holds it shared.
+                    _owner = new FileStream(OwnerLockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    _owner = null;
+                }
+            }
+        }
+
+        return new OwnerHold(this);
+    }
+
+    /// <summary>True while another open of the owner lock (a running agent) holds it.</summary>
+    private bool OwnerLockInUse()
+    {
+        if (!File.Exists(OwnerLockPath))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var probe = new FileStream(OwnerLockPath, FileMode.Open, FileAccess.Read, FileShare.None, 1, FileOptions.None);
+            return false;
+        }
+        catch (IOException) when (File.Exists(OwnerLockPath))
+        {
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private void Release()
+    {
+        lock (_gate)
+        {
+            _owner?.Dispose();
+            _owner = null;
+        }
     }
 
     public T While<T>(Func<IReadOnlyList<MigHold>, T> action)
@@ -51,5 +130,15 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
         }
 
         return ledger.While(action);
+    }
+
+    private sealed class OwnerHold(StoredLeaseHolds holds) : IProfileApplyHold
+    {
+        public void Narrow(Host.Model.Profile.ProfileTouch touch)
+        {
+            // The agent grants nothing while the owner lock is held: nothing to narrow across processes.
+        }
+
+        public void Dispose() => holds.Release();
     }
 }

@@ -35,14 +35,15 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     }
 
     /// <summary>Plans <paramref name="profile"/> against the machine as it is now.</summary>
-    public ProfilePlan PlanNow(NodeProfile profile) => PlanNow(profile, atStart: false);
+    public ProfilePlan PlanNow(NodeProfile profile) => PlanNow(profile, atStart: false, holds: null).Plan;
 
     /// <summary>
     /// Plans <paramref name="profile"/>; <paramref name="atStart"/>: a device the profile names that is not on the
     /// host (a GPU fallen off the bus, a card pulled) leaves only its own entry out, with a warning, and keeps its
     /// boot-time override, instead of refusing the whole profile (hugepages and host CPUs included) at boot.
+    /// <paramref name="holds"/>: what leases hold, as the caller read it (null: read now).
     /// </summary>
-    private ProfilePlan PlanNow(NodeProfile profile, bool atStart)
+    private (ProfilePlan Plan, HostTopology Topology) PlanNow(NodeProfile profile, bool atStart, LeaseHolds? holds)
     {
         var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null, env.ProcfsRoot, env.VfioOverridesDir);
         HostTopology topology = reader.ReadTopology();
@@ -52,11 +53,11 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             profile = ProfileAtStart.LeaveOutMissing(profile, topology, missing);
         }
 
-        ProfilePlan plan = PlanWithState(reader, topology, profile);
-        return atStart ? ProfileAtStart.KeepOverridesOfMissing(plan, topology, missing) : plan;
+        ProfilePlan plan = PlanWithState(reader, topology, profile, holds);
+        return (atStart ? ProfileAtStart.KeepOverridesOfMissing(plan, topology, missing) : plan, topology);
     }
 
-    private ProfilePlan PlanWithState(ProfileStateReader reader, HostTopology topology, NodeProfile profile)
+    private ProfilePlan PlanWithState(ProfileStateReader reader, HostTopology topology, NodeProfile profile, LeaseHolds? holds)
     {
         ProfileCurrentState state = reader.ReadState(profile);
         if (profile.Mig is not null)
@@ -77,9 +78,16 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             state = state with { MigGpus = gpus, MigUnavailable = unavailable, MigHeld = held };
         }
 
-        state = ProfileAgentState.Add(env, profile, state);
+        state = ProfileAgentState.AddLeases(env, state, holds);
+        ProfilePlan plan = ProfilePlanner.Plan(topology, state, profile);
+        if (plan.GpusUnbound.Count == 0)
+        {
+            return plan;
+        }
 
-        return ProfilePlanner.Plan(topology, state, profile);
+        // The plan takes a GPU from its driver: only now ask NVML which processes run on the GPUs (a vfio section
+        // whose GPUs are bound already, the drift check's usual case, asks nothing), and plan again with the answer.
+        return ProfilePlanner.Plan(topology, ProfileAgentState.AddGpuProcesses(env, state), profile);
     }
 
     /// <summary>
@@ -119,10 +127,14 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             // Another process's apply (the offline command, a second daemon on this state dir) would be "recovered",
             // that is rolled back, by the recovery below while it still runs: one change at a time, across processes.
             using ProfileLock held = ProfileLock.Acquire(env.StateDir, $"apply ({origin})");
+            // Lease grants stop before the holds are read, and until the apply (verification included) has ended
+            // only those that hold nothing it changes go on (Leases/LeaseLedger.ProfileGate.cs).
+            using Leases.IProfileApplyHold? grants = env.Leases?.HoldGrants(origin);
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             RecoverLocked(retryFailedRollback: false);
             NodeProfile profile = Parse(yaml);
-            ProfilePlan plan = PlanNow(profile, atStart);
+            LeaseHolds holds = env.Leases?.HeldResources() ?? LeaseHolds.None;
+            (ProfilePlan plan, HostTopology topology) = PlanNow(profile, atStart, holds);
             if (atStart && plan.IsValid && plan.Warnings.Count > 0)
             {
                 foreach (string warning in plan.Warnings)
@@ -139,6 +151,19 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
                 LogRefused(logger, origin, errors);
                 bus.Publish("profile.refused", EventSeverity.Warning, "profile", $"profile refused ({origin}): {errors}", new Dictionary<string, string> { ["origin"] = origin, ["duration_seconds"] = Seconds(started) });
                 throw new ProfileFormatException(plan.Errors);
+            }
+
+            ProfileTouch touch = ProfileTouch.Of(plan.Steps, topology);
+            grants?.Narrow(touch);
+
+            // Right before the first write, with grants stopped: every lease granted before the gate closed was in the
+            // holds planned with, so this finds nothing unless that guarantee broke; then nothing is written.
+            if (env.Leases is { } leases && ProfileAgentState.NewHoldIn(touch, holds, leases.HeldResources()) is { } grabbed)
+            {
+                var errors = new[] { new ProfileValidationError("leases", grabbed) };
+                LogRefused(logger, origin, grabbed);
+                bus.Publish("profile.refused", EventSeverity.Warning, "profile", $"profile refused ({origin}): {grabbed}", new Dictionary<string, string> { ["origin"] = origin, ["duration_seconds"] = Seconds(started) });
+                throw new ProfileFormatException(errors);
             }
 
             string applyId = DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture);
@@ -208,6 +233,8 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         lock (_gate)
         {
             using ProfileLock held = ProfileLock.Acquire(env.StateDir, "recover");
+            // A rollback rebinds devices and resizes pools: no lease is granted until it has ended.
+            using Leases.IProfileApplyHold? grants = env.Leases?.HoldGrants("recover");
             return RecoverLocked(retryFailedRollback: true);
         }
     }

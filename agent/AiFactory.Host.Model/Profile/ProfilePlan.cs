@@ -15,6 +15,12 @@ public sealed record ProfilePlan
     /// <summary>Why the profile cannot be applied; non-empty means no steps.</summary>
     public IReadOnlyList<ProfileValidationError> Errors { get; init; } = [];
 
+    /// <summary>
+    /// The GPUs the plan would take from their driver to vfio-pci (checked against <see cref="ProfileCurrentState.GpuProcesses"/>),
+    /// also when other fields refuse the profile: the agent asks NVML for running processes only when this is not empty.
+    /// </summary>
+    public IReadOnlyList<Pci.PciAddress> GpusUnbound { get; init; } = [];
+
     /// <summary>True when the profile is valid.</summary>
     public bool IsValid => Errors.Count == 0;
 

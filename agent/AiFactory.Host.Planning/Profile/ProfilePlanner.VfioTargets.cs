@@ -45,7 +45,7 @@ public static partial class ProfilePlanner
 
         /// <summary>
         /// A GPU about to be unbound from its driver: refused while NVML reports compute processes on it; a warning
-        /// when NVML could not be asked.
+        /// when NVML could not be asked. Listed in <see cref="ProfilePlan.GpusUnbound"/> (the agent asks NVML only then).
         /// </summary>
         private string? GpuInUse(PciDevice device)
         {
@@ -54,6 +54,7 @@ public static partial class ProfilePlanner
                 return null;
             }
 
+            _gpusUnbound.Add(device.Address);
             if (current.GpuProcesses.TryGetValue(device.Address, out IReadOnlyList<string>? processes) && processes.Count > 0)
             {
                 return $"{device.Address} is in use by {string.Join(", ", processes)}: stop them before it is unbound from {device.Driver ?? "its driver"}";

@@ -33,6 +33,7 @@ public static partial class ProfilePlanner
     {
         private readonly List<ProfileValidationError> _errors = [];
         private readonly List<string> _warnings = [];
+        private readonly List<PciAddress> _gpusUnbound = [];
         private readonly List<ProfileStep> _binds = [];
         private readonly List<ProfileStep> _checks = [];
         private readonly List<ProfileStep> _persist = [];
@@ -379,7 +380,7 @@ public static partial class ProfilePlanner
         {
             if (_errors.Count > 0)
             {
-                return new ProfilePlan { Errors = _errors, Warnings = _warnings };
+                return new ProfilePlan { Errors = _errors, Warnings = _warnings, GpusUnbound = _gpusUnbound };
             }
 
             var steps = new List<ProfileStep>();
@@ -419,7 +420,7 @@ public static partial class ProfilePlanner
                 steps.Add(new StartServiceStep(stops[i]) { Field = "services" });
             }
 
-            return new ProfilePlan { Steps = steps, Warnings = _warnings };
+            return new ProfilePlan { Steps = steps, Warnings = _warnings, GpusUnbound = _gpusUnbound };
         }
 
         private IReadOnlyList<PciAddress> GroupMembers(int group)
