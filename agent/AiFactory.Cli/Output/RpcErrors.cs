@@ -46,5 +46,7 @@ internal static class RpcErrors
     private static bool IsTlsRefusal(Exception e) =>
         e is System.Security.Authentication.AuthenticationException
         || (e is ObjectDisposedException disposed && disposed.ObjectName.EndsWith(".SslStream", StringComparison.Ordinal))
-        || (e is HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse } && e.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal));
+        // By its message, not its HttpRequestError: which error code a connection closed during the handshake gets
+        // depends on where SocketsHttpHandler was when the close came (InvalidResponse, ResponseEnded, Unknown).
+        || (e is HttpRequestException && e.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal));
 }
