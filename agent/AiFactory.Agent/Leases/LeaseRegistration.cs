@@ -46,7 +46,8 @@ internal static partial class LeaseRegistration
         {
             var service = new LeaseService(
                 sp.GetRequiredService<LeaseLedger>(), sp.GetRequiredService<ILeaseHost>(), sp.GetRequiredService<ILeaseDeviceBinder>(),
-                sp.GetRequiredService<ILibvirt>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LeaseService>>());
+                sp.GetRequiredService<ILibvirt>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LeaseService>>(),
+                new LibvirtUris(options.LibvirtUris));
             Reconcile(
                 sp.GetRequiredService<LeaseLedger>(), sp.GetRequiredService<ILeaseHost>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<ILogger<LeaseService>>(),
                 devicesBound: sp.GetRequiredService<ILeaseDeviceBinder>() is not DeferredDeviceBinder,

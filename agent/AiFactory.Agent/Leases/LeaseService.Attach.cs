@@ -42,7 +42,13 @@ internal sealed partial class LeaseService
             throw new RpcException(StatusCode.InvalidArgument, "domain_xml: give either domain_xml or domain_name");
         }
 
-        string uri = request.LibvirtUri.Length > 0 ? request.LibvirtUri : DefaultLibvirtUri;
+        // Before anything else: a URI names a program to run, a host to reach or a file to read as much as a hypervisor.
+        string uri = request.LibvirtUri.Length > 0 ? request.LibvirtUri : _libvirtUris.First;
+        if (_libvirtUris.Refusal(uri) is { } refused)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, "libvirt_uri: " + refused);
+        }
+
         XDocument? given = request.DomainXml.Length > 0 ? LeaseDomainXml.Parse(request.DomainXml) : null;
         string name = given is not null ? LeaseDomainXml.NameOf(given) : request.DomainName;
         lock (_attachGate)
@@ -71,7 +77,7 @@ internal sealed partial class LeaseService
         if (lease.Domain is { } current && current != name)
         {
             throw new RpcException(StatusCode.FailedPrecondition,
-                $"id: lease {lease.Id} is already attached to domain \"{current}\"{(lease.LibvirtUri is { } at ? " on " + at : string.Empty)}; " +
+                $"id: lease {lease.Id} is already attached to domain \"{current}\"{(lease.LibvirtUri is { } at ? " on " + LibvirtUris.Show(at) : string.Empty)}; " +
                 $"a lease's devices and CPUs go to one domain (attach it to \"{current}\" again, or release it and lease anew for \"{name}\")");
         }
 
@@ -295,6 +301,13 @@ internal sealed partial class LeaseService
         }
 
         string uri = lease.LibvirtUri ?? DefaultLibvirtUri;
+        if (_libvirtUris.Refusal(uri) is { } refused)
+        {
+            // Stored by an older agent, or the setting changed since: never reopened unchecked.
+            return (name, $"id: lease {lease.Id} is attached to domain \"{name}\" and its libvirt_uri {refused}, so the agent does not ask whether the domain is running; " +
+                "check it, or release with force (aifactoryctl lease release --force)");
+        }
+
         try
         {
             using ILibvirtConnection connection = _libvirt.Open(uri);
@@ -327,6 +340,11 @@ internal sealed partial class LeaseService
         string uri = lease.LibvirtUri ?? DefaultLibvirtUri;
         try
         {
+            if (_libvirtUris.Refusal(uri) is { } refused)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, "libvirt_uri: " + refused);
+            }
+
             using ILibvirtConnection connection = _libvirt.Open(uri);
             using ILibvirtDomain? domain = connection.Lookup(name);
             if (domain is null)
@@ -341,9 +359,9 @@ internal sealed partial class LeaseService
         }
         catch (Exception ex) when (ex is LibvirtException or RpcException)
         {
-            LogDetachFailed(_logger, lease.Id, name, uri, ex.Message);
+            LogDetachFailed(_logger, lease.Id, name, LibvirtUris.Show(uri), ex.Message);
             _events.Publish("lease.detach_failed", Wire.EventSeverity.Warning, lease.Id,
-                $"lease {lease.Id} ended but domain {name} on {uri} still names its devices and pins ({ex.Message}): edit the domain before starting it");
+                $"lease {lease.Id} ended but domain {name} on {LibvirtUris.Show(uri)} still names its devices and pins ({ex.Message}): edit the domain before starting it");
         }
     }
 

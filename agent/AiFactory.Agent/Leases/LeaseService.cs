@@ -28,6 +28,7 @@ internal sealed partial class LeaseService
     private readonly ILeaseHost _host;
     private readonly ILeaseDeviceBinder _binder;
     private readonly ILibvirt _libvirt;
+    private readonly LibvirtUris _libvirtUris;
     private readonly EventBus _events;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -36,12 +37,13 @@ internal sealed partial class LeaseService
     // domains, and never released while an attach is starting its domain.
     private readonly Lock _attachGate = new();
 
-    public LeaseService(LeaseLedger ledger, ILeaseHost host, ILeaseDeviceBinder binder, ILibvirt libvirt, EventBus events, TimeProvider time, ILogger<LeaseService> logger)
+    public LeaseService(LeaseLedger ledger, ILeaseHost host, ILeaseDeviceBinder binder, ILibvirt libvirt, EventBus events, TimeProvider time, ILogger<LeaseService> logger, LibvirtUris? libvirtUris = null)
     {
         _ledger = ledger;
         _host = host;
         _binder = binder;
         _libvirt = libvirt;
+        _libvirtUris = libvirtUris ?? LibvirtUris.Default;
         _events = events;
         _time = time;
         _logger = logger;

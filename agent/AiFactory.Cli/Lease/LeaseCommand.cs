@@ -130,7 +130,7 @@ internal static class LeaseCommand
         var id = new Argument<string>("id") { Description = "the lease id" };
         var xml = new Option<FileInfo?>("--domain-xml") { Description = "a libvirt domain XML file to merge the lease into and define" };
         var name = new Option<string?>("--domain") { Description = "an already defined libvirt domain" };
-        var uri = new Option<string?>("--uri") { Description = "libvirt URI (default qemu:///system)" };
+        var uri = new Option<string?>("--uri") { Description = "libvirt URI, one of the agent's libvirt-uris setting (default: its first, qemu:///system)" };
         var start = new Option<bool>("--start") { Description = "start the domain after defining it (a running domain is pinned live instead)" };
         var command = new Command("attach", "wire a lease into a libvirt domain: hostdevs, vCPU/emulator pins, numatune, hugepages, guest NUMA");
         command.Arguments.Add(id);
