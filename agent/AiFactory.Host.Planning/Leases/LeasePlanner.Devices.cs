@@ -33,7 +33,7 @@ public static partial class LeasePlanner
             return PlanResult.Invalid("gpus.nvlink", "an NVLink-connected set was asked, but this host has no NVSwitch fabric");
         }
 
-        List<PciDevice> free = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
+        List<PciDevice> free = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && HostNeeds(usage, d.Address) is null && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
         var byNode = free.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).ToList();
         if (free.Count < request.Count)
         {
@@ -158,7 +158,7 @@ public static partial class LeasePlanner
         }
 
         int paired = request.Count - need;
-        List<PciDevice> free = [.. all.Where(d => !usage.UsedDevices.Contains(d.Address) && !taken.Contains(d.Address))];
+        List<PciDevice> free = [.. all.Where(d => !usage.UsedDevices.Contains(d.Address) && !taken.Contains(d.Address) && HostNeeds(usage, d.Address) is null)];
         List<int> anchors = [.. gpus.Select(g => usage.CpuNodeOf(g.NumaNode) ?? -1)];
         if (mig is not null)
         {
@@ -214,8 +214,9 @@ public static partial class LeasePlanner
 
         if (chosen.Count < need)
         {
+            int beside = all.Count(d => HostNeeds(usage, d.Address) is not null);
             return PlanResult.Short("vfs.count", null, string.Create(CultureInfo.InvariantCulture,
-                $"{request.Count} asked, {paired + chosen.Count} free on the whole host"));
+                $"{request.Count} asked, {paired + chosen.Count} free on the whole host{(beside > 0 ? $" ({beside} never leased: the host needs a device of their IOMMU group)" : string.Empty)}"));
         }
 
         foreach (PciDevice vf in chosen)
@@ -250,7 +251,7 @@ public static partial class LeasePlanner
 
             foreach (PciAddress vfAddress in pf.Sriov.VirtualFunctions)
             {
-                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf)
+                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf && HostNeeds(usage, vfAddress) is null)
                 {
                     return vf;
                 }
@@ -261,12 +262,48 @@ public static partial class LeasePlanner
     }
 
     /// <summary>
-    /// Why GPUs of the asked model are not free, besides other leases: "; 1 in MIG mode (0000:18:00.0): ..." and
-    /// "; 2 unhealthy (...)"; empty when no GPU is either.
+    /// Why the host needs <paramref name="device"/> or a device of its IOMMU group (the boot disk's controller, the
+    /// management NIC: <see cref="HostTopology.HostNeeded"/>, as the node profile's vfio refusals use it), or null: a
+    /// lease binds the whole group to vfio-pci, which would take that device from the host.
+    /// </summary>
+    private static string? HostNeeds(HostUsage usage, PciAddress device)
+    {
+        IReadOnlyDictionary<PciAddress, string> needed = usage.Context.Topology.HostNeeded;
+        if (needed.Count == 0)
+        {
+            return null;
+        }
+
+        if (needed.TryGetValue(device, out string? why))
+        {
+            return $"{device} is {why}";
+        }
+
+        foreach (PciDevice c in usage.Index.Companions(device))
+        {
+            if (needed.TryGetValue(c.Address, out why))
+            {
+                return $"its IOMMU group also holds {c.Address}, {why}";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Why GPUs of the asked model are not free, besides other leases: "; 1 in MIG mode (0000:18:00.0): ...",
+    /// "; 2 unhealthy (...)" and "; 1 beside a device the host needs (...)"; empty when no GPU is any of these.
     /// </summary>
     private static string WhyNotFree(HostUsage usage, List<PciDevice> matching)
     {
         var why = new System.Text.StringBuilder();
+        List<string> hostNeeded = [.. matching.Select(d => HostNeeds(usage, d.Address) is { } n ? $"{d.Address}: {n}" : null).OfType<string>()];
+        if (hostNeeded.Count > 0)
+        {
+            why.Append(CultureInfo.InvariantCulture,
+                $"; {hostNeeded.Count} never leased because the host needs a device of its IOMMU group ({string.Join("; ", hostNeeded)}): binding the group to vfio-pci would take that device from the host");
+        }
+
         List<PciAddress> mig = [.. matching.Select(d => d.Address).Where(a => usage.MigModeGpus.Contains(a) || usage.MigGpus.Contains(a))];
         if (mig.Count > 0)
         {
