@@ -99,6 +99,17 @@ internal static class LeaseMessages
         return (request, expires);
     }
 
+    /// <summary>
+    /// The status of a planner refusal: INVALID_ARGUMENT for a wrong request, RESOURCE_EXHAUSTED for a shortage,
+    /// FAILED_PRECONDITION for what the host uses (processes on a GPU).
+    /// </summary>
+    public static StatusCode StatusOf(RefusalKind kind) => kind switch
+    {
+        RefusalKind.InvalidRequest => StatusCode.InvalidArgument,
+        RefusalKind.InUse => StatusCode.FailedPrecondition,
+        _ => StatusCode.ResourceExhausted,
+    };
+
     /// <summary>The wire field a planner refusal names.</summary>
     public static string WireField(string plannerField) => plannerField switch
     {

@@ -22,7 +22,8 @@ internal static partial class LeaseRegistration
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILeaseHost>(sp => new DaemonLeaseHost(
             sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>().Stored, sp.GetRequiredService<ILogger<DaemonLeaseHost>>(),
-            sp.GetService<Gpu.MigApplier>(), sp.GetService<Gpu.GpuHealthRegistry>(), sp.GetService<Gpu.GpuNvml>()));
+            sp.GetService<Gpu.MigApplier>(), sp.GetService<Gpu.GpuHealthRegistry>(), sp.GetService<Gpu.GpuNvml>(),
+            sp.GetService<Profile.ProfileEnvironment>()?.Mig is { } nvmlProcesses ? nvmlProcesses.ReadProcesses : null));
         services.TryAddSingleton<ILeaseDeviceBinder>(sp =>
         {
             HostCapabilities capabilities = sp.GetRequiredService<HostCapabilities>();

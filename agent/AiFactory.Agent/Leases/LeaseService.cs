@@ -74,15 +74,20 @@ internal sealed partial class LeaseService
         IReadOnlyList<MigCapacity> mig = _host.MigCapacity;
         IReadOnlySet<PciAddress> unhealthy = _host.UnhealthyGpus;
         IReadOnlyDictionary<PciAddress, string> names = _host.GpuNames;
+
+        // Whole GPUs are unbound from their driver: one running compute processes is not leased (NVML asked once, here).
+        (IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> processes, string? processesUnknown) = lease.Gpus is not null
+            ? _host.ReadGpuProcesses()
+            : (StaticLeaseHost.NoProcesses, null);
         PlanResult Plan(IReadOnlyList<LeasePlan> current) =>
-            LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig, UnhealthyGpus: unhealthy, GpuNames: names), lease);
+            LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig, UnhealthyGpus: unhealthy, GpuNames: names, GpuProcesses: processes), lease);
 
         if (request.DryRun)
         {
             PlanResult result = Plan([.. _ledger.List(includeEnded: false).Select(e => e.Lease.Plan)]);
             if (result.Refusal is { } refusal)
             {
-                throw new RpcException(refusal.Kind == RefusalKind.InvalidRequest ? StatusCode.InvalidArgument : StatusCode.ResourceExhausted, $"{LeaseMessages.WireField(refusal.Field)}: {refusal.Message}");
+                throw new RpcException(LeaseMessages.StatusOf(refusal.Kind), $"{LeaseMessages.WireField(refusal.Field)}: {refusal.Message}");
             }
 
             var preview = new Host.Model.Leases.Lease { Id = string.Empty, Owner = lease.Owner, CreatedAt = _time.GetUtcNow(), ExpiresAt = expiresAt, State = LeaseState.Active, Request = lease, Plan = result.Plan! };
@@ -94,10 +99,18 @@ internal sealed partial class LeaseService
         {
             entry = _ledger.Grant(request.Spec, lease, expiresAt, Plan, _binder);
         }
-        catch (RpcException ex) when (ex.StatusCode is StatusCode.ResourceExhausted or StatusCode.InvalidArgument)
+        catch (RpcException ex) when (ex.StatusCode is StatusCode.ResourceExhausted or StatusCode.InvalidArgument or StatusCode.FailedPrecondition)
         {
             LogRefused(_logger, lease.Owner, ex.Detail);
             throw;
+        }
+
+        if (processesUnknown is not null)
+        {
+            string gpus = string.Join(", ", entry.Lease.Plan.Devices.Where(d => d.Role == DeviceRole.Gpu).Select(d => d.Address));
+            LogProcessesUnchecked(_logger, entry.Lease.Id, gpus, processesUnknown);
+            _events.Publish("lease.unchecked", Wire.EventSeverity.Warning, entry.Lease.Id,
+                $"lease {entry.Lease.Id}: GPU(s) {gpus} were not checked for running compute processes before they were leased: {processesUnknown}");
         }
 
         if (expiresAt is not null)
@@ -229,6 +242,9 @@ internal sealed partial class LeaseService
 
     [LoggerMessage(EventId = EventIds.LeaseRefused, Level = LogLevel.Information, Message = "Lease for {Owner} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string owner, string reason);
+
+    [LoggerMessage(EventId = EventIds.LeaseProcessesUnchecked, Level = LogLevel.Warning, Message = "Lease {Id}: GPU(s) {Gpus} were not checked for running compute processes before they were leased: {Reason}")]
+    private static partial void LogProcessesUnchecked(ILogger logger, string id, string gpus, string reason);
 
     [LoggerMessage(EventId = EventIds.LeaseAttached, Level = LogLevel.Information, Message = "Lease {Id} attached to domain {Domain} on {Uri}")]
     private static partial void LogAttached(ILogger logger, string id, string domain, string uri);

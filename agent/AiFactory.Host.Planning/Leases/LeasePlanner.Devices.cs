@@ -33,13 +33,17 @@ public static partial class LeasePlanner
             return PlanResult.Invalid("gpus.nvlink", "an NVLink-connected set was asked, but this host has no NVSwitch fabric");
         }
 
-        List<PciDevice> free = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && HostNeeds(usage, d.Address) is null && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
+        List<PciDevice> unleased = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && HostNeeds(usage, d.Address) is null && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
+        List<PciDevice> free = [.. unleased.Where(d => Processes(usage, d.Address) is null)];
         var byNode = free.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).ToList();
         if (free.Count < request.Count)
         {
             string perNode = string.Join(", ", matching.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).OrderBy(g => g.Key)
                 .Select(g => string.Create(CultureInfo.InvariantCulture, $"node {g.Key}: {g.Count(d => free.Contains(d))} of {g.Count()}")));
-            return PlanResult.Short("gpus.count", null, string.Create(CultureInfo.InvariantCulture, $"{request.Count} asked, {free.Count} free ({perNode}){WhyNotFree(usage, matching)}"));
+            string message = string.Create(CultureInfo.InvariantCulture, $"{request.Count} asked, {free.Count} free ({perNode}){WhyNotFree(usage, matching)}");
+
+            // Enough GPUs but for the processes on them: that is for the host's users to end, not a shortage.
+            return unleased.Count >= request.Count ? PlanResult.InUse("gpus.count", message) : PlanResult.Short("gpus.count", null, message);
         }
 
         bool pairing = lease.Vfs is { PairWithGpus: true };
@@ -290,13 +294,26 @@ public static partial class LeasePlanner
         return null;
     }
 
+    /// <summary>The compute processes NVML reports on <paramref name="gpu"/> ("PID 4242 (python3), PID 4243"), or null when none.</summary>
+    private static string? Processes(HostUsage usage, PciAddress gpu) =>
+        usage.Context.GpuProcesses is { } all && all.TryGetValue(gpu, out IReadOnlyList<string>? processes) && processes.Count > 0
+            ? string.Join(", ", processes)
+            : null;
+
     /// <summary>
     /// Why GPUs of the asked model are not free, besides other leases: "; 1 in MIG mode (0000:18:00.0): ...",
-    /// "; 2 unhealthy (...)" and "; 1 beside a device the host needs (...)"; empty when no GPU is any of these.
+    /// "; 2 unhealthy (...)", "; 1 never leased because the host needs ..." and "; 1 in use by processes (...)";
+    /// empty when no GPU is any of these.
     /// </summary>
     private static string WhyNotFree(HostUsage usage, List<PciDevice> matching)
     {
         var why = new System.Text.StringBuilder();
+        List<string> busy = [.. matching.Where(d => usage.WholeGpuFree(d.Address)).Select(d => Processes(usage, d.Address) is { } p ? $"{d.Address}: {p}" : null).OfType<string>()];
+        if (busy.Count > 0)
+        {
+            why.Append(CultureInfo.InvariantCulture, $"; {busy.Count} in use by processes ({string.Join("; ", busy)}): stop them before the GPU is leased (it is unbound from its driver)");
+        }
+
         List<string> hostNeeded = [.. matching.Select(d => HostNeeds(usage, d.Address) is { } n ? $"{d.Address}: {n}" : null).OfType<string>()];
         if (hostNeeded.Count > 0)
         {
