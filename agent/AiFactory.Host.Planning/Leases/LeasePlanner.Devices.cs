@@ -7,7 +7,7 @@ namespace AiFactory.Host.Planning.Leases;
 
 public static partial class LeasePlanner
 {
-    private static PlanResult? PickGpus(HostUsage usage, GpuRequest request, LeaseRequest lease, List<LeasedDevice> devices)
+    private static PlanResult? PickGpus(HostUsage usage, GpuRequest request, LeaseRequest lease, List<LeasedDevice> devices, int? onlyNode)
     {
         HostTopology topology = usage.Context.Topology;
         List<PciDevice> all = [.. topology.PciDevices.Where(d => d.Kind == DeviceKind.Gpu && !d.IsVirtualFunction)];
@@ -34,7 +34,7 @@ public static partial class LeasePlanner
         }
 
         List<PciDevice> unleased = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && HostNeeds(usage, d.Address) is null && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
-        List<PciDevice> free = [.. unleased.Where(d => Processes(usage, d.Address) is null)];
+        List<PciDevice> free = [.. unleased.Where(d => Processes(usage, d.Address) is null && (onlyNode is null || usage.CpuNodeOf(d.NumaNode) == onlyNode))];
         var byNode = free.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).ToList();
         if (free.Count < request.Count)
         {
@@ -75,7 +75,7 @@ public static partial class LeasePlanner
         return null;
     }
 
-    private static PlanResult? PickMig(HostUsage usage, MigRequest request, out MigPlacement? placement)
+    private static PlanResult? PickMig(HostUsage usage, MigRequest request, int? onlyNode, out MigPlacement? placement)
     {
         placement = null;
         IReadOnlyDictionary<PciAddress, string> names = usage.Context.GpuNames ?? new Dictionary<PciAddress, string>();
@@ -95,7 +95,7 @@ public static partial class LeasePlanner
         }
 
         var candidates = new List<(MigCapacity Cap, (int Start, int Size) Slot, int FreeCount)>();
-        foreach (MigCapacity cap in offered.Where(c => !usage.UsedDevices.Contains(c.Gpu)))
+        foreach (MigCapacity cap in offered.Where(c => !usage.UsedDevices.Contains(c.Gpu) && (onlyNode is null || usage.CpuNodeOf(usage.Index.Device(c.Gpu)?.NumaNode) == onlyNode)))
         {
             var freeSlots = cap.FreePlacements.Where(p => !usage.UsedMig.Any(m => m.Gpu == cap.Gpu && m.PlacementStart < p.Start + p.Size && p.Start < m.PlacementStart + m.PlacementSize)).ToList();
             if (freeSlots.Count > 0)
@@ -123,7 +123,7 @@ public static partial class LeasePlanner
     /// fit there is refused under numa policy required (naming the node) and, under preferred, taken from the
     /// nearest other nodes with each such VF stated in <paramref name="spill"/> and added to <paramref name="spilled"/>.
     /// </summary>
-    private static PlanResult? PickVfs(HostUsage usage, VfRequest request, NumaPolicy policy, MigPlacement? mig, List<LeasedDevice> devices, List<string> spill, HashSet<PciAddress> spilled)
+    private static PlanResult? PickVfs(HostUsage usage, VfRequest request, NumaPolicy policy, MigPlacement? mig, List<LeasedDevice> devices, List<string> spill, HashSet<PciAddress> spilled, int? onlyNode)
     {
         HostTopology topology = usage.Context.Topology;
         List<PciDevice> all = [.. topology.PciDevices.Where(d => d.IsVirtualFunction && usage.Index.Device(d.PhysicalFunction!.Value) is { Kind: DeviceKind.Nic })];
@@ -183,7 +183,7 @@ public static partial class LeasePlanner
         }
         else
         {
-            var byNode = free.GroupBy(NodeOf).ToList();
+            var byNode = free.GroupBy(NodeOf).Where(g => onlyNode is null || g.Key == onlyNode).ToList();
             var fit = byNode.Where(g => g.Count() >= need).OrderBy(g => g.Count()).ThenBy(g => g.Key).FirstOrDefault();
             var most = byNode.OrderByDescending(g => g.Count()).ThenBy(g => g.Key).FirstOrDefault();
             if (fit is null && policy == NumaPolicy.Required)
