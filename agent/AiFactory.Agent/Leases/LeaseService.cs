@@ -24,6 +24,9 @@ internal sealed partial class LeaseService
     public const string ServiceName = "aifactory.agent.v1.Leases";
     public const string DefaultLibvirtUri = "qemu:///system";
 
+    /// <summary>The most one ListLeases page carries: 1 MiB, well under max-message-size (smaller in tests).</summary>
+    internal int ListPageBytes { get; set; } = 1024 * 1024;
+
     private readonly LeaseLedger _ledger;
     private readonly ILeaseHost _host;
     private readonly ILeaseDeviceBinder _binder;
@@ -171,8 +174,35 @@ internal sealed partial class LeaseService
     public Wire.ListLeasesResponse ListLeases(Wire.ListLeasesRequest request)
     {
         ExpireDue();
+        // One page at most ListPageBytes, whatever the ledger holds: next_page_token names where the next one starts.
         var response = new Wire.ListLeasesResponse();
-        response.Leases.AddRange(_ledger.List(request.IncludeEnded, request.Owner).Select(e => e.ToWire()));
+        int bytes = 0;
+        bool started = request.PageToken.Length == 0;
+        foreach (LeaseLedger.Entry entry in _ledger.List(request.IncludeEnded, request.Owner))
+        {
+            if (!started)
+            {
+                started = string.CompareOrdinal(entry.Lease.Id, request.PageToken) == 0;
+                continue;
+            }
+
+            Wire.Lease lease = entry.ToWire();
+            int size = lease.CalculateSize() + 8;
+            if (response.Leases.Count > 0 && bytes + size > ListPageBytes)
+            {
+                response.NextPageToken = response.Leases[^1].Id;
+                break;
+            }
+
+            response.Leases.Add(lease);
+            bytes += size;
+        }
+
+        if (!started)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"page_token: no lease \"{LibvirtUris.Show(request.PageToken)}\" in this listing (the page it began after ended and was evicted, or it is not from ListLeases); list again from the start");
+        }
+
         return response;
     }
 
