@@ -104,6 +104,12 @@ internal sealed partial class LeaseService
         XDocument doc = given ?? LeaseDomainXml.Parse(existing!.GetXml(inactive: true));
         if (lease.Domain == name)
         {
+            if (given is not null)
+            {
+                // The caller's pins are checked as on a first attach; only the lease's own may be stripped.
+                LeaseDomainXml.CheckOwnPins(given, plan);
+            }
+
             LeaseDomainXml.Strip(doc);
         }
 
