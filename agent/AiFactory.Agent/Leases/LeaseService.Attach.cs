@@ -59,6 +59,16 @@ internal sealed partial class LeaseService
                 throw new RpcException(StatusCode.FailedPrecondition, _ledger.GrantingWhy(entry.Lease.Id));
             }
 
+            if (entry.Lease.Plan.Mig is { } mig)
+            {
+                // libvirt passes a MIG instance to a guest only as a vGPU (an mdev of NVIDIA's vGPU manager), which
+                // this agent neither sets up nor checks for; a domain with no device would start without its GPU.
+                throw new RpcException(StatusCode.FailedPrecondition,
+                    $"id: lease {entry.Lease.Id} holds MIG instance {mig.Profile} at placement {mig.PlacementStart} of GPU {mig.Gpu}, which cannot be attached to a VM: " +
+                    "a VM gets a MIG instance only as a vGPU (mdev) of NVIDIA's vGPU manager, which this agent does not set up; lease whole GPUs (--gpus) for a VM, " +
+                    "and use MIG leases for work on the host (containers); nothing was changed");
+            }
+
             CheckAttachable(entry.Lease, name);
             try
             {
