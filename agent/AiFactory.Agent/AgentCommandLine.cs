@@ -97,6 +97,7 @@ internal static class AgentCommandLine
         ("metrics-hostname-label", "key of the hostname label on GPU series (default Hostname, as dcgm-exporter; empty for none)"),
         ("metrics-hostname", "value of the hostname label (default the machine's name)"),
         ("nvml-library", "NVML library to load (default libnvidia-ml.so.1)"),
+        ("libvirt-uris", "comma-separated libvirt URIs a lease may be attached through; the first is the default (default qemu:///system)"),
         ("log-level", "trace, debug, info, warning or error (default info)"),
         ("max-message-size", "largest gRPC message in bytes (default 4194304)"),
         ("shutdown-timeout", "seconds to finish calls in flight on SIGTERM (default 10)"),

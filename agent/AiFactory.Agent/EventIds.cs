@@ -58,6 +58,7 @@ internal static class EventIds
     public const int LeaseExpiryFailed = 613;
     public const int LeaseDrift = 620;
     public const int LeaseUnchecked = 621;
+    public const int LeaseProcessesUnchecked = 622;
     public const int LeaseAttached = 630;
     public const int LeaseAttachUndone = 631;
     public const int LeaseAttachUndoFailed = 632;

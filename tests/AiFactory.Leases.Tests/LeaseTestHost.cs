@@ -128,15 +128,17 @@ internal sealed class RecordingBinder : ILeaseDeviceBinder
 /// <summary>A lease service over a temp state dir and a literal topology, as the daemon composes it.</summary>
 internal sealed class LeaseTestHost : IDisposable
 {
+    /// <param name="libvirtUris">The agent's libvirt-uris setting; by default qemu:///system and libvirt's test driver.</param>
     /// <param name="reserved">The host-reserved CPUs; by default the last physical core of each node (where shared emulator threads run).</param>
-    public LeaseTestHost(HostTopology topology, CpuSet? reserved = null, string? directory = null, ManualTime? time = null, ILeaseDeviceBinder? binder = null, int compactAfterRecords = LeaseLedger.DefaultCompactAfterRecords, ILibvirt? libvirt = null)
+    public LeaseTestHost(HostTopology topology, CpuSet? reserved = null, string? directory = null, ManualTime? time = null, ILeaseDeviceBinder? binder = null, int compactAfterRecords = LeaseLedger.DefaultCompactAfterRecords, ILibvirt? libvirt = null, IReadOnlyList<string>? libvirtUris = null, IReadOnlyList<MigCapacity>? mig = null)
     {
         Directory = directory ?? Path.Combine(Path.GetTempPath(), "aifactory-leases-" + Guid.NewGuid().ToString("N"));
         Time = time ?? new ManualTime(DateTimeOffset.UtcNow);
-        Host = new StaticLeaseHost(topology, reserved ?? LastCores(topology));
+        Host = new StaticLeaseHost(topology, reserved ?? LastCores(topology), mig);
         Ledger = new LeaseLedger(Directory, NullLogger<LeaseLedger>.Instance, Time) { CompactAfterRecords = compactAfterRecords };
         Ledger.Load();
-        Service = new LeaseService(Ledger, Host, binder ?? Binder, libvirt ?? new NativeLibvirt(), Events, Time, NullLogger<LeaseService>.Instance);
+        Service = new LeaseService(Ledger, Host, binder ?? Binder, libvirt ?? new NativeLibvirt(), Events, Time, NullLogger<LeaseService>.Instance,
+            new LibvirtUris(libvirtUris ?? [LeaseService.DefaultLibvirtUri, Libvirt.TestDriverHost.Uri]));
     }
 
     public string Directory { get; }
@@ -155,7 +157,8 @@ internal sealed class LeaseTestHost : IDisposable
 
     public ILogger Logger => NullLogger.Instance;
 
-    public LeaseTestHost Restart() => new(Host.Topology!, Host.HostReservedCpus, Directory, Time);
+    public LeaseTestHost Restart(ILibvirt? libvirt = null, IReadOnlyList<string>? libvirtUris = null) =>
+        new(Host.Topology!, Host.HostReservedCpus, Directory, Time, libvirt: libvirt, libvirtUris: libvirtUris);
 
     /// <summary>
     /// The threads of each CPU node's last physical core: a small host-reserved set (where shared emulator threads

@@ -77,6 +77,13 @@ internal sealed record AgentOptions
     /// <summary>The NVML library to load (a fake one in tests and demos).</summary>
     public string NvmlLibrary { get; init; } = "libnvidia-ml.so.1";
 
+    /// <summary>
+    /// The libvirt connections a lease may be attached through (<c>libvirt-uris</c>, comma-separated); the first is used
+    /// when an attach names none. Anything else a client sends is refused before libvirt sees it
+    /// (<see cref="Leases.LibvirtUris"/>).
+    /// </summary>
+    public IReadOnlyList<string> LibvirtUris { get; init; } = [Leases.LeaseService.DefaultLibvirtUri];
+
     /// <summary>The least severe level logged.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 

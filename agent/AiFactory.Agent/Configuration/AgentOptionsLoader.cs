@@ -18,7 +18,7 @@ internal static class AgentOptionsLoader
     internal static readonly string[] Keys =
     [
         "sysfs-root", "procfs-root", "state-dir", "socket", "listen", "listen-plaintext", "metrics-listen",
-        "metrics-hostname-label", "metrics-hostname", "nvml-library", "log-level", "max-message-size", "shutdown-timeout", "idle-trim", "read-only", "tls-certificate", "tls-key", "tls-client-ca", "tls-client-crl",
+        "metrics-hostname-label", "metrics-hostname", "nvml-library", "libvirt-uris", "log-level", "max-message-size", "shutdown-timeout", "idle-trim", "read-only", "tls-certificate", "tls-key", "tls-client-ca", "tls-client-crl",
     ];
 
     /// <summary>
@@ -179,6 +179,7 @@ internal static class AgentOptionsLoader
                 "metrics-hostname-label" => options with { MetricsHostnameLabel = HostnameLabel(source, key, value) },
                 "metrics-hostname" => options with { MetricsHostname = value.Length == 0 ? null : Hostname(source, key, value) },
                 "nvml-library" => options with { NvmlLibrary = NonEmpty(source, key, value) },
+                "libvirt-uris" => options with { LibvirtUris = LibvirtUriList(source, key, value) },
                 "log-level" => options with { LogLevel = Level(source, key, value) },
                 "max-message-size" => options with { MaxMessageSize = Int(source, key, value, 1024, int.MaxValue) },
                 "shutdown-timeout" => options with { ShutdownTimeout = TimeSpan.FromSeconds(Int(source, key, value, 1, 300)) },
@@ -265,6 +266,26 @@ internal static class AgentOptionsLoader
         }
 
         return existing is { IsSocket: false } ? throw new ConfigurationException(source, key, value, "exists and is not a socket") : value;
+    }
+
+    /// <summary>Comma-separated local libvirt URIs (<see cref="Leases.LibvirtUris.ConfigProblem"/>), at least one; duplicates dropped.</summary>
+    private static IReadOnlyList<string> LibvirtUriList(string source, string key, string value)
+    {
+        var uris = new List<string>();
+        foreach (string entry in value.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (Leases.LibvirtUris.ConfigProblem(entry) is { } problem)
+            {
+                throw new ConfigurationException(source, key, value, problem);
+            }
+
+            if (!uris.Contains(entry, StringComparer.Ordinal))
+            {
+                uris.Add(entry);
+            }
+        }
+
+        return uris;
     }
 
     private static string NonEmpty(string source, string key, string value) =>

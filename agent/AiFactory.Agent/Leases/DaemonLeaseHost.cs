@@ -16,9 +16,12 @@ namespace AiFactory.Agent.Leases;
 /// parse, see <see cref="Leases.HostReservedCpus"/>), the free MIG placements from NVML (read per request: each
 /// MIG-enabled GPU's profiles less the placements existing instances overlap), the unhealthy GPUs from the health
 /// watcher's registry, and the GPUs' NVML names (read once per GPU: a GPU bound to vfio-pci is gone from NVML, so
-/// names already read are kept).
+/// names already read are kept), and the compute processes on each GPU from NVML (read per grant of whole GPUs, by the
+/// node profile's reader, <see cref="ProfileMig.ReadProcesses"/>).
 /// </summary>
-internal sealed class DaemonLeaseHost(InventoryService inventory, Func<(string Yaml, string Source)?> storedProfile, ILogger logger, MigApplier? mig = null, GpuHealthRegistry? health = null, GpuNvml? nvml = null) : ILeaseHost
+internal sealed class DaemonLeaseHost(
+    InventoryService inventory, Func<(string Yaml, string Source)?> storedProfile, ILogger logger, MigApplier? mig = null, GpuHealthRegistry? health = null, GpuNvml? nvml = null,
+    Func<(IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> Processes, string? Unavailable)>? processes = null) : ILeaseHost
 {
     private readonly HostReservedCpus _reserved = new(logger);
     private readonly Lock _namesGate = new();
@@ -37,6 +40,9 @@ internal sealed class DaemonLeaseHost(InventoryService inventory, Func<(string Y
     public IReadOnlyList<MigCapacity> MigCapacity => mig?.Capacity() ?? [];
 
     public IReadOnlySet<PciAddress> UnhealthyGpus => health?.Unhealthy() ?? StaticLeaseHost.NoGpus;
+
+    public (IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> Processes, string? Unavailable) ReadGpuProcesses() =>
+        processes?.Invoke() ?? (StaticLeaseHost.NoProcesses, "this agent has no NVML layer");
 
     public IReadOnlyDictionary<PciAddress, string> GpuNames
     {

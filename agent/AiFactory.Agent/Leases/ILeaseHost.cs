@@ -38,6 +38,13 @@ internal interface ILeaseHost
 
     /// <summary>NVML's name of each GPU it sees (e.g. "NVIDIA H100 80GB HBM3"); empty without NVML.</summary>
     IReadOnlyDictionary<PciAddress, string> GpuNames => StaticLeaseHost.NoNames;
+
+    /// <summary>
+    /// The compute processes NVML reports on each GPU that runs any ("PID 4242 (python3)"), asked once per grant of
+    /// whole GPUs: such a GPU is not leased. <c>Unavailable</c> says why NVML could not be asked (the grant then goes
+    /// ahead unchecked, with a warning), as the node profile's vfio section does.
+    /// </summary>
+    (IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> Processes, string? Unavailable) ReadGpuProcesses() => (StaticLeaseHost.NoProcesses, null);
 }
 
 /// <summary>A fixed <see cref="ILeaseHost"/>: tests, benchmarks, and the daemon until discovery is wired.</summary>
@@ -45,6 +52,7 @@ internal sealed class StaticLeaseHost(HostTopology? topology, CpuSet? reserved =
 {
     internal static readonly IReadOnlySet<PciAddress> NoGpus = new HashSet<PciAddress>();
     internal static readonly IReadOnlyDictionary<PciAddress, string> NoNames = new Dictionary<PciAddress, string>();
+    internal static readonly IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> NoProcesses = new Dictionary<PciAddress, IReadOnlyList<string>>();
 
     public HostTopology? Topology { get; } = topology;
 
@@ -58,4 +66,12 @@ internal sealed class StaticLeaseHost(HostTopology? topology, CpuSet? reserved =
     public IReadOnlySet<PciAddress> UnhealthyGpus { get; set; } = NoGpus;
 
     public IReadOnlyDictionary<PciAddress, string> GpuNames { get; set; } = NoNames;
+
+    /// <summary>Settable: the processes a test's fake NVML reports per GPU.</summary>
+    public IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> GpuProcesses { get; set; } = NoProcesses;
+
+    /// <summary>Settable: why a test's NVML cannot be asked for processes; null when it can.</summary>
+    public string? GpuProcessesUnavailable { get; set; }
+
+    public (IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> Processes, string? Unavailable) ReadGpuProcesses() => (GpuProcesses, GpuProcessesUnavailable);
 }

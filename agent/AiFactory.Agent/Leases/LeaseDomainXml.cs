@@ -120,6 +120,47 @@ internal static class LeaseDomainXml
     }
 
     /// <summary>
+    /// Before a re-attach strips the lease's own pins from the caller's XML: a <c>vcpupin</c> or <c>emulatorpin</c> that is
+    /// not the lease's own (another CPU, a vCPU the lease does not have) is refused as on a first attach, never dropped.
+    /// </summary>
+    public static void CheckOwnPins(XDocument doc, LeasePlan plan)
+    {
+        if (doc.Root!.Element("cputune") is not { } tune)
+        {
+            return;
+        }
+
+        foreach (XElement pin in tune.Elements("vcpupin"))
+        {
+            string vcpu = (string?)pin.Attribute("vcpu") ?? string.Empty;
+            string cpuset = (string?)pin.Attribute("cpuset") ?? string.Empty;
+            bool own = int.TryParse(vcpu, NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i < plan.VcpuPins.Count &&
+                TryParseCpuset(cpuset, out CpuSet cpus) && cpus.Equals(CpuSet.Of(plan.VcpuPins[i]));
+            if (!own)
+            {
+                throw Invalid($"already pins vCPU {vcpu} to {cpuset} in <cputune>, which is not the lease's pin; remove the pins, the lease sets them");
+            }
+        }
+
+        foreach (XElement pin in tune.Elements("emulatorpin"))
+        {
+            string cpuset = (string?)pin.Attribute("cpuset") ?? string.Empty;
+            if (!TryParseCpuset(cpuset, out CpuSet cpus) || !cpus.Equals(plan.EmulatorCpus))
+            {
+                throw Invalid($"already has <emulatorpin cpuset='{cpuset}'> in <cputune>, which is not the lease's ({plan.EmulatorCpus}); remove it, the lease sets it");
+            }
+        }
+    }
+
+    /// <summary>A libvirt cpuset in the kernel's list form (libvirt's <c>^N</c> exclusions are not accepted); false when empty or malformed.</summary>
+    private static bool TryParseCpuset(string text, out CpuSet cpus)
+    {
+        bool ok = CpuSet.TryParse(text, out CpuSet? parsed, out _) && !parsed.IsEmpty;
+        cpus = ok ? parsed! : CpuSet.Empty;
+        return ok;
+    }
+
+    /// <summary>
     /// Takes out what <see cref="Merge"/> put in except the devices (which <see cref="Merge"/> finds and keeps): the pins,
     /// <c>&lt;numatune&gt;</c>, the guest NUMA cells and the hugepage backing. Used before merging a lease again into the
     /// domain it is already attached to, so that attaching twice gives the same definition as attaching once.
@@ -230,6 +271,18 @@ internal static class LeaseDomainXml
             if (tune.Element("emulatorpin") is not null)
             {
                 throw Invalid("already has <emulatorpin> in <cputune>; remove it, the lease sets it");
+            }
+
+            // I/O threads may run on the lease's own CPUs (its vCPUs' and emulator CPUs), never on another tenant's.
+            CpuSet own = CpuSet.Of(plan.VcpuPins).Union(plan.EmulatorCpus);
+            foreach (XElement ioPin in tune.Elements("iothreadpin"))
+            {
+                string ioCpuset = (string?)ioPin.Attribute("cpuset") ?? string.Empty;
+                if (!TryParseCpuset(ioCpuset, out CpuSet cpus) || !cpus.IsSubsetOf(own))
+                {
+                    throw Invalid($"<iothreadpin iothread='{(string?)ioPin.Attribute("iothread")}' cpuset='{ioCpuset}'> in <cputune> is not within the lease's CPUs ({own}); " +
+                        "pin I/O threads to those, or remove the pin");
+                }
             }
         }
 

@@ -189,7 +189,7 @@ internal sealed partial class LeaseLedger
         if (result.Refusal is { } refusal)
         {
             throw new RpcException(
-                refusal.Kind == RefusalKind.InvalidRequest ? StatusCode.InvalidArgument : StatusCode.ResourceExhausted,
+                LeaseMessages.StatusOf(refusal.Kind),
                 $"{LeaseMessages.WireField(refusal.Field)}: {refusal.Message}");
         }
 

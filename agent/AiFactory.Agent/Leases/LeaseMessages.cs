@@ -21,6 +21,11 @@ internal static class LeaseMessages
             throw Invalid("spec", "is required");
         }
 
+        if (OwnerProblem(spec.Owner) is { } owner)
+        {
+            throw Invalid("spec.owner", owner);
+        }
+
         if (spec.GpuCount > 0 && spec.MigProfile.Length > 0)
         {
             throw Invalid("spec.mig_profile", "a lease takes whole GPUs (gpu_count) or one MIG instance, not both");
@@ -97,6 +102,42 @@ internal static class LeaseMessages
             Ttl = ttl,
         };
         return (request, expires);
+    }
+
+    /// <summary>
+    /// The status of a planner refusal: INVALID_ARGUMENT for a wrong request, RESOURCE_EXHAUSTED for a shortage,
+    /// FAILED_PRECONDITION for what the host uses (processes on a GPU).
+    /// </summary>
+    public static StatusCode StatusOf(RefusalKind kind) => kind switch
+    {
+        RefusalKind.InvalidRequest => StatusCode.InvalidArgument,
+        RefusalKind.InUse => StatusCode.FailedPrecondition,
+        _ => StatusCode.ResourceExhausted,
+    };
+
+    /// <summary>The longest owner, in UTF-8 bytes: a tenant or VM name, never a document (every listing carries it).</summary>
+    public const int MaxOwnerBytes = 256;
+
+    /// <summary>Why <paramref name="owner"/> cannot be a lease's owner (too long, a control or unprintable character), or null.</summary>
+    public static string? OwnerProblem(string owner)
+    {
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(owner);
+        if (bytes > MaxOwnerBytes)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"is {bytes} bytes long; at most {MaxOwnerBytes}");
+        }
+
+        for (int i = 0; i < owner.Length; i++)
+        {
+            UnicodeCategory category = char.GetUnicodeCategory(owner, i);
+            if (category is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+                or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"holds an unprintable character (U+{(int)owner[i]:X4}) at offset {i}; only printable characters");
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The wire field a planner refusal names.</summary>

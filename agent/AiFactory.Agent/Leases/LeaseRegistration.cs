@@ -22,7 +22,8 @@ internal static partial class LeaseRegistration
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILeaseHost>(sp => new DaemonLeaseHost(
             sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>().Stored, sp.GetRequiredService<ILogger<DaemonLeaseHost>>(),
-            sp.GetService<Gpu.MigApplier>(), sp.GetService<Gpu.GpuHealthRegistry>(), sp.GetService<Gpu.GpuNvml>()));
+            sp.GetService<Gpu.MigApplier>(), sp.GetService<Gpu.GpuHealthRegistry>(), sp.GetService<Gpu.GpuNvml>(),
+            sp.GetService<Profile.ProfileEnvironment>()?.Mig is { } nvmlProcesses ? nvmlProcesses.ReadProcesses : null));
         services.TryAddSingleton<ILeaseDeviceBinder>(sp =>
         {
             HostCapabilities capabilities = sp.GetRequiredService<HostCapabilities>();
@@ -46,7 +47,8 @@ internal static partial class LeaseRegistration
         {
             var service = new LeaseService(
                 sp.GetRequiredService<LeaseLedger>(), sp.GetRequiredService<ILeaseHost>(), sp.GetRequiredService<ILeaseDeviceBinder>(),
-                sp.GetRequiredService<ILibvirt>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LeaseService>>());
+                sp.GetRequiredService<ILibvirt>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LeaseService>>(),
+                new LibvirtUris(options.LibvirtUris));
             Reconcile(
                 sp.GetRequiredService<LeaseLedger>(), sp.GetRequiredService<ILeaseHost>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<ILogger<LeaseService>>(),
                 devicesBound: sp.GetRequiredService<ILeaseDeviceBinder>() is not DeferredDeviceBinder,

@@ -42,7 +42,13 @@ internal sealed partial class LeaseService
             throw new RpcException(StatusCode.InvalidArgument, "domain_xml: give either domain_xml or domain_name");
         }
 
-        string uri = request.LibvirtUri.Length > 0 ? request.LibvirtUri : DefaultLibvirtUri;
+        // Before anything else: a URI names a program to run, a host to reach or a file to read as much as a hypervisor.
+        string uri = request.LibvirtUri.Length > 0 ? request.LibvirtUri : _libvirtUris.First;
+        if (_libvirtUris.Refusal(uri) is { } refused)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, "libvirt_uri: " + refused);
+        }
+
         XDocument? given = request.DomainXml.Length > 0 ? LeaseDomainXml.Parse(request.DomainXml) : null;
         string name = given is not null ? LeaseDomainXml.NameOf(given) : request.DomainName;
         lock (_attachGate)
@@ -51,6 +57,16 @@ internal sealed partial class LeaseService
             if (entry.Lease.State == LeaseState.Granting)
             {
                 throw new RpcException(StatusCode.FailedPrecondition, _ledger.GrantingWhy(entry.Lease.Id));
+            }
+
+            if (entry.Lease.Plan.Mig is { } mig)
+            {
+                // libvirt passes a MIG instance to a guest only as a vGPU (an mdev of NVIDIA's vGPU manager), which
+                // this agent neither sets up nor checks for; a domain with no device would start without its GPU.
+                throw new RpcException(StatusCode.FailedPrecondition,
+                    $"id: lease {entry.Lease.Id} holds MIG instance {mig.Profile} at placement {mig.PlacementStart} of GPU {mig.Gpu}, which cannot be attached to a VM: " +
+                    "a VM gets a MIG instance only as a vGPU (mdev) of NVIDIA's vGPU manager, which this agent does not set up; lease whole GPUs (--gpus) for a VM, " +
+                    "and use MIG leases for work on the host (containers); nothing was changed");
             }
 
             CheckAttachable(entry.Lease, name);
@@ -71,7 +87,7 @@ internal sealed partial class LeaseService
         if (lease.Domain is { } current && current != name)
         {
             throw new RpcException(StatusCode.FailedPrecondition,
-                $"id: lease {lease.Id} is already attached to domain \"{current}\"{(lease.LibvirtUri is { } at ? " on " + at : string.Empty)}; " +
+                $"id: lease {lease.Id} is already attached to domain \"{current}\"{(lease.LibvirtUri is { } at ? " on " + LibvirtUris.Show(at) : string.Empty)}; " +
                 $"a lease's devices and CPUs go to one domain (attach it to \"{current}\" again, or release it and lease anew for \"{name}\")");
         }
 
@@ -98,6 +114,12 @@ internal sealed partial class LeaseService
         XDocument doc = given ?? LeaseDomainXml.Parse(existing!.GetXml(inactive: true));
         if (lease.Domain == name)
         {
+            if (given is not null)
+            {
+                // The caller's pins are checked as on a first attach; only the lease's own may be stripped.
+                LeaseDomainXml.CheckOwnPins(given, plan);
+            }
+
             LeaseDomainXml.Strip(doc);
         }
 
@@ -295,6 +317,13 @@ internal sealed partial class LeaseService
         }
 
         string uri = lease.LibvirtUri ?? DefaultLibvirtUri;
+        if (_libvirtUris.Refusal(uri) is { } refused)
+        {
+            // Stored by an older agent, or the setting changed since: never reopened unchecked.
+            return (name, $"id: lease {lease.Id} is attached to domain \"{name}\" and its libvirt_uri {refused}, so the agent does not ask whether the domain is running; " +
+                "check it, or release with force (aifactoryctl lease release --force)");
+        }
+
         try
         {
             using ILibvirtConnection connection = _libvirt.Open(uri);
@@ -327,6 +356,11 @@ internal sealed partial class LeaseService
         string uri = lease.LibvirtUri ?? DefaultLibvirtUri;
         try
         {
+            if (_libvirtUris.Refusal(uri) is { } refused)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, "libvirt_uri: " + refused);
+            }
+
             using ILibvirtConnection connection = _libvirt.Open(uri);
             using ILibvirtDomain? domain = connection.Lookup(name);
             if (domain is null)
@@ -341,9 +375,9 @@ internal sealed partial class LeaseService
         }
         catch (Exception ex) when (ex is LibvirtException or RpcException)
         {
-            LogDetachFailed(_logger, lease.Id, name, uri, ex.Message);
+            LogDetachFailed(_logger, lease.Id, name, LibvirtUris.Show(uri), ex.Message);
             _events.Publish("lease.detach_failed", Wire.EventSeverity.Warning, lease.Id,
-                $"lease {lease.Id} ended but domain {name} on {uri} still names its devices and pins ({ex.Message}): edit the domain before starting it");
+                $"lease {lease.Id} ended but domain {name} on {LibvirtUris.Show(uri)} still names its devices and pins ({ex.Message}): edit the domain before starting it");
         }
     }
 

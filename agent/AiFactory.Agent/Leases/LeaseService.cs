@@ -24,10 +24,14 @@ internal sealed partial class LeaseService
     public const string ServiceName = "aifactory.agent.v1.Leases";
     public const string DefaultLibvirtUri = "qemu:///system";
 
+    /// <summary>The most one ListLeases page carries: 1 MiB, well under max-message-size (smaller in tests).</summary>
+    internal int ListPageBytes { get; set; } = 1024 * 1024;
+
     private readonly LeaseLedger _ledger;
     private readonly ILeaseHost _host;
     private readonly ILeaseDeviceBinder _binder;
     private readonly ILibvirt _libvirt;
+    private readonly LibvirtUris _libvirtUris;
     private readonly EventBus _events;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -36,12 +40,13 @@ internal sealed partial class LeaseService
     // domains, and never released while an attach is starting its domain.
     private readonly Lock _attachGate = new();
 
-    public LeaseService(LeaseLedger ledger, ILeaseHost host, ILeaseDeviceBinder binder, ILibvirt libvirt, EventBus events, TimeProvider time, ILogger<LeaseService> logger)
+    public LeaseService(LeaseLedger ledger, ILeaseHost host, ILeaseDeviceBinder binder, ILibvirt libvirt, EventBus events, TimeProvider time, ILogger<LeaseService> logger, LibvirtUris? libvirtUris = null)
     {
         _ledger = ledger;
         _host = host;
         _binder = binder;
         _libvirt = libvirt;
+        _libvirtUris = libvirtUris ?? LibvirtUris.Default;
         _events = events;
         _time = time;
         _logger = logger;
@@ -72,15 +77,20 @@ internal sealed partial class LeaseService
         IReadOnlyList<MigCapacity> mig = _host.MigCapacity;
         IReadOnlySet<PciAddress> unhealthy = _host.UnhealthyGpus;
         IReadOnlyDictionary<PciAddress, string> names = _host.GpuNames;
+
+        // Whole GPUs are unbound from their driver: one running compute processes is not leased (NVML asked once, here).
+        (IReadOnlyDictionary<PciAddress, IReadOnlyList<string>> processes, string? processesUnknown) = lease.Gpus is not null
+            ? _host.ReadGpuProcesses()
+            : (StaticLeaseHost.NoProcesses, null);
         PlanResult Plan(IReadOnlyList<LeasePlan> current) =>
-            LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig, UnhealthyGpus: unhealthy, GpuNames: names), lease);
+            LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig, UnhealthyGpus: unhealthy, GpuNames: names, GpuProcesses: processes), lease);
 
         if (request.DryRun)
         {
             PlanResult result = Plan([.. _ledger.List(includeEnded: false).Select(e => e.Lease.Plan)]);
             if (result.Refusal is { } refusal)
             {
-                throw new RpcException(refusal.Kind == RefusalKind.InvalidRequest ? StatusCode.InvalidArgument : StatusCode.ResourceExhausted, $"{LeaseMessages.WireField(refusal.Field)}: {refusal.Message}");
+                throw new RpcException(LeaseMessages.StatusOf(refusal.Kind), $"{LeaseMessages.WireField(refusal.Field)}: {refusal.Message}");
             }
 
             var preview = new Host.Model.Leases.Lease { Id = string.Empty, Owner = lease.Owner, CreatedAt = _time.GetUtcNow(), ExpiresAt = expiresAt, State = LeaseState.Active, Request = lease, Plan = result.Plan! };
@@ -92,10 +102,18 @@ internal sealed partial class LeaseService
         {
             entry = _ledger.Grant(request.Spec, lease, expiresAt, Plan, _binder, a => topology.FindDevice(a)?.PhysicalFunction);
         }
-        catch (RpcException ex) when (ex.StatusCode is StatusCode.ResourceExhausted or StatusCode.InvalidArgument)
+        catch (RpcException ex) when (ex.StatusCode is StatusCode.ResourceExhausted or StatusCode.InvalidArgument or StatusCode.FailedPrecondition)
         {
             LogRefused(_logger, lease.Owner, ex.Detail);
             throw;
+        }
+
+        if (processesUnknown is not null)
+        {
+            string gpus = string.Join(", ", entry.Lease.Plan.Devices.Where(d => d.Role == DeviceRole.Gpu).Select(d => d.Address));
+            LogProcessesUnchecked(_logger, entry.Lease.Id, gpus, processesUnknown);
+            _events.Publish("lease.unchecked", Wire.EventSeverity.Warning, entry.Lease.Id,
+                $"lease {entry.Lease.Id}: GPU(s) {gpus} were not checked for running compute processes before they were leased: {processesUnknown}");
         }
 
         if (expiresAt is not null)
@@ -156,8 +174,35 @@ internal sealed partial class LeaseService
     public Wire.ListLeasesResponse ListLeases(Wire.ListLeasesRequest request)
     {
         ExpireDue();
+        // One page at most ListPageBytes, whatever the ledger holds: next_page_token names where the next one starts.
         var response = new Wire.ListLeasesResponse();
-        response.Leases.AddRange(_ledger.List(request.IncludeEnded, request.Owner).Select(e => e.ToWire()));
+        int bytes = 0;
+        bool started = request.PageToken.Length == 0;
+        foreach (LeaseLedger.Entry entry in _ledger.List(request.IncludeEnded, request.Owner))
+        {
+            if (!started)
+            {
+                started = string.CompareOrdinal(entry.Lease.Id, request.PageToken) == 0;
+                continue;
+            }
+
+            Wire.Lease lease = entry.ToWire();
+            int size = lease.CalculateSize() + 8;
+            if (response.Leases.Count > 0 && bytes + size > ListPageBytes)
+            {
+                response.NextPageToken = response.Leases[^1].Id;
+                break;
+            }
+
+            response.Leases.Add(lease);
+            bytes += size;
+        }
+
+        if (!started)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"page_token: no lease \"{LibvirtUris.Show(request.PageToken)}\" in this listing (the page it began after ended and was evicted, or it is not from ListLeases); list again from the start");
+        }
+
         return response;
     }
 
@@ -227,6 +272,9 @@ internal sealed partial class LeaseService
 
     [LoggerMessage(EventId = EventIds.LeaseRefused, Level = LogLevel.Information, Message = "Lease for {Owner} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string owner, string reason);
+
+    [LoggerMessage(EventId = EventIds.LeaseProcessesUnchecked, Level = LogLevel.Warning, Message = "Lease {Id}: GPU(s) {Gpus} were not checked for running compute processes before they were leased: {Reason}")]
+    private static partial void LogProcessesUnchecked(ILogger logger, string id, string gpus, string reason);
 
     [LoggerMessage(EventId = EventIds.LeaseAttached, Level = LogLevel.Information, Message = "Lease {Id} attached to domain {Domain} on {Uri}")]
     private static partial void LogAttached(ILogger logger, string id, string domain, string uri);

@@ -110,7 +110,7 @@ internal static class LeaseCommand
         command.Options.Add(all);
         command.SetAction((parse, ct) => parse.GetValue(id) is { } one
             ? Call(parse, ct, "GetLease", new GetLeaseRequest { Id = one }, Contracts.Agent.V1.Lease.Parser, Print)
-            : Call(parse, ct, "ListLeases", new ListLeasesRequest { IncludeEnded = parse.GetValue(all) }, ListLeasesResponse.Parser, PrintList));
+            : ListAll(parse, ct, parse.GetValue(all)));
         return command;
     }
 
@@ -130,7 +130,7 @@ internal static class LeaseCommand
         var id = new Argument<string>("id") { Description = "the lease id" };
         var xml = new Option<FileInfo?>("--domain-xml") { Description = "a libvirt domain XML file to merge the lease into and define" };
         var name = new Option<string?>("--domain") { Description = "an already defined libvirt domain" };
-        var uri = new Option<string?>("--uri") { Description = "libvirt URI (default qemu:///system)" };
+        var uri = new Option<string?>("--uri") { Description = "libvirt URI, one of the agent's libvirt-uris setting (default: its first, qemu:///system)" };
         var start = new Option<bool>("--start") { Description = "start the domain after defining it (a running domain is pinned live instead)" };
         var command = new Command("attach", "wire a lease into a libvirt domain: hostdevs, vCPU/emulator pins, numatune, hugepages, guest NUMA");
         command.Arguments.Add(id);
@@ -184,6 +184,40 @@ internal static class LeaseCommand
             else
             {
                 print(response);
+            }
+
+            return ExitCodes.Ok;
+        }
+        catch (RpcException ex)
+        {
+            return RpcErrors.Report(ex);
+        }
+    }
+
+    /// <summary>ListLeases page after page (each at most 1 MiB), printed as one listing.</summary>
+    private static async Task<int> ListAll(ParseResult parse, CancellationToken ct, bool includeEnded)
+    {
+        using GrpcChannel channel = GlobalOptions.OpenChannel(parse);
+        try
+        {
+            var all = new ListLeasesResponse();
+            string token = string.Empty;
+            do
+            {
+                ListLeasesResponse page = await channel.UnaryAsync(Service + "ListLeases", new ListLeasesRequest { IncludeEnded = includeEnded, PageToken = token },
+                    ListLeasesResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                all.Leases.AddRange(page.Leases);
+                token = page.NextPageToken;
+            }
+            while (token.Length > 0);
+
+            if (parse.GetValue(GlobalOptions.Json))
+            {
+                ProtoJson.Print(all);
+            }
+            else
+            {
+                PrintList(all);
             }
 
             return ExitCodes.Ok;

@@ -7,7 +7,7 @@ namespace AiFactory.Host.Planning.Leases;
 
 public static partial class LeasePlanner
 {
-    private static PlanResult? PickGpus(HostUsage usage, GpuRequest request, LeaseRequest lease, List<LeasedDevice> devices)
+    private static PlanResult? PickGpus(HostUsage usage, GpuRequest request, LeaseRequest lease, List<LeasedDevice> devices, int? onlyNode)
     {
         HostTopology topology = usage.Context.Topology;
         List<PciDevice> all = [.. topology.PciDevices.Where(d => d.Kind == DeviceKind.Gpu && !d.IsVirtualFunction)];
@@ -33,13 +33,17 @@ public static partial class LeasePlanner
             return PlanResult.Invalid("gpus.nvlink", "an NVLink-connected set was asked, but this host has no NVSwitch fabric");
         }
 
-        List<PciDevice> free = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
+        List<PciDevice> unleased = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && HostNeeds(usage, d.Address) is null && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
+        List<PciDevice> free = [.. unleased.Where(d => Processes(usage, d.Address) is null && (onlyNode is null || usage.CpuNodeOf(d.NumaNode) == onlyNode))];
         var byNode = free.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).ToList();
         if (free.Count < request.Count)
         {
             string perNode = string.Join(", ", matching.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).OrderBy(g => g.Key)
                 .Select(g => string.Create(CultureInfo.InvariantCulture, $"node {g.Key}: {g.Count(d => free.Contains(d))} of {g.Count()}")));
-            return PlanResult.Short("gpus.count", null, string.Create(CultureInfo.InvariantCulture, $"{request.Count} asked, {free.Count} free ({perNode}){WhyNotFree(usage, matching)}"));
+            string message = string.Create(CultureInfo.InvariantCulture, $"{request.Count} asked, {free.Count} free ({perNode}){WhyNotFree(usage, matching)}");
+
+            // Enough GPUs but for the processes on them: that is for the host's users to end, not a shortage.
+            return unleased.Count >= request.Count ? PlanResult.InUse("gpus.count", message) : PlanResult.Short("gpus.count", null, message);
         }
 
         bool pairing = lease.Vfs is { PairWithGpus: true };
@@ -71,7 +75,7 @@ public static partial class LeasePlanner
         return null;
     }
 
-    private static PlanResult? PickMig(HostUsage usage, MigRequest request, out MigPlacement? placement)
+    private static PlanResult? PickMig(HostUsage usage, MigRequest request, int? onlyNode, out MigPlacement? placement)
     {
         placement = null;
         IReadOnlyDictionary<PciAddress, string> names = usage.Context.GpuNames ?? new Dictionary<PciAddress, string>();
@@ -91,7 +95,7 @@ public static partial class LeasePlanner
         }
 
         var candidates = new List<(MigCapacity Cap, (int Start, int Size) Slot, int FreeCount)>();
-        foreach (MigCapacity cap in offered.Where(c => !usage.UsedDevices.Contains(c.Gpu)))
+        foreach (MigCapacity cap in offered.Where(c => !usage.UsedDevices.Contains(c.Gpu) && (onlyNode is null || usage.CpuNodeOf(usage.Index.Device(c.Gpu)?.NumaNode) == onlyNode)))
         {
             var freeSlots = cap.FreePlacements.Where(p => !usage.UsedMig.Any(m => m.Gpu == cap.Gpu && m.PlacementStart < p.Start + p.Size && p.Start < m.PlacementStart + m.PlacementSize)).ToList();
             if (freeSlots.Count > 0)
@@ -119,7 +123,7 @@ public static partial class LeasePlanner
     /// fit there is refused under numa policy required (naming the node) and, under preferred, taken from the
     /// nearest other nodes with each such VF stated in <paramref name="spill"/> and added to <paramref name="spilled"/>.
     /// </summary>
-    private static PlanResult? PickVfs(HostUsage usage, VfRequest request, NumaPolicy policy, MigPlacement? mig, List<LeasedDevice> devices, List<string> spill, HashSet<PciAddress> spilled)
+    private static PlanResult? PickVfs(HostUsage usage, VfRequest request, NumaPolicy policy, MigPlacement? mig, List<LeasedDevice> devices, List<string> spill, HashSet<PciAddress> spilled, int? onlyNode)
     {
         HostTopology topology = usage.Context.Topology;
         List<PciDevice> all = [.. topology.PciDevices.Where(d => d.IsVirtualFunction && usage.Index.Device(d.PhysicalFunction!.Value) is { Kind: DeviceKind.Nic })];
@@ -158,7 +162,7 @@ public static partial class LeasePlanner
         }
 
         int paired = request.Count - need;
-        List<PciDevice> free = [.. all.Where(d => !usage.UsedDevices.Contains(d.Address) && !taken.Contains(d.Address))];
+        List<PciDevice> free = [.. all.Where(d => !usage.UsedDevices.Contains(d.Address) && !taken.Contains(d.Address) && HostNeeds(usage, d.Address) is null)];
         List<int> anchors = [.. gpus.Select(g => usage.CpuNodeOf(g.NumaNode) ?? -1)];
         if (mig is not null)
         {
@@ -179,7 +183,7 @@ public static partial class LeasePlanner
         }
         else
         {
-            var byNode = free.GroupBy(NodeOf).ToList();
+            var byNode = free.GroupBy(NodeOf).Where(g => onlyNode is null || g.Key == onlyNode).ToList();
             var fit = byNode.Where(g => g.Count() >= need).OrderBy(g => g.Count()).ThenBy(g => g.Key).FirstOrDefault();
             var most = byNode.OrderByDescending(g => g.Count()).ThenBy(g => g.Key).FirstOrDefault();
             if (fit is null && policy == NumaPolicy.Required)
@@ -214,8 +218,9 @@ public static partial class LeasePlanner
 
         if (chosen.Count < need)
         {
+            int beside = all.Count(d => HostNeeds(usage, d.Address) is not null);
             return PlanResult.Short("vfs.count", null, string.Create(CultureInfo.InvariantCulture,
-                $"{request.Count} asked, {paired + chosen.Count} free on the whole host"));
+                $"{request.Count} asked, {paired + chosen.Count} free on the whole host{(beside > 0 ? $" ({beside} never leased: the host needs a device of their IOMMU group)" : string.Empty)}"));
         }
 
         foreach (PciDevice vf in chosen)
@@ -250,7 +255,7 @@ public static partial class LeasePlanner
 
             foreach (PciAddress vfAddress in pf.Sriov.VirtualFunctions)
             {
-                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf)
+                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf && HostNeeds(usage, vfAddress) is null)
                 {
                     return vf;
                 }
@@ -261,12 +266,61 @@ public static partial class LeasePlanner
     }
 
     /// <summary>
-    /// Why GPUs of the asked model are not free, besides other leases: "; 1 in MIG mode (0000:18:00.0): ..." and
-    /// "; 2 unhealthy (...)"; empty when no GPU is either.
+    /// Why the host needs <paramref name="device"/> or a device of its IOMMU group (the boot disk's controller, the
+    /// management NIC: <see cref="HostTopology.HostNeeded"/>, as the node profile's vfio refusals use it), or null: a
+    /// lease binds the whole group to vfio-pci, which would take that device from the host.
+    /// </summary>
+    private static string? HostNeeds(HostUsage usage, PciAddress device)
+    {
+        IReadOnlyDictionary<PciAddress, string> needed = usage.Context.Topology.HostNeeded;
+        if (needed.Count == 0)
+        {
+            return null;
+        }
+
+        if (needed.TryGetValue(device, out string? why))
+        {
+            return $"{device} is {why}";
+        }
+
+        foreach (PciDevice c in usage.Index.Companions(device))
+        {
+            if (needed.TryGetValue(c.Address, out why))
+            {
+                return $"its IOMMU group also holds {c.Address}, {why}";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The compute processes NVML reports on <paramref name="gpu"/> ("PID 4242 (python3), PID 4243"), or null when none.</summary>
+    private static string? Processes(HostUsage usage, PciAddress gpu) =>
+        usage.Context.GpuProcesses is { } all && all.TryGetValue(gpu, out IReadOnlyList<string>? processes) && processes.Count > 0
+            ? string.Join(", ", processes)
+            : null;
+
+    /// <summary>
+    /// Why GPUs of the asked model are not free, besides other leases: "; 1 in MIG mode (0000:18:00.0): ...",
+    /// "; 2 unhealthy (...)", "; 1 never leased because the host needs ..." and "; 1 in use by processes (...)";
+    /// empty when no GPU is any of these.
     /// </summary>
     private static string WhyNotFree(HostUsage usage, List<PciDevice> matching)
     {
         var why = new System.Text.StringBuilder();
+        List<string> busy = [.. matching.Where(d => usage.WholeGpuFree(d.Address)).Select(d => Processes(usage, d.Address) is { } p ? $"{d.Address}: {p}" : null).OfType<string>()];
+        if (busy.Count > 0)
+        {
+            why.Append(CultureInfo.InvariantCulture, $"; {busy.Count} in use by processes ({string.Join("; ", busy)}): stop them before the GPU is leased (it is unbound from its driver)");
+        }
+
+        List<string> hostNeeded = [.. matching.Select(d => HostNeeds(usage, d.Address) is { } n ? $"{d.Address}: {n}" : null).OfType<string>()];
+        if (hostNeeded.Count > 0)
+        {
+            why.Append(CultureInfo.InvariantCulture,
+                $"; {hostNeeded.Count} never leased because the host needs a device of its IOMMU group ({string.Join("; ", hostNeeded)}): binding the group to vfio-pci would take that device from the host");
+        }
+
         List<PciAddress> mig = [.. matching.Select(d => d.Address).Where(a => usage.MigModeGpus.Contains(a) || usage.MigGpus.Contains(a))];
         if (mig.Count > 0)
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Model.Numa;
 using AiFactory.Host.Model.Pci;
 
 namespace AiFactory.Host.Planning.Leases;
@@ -9,7 +10,8 @@ namespace AiFactory.Host.Planning.Leases;
 /// The lease policy: a pure function of (topology, current leases, host-reserved CPUs, NVML MIG capacity, request)
 /// to a plan or a refusal that names the field and, when something fell short, the NUMA node. Devices are chosen
 /// first (best fit: the node whose free GPUs just cover the request, so whole nodes and GPUs stay free), then vCPUs
-/// and memory on the devices' node(s). It never opens a file.
+/// and memory on the devices' node(s); when those fall short there, each other node is tried with the devices taken
+/// from it, so nothing is refused that one node could hold. It never opens a file.
 /// </summary>
 public static partial class LeasePlanner
 {
@@ -27,13 +29,39 @@ public static partial class LeasePlanner
         }
 
         var usage = new HostUsage(context);
+        PlanResult first = PlanOn(context, usage, request, onlyNode: null);
+        if (first.Refusal is not { Kind: RefusalKind.Insufficient, Field: not ("gpus.count" or "mig.profile") } || (request.Gpus is null && request.Mig is null && request.Vfs is null))
+        {
+            return first;
+        }
+
+        // The devices' node was chosen by the devices alone (best fit); the vCPUs, memory or VFs fell short there. Before
+        // refusing, every other node with CPUs gets the whole placement with the devices taken from it.
+        foreach (NumaNode node in context.Topology.NumaNodes.Where(n => n.HasCpus).OrderBy(n => n.Id))
+        {
+            PlanResult there = PlanOn(context, usage, request, node.Id);
+            if (there.Succeeded)
+            {
+                return there;
+            }
+        }
+
+        return first;
+    }
+
+    /// <summary>
+    /// One placement: devices first, then vCPUs and memory on their node(s). <paramref name="onlyNode"/> takes the
+    /// devices (GPUs, the MIG GPU, VFs of a lease without GPUs) from that CPU node only; null lets best fit choose.
+    /// </summary>
+    private static PlanResult PlanOn(PlanningContext context, HostUsage usage, LeaseRequest request, int? onlyNode)
+    {
         var devices = new List<LeasedDevice>();
         var spill = new List<string>();
         var spilled = new HashSet<PciAddress>();
         MigPlacement? mig = null;
         if (request.Gpus is { } gpus)
         {
-            PlanResult? refused = PickGpus(usage, gpus, request, devices);
+            PlanResult? refused = PickGpus(usage, gpus, request, devices, onlyNode);
             if (refused is not null)
             {
                 return refused;
@@ -42,7 +70,7 @@ public static partial class LeasePlanner
 
         if (request.Mig is { } migRequest)
         {
-            PlanResult? refused = PickMig(usage, migRequest, out mig);
+            PlanResult? refused = PickMig(usage, migRequest, onlyNode, out mig);
             if (refused is not null)
             {
                 return refused;
@@ -51,7 +79,7 @@ public static partial class LeasePlanner
 
         if (request.Vfs is { } vfs)
         {
-            PlanResult? refused = PickVfs(usage, vfs, request.NumaPolicy, mig, devices, spill, spilled);
+            PlanResult? refused = PickVfs(usage, vfs, request.NumaPolicy, mig, devices, spill, spilled, onlyNode);
             if (refused is not null)
             {
                 return refused;

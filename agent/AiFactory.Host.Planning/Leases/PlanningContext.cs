@@ -17,6 +17,10 @@ namespace AiFactory.Host.Planning.Leases;
 /// <param name="HostReservedMemoryBytesPerNode">4K memory per CPU node kept for the host and hypervisor (not leased).</param>
 /// <param name="UnhealthyGpus">GPUs the health watcher marked unhealthy: never leased, whole or as MIG instances.</param>
 /// <param name="GpuNames">The NVML name of each GPU NVML sees (e.g. "NVIDIA H100 80GB HBM3"), a second name <c>--gpu-model</c> accepts.</param>
+/// <param name="GpuProcesses">
+/// The compute processes NVML reports on each GPU that runs any ("PID 4242 (python3)"): such a GPU is not leased whole
+/// (binding it to vfio-pci would pull it from under them).
+/// </param>
 public sealed record PlanningContext(
     HostTopology Topology,
     IReadOnlyList<LeasePlan> Current,
@@ -24,7 +28,8 @@ public sealed record PlanningContext(
     IReadOnlyList<MigCapacity>? MigCapacity = null,
     long HostReservedMemoryBytesPerNode = 0,
     IReadOnlySet<PciAddress>? UnhealthyGpus = null,
-    IReadOnlyDictionary<PciAddress, string>? GpuNames = null);
+    IReadOnlyDictionary<PciAddress, string>? GpuNames = null,
+    IReadOnlyDictionary<PciAddress, IReadOnlyList<string>>? GpuProcesses = null);
 
 /// <summary>A plan, or the reason there is none.</summary>
 public sealed record PlanResult(LeasePlan? Plan, LeaseRefusal? Refusal)
@@ -37,4 +42,6 @@ public sealed record PlanResult(LeasePlan? Plan, LeaseRefusal? Refusal)
     internal static PlanResult Invalid(string field, string message) => new(null, new LeaseRefusal(RefusalKind.InvalidRequest, field, null, message));
 
     internal static PlanResult Short(string field, int? node, string message) => new(null, new LeaseRefusal(RefusalKind.Insufficient, field, node, message));
+
+    internal static PlanResult InUse(string field, string message) => new(null, new LeaseRefusal(RefusalKind.InUse, field, null, message));
 }

@@ -453,4 +453,31 @@ public sealed class AgentOptionsLoaderTests : IDisposable
         Assert.EndsWith("is 10485760 characters long; a host name has at most 253", ex.Message, StringComparison.Ordinal);
         Assert.True(ex.Message.Length < 200, ex.Message);
     }
+
+    [Fact]
+    public void Leases_attach_only_through_the_system_qemu_uri_unless_libvirt_uris_lists_others()
+    {
+        AgentOptions defaults = AgentOptionsLoader.Load(_dir.File("empty.yaml", string.Empty), NoFlags, NoEnvironment);
+        AgentOptions listed = AgentOptionsLoader.Load(_dir.File("agent.yaml", "libvirt-uris: test:///default, qemu:///system,test:///default\n"), NoFlags, NoEnvironment);
+
+        Assert.Equal(["qemu:///system"], defaults.LibvirtUris);
+        Assert.Equal(["test:///default", "qemu:///system"], listed.LibvirtUris);
+    }
+
+    [Theory]
+    [InlineData("qemu+ssh://root@host/system")]
+    [InlineData("qemu+ext:///system?command=/tmp/x.sh")]
+    [InlineData("qemu+unix:///system?socket=/tmp/s")]
+    [InlineData("qemu:///system#x")]
+    [InlineData("test:///../etc/passwd")]
+    [InlineData("qemu:///system,")]
+    public void A_libvirt_uris_entry_that_is_not_a_local_driver_uri_is_rejected_naming_it(string value)
+    {
+        string path = _dir.File("agent.yaml", $"libvirt-uris: \"{value}\"\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal("libvirt-uris", ex.Key);
+        Assert.Contains(value.EndsWith(',') ? "has an empty entry" : "is not a local libvirt URI", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -47,8 +47,7 @@ public sealed class LeasePlannerFixtureTests
     [InlineData("dgx-h100")]
     [InlineData("hgx-a100")]
     [InlineData("gh200")]
-    [InlineData("workstation")]
-    public void Every_fixture_can_lease_one_gpu_with_cpus_on_a_node_that_has_cpus(string name)
+    public void Every_server_fixture_can_lease_one_gpu_with_cpus_on_a_node_that_has_cpus(string name)
     {
         HostTopology topology = FixtureTopologies.Load(name);
         long pageBytes = topology.NumaNodes.SelectMany(n => n.Hugepages).Any(p => p.PageSizeKiB == 1024 * 1024 && p.Total > 0) ? GiB : 4096;
@@ -58,5 +57,38 @@ public sealed class LeasePlannerFixtureTests
 
         Assert.True(result.Succeeded, $"{name}: {result.Refusal}");
         Assert.All(result.Plan!.Nodes, n => Assert.True(topology.NumaNodes.Single(x => x.Id == n.Node).HasCpus));
+    }
+
+    [Fact]
+    public void On_the_workstation_fixture_the_gpu_that_shares_its_iommu_group_with_the_management_nic_is_never_leased()
+    {
+        // RTX A6000 (01:00.0), its audio function and the Intel NIC of the default route (02:00.0) are one IOMMU group:
+        // leasing the GPU would bind the NIC to vfio-pci and cut the host off its network.
+        HostTopology workstation = FixtureTopologies.Load("workstation");
+        var request = new LeaseRequest { Owner = "t", Gpus = new GpuRequest(1), Vcpus = 2, MemoryBytes = GiB };
+
+        PlanResult result = LeasePlanner.Plan(new PlanningContext(workstation, [], LeaseTestHost.LastCores(workstation)), request);
+
+        Assert.False(result.Succeeded, "the GPU was leased with the management NIC as its companion");
+        Assert.Equal(RefusalKind.Insufficient, result.Refusal!.Kind);
+        Assert.Equal("gpus.count", result.Refusal.Field);
+        Assert.Equal(
+            "1 asked, 0 free (node -1: 0 of 1); 1 never leased because the host needs a device of its IOMMU group " +
+            "(0000:01:00.0: its IOMMU group also holds 0000:02:00.0, the management NIC (enp2s0 carries the default route)): " +
+            "binding the group to vfio-pci would take that device from the host",
+            result.Refusal.Message);
+    }
+
+    [Fact]
+    public void On_the_workstation_fixture_the_gpu_is_leased_when_nothing_in_its_group_is_host_needed()
+    {
+        HostTopology workstation = FixtureTopologies.Load("workstation");
+        HostTopology noRoute = workstation with { HostNeeded = workstation.HostNeeded.Where(kv => kv.Key != PciAddress.Parse("0000:02:00.0")).ToDictionary() };
+        var request = new LeaseRequest { Owner = "t", Gpus = new GpuRequest(1), Vcpus = 2, MemoryBytes = GiB, PageSize = PageSize.Small4K };
+
+        PlanResult result = LeasePlanner.Plan(new PlanningContext(noRoute, [], LeaseTestHost.LastCores(noRoute)), request);
+
+        Assert.True(result.Succeeded, result.Refusal?.ToString());
+        Assert.Contains(result.Plan!.Devices, d => d.Address == PciAddress.Parse("0000:02:00.0") && d.Role == DeviceRole.IommuCompanion);
     }
 }

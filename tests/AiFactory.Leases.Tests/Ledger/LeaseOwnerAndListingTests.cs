@@ -1,0 +1,89 @@
+using AiFactory.Contracts.Agent.V1;
+using AiFactory.Grpc;
+using Google.Protobuf;
+using Wire = AiFactory.Contracts.Agent.V1;
+
+namespace AiFactory.Leases.Tests.Ledger;
+
+/// <summary>
+/// An owner is a short printable name, and a listing comes in pages of bounded size, so that no ledger, however full,
+/// makes ListLeases exceed the largest gRPC message.
+/// </summary>
+public sealed class LeaseOwnerAndListingTests
+{
+    private const ulong GiB = 1UL << 30;
+
+    private static CreateLeaseRequest Ask(string owner) => new()
+    {
+        Spec = new LeaseSpec { Owner = owner, Vcpus = 1, MemoryBytes = GiB, PageSize = LeasePageSize._4K, EmulatorThreads = EmulatorThreadPolicy.Share },
+    };
+
+    [Fact]
+    public void An_owner_longer_than_256_bytes_is_refused_naming_the_field()
+    {
+        using var host = new LeaseTestHost(Planning.Topologies.DgxH100);
+
+        RpcException ex = Assert.Throws<RpcException>(() => host.Service.Lease(Ask(new string('a', 120_000))));
+        Wire.Lease fits = host.Service.Lease(Ask(new string('é', 128)));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal("spec.owner: is 120000 bytes long; at most 256", ex.Detail);
+        Assert.Equal(new string('é', 128), fits.Owner);
+    }
+
+    [Theory]
+    [InlineData("vm\na", "U+000A", 2)]
+    [InlineData("vm\u001b[31m", "U+001B", 2)]
+    [InlineData("\u202evm", "U+202E", 0)]
+    public void An_owner_with_an_unprintable_character_is_refused_naming_it(string owner, string code, int offset)
+    {
+        using var host = new LeaseTestHost(Planning.Topologies.DgxH100);
+
+        RpcException ex = Assert.Throws<RpcException>(() => host.Service.Lease(Ask(owner)));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal($"spec.owner: holds an unprintable character ({code}) at offset {offset}; only printable characters", ex.Detail);
+        Assert.Empty(host.Service.ListLeases(new ListLeasesRequest { IncludeEnded = true }).Leases);
+    }
+
+    [Fact]
+    public void A_listing_larger_than_a_page_comes_in_pages_that_together_hold_every_lease_once()
+    {
+        using var host = new LeaseTestHost(Planning.Topologies.DgxH100);
+        host.Service.ListPageBytes = 8 * 1024;
+        var granted = new List<string>();
+        for (int i = 0; i < 40; i++)
+        {
+            granted.Add(host.Service.Lease(Ask($"tenant-{i:D3}-" + new string('x', 240))).Id);
+        }
+
+        int leaseBytes = host.Service.GetLease(new GetLeaseRequest { Id = granted[0] }).CalculateSize();
+        var seen = new List<string>();
+        var pages = new List<int>();
+        string token = string.Empty;
+        do
+        {
+            ListLeasesResponse page = host.Service.ListLeases(new ListLeasesRequest { PageToken = token });
+            Assert.True(page.CalculateSize() <= host.Service.ListPageBytes, $"a page of {page.CalculateSize()} bytes");
+            seen.AddRange(page.Leases.Select(l => l.Id));
+            pages.Add(page.Leases.Count);
+            token = page.NextPageToken;
+        }
+        while (token.Length > 0);
+
+        Assert.Equal(granted.Order(StringComparer.Ordinal), seen.Order(StringComparer.Ordinal));
+        Assert.True(pages.Count >= 40 * leaseBytes / (8 * 1024), $"{pages.Count} pages for 40 leases of {leaseBytes} bytes");
+        Assert.All(pages, n => Assert.True(n > 0));
+    }
+
+    [Fact]
+    public void An_unknown_page_token_is_refused()
+    {
+        using var host = new LeaseTestHost(Planning.Topologies.DgxH100);
+
+        RpcException ex = Assert.Throws<RpcException>(() => host.Service.ListLeases(new ListLeasesRequest { PageToken = "lease-gone" }));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith("page_token: no lease \"lease-gone\"", ex.Detail, StringComparison.Ordinal);
+    }
+}
