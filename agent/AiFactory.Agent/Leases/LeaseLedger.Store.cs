@@ -400,7 +400,7 @@ internal sealed partial class LeaseLedger : IDisposable
     private static byte[] RemoveFrame(string id) => LeaseJournal.Frame(LeaseJournal.RemovePayload(id));
 
     private static Entry FromWire(Wire.Lease m) =>
-        new(LeaseMessages.FromWire(m), m.Spec, m.EndedUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(m.EndedUnixMs));
+        new(LeaseMessages.FromWire(m), m.Spec, m.EndedUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(m.EndedUnixMs), m.NotRestored.Count == 0 ? null : [.. m.NotRestored]);
 
     /// <summary>Closes the journal and forgets what was loaded, before a (re)load. Called under <c>_gate</c>.</summary>
     private void ForgetLoaded()

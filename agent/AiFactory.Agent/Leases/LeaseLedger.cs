@@ -54,12 +54,20 @@ internal sealed partial class LeaseLedger
         _time = time;
     }
 
-    /// <summary>A lease with the spec it was asked with and, once over, when it ended.</summary>
-    internal sealed record Entry(Lease Lease, Wire.LeaseSpec Spec, DateTimeOffset? EndedAt)
+    /// <summary>
+    /// A lease with the spec it was asked with and, once over, when it ended and what of it was counted as given back
+    /// without being restored (see <see cref="ILeaseDeviceBinder.GiveBack"/>).
+    /// </summary>
+    internal sealed record Entry(Lease Lease, Wire.LeaseSpec Spec, DateTimeOffset? EndedAt, IReadOnlyList<string>? NotRestored = null)
     {
         public bool Holds => Lease.State is LeaseState.Active or LeaseState.Attached or LeaseState.Granting;
 
-        public Wire.Lease ToWire() => LeaseMessages.ToWire(Lease, Spec, EndedAt);
+        public Wire.Lease ToWire()
+        {
+            Wire.Lease wire = LeaseMessages.ToWire(Lease, Spec, EndedAt);
+            wire.NotRestored.Add(NotRestored ?? []);
+            return wire;
+        }
     }
 
     /// <summary>Where the checkpoint lives.</summary>
@@ -314,8 +322,11 @@ internal sealed partial class LeaseLedger
         }
     }
 
-    /// <summary>The last step of <see cref="End"/>: records the lease as <paramref name="how"/> and stores it.</summary>
-    public Entry FinishEnd(string id, LeaseState how)
+    /// <summary>
+    /// The last step of <see cref="End"/>: records the lease as <paramref name="how"/> (with what was
+    /// <paramref name="notRestored"/>) and stores it.
+    /// </summary>
+    public Entry FinishEnd(string id, LeaseState how, IReadOnlyList<string>? notRestored = null)
     {
         lock (_gate)
         {
@@ -326,7 +337,7 @@ internal sealed partial class LeaseLedger
 
             // Still the same record: while its id was in _ending nothing else could change or remove it.
             Entry entry = _leases[id];
-            var ended = entry with { Lease = entry.Lease with { State = how }, EndedAt = _time.GetUtcNow() };
+            var ended = entry with { Lease = entry.Lease with { State = how }, EndedAt = _time.GetUtcNow(), NotRestored = notRestored is { Count: > 0 } ? notRestored : null };
             _leases[id] = ended;
             _ended.Add(id);
 

@@ -133,12 +133,17 @@ internal sealed partial class LeaseService
             lease = _ledger.BeginEnd(request.Id);
         }
 
-        Wire.Lease wire = FinishEnd(lease, LeaseState.Released);
+        Wire.Lease wire = FinishEnd(lease, LeaseState.Released, request.Force);
         DetachFromDomain(lease);
 
         string how = runningDomain is null ? "released" : $"released with force while domain {runningDomain} was running";
+        if (wire.NotRestored.Count > 0)
+        {
+            how += $"; not restored: {string.Join("; ", wire.NotRestored)}";
+        }
+
         LogEnded(_logger, wire.Id, how);
-        Publish("lease.released", runningDomain is null ? Wire.EventSeverity.Info : Wire.EventSeverity.Warning, wire, $"lease {wire.Id} of {wire.Owner} {how}");
+        Publish("lease.released", runningDomain is null && wire.NotRestored.Count == 0 ? Wire.EventSeverity.Info : Wire.EventSeverity.Warning, wire, $"lease {wire.Id} of {wire.Owner} {how}");
         return wire;
     }
 
@@ -166,9 +171,9 @@ internal sealed partial class LeaseService
     {
         foreach (string id in _ledger.Due())
         {
+            Host.Model.Leases.Lease lease;
             try
             {
-                Host.Model.Leases.Lease lease;
                 lock (_attachGate)
                 {
                     if (ExpiryWaitsForDomain(id))
@@ -178,29 +183,45 @@ internal sealed partial class LeaseService
 
                     lease = _ledger.BeginEnd(id);
                 }
-
-                Wire.Lease wire = FinishEnd(lease, LeaseState.Expired);
-                DetachFromDomain(lease);
-
-                LogEnded(_logger, wire.Id, "expired");
-                Publish("lease.expired", Wire.EventSeverity.Info, wire, $"lease {wire.Id} of {wire.Owner} expired");
             }
             catch (RpcException)
             {
                 // Ended by a concurrent call in between.
+                continue;
             }
+
+            Wire.Lease wire;
+            try
+            {
+                wire = FinishEnd(lease, LeaseState.Expired, force: false);
+            }
+            catch (RpcException ex)
+            {
+                // A device that is on the host and will not go back: the lease keeps holding it (a vanished one
+                // counts as given back, so this is not a device that can never come back); retried later.
+                LogExpiryFailed(_logger, $"lease {id}: {ex.Detail}", ExpiryRetry);
+                continue;
+            }
+
+            DetachFromDomain(lease);
+            string how = wire.NotRestored.Count == 0 ? "expired" : $"expired; not restored: {string.Join("; ", wire.NotRestored)}";
+            LogEnded(_logger, wire.Id, how);
+            Publish("lease.expired", wire.NotRestored.Count == 0 ? Wire.EventSeverity.Info : Wire.EventSeverity.Warning, wire, $"lease {wire.Id} of {wire.Owner} {how}");
         }
     }
 
     /// <summary>
     /// Gives a lease's devices back (outside every lock: the sysfs writes can block) and records its end; when giving
-    /// back fails the lease still holds everything and the error goes up.
+    /// back fails the lease still holds everything and the error goes up. A device gone from the host counts as given
+    /// back, and with <paramref name="force"/> one that will not go back is left as it is: each is reported (log and
+    /// a <c>lease.drift</c> event) and recorded in the lease's <c>not_restored</c>.
     /// </summary>
-    private Wire.Lease FinishEnd(Host.Model.Leases.Lease lease, LeaseState how)
+    private Wire.Lease FinishEnd(Host.Model.Leases.Lease lease, LeaseState how, bool force)
     {
+        IReadOnlyList<string> notRestored;
         try
         {
-            _binder.Unbind(lease);
+            notRestored = _binder.GiveBack(lease, force);
         }
         catch
         {
@@ -208,7 +229,13 @@ internal sealed partial class LeaseService
             throw;
         }
 
-        return _ledger.FinishEnd(lease.Id, how).ToWire();
+        foreach (string what in notRestored)
+        {
+            LogNotRestored(_logger, lease.Id, what);
+            _events.Publish("lease.drift", Wire.EventSeverity.Warning, lease.Id, what);
+        }
+
+        return _ledger.FinishEnd(lease.Id, how, notRestored).ToWire();
     }
 
     private void Publish(string kind, Wire.EventSeverity severity, Wire.Lease lease, string message) =>
@@ -224,6 +251,9 @@ internal sealed partial class LeaseService
 
     [LoggerMessage(EventId = EventIds.LeaseEnded, Level = LogLevel.Information, Message = "Lease {Id} {How}")]
     private static partial void LogEnded(ILogger logger, string id, string how);
+
+    [LoggerMessage(EventId = EventIds.LeaseDrift, Level = LogLevel.Warning, Message = "Lease {Id} ends without restoring everything: {What}")]
+    private static partial void LogNotRestored(ILogger logger, string id, string what);
 
     [LoggerMessage(EventId = EventIds.LeaseRefused, Level = LogLevel.Information, Message = "Lease for {Owner} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string owner, string reason);
