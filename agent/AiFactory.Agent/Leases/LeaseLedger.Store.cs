@@ -1,6 +1,7 @@
 using System.Globalization;
 using AiFactory.Agent.Hosting;
 using AiFactory.Agent.Leases.Store;
+using AiFactory.Host.Hardware.Files;
 using Google.Protobuf;
 using Wire = AiFactory.Contracts.Agent.V1;
 
@@ -62,6 +63,11 @@ internal sealed partial class LeaseLedger : IDisposable
     // The journal generation the checkpoint on disk names (or a later one, after a failed checkpoint write).
     private ulong _generation;
 
+    // Set when a set-aside could not be recorded in AcknowledgePath: grants stay refused until the agent restarts.
+    private string? _unacknowledgedInMemory;
+
+    private const int MarkerLimit = 64 << 10;
+
     /// <summary>
     /// Reads the checkpoint, then replays the journal over it. Missing files are an empty ledger. A torn last journal
     /// record (an append a crash cut off, never acknowledged) is dropped with a warning naming the file and offset. A
@@ -80,6 +86,7 @@ internal sealed partial class LeaseLedger : IDisposable
             bool haveJournal = File.Exists(JournalPath);
             LeaseJournal.Contents? journal = null;
             int replayed = 0;
+            bool keptCheckpoint = false;
             string reading = Path;
             try
             {
@@ -92,7 +99,25 @@ internal sealed partial class LeaseLedger : IDisposable
                 _ended.Clear();
                 _generation = 0;
                 journal = null;
-                SetAside(reading, ex.Message, haveCheckpoint, haveJournal);
+                if (reading == JournalPath && haveCheckpoint && ReadCheckpointAlone())
+                {
+                    // The checkpoint verified: only the journal is set aside, and the checkpoint's leases are kept.
+                    SetAside(haveCheckpoint: false, haveJournal: true);
+                    LogJournalSetAside(_logger, JournalPath, ex.Message, SetAsidePath!, Path, _leases.Values.Count(e => e.Holds));
+                    keptCheckpoint = SetAsideKeptCheckpoint = true;
+                }
+                else
+                {
+                    SetAside(haveCheckpoint, haveJournal);
+                    LogLedgerSetAside(_logger, reading, ex.Message, SetAsideNames!);
+                }
+
+                MarkUnacknowledged();
+            }
+
+            if (Unacknowledged() is { } why)
+            {
+                LogUnacknowledged(_logger, why);
             }
 
             if (SetAsidePath is null)
@@ -114,7 +139,7 @@ internal sealed partial class LeaseLedger : IDisposable
 
             // Nothing on disk (a first start, or files just set aside): write nothing yet; with no journal open, the
             // first change writes the checkpoint, which opens one.
-            if (SetAsidePath is not null || !(haveCheckpoint || haveJournal))
+            if ((SetAsidePath is not null && !keptCheckpoint) || !(haveCheckpoint || haveJournal))
             {
                 return 0;
             }
@@ -357,7 +382,71 @@ internal sealed partial class LeaseLedger : IDisposable
         }
     }
 
-    private void SetAside(string bad, string reason, bool haveCheckpoint, bool haveJournal)
+    /// <summary>Fills the ledger from the checkpoint alone (its journal set aside); false when it does not read either.</summary>
+    private bool ReadCheckpointAlone()
+    {
+        string reading = Path;
+        try
+        {
+            ReadLocked(haveCheckpoint: true, haveJournal: false, ref reading);
+            return true;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
+        {
+            _leases.Clear();
+            _ended.Clear();
+            _generation = 0;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Records durably that something was set aside, in <see cref="AcknowledgePath"/> (one line per set-aside):
+    /// grants stay refused until an operator deletes it (see <see cref="Unacknowledged"/>). A marker that cannot be
+    /// written keeps grants refused for this process's life.
+    /// </summary>
+    private void MarkUnacknowledged()
+    {
+        string line = string.Create(CultureInfo.InvariantCulture, $"{_time.GetUtcNow():u} set aside as unreadable: {SetAsideNames}\n");
+        try
+        {
+            File.AppendAllText(AcknowledgePath, line);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _unacknowledgedInMemory = $"{SetAsideNames} was set aside as unreadable at start ({AcknowledgePath} could not be written: {ex.Message})";
+        }
+    }
+
+    /// <summary>
+    /// Why grants are refused: something was set aside (now or at an earlier start) and no operator has acknowledged
+    /// it yet by deleting <see cref="AcknowledgePath"/>; null when nothing waits. One stat per call (per grant).
+    /// </summary>
+    public string? Unacknowledged()
+    {
+        string? what = _unacknowledgedInMemory;
+        if (what is null && File.Exists(AcknowledgePath))
+        {
+            what = ReadMarker() is { Length: > 0 } text ? text : "files were set aside";
+        }
+
+        return what is null ? null :
+            $"the lease ledger was damaged ({what}); leases it recorded may not be reserved now. Compare running VMs and devices on vfio-pci with 'aifactoryctl lease show --all' and the set-aside file(s), then delete {AcknowledgePath} to allow grants again";
+    }
+
+    private string? ReadMarker()
+    {
+        try
+        {
+            return System.Text.Encoding.UTF8.GetString(RegularFile.ReadBytes(AcknowledgePath, MarkerLimit)).Trim().ReplaceLineEndings("; ");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private void SetAside(bool haveCheckpoint, bool haveJournal)
     {
         string stamp = ".corrupt-" + _time.GetUtcNow().ToString("yyyyMMddTHHmmssfffZ", CultureInfo.InvariantCulture);
         List<string> moved = [];
@@ -371,7 +460,7 @@ internal sealed partial class LeaseLedger : IDisposable
         }
 
         SetAsidePath = moved[0];
-        LogLedgerSetAside(_logger, bad, reason, string.Join(" and ", moved));
+        SetAsideNames = string.Join(" and ", moved);
     }
 
     private static byte[] Concat(ReadOnlySpan<byte[]> frames)
@@ -410,5 +499,7 @@ internal sealed partial class LeaseLedger : IDisposable
         _leases.Clear();
         _ended.Clear();
         SetAsidePath = null;
+        SetAsideNames = null;
+        SetAsideKeptCheckpoint = false;
     }
 }

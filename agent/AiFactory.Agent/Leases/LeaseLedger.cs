@@ -76,8 +76,19 @@ internal sealed partial class LeaseLedger
     /// <summary>Where the journal lives, beside the checkpoint.</summary>
     public string JournalPath => System.IO.Path.Combine(_directory, LeaseJournal.FileName);
 
-    /// <summary>What <see cref="Load"/> set aside: the checkpoint's new name (or the journal's, when only it existed).</summary>
+    /// <summary>What <see cref="Load"/> set aside: the checkpoint's new name (or the journal's, when only it was set aside).</summary>
     public string? SetAsidePath { get; private set; }
+
+    /// <summary>Every file <see cref="Load"/> set aside, by its new name ("a and b").</summary>
+    public string? SetAsideNames { get; private set; }
+
+    /// <summary>True when <see cref="Load"/> set aside only the journal and kept the checkpoint's leases.</summary>
+    public bool SetAsideKeptCheckpoint { get; private set; }
+
+    /// <summary>
+    /// Present after a set-aside until an operator deletes it: grants are refused meanwhile (<see cref="Unacknowledged"/>).
+    /// </summary>
+    public string AcknowledgePath => System.IO.Path.Combine(_directory, "leases.set-aside");
 
     /// <summary>Copies of the leases, optionally with the ended ones and only one owner's.</summary>
     public IReadOnlyList<Entry> List(bool includeEnded, string? owner = null)

@@ -87,6 +87,11 @@ internal sealed partial class LeaseService
             return LeaseMessages.ToWire(preview, request.Spec);
         }
 
+        if (_ledger.Unacknowledged() is { } damaged)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, "ledger: " + damaged);
+        }
+
         LeaseLedger.Entry entry;
         try
         {
