@@ -349,19 +349,39 @@ internal sealed partial class LeaseLedger
             // Still the same record: while its id was in _ending nothing else could change or remove it.
             Entry entry = _leases[id];
             var ended = entry with { Lease = entry.Lease with { State = how }, EndedAt = _time.GetUtcNow(), NotRestored = notRestored is { Count: > 0 } ? notRestored : null };
-            _leases[id] = ended;
-            _ended.Add(id);
 
             // The record and the evictions it causes go down in one append, so replay evicts exactly what was evicted.
+            // Memory is changed for the store (a store that writes the whole checkpoint encodes memory) and put back
+            // when it fails, all under the lock: nobody sees a release that is not on disk.
+            _leases[id] = ended;
+            _ended.Add(id);
             List<byte[]> frames = [PutFrame(ended)];
+            var evicted = new List<Entry>();
             while (_ended.Count > EndedKept)
             {
+                evicted.Add(_leases[_ended[0]]);
                 _leases.Remove(_ended[0]);
                 frames.Add(RemoveFrame(_ended[0]));
                 _ended.RemoveAt(0);
             }
 
-            StoreLocked([.. frames]);
+            try
+            {
+                StoreLocked([.. frames]);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _ended.RemoveAt(_ended.Count - 1);
+                _ended.InsertRange(0, evicted.Select(e => e.Lease.Id));
+                foreach (Entry e in evicted)
+                {
+                    _leases[e.Lease.Id] = e;
+                }
+
+                _leases[id] = entry;
+                throw new RpcException(StatusCode.Unavailable, $"ledger: cannot store {JournalPath}: {ex.Message}; lease \"{id}\" gave its devices back but is still recorded as holding: release it again once the state dir is writable");
+            }
+
             return ended;
         }
     }

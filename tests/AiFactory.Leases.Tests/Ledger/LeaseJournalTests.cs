@@ -174,6 +174,33 @@ public sealed class LeaseJournalTests
     }
 
     [Fact]
+    public void A_release_that_cannot_be_stored_is_unavailable_leaves_the_lease_holding_and_can_be_released_again()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
+        Wire.Lease lease = host.Service.Lease(Ask());
+        Wire.Lease other = host.Service.Lease(Ask(owner: "tenant-b"));
+        host.Service.Release(new ReleaseLeaseRequest { Id = other.Id });
+        host.Ledger.Dispose(); // the next change writes the whole checkpoint...
+        Directory.CreateDirectory(host.Ledger.Path + ".tmp"); // ...which cannot be written
+
+        RpcException failed = Assert.Throws<RpcException>(() => host.Service.Release(new ReleaseLeaseRequest { Id = lease.Id }));
+
+        Assert.Equal(StatusCode.Unavailable, failed.StatusCode);
+        Assert.StartsWith($"ledger: cannot store {host.Ledger.JournalPath}: ", failed.Detail, StringComparison.Ordinal);
+        Assert.Contains("release it again", failed.Detail, StringComparison.Ordinal);
+        Assert.Equal(Wire.LeaseState.Active, host.Service.GetLease(new GetLeaseRequest { Id = lease.Id }).State);
+        Assert.Equal([lease.Id], host.Ledger.List(includeEnded: false).Select(e => e.Lease.Id));
+        Assert.Equal(2, host.Ledger.List(includeEnded: true).Count);
+
+        Directory.Delete(host.Ledger.Path + ".tmp");
+        Wire.Lease released = host.Service.Release(new ReleaseLeaseRequest { Id = lease.Id });
+
+        Assert.Equal(Wire.LeaseState.Released, released.State);
+        (LeaseLedger reloaded, _) = Reload(host);
+        Assert.Equal(Wire.LeaseState.Released, reloaded.Get(lease.Id)!.ToWire().State);
+    }
+
+    [Fact]
     public void Compaction_at_the_threshold_keeps_every_lease_and_empties_the_journal()
     {
         // The first grant writes the checkpoint (no journal is open on an empty dir). After it, every Lease and
