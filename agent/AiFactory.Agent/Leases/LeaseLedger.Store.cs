@@ -261,24 +261,19 @@ internal sealed partial class LeaseLedger : IDisposable
     }
 
     /// <summary>
-    /// Reads a whole file. .NET takes a shared advisory lock (flock) for the read, which fails at once while
-    /// another process holds an exclusive one: the offline profile command's <see cref="InUse"/> probe holds one for
-    /// an instant. That is waited out (up to a second) rather than taken for corruption.
+    /// Reads a whole ledger file, as a regular file of at most <see cref="MaxFileBytes"/> (<see cref="RegularFile"/>:
+    /// opened non-blocking, so a FIFO or device put there is refused naming it instead of hanging or filling memory
+    /// at start). Takes no advisory lock, so the offline profile command's <see cref="InUse"/> probe never gets in
+    /// the way.
     /// </summary>
-    private static byte[] ReadShared(string path)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return File.ReadAllBytes(path);
-            }
-            catch (IOException) when (attempt < 50 && File.Exists(path) && InUse(path))
-            {
-                Thread.Sleep(20);
-            }
-        }
-    }
+    private static byte[] ReadShared(string path) => RegularFile.ReadBytes(path, MaxFileBytes);
+
+    /// <summary>
+    /// The largest checkpoint or journal read: the journal compacts at <see cref="CompactAfterBytes"/> (4 MiB) and a
+    /// checkpoint of the ~260 records kept is well under that; 64 MiB leaves room for large records and bounds what
+    /// a doctored file can make start-up allocate.
+    /// </summary>
+    internal const int MaxFileBytes = 64 << 20;
 
     /// <summary>
     /// True while another open file description holds an advisory lock on <paramref name="path"/> that excludes an

@@ -201,6 +201,54 @@ public sealed class LeaseJournalTests
     }
 
     [Fact]
+    public async Task A_fifo_at_the_checkpoint_is_refused_naming_it_and_set_aside_instead_of_hanging_the_start()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "aifactory-leases-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        string checkpoint = Path.Combine(dir, LeaseCheckpoint.FileName);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [checkpoint]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        try
+        {
+            var log = new RecordingLogger<LeaseLedger>();
+            var ledger = new LeaseLedger(dir, log, TimeProvider.System);
+
+            // Generous: only a hang (an open waiting for a writer) takes this long.
+            int loaded = await Task.Run(ledger.Load).WaitAsync(TimeSpan.FromSeconds(60));
+
+            Assert.Equal(0, loaded);
+            Assert.StartsWith(checkpoint + ".corrupt-", ledger.SetAsidePath, StringComparison.Ordinal);
+            Assert.Contains(log.Entries, l => l.Level == LogLevel.Error && l.Message.Contains($"{checkpoint}: is not a regular file", StringComparison.Ordinal));
+            Assert.NotNull(ledger.Unacknowledged());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_journal_larger_than_the_bound_is_set_aside_unread_and_the_checkpoint_kept()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
+        Wire.Lease a = host.Service.Lease(Ask());
+        using (FileStream journal = File.Open(host.Ledger.JournalPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            journal.SetLength(LeaseLedger.MaxFileBytes + 1L); // sparse: no disk used
+        }
+
+        (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(host);
+
+        Assert.Equal([a.Id], reloaded.List(includeEnded: true).Select(e => e.Lease.Id));
+        Assert.StartsWith(host.Ledger.JournalPath + ".corrupt-", reloaded.SetAsidePath, StringComparison.Ordinal);
+        Assert.Contains(log.Entries, l => l.Level == LogLevel.Error && l.Message.Contains($"{host.Ledger.JournalPath}: is larger than 64 MiB; not read", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Compaction_at_the_threshold_keeps_every_lease_and_empties_the_journal()
     {
         // The first grant writes the checkpoint (no journal is open on an empty dir). After it, every Lease and
