@@ -73,7 +73,7 @@ internal sealed partial class LeaseService
         IReadOnlySet<PciAddress> unhealthy = _host.UnhealthyGpus;
         IReadOnlyDictionary<PciAddress, string> names = _host.GpuNames;
         PlanResult Plan(IReadOnlyList<LeasePlan> current) =>
-            LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig, UnhealthyGpus: unhealthy, GpuNames: names), lease);
+            WithOverrides(LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig, UnhealthyGpus: unhealthy, GpuNames: names), lease), topology);
 
         if (request.DryRun)
         {
@@ -242,6 +242,14 @@ internal sealed partial class LeaseService
 
         return _ledger.FinishEnd(lease.Id, how, notRestored).ToWire();
     }
+
+    /// <summary>
+    /// Records each device's <c>driver_override</c> as discovery read it (beside the driver the planner records), so
+    /// that release puts back an override the node profile set (vfio-pci) instead of clearing it.
+    /// </summary>
+    private static PlanResult WithOverrides(PlanResult result, HostTopology topology) =>
+        result.Plan is not { } plan || plan.Devices.All(d => topology.FindDevice(d.Address)?.DriverOverride is null) ? result
+            : result with { Plan = plan with { Devices = [.. plan.Devices.Select(d => d with { OriginalDriverOverride = topology.FindDevice(d.Address)?.DriverOverride })] } };
 
     private void Publish(string kind, Wire.EventSeverity severity, Wire.Lease lease, string message) =>
         _events.Publish(kind, severity, lease.Id, message, new Dictionary<string, string>

@@ -72,7 +72,7 @@ internal sealed class VfioLeaseBinder(VfioBinder binder) : ILeaseDeviceBinder
 
             try
             {
-                binder.Restore(new DeviceBinding(d.Address, d.OriginalDriver, null));
+                binder.Restore(new DeviceBinding(d.Address, d.OriginalDriver, d.OriginalDriverOverride));
             }
             catch (IOException) when (!binder.Present(d.Address))
             {
