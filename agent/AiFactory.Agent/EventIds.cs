@@ -52,6 +52,8 @@ internal static class EventIds
     public const int LeaseJournalTornTail = 603;
     public const int LeaseLedgerCompactionFailed = 604;
     public const int LeaseGrantDropNotStored = 605;
+    public const int LeaseJournalSetAside = 608;
+    public const int LeaseLedgerUnacknowledged = 609;
     public const int LeaseGranted = 610;
     public const int LeaseEnded = 611;
     public const int LeaseRefused = 612;
@@ -59,6 +61,7 @@ internal static class EventIds
     public const int LeaseDrift = 620;
     public const int LeaseUnchecked = 621;
     public const int LeaseProcessesUnchecked = 622;
+    public const int LeaseUnleasedDevice = 623;
     public const int LeaseAttached = 630;
     public const int LeaseAttachUndone = 631;
     public const int LeaseAttachUndoFailed = 632;

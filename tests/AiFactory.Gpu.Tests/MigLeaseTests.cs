@@ -70,6 +70,29 @@ public sealed class MigLeaseTests
         Assert.Empty(leases.Service.ListLeases(new Wire.ListLeasesRequest()).Leases);
     }
 
+    [Fact]
+    public void A_MIG_lease_whose_GPU_fell_off_the_bus_is_released_counting_its_instance_as_destroyed()
+    {
+        using var server = new FakeServer("dgx-h100", s => s["gpus"]![0]!["migMode"] = true, captureTree: true);
+        using var leases = new Leases(server, new NoDevices());
+        Wire.Lease lease = leases.Service.Lease(Ask());
+
+        // GPU 0 falls off the bus: the fake answers the next event wait with GPU_IS_LOST and loses the GPU.
+        INvml api = server.Nvml.Require();
+        using NvmlEventSetHandle set = api.CreateEventSet();
+        File.AppendAllText(server.EventsPath, "0 lost\n");
+        NvmlException lost = Assert.Throws<NvmlException>(() => api.WaitForEvent(set, 5000, out _));
+        Assert.Equal(NvmlReturn.GpuIsLost, lost.Code);
+
+        Wire.Lease released = leases.Service.Release(new Wire.ReleaseLeaseRequest { Id = lease.Id });
+
+        Assert.Equal(Wire.LeaseState.Released, released.State);
+        string left = Assert.Single(released.NotRestored);
+        Assert.StartsWith($"MIG instance 1g.10gb at {lease.Mig.PlacementStart}:{lease.Mig.PlacementSize} on {lease.Mig.Gpu}: the GPU is gone (", left, StringComparison.Ordinal);
+        Assert.EndsWith("counted as destroyed", left, StringComparison.Ordinal);
+        Assert.Empty(leases.Service.ListLeases(new Wire.ListLeasesRequest()).Leases);
+    }
+
     private static Wire.CreateLeaseRequest Ask() => new()
     {
         Spec = new Wire.LeaseSpec { Owner = "tenant-a", MigProfile = "1g.10gb", Vcpus = 2, MemoryBytes = 1UL << 30 },

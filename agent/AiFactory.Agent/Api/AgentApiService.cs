@@ -11,10 +11,14 @@ internal sealed class AgentApiService
     private readonly HostCapabilities _capabilities;
     private readonly long _startedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-    public AgentApiService(AgentOptions options, HostCapabilities capabilities)
+    private readonly Leases.LeaseLedger? _ledger;
+
+    /// <param name="ledger">The lease ledger: while a set-aside waits for an operator, STATUS lists <c>lease-ledger</c> as unavailable.</param>
+    public AgentApiService(AgentOptions options, HostCapabilities capabilities, Leases.LeaseLedger? ledger = null)
     {
         _options = options;
         _capabilities = capabilities;
+        _ledger = ledger;
     }
 
     public const string ServiceName = "aifactory.agent.v1.Agent";
@@ -47,6 +51,12 @@ internal sealed class AgentApiService
         foreach (HostCapability c in _capabilities.All)
         {
             response.Capabilities.Add(new Capability { Name = c.Name, Available = c.Available, Reason = c.Reason });
+        }
+
+        if (_ledger is not null)
+        {
+            string? damaged = _ledger.Unacknowledged();
+            response.Capabilities.Add(new Capability { Name = "lease-ledger", Available = damaged is null, Reason = damaged ?? string.Empty });
         }
 
         return response;

@@ -14,6 +14,7 @@ internal sealed class HealthService
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ServingStatus> _statuses = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Func<bool>> _probes = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdown = new();
     private event Action<string, ServingStatus>? Changed;
 
@@ -75,12 +76,34 @@ internal sealed class HealthService
         }
     }
 
-    private ServingStatus? Lookup(string service)
+    /// <summary>
+    /// Has <paramref name="service"/> answer NOT_SERVING to Check whenever <paramref name="serving"/> says false (asked
+    /// at each Check; Watch streams see only <see cref="SetStatus"/> changes): the lease ledger while a set-aside waits
+    /// for an operator.
+    /// </summary>
+    public void SetProbe(string service, Func<bool> serving)
     {
         lock (_gate)
         {
-            return _statuses.TryGetValue(service, out ServingStatus status) ? status : null;
+            _probes[service] = serving;
         }
+    }
+
+    private ServingStatus? Lookup(string service)
+    {
+        Func<bool>? probe;
+        ServingStatus status;
+        lock (_gate)
+        {
+            if (!_statuses.TryGetValue(service, out status))
+            {
+                return null;
+            }
+
+            probe = _probes.GetValueOrDefault(service);
+        }
+
+        return status == ServingStatus.Serving && probe is not null && !probe() ? ServingStatus.NotServing : status;
     }
 
     /// <summary>How much of a client's service name an error message repeats: real names are a few dozen bytes.</summary>

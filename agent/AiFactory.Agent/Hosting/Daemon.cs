@@ -176,6 +176,8 @@ internal static partial class Daemon
 
         GrpcServer grpc = app.Services.GetRequiredService<GrpcServer>();
         app.Services.GetRequiredService<HealthService>().AddServices(grpc.ServiceNames);
+        Leases.LeaseLedger ledger = app.Services.GetRequiredService<Leases.LeaseLedger>();
+        app.Services.GetRequiredService<HealthService>().SetProbe(Leases.LeaseService.ServiceName, () => ledger.Unacknowledged() is null);
         RequestRouter router = app.Services.GetRequiredService<RequestRouter>();
         router.MapMetrics(app.Services);
         app.Run(router.HandleAsync);

@@ -1,3 +1,4 @@
+using AiFactory.Grpc;
 using AiFactory.Host.Model.Leases;
 
 namespace AiFactory.Agent.Leases;
@@ -24,6 +25,25 @@ internal interface ILeaseDeviceBinder
 
     /// <summary>Restores the lease's devices.</summary>
     void Unbind(Lease lease);
+
+    /// <summary>
+    /// Gives the lease's devices back for its release or expiry, as <see cref="Unbind"/> does, except that a device
+    /// (or MIG parent GPU) no longer on the host counts as given back, and with <paramref name="force"/> one that
+    /// cannot be given back is left as it is. Returns one line for each such device (empty when everything was
+    /// restored); throws as <see cref="Unbind"/> otherwise.
+    /// </summary>
+    IReadOnlyList<string> GiveBack(Lease lease, bool force)
+    {
+        try
+        {
+            Unbind(lease);
+            return [];
+        }
+        catch (Exception ex) when (force && ex is RpcException or IOException or InvalidOperationException)
+        {
+            return [$"devices: giving them back failed ({ex.Message}); left as they are (released with force)"];
+        }
+    }
 }
 
 /// <summary>

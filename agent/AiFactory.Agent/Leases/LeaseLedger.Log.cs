@@ -13,6 +13,12 @@ internal sealed partial class LeaseLedger
     [LoggerMessage(EventId = EventIds.LeaseLedgerSetAside, Level = LogLevel.Error, Message = "Lease ledger {Path} is unreadable ({Reason}); moved it to {Aside} and started with an EMPTY ledger. Resources it recorded are not reserved now: compare running VMs with 'aifactoryctl lease show --all' (and the set-aside file) and re-create their leases")]
     private static partial void LogLedgerSetAside(ILogger logger, string path, string reason, string aside);
 
+    [LoggerMessage(EventId = EventIds.LeaseJournalSetAside, Level = LogLevel.Error, Message = "Lease journal {Path} is unreadable ({Reason}); moved it to {Aside} and loaded the checkpoint {Checkpoint} alone ({Holding} holding lease(s)): changes recorded after that checkpoint are lost, so compare running VMs with 'aifactoryctl lease show --all' (and the set-aside file)")]
+    private static partial void LogJournalSetAside(ILogger logger, string path, string reason, string aside, string checkpoint, int holding);
+
+    [LoggerMessage(EventId = EventIds.LeaseLedgerUnacknowledged, Level = LogLevel.Error, Message = "Lease ledger: {Why}")]
+    private static partial void LogUnacknowledged(ILogger logger, string why);
+
     [LoggerMessage(EventId = EventIds.LeaseJournalTornTail, Level = LogLevel.Warning, Message = "Lease journal {Path} ends in {Tail}: an append cut off by a crash, never acknowledged; truncated it at offset {Offset}, keeping the {Records} record(s) before it")]
     private static partial void LogJournalTornTail(ILogger logger, string path, string tail, long offset, int records);
 

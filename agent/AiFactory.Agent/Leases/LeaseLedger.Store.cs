@@ -1,6 +1,7 @@
 using System.Globalization;
 using AiFactory.Agent.Hosting;
 using AiFactory.Agent.Leases.Store;
+using AiFactory.Host.Hardware.Files;
 using Google.Protobuf;
 using Wire = AiFactory.Contracts.Agent.V1;
 
@@ -62,6 +63,11 @@ internal sealed partial class LeaseLedger : IDisposable
     // The journal generation the checkpoint on disk names (or a later one, after a failed checkpoint write).
     private ulong _generation;
 
+    // Set when a set-aside could not be recorded in AcknowledgePath: grants stay refused until the agent restarts.
+    private string? _unacknowledgedInMemory;
+
+    private const int MarkerLimit = 64 << 10;
+
     /// <summary>
     /// Reads the checkpoint, then replays the journal over it. Missing files are an empty ledger. A torn last journal
     /// record (an append a crash cut off, never acknowledged) is dropped with a warning naming the file and offset. A
@@ -82,6 +88,7 @@ internal sealed partial class LeaseLedger : IDisposable
             bool haveJournal = File.Exists(JournalPath);
             LeaseJournal.Contents? journal = null;
             int replayed = 0;
+            bool keptCheckpoint = false;
             string reading = Path;
             try
             {
@@ -94,7 +101,25 @@ internal sealed partial class LeaseLedger : IDisposable
                 _ended.Clear();
                 _generation = 0;
                 journal = null;
-                SetAside(reading, ex.Message, haveCheckpoint, haveJournal);
+                if (reading == JournalPath && haveCheckpoint && ReadCheckpointAlone())
+                {
+                    // The checkpoint verified: only the journal is set aside, and the checkpoint's leases are kept.
+                    SetAside(haveCheckpoint: false, haveJournal: true);
+                    LogJournalSetAside(_logger, JournalPath, ex.Message, SetAsidePath!, Path, _leases.Values.Count(e => e.Holds));
+                    keptCheckpoint = SetAsideKeptCheckpoint = true;
+                }
+                else
+                {
+                    SetAside(haveCheckpoint, haveJournal);
+                    LogLedgerSetAside(_logger, reading, ex.Message, SetAsideNames!);
+                }
+
+                MarkUnacknowledged();
+            }
+
+            if (Unacknowledged() is { } why)
+            {
+                LogUnacknowledged(_logger, why);
             }
 
             if (SetAsidePath is null)
@@ -116,7 +141,7 @@ internal sealed partial class LeaseLedger : IDisposable
 
             // Nothing on disk (a first start, or files just set aside): write nothing yet; with no journal open, the
             // first change writes the checkpoint, which opens one.
-            if (SetAsidePath is not null || !(haveCheckpoint || haveJournal))
+            if ((SetAsidePath is not null && !keptCheckpoint) || !(haveCheckpoint || haveJournal))
             {
                 return 0;
             }
@@ -239,24 +264,19 @@ internal sealed partial class LeaseLedger : IDisposable
     }
 
     /// <summary>
-    /// Reads a whole file. .NET takes a shared advisory lock (flock) for the read, which fails at once while
-    /// another process holds an exclusive one: the offline profile command's <see cref="InUse"/> probe holds one for
-    /// an instant. That is waited out (up to a second) rather than taken for corruption.
+    /// Reads a whole ledger file, as a regular file of at most <see cref="MaxFileBytes"/> (<see cref="RegularFile"/>:
+    /// opened non-blocking, so a FIFO or device put there is refused naming it instead of hanging or filling memory
+    /// at start). Takes no advisory lock, so the offline profile command's <see cref="InUse"/> probe never gets in
+    /// the way.
     /// </summary>
-    private static byte[] ReadShared(string path)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return File.ReadAllBytes(path);
-            }
-            catch (IOException) when (attempt < 50 && File.Exists(path) && InUse(path))
-            {
-                Thread.Sleep(20);
-            }
-        }
-    }
+    private static byte[] ReadShared(string path) => RegularFile.ReadBytes(path, MaxFileBytes);
+
+    /// <summary>
+    /// The largest checkpoint or journal read: the journal compacts at <see cref="CompactAfterBytes"/> (4 MiB) and a
+    /// checkpoint of the ~260 records kept is well under that; 64 MiB leaves room for large records and bounds what
+    /// a doctored file can make start-up allocate.
+    /// </summary>
+    internal const int MaxFileBytes = 64 << 20;
 
     /// <summary>
     /// True while another open file description holds an advisory lock on <paramref name="path"/> that excludes an
@@ -360,7 +380,71 @@ internal sealed partial class LeaseLedger : IDisposable
         }
     }
 
-    private void SetAside(string bad, string reason, bool haveCheckpoint, bool haveJournal)
+    /// <summary>Fills the ledger from the checkpoint alone (its journal set aside); false when it does not read either.</summary>
+    private bool ReadCheckpointAlone()
+    {
+        string reading = Path;
+        try
+        {
+            ReadLocked(haveCheckpoint: true, haveJournal: false, ref reading);
+            return true;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
+        {
+            _leases.Clear();
+            _ended.Clear();
+            _generation = 0;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Records durably that something was set aside, in <see cref="AcknowledgePath"/> (one line per set-aside):
+    /// grants stay refused until an operator deletes it (see <see cref="Unacknowledged"/>). A marker that cannot be
+    /// written keeps grants refused for this process's life.
+    /// </summary>
+    private void MarkUnacknowledged()
+    {
+        string line = string.Create(CultureInfo.InvariantCulture, $"{_time.GetUtcNow():u} set aside as unreadable: {SetAsideNames}\n");
+        try
+        {
+            File.AppendAllText(AcknowledgePath, line);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _unacknowledgedInMemory = $"{SetAsideNames} was set aside as unreadable at start ({AcknowledgePath} could not be written: {ex.Message})";
+        }
+    }
+
+    /// <summary>
+    /// Why grants are refused: something was set aside (now or at an earlier start) and no operator has acknowledged
+    /// it yet by deleting <see cref="AcknowledgePath"/>; null when nothing waits. One stat per call (per grant).
+    /// </summary>
+    public string? Unacknowledged()
+    {
+        string? what = _unacknowledgedInMemory;
+        if (what is null && File.Exists(AcknowledgePath))
+        {
+            what = ReadMarker() is { Length: > 0 } text ? text : "files were set aside";
+        }
+
+        return what is null ? null :
+            $"the lease ledger was damaged ({what}); leases it recorded may not be reserved now. Compare running VMs and devices on vfio-pci with 'aifactoryctl lease show --all' and the set-aside file(s), then delete {AcknowledgePath} to allow grants again";
+    }
+
+    private string? ReadMarker()
+    {
+        try
+        {
+            return System.Text.Encoding.UTF8.GetString(RegularFile.ReadBytes(AcknowledgePath, MarkerLimit)).Trim().ReplaceLineEndings("; ");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private void SetAside(bool haveCheckpoint, bool haveJournal)
     {
         string stamp = ".corrupt-" + _time.GetUtcNow().ToString("yyyyMMddTHHmmssfffZ", CultureInfo.InvariantCulture);
         List<string> moved = [];
@@ -374,7 +458,7 @@ internal sealed partial class LeaseLedger : IDisposable
         }
 
         SetAsidePath = moved[0];
-        LogLedgerSetAside(_logger, bad, reason, string.Join(" and ", moved));
+        SetAsideNames = string.Join(" and ", moved);
     }
 
     private static byte[] Concat(ReadOnlySpan<byte[]> frames)
@@ -403,7 +487,7 @@ internal sealed partial class LeaseLedger : IDisposable
     private static byte[] RemoveFrame(string id) => LeaseJournal.Frame(LeaseJournal.RemovePayload(id));
 
     private static Entry FromWire(Wire.Lease m) =>
-        new(LeaseMessages.FromWire(m), m.Spec, m.EndedUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(m.EndedUnixMs));
+        new(LeaseMessages.FromWire(m), m.Spec, m.EndedUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(m.EndedUnixMs), m.NotRestored.Count == 0 ? null : [.. m.NotRestored]);
 
     /// <summary>Closes the journal and forgets what was loaded, before a (re)load. Called under <c>_gate</c>.</summary>
     private void ForgetLoaded()
@@ -413,5 +497,7 @@ internal sealed partial class LeaseLedger : IDisposable
         _leases.Clear();
         _ended.Clear();
         SetAsidePath = null;
+        SetAsideNames = null;
+        SetAsideKeptCheckpoint = false;
     }
 }

@@ -55,12 +55,20 @@ internal sealed partial class LeaseLedger
         _time = time;
     }
 
-    /// <summary>A lease with the spec it was asked with and, once over, when it ended.</summary>
-    internal sealed record Entry(Lease Lease, Wire.LeaseSpec Spec, DateTimeOffset? EndedAt)
+    /// <summary>
+    /// A lease with the spec it was asked with and, once over, when it ended and what of it was counted as given back
+    /// without being restored (see <see cref="ILeaseDeviceBinder.GiveBack"/>).
+    /// </summary>
+    internal sealed record Entry(Lease Lease, Wire.LeaseSpec Spec, DateTimeOffset? EndedAt, IReadOnlyList<string>? NotRestored = null)
     {
         public bool Holds => Lease.State is LeaseState.Active or LeaseState.Attached or LeaseState.Granting;
 
-        public Wire.Lease ToWire() => LeaseMessages.ToWire(Lease, Spec, EndedAt);
+        public Wire.Lease ToWire()
+        {
+            Wire.Lease wire = LeaseMessages.ToWire(Lease, Spec, EndedAt);
+            wire.NotRestored.Add(NotRestored ?? []);
+            return wire;
+        }
     }
 
     /// <summary>Where the checkpoint lives.</summary>
@@ -69,8 +77,19 @@ internal sealed partial class LeaseLedger
     /// <summary>Where the journal lives, beside the checkpoint.</summary>
     public string JournalPath => System.IO.Path.Combine(_directory, LeaseJournal.FileName);
 
-    /// <summary>What <see cref="Load"/> set aside: the checkpoint's new name (or the journal's, when only it existed).</summary>
+    /// <summary>What <see cref="Load"/> set aside: the checkpoint's new name (or the journal's, when only it was set aside).</summary>
     public string? SetAsidePath { get; private set; }
+
+    /// <summary>Every file <see cref="Load"/> set aside, by its new name ("a and b").</summary>
+    public string? SetAsideNames { get; private set; }
+
+    /// <summary>True when <see cref="Load"/> set aside only the journal and kept the checkpoint's leases.</summary>
+    public bool SetAsideKeptCheckpoint { get; private set; }
+
+    /// <summary>
+    /// Present after a set-aside until an operator deletes it: grants are refused meanwhile (<see cref="Unacknowledged"/>).
+    /// </summary>
+    public string AcknowledgePath => System.IO.Path.Combine(_directory, "leases.set-aside");
 
     /// <summary>Copies of the leases, optionally with the ended ones and only one owner's.</summary>
     public IReadOnlyList<Entry> List(bool includeEnded, string? owner = null)
@@ -343,8 +362,11 @@ internal sealed partial class LeaseLedger
         }
     }
 
-    /// <summary>The last step of <see cref="End"/>: records the lease as <paramref name="how"/> and stores it.</summary>
-    public Entry FinishEnd(string id, LeaseState how)
+    /// <summary>
+    /// The last step of <see cref="End"/>: records the lease as <paramref name="how"/> (with what was
+    /// <paramref name="notRestored"/>) and stores it.
+    /// </summary>
+    public Entry FinishEnd(string id, LeaseState how, IReadOnlyList<string>? notRestored = null)
     {
         lock (_gate)
         {
@@ -355,20 +377,40 @@ internal sealed partial class LeaseLedger
 
             // Still the same record: while its id was in _ending nothing else could change or remove it.
             Entry entry = _leases[id];
-            var ended = entry with { Lease = entry.Lease with { State = how }, EndedAt = _time.GetUtcNow() };
-            _leases[id] = ended;
-            _ended.Add(id);
+            var ended = entry with { Lease = entry.Lease with { State = how }, EndedAt = _time.GetUtcNow(), NotRestored = notRestored is { Count: > 0 } ? notRestored : null };
 
             // The record and the evictions it causes go down in one append, so replay evicts exactly what was evicted.
+            // Memory is changed for the store (a store that writes the whole checkpoint encodes memory) and put back
+            // when it fails, all under the lock: nobody sees a release that is not on disk.
+            _leases[id] = ended;
+            _ended.Add(id);
             List<byte[]> frames = [PutFrame(ended)];
+            var evicted = new List<Entry>();
             while (_ended.Count > EndedKept)
             {
+                evicted.Add(_leases[_ended[0]]);
                 _leases.Remove(_ended[0]);
                 frames.Add(RemoveFrame(_ended[0]));
                 _ended.RemoveAt(0);
             }
 
-            StoreLocked([.. frames]);
+            try
+            {
+                StoreLocked([.. frames]);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _ended.RemoveAt(_ended.Count - 1);
+                _ended.InsertRange(0, evicted.Select(e => e.Lease.Id));
+                foreach (Entry e in evicted)
+                {
+                    _leases[e.Lease.Id] = e;
+                }
+
+                _leases[id] = entry;
+                throw new RpcException(StatusCode.Unavailable, $"ledger: cannot store {JournalPath}: {ex.Message}; lease \"{id}\" gave its devices back but is still recorded as holding: release it again once the state dir is writable");
+            }
+
             return ended;
         }
     }

@@ -221,6 +221,7 @@ internal static class LeaseMessages
                 OriginalDriver = d.OriginalDriver ?? string.Empty,
                 Model = d.Model ?? string.Empty,
                 PairedGpu = d.PairedGpu?.ToString() ?? string.Empty,
+                OriginalDriverOverride = d.OriginalDriverOverride ?? string.Empty,
             });
         }
 
@@ -263,7 +264,8 @@ internal static class LeaseMessages
                     d.NumaNode < 0 ? null : d.NumaNode,
                     d.OriginalDriver.Length > 0 ? d.OriginalDriver : null,
                     d.Model.Length > 0 ? d.Model : null,
-                    d.PairedGpu.Length > 0 ? PciAddress.Parse(d.PairedGpu) : null))],
+                    d.PairedGpu.Length > 0 ? PciAddress.Parse(d.PairedGpu) : null,
+                    d.OriginalDriverOverride.Length > 0 ? d.OriginalDriverOverride : null))],
                 Mig = m.Mig is { } mig ? new MigPlacement(PciAddress.Parse(mig.Gpu), mig.Profile, mig.PlacementStart, mig.PlacementSize) : null,
                 Nodes = [.. m.Nodes.Select(n => new NodeAllocation(n.Node, [.. n.VcpuCpus], CpuSet.Parse(n.ReservedSiblings), (long)n.MemoryBytes))],
                 EmulatorCpus = CpuSet.Parse(m.EmulatorCpus),

@@ -99,6 +99,13 @@ internal static class LeaseReconciler
         return found;
     }
 
+    /// <summary>The PCI functions on vfio-pci that no holding lease names, in address order.</summary>
+    public static IReadOnlyList<PciAddress> Unleased(IReadOnlyList<Lease> holding, HostTopology topology)
+    {
+        var leased = holding.SelectMany(l => l.Plan.Devices).Select(d => d.Address).ToHashSet();
+        return [.. topology.PciDevices.Where(d => d.Driver == "vfio-pci" && !leased.Contains(d.Address)).Select(d => d.Address).Order()];
+    }
+
     /// <summary>
     /// The hugepages leases hold on each node against that node's pool (<c>nr_hugepages</c>, which the node profile
     /// sets): a pool made smaller than what leases hold cannot back their guests. Reported for each lease holding

@@ -68,17 +68,36 @@ internal static partial class LeaseRegistration
     /// <param name="readMig">Reads MIG from NVML (called only when a holding lease has a MIG instance); null without an NVML layer.</param>
     public static int Reconcile(LeaseLedger ledger, ILeaseHost host, EventBus events, ILogger logger, bool devicesBound = false, Func<Gpu.MigObservation>? readMig = null)
     {
-        if (ledger.SetAsidePath is { } aside)
+        if (ledger.SetAsideNames is { } aside)
         {
-            events.Publish("lease.ledger_set_aside", Contracts.Agent.V1.EventSeverity.Error, ledger.Path,
-                $"the lease ledger was unreadable and was moved to {aside}; the agent started with an empty ledger");
+            events.Publish("lease.ledger_set_aside", Contracts.Agent.V1.EventSeverity.Error, ledger.Path, ledger.SetAsideKeptCheckpoint
+                ? $"the lease journal was unreadable and was moved to {aside}; the agent started with the checkpoint's leases alone (changes after it are lost); grants are refused until {ledger.AcknowledgePath} is deleted"
+                : $"the lease ledger was unreadable and was moved to {aside}; the agent started with an empty ledger; grants are refused until {ledger.AcknowledgePath} is deleted");
         }
 
-        // Only a ledger that holds something needs the topology (which may still be being discovered).
         IReadOnlyList<Lease> holding = [.. ledger.List(includeEnded: false).Select(e => e.Lease)];
-        if (holding.Count == 0 || host.Topology is not { } topology)
+        if (host.Topology is not { } topology)
         {
             return 0;
+        }
+
+        // Devices on vfio-pci that no lease holds: after a set-aside they may be a lost lease's, under a running VM;
+        // reported even when the ledger is empty.
+        int unleased = 0;
+        bool damaged = ledger.Unacknowledged() is not null;
+        foreach (Host.Model.Pci.PciAddress device in LeaseReconciler.Unleased(holding, topology))
+        {
+            string message = $"device {device} is on vfio-pci but no lease holds it" + (damaged
+                ? " (the lease ledger was set aside: it may belong to a lease recorded there, under a running VM)"
+                : " (the node profile's vfio section may have put it there)");
+            LogUnleased(logger, device.ToString(), message);
+            events.Publish("lease.unleased_device", Contracts.Agent.V1.EventSeverity.Warning, device.ToString(), message);
+            unleased++;
+        }
+
+        if (holding.Count == 0)
+        {
+            return unleased;
         }
 
         Gpu.MigObservation? mig = holding.Any(l => l.Plan.Mig is not null) ? readMig?.Invoke() : null;
@@ -97,11 +116,14 @@ internal static partial class LeaseRegistration
             }
         }
 
-        return drift.Count;
+        return drift.Count + unleased;
     }
 
     [LoggerMessage(EventId = EventIds.LeaseDrift, Level = LogLevel.Warning, Message = "Lease {Id} disagrees with the host (reported, not changed): {Message}")]
     private static partial void LogDrift(ILogger logger, string id, string message);
+
+    [LoggerMessage(EventId = EventIds.LeaseUnleasedDevice, Level = LogLevel.Warning, Message = "Device {Device}: {Message}")]
+    private static partial void LogUnleased(ILogger logger, string device, string message);
 
     [LoggerMessage(EventId = EventIds.LeaseUnchecked, Level = LogLevel.Warning, Message = "Lease {Id} could not be checked against the host: {Message}")]
     private static partial void LogUnchecked(ILogger logger, string id, string message);

@@ -83,7 +83,7 @@ internal sealed partial class LeaseService
             ? _host.ReadGpuProcesses()
             : (StaticLeaseHost.NoProcesses, null);
         PlanResult Plan(IReadOnlyList<LeasePlan> current) =>
-            LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig, UnhealthyGpus: unhealthy, GpuNames: names, GpuProcesses: processes), lease);
+            WithOverrides(LeasePlanner.Plan(new PlanningContext(topology, current, reserved, mig, UnhealthyGpus: unhealthy, GpuNames: names, GpuProcesses: processes), lease), topology);
 
         if (request.DryRun)
         {
@@ -95,6 +95,11 @@ internal sealed partial class LeaseService
 
             var preview = new Host.Model.Leases.Lease { Id = string.Empty, Owner = lease.Owner, CreatedAt = _time.GetUtcNow(), ExpiresAt = expiresAt, State = LeaseState.Active, Request = lease, Plan = result.Plan! };
             return LeaseMessages.ToWire(preview, request.Spec);
+        }
+
+        if (_ledger.Unacknowledged() is { } damaged)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, "ledger: " + damaged);
         }
 
         LeaseLedger.Entry entry;
@@ -151,12 +156,17 @@ internal sealed partial class LeaseService
             lease = _ledger.BeginEnd(request.Id);
         }
 
-        Wire.Lease wire = FinishEnd(lease, LeaseState.Released);
+        Wire.Lease wire = FinishEnd(lease, LeaseState.Released, request.Force);
         DetachFromDomain(lease);
 
         string how = runningDomain is null ? "released" : $"released with force while domain {runningDomain} was running";
+        if (wire.NotRestored.Count > 0)
+        {
+            how += $"; not restored: {string.Join("; ", wire.NotRestored)}";
+        }
+
         LogEnded(_logger, wire.Id, how);
-        Publish("lease.released", runningDomain is null ? Wire.EventSeverity.Info : Wire.EventSeverity.Warning, wire, $"lease {wire.Id} of {wire.Owner} {how}");
+        Publish("lease.released", runningDomain is null && wire.NotRestored.Count == 0 ? Wire.EventSeverity.Info : Wire.EventSeverity.Warning, wire, $"lease {wire.Id} of {wire.Owner} {how}");
         return wire;
     }
 
@@ -211,9 +221,9 @@ internal sealed partial class LeaseService
     {
         foreach (string id in _ledger.Due())
         {
+            Host.Model.Leases.Lease lease;
             try
             {
-                Host.Model.Leases.Lease lease;
                 lock (_attachGate)
                 {
                     if (ExpiryWaitsForDomain(id))
@@ -223,29 +233,45 @@ internal sealed partial class LeaseService
 
                     lease = _ledger.BeginEnd(id);
                 }
-
-                Wire.Lease wire = FinishEnd(lease, LeaseState.Expired);
-                DetachFromDomain(lease);
-
-                LogEnded(_logger, wire.Id, "expired");
-                Publish("lease.expired", Wire.EventSeverity.Info, wire, $"lease {wire.Id} of {wire.Owner} expired");
             }
             catch (RpcException)
             {
                 // Ended by a concurrent call in between.
+                continue;
             }
+
+            Wire.Lease wire;
+            try
+            {
+                wire = FinishEnd(lease, LeaseState.Expired, force: false);
+            }
+            catch (RpcException ex)
+            {
+                // A device that is on the host and will not go back: the lease keeps holding it (a vanished one
+                // counts as given back, so this is not a device that can never come back); retried later.
+                LogExpiryFailed(_logger, $"lease {id}: {ex.Detail}", ExpiryRetry);
+                continue;
+            }
+
+            DetachFromDomain(lease);
+            string how = wire.NotRestored.Count == 0 ? "expired" : $"expired; not restored: {string.Join("; ", wire.NotRestored)}";
+            LogEnded(_logger, wire.Id, how);
+            Publish("lease.expired", wire.NotRestored.Count == 0 ? Wire.EventSeverity.Info : Wire.EventSeverity.Warning, wire, $"lease {wire.Id} of {wire.Owner} {how}");
         }
     }
 
     /// <summary>
     /// Gives a lease's devices back (outside every lock: the sysfs writes can block) and records its end; when giving
-    /// back fails the lease still holds everything and the error goes up.
+    /// back fails the lease still holds everything and the error goes up. A device gone from the host counts as given
+    /// back, and with <paramref name="force"/> one that will not go back is left as it is: each is reported (log and
+    /// a <c>lease.drift</c> event) and recorded in the lease's <c>not_restored</c>.
     /// </summary>
-    private Wire.Lease FinishEnd(Host.Model.Leases.Lease lease, LeaseState how)
+    private Wire.Lease FinishEnd(Host.Model.Leases.Lease lease, LeaseState how, bool force)
     {
+        IReadOnlyList<string> notRestored;
         try
         {
-            _binder.Unbind(lease);
+            notRestored = _binder.GiveBack(lease, force);
         }
         catch
         {
@@ -253,8 +279,22 @@ internal sealed partial class LeaseService
             throw;
         }
 
-        return _ledger.FinishEnd(lease.Id, how).ToWire();
+        foreach (string what in notRestored)
+        {
+            LogNotRestored(_logger, lease.Id, what);
+            _events.Publish("lease.drift", Wire.EventSeverity.Warning, lease.Id, what);
+        }
+
+        return _ledger.FinishEnd(lease.Id, how, notRestored).ToWire();
     }
+
+    /// <summary>
+    /// Records each device's <c>driver_override</c> as discovery read it (beside the driver the planner records), so
+    /// that release puts back an override the node profile set (vfio-pci) instead of clearing it.
+    /// </summary>
+    private static PlanResult WithOverrides(PlanResult result, HostTopology topology) =>
+        result.Plan is not { } plan || plan.Devices.All(d => topology.FindDevice(d.Address)?.DriverOverride is null) ? result
+            : result with { Plan = plan with { Devices = [.. plan.Devices.Select(d => d with { OriginalDriverOverride = topology.FindDevice(d.Address)?.DriverOverride })] } };
 
     private void Publish(string kind, Wire.EventSeverity severity, Wire.Lease lease, string message) =>
         _events.Publish(kind, severity, lease.Id, message, new Dictionary<string, string>
@@ -269,6 +309,9 @@ internal sealed partial class LeaseService
 
     [LoggerMessage(EventId = EventIds.LeaseEnded, Level = LogLevel.Information, Message = "Lease {Id} {How}")]
     private static partial void LogEnded(ILogger logger, string id, string how);
+
+    [LoggerMessage(EventId = EventIds.LeaseDrift, Level = LogLevel.Warning, Message = "Lease {Id} ends without restoring everything: {What}")]
+    private static partial void LogNotRestored(ILogger logger, string id, string what);
 
     [LoggerMessage(EventId = EventIds.LeaseRefused, Level = LogLevel.Information, Message = "Lease for {Owner} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string owner, string reason);

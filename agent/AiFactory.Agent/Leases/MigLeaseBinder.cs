@@ -53,6 +53,45 @@ internal sealed class MigLeaseBinder(ILeaseDeviceBinder inner, MigApplier applie
         }
     }
 
+    /// <remarks>
+    /// A MIG parent GPU that NVML cannot reach any more (lost, fallen off the bus, gone from its device list) takes
+    /// its instances with it: the instance counts as destroyed, so the lease can still end.
+    /// </remarks>
+    public IReadOnlyList<string> GiveBack(Lease lease, bool force)
+    {
+        List<string> left = [.. inner.GiveBack(lease, force)];
+        if (lease.Plan.Mig is not { } mig)
+        {
+            return left;
+        }
+
+        string instance = $"MIG instance {mig.Profile} at {mig.PlacementStart}:{mig.PlacementSize} on {mig.Gpu}";
+        try
+        {
+            applier.DestroyAt(mig.Gpu.ToString(), mig.Profile, (uint)mig.PlacementStart, forLease: lease.Id);
+        }
+        catch (Exception ex) when (GpuGone(ex))
+        {
+            left.Add($"{instance}: the GPU is gone ({ex.Message}); counted as destroyed");
+        }
+        catch (Exception ex) when (force && Refused(ex))
+        {
+            left.Add($"{instance}: destroying it failed ({ex.Message}); left as it is (released with force)");
+        }
+        catch (Exception ex) when (Refused(ex))
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"mig.profile: destroying {mig.Profile} at {mig.PlacementStart}:{mig.PlacementSize} on {mig.Gpu} failed: {ex.Message}");
+        }
+
+        return left;
+    }
+
+    // NVML has lost the GPU, or no longer lists it (GpuInventory.Resolve skips GPUs it cannot reach).
+    private static bool GpuGone(Exception ex) =>
+        ex is KeyNotFoundException || ex is NvmlException { Code: NvmlReturn.GpuIsLost or NvmlReturn.GpuNotFound };
+
+    private static bool Refused(Exception ex) => ex is NvmlException or MigRefusedException or InvalidOperationException or KeyNotFoundException;
+
     private void Destroy(string leaseId, MigPlacement mig)
     {
         try
@@ -60,7 +99,7 @@ internal sealed class MigLeaseBinder(ILeaseDeviceBinder inner, MigApplier applie
             // The lease's own instance: the applier refuses to destroy a held instance for anyone else.
             applier.DestroyAt(mig.Gpu.ToString(), mig.Profile, (uint)mig.PlacementStart, forLease: leaseId);
         }
-        catch (Exception ex) when (ex is NvmlException or MigRefusedException or InvalidOperationException or KeyNotFoundException)
+        catch (Exception ex) when (Refused(ex))
         {
             throw new RpcException(StatusCode.FailedPrecondition, $"mig.profile: destroying {mig.Profile} at {mig.PlacementStart}:{mig.PlacementSize} on {mig.Gpu} failed: {ex.Message}");
         }

@@ -51,21 +51,47 @@ internal sealed class VfioLeaseBinder(VfioBinder binder) : ILeaseDeviceBinder
         }
     }
 
-    public void Unbind(Lease lease)
+    public void Unbind(Lease lease) => GiveBack(lease, force: false);
+
+    /// <remarks>
+    /// A function gone from <c>bus/pci/devices</c> (hot-removed, fallen off the bus) has no driver to go back to:
+    /// it counts as given back, so a lease whose GPU vanished can still end and free its CPUs and hugepages.
+    /// </remarks>
+    public IReadOnlyList<string> GiveBack(Lease lease, bool force)
     {
+        var left = new List<string>();
         for (int i = lease.Plan.Devices.Count - 1; i >= 0; i--)
         {
             LeasedDevice d = lease.Plan.Devices[i];
+            string original = d.OriginalDriver ?? "no driver";
+            if (!binder.Present(d.Address))
+            {
+                left.Add(Vanished(d));
+                continue;
+            }
+
             try
             {
-                binder.Restore(new DeviceBinding(d.Address, d.OriginalDriver, null));
+                binder.Restore(new DeviceBinding(d.Address, d.OriginalDriver, d.OriginalDriverOverride));
+            }
+            catch (IOException) when (!binder.Present(d.Address))
+            {
+                left.Add(Vanished(d));
+            }
+            catch (IOException ex) when (force)
+            {
+                left.Add($"{d.Address}: giving it back to {original} failed ({ex.Message}); left as it is (released with force)");
             }
             catch (IOException ex)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, $"id: giving {d.Address} back to {d.OriginalDriver ?? "no driver"} failed ({ex.Message}); lease {lease.Id} still holds it");
+                throw new RpcException(StatusCode.FailedPrecondition, $"id: giving {d.Address} back to {original} failed ({ex.Message}); lease {lease.Id} still holds it (release with force to record the release anyway)");
             }
         }
+
+        return left;
     }
+
+    private static string Vanished(LeasedDevice d) => $"{d.Address}: not on the host any more ({d.Role}); counted as given back";
 
     private static string Field(LeasedDevice d) => d.Role == DeviceRole.VirtualFunction ? "vfs" : "gpus";
 }

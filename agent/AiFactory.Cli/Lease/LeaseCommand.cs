@@ -259,6 +259,11 @@ internal static class LeaseCommand
             o.WriteLine("  spill: " + s);
         }
 
+        foreach (string s in l.NotRestored)
+        {
+            o.WriteLine("  not restored: " + s);
+        }
+
         if (l.FragmentationAfter is { } f)
         {
             o.WriteLine($"  left whole: {f.FreeWholeGpus} GPU(s), {f.FreeWholeNumaNodes} NUMA node(s), {f.FreeWholeCores} core(s); {f.FreeCpus} free CPU(s), {f.SplitCores} split core(s)");

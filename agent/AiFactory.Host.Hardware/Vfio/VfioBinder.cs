@@ -35,6 +35,9 @@ public sealed class VfioBinder(SysfsTree sysfs, ISysfsWriter writer)
         return new DeviceBinding(address, sysfs.LinkName(dev + "/driver"), over is null or "(null)" or "" ? null : over);
     }
 
+    /// <summary>Whether the device is on the host (<c>bus/pci/devices/&lt;address&gt;</c> exists): false once it was removed or fell off the bus.</summary>
+    public bool Present(PciAddress address) => sysfs.Exists(Dev(address));
+
     /// <summary>The IOMMU group of a device (target of <c>iommu_group</c>), or null without an IOMMU.</summary>
     public int? IommuGroup(PciAddress address) =>
         int.TryParse(sysfs.LinkName(Dev(address) + "/iommu_group"), System.Globalization.CultureInfo.InvariantCulture, out int g) ? g : null;

@@ -81,7 +81,8 @@ public sealed record NodeAllocation(int Node, IReadOnlyList<int> VcpuCpus, CpuSe
 /// <param name="OriginalDriver">The driver bound when planned; release restores it.</param>
 /// <param name="Model">The model name, when known.</param>
 /// <param name="PairedGpu">For a VF paired for GPUDirect RDMA: the GPU under the same PCIe switch.</param>
-public sealed record LeasedDevice(PciAddress Address, DeviceRole Role, int? NumaNode, string? OriginalDriver, string? Model = null, PciAddress? PairedGpu = null);
+/// <param name="OriginalDriverOverride">Its <c>driver_override</c> when granted (null: none); release restores it.</param>
+public sealed record LeasedDevice(PciAddress Address, DeviceRole Role, int? NumaNode, string? OriginalDriver, string? Model = null, PciAddress? PairedGpu = null, string? OriginalDriverOverride = null);
 
 /// <summary>Why a PCI function is in a lease.</summary>
 public enum DeviceRole

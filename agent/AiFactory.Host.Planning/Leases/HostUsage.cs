@@ -9,7 +9,8 @@ namespace AiFactory.Host.Planning.Leases;
 /// <summary>
 /// What is free on the host: a pure function of the topology, the current leases, the host-reserved CPUs and the
 /// unhealthy GPUs (neither they nor their MIG capacity are offered).
-/// Hugepage pools are taken as set aside for leases by the node profile (capacity = <c>nr_hugepages</c>);
+/// Hugepage pools are taken as set aside for leases by the node profile (capacity = <c>free_hugepages</c> plus the
+/// pages leases hold on that node, at most <c>nr_hugepages</c>);
 /// 4K capacity is MemTotal less the hugepage pools and the host reserve.
 /// </summary>
 public sealed class HostUsage
@@ -93,7 +94,7 @@ public sealed class HostUsage
     /// <summary>Bytes of <paramref name="size"/> pages leased on <paramref name="node"/>.</summary>
     public long UsedBytes(int node, PageSize size) => _usedBytes.GetValueOrDefault((node, size));
 
-    /// <summary>Bytes of <paramref name="size"/> memory the node can give leases in all (before current leases).</summary>
+    /// <summary>Bytes of <paramref name="size"/> memory the node can give leases in all (current leases' included).</summary>
     public long CapacityBytes(int node, PageSize size)
     {
         NumaNode? n = Node(node);
@@ -110,9 +111,12 @@ public sealed class HostUsage
             return Math.Max(0, (n.MemoryTotalBytes ?? 0) - pools - Context.HostReservedMemoryBytesPerNode);
         }
 
+        // What the kernel has free in the pool now, plus what leases already hold there (their guests may be running
+        // and using it): pages used outside leases (a VM or hugetlbfs user the agent does not know) are not offered.
+        // Never more than the pool itself, since a lease whose guest is not running holds pages that are still free.
         long kib = size.KiB();
         HugepagePool? pool = n.Hugepages.FirstOrDefault(p => p.PageSizeKiB == kib);
-        return pool is null ? 0 : pool.Total * kib * 1024;
+        return pool is null ? 0 : Math.Min(pool.Total * kib * 1024, (pool.Free * kib * 1024) + UsedBytes(node, size));
     }
 
     /// <summary>Bytes of <paramref name="size"/> memory still free for leases on the node.</summary>

@@ -21,6 +21,20 @@ public sealed class HealthServiceTests
     }
 
     [Fact]
+    public async Task A_service_whose_probe_says_not_serving_answers_not_serving_while_it_does()
+    {
+        var health = new HealthService();
+        health.AddServices(["aifactory.agent.v1.Leases"]);
+        bool degraded = true;
+        health.SetProbe("aifactory.agent.v1.Leases", () => !degraded);
+
+        Assert.Equal(ServingStatus.NotServing, await CheckAsync(health, "aifactory.agent.v1.Leases"));
+        Assert.Equal(ServingStatus.Serving, await CheckAsync(health, string.Empty));
+        degraded = false;
+        Assert.Equal(ServingStatus.Serving, await CheckAsync(health, "aifactory.agent.v1.Leases"));
+    }
+
+    [Fact]
     public async Task Checking_an_unknown_service_is_not_found()
     {
         var health = new HealthService();

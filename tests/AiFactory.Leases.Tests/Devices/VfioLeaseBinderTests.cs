@@ -4,6 +4,7 @@ using AiFactory.Grpc;
 using AiFactory.Host.Hardware.Configure;
 using AiFactory.Host.Hardware.Vfio;
 using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Topology;
 using AiFactory.Leases.Tests.Planning;
 using AiFactory.Profile.Tests.Kernel;
 
@@ -24,6 +25,7 @@ public sealed class VfioLeaseBinderTests : IDisposable
     private readonly FakeSysfs _sys;
     private readonly KernelSimulator _kernel;
     private readonly LeaseTestHost _host;
+    private readonly VfioLeaseBinder _binder;
 
     public VfioLeaseBinderTests()
     {
@@ -36,8 +38,8 @@ public sealed class VfioLeaseBinderTests : IDisposable
             .Device("0000:02:00.1", 0x10de, 0x1aef, 0x040300, "snd_hda_intel", 2);
         Directory.CreateDirectory(_sys.P("bus/pci/drivers/vfio-pci"));
         _kernel = new KernelSimulator(_sys);
-        var binder = new VfioLeaseBinder(new VfioBinder(new SysfsTree(_sys.Root), _kernel) { ProbeTimeout = TimeSpan.FromSeconds(30) });
-        _host = new LeaseTestHost(Topologies.Workstation, binder: binder);
+        _binder = new VfioLeaseBinder(new VfioBinder(new SysfsTree(_sys.Root), _kernel) { ProbeTimeout = TimeSpan.FromSeconds(30) });
+        _host = new LeaseTestHost(Topologies.Workstation, binder: _binder);
     }
 
     private static CreateLeaseRequest OneGpu() => new()
@@ -73,6 +75,27 @@ public sealed class VfioLeaseBinderTests : IDisposable
         Assert.Equal("(null)", Override(Gpu));
         Assert.Equal("(null)", Override(Audio));
         Assert.Equal("pcieport", _sys.DriverOf(Bridge));
+    }
+
+    [Fact]
+    public void Releasing_puts_back_the_driver_override_the_gpu_had_when_granted()
+    {
+        // An operator (or the node profile) pinned the GPU to its driver with driver_override before the lease.
+        _sys.Write($"bus/pci/devices/{Gpu}/driver_override", "nvidia");
+        HostTopology pinned = Topologies.Workstation with
+        {
+            PciDevices = [.. Topologies.Workstation.PciDevices.Select(d => d.Address == Gpu ? d with { DriverOverride = "nvidia" } : d)],
+        };
+        using var host = new LeaseTestHost(pinned, binder: _binder);
+        Lease lease = host.Service.Lease(OneGpu());
+        Assert.Equal("vfio-pci", Override(Gpu));
+        Assert.Equal("nvidia", lease.Devices[0].OriginalDriverOverride);
+
+        host.Service.Release(new ReleaseLeaseRequest { Id = lease.Id });
+
+        Assert.Equal("nvidia", Override(Gpu));
+        Assert.Equal("nvidia", _sys.DriverOf(Gpu));
+        Assert.Equal("(null)", Override(Audio));
     }
 
     [Fact]

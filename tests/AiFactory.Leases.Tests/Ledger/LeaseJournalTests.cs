@@ -1,6 +1,7 @@
 using AiFactory.Agent.Leases;
 using AiFactory.Agent.Leases.Store;
 using AiFactory.Contracts.Agent.V1;
+using AiFactory.Grpc;
 using AiFactory.Leases.Tests.Planning;
 using AiFactory.Tests.Shared;
 using Google.Protobuf;
@@ -88,31 +89,163 @@ public sealed class LeaseJournalTests
     }
 
     [Fact]
-    public void A_corrupt_record_in_the_middle_of_the_journal_sets_both_files_aside_and_the_ledger_starts_empty()
+    public void A_corrupt_record_in_the_middle_of_the_journal_sets_the_journal_aside_and_keeps_the_checkpoints_leases()
     {
+        // The first grant writes the checkpoint (no journal is open yet); the next two are journal records.
         using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
-        host.Service.Lease(Ask());
+        Wire.Lease a = host.Service.Lease(Ask());
         host.Service.Lease(Ask(owner: "tenant-b"));
         host.Service.Lease(Ask(owner: "tenant-c"));
         byte[] journal = File.ReadAllBytes(host.Ledger.JournalPath);
         journal[LeaseJournal.HeaderBytes + LeaseJournal.FrameHeaderBytes + 3] ^= 0x55;
         File.WriteAllBytes(host.Ledger.JournalPath, journal);
-        byte[] checkpoint = File.ReadAllBytes(host.Ledger.Path);
 
         (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(host);
 
-        Assert.Empty(reloaded.List(includeEnded: true));
-        Assert.StartsWith(host.Ledger.Path + ".corrupt-", reloaded.SetAsidePath, StringComparison.Ordinal);
-        string stamp = reloaded.SetAsidePath![host.Ledger.Path.Length..];
+        Assert.Equal([a.Id], reloaded.List(includeEnded: true).Select(e => e.Lease.Id));
+        Assert.StartsWith(host.Ledger.JournalPath + ".corrupt-", reloaded.SetAsidePath, StringComparison.Ordinal);
+        Assert.True(reloaded.SetAsideKeptCheckpoint);
+        Assert.Equal(journal, File.ReadAllBytes(reloaded.SetAsidePath!));
+        Assert.Equal([a.Id], Checkpoint(host).Leases.Select(l => l.Id));
+        Assert.Empty(Journal(host).Records);
+        (LogLevel level, _, string error) = log.Entries.First(l => l.Level >= LogLevel.Warning);
+        Assert.Equal(LogLevel.Error, level);
+        Assert.Contains($"Lease journal {host.Ledger.JournalPath} is unreadable (record at offset {LeaseJournal.HeaderBytes} fails its checksum", error, StringComparison.Ordinal);
+        Assert.Contains($"loaded the checkpoint {host.Ledger.Path} alone (1 holding lease(s))", error, StringComparison.Ordinal);
+        Assert.Contains("'aifactoryctl lease show --all'", error, StringComparison.Ordinal); // a command that exists
+    }
+
+    [Fact]
+    public void One_flipped_byte_in_an_empty_journal_keeps_every_lease_of_the_checkpoint_and_grants_wait_for_the_operator()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
+        var ids = Enumerable.Range(0, 5).Select(i => host.Service.Lease(Ask(owner: $"tenant-{i}")).Id).Order(StringComparer.Ordinal).ToList();
+        Reload(host); // start-up compacts: every lease in the checkpoint, a record-free journal
+
+        Assert.Equal(LeaseJournal.HeaderBytes, new FileInfo(host.Ledger.JournalPath).Length);
+        byte[] journal = File.ReadAllBytes(host.Ledger.JournalPath);
+        journal[3] ^= 0x01;
+        File.WriteAllBytes(host.Ledger.JournalPath, journal);
+
+        using var restarted = new LeaseTestHost(Topologies.DgxH100, null, host.Directory, host.Time);
+
+        Assert.Equal(ids, restarted.Ledger.List(includeEnded: false).Select(e => e.Lease.Id));
+        string aside = restarted.Ledger.SetAsidePath!;
+        RpcException refused = Assert.Throws<RpcException>(() => restarted.Service.Lease(Ask()));
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.StartsWith("ledger: the lease ledger was damaged (", refused.Detail, StringComparison.Ordinal);
+        Assert.Contains(aside, refused.Detail, StringComparison.Ordinal);
+        Assert.Contains($"delete {restarted.Ledger.AcknowledgePath} to allow grants again", refused.Detail, StringComparison.Ordinal);
+        Assert.Equal(LeaseState.Active, restarted.Service.Lease(new CreateLeaseRequest { Spec = Ask().Spec, DryRun = true }).State);
+        LeaseRegistration.Reconcile(restarted.Ledger, restarted.Host, restarted.Events, restarted.Logger);
+        Assert.Contains(restarted.Events.Recent(), e => e.Kind == "lease.ledger_set_aside" && e.Message.Contains("the checkpoint's leases alone", StringComparison.Ordinal));
+
+        // A restart is no acknowledgement: the marker is on disk.
+        (LeaseLedger again, _) = Reload(host);
+        Assert.Null(again.SetAsidePath);
+        Assert.Contains(aside, again.Unacknowledged(), StringComparison.Ordinal);
+
+        File.Delete(restarted.Ledger.AcknowledgePath);
+
+        Assert.Null(restarted.Ledger.Unacknowledged());
+        restarted.Service.Lease(Ask());
+        Assert.Equal(6, restarted.Ledger.List(includeEnded: false).Count);
+    }
+
+    [Fact]
+    public void A_corrupt_checkpoint_sets_both_files_aside_starts_empty_and_refuses_grants_until_acknowledged()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
+        host.Service.Lease(Ask());
+        host.Service.Lease(Ask(owner: "tenant-b"));
+        byte[] checkpoint = File.ReadAllBytes(host.Ledger.Path);
+        checkpoint[^2] ^= 0x55;
+        File.WriteAllBytes(host.Ledger.Path, checkpoint);
+        byte[] journal = File.ReadAllBytes(host.Ledger.JournalPath);
+
+        using var restarted = new LeaseTestHost(Topologies.DgxH100, null, host.Directory, host.Time);
+
+        Assert.Empty(restarted.Ledger.List(includeEnded: true));
+        Assert.False(restarted.Ledger.SetAsideKeptCheckpoint);
+        string stamp = restarted.Ledger.SetAsidePath![host.Ledger.Path.Length..];
         Assert.Equal(checkpoint, File.ReadAllBytes(host.Ledger.Path + stamp));
         Assert.Equal(journal, File.ReadAllBytes(host.Ledger.JournalPath + stamp));
-        Assert.False(File.Exists(host.Ledger.Path));
-        Assert.False(File.Exists(host.Ledger.JournalPath));
-        (LogLevel level, _, string error) = Assert.Single(log.Entries, l => l.Level >= LogLevel.Warning);
-        Assert.Equal(LogLevel.Error, level);
-        Assert.Contains($"Lease ledger {host.Ledger.JournalPath} is unreadable (record at offset {LeaseJournal.HeaderBytes} fails its checksum", error, StringComparison.Ordinal);
-        Assert.Contains("EMPTY ledger", error, StringComparison.Ordinal);
-        Assert.Contains("'aifactoryctl lease show --all'", error, StringComparison.Ordinal); // a command that exists
+        Assert.Equal(StatusCode.FailedPrecondition, Assert.Throws<RpcException>(() => restarted.Service.Lease(Ask())).StatusCode);
+    }
+
+    [Fact]
+    public void A_release_that_cannot_be_stored_is_unavailable_leaves_the_lease_holding_and_can_be_released_again()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
+        Wire.Lease lease = host.Service.Lease(Ask());
+        Wire.Lease other = host.Service.Lease(Ask(owner: "tenant-b"));
+        host.Service.Release(new ReleaseLeaseRequest { Id = other.Id });
+        host.Ledger.Dispose(); // the next change writes the whole checkpoint...
+        Directory.CreateDirectory(host.Ledger.Path + ".tmp"); // ...which cannot be written
+
+        RpcException failed = Assert.Throws<RpcException>(() => host.Service.Release(new ReleaseLeaseRequest { Id = lease.Id }));
+
+        Assert.Equal(StatusCode.Unavailable, failed.StatusCode);
+        Assert.StartsWith($"ledger: cannot store {host.Ledger.JournalPath}: ", failed.Detail, StringComparison.Ordinal);
+        Assert.Contains("release it again", failed.Detail, StringComparison.Ordinal);
+        Assert.Equal(Wire.LeaseState.Active, host.Service.GetLease(new GetLeaseRequest { Id = lease.Id }).State);
+        Assert.Equal([lease.Id], host.Ledger.List(includeEnded: false).Select(e => e.Lease.Id));
+        Assert.Equal(2, host.Ledger.List(includeEnded: true).Count);
+
+        Directory.Delete(host.Ledger.Path + ".tmp");
+        Wire.Lease released = host.Service.Release(new ReleaseLeaseRequest { Id = lease.Id });
+
+        Assert.Equal(Wire.LeaseState.Released, released.State);
+        (LeaseLedger reloaded, _) = Reload(host);
+        Assert.Equal(Wire.LeaseState.Released, reloaded.Get(lease.Id)!.ToWire().State);
+    }
+
+    [Fact]
+    public async Task A_fifo_at_the_checkpoint_is_refused_naming_it_and_set_aside_instead_of_hanging_the_start()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "aifactory-leases-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        string checkpoint = Path.Combine(dir, LeaseCheckpoint.FileName);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [checkpoint]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        try
+        {
+            var log = new RecordingLogger<LeaseLedger>();
+            var ledger = new LeaseLedger(dir, log, TimeProvider.System);
+
+            // Generous: only a hang (an open waiting for a writer) takes this long.
+            int loaded = await Task.Run(ledger.Load).WaitAsync(TimeSpan.FromSeconds(60));
+
+            Assert.Equal(0, loaded);
+            Assert.StartsWith(checkpoint + ".corrupt-", ledger.SetAsidePath, StringComparison.Ordinal);
+            Assert.Contains(log.Entries, l => l.Level == LogLevel.Error && l.Message.Contains($"{checkpoint}: is not a regular file", StringComparison.Ordinal));
+            Assert.NotNull(ledger.Unacknowledged());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_journal_larger_than_the_bound_is_set_aside_unread_and_the_checkpoint_kept()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100, binder: NothingToBind);
+        Wire.Lease a = host.Service.Lease(Ask());
+        using (FileStream journal = File.Open(host.Ledger.JournalPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            journal.SetLength(LeaseLedger.MaxFileBytes + 1L); // sparse: no disk used
+        }
+
+        (LeaseLedger reloaded, RecordingLogger<LeaseLedger> log) = Reload(host);
+
+        Assert.Equal([a.Id], reloaded.List(includeEnded: true).Select(e => e.Lease.Id));
+        Assert.StartsWith(host.Ledger.JournalPath + ".corrupt-", reloaded.SetAsidePath, StringComparison.Ordinal);
+        Assert.Contains(log.Entries, l => l.Level == LogLevel.Error && l.Message.Contains($"{host.Ledger.JournalPath}: is larger than 64 MiB; not read", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -63,6 +63,24 @@ public sealed class LeaseReconcileTests
     }
 
     [Fact]
+    public void With_an_empty_ledger_a_device_left_on_vfio_pci_is_still_reported()
+    {
+        // As after a set-aside: the ledger remembers nothing, but a lost lease's GPU is still on vfio-pci.
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        Wire.Lease lost = host.Service.Lease(Ask(gpus: 1));
+        PciAddress gpu = PciAddress.Parse(lost.Devices[0].Address);
+        using var empty = new LeaseTestHost(Bound(lost), null, null, host.Time);
+
+        int found = LeaseRegistration.Reconcile(empty.Ledger, empty.Host, empty.Events, empty.Logger, devicesBound: true);
+
+        Assert.Equal(1, found);
+        var reported = Assert.Single(empty.Events.Recent(), e => e.Kind == "lease.unleased_device");
+        Assert.Equal(gpu.ToString(), reported.Subject);
+        Assert.StartsWith($"device {gpu} is on vfio-pci but no lease holds it", reported.Message, StringComparison.Ordinal);
+        Assert.Equal(0, LeaseRegistration.Reconcile(host.Ledger, new StaticLeaseHost(Bound(lost), host.Host.HostReservedCpus), host.Events, host.Logger, devicesBound: true));
+    }
+
+    [Fact]
     public void With_binding_deferred_a_leased_GPU_on_its_original_driver_is_no_drift()
     {
         using var host = new LeaseTestHost(Topologies.DgxH100);

@@ -96,7 +96,7 @@ public sealed class LeaseServiceTests
     }
 
     [Fact]
-    public void A_corrupt_ledger_is_set_aside_and_the_agent_starts_empty()
+    public void A_corrupt_ledger_is_set_aside_and_the_agent_starts_empty_refusing_grants_until_acknowledged()
     {
         using var host = new LeaseTestHost(Topologies.DgxH100);
         host.Service.Lease(Ask());
@@ -113,6 +113,8 @@ public sealed class LeaseServiceTests
         Assert.StartsWith(restarted.Ledger.Path + ".corrupt-", restarted.Ledger.SetAsidePath, StringComparison.Ordinal);
         Assert.Equal(0, LeaseRegistration.Reconcile(restarted.Ledger, restarted.Host, restarted.Events, restarted.Logger));
         Assert.Contains(restarted.Events.Recent(), e => e.Kind == "lease.ledger_set_aside");
+        Assert.Equal(StatusCode.FailedPrecondition, Assert.Throws<RpcException>(() => restarted.Service.Lease(Ask())).StatusCode);
+        File.Delete(restarted.Ledger.AcknowledgePath); // the operator's acknowledgement
         restarted.Service.Lease(Ask());
         Assert.True(File.Exists(restarted.Ledger.Path));
     }

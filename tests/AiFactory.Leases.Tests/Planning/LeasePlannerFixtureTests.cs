@@ -1,5 +1,6 @@
 using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Model.Numa;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
 using AiFactory.Host.Planning.Leases;
@@ -29,6 +30,29 @@ public sealed class LeasePlannerFixtureTests
         Assert.Equal(4, plan.Devices.Count(d => d.Role == DeviceRole.Gpu));
         Assert.Equal(64, node.VcpuCpus.Count);
         Assert.Equal(4, plan.FragmentationAfter.FreeWholeGpus);
+    }
+
+    [Fact]
+    public void On_the_dgx_h100_fixture_only_the_free_1G_pages_of_node_1_are_offered_not_its_whole_pool()
+    {
+        // Node 1's 1G pool: 64 pages, 60 free (4 used by something that is not a lease); node 0's: 64, all free.
+        HostTopology dgx = FixtureTopologies.Load("dgx-h100");
+        HugepagePool pool1 = dgx.NumaNodes.Single(n => n.Id == 1).Hugepages.Single(p => p.PageSizeKiB == 1024 * 1024);
+        Assert.Equal((64, 60), (pool1.Total, pool1.Free));
+        LeaseRequest FourGpus(long gib) => new() { Owner = "t", Gpus = new GpuRequest(4), Vcpus = 8, MemoryBytes = gib * GiB, PageSize = PageSize.Huge1G, NumaPolicy = NumaPolicy.Required };
+        PlanResult Plan(LeaseRequest request, params LeasePlan[] current) => LeasePlanner.Plan(new PlanningContext(dgx, current, LeaseTestHost.LastCores(dgx)), request);
+
+        PlanResult first = Plan(FourGpus(64));
+        Assert.True(first.Succeeded, first.Refusal?.ToString());
+        Assert.Equal(0, Assert.Single(first.Plan!.Nodes).Node);
+
+        PlanResult second = Plan(FourGpus(64), first.Plan!);
+
+        Assert.Equal("memory", second.Refusal?.Field);
+        Assert.Equal("64 1G pages asked, 60 free on NUMA node(s) 1; numa policy required", second.Refusal!.Message);
+        PlanResult fits = Plan(FourGpus(60), first.Plan!);
+        Assert.True(fits.Succeeded, fits.Refusal?.ToString());
+        Assert.Equal(1, Assert.Single(fits.Plan!.Nodes).Node);
     }
 
     [Fact]
