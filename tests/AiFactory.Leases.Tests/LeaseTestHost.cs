@@ -130,14 +130,14 @@ internal sealed class LeaseTestHost : IDisposable
 {
     /// <param name="libvirtUris">The agent's libvirt-uris setting; by default qemu:///system and libvirt's test driver.</param>
     /// <param name="reserved">The host-reserved CPUs; by default the last physical core of each node (where shared emulator threads run).</param>
-    public LeaseTestHost(HostTopology topology, CpuSet? reserved = null, string? directory = null, ManualTime? time = null, ILeaseDeviceBinder? binder = null, int compactAfterRecords = LeaseLedger.DefaultCompactAfterRecords, ILibvirt? libvirt = null, IReadOnlyList<string>? libvirtUris = null, IReadOnlyList<MigCapacity>? mig = null)
+    public LeaseTestHost(HostTopology topology, CpuSet? reserved = null, string? directory = null, ManualTime? time = null, ILeaseDeviceBinder? binder = null, int compactAfterRecords = LeaseLedger.DefaultCompactAfterRecords, ILibvirt? libvirt = null, IReadOnlyList<string>? libvirtUris = null, IReadOnlyList<MigCapacity>? mig = null, ILogger<LeaseService>? logger = null)
     {
         Directory = directory ?? Path.Combine(Path.GetTempPath(), "aifactory-leases-" + Guid.NewGuid().ToString("N"));
         Time = time ?? new ManualTime(DateTimeOffset.UtcNow);
         Host = new StaticLeaseHost(topology, reserved ?? LastCores(topology), mig);
         Ledger = new LeaseLedger(Directory, NullLogger<LeaseLedger>.Instance, Time) { CompactAfterRecords = compactAfterRecords };
         Ledger.Load();
-        Service = new LeaseService(Ledger, Host, binder ?? Binder, libvirt ?? new NativeLibvirt(), Events, Time, NullLogger<LeaseService>.Instance,
+        Service = new LeaseService(Ledger, Host, binder ?? Binder, libvirt ?? new NativeLibvirt(), Events, Time, logger ?? NullLogger<LeaseService>.Instance,
             new LibvirtUris(libvirtUris ?? [LeaseService.DefaultLibvirtUri, Libvirt.TestDriverHost.Uri]));
     }
 

@@ -35,6 +35,7 @@ internal sealed partial class LeaseService
     private readonly EventBus _events;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private string? _processesUncheckedLogged;
 
     // Serialises attaching with releasing and expiring (see LeaseService.Attach.cs): a lease is never attached to two
     // domains, and never released while an attach is starting its domain.
@@ -113,10 +114,24 @@ internal sealed partial class LeaseService
             throw;
         }
 
-        if (processesUnknown is not null)
+        if (processesUnknown is null)
+        {
+            if (lease.Gpus is not null)
+            {
+                Volatile.Write(ref _processesUncheckedLogged, null);
+            }
+        }
+        else
         {
             string gpus = string.Join(", ", entry.Lease.Plan.Devices.Where(d => d.Role == DeviceRole.Gpu).Select(d => d.Address));
-            LogProcessesUnchecked(_logger, entry.Lease.Id, gpus, processesUnknown);
+
+            // Logged once for as long as the reason stays the same (a node without NVML would log every GPU lease);
+            // the event goes with each lease.
+            if (Interlocked.Exchange(ref _processesUncheckedLogged, processesUnknown) != processesUnknown)
+            {
+                LogProcessesUnchecked(_logger, entry.Lease.Id, gpus, processesUnknown);
+            }
+
             _events.Publish("lease.unchecked", Wire.EventSeverity.Warning, entry.Lease.Id,
                 $"lease {entry.Lease.Id}: GPU(s) {gpus} were not checked for running compute processes before they were leased: {processesUnknown}");
         }
@@ -316,7 +331,7 @@ internal sealed partial class LeaseService
     [LoggerMessage(EventId = EventIds.LeaseRefused, Level = LogLevel.Information, Message = "Lease for {Owner} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string owner, string reason);
 
-    [LoggerMessage(EventId = EventIds.LeaseProcessesUnchecked, Level = LogLevel.Warning, Message = "Lease {Id}: GPU(s) {Gpus} were not checked for running compute processes before they were leased: {Reason}")]
+    [LoggerMessage(EventId = EventIds.LeaseProcessesUnchecked, Level = LogLevel.Warning, Message = "Lease {Id}: GPU(s) {Gpus} were not checked for running compute processes before they were leased: {Reason} (logged once while this lasts; each lease gets a lease.unchecked event)")]
     private static partial void LogProcessesUnchecked(ILogger logger, string id, string gpus, string reason);
 
     [LoggerMessage(EventId = EventIds.LeaseAttached, Level = LogLevel.Information, Message = "Lease {Id} attached to domain {Domain} on {Uri}")]

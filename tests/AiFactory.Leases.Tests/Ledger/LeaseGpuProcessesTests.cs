@@ -83,4 +83,27 @@ public sealed class LeaseGpuProcessesTests
             "NVML is not available (libnvidia-ml.so.1: cannot open shared object file)",
             warning.Message);
     }
+
+    [Fact]
+    public void Without_NVML_the_warning_is_logged_once_while_every_lease_gets_its_event()
+    {
+        var logger = new AiFactory.Tests.Shared.RecordingLogger<AiFactory.Agent.Leases.LeaseService>();
+        using var host = new LeaseTestHost(Topologies.DgxH100, logger: logger);
+        host.Host.GpuProcessesUnavailable = "NVML is not available (libnvidia-ml.so.1: cannot open shared object file)";
+
+        host.Service.Lease(Ask(gpus: 1));
+        host.Service.Lease(Ask(gpus: 1));
+        host.Service.Lease(Ask(gpus: 1));
+
+        Assert.Single(logger.Entries, e => e.Message.Contains("were not checked for running compute processes", StringComparison.Ordinal));
+        Assert.Equal(3, host.Events.Recent().Count(e => e.Kind == "lease.unchecked"));
+
+        // Once NVML answers again, a later loss is logged again.
+        host.Host.GpuProcessesUnavailable = null;
+        host.Service.Lease(Ask(gpus: 1));
+        host.Host.GpuProcessesUnavailable = "NVML_ERROR_GPU_IS_LOST";
+        host.Service.Lease(Ask(gpus: 1));
+
+        Assert.Equal(2, logger.Entries.Count(e => e.Message.Contains("were not checked for running compute processes", StringComparison.Ordinal)));
+    }
 }
