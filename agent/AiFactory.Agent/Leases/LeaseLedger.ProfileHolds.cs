@@ -16,16 +16,22 @@ internal sealed partial class LeaseLedger : ILeaseHolds
         }
     }
 
-    /// <summary>The holds of <paramref name="leases"/>: each function once (the first lease naming it), hugepages per lease, node and size, rounded up to whole pages.</summary>
+    /// <summary>The holds of <paramref name="leases"/>: each function and CPU once (the first lease naming it), hugepages per lease, node and size, rounded up to whole pages.</summary>
     internal static LeaseHolds HeldBy(IReadOnlyList<Lease> leases)
     {
         var devices = new Dictionary<PciAddress, string>();
         var pages = new List<HugepageHold>();
+        var cpus = new Dictionary<int, string>();
         foreach (Lease lease in leases)
         {
             foreach (LeasedDevice d in lease.Plan.Devices)
             {
                 devices.TryAdd(d.Address, lease.Id);
+            }
+
+            foreach (int cpu in lease.Plan.ClaimedCpus)
+            {
+                cpus.TryAdd(cpu, lease.Id);
             }
 
             if (lease.Plan.PageSize == PageSize.Small4K)
@@ -44,6 +50,6 @@ internal sealed partial class LeaseLedger : ILeaseHolds
             }
         }
 
-        return new LeaseHolds { Devices = devices, Hugepages = pages };
+        return new LeaseHolds { Devices = devices, Hugepages = pages, Cpus = cpus };
     }
 }

@@ -15,6 +15,9 @@ public sealed record LeaseHolds
     /// <summary>Each held PCI function and the lease holding it.</summary>
     public IReadOnlyDictionary<PciAddress, string> Devices { get; init; } = new Dictionary<PciAddress, string>();
 
+    /// <summary>Each host CPU a lease keeps from others (vCPU CPUs, idle siblings, an isolated emulator core) and the lease.</summary>
+    public IReadOnlyDictionary<int, string> Cpus { get; init; } = new Dictionary<int, string>();
+
     /// <summary>The hugepages each lease holds, per node and page size (one entry per lease, node and size).</summary>
     public IReadOnlyList<HugepageHold> Hugepages { get; init; } = [];
 

@@ -1,3 +1,4 @@
+using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Profile;
 
@@ -5,8 +6,9 @@ namespace AiFactory.Host.Planning.Profile;
 
 /// <summary>
 /// What leases hold outside MIG (<see cref="ProfileCurrentState.Leases"/>): a held function is never unbound or bound
-/// again, the VF count of a PF whose VFs are held never changes, and a pool never shrinks below the pages held. Each
-/// refusal names the leases. While the holds are unknown, every such change is refused with the reason.
+/// again, the VF count of a PF whose VFs are held never changes, a pool never shrinks below the pages held, and the
+/// host-reserved CPUs never take a CPU a lease has pinned. Each refusal names the leases. While the holds are unknown,
+/// every such change is refused with the reason.
 /// </summary>
 public static partial class ProfilePlanner
 {
@@ -48,6 +50,21 @@ public static partial class ProfilePlanner
 
             return current.Leases.Unavailable is { } why
                 ? $"node {node}'s {pageSizeKiB}kB pool would shrink to {count} pages, but what leases hold is unknown ({why})"
+                : null;
+        }
+
+        /// <summary>Why the host-reserved CPUs may not become <paramref name="reserved"/> (leases pin some of them, or the holds are unknown), or null.</summary>
+        private string? LeaseBlocksReserved(CpuSet reserved, bool changes)
+        {
+            List<int> held = [.. reserved.Where(current.Leases.Cpus.ContainsKey)];
+            if (held.Count > 0)
+            {
+                string leases = string.Join(", ", held.Select(c => current.Leases.Cpus[c]).Distinct(StringComparer.Ordinal));
+                return $"{CpuSet.Of(held)} pinned by lease(s) {leases}: host services would run on a lease's dedicated CPUs; release the lease(s) first";
+            }
+
+            return changes && current.Leases.Unavailable is { } why
+                ? $"the host-reserved CPUs would become {reserved}, but what leases hold is unknown ({why})"
                 : null;
         }
     }

@@ -354,6 +354,13 @@ public static partial class ProfilePlanner
                 _warnings.Add($"cpus.reserved: {cpus.Reserved.Intersect(topology.Cpus.NohzFull)} also in nohz_full ({topology.Cpus.NohzFull})");
             }
 
+            bool changes = cpus.Units.Any(unit => !(current.AllowedCpus.GetValueOrDefault(unit) ?? CpuSet.Empty).Equals(cpus.Reserved));
+            if (LeaseBlocksReserved(cpus.Reserved, changes) is { } blocked)
+            {
+                Error("cpus.reserved", blocked);
+                return;
+            }
+
             CpuSet leases = online.Except(cpus.Reserved);
             if (!topology.Cpus.Isolated.IsEmpty && !leases.IsSubsetOf(topology.Cpus.Isolated))
             {

@@ -1,3 +1,4 @@
+using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Numa;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Profile;
@@ -226,6 +227,37 @@ public class ProfilePlannerSafetyTests
         Assert.Equal("hugepages[0].count", error.Field);
         Assert.Contains("63 pages is below the 64 that leases hold in node 0's 1048576kB pool (lease-aaaaaaaaaaaa 48, lease-bbbbbbbbbbbb 16)", error.Reason);
         Assert.Equal(new SetHugepagesStep(0, OneG, 100, 64) { Field = "hugepages[0].count" }, Assert.Single(down.Steps));
+    }
+
+    [Fact]
+    public void The_host_reserved_cpus_never_take_a_cpu_a_lease_has_pinned_and_name_the_lease()
+    {
+        var state = new ProfileCurrentState
+        {
+            Leases = new LeaseHolds { Cpus = new Dictionary<int, string> { [10] = "lease-aaaaaaaaaaaa", [11] = "lease-aaaaaaaaaaaa", [40] = "lease-bbbbbbbbbbbb" } },
+        };
+
+        ProfilePlan onLease = ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, state, new NodeProfile { Cpus = new CpuProfile(CpuSet.Parse("0-11"), CpuProfile.DefaultUnits) });
+        ProfilePlan beside = ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, state, new NodeProfile { Cpus = new CpuProfile(CpuSet.Parse("0-9"), CpuProfile.DefaultUnits) });
+
+        ProfileValidationError error = Assert.Single(onLease.Errors);
+        Assert.Equal("cpus.reserved", error.Field);
+        Assert.Contains("10-11 pinned by lease(s) lease-aaaaaaaaaaaa", error.Reason);
+        Assert.Empty(onLease.Steps);
+        Assert.Empty(beside.Errors);
+        Assert.NotEmpty(beside.Steps);
+    }
+
+    [Fact]
+    public void A_change_of_the_host_reserved_cpus_is_refused_while_what_leases_hold_is_unknown()
+    {
+        var state = new ProfileCurrentState { Leases = new LeaseHolds { Unavailable = "the lease ledger is open in a running aifactory-agent" } };
+
+        ProfilePlan plan = ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, state, new NodeProfile { Cpus = new CpuProfile(CpuSet.Parse("0-9"), CpuProfile.DefaultUnits) });
+
+        ProfileValidationError error = Assert.Single(plan.Errors);
+        Assert.Equal("cpus.reserved", error.Field);
+        Assert.Contains("what leases hold is unknown (the lease ledger is open in a running aifactory-agent)", error.Reason);
     }
 
     // Values that could not be read (audit finding 8).
