@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using AiFactory.Agent.Configuration;
+using AiFactory.Host.Hardware.Files;
 using AiFactory.Host.Hardware.Procfs;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -64,7 +65,7 @@ internal sealed partial class IdleMemoryTrimmer(AgentOptions options, Inventory.
         {
             try
             {
-                StartupPages.Result result = StartupPages.Drop(executable);
+                StartupPages.Result result = StartupPages.Drop(executable, measureAfter: startUp);
                 if (startUp)
                 {
                     LogStartupPagesDropped(logger, result.ResidentBefore >> 10, result.ResidentAfter >> 10, result.Mappings, executable);
@@ -86,18 +87,34 @@ internal sealed partial class IdleMemoryTrimmer(AgentOptions options, Inventory.
     /// <summary>This process's resident set (VmRSS), or -1 when <c>/proc/self/statm</c> cannot be read.</summary>
     internal static long ResidentBytes()
     {
+        // "size resident shared text lib data dt", in pages; one bounded, non-blocking read.
+        byte[]? statm;
         try
         {
-            // "size resident shared text lib data dt", in pages.
-            string[] fields = File.ReadAllText("/proc/self/statm").Split(' ');
-            return fields.Length > 1 && long.TryParse(fields[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long pages)
-                ? pages * Environment.SystemPageSize
-                : -1;
+            statm = BoundedFile.ReadBytes("/proc/self/statm", 256);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (IOException)
         {
             return -1;
         }
+
+        if (statm is null)
+        {
+            return -1;
+        }
+
+        ReadOnlySpan<byte> rest = statm;
+        int space = rest.IndexOf((byte)' ');
+        if (space < 0)
+        {
+            return -1;
+        }
+
+        rest = rest[(space + 1)..];
+        int end = rest.IndexOfAny((byte)' ', (byte)'\n');
+        return System.Buffers.Text.Utf8Parser.TryParse(end < 0 ? rest : rest[..end], out long pages, out int consumed) && consumed > 0
+            ? pages * Environment.SystemPageSize
+            : -1;
     }
 
     [LoggerMessage(EventId = EventIds.StartupPagesDropped, Level = LogLevel.Debug, Message = "Start-up pages unmapped: {BeforeKiB} KiB of {Executable} were resident in {Mappings} read-only mappings, {AfterKiB} KiB are now")]

@@ -264,12 +264,16 @@ internal sealed partial class LeaseLedger : IDisposable
     }
 
     /// <summary>
-    /// Reads a whole ledger file, as a regular file of at most <see cref="MaxFileBytes"/> (<see cref="RegularFile"/>:
-    /// opened non-blocking, so a FIFO or device put there is refused naming it instead of hanging or filling memory
-    /// at start). Takes no advisory lock, so the offline profile command's <see cref="InUse"/> probe never gets in
-    /// the way.
+    /// Reads a whole ledger file, as a regular file of at most <see cref="MaxFileBytes"/> (<see cref="BoundedFile"/>,
+    /// links not followed: opened non-blocking, so a FIFO, device or symbolic link put there is refused naming it
+    /// (<see cref="BoundedFileException"/>, an <see cref="IOException"/>) instead of hanging or filling memory at
+    /// start; a missing file is <see cref="FileNotFoundException"/>). Takes no advisory lock, so the offline profile
+    /// command's <see cref="InUse"/> probe never gets in the way.
     /// </summary>
-    private static byte[] ReadShared(string path) => RegularFile.ReadBytes(path, MaxFileBytes);
+    private static byte[] ReadShared(string path) => ReadRegular(path, MaxFileBytes);
+
+    private static byte[] ReadRegular(string path, int maxBytes) =>
+        BoundedFile.ReadBytes(path, maxBytes, followLinks: false) ?? throw new FileNotFoundException($"{path}: does not exist", path);
 
     /// <summary>
     /// The largest checkpoint or journal read: the journal compacts at <see cref="CompactAfterBytes"/> (4 MiB) and a
@@ -436,7 +440,7 @@ internal sealed partial class LeaseLedger : IDisposable
     {
         try
         {
-            return System.Text.Encoding.UTF8.GetString(RegularFile.ReadBytes(AcknowledgePath, MarkerLimit)).Trim().ReplaceLineEndings("; ");
+            return System.Text.Encoding.UTF8.GetString(ReadRegular(AcknowledgePath, MarkerLimit)).Trim().ReplaceLineEndings("; ");
         }
         catch (IOException)
         {

@@ -7,7 +7,8 @@ namespace AiFactory.Host.Hardware.Files;
 
 /// <summary>
 /// Reads a small file a setting names (the agent's config, <c>tls.client-ca</c>, <c>tls.client-crl</c>, a profile's
-/// <c>mig.partedConfig</c> through <see cref="ConfinedFile"/>) in one bounded pass: only a regular file (a FIFO or a
+/// <c>mig.partedConfig</c> through <see cref="ConfinedFile"/>; the lease ledger's checkpoint, journal and marker, which
+/// refuse a symbolic link) in one bounded pass: only a regular file (a FIFO or a
 /// device is opened <c>O_NONBLOCK</c> and refused after <c>fstat</c>, never waited on or read forever), at most
 /// <c>maxBytes</c> (a file larger by its length is refused unread; one that grows past the limit while read is refused
 /// too), as strict UTF-8 when text is asked for (a leading byte order mark skipped; the first bad byte named by its
@@ -23,11 +24,15 @@ public static unsafe class BoundedFile
 
     /// <summary>The text of the file at <paramref name="path"/> (symbolic links followed); null when nothing is there.</summary>
     /// <exception cref="BoundedFileException">The file is not a regular file, is too large, cannot be read, or is not UTF-8.</exception>
-    public static string? ReadText(string path, int maxBytes) => WithOpened(path, maxBytes, static (fd, p, max) => ReadText(fd, p, max));
+    public static string? ReadText(string path, int maxBytes) => WithOpened(path, maxBytes, followLinks: true, static (fd, p, max) => ReadText(fd, p, max));
 
-    /// <summary>The bytes of the file at <paramref name="path"/> (symbolic links followed); null when nothing is there.</summary>
+    /// <summary>
+    /// The bytes of the file at <paramref name="path"/>; null when nothing is there. With <paramref name="followLinks"/>
+    /// false a symbolic link as the last component is refused (<c>O_NOFOLLOW</c>), not read through.
+    /// </summary>
     /// <exception cref="BoundedFileException">The file is not a regular file, is too large, or cannot be read.</exception>
-    public static byte[]? ReadBytes(string path, int maxBytes) => WithOpened(path, maxBytes, static (fd, p, max) => Read(fd, p, max, static (bytes, _) => bytes.ToArray()));
+    public static byte[]? ReadBytes(string path, int maxBytes, bool followLinks = true) =>
+        WithOpened(path, maxBytes, followLinks, static (fd, p, max) => Read(fd, p, max, static (bytes, _) => bytes.ToArray()));
 
     /// <summary>The text of the file open as <paramref name="fd"/> (not closed here); <paramref name="path"/> names it in errors.</summary>
     internal static string ReadText(int fd, string path, int maxBytes) => Read(fd, path, maxBytes, Decode);
@@ -36,15 +41,21 @@ public static unsafe class BoundedFile
 
     private delegate T Converter<T>(ReadOnlySpan<byte> bytes, string path);
 
-    private static T? WithOpened<T>(string path, int maxBytes, Reader<T> read)
+    private static T? WithOpened<T>(string path, int maxBytes, bool followLinks, Reader<T> read)
         where T : class
     {
         // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; fstat refuses it right after.
-        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY);
+        int flags = Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY | (followLinks ? 0 : Libc.O_NOFOLLOW);
+        int fd = Libc.Open(path, flags);
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            return errno is Libc.ENOENT or Libc.ENOTDIR ? null : throw new BoundedFileException(path, "cannot be opened: " + Marshal.GetPInvokeErrorMessage(errno));
+            return errno switch
+            {
+                Libc.ENOENT or Libc.ENOTDIR => null,
+                Libc.ELOOP when !followLinks => throw new BoundedFileException(path, "is not a regular file (a symbolic link, not followed)"),
+                _ => throw new BoundedFileException(path, "cannot be opened: " + Marshal.GetPInvokeErrorMessage(errno)),
+            };
         }
 
         try

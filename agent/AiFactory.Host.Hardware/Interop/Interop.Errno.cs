@@ -9,6 +9,7 @@ internal static partial class Interop
         public const int EAGAIN = 11;
         public const int EEXIST = 17;
         public const int ENOTDIR = 20;
+        public const int ELOOP = 40;
         public const int ENOBUFS = 105;
     }
 }

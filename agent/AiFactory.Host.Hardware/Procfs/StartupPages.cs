@@ -34,7 +34,7 @@ public static class StartupPages
     /// <param name="Mappings">The read-only mappings of the file that were dropped.</param>
     /// <param name="Skipped">Mappings of the file left alone (writable, or with private copies).</param>
     /// <param name="ResidentBefore">Their resident bytes before.</param>
-    /// <param name="ResidentAfter">Their resident bytes right after (what was touched again meanwhile).</param>
+    /// <param name="ResidentAfter">Their resident bytes right after (what was touched again meanwhile); -1 when not measured.</param>
     public sealed record Result(int Mappings, int Skipped, long ResidentBefore, long ResidentAfter);
 
     /// <summary>The mappings in an smaps text (<c>/proc/PID/smaps</c>); lines that do not parse are skipped.</summary>
@@ -75,10 +75,12 @@ public static class StartupPages
 
     /// <summary>
     /// Drops this process's mappings of <paramref name="path"/>'s pages where <see cref="Mapping.CanDrop"/>, reading
-    /// <paramref name="smapsPath"/> (this process's <c>/proc/self/smaps</c>) before and after.
+    /// <paramref name="smapsPath"/> (this process's <c>/proc/self/smaps</c>) before and, when
+    /// <paramref name="measureAfter"/> (a caller that reports what is left), after; otherwise
+    /// <see cref="Result.ResidentAfter"/> is -1 and smaps is parsed once.
     /// </summary>
     /// <exception cref="IOException">smaps cannot be read, or madvise fails (the message names the range and errno).</exception>
-    public static Result Drop(string path, string smapsPath = "/proc/self/smaps")
+    public static Result Drop(string path, string smapsPath = "/proc/self/smaps", bool measureAfter = true)
     {
         List<Mapping> before = Parse(File.ReadAllText(smapsPath)).FindAll(m => IsOf(m, path));
         int dropped = 0, skipped = 0;
@@ -99,6 +101,11 @@ public static class StartupPages
 
             dropped++;
             residentBefore += mapping.RssBytes;
+        }
+
+        if (!measureAfter)
+        {
+            return new Result(dropped, skipped, residentBefore, -1);
         }
 
         long residentAfter = 0;

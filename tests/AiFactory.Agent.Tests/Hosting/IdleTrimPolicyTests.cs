@@ -16,6 +16,17 @@ public sealed class IdleTrimPolicyTests
     }
 
     [Fact]
+    public void The_resident_set_is_read_from_statm_in_bytes()
+    {
+        // statm's second field, in pages: the size field (first) would be the virtual size, gigabytes for .NET.
+        long resident = IdleMemoryTrimmer.ResidentBytes();
+        long workingSet = Environment.WorkingSet;
+
+        Assert.True(resident > 4 * MiB, $"resident {resident} B");
+        Assert.True(Math.Abs(resident - workingSet) < 256 * MiB, $"resident {resident} B, working set {workingSet} B");
+    }
+
+    [Fact]
     public void Never_interrupts_a_busy_daemon()
     {
         var policy = new IdleTrimPolicy(0);

@@ -2,7 +2,7 @@ using AiFactory.Host.Hardware.Files;
 
 namespace AiFactory.Host.Hardware.Tests.Files;
 
-/// <summary>The one bounded read behind the config file, tls.client-ca/-crl and ConfinedFile.</summary>
+/// <summary>The one bounded read behind the config file, tls.client-ca/-crl, ConfinedFile and the lease ledger.</summary>
 public sealed class BoundedFileTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("aifactory-bounded-").FullName;
@@ -59,6 +59,21 @@ public sealed class BoundedFileTests : IDisposable
         File.CreateSymbolicLink(link, target);
 
         Assert.Equal("read-only: true\n", BoundedFile.ReadText(link, 1024));
+    }
+
+    [Fact]
+    public void A_symbolic_link_is_refused_unread_when_links_are_not_followed()
+    {
+        // The lease ledger's files: a link planted at the checkpoint's path must not make the root daemon read elsewhere.
+        string target = Write("real.ckpt", "x");
+        string link = Path.Combine(_dir, "leases.ckpt");
+        File.CreateSymbolicLink(link, target);
+
+        var ex = Assert.Throws<BoundedFileException>(() => BoundedFile.ReadBytes(link, 1024, followLinks: false));
+
+        Assert.Equal($"{link}: is not a regular file (a symbolic link, not followed)", ex.Message);
+        Assert.Equal([(byte)'x'], BoundedFile.ReadBytes(target, 1024, followLinks: false)!);
+        Assert.Null(BoundedFile.ReadBytes(Path.Combine(_dir, "absent"), 1024, followLinks: false));
     }
 
     [Fact]

@@ -71,6 +71,22 @@ public sealed class StartupPagesTests : IDisposable
     }
 
     [Fact]
+    public void Without_the_after_measure_the_pages_are_dropped_and_nothing_is_measured()
+    {
+        string path = WriteFile("idle.bin", seed: 3);
+        using var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        using MemoryMappedViewAccessor view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        long sum = Sum(view);
+
+        StartupPages.Result result = StartupPages.Drop(path, measureAfter: false);
+
+        Assert.Equal((1, -1L), (result.Mappings, result.ResidentAfter));
+        Assert.True(result.ResidentBefore >= FileBytes / 2, $"resident before: {result.ResidentBefore}");
+        Assert.True(Resident(path) < FileBytes / 8, $"resident now: {Resident(path)}");
+        Assert.Equal(sum, Sum(view));
+    }
+
+    [Fact]
     public void A_mapping_written_to_is_left_alone_and_keeps_what_was_written()
     {
         string path = WriteFile("private.bin", seed: 11);
