@@ -52,6 +52,7 @@ internal static class MetricNames
         public const string Version = "version";
         public const string Commit = "commit";
         public const string Runtime = "runtime";
+        public const string Generation = "generation";
     }
 
     /// <summary>
@@ -166,5 +167,34 @@ internal static class MetricNames
             "1 when the collector succeeded in this scrape, 0 when it failed.", Labels.Collector);
         public static readonly MetricFamily CollectorDuration = new("aifactory_scrape_collector_duration_seconds", MetricType.Gauge,
             "How long the collector took in this scrape.", Labels.Collector);
+    }
+
+    /// <summary>
+    /// The agent's own process, with the names every Prometheus client library's process collector uses (client_golang,
+    /// client_python, client_java), so the dashboards and alerts that watch exporters' footprints work unchanged; the GC
+    /// series keep prometheus-net's names for .NET dashboards.
+    /// </summary>
+    internal static class Process
+    {
+        public static readonly MetricFamily CpuSeconds = new("process_cpu_seconds", MetricType.Counter,
+            "Total user and system CPU time spent in seconds.");
+        public static readonly MetricFamily ResidentMemory = new("process_resident_memory_bytes", MetricType.Gauge,
+            "Resident memory size in bytes.");
+        public static readonly MetricFamily VirtualMemory = new("process_virtual_memory_bytes", MetricType.Gauge,
+            "Virtual memory size in bytes.");
+        public static readonly MetricFamily StartTime = new("process_start_time_seconds", MetricType.Gauge,
+            "Start time of the process since unix epoch in seconds.");
+        public static readonly MetricFamily OpenFds = new("process_open_fds", MetricType.Gauge,
+            "Number of open file descriptors.");
+        public static readonly MetricFamily MaxFds = new("process_max_fds", MetricType.Gauge,
+            "Maximum number of open file descriptors.");
+        public static readonly MetricFamily GcCollections = new("dotnet_collection_count", MetricType.Counter,
+            "GC collection count, by generation.", Labels.Generation);
+        public static readonly MetricFamily GcAllocated = new("dotnet_gc_allocated_bytes", MetricType.Counter,
+            "Bytes allocated on the managed heap since the process started.");
+        public static readonly MetricFamily GcHeapSize = new("dotnet_gc_heap_size_bytes", MetricType.Gauge,
+            "Managed heap in use after the last collection, in bytes.");
+        public static readonly MetricFamily GcCommitted = new("dotnet_gc_committed_bytes", MetricType.Gauge,
+            "Memory the GC has committed for the managed heap, in bytes.");
     }
 }

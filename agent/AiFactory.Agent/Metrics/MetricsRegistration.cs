@@ -46,6 +46,7 @@ internal static class MetricsRegistration
                 collectors.Add(new LeaseCollector());
             }
 
+            collectors.Add(new ProcessCollector());
             collectors.Add(new AgentCollector(sp.GetRequiredService<AgentMetrics>(), BuildInfo.Version, BuildInfo.Commit, BuildInfo.Runtime));
             return new MetricsScraper(collectors, node, leases, gpus, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Metrics"));
         });

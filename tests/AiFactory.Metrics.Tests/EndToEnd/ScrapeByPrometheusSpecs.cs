@@ -40,6 +40,8 @@ public sealed class ScrapeByPrometheusSpecs
         var gpusPerNode = await prometheus.QueryUntilPresentAsync("count by (numa_node) (aifactory_pci_device_info{kind=\"gpu\"})", StartTimeout);
         var cpus = await prometheus.QueryUntilPresentAsync("sum(aifactory_numa_cpus)", StartTimeout);
         var failed = await prometheus.QueryUntilPresentAsync("sum(1 - aifactory_scrape_collector_success)", StartTimeout);
+        var resident = await prometheus.QueryUntilPresentAsync("process_resident_memory_bytes{job=\"aifactory\"}", StartTimeout);
+        var uptime = await prometheus.QueryUntilPresentAsync("time() - process_start_time_seconds{job=\"aifactory\"}", StartTimeout);
 
         Assert.Equal(1, Assert.Single(up).Value);
         Assert.Equal(1, Assert.Single(build).Value);
@@ -50,6 +52,8 @@ public sealed class ScrapeByPrometheusSpecs
         Assert.Equal([4.0, 4.0], gpusPerNode.Select(g => g.Value));
         Assert.Equal(224, Assert.Single(cpus).Value);
         Assert.Equal(0, Assert.Single(failed).Value);
+        Assert.InRange(Assert.Single(resident).Value, 1 << 20, 2L << 30);
+        Assert.InRange(Assert.Single(uptime).Value, -2, 600); // started by this test (btime has whole seconds)
     }
 
     [Fact]
