@@ -27,7 +27,7 @@ internal sealed partial class ClientCertificateRevocationFile : IDisposable
     private readonly TimeProvider _time;
     private readonly ITimer? _timer;
     private ClientCertificateRevocation _current;
-    private DateTimeOffset _loadedAt;
+    private long _loadedAtTicks;
     private (FileVersion? Version, string? Error) _seen;
     private string? _problem;
     private ClientCertificateRevocation? _reportedOutOfDate;
@@ -44,7 +44,7 @@ internal sealed partial class ClientCertificateRevocationFile : IDisposable
         _authorities = authorities;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _loadedAt = _time.GetUtcNow();
+        _loadedAtTicks = _time.GetUtcNow().UtcTicks;
         _seen = (initial.Version, null);
         TimeSpan every = interval ?? CheckInterval;
         if (every != Timeout.InfiniteTimeSpan)
@@ -58,6 +58,9 @@ internal sealed partial class ClientCertificateRevocationFile : IDisposable
 
     /// <summary>The reading in use: the last one that was good.</summary>
     public ClientCertificateRevocation Current => Volatile.Read(ref _current);
+
+    /// <summary>When the reading in use was taken (at start, or by the last reload that succeeded).</summary>
+    public DateTimeOffset LoadedAt => new(Volatile.Read(ref _loadedAtTicks), TimeSpan.Zero);
 
     /// <summary>Why the file as it is now is not in use (the file changed and its new content was refused); null when it is.</summary>
     public string? ReloadProblem => Volatile.Read(ref _problem);
@@ -111,13 +114,13 @@ internal sealed partial class ClientCertificateRevocationFile : IDisposable
         {
             _seen = seen;
             Volatile.Write(ref _problem, problem);
-            LogReloadRefused(_logger, path, problem!, ClientCertificateRevocationLists.Time(_loadedAt));
+            LogReloadRefused(_logger, path, problem!, ClientCertificateRevocationLists.Time(LoadedAt));
             return false;
         }
 
         // The version read before the content: if the file changed again in between, the next look reads it again.
         _seen = (reading.Version, null);
-        _loadedAt = now;
+        Volatile.Write(ref _loadedAtTicks, now.UtcTicks);
         Volatile.Write(ref _current, reading);
         Volatile.Write(ref _problem, null);
         DateTimeOffset? next = reading.NextUpdate;
