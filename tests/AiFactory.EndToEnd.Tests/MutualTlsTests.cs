@@ -168,12 +168,16 @@ public sealed class MutualTlsTests : IDisposable
         using X509Certificate2 former = _clients.Issue("former-operator");
         using X509Certificate2 current = _clients.Issue("operator");
         string crl = WriteCrl(TestCertificateAuthority.Pem(_clients.RevocationList([former])));
-        using AgentUnderTest agent = StartReady(port, WriteClientCa(), crl);
+        int metricsPort = FreePort();
+        using AgentUnderTest agent = StartReady(port, WriteClientCa(), crl, metricsListen: $"127.0.0.1:{metricsPort}");
+        using var http = new HttpClient { Timeout = AgentUnderTest.Patience };
+        string metricsBefore = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
 
         RenameOver(crl, "<html>502 Bad Gateway</html>\n");
         string error = await WaitForLogAsync(agent, $"tls.client-crl {crl} changed but cannot be used");
         (int refused, _, string refusedError) = await Ctl(port, TestCertificateAuthority.WritePem(former, _dir, "former"), "health");
         (int served, string servedOut, string servedError) = await Ctl(port, TestCertificateAuthority.WritePem(current, _dir, "operator"), "health");
+        string metricsAfter = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
 
         Assert.Contains("holds no CRL: neither DER nor PEM with -----BEGIN X509 CRL-----; the CRLs loaded ", error, StringComparison.Ordinal);
         Assert.True(refused == 69, $"{refused}: {refusedError}");
@@ -181,6 +185,9 @@ public sealed class MutualTlsTests : IDisposable
         Assert.True(served == 0, servedError);
         Assert.Equal("SERVING", servedOut.Trim());
         Assert.Single(agent.Process.Stdout, l => l.Contains("changed but cannot be used", StringComparison.Ordinal));
+        Assert.Contains("\naifactory_tls_client_crl_reload_success 1\n", metricsBefore, StringComparison.Ordinal);
+        Assert.Contains("\naifactory_tls_client_crl_reload_success 0\n", metricsAfter, StringComparison.Ordinal);
+        Assert.Contains("\naifactory_tls_client_crl_next_update_timestamp_seconds{issuer=\"CN=aifactory clients\"} ", metricsAfter, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -250,7 +257,7 @@ public sealed class MutualTlsTests : IDisposable
         File.Move(next, path, overwrite: true);
     }
 
-    private AgentUnderTest StartReady(int port, string? clientCa, string? clientCrl = null)
+    private AgentUnderTest StartReady(int port, string? clientCa, string? clientCrl = null, string metricsListen = "off")
     {
         List<string> args = ["--listen", $"127.0.0.1:{port}", "--tls-certificate", _serverCertificate, "--tls-key", _serverKey, "--log-level", "debug"];
         if (clientCa is not null)
@@ -263,7 +270,7 @@ public sealed class MutualTlsTests : IDisposable
             args.AddRange(["--tls-client-crl", clientCrl]);
         }
 
-        AgentUnderTest agent = AgentUnderTest.Start(extraArgs: args);
+        AgentUnderTest agent = AgentUnderTest.Start(extraArgs: args, metricsListen: metricsListen);
         Assert.True(agent.NextNotification() is { } ready && ready.StartsWith("READY=1", StringComparison.Ordinal), agent.Process.Describe());
         return agent;
     }
