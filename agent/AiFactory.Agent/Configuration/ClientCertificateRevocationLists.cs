@@ -49,6 +49,13 @@ internal static class ClientCertificateRevocationLists
             problem = ex.Message;
             return null;
         }
+        catch (CryptographicException ex)
+        {
+            // An issuer name that parsed as DER but does not decode as a name, and the like: on a reload this runs
+            // on a timer, where an exception would end the daemon.
+            problem = "it is not a valid X.509 CRL: " + ex.Message;
+            return null;
+        }
     }
 
     private static ClientCertificateRevocation Verified(string path, X509Certificate2Collection authorities, DateTimeOffset? outOfDateAt)
