@@ -106,7 +106,7 @@ internal static class AgentCommandLine
         ("tls-certificate", "PEM certificate for --listen"),
         ("tls-key", "PEM private key for --listen"),
         ("tls-client-ca", "PEM bundle of the CAs whose client certificates --listen accepts; without it --listen serves read-only methods only"),
-        ("tls-client-crl", "CRL (PEM or DER) signed by a --tls-client-ca CA: client certificates it lists are refused; read at start"),
+        ("tls-client-crl", "CRLs (PEM or DER), one from each --tls-client-ca CA: client certificates they list are refused; reloaded when the file changes"),
     ];
 
     internal static Dictionary<string, string?> EnvironmentVariables()

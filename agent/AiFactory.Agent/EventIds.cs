@@ -16,6 +16,9 @@ internal static class EventIds
     public const int NotificationLost = 9;
     public const int ClientCertificateRejected = 10;
     public const int ClientCertificateAccepted = 11;
+    public const int ClientCertificateRevocationReloaded = 12;
+    public const int ClientCertificateRevocationReloadRefused = 13;
+    public const int ClientCertificateRevocationOutOfDate = 14;
     public const int IdleMemoryTrimmed = 20;
 
     // Discovery and inventory: 200-299.

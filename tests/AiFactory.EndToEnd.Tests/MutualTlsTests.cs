@@ -141,6 +141,74 @@ public sealed class MutualTlsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_certificate_revoked_in_a_crl_written_after_start_is_refused_once_the_agent_has_reloaded_it()
+    {
+        int port = FreePort();
+        using X509Certificate2 operatorCertificate = _clients.Issue("operator");
+        (string Certificate, string Key) pem = TestCertificateAuthority.WritePem(operatorCertificate, _dir, "operator");
+        string crl = WriteCrl(TestCertificateAuthority.Pem(_clients.RevocationList([])));
+        using AgentUnderTest agent = StartReady(port, WriteClientCa(), crl);
+        (int before, _, string beforeError) = await Ctl(port, pem, "health");
+
+        RenameOver(crl, TestCertificateAuthority.Pem(_clients.RevocationList([operatorCertificate])));
+        string reloaded = await WaitForLogAsync(agent, $"tls.client-crl {crl} reloaded");
+        (int after, _, string afterError) = await Ctl(port, pem, "health");
+
+        Assert.True(before == 0, beforeError);
+        Assert.Contains("1 CRL(s) revoking 1 certificate(s)", reloaded, StringComparison.Ordinal);
+        Assert.True(after == 69, $"{after}: {afterError}");
+        string line = await WaitForLogAsync(agent, $"(serial {operatorCertificate.SerialNumber}) is revoked by tls.client-crl {crl}");
+        Assert.Contains("CN=operator", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Garbage_written_over_the_crl_keeps_the_crl_in_use_and_is_logged_once_naming_the_file()
+    {
+        int port = FreePort();
+        using X509Certificate2 former = _clients.Issue("former-operator");
+        using X509Certificate2 current = _clients.Issue("operator");
+        string crl = WriteCrl(TestCertificateAuthority.Pem(_clients.RevocationList([former])));
+        int metricsPort = FreePort();
+        using AgentUnderTest agent = StartReady(port, WriteClientCa(), crl, metricsListen: $"127.0.0.1:{metricsPort}");
+        using var http = new HttpClient { Timeout = AgentUnderTest.Patience };
+        string metricsBefore = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
+
+        RenameOver(crl, "<html>502 Bad Gateway</html>\n");
+        string error = await WaitForLogAsync(agent, $"tls.client-crl {crl} changed but cannot be used");
+        (int refused, _, string refusedError) = await Ctl(port, TestCertificateAuthority.WritePem(former, _dir, "former"), "health");
+        (int served, string servedOut, string servedError) = await Ctl(port, TestCertificateAuthority.WritePem(current, _dir, "operator"), "health");
+        string metricsAfter = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
+
+        Assert.Contains("holds no CRL: neither DER nor PEM with -----BEGIN X509 CRL-----; the CRLs loaded ", error, StringComparison.Ordinal);
+        Assert.True(refused == 69, $"{refused}: {refusedError}");
+        Assert.Contains($"(serial {former.SerialNumber}) is revoked by tls.client-crl {crl}", await WaitForLogAsync(agent, "CN=former-operator"), StringComparison.Ordinal);
+        Assert.True(served == 0, servedError);
+        Assert.Equal("SERVING", servedOut.Trim());
+        Assert.Single(agent.Process.Stdout, l => l.Contains("changed but cannot be used", StringComparison.Ordinal));
+        Assert.Contains("\naifactory_tls_client_crl_reload_success 1\n", metricsBefore, StringComparison.Ordinal);
+        Assert.Contains("\naifactory_tls_client_crl_reload_success 0\n", metricsAfter, StringComparison.Ordinal);
+        Assert.Contains("\naifactory_tls_client_crl_next_update_timestamp_seconds{issuer=\"CN=aifactory clients\"} ", metricsAfter, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_ca_without_a_crl_in_the_client_crl_file_exits_78_naming_that_ca()
+    {
+        string bundle = Path.Combine(_dir, "clients-ca.pem");
+        File.WriteAllText(bundle, _clients.CertificatePem + "\n" + _stranger.CertificatePem);
+        string crl = WriteCrl(TestCertificateAuthority.Pem(_clients.RevocationList([])));
+        List<string> args = AgentUnderTest.Arguments(_dir);
+        args.AddRange(["--listen", "127.0.0.1:1", "--tls-certificate", _serverCertificate, "--tls-key", _serverKey, "--tls-client-ca", bundle, "--tls-client-crl", crl]);
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, args);
+
+        Assert.Equal(78, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal(
+            $"aifactory-agent: invalid configuration: command line --tls-client-crl: tls.client-crl: invalid value \"{crl}\": holds no CRL from \"CN=someone else\", a certificate authority in tls.client-ca; " +
+            "every one of them needs its current CRL in this file (an empty one if it has revoked nothing), or the certificates it issued are refused", stderr);
+    }
+
+    [Fact]
     public async Task A_client_crl_not_signed_by_the_client_ca_exits_78_naming_key_file_and_why()
     {
         using TestCertificateAuthority impostor = TestCertificateAuthority.Create("aifactory clients");
@@ -181,7 +249,15 @@ public sealed class MutualTlsTests : IDisposable
         return path;
     }
 
-    private AgentUnderTest StartReady(int port, string? clientCa, string? clientCrl = null)
+    /// <summary>What a CRL rotation job does: write the new file beside the old one, then rename it over (<c>mv new crl.pem</c>).</summary>
+    private static void RenameOver(string path, string content)
+    {
+        string next = path + ".new";
+        File.WriteAllText(next, content);
+        File.Move(next, path, overwrite: true);
+    }
+
+    private AgentUnderTest StartReady(int port, string? clientCa, string? clientCrl = null, string metricsListen = "off")
     {
         List<string> args = ["--listen", $"127.0.0.1:{port}", "--tls-certificate", _serverCertificate, "--tls-key", _serverKey, "--log-level", "debug"];
         if (clientCa is not null)
@@ -194,7 +270,7 @@ public sealed class MutualTlsTests : IDisposable
             args.AddRange(["--tls-client-crl", clientCrl]);
         }
 
-        AgentUnderTest agent = AgentUnderTest.Start(extraArgs: args);
+        AgentUnderTest agent = AgentUnderTest.Start(extraArgs: args, metricsListen: metricsListen);
         Assert.True(agent.NextNotification() is { } ready && ready.StartsWith("READY=1", StringComparison.Ordinal), agent.Process.Describe());
         return agent;
     }

@@ -32,6 +32,22 @@ internal sealed class TestCertificateAuthority : IDisposable
     }
 
     /// <summary>
+    /// An intermediate CA named <c>CN=<paramref name="name"/></c> signed by this one, with its private key, valid from
+    /// ten minutes ago for a day and a half (within this one, around its certificates): what a client may send along with its certificate.
+    /// </summary>
+    public TestCertificateAuthority IssueAuthority(string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        using X509Certificate2 signed = request.Create(Certificate, DateTimeOffset.UtcNow.AddMinutes(-10), DateTimeOffset.UtcNow.AddHours(36), RandomNumberGenerator.GetBytes(12));
+        return new TestCertificateAuthority(signed.CopyWithPrivateKey(key));
+    }
+
+    /// <summary>
     /// A client certificate for <c>CN=<paramref name="commonName"/></c> signed by this CA, with its private key, loaded
     /// through PKCS#12 so that SslStream on Linux can use the key. <paramref name="usages"/>: the extended key usages
     /// (client authentication unless told otherwise; empty for none at all); valid from five minutes ago for a day unless told otherwise.

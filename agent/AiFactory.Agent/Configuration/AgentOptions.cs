@@ -54,12 +54,13 @@ internal sealed record AgentOptions
     public System.Security.Cryptography.X509Certificates.X509Certificate2Collection? ClientCertificateAuthorities { get; init; }
 
     /// <summary>
-    /// CRL file (PEM or DER) of the <see cref="TlsClientCa"/> CAs (<c>tls.client-crl</c>): a client certificate it lists is
-    /// refused in the handshake; null for no revocation check. Read once at start.
+    /// CRL file (PEM or DER) of the <see cref="TlsClientCa"/> CAs (<c>tls.client-crl</c>), one CRL for each of them: a
+    /// client certificate it lists is refused in the handshake; null for no revocation check. Read at start and again
+    /// whenever it changes (<see cref="Hosting.Tls.ClientCertificateRevocationFile"/>).
     /// </summary>
     public string? TlsClientCrl { get; init; }
 
-    /// <summary>The lists of <see cref="TlsClientCrl"/>, loaded and verified against the CAs when the settings were read.</summary>
+    /// <summary>The lists of <see cref="TlsClientCrl"/>, loaded and verified against the CAs when the settings were read (the reading a reload starts from).</summary>
     public Hosting.Tls.ClientCertificateRevocation? ClientCertificateRevocation { get; init; }
 
     /// <summary>host:port of the Prometheus endpoint; null for none.</summary>

@@ -101,7 +101,7 @@ internal static partial class Daemon
                     if (certificate is not null)
                     {
                         Tls.TcpListenerTls.Use(listen, certificate, options.ClientCertificateAuthorities is { } authorities
-                            ? new Tls.ClientCertificateValidator(authorities, kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Tls"), options.ClientCertificateRevocation)
+                            ? new Tls.ClientCertificateValidator(authorities, kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Tls"), kestrel.ApplicationServices.GetService<Tls.ClientCertificateRevocationFile>())
                             : null);
                     }
                 });
@@ -119,6 +119,12 @@ internal static partial class Daemon
         });
 
         builder.Services.AddSingleton(options);
+        if (options.ClientCertificateRevocation is { } revocation && options.ClientCertificateAuthorities is { } clientAuthorities)
+        {
+            // Re-read when the file changes; the timer stops when the container disposes it.
+            builder.Services.AddSingleton(sp => new Tls.ClientCertificateRevocationFile(revocation, clientAuthorities, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Tls")));
+        }
+
         builder.Services.AddSingleton<HostCapabilities>();
         builder.Services.AddSingleton<ISystemdNotifier>(SystemdNotifier.FromEnvironment());
         builder.Services.AddSingleton<EventBus>();

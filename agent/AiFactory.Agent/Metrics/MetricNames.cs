@@ -53,6 +53,7 @@ internal static class MetricNames
         public const string Commit = "commit";
         public const string Runtime = "runtime";
         public const string Generation = "generation";
+        public const string Issuer = "issuer";
     }
 
     /// <summary>
@@ -144,6 +145,19 @@ internal static class MetricNames
             "CPUs a lease holds.", Labels.Lease);
         public static readonly MetricFamily NumaMisaligned = new("aifactory_lease_numa_misaligned", MetricType.Gauge,
             "1 when a lease's CPUs or memory sit on a NUMA node other than its devices' nodes.", Labels.Lease, Labels.Resource);
+    }
+
+    /// <summary>The TCP listener's TLS: the client-certificate revocation lists (<c>tls.client-crl</c>) in use.</summary>
+    internal static class Tls
+    {
+        public static readonly MetricFamily ClientCrlReloadSuccess = new("aifactory_tls_client_crl_reload_success", MetricType.Gauge,
+            "1 when tls.client-crl as it is on disk now is in use; 0 when its last change was refused (unreadable, not a valid CRL " +
+            "of every tls.client-ca CA, out of date) and the CRLs loaded before stay in use (the agent's log says why).");
+        public static readonly MetricFamily ClientCrlLoaded = new("aifactory_tls_client_crl_loaded_timestamp_seconds", MetricType.Gauge,
+            "When the tls.client-crl CRLs in use were loaded (at start or by the last reload that succeeded), in seconds since the epoch.");
+        public static readonly MetricFamily ClientCrlNextUpdate = new("aifactory_tls_client_crl_next_update_timestamp_seconds", MetricType.Gauge,
+            "nextUpdate of each tls.client-crl CRL in use, by issuing CA, in seconds since the epoch: past it every client " +
+            "certificate that CA issued is refused until a current CRL is installed.", Labels.Issuer);
     }
 
     /// <summary>The agent itself.</summary>

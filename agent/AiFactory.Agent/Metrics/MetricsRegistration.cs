@@ -46,6 +46,11 @@ internal static class MetricsRegistration
                 collectors.Add(new LeaseCollector());
             }
 
+            if (sp.GetService<Hosting.Tls.ClientCertificateRevocationFile>() is { } revocation)
+            {
+                collectors.Add(new TlsCollector(revocation));
+            }
+
             collectors.Add(new ProcessCollector());
             collectors.Add(new AgentCollector(sp.GetRequiredService<AgentMetrics>(), BuildInfo.Version, BuildInfo.Commit, BuildInfo.Runtime));
             return new MetricsScraper(collectors, node, leases, gpus, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Metrics"));

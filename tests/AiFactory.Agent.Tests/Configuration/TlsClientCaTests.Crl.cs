@@ -91,6 +91,35 @@ public sealed partial class TlsClientCaTests
         Assert.True(Assert.Single(options.ClientCertificateRevocation!.Lists).NextUpdate < DateTimeOffset.UtcNow);
     }
 
+    [Fact]
+    public void A_ca_in_client_ca_without_a_crl_in_the_file_is_refused_naming_that_ca()
+    {
+        using TestCertificateAuthority second = TestCertificateAuthority.Create("more clients");
+        string bundle = _dir.File("clients-ca.pem", _ca.CertificatePem + "\n" + second.CertificatePem);
+        string crl = DerFile(_ca.RevocationList([]));
+        var flags = new Dictionary<string, string> { ["tls-client-ca"] = bundle, ["tls-client-crl"] = crl };
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("agent.yaml", string.Empty), flags, NoEnvironment));
+
+        Assert.Equal("tls.client-crl", ex.Key);
+        Assert.Equal(
+            $"command line --tls-client-crl: tls.client-crl: invalid value \"{crl}\": holds no CRL from \"CN=more clients\", a certificate authority in tls.client-ca; " +
+            "every one of them needs its current CRL in this file (an empty one if it has revoked nothing), or the certificates it issued are refused", ex.Message);
+    }
+
+    [Fact]
+    public void A_pem_file_with_a_crl_for_each_ca_in_the_bundle_is_loaded()
+    {
+        using TestCertificateAuthority second = TestCertificateAuthority.Create("more clients");
+        string bundle = _dir.File("clients-ca.pem", _ca.CertificatePem + "\n" + second.CertificatePem);
+        string crl = _dir.File("clients.crl", TestCertificateAuthority.Pem(_ca.RevocationList([])) + TestCertificateAuthority.Pem(second.RevocationList([])));
+        var flags = new Dictionary<string, string> { ["tls-client-ca"] = bundle, ["tls-client-crl"] = crl };
+
+        AgentOptions options = AgentOptionsLoader.Load(_dir.File("agent.yaml", string.Empty), flags, NoEnvironment);
+
+        Assert.Equal(["CN=clients", "CN=more clients"], options.ClientCertificateRevocation!.Lists.Select(l => l.Issuer.Name));
+    }
+
     private string ClientCa() => _dir.File("clients-ca.pem", _ca.CertificatePem);
 
     private string DerFile(byte[] der)

@@ -10,11 +10,11 @@ namespace AiFactory.Agent.Hosting.Tls;
 /// at one of the <c>tls.client-ca</c> certificates and nowhere else (custom root trust: the system's roots play no
 /// part), every certificate in it must be within its validity period, and where the certificates carry an extended
 /// key usage it must allow client authentication. Revocation is checked against the local <c>tls.client-crl</c> only
-/// (<see cref="ClientCertificateRevocation"/>), never online: fetching from the CA's distribution points would stall
+/// (<see cref="ClientCertificateRevocation"/>, the reading of it in use at the moment of the handshake), never online: fetching from the CA's distribution points would stall
 /// handshakes on a server that cannot reach them. A refusal is logged once with the peer's address, the certificate's
 /// subject and issuer, and the reason (a revoked certificate's serial among it).
 /// </summary>
-internal sealed partial class ClientCertificateValidator(X509Certificate2Collection authorities, ILogger logger, ClientCertificateRevocation? revocation = null, TimeProvider? time = null)
+internal sealed partial class ClientCertificateValidator(X509Certificate2Collection authorities, ILogger logger, ClientCertificateRevocationFile? revocation = null, TimeProvider? time = null)
 {
     /// <summary>id-kp-clientAuth (RFC 5280, 4.2.1.12).</summary>
     private static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
@@ -60,7 +60,7 @@ internal sealed partial class ClientCertificateValidator(X509Certificate2Collect
         {
             if (chain.Build(certificate))
             {
-                return revocation?.Problem(chain, (time ?? TimeProvider.System).GetUtcNow());
+                return revocation?.Current.Problem(chain, (time ?? TimeProvider.System).GetUtcNow());
             }
         }
         catch (CryptographicException ex)

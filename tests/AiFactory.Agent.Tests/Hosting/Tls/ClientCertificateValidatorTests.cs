@@ -57,7 +57,22 @@ public sealed class ClientCertificateValidatorTests : IDisposable
 
         Assert.NotNull(problem);
         Assert.StartsWith("tls.client-crl /etc/aifactory/tls/clients.crl from \"CN=clients\" is out of date (nextUpdate ", problem, StringComparison.Ordinal);
-        Assert.EndsWith("so every certificate that CA issued is refused until a current CRL is installed there and the agent restarted", problem, StringComparison.Ordinal);
+        Assert.EndsWith("so every certificate that CA issued is refused until a current CRL is installed there (the agent reloads the file when it changes)", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_certificate_from_an_intermediate_ca_without_a_crl_is_refused_naming_that_ca()
+    {
+        using TestCertificateAuthority intermediate = _ca.IssueAuthority("team clients");
+        using X509Certificate2 client = intermediate.Issue("operator");
+        using var presented = new X509Chain();
+        presented.ChainPolicy.ExtraStore.Add(X509CertificateLoader.LoadCertificate(intermediate.Certificate.RawData));
+
+        string? withoutCrl = _validator.Problem(client, presented);
+        string? withCrl = WithCrl(_ca.RevocationList([])).Problem(client, presented);
+
+        Assert.Null(withoutCrl);
+        Assert.Equal("tls.client-crl /etc/aifactory/tls/clients.crl holds no CRL from \"CN=team clients\", which issued the client certificate, so it cannot be checked for revocation and is refused", withCrl);
     }
 
     [Fact]
@@ -127,6 +142,11 @@ public sealed class ClientCertificateValidatorTests : IDisposable
         Assert.Contains("no client certificate was presented", Assert.Single(_log.Entries).Message, StringComparison.Ordinal);
     }
 
-    private ClientCertificateValidator WithCrl(byte[] der) =>
-        new([X509CertificateLoader.LoadCertificate(_ca.Certificate.RawData)], _log, new ClientCertificateRevocation("/etc/aifactory/tls/clients.crl", [CertificateRevocationList.Parse(der)]));
+    private ClientCertificateValidator WithCrl(byte[] der)
+    {
+        X509Certificate2Collection authorities = [X509CertificateLoader.LoadCertificate(_ca.Certificate.RawData)];
+        var file = new ClientCertificateRevocationFile(
+            new ClientCertificateRevocation("/etc/aifactory/tls/clients.crl", [CertificateRevocationList.Parse(der)]), authorities, _log, interval: Timeout.InfiniteTimeSpan);
+        return new(authorities, _log, file);
+    }
 }
