@@ -133,7 +133,7 @@ public sealed class OfflineProfileStateFileTests : IDisposable
         }
     }
 
-    private static void MakeFifo(string path)
+    internal static void MakeFifo(string path)
     {
         using Process mkfifo = Process.Start("mkfifo", [path]);
         Assert.True(mkfifo.WaitForExit(Generous));
