@@ -32,6 +32,8 @@ internal static class EventIds
     public const int GpuWatcherStopped = 302;
     public const int GpuUnhealthyAtStart = 303;
     public const int GpuEventWaitFailed = 304;
+    public const int GpuAmbiguous = 305;
+    public const int GpuAmbiguityCleared = 306;
     // profile 500-599
     public const int ProfileStep = 500;
     public const int ProfileApplied = 501;

@@ -51,7 +51,7 @@ internal sealed class FakeServer : IDisposable
         }
 
         File.WriteAllText(EventsPath, string.Empty);
-        FakeNvmlLibrary.Point(StatePath, Path.Combine(Root, "mig.state"), EventsPath, SysfsRoot);
+        FakeNvmlLibrary.Point(StatePath, Path.Combine(Root, "mig.state"), EventsPath, SysfsRoot, IdentityPath);
         Nvml = new GpuNvml(FakeNvmlLibrary.Path, SysfsRoot, metrics: metrics);
         Assert.True(Nvml.Nvml is not null, Nvml.Error);
         Inventory = new GpuInventory(Nvml, Health);
@@ -63,6 +63,12 @@ internal sealed class FakeServer : IDisposable
     public string StatePath => Path.Combine(Root, "nvml.json");
 
     public string EventsPath => Path.Combine(Root, "events");
+
+    /// <summary>
+    /// Lines "&lt;gpu index&gt; uuid|busId &lt;value&gt;" that the fake reads at every UUID and PCI-info call: what a GPU
+    /// reports after start, instead of the state file's (absent: the state file's).
+    /// </summary>
+    public string IdentityPath => Path.Combine(Root, "identity");
 
     public string SysfsRoot => Path.Combine(Root, "sys");
 

@@ -21,13 +21,16 @@ public static partial class FakeNvmlLibrary
     /// <summary>
     /// Points the fake at one simulated server's files. The fake reads them with getenv, so this sets the process's
     /// C environment (<see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach getenv).
+    /// <paramref name="identityPath"/>: a file of "&lt;gpu index&gt; uuid|busId &lt;value&gt;" lines the fake reads at every
+    /// UUID and PCI-info call (a GPU that reports another identity after start); none when null.
     /// </summary>
-    public static void Point(string statePath, string migStatePath, string eventsPath, string sysfsRoot)
+    public static void Point(string statePath, string migStatePath, string eventsPath, string sysfsRoot, string? identityPath = null)
     {
         SetEnv("FAKE_NVML_STATE", statePath, 1);
         SetEnv("FAKE_NVML_MIG_STATE", migStatePath, 1);
         SetEnv("FAKE_NVML_EVENTS", eventsPath, 1);
         SetEnv("FAKE_NVML_SYSFS_ROOT", sysfsRoot, 1);
+        SetEnv("FAKE_NVML_IDENTITY", identityPath ?? string.Empty, 1);
     }
 
     private static string FindOrBuild()

@@ -13,6 +13,10 @@
  *                        it returns NVML_ERROR_GPU_IS_LOST ("if a GPU has fallen off the bus", nvml.h)
  *   FAKE_NVML_SYSFS_ROOT optional: a sysfs tree; a non-empty bus/pci/devices/<bus id>/reset file completes that
  *                        one GPU's pending MIG mode change (the function-level reset), then is truncated
+ *   FAKE_NVML_IDENTITY   optional: lines "<gpu index> uuid <value>" or "<gpu index> busId <value>" that replace
+ *                        what the state file gives that GPU, read again at every nvmlDeviceGetUUID and
+ *                        nvmlDeviceGetPciInfo_v3 (a GPU that reports another identity after start, as after a
+ *                        reset or a driver fault); a GPU without a line reports the state file's
  *
  * Rules enforced as the real driver does: placements only at the profile's possible placements, no overlap of
  * memory slices (NVML_ERROR_INSUFFICIENT_RESOURCES), per-profile instance counts, the compute-slice budget, GPU
@@ -82,6 +86,7 @@ struct failure { char fn[64]; nvmlReturn_t rc; int times; /* -1: always */ int a
 struct fake_device {
     int index;
     char busId[32], name[96], uuid[96], serial[32];
+    char stateBusId[32], stateUuid[96]; /* as the state file gives them (FAKE_NVML_IDENTITY overrides the others) */
     unsigned int pciDeviceId, pciSubSystemId;
     unsigned long long memTotalMB, memUsedMB, memReservedMB;
     int numa, persistence, migCapable, migCurrent, migPending, migNeedsReset, virtMode, lost;
@@ -240,6 +245,8 @@ static void load_gpu(struct fake_device *d, int index, const jnode *g)
     copy_str(d->busId, sizeof d->busId, json_str(g, "busId", "0000:00:00.0"));
     copy_str(d->name, sizeof d->name, json_str(g, "name", "NVIDIA Simulated GPU"));
     copy_str(d->uuid, sizeof d->uuid, json_str(g, "uuid", "GPU-00000000-0000-0000-0000-000000000000"));
+    memcpy(d->stateBusId, d->busId, sizeof d->stateBusId);
+    memcpy(d->stateUuid, d->uuid, sizeof d->stateUuid);
     copy_str(d->serial, sizeof d->serial, json_str(g, "serial", "0000000000000"));
     d->pciDeviceId = (unsigned)strtoul(json_str(g, "pciDeviceId", "0x000010de"), NULL, 0);
     d->pciSubSystemId = (unsigned)strtoul(json_str(g, "pciSubSystemId", "0x0"), NULL, 0);
@@ -462,6 +469,30 @@ static void check_reset(struct fake_device *d)
     save_mig_state();
 }
 
+/* FAKE_NVML_IDENTITY: each GPU's UUID and bus id as the file says now, the state file's where it says nothing.
+   Called with g_lock held. */
+static void apply_identity(void)
+{
+    const char *path = getenv("FAKE_NVML_IDENTITY");
+    if (!path || !*path) return;
+    for (int i = 0; i < g_ngpus; i++) {
+        memcpy(g_gpus[i].uuid, g_gpus[i].stateUuid, sizeof g_gpus[i].uuid);
+        memcpy(g_gpus[i].busId, g_gpus[i].stateBusId, sizeof g_gpus[i].busId);
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        unsigned idx;
+        char key[16], value[96];
+        if (sscanf(line, "%u %15s %95s", &idx, key, value) != 3 || idx >= (unsigned)g_ngpus) continue;
+        size_t n = strlen(value) + 1;
+        if (strcmp(key, "uuid") == 0) memcpy(g_gpus[idx].uuid, value, n);
+        else if (strcmp(key, "busId") == 0 && n <= sizeof g_gpus[idx].busId) memcpy(g_gpus[idx].busId, value, n);
+    }
+    fclose(f);
+}
+
 #define DEVICE_CALL(dev)                                                          \
     if (!g_init) return NVML_ERROR_UNINITIALIZED;                                 \
     if (!(dev)) return NVML_ERROR_INVALID_ARGUMENT;                               \
@@ -607,7 +638,15 @@ static nvmlReturn_t copy_out(char *dst, unsigned length, const char *src)
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned int length) { COUNT(); DEVICE_CALL(d); return copy_out(name, length, d->name); }
-EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t d, char *uuid, unsigned int length) { COUNT(); DEVICE_CALL(d); return copy_out(uuid, length, d->uuid); }
+EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t d, char *uuid, unsigned int length)
+{
+    COUNT(); DEVICE_CALL(d);
+    pthread_mutex_lock(&g_lock);
+    apply_identity();
+    nvmlReturn_t rc = copy_out(uuid, length, d->uuid);
+    pthread_mutex_unlock(&g_lock);
+    return rc;
+}
 EXPORT nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t d, char *s, unsigned int length) { COUNT(); DEVICE_CALL(d); return copy_out(s, length, d->serial); }
 
 static void fill_pci(nvmlPciInfo_t *pci, const char *busId, unsigned devId, unsigned subsys)
@@ -626,7 +665,10 @@ EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t d, nvmlPciInfo_t *pci)
 {
     COUNT(); DEVICE_CALL(d); /* nvml.h documents GPU_IS_LOST here too */
     if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&g_lock);
+    apply_identity();
     fill_pci(pci, d->busId, d->pciDeviceId, d->pciSubSystemId);
+    pthread_mutex_unlock(&g_lock);
     return NVML_SUCCESS;
 }
 

@@ -63,10 +63,13 @@ internal sealed partial class GpuHealthWatcher
 
         // Two GPUs NVML names alike: a lease or MIG layout addressed by that UUID or bus id could reach the other one.
         IReadOnlyList<GpuIdentities.Identity> identities = GpuIdentities.Read(api);
+        // Marked apart from health: no recovery event clears it, only a later read without the duplicate (GpuAmbiguity).
         foreach ((uint index, string why) in GpuIdentities.Duplicates(identities).OrderBy(d => d.Key))
         {
             GpuIdentities.Identity gpu = identities.First(g => g.Index == index);
-            Mark(registry, bus, logger, marked, gpu.Address, gpu.Uuid, "gpu.ambiguous", why + "; neither is partitioned or leased");
+            string reason = why + "; neither is partitioned or leased";
+            registry.MarkAmbiguous(gpu, reason);
+            Mark(registry, bus, logger, marked, gpu.Address, gpu.Uuid, "gpu.ambiguous", reason, setHealth: false);
         }
 
         // What the indices NVML could not answer for are: the nvidia-bound GPUs of sysfs it gave no address for.
@@ -83,9 +86,13 @@ internal sealed partial class GpuHealthWatcher
         return marked;
     }
 
-    private static void Mark(GpuHealthRegistry registry, EventBus bus, ILogger logger, List<PciAddress> marked, PciAddress address, string uuid, string kind, string reason)
+    private static void Mark(GpuHealthRegistry registry, EventBus bus, ILogger logger, List<PciAddress> marked, PciAddress address, string uuid, string kind, string reason, bool setHealth = true)
     {
-        registry.Set(uuid, GpuHealth.Unhealthy, reason, address.ToString());
+        if (setHealth)
+        {
+            registry.Set(uuid, GpuHealth.Unhealthy, reason, address.ToString());
+        }
+
         marked.Add(address);
         string message = $"GPU {address} is unhealthy at start-up: {reason}; leases avoid it";
         bus.Publish(kind, EventSeverity.Error, address.ToString(), message, new Dictionary<string, string>
@@ -95,7 +102,14 @@ internal sealed partial class GpuHealthWatcher
             ["health"] = "unhealthy",
             ["at_start"] = "true",
         });
-        LogUnhealthyAtStart(logger, address.ToString(), reason);
+        if (setHealth)
+        {
+            LogUnhealthyAtStart(logger, address.ToString(), reason);
+        }
+        else
+        {
+            LogAmbiguousAtStart(logger, address.ToString(), reason);
+        }
     }
 
     /// <summary>Why the GPU is unhealthy now, or null; a GPU without a UUID is keyed by its address.</summary>
@@ -149,4 +163,7 @@ internal sealed partial class GpuHealthWatcher
 
     [LoggerMessage(EventId = EventIds.GpuUnhealthyAtStart, Level = LogLevel.Warning, Message = "GPU {BusId} is unhealthy at start-up: {Reason}; leases avoid it until a recovery event")]
     private static partial void LogUnhealthyAtStart(ILogger logger, string busId, string reason);
+
+    [LoggerMessage(EventId = EventIds.GpuUnhealthyAtStart, Level = LogLevel.Warning, Message = "GPU {BusId} is unhealthy at start-up: {Reason}; leases avoid it until NVML no longer reports the duplicate (no recovery event clears it)")]
+    private static partial void LogAmbiguousAtStart(ILogger logger, string busId, string reason);
 }

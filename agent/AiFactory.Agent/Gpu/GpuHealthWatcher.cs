@@ -13,7 +13,8 @@ namespace AiFactory.Agent.Gpu;
 /// recovery actions. Each event becomes a node event (<c>gpu.xid</c>, <c>gpu.ecc</c>, <c>gpu.unavailable</c>,
 /// <c>gpu.recovered</c> ...) with the XID and its class, and sets the GPU's health in <see cref="GpuHealthRegistry"/>, which the lease
 /// planner reads (through <see cref="Leases.DaemonLeaseHost"/>), so leases avoid an unhealthy GPU;
-/// a recovery action of "none" returns it to service.
+/// a recovery action of "none" returns it to service, unless the GPU is ambiguous (<see cref="GpuAmbiguity"/>), which
+/// no event ends.
 /// </summary>
 internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry registry, EventBus bus, ILogger<GpuHealthWatcher> logger) : BackgroundService
 {
@@ -157,6 +158,14 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
             health = previous.Health;
         }
 
+        // A recovery does not end an ambiguity (a UUID or bus id NVML reports for two GPUs): the GPU stays unhealthy.
+        (GpuHealth after, string stillWhy) = registry.Get(uuid);
+        bool staysOut = kind == "gpu.recovered" && after != GpuHealth.Healthy;
+        if (staysOut)
+        {
+            health = after;
+        }
+
         attributes["health"] = health.ToString().ToLowerInvariant();
         EventSeverity severity = health switch
         {
@@ -164,7 +173,9 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
             GpuHealth.Degraded => EventSeverity.Warning,
             _ => EventSeverity.Info,
         };
-        string message = kind == "gpu.recovered" ? $"GPU {busId} recovered; back in service" : $"GPU {busId}: {reason}";
+        string message = staysOut
+            ? $"GPU {busId} recovered, but stays out of service: {stillWhy}"
+            : kind == "gpu.recovered" ? $"GPU {busId} recovered; back in service" : $"GPU {busId}: {reason}";
         bus.Publish(kind, severity, busId, message, attributes);
         LogGpuEvent(logger, kind, busId, message);
     }

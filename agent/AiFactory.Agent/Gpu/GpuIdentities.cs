@@ -18,10 +18,13 @@ internal static class GpuIdentities
     }
 
     /// <summary>Every GPU NVML gives a handle, bus id and UUID for; the others are left out (they are reported as failing elsewhere).</summary>
-    public static IReadOnlyList<Identity> Read(INvml api)
+    public static IReadOnlyList<Identity> Read(INvml api) => Read(api, out _);
+
+    /// <summary>As <see cref="Read(INvml)"/>, with how many GPUs NVML counts (more than returned when some could not be named).</summary>
+    public static IReadOnlyList<Identity> Read(INvml api, out uint count)
     {
         var result = new List<Identity>();
-        uint count = api.DeviceCount;
+        count = api.DeviceCount;
         for (uint i = 0; i < count; i++)
         {
             try
@@ -67,10 +70,13 @@ internal static class GpuIdentities
         return result;
     }
 
-    /// <summary>Throws <see cref="MigRefusedException"/> when GPU <paramref name="index"/> shares its UUID or bus id with another.</summary>
-    public static void RefuseIfAmbiguous(INvml api, uint index, PciAddress address, string uuid)
+    /// <summary>
+    /// Throws <see cref="MigRefusedException"/> when GPU <paramref name="index"/> is among <paramref name="duplicates"/>
+    /// (<see cref="Duplicates"/>): it shares its UUID or bus id with another.
+    /// </summary>
+    public static void RefuseIfAmbiguous(IReadOnlyDictionary<uint, string> duplicates, uint index, PciAddress address, string uuid)
     {
-        if (Duplicates(Read(api)).TryGetValue(index, out string? why))
+        if (duplicates.TryGetValue(index, out string? why))
         {
             throw new MigRefusedException(string.Create(CultureInfo.InvariantCulture,
                 $"GPU {index} ({address}, UUID {uuid}) is ambiguous: {why}; a MIG layout or lease addressed by UUID or bus id could reach the other device, so it is neither partitioned nor leased (check the driver and nvidia-smi -L)"));

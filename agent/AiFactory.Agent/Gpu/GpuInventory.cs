@@ -5,8 +5,12 @@ using AiFactory.Host.Model.Pci;
 
 namespace AiFactory.Agent.Gpu;
 
-/// <summary>Reads every GPU NVML sees into <see cref="GpuInfo"/>, joined to the sysfs PCI device by bus id.</summary>
-internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
+/// <summary>
+/// Reads every GPU NVML sees into <see cref="GpuInfo"/>, joined to the sysfs PCI device by bus id. Each read of
+/// NVML's GPUs after start (the list, <see cref="Resolve"/>, <see cref="ReviewIdentities"/>) checks them again for a
+/// UUID or bus id two report, through <paramref name="ambiguity"/> (the daemon's; absent in the offline command).
+/// </summary>
+internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry, GpuAmbiguity? ambiguity = null)
 {
     /// <summary>
     /// Every GPU NVML counts, one row each: a GPU NVML fails on (lost, ...) is a row that says why, marked unhealthy,
@@ -17,6 +21,11 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
     public IReadOnlyList<GpuInfo> Read(bool includeSerial)
     {
         INvml api = nvml.Require();
+        if (ambiguity is not null)
+        {
+            ReviewIdentities(api); // first, so that each row's health says what the check found
+        }
+
         uint count = api.DeviceCount;
         var result = new List<GpuInfo>((int)count);
         var unaddressed = new List<int>();
@@ -65,8 +74,20 @@ internal sealed class GpuInventory(GpuNvml nvml, GpuHealthRegistry registry)
     public (NvmlDevice Device, PciAddress Address, string Uuid) Resolve(string selector)
     {
         (NvmlDevice device, PciAddress address, string uuid, uint index) = Find(selector);
-        GpuIdentities.RefuseIfAmbiguous(nvml.Require(), index, address, uuid);
+        GpuIdentities.RefuseIfAmbiguous(ReviewIdentities(nvml.Require()), index, address, uuid);
         return (device, address, uuid);
+    }
+
+    /// <summary>
+    /// Reads every GPU's UUID and bus id (<see cref="GpuIdentities.Read"/>), marks or clears ambiguous GPUs in the
+    /// health registry (<see cref="GpuAmbiguity.Review"/>, when this inventory has the check), and returns the
+    /// ambiguous ones with why, by NVML index.
+    /// </summary>
+    public IReadOnlyDictionary<uint, string> ReviewIdentities(INvml api)
+    {
+        IReadOnlyList<GpuIdentities.Identity> seen = GpuIdentities.Read(api, out uint count);
+        ambiguity?.Review(seen, complete: seen.Count == count);
+        return GpuIdentities.Duplicates(seen);
     }
 
     private (NvmlDevice Device, PciAddress Address, string Uuid, uint Index) Find(string selector)

@@ -11,6 +11,7 @@ internal static class GpuRegistration
     {
         services.AddSingleton<GpuNvml>();
         services.AddSingleton(HealthAtStart);
+        services.AddSingleton<GpuAmbiguity>();
         services.AddSingleton<GpuInventory>();
         services.AddSingleton<MigApplier>();
         services.AddSingleton<GpuApiService>();

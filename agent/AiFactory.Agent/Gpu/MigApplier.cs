@@ -386,7 +386,7 @@ internal sealed class MigApplier(GpuNvml nvml, GpuInventory inventory, IMigHolds
         lock (_gate)
         {
             uint count = api.DeviceCount;
-            IReadOnlyDictionary<uint, string> ambiguous = GpuIdentities.Duplicates(GpuIdentities.Read(api));
+            IReadOnlyDictionary<uint, string> ambiguous = inventory.ReviewIdentities(api);
             for (uint i = 0; i < count; i++)
             {
                 if (ambiguous.ContainsKey(i))

@@ -1,4 +1,5 @@
 using AiFactory.Grpc;
+using AiFactory.Host.Hardware.Files;
 using AiFactory.Host.Model.Profile;
 
 namespace AiFactory.Agent.Leases;
@@ -10,14 +11,15 @@ namespace AiFactory.Agent.Leases;
 /// from <see cref="Load"/> on (also with an empty ledger) and the offline <c>aifactory-agent profile apply</c> holds
 /// exclusive for its apply (<see cref="StoredLeaseHolds.HoldGrants"/>): beside a running agent the offline command
 /// cannot take it and plans with the holds unknown, and an agent that could not take it (it started during an offline
-/// apply) refuses grants until it can.
+/// apply) refuses grants until it can. The owner lock is a flock(2) taken directly (<see cref="FileLock"/>), never
+/// .NET's FileStream lock, which DOTNET_SYSTEM_IO_DISABLEFILELOCKING=1 would silently turn off.
 /// </summary>
 internal sealed partial class LeaseLedger
 {
     /// <summary>The owner lock's file name in the state dir.</summary>
     internal const string OwnerLockFileName = "leases.lock";
 
-    private FileStream? _ownerLock;
+    private FileLock? _ownerLock;
 
     /// <summary>The gate a profile apply closes.</summary>
     internal ProfileApplyGate ProfileGate { get; } = new();
@@ -47,30 +49,41 @@ internal sealed partial class LeaseLedger
 
     /// <summary>
     /// Takes the owner lock (shared) when this ledger does not hold it yet; false only while another open of it holds
-    /// it exclusive (an offline apply). A lock file that cannot be made or opened at all (a read-only or missing
-    /// state dir: the ledger's own writes say so) stops nothing.
+    /// it exclusive (an offline apply), or when something other than a regular file is in its place
+    /// (<paramref name="why"/> says so, naming it). A lock file that cannot be made or opened at all (a read-only or
+    /// missing state dir: the ledger's own writes say so) stops nothing. Taken with flock(2) directly
+    /// (<see cref="FileLock"/>), so DOTNET_SYSTEM_IO_DISABLEFILELOCKING cannot turn it off.
     /// </summary>
-    private bool TakeOwnerLock()
+    private bool TakeOwnerLock(out string? why)
     {
+        why = null;
         if (_ownerLock is not null)
         {
             return true;
         }
 
+        FileLock? opened = null;
         try
         {
             Directory.CreateDirectory(_directory);
-            // FileAccess.Read + FileShare.ReadWrite: .NET takes flock(LOCK_SH | LOCK_NB) (for read access on every
-            // file system), which an exclusive holder refuses.
-            _ownerLock = new FileStream(OwnerLockPath, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None);
+            opened = FileLock.Open(OwnerLockPath, create: true)!;
+            if (!opened.TryLock(exclusive: false))
+            {
+                opened.Dispose();
+                return false;
+            }
+
+            _ownerLock = opened;
             return true;
         }
-        catch (IOException) when (File.Exists(OwnerLockPath))
+        catch (IOException ex) when (opened is null && FileIdentity.OfPath(OwnerLockPath) is { IsRegularFile: false })
         {
+            why = $"{ex.Message}: lease grants wait until it is removed (the agent then makes the lock file again)";
             return false;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            opened?.Dispose();
             return true;
         }
     }
@@ -78,9 +91,11 @@ internal sealed partial class LeaseLedger
     /// <summary>Under the lock, before a grant is recorded: refuses while another process's profile apply holds the owner lock.</summary>
     private void RequireOwnerLockLocked()
     {
-        if (!TakeOwnerLock())
+        if (!TakeOwnerLock(out string? why))
         {
-            throw new RpcException(StatusCode.Unavailable, $"a node-profile apply is in progress in another process (aifactory-agent profile apply; it holds {OwnerLockPath}); try again when it has finished");
+            throw why is null
+                ? new RpcException(StatusCode.Unavailable, $"a node-profile apply is in progress in another process (aifactory-agent profile apply; it holds {OwnerLockPath}); try again when it has finished")
+                : new RpcException(StatusCode.FailedPrecondition, why);
         }
     }
 

@@ -82,7 +82,7 @@ internal sealed partial class LeaseLedger : IDisposable
             ForgetLoaded();
             Directory.CreateDirectory(_directory);
             // The agent's claim on the ledger, held from here on (an empty ledger included): see LeaseLedger.ProfileGate.cs.
-            TakeOwnerLock();
+            TakeOwnerLock(out _);
             BestEffortFile.TryDelete(Path + ".tmp");
             bool haveCheckpoint = File.Exists(Path);
             bool haveJournal = File.Exists(JournalPath);
@@ -181,7 +181,18 @@ internal sealed partial class LeaseLedger : IDisposable
             ForgetLoaded();
             bool haveCheckpoint = File.Exists(Path);
             bool haveJournal = File.Exists(JournalPath);
-            if (haveJournal && InUse(JournalPath))
+            bool inUse;
+            try
+            {
+                inUse = haveJournal && InUse(JournalPath);
+            }
+            catch (IOException ex)
+            {
+                // Not a regular file (a FIFO, device or link put there): it cannot be the ledger's journal.
+                throw new InvalidDataException(ex.Message, ex);
+            }
+
+            if (inUse)
             {
                 throw new LeaseLedgerInUseException(JournalPath);
             }
@@ -285,19 +296,15 @@ internal sealed partial class LeaseLedger : IDisposable
     /// <summary>
     /// True while another open file description holds an advisory lock on <paramref name="path"/> that excludes an
     /// exclusive one: the agent's journal is open for appending with a shared lock (.NET's FileShare.Read), so an
-    /// exclusive try fails while the agent runs. The exclusive lock is let go at once.
+    /// exclusive try fails while the agent runs. The exclusive lock is let go at once. Probed with flock(2) directly
+    /// (<see cref="FileLock"/>: the probing process's DOTNET_SYSTEM_IO_DISABLEFILELOCKING cannot make it answer "not in
+    /// use"), on a file opened O_NONBLOCK|O_NOFOLLOW: a FIFO, device or link there is refused with
+    /// <see cref="IOException"/> naming it, never waited on.
     /// </summary>
     private static bool InUse(string path)
     {
-        try
-        {
-            using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None, 1, FileOptions.None);
-            return false;
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            return true;
-        }
+        using FileLock? probe = FileLock.Open(path, create: false);
+        return probe is not null && !probe.TryLock(exclusive: true);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using AiFactory.Agent.Gpu;
+using AiFactory.Host.Hardware.Files;
 using AiFactory.Host.Model.Gpu;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -20,7 +21,7 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
     private readonly Lock _gate = new();
 
     // The owner lock, held exclusive for an apply; null when not held (no apply, or a running agent has it).
-    private FileStream? _owner;
+    private FileLock? _owner;
 
     private string OwnerLockPath => Path.Join(stateDir, LeaseLedger.OwnerLockFileName);
 
@@ -33,9 +34,9 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
             holding = _owner is not null;
         }
 
-        if (!holding && OwnerLockInUse())
+        if (!holding && OwnerLockInUse() is { } why)
         {
-            return new Host.Model.Profile.LeaseHolds { Unavailable = $"the lease ledger in {stateDir} is open in a running aifactory-agent (it holds {OwnerLockPath}), which grants and releases leases at any moment: apply the profile through it (aifactoryctl profile apply), or stop it first" };
+            return new Host.Model.Profile.LeaseHolds { Unavailable = why };
         }
 
         var ledger = new LeaseLedger(stateDir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
@@ -65,15 +66,26 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
         {
             if (_owner is null)
             {
+                FileLock? opened = null;
                 try
                 {
                     Directory.CreateDirectory(stateDir);
-                    // FileShare.None: .NET takes flock(LOCK_EX | LOCK_NB), refused while an agent holds it shared.
-                    _owner = new FileStream(OwnerLockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+                    // flock(LOCK_EX | LOCK_NB) taken directly: refused while an agent holds it shared, whatever
+                    // DOTNET_SYSTEM_IO_DISABLEFILELOCKING says (it turns off only .NET's own FileStream locks).
+                    opened = FileLock.Open(OwnerLockPath, create: true)!;
+                    if (opened.TryLock(exclusive: true))
+                    {
+                        _owner = opened;
+                        opened = null;
+                    }
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    _owner = null;
+                    // Not taken: HeldResources then says why the holds are unknown.
+                }
+                finally
+                {
+                    opened?.Dispose();
                 }
             }
         }
@@ -81,26 +93,26 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
         return new OwnerHold(this);
     }
 
-    /// <summary>True while another open of the owner lock (a running agent) holds it.</summary>
-    private bool OwnerLockInUse()
+    /// <summary>
+    /// Why the holds cannot be read from the stored ledger now: another open of the owner lock (a running agent) holds
+    /// it, or something other than a regular file is in its place; null when it is free (or absent).
+    /// </summary>
+    private string? OwnerLockInUse()
     {
-        if (!File.Exists(OwnerLockPath))
-        {
-            return false;
-        }
-
         try
         {
-            using var probe = new FileStream(OwnerLockPath, FileMode.Open, FileAccess.Read, FileShare.None, 1, FileOptions.None);
-            return false;
+            using FileLock? probe = FileLock.Open(OwnerLockPath, create: false);
+            return probe is null || probe.TryLock(exclusive: true)
+                ? null
+                : $"the lease ledger in {stateDir} is open in a running aifactory-agent (it holds {OwnerLockPath}), which grants and releases leases at any moment: apply the profile through it (aifactoryctl profile apply), or stop it first";
         }
-        catch (IOException) when (File.Exists(OwnerLockPath))
+        catch (IOException ex)
         {
-            return true;
+            return $"{ex.Message}: whether an agent holds the lease ledger cannot be told, so what leases hold is unknown; remove it (the agent makes the lock file again) and try again";
         }
         catch (UnauthorizedAccessException)
         {
-            return false;
+            return null;
         }
     }
 

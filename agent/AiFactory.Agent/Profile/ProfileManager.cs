@@ -62,7 +62,9 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
         ProfileCurrentState state = reader.ReadState(profile);
         if (profile.Mig is not null)
         {
-            (IReadOnlyList<MigGpuState> gpus, string? unavailable) = env.Mig is { } mig ? mig.Read() : (Array.Empty<MigGpuState>(), "this agent has no NVML layer");
+            (IReadOnlyList<MigGpuState> gpus, IReadOnlyList<MigGpuUnreadable> unreadable, string? unavailable) = env.Mig is { } mig
+                ? mig.Read()
+                : (Array.Empty<MigGpuState>(), Array.Empty<MigGpuUnreadable>(), "this agent has no NVML layer");
             IReadOnlyList<Host.Model.Gpu.MigHold> held = [];
             try
             {
@@ -75,7 +77,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
                 unavailable ??= ex.Message;
             }
 
-            state = state with { MigGpus = gpus, MigUnavailable = unavailable, MigHeld = held };
+            state = state with { MigGpus = gpus, MigUnreadableGpus = unreadable, MigUnavailable = unavailable, MigHeld = held };
         }
 
         state = ProfileAgentState.AddLeases(env, state, holds);

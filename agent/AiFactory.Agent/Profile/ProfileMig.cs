@@ -24,37 +24,65 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
 
     public int WriteCount => Volatile.Read(ref _writes);
 
-    /// <summary>Every GPU NVML sees with its MIG state, or why none can be read.</summary>
-    public (IReadOnlyList<MigGpuState> Gpus, string? Unavailable) Read()
+    /// <summary>
+    /// Every GPU NVML sees with its MIG state; each GPU is read on its own, so one NVML fails on (lost, a query
+    /// failing) is reported in <c>Unreadable</c> with the error, and the others are read as usual. A GPU NVML gives no
+    /// handle or bus id for carries the address of the one nvidia-bound sysfs GPU NVML accounts for no other way, when
+    /// exactly one is left (as in <see cref="GpuInventory.Read"/>). <c>Unavailable</c> says why none can be read (no
+    /// NVML, or it cannot count GPUs).
+    /// </summary>
+    public (IReadOnlyList<MigGpuState> Gpus, IReadOnlyList<MigGpuUnreadable> Unreadable, string? Unavailable) Read()
     {
         // A new plan starts from what is there now: what an earlier apply created is no longer this one's to undo.
         _createdHere.Clear();
         if (nvml.Nvml is not INvml api)
         {
-            return ([], $"NVML is not available ({nvml.Error})");
+            return ([], [], $"NVML is not available ({nvml.Error})");
         }
 
+        uint count;
         try
         {
-            var result = new List<MigGpuState>();
-            uint count = api.DeviceCount;
-            for (uint i = 0; i < count; i++)
+            count = api.DeviceCount;
+        }
+        catch (NvmlException ex)
+        {
+            return ([], [], $"NVML cannot count GPUs ({ex.Message})");
+        }
+
+        var result = new List<MigGpuState>();
+        var unreadable = new List<MigGpuUnreadable>();
+        for (uint i = 0; i < count; i++)
+        {
+            PciAddress? address = null;
+            try
             {
                 NvmlDevice device = api.GetDevice(i);
-                PciAddress address = GpuInventory.Address(api, device);
+                address = GpuInventory.Address(api, device);
                 uint deviceId = api.GetPciInfo(device).PciDeviceId;
                 (bool Current, bool Pending)? mode = api.GetMigMode(device);
                 MigProfileTable table = mode is null ? new MigProfileTable([]) : MigReader.ReadProfiles(api, device);
                 IReadOnlyList<MigInstance> instances = mode is (true, _) ? MigReader.ReadInstances(api, device, table) : [];
-                result.Add(new MigGpuState((int)i, address, deviceId, mode is not null, mode?.Current ?? false, mode?.Pending ?? false, table, instances, Processes(api, device)));
+                result.Add(new MigGpuState((int)i, address.Value, deviceId, mode is not null, mode?.Current ?? false, mode?.Pending ?? false, table, instances, Processes(api, device)));
             }
+            catch (Exception ex) when (ex is NvmlException or FormatException)
+            {
+                unreadable.Add(new MigGpuUnreadable((int)i, address, ex.Message));
+            }
+        }
 
-            return (result, null);
-        }
-        catch (NvmlException ex)
+        if (unreadable.Count(u => u.Address is null) == 1)
         {
-            return ([], ex.Message);
+            // Which sysfs GPU an index without a handle is, only sysfs can say: the one nvidia-bound GPU NVML named no other way.
+            IEnumerable<PciAddress> addressed = result.Select(g => g.Address).Concat(unreadable.Where(u => u.Address is not null).Select(u => u.Address!.Value));
+            if (NvidiaSysfsGpus.Unaccounted(NvidiaSysfsGpus.Read(nvml.SysfsRoot), addressed) is [PciAddress only])
+            {
+                int row = unreadable.FindIndex(u => u.Address is null);
+                unreadable[row] = unreadable[row] with { Address = only };
+            }
         }
+
+        return (result, unreadable, null);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using AiFactory.Host.Hardware.Files;
 
 namespace AiFactory.Host.Hardware.Configure;
 
@@ -19,6 +20,9 @@ public sealed class ProfileJournal(string stateDir)
     /// (<see cref="UndoAction.Compute"/>); a version 1 journal (without them: one full-size compute instance) is still read.
     /// </summary>
     public const int FormatVersion = 2;
+
+    /// <summary>The largest journal read: far above the few kilobytes an apply's steps take, and a bound on what a doctored file can make the agent allocate.</summary>
+    public const int MaxBytes = 16 << 20;
 
     /// <summary>The phase of a journal whose rollback left inverse actions undone.</summary>
     public const string RollbackFailedPhase = "rollback-failed";
@@ -80,9 +84,23 @@ public sealed class ProfileJournal(string stateDir)
     }
 
     /// <summary>Reads the journal on disk; throws <see cref="InvalidDataException"/> naming the file and what to do.</summary>
+    /// <exception cref="IOException">
+    /// It is not a regular file (a FIFO, device or symbolic link put there: refused naming it, never waited on), is
+    /// larger than <see cref="MaxBytes"/>, or cannot be read.
+    /// </exception>
     public JournalDocument Load()
     {
-        string text = File.ReadAllText(FilePath);
+        string text;
+        try
+        {
+            // Bounded, regular files only, opened O_NONBLOCK|O_NOFOLLOW: a FIFO here would otherwise block the
+            // recovery check of every apply (and the offline command) until something wrote to it.
+            text = Encoding.UTF8.GetString(RegularFile.ReadBytes(FilePath, MaxBytes));
+        }
+        catch (IOException ex) when (ex is not FileNotFoundException)
+        {
+            throw new IOException($"profile journal {ex.Message}: remove it (the agent writes its journal as a regular file) and try again", ex);
+        }
         JournalDocument? doc;
         try
         {

@@ -7,6 +7,9 @@ internal static partial class Interop
 {
     internal static partial class Libc
     {
+        /// <summary>Shared lock.</summary>
+        public const int LOCK_SH = 1;
+
         /// <summary>Exclusive lock.</summary>
         public const int LOCK_EX = 2;
 

@@ -35,6 +35,12 @@ public sealed record ProfileCurrentState
     public IReadOnlyList<MigGpuState> MigGpus { get; init; } = [];
 
     /// <summary>
+    /// The GPUs NVML counts whose MIG state could not be read, each with its error: an entry that selects one is
+    /// refused naming it; the others plan as usual.
+    /// </summary>
+    public IReadOnlyList<MigGpuUnreadable> MigUnreadableGpus { get; init; } = [];
+
+    /// <summary>
     /// The GPU instances leases hold, from the lease ledger: never destroyed, MIG never disabled under them, and a layout
     /// that cannot be placed around them is refused naming the lease; empty without a ledger.
     /// </summary>

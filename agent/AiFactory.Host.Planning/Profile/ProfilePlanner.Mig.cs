@@ -29,6 +29,15 @@ public static partial class ProfilePlanner
                 MigGpuProfile entry = mig.Gpus[i];
                 string field = $"mig.gpus[{i}]";
                 List<MigGpuState> gpus = [.. current.MigGpus.Where(g => Selects(entry.Gpu, g))];
+                List<MigGpuUnreadable> unread = [.. current.MigUnreadableGpus.Where(u => MaySelect(entry.Gpu, u, gpus.Count))];
+                if (unread.Count > 0)
+                {
+                    // The entry reaches a GPU whose MIG state is unknown: nothing can be planned for it, and the
+                    // entry's other GPUs are not changed halfway without it.
+                    Error(field + ".gpu", $"\"{entry.Gpu}\" selects {string.Join("; ", unread.Select(u => $"{u.Name}, whose MIG state cannot be read ({u.Error})"))}: nothing is planned for this entry");
+                    continue;
+                }
+
                 if (gpus.Count == 0)
                 {
                     Error(field + ".gpu", $"\"{entry.Gpu}\" matches no GPU NVML reports (GPUs: {string.Join(", ", current.MigGpus.Select(g => g.Name))})");
@@ -248,6 +257,33 @@ public static partial class ProfilePlanner
                 .. wanted.Where(w => !stay.Any(x => x.ProfileId == w.Profile.Id && x.Placement == w.Placement)).OrderBy(w => w.Placement.Start)
                     .Select(w => new CreateMigInstanceStep(gpu.Address, gpu.Index, w.Profile.Name, w.Placement) { Field = field + ".layout" }),
             ];
+        }
+
+        /// <summary>
+        /// Whether <paramref name="selector"/> selects (or, for a GPU without a known address, may select) the
+        /// unreadable <paramref name="gpu"/>: by index exactly; by address exactly (one without an address may be it
+        /// only when no readable GPU has that address, <paramref name="readableMatches"/> 0); by any other selector
+        /// when its address matches or is unknown.
+        /// </summary>
+        private bool MaySelect(MigGpuSelector selector, MigGpuUnreadable gpu, int readableMatches)
+        {
+            if (selector.Index is int index)
+            {
+                return gpu.Index == index;
+            }
+
+            DeviceSelector s = selector.Selector!;
+            if (gpu.Address is not PciAddress address)
+            {
+                return s.Address is null || readableMatches == 0;
+            }
+
+            if (s.Address is { } a)
+            {
+                return a == address;
+            }
+
+            return Find(address) is { } device ? s.Matches(device) : s.AllNvidiaGpus;
         }
 
         private bool Selects(MigGpuSelector selector, MigGpuState gpu)

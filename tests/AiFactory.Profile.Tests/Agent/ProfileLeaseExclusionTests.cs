@@ -149,6 +149,65 @@ public sealed class ProfileLeaseExclusionTests : IDisposable
         Assert.Equal(LeaseState.Active, GrantDevice(agent, OtherNvme).Lease.State);
     }
 
+    [Fact]
+    public void An_agent_grants_nothing_while_another_process_holds_the_lease_lock_exclusive_with_flock()
+    {
+        using LeaseLedger agent = Ledger(TimeSpan.Zero);
+        Directory.CreateDirectory(_fs.StateDir);
+        // Another process's offline apply, as util-linux flock takes it: flock(2) LOCK_EX on its own open of leases.lock.
+        using var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/bin/sh")
+        {
+            ArgumentList = { "-c", "exec 9>>\"$1\" && flock -n -x 9 && echo locked && exec sleep 600", "sh", agent.OwnerLockPath },
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            Assert.Equal("locked", holder.StandardOutput.ReadLine());
+            agent.Load();
+
+            RpcException refused = Assert.Throws<RpcException>(() => GrantDevice(agent, OtherNvme));
+
+            Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+            holder.Kill();
+            Assert.True(holder.WaitForExit(Wait));
+            Assert.Equal(LeaseState.Active, GrantDevice(agent, OtherNvme).Lease.State);
+        }
+        finally
+        {
+            if (!holder.HasExited)
+            {
+                holder.Kill();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_fifo_in_place_of_the_lease_lock_stops_grants_and_the_offline_apply_naming_it_without_waiting()
+    {
+        using LeaseLedger agent = Ledger(TimeSpan.Zero);
+        Directory.CreateDirectory(_fs.StateDir);
+        OfflineProfileStateFileTests.MakeFifo(agent.OwnerLockPath);
+        ProfileManager offline = Manager(new StoredLeaseHolds(_fs.StateDir), new KernelSimulator(_fs));
+
+        // On threads of their own: a regression (an open that waits for a writer) fails here instead of hanging the run.
+        Task<Exception?> granting = Task.Factory.StartNew<Exception?>(() => Record.Exception(() =>
+        {
+            agent.Load();
+            GrantDevice(agent, OtherNvme);
+        }), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Task<Exception?> applying = Task.Factory.StartNew<Exception?>(() => Record.Exception(() => offline.Apply(BindNvme, "cli:test")), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Exception? grant = await granting.WaitAsync(Wait);
+        Exception? apply = await applying.WaitAsync(Wait);
+
+        var refused = Assert.IsType<RpcException>(grant);
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.StartsWith($"{agent.OwnerLockPath}: is not a regular file (a FIFO, device or socket); not opened: lease grants wait until it is removed", refused.Detail, StringComparison.Ordinal);
+        string reason = Assert.Single(Assert.IsType<ProfileFormatException>(apply).Errors).Reason;
+        Assert.Contains("what leases hold is unknown", reason, StringComparison.Ordinal);
+        Assert.Contains($"{agent.OwnerLockPath}: is not a regular file", reason, StringComparison.Ordinal);
+        Assert.Equal("nvme", _fs.DriverOf(Nvme));
+    }
+
     private static Wire.LeaseSpec Spec => new() { Owner = "tenant-a" };
 
     private static LeaseRequest Request => new() { Owner = "tenant-a" };
