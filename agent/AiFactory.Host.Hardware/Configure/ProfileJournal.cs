@@ -95,7 +95,8 @@ public sealed class ProfileJournal(string stateDir)
         {
             // Bounded, regular files only, opened O_NONBLOCK|O_NOFOLLOW: a FIFO here would otherwise block the
             // recovery check of every apply (and the offline command) until something wrote to it.
-            text = Encoding.UTF8.GetString(RegularFile.ReadBytes(FilePath, MaxBytes));
+            text = Encoding.UTF8.GetString(
+                BoundedFile.ReadBytes(FilePath, MaxBytes, followLinks: false) ?? throw new FileNotFoundException($"{FilePath}: does not exist", FilePath));
         }
         catch (IOException ex) when (ex is not FileNotFoundException)
         {
