@@ -33,7 +33,7 @@ public static partial class LeasePlanner
             return PlanResult.Invalid("gpus.nvlink", "an NVLink-connected set was asked, but this host has no NVSwitch fabric");
         }
 
-        List<PciDevice> unleased = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && HostNeeds(usage, d.Address) is null && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
+        List<PciDevice> unleased = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && GroupCanGo(usage, d.Address))];
         List<PciDevice> free = [.. unleased.Where(d => Processes(usage, d.Address) is null && (onlyNode is null || usage.CpuNodeOf(d.NumaNode) == onlyNode))];
         var byNode = free.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).ToList();
         if (free.Count < request.Count)
@@ -61,17 +61,7 @@ public static partial class LeasePlanner
             devices.Add(new LeasedDevice(gpu.Address, DeviceRole.Gpu, gpu.NumaNode, gpu.Driver, gpu.ModelName));
         }
 
-        foreach (PciDevice gpu in chosen)
-        {
-            foreach (PciDevice c in usage.Index.Companions(gpu.Address))
-            {
-                if (devices.All(d => d.Address != c.Address))
-                {
-                    devices.Add(new LeasedDevice(c.Address, DeviceRole.IommuCompanion, c.NumaNode, c.Driver, c.ModelName));
-                }
-            }
-        }
-
+        AddCompanions(usage, chosen.Select(g => g.Address), devices);
         return null;
     }
 
@@ -158,11 +148,12 @@ public static partial class LeasePlanner
 
         if (need == 0)
         {
+            AddCompanions(usage, devices.Where(d => d.Role == DeviceRole.VirtualFunction).Select(d => d.Address), devices);
             return null;
         }
 
         int paired = request.Count - need;
-        List<PciDevice> free = [.. all.Where(d => !usage.UsedDevices.Contains(d.Address) && !taken.Contains(d.Address) && HostNeeds(usage, d.Address) is null)];
+        List<PciDevice> free = [.. all.Where(d => !usage.UsedDevices.Contains(d.Address) && !taken.Contains(d.Address) && GroupCanGo(usage, d.Address))];
         List<int> anchors = [.. gpus.Select(g => usage.CpuNodeOf(g.NumaNode) ?? -1)];
         if (mig is not null)
         {
@@ -218,9 +209,9 @@ public static partial class LeasePlanner
 
         if (chosen.Count < need)
         {
-            int beside = all.Count(d => HostNeeds(usage, d.Address) is not null);
+            List<string> beside = [.. all.Select(d => HostNeeds(usage, d.Address) is { } n ? $"{d.Address}: {n}" : null).OfType<string>()];
             return PlanResult.Short("vfs.count", null, string.Create(CultureInfo.InvariantCulture,
-                $"{request.Count} asked, {paired + chosen.Count} free on the whole host{(beside > 0 ? $" ({beside} never leased: the host needs a device of their IOMMU group)" : string.Empty)}"));
+                $"{request.Count} asked, {paired + chosen.Count} free on the whole host{(beside.Count > 0 ? $"; {beside.Count} never leased because the host needs a device of its IOMMU group ({string.Join("; ", beside)})" : string.Empty)}"));
         }
 
         foreach (PciDevice vf in chosen)
@@ -228,6 +219,7 @@ public static partial class LeasePlanner
             devices.Add(new LeasedDevice(vf.Address, DeviceRole.VirtualFunction, vf.NumaNode, vf.Driver, vf.ModelName));
         }
 
+        AddCompanions(usage, devices.Where(d => d.Role == DeviceRole.VirtualFunction).Select(d => d.Address), devices);
         return null;
     }
 
@@ -255,7 +247,7 @@ public static partial class LeasePlanner
 
             foreach (PciAddress vfAddress in pf.Sriov.VirtualFunctions)
             {
-                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf && HostNeeds(usage, vfAddress) is null)
+                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf && GroupCanGo(usage, vfAddress))
                 {
                     return vf;
                 }
@@ -263,6 +255,32 @@ public static partial class LeasePlanner
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="device"/> (a GPU or a VF) can go to vfio-pci with its whole IOMMU group: the host needs
+    /// no device of the group (<see cref="HostNeeds"/>), and no other lease holds one of its companions.
+    /// </summary>
+    private static bool GroupCanGo(HostUsage usage, PciAddress device) =>
+        HostNeeds(usage, device) is null && usage.Index.Companions(device).All(c => !usage.UsedDevices.Contains(c.Address));
+
+    /// <summary>
+    /// The IOMMU-group companions of the <paramref name="leased"/> GPUs or VFs (the other non-bridge members of their
+    /// groups, an audio function, another function of the card), each once and as <see cref="DeviceRole.IommuCompanion"/>
+    /// unless the lease already holds it: they go to vfio-pci with the device, so the lease holds them too.
+    /// </summary>
+    private static void AddCompanions(HostUsage usage, IEnumerable<PciAddress> leased, List<LeasedDevice> devices)
+    {
+        foreach (PciAddress device in leased.ToList())
+        {
+            foreach (PciDevice c in usage.Index.Companions(device))
+            {
+                if (devices.All(d => d.Address != c.Address))
+                {
+                    devices.Add(new LeasedDevice(c.Address, DeviceRole.IommuCompanion, c.NumaNode, c.Driver, c.ModelName));
+                }
+            }
+        }
     }
 
     /// <summary>
