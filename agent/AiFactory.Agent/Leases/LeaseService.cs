@@ -199,15 +199,23 @@ internal sealed partial class LeaseService
     public Wire.ListLeasesResponse ListLeases(Wire.ListLeasesRequest request)
     {
         ExpireDue();
-        // One page at most ListPageBytes, whatever the ledger holds: next_page_token names where the next one starts.
+        // One page at most ListPageBytes, whatever the ledger holds. next_page_token is the position of the page's last
+        // lease in the listing's order (created, then id); the next page starts at the first lease after it, so a token
+        // stays good when that lease has since ended and left the ledger.
+        (DateTimeOffset Created, string Id)? after = null;
+        if (request.PageToken.Length > 0)
+        {
+            after = ParsePageToken(request.PageToken) ?? throw new RpcException(StatusCode.InvalidArgument,
+                $"page_token: \"{LibvirtUris.Show(request.PageToken)}\" is not a next_page_token from ListLeases (expected <created ticks>/<lease id>); list again from the start");
+        }
+
         var response = new Wire.ListLeasesResponse();
         int bytes = 0;
-        bool started = request.PageToken.Length == 0;
+        LeaseLedger.Entry? last = null;
         foreach (LeaseLedger.Entry entry in _ledger.List(request.IncludeEnded, request.Owner))
         {
-            if (!started)
+            if (after is { } a && ComparePosition(entry.Lease.CreatedAt, entry.Lease.Id, a.Created, a.Id) <= 0)
             {
-                started = string.CompareOrdinal(entry.Lease.Id, request.PageToken) == 0;
                 continue;
             }
 
@@ -215,20 +223,40 @@ internal sealed partial class LeaseService
             int size = lease.CalculateSize() + 8;
             if (response.Leases.Count > 0 && bytes + size > ListPageBytes)
             {
-                response.NextPageToken = response.Leases[^1].Id;
+                response.NextPageToken = PageToken(last!.Lease.CreatedAt, last.Lease.Id);
                 break;
             }
 
             response.Leases.Add(lease);
             bytes += size;
-        }
-
-        if (!started)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"page_token: no lease \"{LibvirtUris.Show(request.PageToken)}\" in this listing (the page it began after ended and was evicted, or it is not from ListLeases); list again from the start");
+            last = entry;
         }
 
         return response;
+    }
+
+    /// <summary>A lease's position in <see cref="LeaseLedger.List"/>'s order as a page token: "&lt;created UTC ticks&gt;/&lt;id&gt;".</summary>
+    internal static string PageToken(DateTimeOffset created, string id) =>
+        created.UtcTicks.ToString(CultureInfo.InvariantCulture) + "/" + id;
+
+    /// <summary>The position a <see cref="PageToken"/> names, or null when <paramref name="token"/> is not one.</summary>
+    internal static (DateTimeOffset Created, string Id)? ParsePageToken(string token)
+    {
+        int slash = token.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || slash == token.Length - 1 ||
+            !long.TryParse(token.AsSpan(0, slash), NumberStyles.None, CultureInfo.InvariantCulture, out long ticks) ||
+            ticks > DateTimeOffset.MaxValue.UtcTicks)
+        {
+            return null;
+        }
+
+        return (new DateTimeOffset(ticks, TimeSpan.Zero), token[(slash + 1)..]);
+    }
+
+    private static int ComparePosition(DateTimeOffset created, string id, DateTimeOffset otherCreated, string otherId)
+    {
+        int byTime = created.UtcTicks.CompareTo(otherCreated.UtcTicks);
+        return byTime != 0 ? byTime : string.CompareOrdinal(id, otherId);
     }
 
     /// <summary>Ends every lease whose TTL ran out (called by the expiry timer, see LeaseService.Expiry.cs, and on each request).</summary>
