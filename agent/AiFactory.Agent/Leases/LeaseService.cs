@@ -200,21 +200,21 @@ internal sealed partial class LeaseService
     {
         ExpireDue();
         // One page at most ListPageBytes, whatever the ledger holds. next_page_token is the position of the page's last
-        // lease in the listing's order (created, then id); the next page starts at the first lease after it, so a token
-        // stays good when that lease has since ended and left the ledger.
-        (DateTimeOffset Created, string Id)? after = null;
+        // lease in the listing's order (created, in the ledger's milliseconds, then id); the next page starts at the
+        // first lease after it, so a token stays good when that lease has since ended and left the ledger.
+        (long CreatedMs, string Id)? after = null;
         if (request.PageToken.Length > 0)
         {
             after = ParsePageToken(request.PageToken) ?? throw new RpcException(StatusCode.InvalidArgument,
-                $"page_token: \"{LibvirtUris.Show(request.PageToken)}\" is not a next_page_token from ListLeases (expected <created ticks>/<lease id>); list again from the start");
+                $"page_token: \"{LibvirtUris.Show(request.PageToken)}\" is not a next_page_token from ListLeases (expected <created unix ms>/<lease id>); list again from the start");
         }
 
         var response = new Wire.ListLeasesResponse();
         int bytes = 0;
-        LeaseLedger.Entry? last = null;
+        Host.Model.Leases.Lease? last = null;
         foreach (LeaseLedger.Entry entry in _ledger.List(request.IncludeEnded, request.Owner))
         {
-            if (after is { } a && ComparePosition(entry.Lease.CreatedAt, entry.Lease.Id, a.Created, a.Id) <= 0)
+            if (after is { } a && ComparePosition(entry.Lease, a.CreatedMs, a.Id) <= 0)
             {
                 continue;
             }
@@ -223,40 +223,39 @@ internal sealed partial class LeaseService
             int size = lease.CalculateSize() + 8;
             if (response.Leases.Count > 0 && bytes + size > ListPageBytes)
             {
-                response.NextPageToken = PageToken(last!.Lease.CreatedAt, last.Lease.Id);
+                response.NextPageToken = PageToken(last!);
                 break;
             }
 
             response.Leases.Add(lease);
             bytes += size;
-            last = entry;
+            last = entry.Lease;
         }
 
         return response;
     }
 
-    /// <summary>A lease's position in <see cref="LeaseLedger.List"/>'s order as a page token: "&lt;created UTC ticks&gt;/&lt;id&gt;".</summary>
-    internal static string PageToken(DateTimeOffset created, string id) =>
-        created.UtcTicks.ToString(CultureInfo.InvariantCulture) + "/" + id;
+    /// <summary>A lease's position in <see cref="LeaseLedger.List"/>'s order as a page token: "&lt;created unix ms&gt;/&lt;id&gt;".</summary>
+    internal static string PageToken(Host.Model.Leases.Lease lease) =>
+        lease.CreatedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + "/" + lease.Id;
 
     /// <summary>The position a <see cref="PageToken"/> names, or null when <paramref name="token"/> is not one.</summary>
-    internal static (DateTimeOffset Created, string Id)? ParsePageToken(string token)
+    internal static (long CreatedMs, string Id)? ParsePageToken(string token)
     {
         int slash = token.IndexOf('/', StringComparison.Ordinal);
         if (slash <= 0 || slash == token.Length - 1 ||
-            !long.TryParse(token.AsSpan(0, slash), NumberStyles.None, CultureInfo.InvariantCulture, out long ticks) ||
-            ticks > DateTimeOffset.MaxValue.UtcTicks)
+            !long.TryParse(token.AsSpan(0, slash), NumberStyles.None, CultureInfo.InvariantCulture, out long ms))
         {
             return null;
         }
 
-        return (new DateTimeOffset(ticks, TimeSpan.Zero), token[(slash + 1)..]);
+        return (ms, token[(slash + 1)..]);
     }
 
-    private static int ComparePosition(DateTimeOffset created, string id, DateTimeOffset otherCreated, string otherId)
+    private static int ComparePosition(Host.Model.Leases.Lease lease, long createdMs, string id)
     {
-        int byTime = created.UtcTicks.CompareTo(otherCreated.UtcTicks);
-        return byTime != 0 ? byTime : string.CompareOrdinal(id, otherId);
+        int byTime = lease.CreatedAt.ToUnixTimeMilliseconds().CompareTo(createdMs);
+        return byTime != 0 ? byTime : string.CompareOrdinal(lease.Id, id);
     }
 
     /// <summary>Ends every lease whose TTL ran out (called by the expiry timer, see LeaseService.Expiry.cs, and on each request).</summary>
