@@ -55,7 +55,7 @@ internal static partial class LeaseRegistration
                 sp.GetRequiredService<LeaseLedger>(), sp.GetRequiredService<ILeaseHost>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<ILogger<LeaseService>>(),
                 devicesBound: sp.GetRequiredService<ILeaseDeviceBinder>() is not DeferredDeviceBinder,
                 readMig: sp.GetService<Gpu.MigApplier>() is { } mig ? mig.Observe : null,
-                profile: NodeProfileOf(sp.GetRequiredService<Profile.ProfileManager>().Stored()));
+                profile: NodeProfileOf(sp.GetRequiredService<Profile.ProfileManager>().Stored));
             return service;
         });
         services.AddSingleton(sp => sp.GetRequiredService<LeaseService>().Definition());
@@ -126,14 +126,17 @@ internal static partial class LeaseRegistration
         return drift.Count + unleased;
     }
 
-    /// <summary>The stored node profile parsed, or null when there is none or it does not parse (then nothing is left out of the report).</summary>
-    private static NodeProfile? NodeProfileOf((string Yaml, string Source)? stored)
+    /// <summary>
+    /// The stored node profile parsed, or null when there is none, it cannot be read or it does not parse (then
+    /// nothing is left out of the unleased-device report).
+    /// </summary>
+    private static NodeProfile? NodeProfileOf(Func<(string Yaml, string Source)?> stored)
     {
         try
         {
-            return stored is { } s ? Profile.ProfileYaml.Parse(s.Yaml) : null;
+            return stored() is { } s ? Profile.ProfileYaml.Parse(s.Yaml) : null;
         }
-        catch (Profile.ProfileFormatException)
+        catch (Exception ex) when (ex is Profile.ProfileFormatException or IOException or UnauthorizedAccessException)
         {
             return null;
         }
