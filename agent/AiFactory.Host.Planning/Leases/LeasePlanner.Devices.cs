@@ -2,6 +2,7 @@ using System.Globalization;
 using AiFactory.Host.Model.Leases;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
+using AiFactory.Host.Planning.Vfio;
 
 namespace AiFactory.Host.Planning.Leases;
 
@@ -211,7 +212,7 @@ public static partial class LeasePlanner
         {
             List<string> beside = [.. all.Select(d => HostNeeds(usage, d.Address) is { } n ? $"{d.Address}: {n}" : null).OfType<string>()];
             return PlanResult.Short("vfs.count", null, string.Create(CultureInfo.InvariantCulture,
-                $"{request.Count} asked, {paired + chosen.Count} free on the whole host{(beside.Count > 0 ? $"; {beside.Count} never leased because the host needs a device of its IOMMU group ({string.Join("; ", beside)})" : string.Empty)}"));
+                $"{request.Count} asked, {paired + chosen.Count} free on the whole host{(beside.Count > 0 ? $"; {beside.Count} never leased because the host needs a device of its IOMMU group ({string.Join("; ", beside)})" : string.Empty)}{DestroysVfsClause(usage, all)}"));
         }
 
         foreach (PciDevice vf in chosen)
@@ -259,10 +260,12 @@ public static partial class LeasePlanner
 
     /// <summary>
     /// Whether <paramref name="device"/> (a GPU or a VF) can go to vfio-pci with its whole IOMMU group: the host needs
-    /// no device of the group (<see cref="HostNeeds"/>), and no other lease holds one of its companions.
+    /// no device of the group (<see cref="HostNeeds"/>), no device of it is an SR-IOV PF with live VFs
+    /// (<see cref="DestroysVfs"/>), and no other lease holds one of its companions.
     /// </summary>
     private static bool GroupCanGo(HostUsage usage, PciAddress device) =>
-        HostNeeds(usage, device) is null && usage.Index.Companions(device).All(c => !usage.UsedDevices.Contains(c.Address));
+        HostNeeds(usage, device) is null && DestroysVfs(usage, device) is null &&
+        usage.Index.Companions(device).All(c => !usage.UsedDevices.Contains(c.Address));
 
     /// <summary>
     /// The IOMMU-group companions of the <paramref name="leased"/> GPUs or VFs (the other non-bridge members of their
@@ -312,6 +315,45 @@ public static partial class LeasePlanner
         return null;
     }
 
+    /// <summary>
+    /// Why binding <paramref name="device"/>'s IOMMU group to vfio-pci would destroy SR-IOV VFs, or null: the device or
+    /// a companion is a PF with live VFs (<c>sriov_numvfs</c> above 0, as the node profile refuses to bind one), and
+    /// unbinding it from its driver destroys them, the VFs other leases or the host use included. Without ACS a VF
+    /// (or a GPU) can share its group with such a PF.
+    /// </summary>
+    private static string? DestroysVfs(HostUsage usage, PciAddress device)
+    {
+        if (usage.Index.Device(device) is { } self && VfioTarget.LiveVfs(self) is int own and > 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{device} is an SR-IOV PF with {own} live VFs");
+        }
+
+        foreach (PciDevice c in usage.Index.Companions(device))
+        {
+            if (VfioTarget.LiveVfs(c) is int live and > 0)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"its IOMMU group also holds {c.Address}, an SR-IOV PF with {live} live VFs");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// "; 1 never leased because its IOMMU group holds an SR-IOV PF with live VFs (...): binding the group to vfio-pci
+    /// would destroy them" for those of <paramref name="devices"/> that <see cref="DestroysVfs"/> refuses (and the host
+    /// needs nothing of: those are named once, for that); empty when none.
+    /// </summary>
+    private static string DestroysVfsClause(HostUsage usage, IEnumerable<PciDevice> devices)
+    {
+        List<string> refused = [.. devices.Where(d => HostNeeds(usage, d.Address) is null)
+            .Select(d => DestroysVfs(usage, d.Address) is { } why ? $"{d.Address}: {why}" : null).OfType<string>()];
+        return refused.Count == 0
+            ? string.Empty
+            : string.Create(CultureInfo.InvariantCulture,
+                $"; {refused.Count} never leased because its IOMMU group holds an SR-IOV PF with live VFs ({string.Join("; ", refused)}): binding the group to vfio-pci would destroy them");
+    }
+
     /// <summary>The compute processes NVML reports on <paramref name="gpu"/> ("PID 4242 (python3), PID 4243"), or null when none.</summary>
     private static string? Processes(HostUsage usage, PciAddress gpu) =>
         usage.Context.GpuProcesses is { } all && all.TryGetValue(gpu, out IReadOnlyList<string>? processes) && processes.Count > 0
@@ -320,7 +362,8 @@ public static partial class LeasePlanner
 
     /// <summary>
     /// Why GPUs of the asked model are not free, besides other leases: "; 1 in MIG mode (0000:18:00.0): ...",
-    /// "; 2 unhealthy (...)", "; 1 never leased because the host needs ..." and "; 1 in use by processes (...)";
+    /// "; 2 unhealthy (...)", "; 1 never leased because the host needs ...", "; 1 never leased because its IOMMU group
+    /// holds an SR-IOV PF with live VFs (...)" and "; 1 in use by processes (...)";
     /// empty when no GPU is any of these.
     /// </summary>
     private static string WhyNotFree(HostUsage usage, List<PciDevice> matching)
@@ -339,6 +382,7 @@ public static partial class LeasePlanner
                 $"; {hostNeeded.Count} never leased because the host needs a device of its IOMMU group ({string.Join("; ", hostNeeded)}): binding the group to vfio-pci would take that device from the host");
         }
 
+        why.Append(DestroysVfsClause(usage, matching));
         List<PciAddress> mig = [.. matching.Select(d => d.Address).Where(a => usage.MigModeGpus.Contains(a) || usage.MigGpus.Contains(a))];
         if (mig.Count > 0)
         {
