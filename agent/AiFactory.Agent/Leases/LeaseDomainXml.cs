@@ -134,8 +134,9 @@ internal static class LeaseDomainXml
         {
             string vcpu = (string?)pin.Attribute("vcpu") ?? string.Empty;
             string cpuset = (string?)pin.Attribute("cpuset") ?? string.Empty;
+            CpuSet cpus = PinCpus(pin, $"<vcpupin vcpu='{vcpu}' cpuset='{cpuset}'>");
             bool own = int.TryParse(vcpu, NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i < plan.VcpuPins.Count &&
-                TryParseCpuset(cpuset, out CpuSet cpus) && cpus.Equals(CpuSet.Of(plan.VcpuPins[i]));
+                cpus.Equals(CpuSet.Of(plan.VcpuPins[i]));
             if (!own)
             {
                 throw Invalid($"already pins vCPU {vcpu} to {cpuset} in <cputune>, which is not the lease's pin; remove the pins, the lease sets them");
@@ -145,20 +146,22 @@ internal static class LeaseDomainXml
         foreach (XElement pin in tune.Elements("emulatorpin"))
         {
             string cpuset = (string?)pin.Attribute("cpuset") ?? string.Empty;
-            if (!TryParseCpuset(cpuset, out CpuSet cpus) || !cpus.Equals(plan.EmulatorCpus))
+            if (!PinCpus(pin, $"<emulatorpin cpuset='{cpuset}'>").Equals(plan.EmulatorCpus))
             {
                 throw Invalid($"already has <emulatorpin cpuset='{cpuset}'> in <cputune>, which is not the lease's ({plan.EmulatorCpus}); remove it, the lease sets it");
             }
         }
     }
 
-    /// <summary>A libvirt cpuset in the kernel's list form (libvirt's <c>^N</c> exclusions are not accepted); false when empty or malformed.</summary>
-    private static bool TryParseCpuset(string text, out CpuSet cpus)
-    {
-        bool ok = CpuSet.TryParse(text, out CpuSet? parsed, out _) && !parsed.IsEmpty;
-        cpus = ok ? parsed! : CpuSet.Empty;
-        return ok;
-    }
+    /// <summary>
+    /// The CPUs a caller's pin element's <c>cpuset</c> selects, read as libvirt reads it (<see cref="LibvirtCpuset"/>:
+    /// ranges, <c>^N</c> exclusions); one that selects none or does not parse is InvalidArgument naming
+    /// <paramref name="shown"/> and the value.
+    /// </summary>
+    private static CpuSet PinCpus(XElement pin, string shown) =>
+        LibvirtCpuset.TryParse((string?)pin.Attribute("cpuset") ?? string.Empty, out CpuSet? cpus, out string? error)
+            ? cpus
+            : throw Invalid($"{shown} in <cputune>: {error}");
 
     /// <summary>
     /// Takes out what <see cref="Merge"/> put in except the devices (which <see cref="Merge"/> finds and keeps): the pins,
@@ -230,9 +233,9 @@ internal static class LeaseDomainXml
     public static (IReadOnlyList<CpuSet> Vcpus, CpuSet Emulator) LivePins(XDocument live, int vcpus, CpuSet all)
     {
         XElement domain = live.Root!;
-        CpuSet fallback = (string?)domain.Element("vcpu")?.Attribute("cpuset") is { Length: > 0 } set ? CpuSet.Parse(set) : all;
+        CpuSet fallback = (string?)domain.Element("vcpu")?.Attribute("cpuset") is { Length: > 0 } set ? LibvirtCpuset.Parse(set) : all;
         XElement? tune = domain.Element("cputune");
-        CpuSet Pin(XElement? e) => (string?)e?.Attribute("cpuset") is { Length: > 0 } cpus ? CpuSet.Parse(cpus) : fallback;
+        CpuSet Pin(XElement? e) => (string?)e?.Attribute("cpuset") is { Length: > 0 } cpus ? LibvirtCpuset.Parse(cpus) : fallback;
         var pins = new CpuSet[vcpus];
         for (int i = 0; i < vcpus; i++)
         {
@@ -278,9 +281,10 @@ internal static class LeaseDomainXml
             foreach (XElement ioPin in tune.Elements("iothreadpin"))
             {
                 string ioCpuset = (string?)ioPin.Attribute("cpuset") ?? string.Empty;
-                if (!TryParseCpuset(ioCpuset, out CpuSet cpus) || !cpus.IsSubsetOf(own))
+                string shown = $"<iothreadpin iothread='{(string?)ioPin.Attribute("iothread")}' cpuset='{ioCpuset}'>";
+                if (!PinCpus(ioPin, shown).IsSubsetOf(own))
                 {
-                    throw Invalid($"<iothreadpin iothread='{(string?)ioPin.Attribute("iothread")}' cpuset='{ioCpuset}'> in <cputune> is not within the lease's CPUs ({own}); " +
+                    throw Invalid($"{shown} in <cputune> is not within the lease's CPUs ({own}); " +
                         "pin I/O threads to those, or remove the pin");
                 }
             }

@@ -91,13 +91,16 @@ internal sealed partial class LeaseLedger
     /// </summary>
     public string AcknowledgePath => System.IO.Path.Combine(_directory, "leases.set-aside");
 
-    /// <summary>Copies of the leases, optionally with the ended ones and only one owner's.</summary>
+    /// <summary>
+    /// Copies of the leases, optionally with the ended ones and only one owner's: oldest first by creation time in
+    /// the milliseconds the ledger stores (so the order, and a ListLeases page token, survive a restart), then by id.
+    /// </summary>
     public IReadOnlyList<Entry> List(bool includeEnded, string? owner = null)
     {
         lock (_gate)
         {
             return [.. _leases.Values.Where(e => (includeEnded || e.Holds) && (string.IsNullOrEmpty(owner) || e.Lease.Owner == owner))
-                .OrderBy(e => e.Lease.CreatedAt).ThenBy(e => e.Lease.Id, StringComparer.Ordinal)];
+                .OrderBy(e => e.Lease.CreatedAt.ToUnixTimeMilliseconds()).ThenBy(e => e.Lease.Id, StringComparer.Ordinal)];
         }
     }
 

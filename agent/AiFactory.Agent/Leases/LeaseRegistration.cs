@@ -3,6 +3,8 @@ using AiFactory.Agent.Events;
 using AiFactory.Grpc.Services;
 using AiFactory.Host.Hardware.Libvirt;
 using AiFactory.Host.Model.Leases;
+using AiFactory.Host.Model.Profile;
+using AiFactory.Host.Planning.Profile;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -52,7 +54,8 @@ internal static partial class LeaseRegistration
             Reconcile(
                 sp.GetRequiredService<LeaseLedger>(), sp.GetRequiredService<ILeaseHost>(), sp.GetRequiredService<EventBus>(), sp.GetRequiredService<ILogger<LeaseService>>(),
                 devicesBound: sp.GetRequiredService<ILeaseDeviceBinder>() is not DeferredDeviceBinder,
-                readMig: sp.GetService<Gpu.MigApplier>() is { } mig ? mig.Observe : null);
+                readMig: sp.GetService<Gpu.MigApplier>() is { } mig ? mig.Observe : null,
+                profile: NodeProfileOf(sp.GetRequiredService<Profile.ProfileManager>().Stored));
             return service;
         });
         services.AddSingleton(sp => sp.GetRequiredService<LeaseService>().Definition());
@@ -66,7 +69,10 @@ internal static partial class LeaseRegistration
     /// </summary>
     /// <param name="devicesBound">True when the vfio binder is active (not deferred): leased devices must be on vfio-pci.</param>
     /// <param name="readMig">Reads MIG from NVML (called only when a holding lease has a MIG instance); null without an NVML layer.</param>
-    public static int Reconcile(LeaseLedger ledger, ILeaseHost host, EventBus events, ILogger logger, bool devicesBound = false, Func<Gpu.MigObservation>? readMig = null)
+    /// <param name="profile">The node profile the node holds (<see cref="Profile.ProfileManager.Stored"/>); the devices its vfio and sriov
+    /// sections bind to vfio-pci are not reported as unleased. Null without a profile (or one that does not parse).</param>
+    public static int Reconcile(
+        LeaseLedger ledger, ILeaseHost host, EventBus events, ILogger logger, bool devicesBound = false, Func<Gpu.MigObservation>? readMig = null, NodeProfile? profile = null)
     {
         if (ledger.SetAsideNames is { } aside)
         {
@@ -82,14 +88,15 @@ internal static partial class LeaseRegistration
         }
 
         // Devices on vfio-pci that no lease holds: after a set-aside they may be a lost lease's, under a running VM;
-        // reported even when the ledger is empty.
+        // reported even when the ledger is empty. Those the node profile binds there on purpose are not.
         int unleased = 0;
         bool damaged = ledger.Unacknowledged() is not null;
-        foreach (Host.Model.Pci.PciAddress device in LeaseReconciler.Unleased(holding, topology))
+        IReadOnlySet<Host.Model.Pci.PciAddress> profileBound = profile is null ? new HashSet<Host.Model.Pci.PciAddress>() : ProfileVfioDevices.Of(profile, topology);
+        foreach (Host.Model.Pci.PciAddress device in LeaseReconciler.Unleased(holding, topology).Where(d => !profileBound.Contains(d)))
         {
             string message = $"device {device} is on vfio-pci but no lease holds it" + (damaged
                 ? " (the lease ledger was set aside: it may belong to a lease recorded there, under a running VM)"
-                : " (the node profile's vfio section may have put it there)");
+                : " and the node profile does not bind it there (an earlier profile or another tool may have)");
             LogUnleased(logger, device.ToString(), message);
             events.Publish("lease.unleased_device", Contracts.Agent.V1.EventSeverity.Warning, device.ToString(), message);
             unleased++;
@@ -117,6 +124,22 @@ internal static partial class LeaseRegistration
         }
 
         return drift.Count + unleased;
+    }
+
+    /// <summary>
+    /// The stored node profile parsed, or null when there is none, it cannot be read or it does not parse (then
+    /// nothing is left out of the unleased-device report).
+    /// </summary>
+    private static NodeProfile? NodeProfileOf(Func<(string Yaml, string Source)?> stored)
+    {
+        try
+        {
+            return stored() is { } s ? Profile.ProfileYaml.Parse(s.Yaml) : null;
+        }
+        catch (Exception ex) when (ex is Profile.ProfileFormatException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     [LoggerMessage(EventId = EventIds.LeaseDrift, Level = LogLevel.Warning, Message = "Lease {Id} disagrees with the host (reported, not changed): {Message}")]

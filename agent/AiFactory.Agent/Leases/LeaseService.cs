@@ -199,15 +199,23 @@ internal sealed partial class LeaseService
     public Wire.ListLeasesResponse ListLeases(Wire.ListLeasesRequest request)
     {
         ExpireDue();
-        // One page at most ListPageBytes, whatever the ledger holds: next_page_token names where the next one starts.
+        // One page at most ListPageBytes, whatever the ledger holds. next_page_token is the position of the page's last
+        // lease in the listing's order (created, in the ledger's milliseconds, then id); the next page starts at the
+        // first lease after it, so a token stays good when that lease has since ended and left the ledger.
+        (long CreatedMs, string Id)? after = null;
+        if (request.PageToken.Length > 0)
+        {
+            after = ParsePageToken(request.PageToken) ?? throw new RpcException(StatusCode.InvalidArgument,
+                $"page_token: \"{LibvirtUris.Show(request.PageToken)}\" is not a next_page_token from ListLeases (expected <created unix ms>/<lease id>); list again from the start");
+        }
+
         var response = new Wire.ListLeasesResponse();
         int bytes = 0;
-        bool started = request.PageToken.Length == 0;
+        Host.Model.Leases.Lease? last = null;
         foreach (LeaseLedger.Entry entry in _ledger.List(request.IncludeEnded, request.Owner))
         {
-            if (!started)
+            if (after is { } a && ComparePosition(entry.Lease, a.CreatedMs, a.Id) <= 0)
             {
-                started = string.CompareOrdinal(entry.Lease.Id, request.PageToken) == 0;
                 continue;
             }
 
@@ -215,20 +223,39 @@ internal sealed partial class LeaseService
             int size = lease.CalculateSize() + 8;
             if (response.Leases.Count > 0 && bytes + size > ListPageBytes)
             {
-                response.NextPageToken = response.Leases[^1].Id;
+                response.NextPageToken = PageToken(last!);
                 break;
             }
 
             response.Leases.Add(lease);
             bytes += size;
-        }
-
-        if (!started)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"page_token: no lease \"{LibvirtUris.Show(request.PageToken)}\" in this listing (the page it began after ended and was evicted, or it is not from ListLeases); list again from the start");
+            last = entry.Lease;
         }
 
         return response;
+    }
+
+    /// <summary>A lease's position in <see cref="LeaseLedger.List"/>'s order as a page token: "&lt;created unix ms&gt;/&lt;id&gt;".</summary>
+    internal static string PageToken(Host.Model.Leases.Lease lease) =>
+        lease.CreatedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + "/" + lease.Id;
+
+    /// <summary>The position a <see cref="PageToken"/> names, or null when <paramref name="token"/> is not one.</summary>
+    internal static (long CreatedMs, string Id)? ParsePageToken(string token)
+    {
+        int slash = token.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || slash == token.Length - 1 ||
+            !long.TryParse(token.AsSpan(0, slash), NumberStyles.None, CultureInfo.InvariantCulture, out long ms))
+        {
+            return null;
+        }
+
+        return (ms, token[(slash + 1)..]);
+    }
+
+    private static int ComparePosition(Host.Model.Leases.Lease lease, long createdMs, string id)
+    {
+        int byTime = lease.CreatedAt.ToUnixTimeMilliseconds().CompareTo(createdMs);
+        return byTime != 0 ? byTime : string.CompareOrdinal(lease.Id, id);
     }
 
     /// <summary>Ends every lease whose TTL ran out (called by the expiry timer, see LeaseService.Expiry.cs, and on each request).</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using AiFactory.Host.Model.Leases;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
+using AiFactory.Host.Planning.Vfio;
 
 namespace AiFactory.Host.Planning.Leases;
 
@@ -33,7 +34,7 @@ public static partial class LeasePlanner
             return PlanResult.Invalid("gpus.nvlink", "an NVLink-connected set was asked, but this host has no NVSwitch fabric");
         }
 
-        List<PciDevice> unleased = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && HostNeeds(usage, d.Address) is null && usage.Index.Companions(d.Address).All(c => !usage.UsedDevices.Contains(c.Address)))];
+        List<PciDevice> unleased = [.. matching.Where(d => usage.WholeGpuFree(d.Address) && GroupCanGo(usage, d.Address))];
         List<PciDevice> free = [.. unleased.Where(d => Processes(usage, d.Address) is null && (onlyNode is null || usage.CpuNodeOf(d.NumaNode) == onlyNode))];
         var byNode = free.GroupBy(d => usage.CpuNodeOf(d.NumaNode) ?? -1).ToList();
         if (free.Count < request.Count)
@@ -61,17 +62,7 @@ public static partial class LeasePlanner
             devices.Add(new LeasedDevice(gpu.Address, DeviceRole.Gpu, gpu.NumaNode, gpu.Driver, gpu.ModelName));
         }
 
-        foreach (PciDevice gpu in chosen)
-        {
-            foreach (PciDevice c in usage.Index.Companions(gpu.Address))
-            {
-                if (devices.All(d => d.Address != c.Address))
-                {
-                    devices.Add(new LeasedDevice(c.Address, DeviceRole.IommuCompanion, c.NumaNode, c.Driver, c.ModelName));
-                }
-            }
-        }
-
+        AddCompanions(usage, chosen.Select(g => g.Address), devices);
         return null;
     }
 
@@ -158,11 +149,12 @@ public static partial class LeasePlanner
 
         if (need == 0)
         {
+            AddCompanions(usage, devices.Where(d => d.Role == DeviceRole.VirtualFunction).Select(d => d.Address), devices);
             return null;
         }
 
         int paired = request.Count - need;
-        List<PciDevice> free = [.. all.Where(d => !usage.UsedDevices.Contains(d.Address) && !taken.Contains(d.Address) && HostNeeds(usage, d.Address) is null)];
+        List<PciDevice> free = [.. all.Where(d => !usage.UsedDevices.Contains(d.Address) && !taken.Contains(d.Address) && GroupCanGo(usage, d.Address))];
         List<int> anchors = [.. gpus.Select(g => usage.CpuNodeOf(g.NumaNode) ?? -1)];
         if (mig is not null)
         {
@@ -218,9 +210,9 @@ public static partial class LeasePlanner
 
         if (chosen.Count < need)
         {
-            int beside = all.Count(d => HostNeeds(usage, d.Address) is not null);
+            List<string> beside = [.. all.Select(d => HostNeeds(usage, d.Address) is { } n ? $"{d.Address}: {n}" : null).OfType<string>()];
             return PlanResult.Short("vfs.count", null, string.Create(CultureInfo.InvariantCulture,
-                $"{request.Count} asked, {paired + chosen.Count} free on the whole host{(beside > 0 ? $" ({beside} never leased: the host needs a device of their IOMMU group)" : string.Empty)}"));
+                $"{request.Count} asked, {paired + chosen.Count} free on the whole host{(beside.Count > 0 ? $"; {beside.Count} never leased because the host needs a device of its IOMMU group ({string.Join("; ", beside)})" : string.Empty)}{DestroysVfsClause(usage, all)}"));
         }
 
         foreach (PciDevice vf in chosen)
@@ -228,6 +220,7 @@ public static partial class LeasePlanner
             devices.Add(new LeasedDevice(vf.Address, DeviceRole.VirtualFunction, vf.NumaNode, vf.Driver, vf.ModelName));
         }
 
+        AddCompanions(usage, devices.Where(d => d.Role == DeviceRole.VirtualFunction).Select(d => d.Address), devices);
         return null;
     }
 
@@ -255,7 +248,7 @@ public static partial class LeasePlanner
 
             foreach (PciAddress vfAddress in pf.Sriov.VirtualFunctions)
             {
-                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf && HostNeeds(usage, vfAddress) is null)
+                if (!usage.UsedDevices.Contains(vfAddress) && !taken.Contains(vfAddress) && usage.Index.Device(vfAddress) is { } vf && GroupCanGo(usage, vfAddress))
                 {
                     return vf;
                 }
@@ -263,6 +256,34 @@ public static partial class LeasePlanner
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="device"/> (a GPU or a VF) can go to vfio-pci with its whole IOMMU group: the host needs
+    /// no device of the group (<see cref="HostNeeds"/>), no device of it is an SR-IOV PF with live VFs
+    /// (<see cref="DestroysVfs"/>), and no other lease holds one of its companions.
+    /// </summary>
+    private static bool GroupCanGo(HostUsage usage, PciAddress device) =>
+        HostNeeds(usage, device) is null && DestroysVfs(usage, device) is null &&
+        usage.Index.Companions(device).All(c => !usage.UsedDevices.Contains(c.Address));
+
+    /// <summary>
+    /// The IOMMU-group companions of the <paramref name="leased"/> GPUs or VFs (the other non-bridge members of their
+    /// groups, an audio function, another function of the card), each once and as <see cref="DeviceRole.IommuCompanion"/>
+    /// unless the lease already holds it: they go to vfio-pci with the device, so the lease holds them too.
+    /// </summary>
+    private static void AddCompanions(HostUsage usage, IEnumerable<PciAddress> leased, List<LeasedDevice> devices)
+    {
+        foreach (PciAddress device in leased.ToList())
+        {
+            foreach (PciDevice c in usage.Index.Companions(device))
+            {
+                if (devices.All(d => d.Address != c.Address))
+                {
+                    devices.Add(new LeasedDevice(c.Address, DeviceRole.IommuCompanion, c.NumaNode, c.Driver, c.ModelName));
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -294,6 +315,45 @@ public static partial class LeasePlanner
         return null;
     }
 
+    /// <summary>
+    /// Why binding <paramref name="device"/>'s IOMMU group to vfio-pci would destroy SR-IOV VFs, or null: the device or
+    /// a companion is a PF with live VFs (<c>sriov_numvfs</c> above 0, as the node profile refuses to bind one), and
+    /// unbinding it from its driver destroys them, the VFs other leases or the host use included. Without ACS a VF
+    /// (or a GPU) can share its group with such a PF.
+    /// </summary>
+    private static string? DestroysVfs(HostUsage usage, PciAddress device)
+    {
+        if (usage.Index.Device(device) is { } self && VfioTarget.LiveVfs(self) is int own and > 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{device} is an SR-IOV PF with {own} live VFs");
+        }
+
+        foreach (PciDevice c in usage.Index.Companions(device))
+        {
+            if (VfioTarget.LiveVfs(c) is int live and > 0)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"its IOMMU group also holds {c.Address}, an SR-IOV PF with {live} live VFs");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// "; 1 never leased because its IOMMU group holds an SR-IOV PF with live VFs (...): binding the group to vfio-pci
+    /// would destroy them" for those of <paramref name="devices"/> that <see cref="DestroysVfs"/> refuses (and the host
+    /// needs nothing of: those are named once, for that); empty when none.
+    /// </summary>
+    private static string DestroysVfsClause(HostUsage usage, IEnumerable<PciDevice> devices)
+    {
+        List<string> refused = [.. devices.Where(d => HostNeeds(usage, d.Address) is null)
+            .Select(d => DestroysVfs(usage, d.Address) is { } why ? $"{d.Address}: {why}" : null).OfType<string>()];
+        return refused.Count == 0
+            ? string.Empty
+            : string.Create(CultureInfo.InvariantCulture,
+                $"; {refused.Count} never leased because its IOMMU group holds an SR-IOV PF with live VFs ({string.Join("; ", refused)}): binding the group to vfio-pci would destroy them");
+    }
+
     /// <summary>The compute processes NVML reports on <paramref name="gpu"/> ("PID 4242 (python3), PID 4243"), or null when none.</summary>
     private static string? Processes(HostUsage usage, PciAddress gpu) =>
         usage.Context.GpuProcesses is { } all && all.TryGetValue(gpu, out IReadOnlyList<string>? processes) && processes.Count > 0
@@ -302,7 +362,8 @@ public static partial class LeasePlanner
 
     /// <summary>
     /// Why GPUs of the asked model are not free, besides other leases: "; 1 in MIG mode (0000:18:00.0): ...",
-    /// "; 2 unhealthy (...)", "; 1 never leased because the host needs ..." and "; 1 in use by processes (...)";
+    /// "; 2 unhealthy (...)", "; 1 never leased because the host needs ...", "; 1 never leased because its IOMMU group
+    /// holds an SR-IOV PF with live VFs (...)" and "; 1 in use by processes (...)";
     /// empty when no GPU is any of these.
     /// </summary>
     private static string WhyNotFree(HostUsage usage, List<PciDevice> matching)
@@ -321,6 +382,7 @@ public static partial class LeasePlanner
                 $"; {hostNeeded.Count} never leased because the host needs a device of its IOMMU group ({string.Join("; ", hostNeeded)}): binding the group to vfio-pci would take that device from the host");
         }
 
+        why.Append(DestroysVfsClause(usage, matching));
         List<PciAddress> mig = [.. matching.Select(d => d.Address).Where(a => usage.MigModeGpus.Contains(a) || usage.MigGpus.Contains(a))];
         if (mig.Count > 0)
         {

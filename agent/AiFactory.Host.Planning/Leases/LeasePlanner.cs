@@ -10,8 +10,9 @@ namespace AiFactory.Host.Planning.Leases;
 /// The lease policy: a pure function of (topology, current leases, host-reserved CPUs, NVML MIG capacity, request)
 /// to a plan or a refusal that names the field and, when something fell short, the NUMA node. Devices are chosen
 /// first (best fit: the node whose free GPUs just cover the request, so whole nodes and GPUs stay free), then vCPUs
-/// and memory on the devices' node(s); when those fall short there, each other node is tried with the devices taken
-/// from it, so nothing is refused that one node could hold. It never opens a file.
+/// and memory on the devices' node(s); when those fall short there (refused, or spilled under numa policy
+/// preferred), each node is tried with the devices taken from it, so nothing is refused, or spilled, that one node
+/// could hold whole. It never opens a file.
 /// </summary>
 public static partial class LeasePlanner
 {
@@ -30,23 +31,33 @@ public static partial class LeasePlanner
 
         var usage = new HostUsage(context);
         PlanResult first = PlanOn(context, usage, request, onlyNode: null);
-        if (first.Refusal is not { Kind: RefusalKind.Insufficient, Field: not ("gpus.count" or "mig.profile") } || (request.Gpus is null && request.Mig is null && request.Vfs is null))
+        bool shortThere = first.Refusal is { Kind: RefusalKind.Insufficient, Field: not ("gpus.count" or "mig.profile") };
+        bool spilled = first.Plan is { Spill.Count: > 0 };
+        if (!(shortThere || spilled) || (request.Gpus is null && request.Mig is null && request.Vfs is null))
         {
             return first;
         }
 
-        // The devices' node was chosen by the devices alone (best fit); the vCPUs, memory or VFs fell short there. Before
-        // refusing, every other node with CPUs gets the whole placement with the devices taken from it.
+        // The devices' node was chosen by the devices alone (best fit); the vCPUs, memory or VFs fell short there
+        // (refused, or spilled under numa policy preferred). Every node with CPUs gets the whole placement with the
+        // devices taken from it: the first that holds the lease whole wins, and a spill is kept (or a node's spilled
+        // placement taken over a refusal) only when no node holds it whole.
+        PlanResult? spilledPlan = first.Succeeded ? first : null;
         foreach (NumaNode node in context.Topology.NumaNodes.Where(n => n.HasCpus).OrderBy(n => n.Id))
         {
             PlanResult there = PlanOn(context, usage, request, node.Id);
-            if (there.Succeeded)
+            if (there.Plan is { Spill.Count: 0 })
             {
                 return there;
             }
+
+            if (there.Succeeded)
+            {
+                spilledPlan ??= there;
+            }
         }
 
-        return first;
+        return spilledPlan ?? first;
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Numa;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
+using AiFactory.Host.Planning.Vfio;
 
 namespace AiFactory.Host.Planning.Leases;
 
@@ -63,7 +64,7 @@ internal sealed class TopologyIndex
             var companions = new List<PciDevice>();
             foreach (PciAddress member in group.Members)
             {
-                if (member != d.Address && _devices.TryGetValue(member, out PciDevice? c) && c.BaseClass != 0x06 && c.Kind != DeviceKind.Bridge)
+                if (member != d.Address && _devices.TryGetValue(member, out PciDevice? c) && !VfioTarget.IsBridge(c))
                 {
                     companions.Add(c);
                 }

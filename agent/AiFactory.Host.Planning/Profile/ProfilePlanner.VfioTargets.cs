@@ -1,5 +1,6 @@
 using System.Globalization;
 using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Planning.Vfio;
 
 namespace AiFactory.Host.Planning.Profile;
 
@@ -16,7 +17,7 @@ public static partial class ProfilePlanner
         /// <summary>Why <paramref name="device"/> may not be bound to vfio-pci, or null.</summary>
         private string? TargetRefusal(PciDevice device, Dictionary<PciAddress, int> sriovPfs)
         {
-            if (device.Kind == DeviceKind.Bridge || device.BaseClass == 0x06)
+            if (VfioTarget.IsBridge(device))
             {
                 string driver = device.Driver is { } d ? $", driver {d}" : string.Empty;
                 return $"{device.Address} is {BridgeName(device.ClassCode)} (class 0x{device.ClassCode.ToString("x6", CultureInfo.InvariantCulture)}{driver}): " +
@@ -28,9 +29,9 @@ public static partial class ProfilePlanner
                 return null;
             }
 
-            if (device.Sriov is { NumVfs: > 0 } sriov)
+            if (VfioTarget.LiveVfs(device) is int live and > 0)
             {
-                return $"{device.Address} is an SR-IOV PF with {sriov.NumVfs} live VFs (sriov_numvfs {sriov.NumVfs}): unbinding it destroys them, and a rollback would not make them again; " +
+                return $"{device.Address} is an SR-IOV PF with {live} live VFs (sriov_numvfs {live}): unbinding it destroys them, and a rollback would not make them again; " +
                     "set its numVfs to 0 first (an sriov entry, applied on its own), then bind it";
             }
 

@@ -87,19 +87,19 @@ public static partial class ProfilePlanner
 
             var targets = new SortedDictionary<PciAddress, (string Field, PciAddress? CompanionOf)>();
             var groups = new SortedSet<int>();
+            List<ProfileVfioDevices.VfioMatch>[] selected = ProfileVfioDevices.Select(vfio, topology, Groups());
             for (int i = 0; i < vfio.Devices.Count; i++)
             {
                 string field = $"vfio.devices[{i}]";
-                DeviceSelector selector = vfio.Devices[i];
-                List<PciDevice> matched = [.. topology.PciDevices.Where(selector.Matches)];
-                if (matched.Count == 0)
+                if (selected[i].Count == 0)
                 {
-                    Error(field, $"\"{selector}\" matches no device on this host");
+                    Error(field, $"\"{vfio.Devices[i]}\" matches no device on this host");
                     continue;
                 }
 
-                foreach (PciDevice device in matched)
+                foreach (ProfileVfioDevices.VfioMatch match in selected[i])
                 {
+                    PciDevice device = match.Device;
                     if (sriovPfs.TryGetValue(device.Address, out int j))
                     {
                         Error(field, $"{device.Address} is also listed as an SR-IOV PF in sriov[{j}]: a PF is either bound to vfio-pci or gives VFs, not both");
@@ -118,13 +118,13 @@ public static partial class ProfilePlanner
                         continue;
                     }
 
-                    if (device.IommuGroup is not int group)
+                    if (match.Group is not int group)
                     {
                         Error(field, $"{device.Address} has no IOMMU group (is the IOMMU on? intel_iommu=on / amd_iommu=on)");
                         continue;
                     }
 
-                    IReadOnlyList<PciAddress> members = GroupMembers(group);
+                    IReadOnlyList<PciAddress> members = match.Members;
                     string listed = string.Join(", ", members);
                     string? refusal = null;
                     foreach (PciAddress member in members)
@@ -134,12 +134,11 @@ public static partial class ProfilePlanner
                             continue;
                         }
 
-                        PciDevice? m = Find(member);
                         if (host.TryGetValue(member, out string? why))
                         {
                             refusal = $"IOMMU group {group} ({listed}) also holds {member}, a device the host needs ({why})";
                         }
-                        else if (m is not null && (m.Kind == DeviceKind.Bridge || m.BaseClass == 0x06))
+                        else if (match.Bridges.Contains(member))
                         {
                             refusal = $"IOMMU group {group} ({listed}) also holds {member}, a PCI bridge; the whole group would go to vfio-pci";
                         }
@@ -430,27 +429,11 @@ public static partial class ProfilePlanner
             return new ProfilePlan { Steps = steps, Warnings = _warnings, GpusUnbound = _gpusUnbound };
         }
 
-        private IReadOnlyList<PciAddress> GroupMembers(int group)
-        {
-            if (_groups is null)
-            {
-                _groups = [];
-                foreach (IommuGroup g in topology.IommuGroups)
-                {
-                    _groups.TryAdd(g.Id, g.Members);
-                }
+        private IReadOnlyList<PciAddress> GroupMembers(int group) =>
+            Groups().TryGetValue(group, out IReadOnlyList<PciAddress>? members) ? members : [];
 
-                if (topology.IommuGroups.Count == 0)
-                {
-                    foreach (IGrouping<int, PciDevice> g in topology.PciDevices.Where(d => d.IommuGroup is not null).GroupBy(d => d.IommuGroup!.Value))
-                    {
-                        _groups[g.Key] = [.. g.Select(d => d.Address)];
-                    }
-                }
-            }
-
-            return _groups.TryGetValue(group, out IReadOnlyList<PciAddress>? members) ? members : [];
-        }
+        /// <summary>The members of each IOMMU group (<see cref="ProfileVfioDevices.Groups"/>), built once per plan.</summary>
+        private Dictionary<int, IReadOnlyList<PciAddress>> Groups() => _groups ??= ProfileVfioDevices.Groups(topology);
 
         /// <summary>The device at an address, through an index built once per plan (a DGX has ~100 functions).</summary>
         private PciDevice? Find(PciAddress address)

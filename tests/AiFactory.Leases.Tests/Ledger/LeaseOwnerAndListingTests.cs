@@ -76,14 +76,67 @@ public sealed class LeaseOwnerAndListingTests
         Assert.All(pages, n => Assert.True(n > 0));
     }
 
-    [Fact]
-    public void An_unknown_page_token_is_refused()
+    [Theory]
+    [InlineData("lease-gone")]
+    [InlineData("x/lease-1")]
+    [InlineData("-5/lease-1")]
+    [InlineData("/lease-1")]
+    [InlineData("1763856000000/")]
+    [InlineData("99999999999999999999/lease-1")]
+    public void A_page_token_that_is_not_one_from_ListLeases_is_refused_naming_it(string token)
     {
         using var host = new LeaseTestHost(Planning.Topologies.DgxH100);
+        host.Service.Lease(Ask("tenant-a"));
 
-        RpcException ex = Assert.Throws<RpcException>(() => host.Service.ListLeases(new ListLeasesRequest { PageToken = "lease-gone" }));
+        RpcException ex = Assert.Throws<RpcException>(() => host.Service.ListLeases(new ListLeasesRequest { PageToken = token }));
 
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.StartsWith("page_token: no lease \"lease-gone\"", ex.Detail, StringComparison.Ordinal);
+        Assert.Equal($"page_token: \"{token}\" is not a next_page_token from ListLeases (expected <created unix ms>/<lease id>); list again from the start", ex.Detail);
+    }
+
+    [Fact]
+    public void A_page_token_whose_lease_was_released_since_continues_from_the_next_lease()
+    {
+        using var host = new LeaseTestHost(Planning.Topologies.DgxH100);
+        for (int i = 0; i < 5; i++)
+        {
+            host.Service.Lease(Ask($"tenant-{i}"));
+            host.Time.Now += TimeSpan.FromSeconds(1);
+        }
+
+        List<string> order = [.. host.Service.ListLeases(new ListLeasesRequest()).Leases.Select(l => l.Id)];
+        host.Service.ListPageBytes = 1;
+        ListLeasesResponse first = host.Service.ListLeases(new ListLeasesRequest());
+        ListLeasesResponse second = host.Service.ListLeases(new ListLeasesRequest { PageToken = first.NextPageToken });
+        host.Service.Release(new ReleaseLeaseRequest { Id = second.Leases[0].Id });
+        host.Service.Release(new ReleaseLeaseRequest { Id = order[2] });
+
+        ListLeasesResponse third = host.Service.ListLeases(new ListLeasesRequest { PageToken = second.NextPageToken });
+
+        Assert.Equal(order[0], Assert.Single(first.Leases).Id);
+        Assert.Equal(order[1], Assert.Single(second.Leases).Id);
+        Assert.Equal(order[3], Assert.Single(third.Leases).Id);
+        Assert.Equal(order[4], Assert.Single(host.Service.ListLeases(new ListLeasesRequest { PageToken = third.NextPageToken }).Leases).Id);
+    }
+
+    [Fact]
+    public void A_page_token_stays_good_across_a_restart_for_leases_created_within_one_millisecond()
+    {
+        // The ledger stores creation times in milliseconds: the listing's order and its tokens use what it stores.
+        using var host = new LeaseTestHost(Planning.Topologies.DgxH100);
+        host.Service.Lease(Ask("tenant-a"));
+        host.Time.Now += TimeSpan.FromTicks(3_000);
+        host.Service.Lease(Ask("tenant-b"));
+        host.Service.ListPageBytes = 1;
+        ListLeasesResponse first = host.Service.ListLeases(new ListLeasesRequest());
+
+        using var restarted = new LeaseTestHost(Planning.Topologies.DgxH100, null, host.Directory, host.Time);
+        restarted.Service.ListPageBytes = 1;
+        ListLeasesResponse second = restarted.Service.ListLeases(new ListLeasesRequest { PageToken = first.NextPageToken });
+
+        Assert.Equal(
+            host.Ledger.List(includeEnded: false).Select(e => e.Lease.Id).Order(StringComparer.Ordinal),
+            new[] { Assert.Single(first.Leases).Id, Assert.Single(second.Leases).Id }.Order(StringComparer.Ordinal));
+        Assert.Empty(second.NextPageToken);
     }
 }

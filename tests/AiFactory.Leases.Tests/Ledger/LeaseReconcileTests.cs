@@ -1,6 +1,7 @@
 using AiFactory.Agent.Leases;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Model.Profile;
 using AiFactory.Host.Model.Topology;
 using AiFactory.Leases.Tests.Planning;
 using Wire = AiFactory.Contracts.Agent.V1;
@@ -78,6 +79,31 @@ public sealed class LeaseReconcileTests
         Assert.Equal(gpu.ToString(), reported.Subject);
         Assert.StartsWith($"device {gpu} is on vfio-pci but no lease holds it", reported.Message, StringComparison.Ordinal);
         Assert.Equal(0, LeaseRegistration.Reconcile(host.Ledger, new StaticLeaseHost(Bound(lost), host.Host.HostReservedCpus), host.Events, host.Logger, devicesBound: true));
+    }
+
+    [Fact]
+    public void A_device_the_node_profile_binds_to_vfio_pci_is_not_reported_and_one_it_does_not_bind_still_is()
+    {
+        // Two GPUs and two VFs on vfio-pci, no lease: the profile binds one GPU (vfio.devices) and the VFs of one PF
+        // (sriov vfDriver: vfio-pci); the other GPU is on vfio-pci for no reason the agent knows.
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        PciAddress[] gpus = [.. Topologies.DgxH100.PciDevices.Where(d => d.Kind == DeviceKind.Gpu).Select(d => d.Address).Take(2)];
+        PciDevice pf = Topologies.DgxH100.PciDevices.First(d => d.Sriov is { NumVfs: > 0 });
+        var onVfio = new HashSet<PciAddress>([.. gpus, .. pf.Sriov!.VirtualFunctions]);
+        HostTopology bound = Topologies.DgxH100 with { PciDevices = [.. Topologies.DgxH100.PciDevices.Select(d => onVfio.Contains(d.Address) ? d with { Driver = "vfio-pci" } : d)] };
+        NodeProfile profile = AiFactory.Agent.Profile.ProfileYaml.Parse(
+            $"version: v1\nvfio:\n  devices: [{gpus[0]}]\nsriov: [{{pf: {pf.Address}, numVfs: {pf.Sriov.NumVfs}, vfDriver: vfio-pci}}]\n");
+        using var later = new LeaseTestHost(bound, null, host.Directory, host.Time);
+
+        int withoutProfile = LeaseRegistration.Reconcile(later.Ledger, later.Host, later.Events, later.Logger, devicesBound: true);
+        int before = later.Events.Recent().Count(e => e.Kind == "lease.unleased_device");
+        int found = LeaseRegistration.Reconcile(later.Ledger, later.Host, later.Events, later.Logger, devicesBound: true, profile: profile);
+
+        Assert.Equal(onVfio.Count, withoutProfile);
+        Assert.Equal(1, found);
+        var reported = Assert.Single(later.Events.Recent().Where(e => e.Kind == "lease.unleased_device").Skip(before));
+        Assert.Equal(gpus[1].ToString(), reported.Subject);
+        Assert.Equal($"device {gpus[1]} is on vfio-pci but no lease holds it and the node profile does not bind it there (an earlier profile or another tool may have)", reported.Message);
     }
 
     [Fact]

@@ -81,4 +81,67 @@ public sealed class LeaseDomainXmlTests
         Assert.Equal("no", (string?)doc.Descendants("hostdev").First().Attribute("managed"));
         Assert.Equal(plan.Devices.Count, doc.Descendants("hostdev").Count());
     }
+
+    [Fact]
+    public void An_iothread_pin_written_with_a_libvirt_exclusion_is_checked_by_the_cpus_it_selects()
+    {
+        LeasePlan plan = OneGpuOneVf(out _, out _);
+        int first = plan.VcpuPins[0];
+        int next = first + 1;
+        while (plan.VcpuPins.Contains(next) || plan.EmulatorCpus.Contains(next))
+        {
+            next++;
+        }
+
+        // first..next with next excluded is the lease's own CPU; without the exclusion it is also another CPU.
+        string within = $"{first}-{next},^{next}";
+        for (int c = first + 1; c < next; c++)
+        {
+            within += $",^{c}";
+        }
+
+        XDocument ok = Domain(string.Empty);
+        ok.Root!.Add(XElement.Parse($"<cputune><iothreadpin iothread='1' cpuset='{within}'/></cputune>"));
+        XDocument outside = Domain(string.Empty);
+        outside.Root!.Add(XElement.Parse($"<cputune><iothreadpin iothread='1' cpuset='{first}-{next}'/></cputune>"));
+
+        LeaseDomainXml.Merge(ok, plan);
+        RpcException ex = Assert.Throws<RpcException>(() => LeaseDomainXml.Merge(outside, plan));
+
+        Assert.Equal(within, (string?)ok.Descendants("iothreadpin").Single().Attribute("cpuset"));
+        Assert.StartsWith($"domain_xml: <iothreadpin iothread='1' cpuset='{first}-{next}'> in <cputune> is not within the lease's CPUs", ex.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_pin_cpuset_that_is_not_a_libvirt_cpu_list_is_refused_naming_the_value()
+    {
+        LeasePlan plan = OneGpuOneVf(out _, out _);
+        XDocument doc = Domain(string.Empty);
+        doc.Root!.Add(XElement.Parse("<cputune><iothreadpin iothread='1' cpuset='0-3,^x'/></cputune>"));
+
+        RpcException ex = Assert.Throws<RpcException>(() => LeaseDomainXml.Merge(doc, plan));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal(
+            "domain_xml: <iothreadpin iothread='1' cpuset='0-3,^x'> in <cputune>: cpuset \"0-3,^x\" is not a libvirt CPU list: \"^x\" excludes no single CPU id (^N, N in 0..8191)",
+            ex.Detail);
+    }
+
+    [Fact]
+    public void A_re_attach_takes_the_leases_own_pins_written_with_libvirt_exclusions_as_its_own()
+    {
+        LeasePlan plan = OneGpuOneVf(out _, out _);
+        int pin = plan.VcpuPins[0];
+        string emulator = plan.EmulatorCpus.ToString();
+        XDocument doc = Domain(string.Empty);
+        doc.Root!.Add(XElement.Parse(
+            $"<cputune><vcpupin vcpu='0' cpuset='{pin}-{pin + 1},^{pin + 1}'/><emulatorpin cpuset='{emulator},^{plan.EmulatorCpus.First()},{plan.EmulatorCpus.First()}'/></cputune>"));
+        XDocument foreign = Domain(string.Empty);
+        foreign.Root!.Add(XElement.Parse($"<cputune><vcpupin vcpu='0' cpuset='{pin}-{pin + 1},^{pin}'/></cputune>"));
+
+        LeaseDomainXml.CheckOwnPins(doc, plan);
+        RpcException ex = Assert.Throws<RpcException>(() => LeaseDomainXml.CheckOwnPins(foreign, plan));
+
+        Assert.Equal($"domain_xml: already pins vCPU 0 to {pin}-{pin + 1},^{pin} in <cputune>, which is not the lease's pin; remove the pins, the lease sets them", ex.Detail);
+    }
 }
