@@ -50,6 +50,7 @@ internal static class EventIds
 
     // Metrics: 400-499.
     public const int MetricsCollectorFailed = 400;
+    public const int MetricsAerUnparsable = 401;
     // Leases: 600-699.
     public const int LeaseLedgerLoaded = 600;
     public const int LeaseLedgerEmpty = 601;

@@ -29,7 +29,9 @@
  * nvmlDeviceGetHandleByIndex_v2 that is a GPU without a handle. Two GPUs may be given one "uuid" or "busId" (a
  * driver fault the agent must detect). Injected field failures
  * ("fieldFailures": [{fieldId, return}]) give one field of nvmlDeviceGetFieldValues its own error code while the
- * call and the other fields succeed, as the real driver does. Every exported call is counted
+ * call and the other fields succeed, as the real driver does. Power: "powerMilliwatts" is field 186
+ * (NVML_FI_DEV_POWER_INSTANT), "powerUsageMilliwatts" what nvmlDeviceGetPowerUsage returns (the averaged reading DCGM
+ * reports; the instant one when not given). Every exported call is counted
  * (fakeNvmlCallCount) so benchmarks can report NVML calls per poll.
  */
 #define _GNU_SOURCE
@@ -99,7 +101,7 @@ struct fake_device {
     nvmlReturn_t fabricStatus;
     unsigned char fabricCluster[16];
     unsigned long long sbeVol, dbeVol, sbeAgg, dbeAgg;
-    unsigned int remapCor, remapUnc, remapPending, remapFailure, retiredPending, memTempC, powerMw;
+    unsigned int remapCor, remapUnc, remapPending, remapFailure, retiredPending, memTempC, powerMw, powerUsageMw;
     unsigned int gpuUtil, memUtil, encUtil, decUtil, gpuTempC, smClockMHz, memClockMHz, pcieReplays;
     unsigned long long energyMj;
     int nprocs;
@@ -296,6 +298,8 @@ static void load_gpu(struct fake_device *d, int index, const jnode *g)
     d->retiredPending = (unsigned)json_bool(g, "retiredPagesPending", 0);
     d->memTempC = (unsigned)json_num(g, "memoryTemperatureC", 45);
     d->powerMw = (unsigned)json_num(g, "powerMilliwatts", 70000);
+    /* nvmlDeviceGetPowerUsage (averaged over a second on newer GPUs); field 186 (POWER_INSTANT) gives powerMw. */
+    d->powerUsageMw = (unsigned)json_num(g, "powerUsageMilliwatts", d->powerMw);
     /* Simulated readings (an H100 SXM at light load) unless the state file gives them. */
     d->gpuUtil = (unsigned)json_num(g, "gpuUtilPercent", 12);
     d->memUtil = (unsigned)json_num(g, "memCopyUtilPercent", 3);
@@ -810,6 +814,14 @@ EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigne
     COUNT(); DEVICE_CALL(d);
     if (!temp || sensor != 0) return NVML_ERROR_INVALID_ARGUMENT;
     *temp = d->gpuTempC;
+    return NVML_SUCCESS;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *power)
+{
+    COUNT(); DEVICE_CALL(d);
+    if (!power) return NVML_ERROR_INVALID_ARGUMENT;
+    *power = d->powerUsageMw;
     return NVML_SUCCESS;
 }
 

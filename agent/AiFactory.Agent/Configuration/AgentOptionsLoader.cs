@@ -175,7 +175,7 @@ internal static class AgentOptionsLoader
                 "listen-plaintext" => string.Equals(value.Trim(), InsecureAnyAddress, StringComparison.OrdinalIgnoreCase)
                     ? options with { ListenPlaintext = true, ListenPlaintextAnyAddress = true }
                     : options with { ListenPlaintext = Bool(source, key, value), ListenPlaintextAnyAddress = false },
-                "metrics-listen" => options with { MetricsListen = Endpoint(source, key, value, allowOff: true) },
+                "metrics-listen" => options with { MetricsListen = Endpoint(source, key, value, allowOff: true, emptyIsOff: false) },
                 "metrics-hostname-label" => options with { MetricsHostnameLabel = HostnameLabel(source, key, value) },
                 "metrics-hostname" => options with { MetricsHostname = value.Length == 0 ? null : Hostname(source, key, value) },
                 "nvml-library" => options with { NvmlLibrary = NonEmpty(source, key, value) },
@@ -322,9 +322,18 @@ internal static class AgentOptionsLoader
         _ => throw new ConfigurationException(source, key, value, "must be one of trace, debug, info, warning, error"),
     };
 
-    /// <summary>host:port (IPv6 in brackets); "off" or empty turns the listener off when allowed.</summary>
-    private static string? Endpoint(string source, string key, string value, bool allowOff)
+    /// <summary>
+    /// host:port (IPv6 in brackets); "off" (and empty, where <paramref name="emptyIsOff"/>) turns the listener off when
+    /// allowed. The metrics listener is on by default, so an empty value there is refused: it is almost always a
+    /// template that rendered nothing, not a wish to turn the endpoint off.
+    /// </summary>
+    private static string? Endpoint(string source, string key, string value, bool allowOff, bool emptyIsOff = true)
     {
+        if (value.Length == 0 && !emptyIsOff)
+        {
+            throw new ConfigurationException(source, key, value, "empty; give host:port, or 'off' to turn the listener off");
+        }
+
         if (allowOff && (value.Length == 0 || value.Equals("off", StringComparison.OrdinalIgnoreCase)))
         {
             return null;

@@ -21,7 +21,9 @@ internal sealed partial class GpuHealthWatcher(GpuNvml nvml, GpuHealthRegistry r
     private const uint WaitMs = 500;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        nvml.Nvml is null ? Task.CompletedTask : Task.Factory.StartNew(() => Watch(nvml.Nvml, stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // No token for StartNew: a stop before the thread starts would make the task canceled, which the host logs as a
+        // failed background service; Watch returns at once when the token is already set.
+        nvml.Nvml is null ? Task.CompletedTask : Task.Factory.StartNew(() => Watch(nvml.Nvml, stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     /// <summary>The event loop (blocking); public for tests that drive it on their own thread.</summary>
     /// <param name="api">The NVML session.</param>

@@ -79,6 +79,8 @@ internal sealed partial class MeteredNvml : INvml, IDisposable
 
     public uint GetGpuTemperature(NvmlDevice device) => Metered(device, static (nvml, a) => nvml.GetGpuTemperature(a));
 
+    public uint GetPowerUsage(NvmlDevice device) => Metered(device, static (nvml, a) => nvml.GetPowerUsage(a));
+
     public uint GetClock(NvmlDevice device, NvmlClockType type)
         => Metered((device, type), static (nvml, a) => nvml.GetClock(a.device, a.type));
 

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using AiFactory.Agent.Api;
 using AiFactory.Agent.Configuration;
@@ -80,6 +81,10 @@ internal static partial class Daemon
         builder.Logging.SetMinimumLevel(options.LogLevel);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // The generic host's own errors repeat what the daemon reports itself: "Hosting failed to start" before the one
+        // "cannot listen" line, and a faulted background service, which it also logs at Critical (with the exception)
+        // when it stops the host for it. So only its Critical lines are kept.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Logging.AddProvider(new StdoutLoggerProvider(Console.Out, StdoutLoggerProvider.StdoutIsJournal(), options.LogLevel));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
 
@@ -172,12 +177,17 @@ internal static partial class Daemon
             LogCapabilityMissing(logger, capability.Name, capability.Reason);
         }
 
+        // Resolved before the host starts: the stopping callback also runs when a listener fails to bind, and by then
+        // the service provider may be disposed (a lookup would log a crit ObjectDisposedException before the one error).
+        HealthService health = app.Services.GetRequiredService<HealthService>();
+        Inventory.InventoryService inventory = app.Services.GetRequiredService<Inventory.InventoryService>();
+        EventBus bus = app.Services.GetRequiredService<EventBus>();
         app.Lifetime.ApplicationStopping.Register(() =>
         {
             LogStopping(logger, options.ShutdownTimeout.TotalSeconds);
-            app.Services.GetRequiredService<HealthService>().Shutdown();
-            app.Services.GetRequiredService<Inventory.InventoryService>().Complete();
-            app.Services.GetRequiredService<EventBus>().Complete();
+            health.Shutdown();
+            inventory.Complete();
+            bus.Complete();
         });
 
         GrpcServer grpc = app.Services.GetRequiredService<GrpcServer>();
@@ -191,10 +201,11 @@ internal static partial class Daemon
         {
             app.Run();
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or SocketException)
         {
-            // Kestrel could not bind (a TCP port in use, a socket path it cannot create).
-            StdoutLoggerProvider.WriteFatal($"cannot listen: {ex.Message}");
+            // Kestrel could not bind: a TCP port in use (IOException), an address not on this host or a port the user
+            // may not take (SocketException: EADDRNOTAVAIL, EACCES), a socket path it cannot create.
+            StdoutLoggerProvider.WriteFatal($"cannot listen: {ListenerProblem.Describe(options, ex)}");
             return ExitUnavailable;
         }
         finally

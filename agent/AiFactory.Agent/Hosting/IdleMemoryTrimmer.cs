@@ -28,6 +28,19 @@ internal sealed partial class IdleMemoryTrimmer(AgentOptions options, Inventory.
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await RunAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopped, before or after the start completed (a listener that failed to bind stops the host at once):
+            // a normal end, not the "BackgroundService failed" crit line the host logs for a canceled task.
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
         using (stoppingToken.Register(() => started.TrySetCanceled(stoppingToken)))

@@ -175,6 +175,9 @@ internal static class MetricNames
             "Times the node was found to differ from its profile or its leases, by kind of difference: the kind of profile step that would undo it (bind, vfs, hugepages, cpus, mig, ...), invalid (the profile no longer plans) or lease.", Labels.Kind);
         public static readonly MetricFamily DiscoveryDuration = new("aifactory_discovery_duration_seconds", MetricType.Histogram,
             "Hardware discovery runs, by outcome, and how long they took.", Labels.Outcome);
+        public static readonly MetricFamily NvmlUp = new("aifactory_nvml_up", MetricType.Gauge,
+            "1 when NVML (libnvidia-ml, --nvml-library) is loaded and initialised, 0 when it is not (no NVIDIA driver, every GPU " +
+            "on vfio-pci, the library missing): then no GPU series of dcgm-exporter's are reported, whatever GPUs the node has.");
         public static readonly MetricFamily NvmlErrors = new("aifactory_nvml_errors", MetricType.Counter,
             "NVML calls that returned an error, by function and return code.", Labels.Function, Labels.Code);
         public static readonly MetricFamily CollectorSuccess = new("aifactory_scrape_collector_success", MetricType.Gauge,

@@ -49,7 +49,10 @@ internal sealed class MetricsEndpoint
         }
     }
 
-    /// <summary>True when Accept-Encoding lists gzip (or *) with a q-value above zero.</summary>
+    /// <summary>
+    /// True when Accept-Encoding accepts gzip: its own entry with a q-value above zero, or, when gzip is not named,
+    /// <c>*</c> with one. A named gzip entry wins over <c>*</c> (RFC 9110 12.5.3), so <c>gzip;q=0, *</c> refuses it.
+    /// </summary>
     public static bool AcceptsGzip(string? acceptEncoding)
     {
         if (string.IsNullOrEmpty(acceptEncoding))
@@ -57,24 +60,39 @@ internal sealed class MetricsEndpoint
             return false;
         }
 
+        double? gzip = null;
+        double? any = null;
         foreach (string part in acceptEncoding.Split(','))
         {
             string[] pieces = part.Split(';');
             string coding = pieces[0].Trim();
-            if (!coding.Equals("gzip", StringComparison.OrdinalIgnoreCase) && coding != "*")
+            bool isGzip = coding.Equals("gzip", StringComparison.OrdinalIgnoreCase);
+            if (!isGzip && coding != "*")
             {
                 continue;
             }
 
-            bool refused = pieces.Skip(1).Select(p => p.Trim().Replace(" ", string.Empty, StringComparison.Ordinal))
-                .Any(p => p.StartsWith("q=", StringComparison.OrdinalIgnoreCase) &&
-                          double.TryParse(p.AsSpan(2), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double q) && q <= 0);
-            if (!refused)
+            double q = 1;
+            foreach (string parameter in pieces.AsSpan(1))
             {
-                return true;
+                string p = parameter.Trim().Replace(" ", string.Empty, StringComparison.Ordinal);
+                if (p.StartsWith("q=", StringComparison.OrdinalIgnoreCase) &&
+                    double.TryParse(p.AsSpan(2), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double parsed))
+                {
+                    q = parsed;
+                }
+            }
+
+            if (isGzip)
+            {
+                gzip = Math.Max(gzip ?? 0, q);
+            }
+            else
+            {
+                any = Math.Max(any ?? 0, q);
             }
         }
 
-        return false;
+        return (gzip ?? any ?? 0) > 0;
     }
 }

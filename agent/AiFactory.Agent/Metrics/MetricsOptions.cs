@@ -17,8 +17,11 @@ internal sealed record MetricsOptions
         "err_code", "err_msg", "le",
     ];
 
-    /// <summary>The value of the Hostname label on GPU series.</summary>
-    public string Hostname { get; init; } = Environment.MachineName;
+    /// <summary>
+    /// The value of the Hostname label on GPU series: the kernel's whole node name (gethostname, as dcgm-exporter's
+    /// Go os.Hostname), not <see cref="Environment.MachineName"/>, which stops at the first dot.
+    /// </summary>
+    public string Hostname { get; init; } = Host.Hardware.Uts.NodeName.Read();
 
     /// <summary>The key of the hostname label on GPU series; "Hostname" like dcgm-exporter. Empty to leave it out.</summary>
     public string HostnameLabel { get; init; } = MetricNames.Labels.DefaultHostname;
@@ -27,7 +30,7 @@ internal sealed record MetricsOptions
     public static MetricsOptions From(AgentOptions options) => new()
     {
         HostnameLabel = options.MetricsHostnameLabel,
-        Hostname = options.MetricsHostname ?? Environment.MachineName,
+        Hostname = options.MetricsHostname ?? Host.Hardware.Uts.NodeName.Read(),
     };
 
     /// <summary>
@@ -54,7 +57,10 @@ internal sealed record MetricsOptions
 
         if (ReservedLabelKeys.Contains(label, StringComparer.Ordinal))
         {
-            return $"GPU series already carry the label \"{label}\" (taken: {string.Join(", ", ReservedLabelKeys)})";
+            return label == "le"
+                ? $"\"le\" is the bucket label of the histogram series ({MetricNames.Agent.RpcDuration.Name}, " +
+                  $"{MetricNames.Agent.ProfileApplyDuration.Name}, {MetricNames.Agent.DiscoveryDuration.Name}); not a hostname label"
+                : $"GPU series already carry the label \"{label}\" (taken: {string.Join(", ", ReservedLabelKeys)})";
         }
 
         return null;

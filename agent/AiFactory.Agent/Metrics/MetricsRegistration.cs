@@ -11,8 +11,9 @@ namespace AiFactory.Agent.Metrics;
 internal static class MetricsRegistration
 {
     /// <summary>
-    /// Registers the scraper and its collectors. A collector whose source is not registered (no NVML, no lease store)
-    /// is left out rather than reported failing on every scrape.
+    /// Registers the scraper and its collectors. A collector whose source is not registered (no lease store) is left
+    /// out rather than reported failing on every scrape. The GPU source is always registered: without NVML it reads
+    /// no GPUs, and the GPU collector reports <c>aifactory_nvml_up 0</c>.
     /// </summary>
     public static IServiceCollection AddAgentMetrics(this IServiceCollection services)
     {
@@ -20,7 +21,7 @@ internal static class MetricsRegistration
         services.AddSingleton<AgentMetrics>();
         services.AddSingleton<INodeSnapshotSource>(sp => new InventoryNodeSource(
             sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Configuration.AgentOptions>().SysfsRoot,
-            sp.GetService<Leases.ILeaseHost>()));
+            sp.GetService<Leases.ILeaseHost>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("AiFactory.Agent.Metrics")));
         services.AddSingleton<IGpuTelemetrySource>(sp => new NvmlGpuTelemetrySource(sp.GetRequiredService<Gpu.GpuNvml>(), sp.GetRequiredService<AgentMetrics>()));
         services.AddSingleton(sp =>
         {

@@ -59,6 +59,12 @@ public interface INvml
     /// <summary>The GPU core temperature in °C (nvmlDeviceGetTemperature, NVML_TEMPERATURE_GPU).</summary>
     uint GetGpuTemperature(NvmlDevice device);
 
+    /// <summary>
+    /// The board's power draw in milliwatts (nvmlDeviceGetPowerUsage), the reading DCGM reports as DCGM_FI_DEV_POWER_USAGE.
+    /// The default is NOT_SUPPORTED, for fakes that do not model it (callers then fall back to the instant-power field).
+    /// </summary>
+    uint GetPowerUsage(NvmlDevice device) => throw new NvmlException("nvmlDeviceGetPowerUsage", NvmlReturn.NotSupported);
+
     /// <summary>A current clock in MHz (nvmlDeviceGetClockInfo).</summary>
     uint GetClock(NvmlDevice device, NvmlClockType type);
 

@@ -241,6 +241,13 @@ internal sealed unsafe partial class NvmlSession : INvml, IDisposable
         return temp;
     }
 
+    public uint GetPowerUsage(NvmlDevice device)
+    {
+        uint milliwatts;
+        Check(DeviceGetPowerUsage(device.Handle, &milliwatts), "nvmlDeviceGetPowerUsage");
+        return milliwatts;
+    }
+
     public uint GetClock(NvmlDevice device, NvmlClockType type)
     {
         uint mhz;

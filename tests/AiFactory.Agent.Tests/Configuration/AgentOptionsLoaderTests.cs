@@ -174,6 +174,15 @@ public sealed class AgentOptionsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void An_empty_metrics_listen_in_the_file_is_refused_naming_the_key_not_taken_as_off()
+    {
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(_dir.File("agent.yaml", "metrics-listen: \"\"\n"), NoFlags, NoEnvironment));
+
+        Assert.Equal("metrics-listen", ex.Key);
+        Assert.Contains("metrics-listen: invalid value \"\": empty; give host:port, or 'off'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_yaml_list_where_a_value_belongs_is_rejected()
     {
         string path = _dir.File("agent.yaml", "socket:\n  - /a\n  - /b\n");
@@ -217,7 +226,7 @@ public sealed class AgentOptionsLoaderTests : IDisposable
     [InlineData("GPU_I_ID", "GPU series already carry the label")]
     [InlineData("DCGM_FI_DRIVER_VERSION", "GPU series already carry the label")]
     [InlineData("err_code", "GPU series already carry the label")]
-    [InlineData("le", "GPU series already carry the label")]
+    [InlineData("le", "\"le\" is the bucket label of the histogram series (aifactory_rpc_duration_seconds, ")]
     public void A_hostname_label_that_Prometheus_would_refuse_is_rejected_naming_the_variable_value_and_why(string label, string reason)
     {
         var env = new Dictionary<string, string?> { ["AIFACTORY_METRICS_HOSTNAME_LABEL"] = label };

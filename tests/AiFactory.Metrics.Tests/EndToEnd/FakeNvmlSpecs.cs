@@ -158,6 +158,44 @@ public sealed class FakeNvmlSpecs
         }
     }
 
+    [Fact]
+    public async Task Power_usage_is_nvmlDeviceGetPowerUsage_as_DCGM_reads_it_and_the_instant_field_only_where_that_is_not_supported()
+    {
+        string fixture = HardwareFixtures.Root("dgx-h100");
+        string state = Path.Combine(Path.GetTempPath(), "aifactory-metrics-power-" + Guid.NewGuid().ToString("N") + ".json");
+        var nvml = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(HardwareFixtures.RepositoryRoot, "hardware-fixtures", "dgx-h100", "nvml.json")))!;
+        // GPU 0: averaged 250 W, instant 100 W. GPU 1: no averaged reading (an older board), instant 99 W.
+        // GPU 2: the averaged reading fails otherwise, so no power sample (the instant one stands in only for NOT_SUPPORTED).
+        nvml["gpus"]![0]!["powerMilliwatts"] = 100000;
+        nvml["gpus"]![0]!["powerUsageMilliwatts"] = 250000;
+        nvml["gpus"]![1]!["powerMilliwatts"] = 99000;
+        nvml["gpus"]![1]!["failures"] = new JsonArray(new JsonObject { ["function"] = "nvmlDeviceGetPowerUsage", ["return"] = "NOT_SUPPORTED" });
+        nvml["gpus"]![2]!["failures"] = new JsonArray(new JsonObject { ["function"] = "nvmlDeviceGetPowerUsage", ["return"] = "UNKNOWN" });
+        File.WriteAllText(state, nvml.ToJsonString());
+        try
+        {
+            string target = "127.0.0.1:" + AgentProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+            using AgentProcess agent = AgentProcess.Start(
+                new Dictionary<string, string> { ["FAKE_NVML_STATE"] = state },
+                "--metrics-listen", target, "--log-level", "warning", "--nvml-library", FakeNvml,
+                "--sysfs-root", Path.Combine(fixture, "sys"), "--procfs-root", Path.Combine(fixture, "proc"));
+
+            var samples = ExpositionParser.Parse(await agent.WaitForHttpAsync($"http://{target}/metrics", StartTimeout), openMetrics: false);
+
+            Assert.Equal(250, Power(samples, "0"));
+            Assert.Equal(99, Power(samples, "1"));
+            Assert.Null(Power(samples, "2"));
+            Assert.Equal(1, samples.Single(s => s.Name == "aifactory_nvml_up").Value);
+        }
+        finally
+        {
+            File.Delete(state);
+        }
+    }
+
+    private static double? Power(List<ExpositionParser.Sample> samples, string gpu) =>
+        samples.SingleOrDefault(s => s.Name == "DCGM_FI_DEV_POWER_USAGE" && s.Labels["gpu"] == gpu)?.Value;
+
     private static double? Xid(List<ExpositionParser.Sample> samples, string gpu) =>
         samples.SingleOrDefault(s => s.Name == "DCGM_FI_DEV_XID_ERRORS" && s.Labels["gpu"] == gpu)?.Value;
 }

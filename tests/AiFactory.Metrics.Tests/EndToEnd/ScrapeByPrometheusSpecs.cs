@@ -89,8 +89,66 @@ public sealed class ScrapeByPrometheusSpecs
         using AgentProcess agent = AgentProcess.Start("--metrics-listen", taken, "--log-level", "warning");
 
         Assert.True(agent.WaitForExit(StartTimeout), "the agent kept running on a port already in use");
-        Assert.NotEqual(0, agent.ExitCode);
-        Assert.Contains(taken, agent.Output, StringComparison.Ordinal);
+        Assert.Equal(69, agent.ExitCode);
+        Assert.Contains("cannot listen: metrics-listen " + taken + ": ", agent.Output, StringComparison.Ordinal);
         Assert.Contains("address already in use", agent.Output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void A_failed_bind_logs_only_its_one_error_and_no_crit_lines()
+    {
+        using var squatter = new TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        string taken = "127.0.0.1:" + ((IPEndPoint)squatter.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
+
+        using AgentProcess agent = AgentProcess.Start("--metrics-listen", taken);
+
+        Assert.True(agent.WaitForExit(StartTimeout), "the agent kept running on a port already in use");
+        Assert.Equal(69, agent.ExitCode);
+        string[] lines = agent.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain(lines, l => l.Contains(" crit ", StringComparison.Ordinal) || l.Contains(" error ", StringComparison.Ordinal));
+        Assert.DoesNotContain("ObjectDisposedException", agent.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("TaskCanceledException", agent.Output, StringComparison.Ordinal);
+        Assert.Single(lines, l => l.StartsWith("aifactory-agent: ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_metrics_address_not_on_this_host_exits_69_naming_the_key_and_the_address()
+    {
+        // 10.255.255.1 is on no interface here (a test host with it would be a surprise; then this test says so).
+        string address = "10.255.255.1:" + AgentProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+
+        using AgentProcess agent = AgentProcess.Start("--metrics-listen", address, "--log-level", "warning");
+
+        Assert.True(agent.WaitForExit(StartTimeout), "the agent kept running on an address not on this host: " + agent.Output);
+        Assert.Equal(69, agent.ExitCode);
+        Assert.Contains("cannot listen: metrics-listen " + address + ": Cannot assign requested address", agent.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(" crit ", agent.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_grpc_listen_address_not_on_this_host_exits_69_naming_the_key()
+    {
+        string address = "10.255.255.1:" + AgentProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+
+        using AgentProcess agent = AgentProcess.Start("--listen", address, "--listen-plaintext", "insecure-any-address", "--metrics-listen", "off", "--log-level", "warning");
+
+        Assert.True(agent.WaitForExit(StartTimeout), "the agent kept running on an address not on this host: " + agent.Output);
+        Assert.Equal(69, agent.ExitCode);
+        Assert.Contains("cannot listen: listen " + address + ": ", agent.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("flag")]
+    [InlineData("environment")]
+    public void An_empty_metrics_listen_is_refused_with_78_naming_the_key(string where)
+    {
+        using AgentProcess agent = where == "flag"
+            ? AgentProcess.Start("--metrics-listen", string.Empty)
+            : AgentProcess.Start(new Dictionary<string, string> { ["AIFACTORY_METRICS_LISTEN"] = string.Empty });
+
+        Assert.True(agent.WaitForExit(StartTimeout), "the agent started with an empty metrics-listen");
+        Assert.Equal(78, agent.ExitCode);
+        Assert.Contains("metrics-listen: invalid value \"\": empty; give host:port, or 'off'", agent.Output, StringComparison.Ordinal);
     }
 }

@@ -146,7 +146,8 @@ public sealed class ExpositionWriterSpecs
     [InlineData("*/*", false)]
     [InlineData("application/openmetrics-text", true)]
     [InlineData("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", true)]
-    [InlineData("application/openmetrics-text;version=0.0.1", false)]
+    [InlineData("application/openmetrics-text;version=0.0.1", true)]
+    [InlineData("application/openmetrics-text;version=2.0.0", false)]
     [InlineData("text/plain;q=1, application/openmetrics-text;q=0.5", false)]
     [InlineData("application/openmetrics-text; version=1.0.0; q=0", false)]
     public void The_Accept_header_picks_OpenMetrics_only_when_it_is_preferred(string? accept, bool openMetrics) =>
@@ -159,6 +160,11 @@ public sealed class ExpositionWriterSpecs
     [InlineData("deflate, gzip;q=0.5", true)]
     [InlineData("gzip;q=0", false)]
     [InlineData("*", true)]
+    [InlineData("gzip;q=0, *", false)]
+    [InlineData("*, gzip;q=0", false)]
+    [InlineData("*;q=0, gzip", true)]
+    [InlineData("*;q=0", false)]
+    [InlineData("br, *;q=0.1", true)]
     public void Accept_Encoding_gzip_asks_for_compression(string? acceptEncoding, bool expected) =>
         Assert.Equal(expected, AiFactory.Agent.Metrics.MetricsEndpoint.AcceptsGzip(acceptEncoding));
 }

@@ -21,6 +21,10 @@ namespace AiFactory.Agent.Metrics.Collectors;
 /// (GPU, memory copy, encoder, decoder) and reserved framebuffer are not reported for instances: NVML and DCGM do not
 /// give them per instance (dcgm-exporter issues #50, #430).
 /// </para>
+/// <para>
+/// <c>aifactory_nvml_up</c> comes first, 1 or 0: without NVML the collector still runs and succeeds with no GPU series,
+/// so that gauge is what tells a node whose GPUs go unwatched from one without GPUs.
+/// </para>
 /// </summary>
 internal sealed class GpuCollector : IMetricsCollector
 {
@@ -76,6 +80,7 @@ internal sealed class GpuCollector : IMetricsCollector
     public void Collect(ScrapeContext context, ExpositionWriter writer)
     {
         GpuTelemetrySnapshot snapshot = context.Gpus;
+        writer.Sample(MetricNames.Agent.NvmlUp, snapshot.NvmlUp ? 1 : 0);
         IReadOnlyList<GpuTelemetry> gpus = snapshot.Gpus;
         var labels = new LabelSet[gpus.Count][];
         lock (_labelCache)

@@ -20,7 +20,7 @@ internal static class ExpositionFormats
         format == ExpositionFormat.OpenMetrics100 ? OpenMetricsContentType : TextContentType;
 
     /// <summary>
-    /// OpenMetrics when the Accept header lists <c>application/openmetrics-text</c> (version 1.0.0 or none) with a
+    /// OpenMetrics when the Accept header lists <c>application/openmetrics-text</c> (version 1.0.0, 0.0.1 or none) with a
     /// q-value at least that of any text/plain or wildcard entry; text 0.0.4 otherwise (also for no header), as
     /// client_golang's expfmt.Negotiate does.
     /// </summary>
@@ -63,7 +63,8 @@ internal static class ExpositionFormats
 
             if (mediaType.Equals("application/openmetrics-text", StringComparison.OrdinalIgnoreCase))
             {
-                if (version is null || version.StartsWith("1.0", StringComparison.Ordinal))
+                // 0.0.1 as client_golang does (its FmtOpenMetrics_0_0_1, what Prometheus 2.x asks for): the same text as 1.0.0.
+                if (version is null || version.StartsWith("1.0", StringComparison.Ordinal) || version == "0.0.1")
                 {
                     openMetricsQ = Math.Max(openMetricsQ, q);
                 }

@@ -3,9 +3,11 @@ namespace AiFactory.Agent.Metrics.Sources;
 /// <summary>What NVML said about every GPU at one moment; the GPU collector turns it into dcgm-exporter's series.</summary>
 /// <param name="DriverVersion">nvmlSystemGetDriverVersion; the DCGM_FI_DRIVER_VERSION label.</param>
 /// <param name="Gpus">The GPUs NVML sees, by index (GPUs bound to vfio-pci are not among them).</param>
-internal sealed record GpuTelemetrySnapshot(string? DriverVersion, IReadOnlyList<GpuTelemetry> Gpus)
+/// <param name="NvmlUp">Whether NVML is loaded and initialised (<c>aifactory_nvml_up</c>); false for <see cref="Empty"/>.</param>
+internal sealed record GpuTelemetrySnapshot(string? DriverVersion, IReadOnlyList<GpuTelemetry> Gpus, bool NvmlUp = true)
 {
-    public static readonly GpuTelemetrySnapshot Empty = new(null, []);
+    /// <summary>No NVML: no GPUs, and <c>aifactory_nvml_up</c> 0.</summary>
+    public static readonly GpuTelemetrySnapshot Empty = new(null, [], NvmlUp: false);
 }
 
 /// <summary>One GPU's readings. A null reading is one NVML could not give (NOT_SUPPORTED, an error): no sample.</summary>

@@ -6,7 +6,8 @@ namespace AiFactory.Agent.Metrics.Sources;
 
 /// <summary>
 /// GPU telemetry from the agent's NVML session, read at scrape time. What <see cref="INvml"/> offers is mapped to
-/// dcgm-exporter's fields: framebuffer used/free/reserved (nvmlDeviceGetMemoryInfo_v2), power, energy, memory
+/// dcgm-exporter's fields: framebuffer used/free/reserved in whole MiB (nvmlDeviceGetMemoryInfo_v2), power
+/// (nvmlDeviceGetPowerUsage, the instant-power field where that is not supported), energy, memory
 /// temperature, PCIe replays, ECC and remapped rows (one nvmlDeviceGetFieldValues call), GPU and memory-copy
 /// utilisation (nvmlDeviceGetUtilizationRates), encoder and decoder utilisation (nvmlDeviceGetEncoderUtilization,
 /// nvmlDeviceGetDecoderUtilization), GPU temperature (nvmlDeviceGetTemperature), SM and memory clocks
@@ -125,9 +126,9 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
             Uuid = uuid,
             PciBusId = busId,
             ModelName = Try(() => api.GetName(device)) ?? "unknown",
-            FbUsedMiB = memory is { } m1 ? m1.Used / (1024.0 * 1024.0) : null,
-            FbFreeMiB = memory is { } m2 ? m2.Free / (1024.0 * 1024.0) : null,
-            FbReservedMiB = memory is { } m3 ? m3.Reserved / (1024.0 * 1024.0) : null,
+            FbUsedMiB = memory is { } m1 ? WholeMiB(m1.Used) : null,
+            FbFreeMiB = memory is { } m2 ? WholeMiB(m2.Free) : null,
+            FbReservedMiB = memory is { } m3 ? WholeMiB(m3.Reserved) : null,
             GpuUtilPercent = utilization?.Gpu,
             MemCopyUtilPercent = utilization?.Memory,
             EncoderUtilPercent = Try(() => (double?)api.GetEncoderUtilization(device)),
@@ -138,7 +139,7 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
             MemClockMHz = Try(() => (double?)api.GetClock(device, NvmlClockType.Memory)),
             PcieReplays = Field(NvmlFieldIds.PcieReplayCounter, fields),
             MemoryTempCelsius = Field(NvmlFieldIds.MemoryTemperature, fields),
-            PowerWatts = Field(NvmlFieldIds.PowerInstant, fields) / 1000.0,
+            PowerWatts = PowerMilliwatts(api, device, Field(NvmlFieldIds.PowerInstant, fields)) / 1000.0,
             TotalEnergyMillijoules = Field(NvmlFieldIds.TotalEnergyConsumption, fields),
             EccSbeVolatile = Field(NvmlFieldIds.EccSingleBitVolatile, fields),
             EccDbeVolatile = Field(NvmlFieldIds.EccDoubleBitVolatile, fields),
@@ -168,12 +169,12 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
                 _profiles[uuid] = table;
             }
 
-            var usedByInstance = new Dictionary<uint, double>();
+            var usedByInstance = new Dictionary<uint, ulong>();
             foreach (NvmlProcess p in api.GetComputeProcesses(device))
             {
                 if (p.GpuInstanceId is { } gi)
                 {
-                    usedByInstance[gi] = usedByInstance.GetValueOrDefault(gi) + (p.UsedGpuMemory / (1024.0 * 1024.0));
+                    usedByInstance[gi] = usedByInstance.GetValueOrDefault(gi) + p.UsedGpuMemory;
                 }
             }
 
@@ -185,7 +186,7 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
                     NvmlGpuInstanceInfo info = api.GetGpuInstanceInfo(instance);
                     // An estimate (documented in README and docs/metrics.md): processes' memory in the instance, and
                     // the profile's size less that; the driver's own use of the instance's memory is not seen here.
-                    double used = usedByInstance.GetValueOrDefault(info.Id);
+                    double used = WholeMiB(usedByInstance.GetValueOrDefault(info.Id));
                     result.Add(new MigInstanceTelemetry((int)info.Id, profile.Name, used, Math.Max(0, profile.MemoryMiB - used)));
                 }
             }
@@ -196,6 +197,33 @@ internal sealed class NvmlGpuTelemetrySource : IGpuTelemetrySource
         catch (NvmlException)
         {
             return [];
+        }
+    }
+
+    /// <summary>
+    /// Whole MiB, rounded down: DCGM keeps framebuffer sizes as integers in MiB (bytes / 1 MiB), and dcgm-exporter
+    /// serves them so; a fraction would make our series differ from its for the same GPU.
+    /// </summary>
+    internal static double WholeMiB(ulong bytes) => bytes / (1024 * 1024);
+
+    /// <summary>
+    /// DCGM_FI_DEV_POWER_USAGE as DCGM reads it: nvmlDeviceGetPowerUsage (DCGM field 155; averaged over a second on
+    /// Ampere and later). Only where that is NOT_SUPPORTED does the instant reading (NVML field 186, read with the
+    /// others) stand in; another error leaves the reading out, as for every other field.
+    /// </summary>
+    private static double? PowerMilliwatts(INvml api, NvmlDevice device, double? instantMilliwatts)
+    {
+        try
+        {
+            return api.GetPowerUsage(device);
+        }
+        catch (NvmlException ex) when (ex.Code == NvmlReturn.NotSupported)
+        {
+            return instantMilliwatts;
+        }
+        catch (NvmlException)
+        {
+            return null;
         }
     }
 

@@ -109,6 +109,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetTemperature")]
     internal static partial NvmlReturn DeviceGetTemperature(nint device, int sensorType, uint* temp);
 
+    /// <summary><c>nvmlDeviceGetPowerUsage</c>: the board's power draw in milliwatts (averaged over a second on Ampere and later).</summary>
+    [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetPowerUsage")]
+    internal static partial NvmlReturn DeviceGetPowerUsage(nint device, uint* powerMilliwatts);
+
     /// <summary><c>nvmlDeviceGetClockInfo</c> (<c>nvmlClockType_t</c>: graphics 0, SM 1, memory 2, video 3), MHz.</summary>
     [LibraryImport(Libraries.Nvml, EntryPoint = "nvmlDeviceGetClockInfo")]
     internal static partial NvmlReturn DeviceGetClockInfo(nint device, int type, uint* clockMHz);
