@@ -97,6 +97,8 @@ public sealed class RescanTests : IDisposable
     [Fact]
     public void The_default_route_moving_to_another_nic_is_a_change()
     {
+        // The IPv4 route alone: the fixture's IPv6 default route is on enp2s0 as well.
+        File.Delete(Path.Combine(_root, "proc/net/ipv6_route"));
         HostDiscovery discovery = Discovered();
         Assert.Contains(PciAddress.Parse("0000:02:00.0"), discovery.Discover().HostNeeded.Keys);
 
@@ -113,6 +115,7 @@ public sealed class RescanTests : IDisposable
     public void An_ipv6_default_route_appearing_is_a_change_and_then_none_and_the_rescan_still_allocates_nothing()
     {
         File.WriteAllText(Path.Combine(_root, "proc/net/route"), "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n");
+        File.Delete(Path.Combine(_root, "proc/net/ipv6_route"));
         HostDiscovery discovery = Discovered();
         Assert.DoesNotContain(PciAddress.Parse("0000:02:00.0"), discovery.Discover().HostNeeded.Keys);
 
