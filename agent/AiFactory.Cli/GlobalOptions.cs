@@ -12,12 +12,13 @@ internal static class GlobalOptions
     /// <summary>The longest --timeout: a day is more than any call needs, and far from DateTime's overflow.</summary>
     public const double MaxTimeoutSeconds = 86_400;
 
-    public static readonly Option<string> Socket = new("--socket")
-    {
-        Description = "the agent's Unix socket",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AIFACTORY_SOCKET") ?? "/run/aifactory/agent.sock",
-        Recursive = true,
-    };
+    /// <summary>sockaddr_un's sun_path holds 108 bytes with the terminating NUL (the agent's own limit for its socket).</summary>
+    public const int MaxSocketPathBytes = 107;
+
+    /// <summary>The environment variable that sets the default of --socket.</summary>
+    public const string SocketVariable = "AIFACTORY_SOCKET";
+
+    public static readonly Option<string> Socket = CreateSocket();
 
     public static readonly Option<string?> Address = CreateAddress();
 
@@ -107,23 +108,94 @@ internal static class GlobalOptions
         return option;
     }
 
-    private static Option<double> CreateTimeout()
+    /// <summary>
+    /// Why <paramref name="path"/> cannot be the agent's socket (as the agent checks its own <c>socket</c> setting:
+    /// not empty, no NUL, at most <see cref="MaxSocketPathBytes"/> bytes of UTF-8), or null when it can. A relative path
+    /// is allowed: connect(2) takes one from the current directory.
+    /// </summary>
+    internal static string? SocketPathProblem(string path)
     {
-        var option = new Option<double>("--timeout")
+        if (path.Length == 0)
         {
-            Description = "seconds to wait for the agent (default 10)",
-            DefaultValueFactory = _ => 10,
+            return "must not be empty";
+        }
+
+        if (path.Contains('\0', StringComparison.Ordinal))
+        {
+            return "holds a NUL character";
+        }
+
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(path);
+        return bytes > MaxSocketPathBytes
+            ? $"is {bytes.ToString(CultureInfo.InvariantCulture)} bytes long; a Unix socket path holds at most {MaxSocketPathBytes.ToString(CultureInfo.InvariantCulture)}"
+            : null;
+    }
+
+    /// <summary>A value as a usage error quotes it: at most 48 characters, then "…"; control characters as \xNN.</summary>
+    internal static string Quote(string value)
+    {
+        const int Max = 48;
+        string shown = value.Length > Max ? value[..Max] + "…" : value;
+        if (!shown.AsSpan().ContainsAnyInRange('\0', '\x1f') && !shown.Contains('\x7f', StringComparison.Ordinal))
+        {
+            return shown;
+        }
+
+        var escaped = new System.Text.StringBuilder(shown.Length + 8);
+        foreach (char c in shown)
+        {
+            _ = c < 0x20 || c == 0x7f ? escaped.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}") : escaped.Append(c);
+        }
+
+        return escaped.ToString();
+    }
+
+    private static Option<string> CreateSocket()
+    {
+        var option = new Option<string>("--socket")
+        {
+            Description = $"the agent's Unix socket (default ${SocketVariable}, else /run/aifactory/agent.sock)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable(SocketVariable) ?? "/run/aifactory/agent.sock",
             Recursive = true,
         };
         option.Validators.Add(result =>
         {
-            double value = result.GetValueOrDefault<double>();
-            if (!(value > 0 && value <= MaxTimeoutSeconds))
+            string path = result.GetValueOrDefault<string>() ?? string.Empty;
+            if (SocketPathProblem(path) is { } problem)
             {
-                result.AddError($"--timeout: invalid value \"{value.ToString(CultureInfo.InvariantCulture)}\": must be a number of seconds above 0 and at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}");
+                string name = result.Implicit ? $"--socket ({SocketVariable})" : "--socket";
+                result.AddError($"{name}: invalid value \"{Quote(path)}\": {problem}");
             }
         });
         return option;
+    }
+
+    private static Option<double> CreateTimeout()
+    {
+        // Parsed here rather than by the option's own conversion: that one's error for "abc" names neither the option
+        // nor the range, and a validator asking for the value of an unparseable token throws.
+        return new Option<double>("--timeout")
+        {
+            Description = "seconds to wait for the agent (default 10)",
+            DefaultValueFactory = _ => 10,
+            Recursive = true,
+            CustomParser = result =>
+            {
+                if (result.Tokens.Count == 0)
+                {
+                    return 10;
+                }
+
+                string token = result.Tokens[^1].Value;
+                if (double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value > 0 && value <= MaxTimeoutSeconds)
+                {
+                    return value;
+                }
+
+                result.AddError($"--timeout: invalid value \"{Quote(token)}\": must be a number of seconds above 0 and at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}");
+                return 0;
+            },
+        };
     }
 
     private static Option<string?> CreateCa()

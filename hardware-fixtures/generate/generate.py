@@ -7,7 +7,7 @@ Each machine is declared once below (sockets, cores, NUMA nodes, PCI tree) and w
 out: devices under /sys/devices/pciDDDD:BB/<root port>/<switch ports>/<endpoint>, /sys/bus/pci/devices links,
 driver links into /sys/bus/pci/drivers, /sys/kernel/iommu_groups/N/devices links, /sys/class/net and
 /sys/class/infiniband links, /sys/class/block (NVMe namespaces), /sys/devices/system/{cpu,node},
-/sys/kernel/mm/hugepages, and /proc/{cmdline,meminfo,cpuinfo,self/mounts,net/route}. PCI config space (256 bytes) is written because hwloc reads bridge bus ranges from it.
+/sys/kernel/mm/hugepages, and /proc/{cmdline,meminfo,cpuinfo,self/mounts,net/route,net/ipv6_route}. PCI config space (256 bytes) is written because hwloc reads bridge bus ranges from it.
 The sources and assumptions of each machine are in hardware-fixtures/<name>/README.md.
 """
 import os
@@ -373,6 +373,15 @@ def write_machine(m, root):
         route.append(f"{m.default_route}\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0")
         route.append(f"{m.default_route}\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0")
     t.file("proc/net/route", "".join(line + "\n" for line in route))
+    if m.default_route:
+        # The IPv6 routes of a dual-stack host (net/ipv6_route has no header): its link-local network, the default
+        # route through a link-local router, and the kernel's unreachable ::/0 reject route on lo. Machines without a
+        # default route have no file, as with IPv6 disabled.
+        z = "0" * 32
+        t.file("proc/net/ipv6_route", "".join(line + "\n" for line in (
+            f"fe800000000000000000000000000000 40 {z} 00 {z} 00000100 00000001 00000000 00000001 {m.default_route:>8}",
+            f"{z} 00 {z} 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 {m.default_route:>8}",
+            f"{z} 00 {z} 00 {z} ffffffff 00000001 00000000 00200200       lo")))
     t.file("proc/sys/kernel/osrelease", "6.8.0-60-generic\n" if m.arch == "x86_64" else "6.8.0-1021-nvidia-64k\n")
 
 

@@ -40,6 +40,60 @@ public sealed class CliUsageTests : IDisposable
         Assert.Contains("--timeout", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("1x")]
+    [InlineData("")]
+    public async Task A_timeout_that_is_not_a_number_is_a_usage_error_naming_it(string timeout)
+    {
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["--timeout", timeout, "health", "--socket", Path.Combine(_dir, "run", "absent.sock")]);
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        string[] lines = stderr.Split('\n');
+        Assert.Equal($"aifactoryctl: --timeout: invalid value \"{timeout}\": must be a number of seconds above 0 and at most 86400", lines[0]);
+        Assert.Equal(["Try 'aifactoryctl --help'."], lines[1..]);
+    }
+
+    [Fact]
+    public async Task An_empty_socket_path_is_a_usage_error()
+    {
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--socket", ""]);
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        string[] lines = stderr.Split('\n');
+        Assert.Equal("aifactoryctl: --socket: invalid value \"\": must not be empty", lines[0]);
+        Assert.Equal(["Try 'aifactoryctl --help'."], lines[1..]);
+    }
+
+    [Fact]
+    public async Task A_socket_path_longer_than_sun_path_is_a_usage_error_naming_its_length()
+    {
+        string tooLong = "/run/" + new string('s', 200) + ".sock";
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--socket", tooLong]);
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        string[] lines = stderr.Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("aifactoryctl: --socket: invalid value \"/run/sss", lines[0], StringComparison.Ordinal);
+        Assert.EndsWith("…\": is 210 bytes long; a Unix socket path holds at most 107", lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain(tooLong, lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("localhost:80", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_socket_path_from_the_environment_is_checked_as_well()
+    {
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health"], new Dictionary<string, string?> { ["AIFACTORY_SOCKET"] = "/run/" + new string('e', 120) });
+
+        Assert.Equal(2, status);
+        Assert.StartsWith("aifactoryctl: --socket (AIFACTORY_SOCKET): invalid value \"/run/eee", stderr, StringComparison.Ordinal);
+        Assert.Contains("is 125 bytes long", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_agents_own_listen_syntax_is_accepted_as_an_https_address()
     {

@@ -201,6 +201,12 @@ public static partial class FixtureCapture
             entries.Add(new ArchiveEntry("proc/net/route", ArchiveEntryKind.File, Encoding.UTF8.GetBytes(DefaultRoutesOnly(route, includePrivate)), null, 0b100_100_100));
         }
 
+        // Absent where IPv6 is disabled: then not captured, and no warning.
+        if (procfs.ReadTextFile("net/ipv6_route", MaxProcFileSize, warnings, "not captured") is { } ipv6Route)
+        {
+            entries.Add(new ArchiveEntry("proc/net/ipv6_route", ArchiveEntryKind.File, Encoding.UTF8.GetBytes(Ipv6DefaultRoutesOnly(ipv6Route, includePrivate)), null, 0b100_100_100));
+        }
+
         foreach (string f in new[] { "cmdline", "meminfo", "cpuinfo" })
         {
             string? text = f == "cpuinfo" ? procfs.ReadTextFile(f, MaxProcFileSize, warnings, "not captured") : procfs.ReadSmallFile(f, warnings);
@@ -312,6 +318,32 @@ public static partial class FixtureCapture
             }
 
             result.AppendJoin('\t', f).Append('\n');
+        }
+
+        return result.ToString();
+    }
+
+    /// <summary>
+    /// Of <c>/proc/net/ipv6_route</c>, the IPv6 default routes host-needed detection takes (<see cref="NetIpv6RouteParser.ParseLine"/>);
+    /// unless <paramref name="includePrivate"/>, with the next hop zeroed. Other routes are left out.
+    /// </summary>
+    public static string Ipv6DefaultRoutesOnly(string route, bool includePrivate)
+    {
+        var result = new StringBuilder();
+        foreach (string line in route.Split('\n'))
+        {
+            if (NetIpv6RouteParser.ParseLine(Encoding.UTF8.GetBytes(line), out _, out _) != NetRouteParser.RouteLine.Default)
+            {
+                continue;
+            }
+
+            string[] f = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (!includePrivate)
+            {
+                f[4] = new string('0', 32);
+            }
+
+            result.AppendJoin(' ', f).Append('\n');
         }
 
         return result.ToString();

@@ -8,14 +8,17 @@ namespace AiFactory.Host.Hardware.Configure;
 /// <summary>
 /// The PCI functions the host cannot give away, found without being told: the boot disk (the device mounted on
 /// <c>/</c> in procfs <c>self/mounts</c> → sysfs <c>class/block/NAME</c>, through device-mapper <c>slaves/</c> →
-/// the PCI function in its device path) and the management NIC (the default route's interface in procfs
-/// <c>net/route</c> → sysfs <c>class/net/IFACE</c>, through bond/VLAN <c>lower_*</c> links and bridge <c>brif/</c>).
+/// the PCI function in its device path) and the management NIC (the interface of the IPv4 default route in procfs
+/// <c>net/route</c> and that of the IPv6 default route in <c>net/ipv6_route</c> → sysfs <c>class/net/IFACE</c>,
+/// through bond/VLAN <c>lower_*</c> links and bridge <c>brif/</c>).
 /// </summary>
 /// <remarks>
-/// Both procfs files are read through <see cref="ProcfsTextFile"/> (never blocking, regular files only, at most
+/// The procfs files are read through <see cref="ProcfsTextFile"/> (never blocking, regular files only, at most
 /// <see cref="MaxProcFileSize"/> bytes) and the sysfs side through <see cref="SysfsRoot"/>, so a fixture root's
 /// containment applies and, inside a discovery, what is read there is part of the rescan's recording. Problems
-/// become warnings naming the file. <see cref="HasChanged"/> re-reads the two procfs files for a rescan.
+/// become warnings naming the file, and so does each route line that does not parse (with the line); on the live
+/// <c>/proc</c>, so does finding no default route at all (a fixture may have none). An absent <c>net/ipv6_route</c>
+/// is no warning: IPv6 may be disabled. <see cref="HasChanged"/> re-reads the procfs files for a rescan.
 /// </remarks>
 public sealed class HostNeededDevices
 {
@@ -25,6 +28,7 @@ public sealed class HostNeededDevices
     private const string SelfMounts = "self/mounts";
     private const string Mounts = "mounts";
     private const string Route = "net/route";
+    private const string Ipv6Route = "net/ipv6_route";
     private const int MaxDepth = 8;
 
     private readonly SysfsRoot _sysfs;
@@ -32,19 +36,31 @@ public sealed class HostNeededDevices
     private readonly byte[] _selfMountsPath;
     private readonly byte[] _mountsPath;
     private readonly byte[] _routePath;
+    private readonly byte[] _ipv6RoutePath;
+    private readonly bool _expectDefaultRoute;
     private readonly MountsParser.RootMountSink _rootMount = new(keepText: false);
-    private readonly NetRouteParser.DefaultRouteSink _defaultRoute = new(keepText: false);
+    private readonly NetRouteParser.DefaultRouteSink _defaultRoute = new(keepText: false, ipv6: false);
+    private readonly NetRouteParser.DefaultRouteSink _defaultIpv6Route = new(keepText: false, ipv6: true);
     private (ProcfsFileStatus, int, ulong)? _readMounts;
-    private (ProcfsFileStatus, int, ulong)? _readRoute;
+    private RouteRead? _readRoute;
+    private RouteRead? _readIpv6Route;
 
     /// <summary>Reads through <paramref name="sysfs"/> and <paramref name="procfs"/>.</summary>
     public HostNeededDevices(SysfsRoot sysfs, ProcfsRoot procfs)
+        : this(sysfs, procfs, expectDefaultRoute: procfs.IsLive)
+    {
+    }
+
+    /// <summary>As the public constructor; <paramref name="expectDefaultRoute"/> warns when neither table has a default route (the live /proc).</summary>
+    internal HostNeededDevices(SysfsRoot sysfs, ProcfsRoot procfs, bool expectDefaultRoute)
     {
         _sysfs = sysfs;
         _procfs = procfs;
         _selfMountsPath = procfs.NativePath(SelfMounts);
         _mountsPath = procfs.NativePath(Mounts);
         _routePath = procfs.NativePath(Route);
+        _ipv6RoutePath = procfs.NativePath(Ipv6Route);
+        _expectDefaultRoute = expectDefaultRoute;
     }
 
     /// <summary>Each host-needed PCI function and why ("the boot disk: /dev/nvme0n1p2 is mounted on /").</summary>
@@ -63,15 +79,31 @@ public sealed class HostNeededDevices
             }
         }
 
-        var defaultRoute = new NetRouteParser.DefaultRouteSink(keepText: true);
-        status = ProcfsTextFile.ScanLines(_routePath, MaxProcFileSize, defaultRoute, out errno);
-        _readRoute = (status, errno, defaultRoute.Hash);
-        Warn(Route, status, errno, warnings);
-        if (defaultRoute.Interface is { } iface)
+        var defaultRoute = new NetRouteParser.DefaultRouteSink(keepText: true, ipv6: false);
+        RouteRead route = ScanRoutes(_routePath, defaultRoute);
+        _readRoute = route;
+        WarnRoutes(Route, route, defaultRoute, warnings);
+        var defaultIpv6Route = new NetRouteParser.DefaultRouteSink(keepText: true, ipv6: true);
+        RouteRead ipv6Route = ScanRoutes(_ipv6RoutePath, defaultIpv6Route);
+        _readIpv6Route = ipv6Route;
+        WarnRoutes(Ipv6Route, ipv6Route, defaultIpv6Route, warnings);
+
+        if (_expectDefaultRoute && defaultRoute.Interface is null && defaultIpv6Route.Interface is null &&
+            route.Status is ProcfsFileStatus.Ok or ProcfsFileStatus.Missing && ipv6Route.Status is ProcfsFileStatus.Ok or ProcfsFileStatus.Missing)
         {
+            warnings.Add(ProcfsRoot.DisplayPath(Route), null, $"no default route, IPv4 or IPv6 (nor in {ProcfsRoot.DisplayPath(Ipv6Route)}): the management NIC is not known, so no NIC is kept from VMs as host-needed");
+        }
+
+        foreach ((string? iface, string family) in new[] { (defaultRoute.Interface, "default route"), (defaultIpv6Route.Interface, "IPv6 default route") })
+        {
+            if (iface is null)
+            {
+                continue;
+            }
+
             foreach (PciAddress a in NetFunctions(iface, 0, warnings))
             {
-                result.TryAdd(a, $"the management NIC ({iface} carries the default route)");
+                result.TryAdd(a, $"the management NIC ({iface} carries the {family})");
             }
         }
 
@@ -85,7 +117,7 @@ public sealed class HostNeededDevices
     /// </summary>
     public bool HasChanged()
     {
-        if (_readMounts is not { } mounts || _readRoute is not { } route)
+        if (_readMounts is not { } mounts || _readRoute is not { } route || _readIpv6Route is not { } ipv6Route)
         {
             return true;
         }
@@ -96,9 +128,37 @@ public sealed class HostNeededDevices
             return true;
         }
 
-        status = ProcfsTextFile.ScanLines(_routePath, MaxProcFileSize, _defaultRoute, out errno);
-        return (status, errno, _defaultRoute.Hash) != route;
+        return ScanRoutes(_routePath, _defaultRoute) != route || ScanRoutes(_ipv6RoutePath, _defaultIpv6Route) != ipv6Route;
     }
+
+    /// <summary>Reads a route table into <paramref name="sink"/>; what a rescan compares.</summary>
+    private static RouteRead ScanRoutes(byte[] path, NetRouteParser.DefaultRouteSink sink)
+    {
+        ProcfsFileStatus status = ProcfsTextFile.ScanLines(path, MaxProcFileSize, sink, out int errno);
+        return new RouteRead(status, errno, sink.Hash, sink.Malformed, status == ProcfsFileStatus.Ok && sink.Empty);
+    }
+
+    private static void WarnRoutes(string file, RouteRead read, NetRouteParser.DefaultRouteSink sink, DiscoveryWarnings warnings)
+    {
+        Warn(file, read.Status, read.Errno, warnings);
+        if (read.Empty)
+        {
+            warnings.Add(ProcfsRoot.DisplayPath(file), string.Empty, "empty, without even the header line the kernel prints; no default route found in it");
+        }
+
+        foreach (string line in sink.MalformedLines)
+        {
+            warnings.Add(ProcfsRoot.DisplayPath(file), line, "route line does not parse; ignored");
+        }
+
+        if (sink.Malformed > sink.MalformedLines.Count)
+        {
+            warnings.Add(ProcfsRoot.DisplayPath(file), null, $"{sink.Malformed - sink.MalformedLines.Count} more route lines do not parse; ignored");
+        }
+    }
+
+    /// <summary>What reading a route table found: the outcome, the default route's interface hash, the lines that did not parse.</summary>
+    private readonly record struct RouteRead(ProcfsFileStatus Status, int Errno, ulong Hash, int Malformed, bool Empty);
 
     /// <summary>self/mounts, or mounts where a procfs has no self/.</summary>
     private (string File, ProcfsFileStatus Status, int Errno) ScanMounts(MountsParser.RootMountSink sink)

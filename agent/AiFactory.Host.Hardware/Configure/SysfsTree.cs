@@ -38,7 +38,12 @@ public sealed class SysfsTree(string root)
         Span<byte> path = stackalloc byte[PathMax];
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
         int n = SysfsFile.Read(NativePath(relativePath, path), buffer, out SysfsFile.Status status, out int errno);
-        error = status == SysfsFile.Status.Unreadable ? Errno(errno) : null;
+        error = status switch
+        {
+            SysfsFile.Status.Unreadable => Errno(errno),
+            SysfsFile.Status.NotRegular => "not a regular file",
+            _ => null,
+        };
         return status == SysfsFile.Status.Ok ? System.Text.Encoding.ASCII.GetString(buffer[..n]).Trim() : null;
     }
 

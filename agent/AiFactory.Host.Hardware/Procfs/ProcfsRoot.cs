@@ -26,6 +26,9 @@ public sealed class ProcfsRoot
     /// <summary>The absolute mount point.</summary>
     public string MountPoint { get; }
 
+    /// <summary>True for the live machine's <c>/proc</c>, not a fixture tree: what must hold there (a default route) may be missing from a fixture.</summary>
+    public bool IsLive => MountPoint == Live.MountPoint;
+
     /// <summary>The path shown in warnings (<c>/proc/meminfo</c>), whatever the root.</summary>
     public static string DisplayPath(string relative) => "/proc/" + relative;
 
@@ -45,7 +48,7 @@ public sealed class ProcfsRoot
             warnings.Add(DisplayPath(relative), null, ProcfsTextFile.Describe(status, errno, maxBytes) + "; " + consequence);
         }
 
-        return bytes is null ? null : Encoding.UTF8.GetString(bytes);
+        return bytes is null ? null : RawText.Decode(bytes);
     }
 
     /// <summary>
@@ -62,6 +65,12 @@ public sealed class ProcfsRoot
             return null;
         }
 
+        if (status == SysfsFile.Status.NotRegular)
+        {
+            warnings.Add(DisplayPath(relative), null, "not a regular file; ignored");
+            return null;
+        }
+
         if (status != SysfsFile.Status.Ok)
         {
             warnings.Add(DisplayPath(relative), null, $"cannot read: {SysfsFile.ErrnoName(errno)}");
@@ -70,10 +79,10 @@ public sealed class ProcfsRoot
 
         if (n > SysfsFile.MaxSize)
         {
-            warnings.Add(DisplayPath(relative), Encoding.UTF8.GetString(buffer[..80]), $"longer than {SysfsFile.MaxSize} bytes; ignored");
+            warnings.Add(DisplayPath(relative), RawText.Decode(buffer[..RawText.MaxQuoted]) + "…", $"longer than {SysfsFile.MaxSize} bytes; ignored");
             return null;
         }
 
-        return Encoding.UTF8.GetString(buffer[..n]);
+        return RawText.Decode(buffer[..n]);
     }
 }

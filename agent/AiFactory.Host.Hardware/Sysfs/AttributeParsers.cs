@@ -21,7 +21,7 @@ public static class AttributeParsers
 
         if (s.Length is 0 or > 4 || !ushort.TryParse(s, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out id))
         {
-            error = $"\"{raw.ToString()}\" is not a 16-bit hex id (expected e.g. 0x10de)";
+            error = $"\"{Discovery.RawText.Quote(raw.ToString())}\" is not a 16-bit hex id (expected e.g. 0x10de)";
             return false;
         }
 
@@ -41,7 +41,7 @@ public static class AttributeParsers
 
         if (s.Length is 0 or > 6 || !uint.TryParse(s, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out classCode))
         {
-            error = $"\"{raw.ToString()}\" is not a 24-bit hex class code (expected e.g. 0x030200)";
+            error = $"\"{Discovery.RawText.Quote(raw.ToString())}\" is not a 24-bit hex class code (expected e.g. 0x030200)";
             return false;
         }
 
@@ -54,7 +54,7 @@ public static class AttributeParsers
         error = null;
         if (!long.TryParse(raw.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
         {
-            error = $"\"{raw.ToString()}\" is not a number";
+            error = $"\"{Discovery.RawText.Quote(raw.ToString())}\" is not a number";
             return false;
         }
 
@@ -103,7 +103,7 @@ public static class AttributeParsers
         if (!unit.StartsWith("GT/s", StringComparison.Ordinal) ||
             !double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double v) || v <= 0 || v > 1000)
         {
-            error = $"\"{raw.ToString()}\" is not a link speed (expected e.g. \"32.0 GT/s PCIe\")";
+            error = $"\"{Discovery.RawText.Quote(raw.ToString())}\" is not a link speed (expected e.g. \"32.0 GT/s PCIe\")";
             return false;
         }
 

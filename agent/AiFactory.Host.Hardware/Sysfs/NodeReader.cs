@@ -164,7 +164,7 @@ public static class NodeReader
 
             if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long kib) || kib > long.MaxValue / 1024)
             {
-                error = $"node meminfo {key.ToString()} \"{value.ToString()}\" is not a size in kB";
+                error = $"node meminfo {key.ToString()} \"{Discovery.RawText.Quote(value.ToString())}\" is not a size in kB";
                 return false;
             }
 
@@ -196,7 +196,7 @@ public static class NodeReader
         string[] parts = raw.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (parts.Length is 0 or > 4096)
         {
-            error = $"distance \"{raw}\" has no values";
+            error = $"distance \"{Discovery.RawText.Quote(raw)}\" has no values";
             return false;
         }
 
@@ -205,7 +205,7 @@ public static class NodeReader
         {
             if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out result[i]) || result[i] is < 10 or > 255)
             {
-                error = $"distance \"{parts[i]}\" is not a SLIT distance (10..255)";
+                error = $"distance \"{Discovery.RawText.Quote(parts[i])}\" is not a SLIT distance (10..255)";
                 return false;
             }
         }

@@ -128,33 +128,25 @@ public static class PciDeviceReader
         // directory cost more than the two or three failed lookups it saves (sriov_totalvfs, physfn, reset_method),
         // measured in docs/benchmarks/discovery.md; the SR-IOV attributes after sriov_totalvfs are read only when it exists.
         using SysfsDirectory d = root.OpenDirectory(dir, list: false, warnings);
-        string? vendorRaw = d.ReadAttribute("vendor", warnings);
-        string? deviceRaw = d.ReadAttribute("device", warnings);
-        string? classRaw = d.ReadAttribute("class", warnings);
-        if (vendorRaw is null || deviceRaw is null || classRaw is null)
+        // All three are read (and each problem reported, naming its own file and raw value) before the device is given up.
+        bool identified = Identity(d, "vendor", address, warnings, out uint vendor) &
+            Identity(d, "device", address, warnings, out uint device) &
+            Identity(d, "class", address, warnings, out uint classCode);
+        if (!identified)
         {
-            warnings.Add(SysfsRoot.DisplayPath(dir), null, $"{address}: vendor, device or class missing; device skipped");
-            return null;
-        }
-
-        if (!AttributeParsers.TryParseHexId(vendorRaw, out ushort vendor, out string? error) ||
-            !AttributeParsers.TryParseHexId(deviceRaw, out ushort device, out error) ||
-            !AttributeParsers.TryParseClass(classRaw, out uint classCode, out error))
-        {
-            warnings.Add(SysfsRoot.DisplayPath(dir), vendorRaw + " " + deviceRaw + " " + classRaw, $"{address}: {error}; device skipped");
             return null;
         }
 
         return new PciDevice
         {
             Address = address,
-            VendorId = vendor,
-            DeviceId = device,
+            VendorId = (ushort)vendor,
+            DeviceId = (ushort)device,
             SubsystemVendorId = HexId(d, "subsystem_vendor", address, warnings),
             SubsystemDeviceId = HexId(d, "subsystem_device", address, warnings),
             ClassCode = classCode,
-            Kind = PciIds.Classify(vendor, device, classCode),
-            ModelName = PciIds.ModelName(vendor, device),
+            Kind = PciIds.Classify((ushort)vendor, (ushort)device, classCode),
+            ModelName = PciIds.ModelName((ushort)vendor, (ushort)device),
             Driver = d.ReadLinkName("driver", warnings),
             DriverOverride = ParseDriverOverride(Printable(d, "driver_override", address, warnings)),
             NumaNode = NumaNode(d, address, warnings),
@@ -166,6 +158,45 @@ public static class PciDeviceReader
             PhysicalFunction = PhysicalFunction(d, warnings),
             UpstreamBridges = ParseUpstreamBridges(dir, address),
         };
+    }
+
+    /// <summary>
+    /// One of the attributes that identify a function (<c>vendor</c>, <c>device</c>: 16-bit hex ids; <c>class</c>: the
+    /// 24-bit class code); false, with a warning naming that file and its raw value, when it is missing or does not parse.
+    /// </summary>
+    private static bool Identity(SysfsDirectory d, string attribute, PciAddress address, DiscoveryWarnings warnings, out uint value)
+    {
+        value = 0;
+        int warned = warnings.Items.Count;
+        string? raw = d.ReadAttribute(attribute, warnings);
+        if (raw is null)
+        {
+            if (warnings.Items.Count == warned)
+            {
+                warnings.Add(d.DisplayPath(attribute), null, $"{attribute} of {address} is missing; device skipped");
+            }
+
+            return false;
+        }
+
+        bool parsed;
+        string? error;
+        if (attribute == "class")
+        {
+            parsed = AttributeParsers.TryParseClass(raw, out value, out error);
+        }
+        else
+        {
+            parsed = AttributeParsers.TryParseHexId(raw, out ushort id, out error);
+            value = id;
+        }
+
+        if (!parsed)
+        {
+            warnings.Add(d.DisplayPath(attribute), raw, $"failed to parse {attribute} for {address}: {error}; device skipped");
+        }
+
+        return parsed;
     }
 
     /// <summary>

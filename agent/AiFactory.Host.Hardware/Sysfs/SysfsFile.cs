@@ -44,6 +44,7 @@ internal static unsafe class SysfsFile
     private const int ENOENT = 2;
     private const int ENOTDIR = 20;
     private const int EINVAL = 22;
+    private const int EAGAIN = 11;
 
     // O_NOFOLLOW: a kernel attribute is never a symbolic link, so one in its place (a doctored or broken tree) is
     // refused with ELOOP instead of being read wherever it points, possibly outside the root.
@@ -61,6 +62,12 @@ internal static unsafe class SysfsFile
 
         /// <summary>It exists but could not be read (EACCES, ELOOP, EISDIR, EAGAIN, EIO, ...).</summary>
         Unreadable,
+
+        /// <summary>
+        /// It is not a regular file (a FIFO, socket or device put in a doctored tree): what it gave is not its value.
+        /// Told only where the read came back empty or failed; a kernel attribute is a regular file.
+        /// </summary>
+        NotRegular,
     }
 
     /// <summary>True for the errnos that mean "no such file" rather than "cannot read it".</summary>
@@ -131,6 +138,16 @@ internal static unsafe class SysfsFile
         if (n < 0)
         {
             errno = Marshal.GetLastSystemError();
+        }
+
+        // A FIFO without a writer reads as empty at once (O_NONBLOCK), one with a writer but no data fails with
+        // EAGAIN: either would pass for the value "" or an unreadable attribute. One fstat, only on those two paths,
+        // tells (other errors, EISDIR for a directory in the attribute's place, say what they are themselves).
+        if (((n == 0 && total == 0) || (n < 0 && errno == EAGAIN)) && Files.FileIdentity.OfDescriptor(fd) is { IsRegularFile: false })
+        {
+            _ = Libc.Close(fd);
+            status = Status.NotRegular;
+            return -1;
         }
 
         _ = Libc.Close(fd);

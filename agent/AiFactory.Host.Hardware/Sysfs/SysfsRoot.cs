@@ -231,6 +231,12 @@ public sealed class SysfsRoot
             return null;
         }
 
+        if (status == SysfsFile.Status.NotRegular)
+        {
+            warnings.Add(DisplayPath(directory.Relative + "/" + name), null, "not a regular file; ignored");
+            return null;
+        }
+
         if (status != SysfsFile.Status.Ok)
         {
             warnings.Add(DisplayPath(directory.Relative + "/" + name), null, $"cannot read: {SysfsFile.ErrnoName(errno)}");
@@ -239,11 +245,11 @@ public sealed class SysfsRoot
 
         if (n > limit)
         {
-            warnings.Add(DisplayPath(directory.Relative + "/" + name), Encoding.UTF8.GetString(buffer[..80]), $"longer than {limit} bytes; ignored");
+            warnings.Add(DisplayPath(directory.Relative + "/" + name), RawText.Decode(buffer[..RawText.MaxQuoted]) + "…", $"longer than {limit} bytes; ignored");
             return null;
         }
 
-        return Encoding.UTF8.GetString(buffer[..n].TrimEnd("\n\0 \t"u8));
+        return RawText.Decode(buffer[..n].TrimEnd("\n\0 \t"u8));
     }
 
     /// <summary>Resolves the link <paramref name="name"/> in <paramref name="directory"/>; see <see cref="ResolveLink(string, DiscoveryWarnings)"/>.</summary>
@@ -263,7 +269,7 @@ public sealed class SysfsRoot
             return null;
         }
 
-        string target = Encoding.UTF8.GetString(buffer[..n]);
+        string target = RawText.Decode(buffer[..n]);
         string? inside = Contain(directory.Relative, target);
         if (inside is null)
         {

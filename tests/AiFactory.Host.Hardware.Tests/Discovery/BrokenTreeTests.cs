@@ -43,7 +43,10 @@ public sealed class BrokenTreeTests : IDisposable
 
         Assert.Null(t.FindDevice(PciAddress.Parse("0000:01:00.0")));
         Assert.NotNull(t.FindDevice(PciAddress.Parse("0000:01:00.1")));
-        Assert.Contains(t.Warnings, w => w.Path.EndsWith("0000:01:00.0", StringComparison.Ordinal));
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        Assert.Equal("/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/vendor", w.Path);
+        Assert.Equal(string.Empty, w.RawValue);
+        Assert.Equal("failed to parse vendor for 0000:01:00.0: \"\" is not a 16-bit hex id (expected e.g. 0x10de); device skipped", w.Message);
     }
 
     [Fact]

@@ -392,4 +392,102 @@ public sealed class DamagedAttributeTests : IDisposable
         Assert.Contains(t.NetDevices, n => n.Name == "enp2s0");
         AssertWarning(t, "class/net/eth9", "dangling link; ignored");
     }
+
+    // --- precise warnings: the attribute's own file and value, non-regular files, raw bytes escaped ------------
+
+    [Theory]
+    [InlineData("vendor", "0xzzzz", "16-bit hex id")]
+    [InlineData("device", "banana", "16-bit hex id")]
+    [InlineData("class", "0x1234567", "24-bit hex class code")]
+    public void A_bad_id_attribute_is_named_with_its_own_file_and_raw_value(string attribute, string value, string why)
+    {
+        string root = Copy("workstation");
+        File.WriteAllText(Path.Combine(Device(root, "0000:01:00.0"), attribute), value + "\n");
+
+        HostTopology t = Discover(root);
+
+        Assert.Null(t.FindDevice(PciAddress.Parse("0000:01:00.0")));
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        Assert.Equal("/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/" + attribute, w.Path);
+        Assert.Equal(value, w.RawValue);
+        Assert.StartsWith($"failed to parse {attribute} for 0000:01:00.0: \"{value}\" is not a {why}", w.Message, StringComparison.Ordinal);
+        Assert.EndsWith("; device skipped", w.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_vendor_file_is_named()
+    {
+        string root = Copy("workstation");
+        File.Delete(Path.Combine(Device(root, "0000:01:00.0"), "vendor"));
+
+        HostTopology t = Discover(root);
+
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        Assert.Equal("/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/vendor", w.Path);
+        Assert.Equal("vendor of 0000:01:00.0 is missing; device skipped", w.Message);
+    }
+
+    [Fact]
+    public async Task A_fifo_in_place_of_an_attribute_is_reported_as_not_a_regular_file_not_as_an_empty_value()
+    {
+        string root = Copy("workstation");
+        string numaNode = Path.Combine(Device(root, "0000:01:00.0"), "numa_node");
+        await MakeFifo(numaNode);
+
+        HostTopology t = Discover(root);
+
+        Assert.Null(t.FindDevice(PciAddress.Parse("0000:01:00.0"))!.NumaNode);
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        Assert.EndsWith("0000:01:00.0/numa_node", w.Path, StringComparison.Ordinal);
+        Assert.Equal("not a regular file; ignored", w.Message);
+    }
+
+    [Fact]
+    public async Task A_fifo_at_proc_cmdline_is_a_warning()
+    {
+        string root = Copy("workstation");
+        await MakeFifo(Path.Combine(root, "proc/cmdline"));
+
+        HostTopology t = Discover(root);
+
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        Assert.Equal("/proc/cmdline", w.Path);
+        Assert.Equal("not a regular file; ignored", w.Message);
+    }
+
+    [Fact]
+    public void Binary_garbage_in_an_attribute_is_quoted_with_control_and_non_utf8_bytes_escaped_and_cut_short()
+    {
+        string root = Copy("workstation");
+        byte[] garbage = [0x1b, (byte)'[', (byte)'2', (byte)'J', 0xff, 0xfe, (byte)'\r', .. Enumerable.Repeat((byte)'7', 300)];
+        File.WriteAllBytes(Path.Combine(Device(root, "0000:01:00.0"), "numa_node"), garbage);
+
+        HostTopology t = Discover(root);
+
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        // Cut at MaxQuoted characters of the decoded value: ESC [ 2 J, "\xff", "\xfe" (4 each) and CR are 13.
+        string expected = "\\x1b[2J\\xff\\xfe\\x0d" + new string('7', RawText.MaxQuoted - 13) + "…";
+        Assert.Equal(expected, w.RawValue);
+        Assert.Contains($"\"{expected}\" is not a number", w.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(w.Message, c => char.IsControl(c) || c == '\uFFFD');
+    }
+
+    [Fact]
+    public void Raw_text_keeps_utf8_and_escapes_what_is_not()
+    {
+        Assert.Equal("0x10de", RawText.Decode("0x10de"u8));
+        Assert.Equal("Grüße", RawText.Decode("Grüße"u8));
+        Assert.Equal("a\\xc3b\\xff", RawText.Decode([(byte)'a', 0xc3, (byte)'b', 0xff]));
+        Assert.Equal("tab\\x09nul\\x00del\\x7fc1\\x85", RawText.Quote("tab\tnul\0del\u007fc1\u0085"));
+        Assert.Equal(new string('x', RawText.MaxQuoted) + "…", RawText.Quote(new string('x', RawText.MaxQuoted + 1)));
+        Assert.Equal(new string('x', RawText.MaxQuoted), RawText.Quote(new string('x', RawText.MaxQuoted)));
+    }
+
+    private static async Task MakeFifo(string path)
+    {
+        File.Delete(path);
+        using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]);
+        await mkfifo.WaitForExitAsync();
+        Assert.Equal(0, mkfifo.ExitCode);
+    }
 }

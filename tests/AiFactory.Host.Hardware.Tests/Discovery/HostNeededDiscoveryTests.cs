@@ -1,5 +1,6 @@
 using AiFactory.Host.Hardware.Configure;
 using AiFactory.Host.Hardware.Discovery;
+using AiFactory.Host.Hardware.Procfs;
 using AiFactory.Host.Hardware.Sysfs;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Topology;
@@ -84,9 +85,104 @@ public sealed class HostNeededDiscoveryTests : IDisposable
         Assert.Equal([nic], Assert.Single(flagged).HostNeeded);
     }
 
+    private const string Zero32 = "00000000000000000000000000000000";
+
+    [Fact]
+    public void The_nic_of_an_ipv6_only_hosts_default_route_is_host_needed()
+    {
+        File.WriteAllText(Path.Combine(_root, "proc/net/ipv6_route"),
+            "fe800000000000000000000000000000 40 " + Zero32 + " 00 " + Zero32 + " 00000100 00000001 00000000 00000001 enp161s0f0np0\n" +
+            Zero32 + " 00 " + Zero32 + " 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 enp161s0f0np0\n" +
+            Zero32 + " 00 " + Zero32 + " 00 " + Zero32 + " ffffffff 00000001 00000000 00200200       lo\n");
+
+        HostTopology t = Discover();
+
+        var nic = PciAddress.Parse("0000:a1:00.0");
+        Assert.Equal([PciAddress.Parse("0000:51:00.0"), nic], t.HostNeeded.Keys);
+        Assert.Equal("the management NIC (enp161s0f0np0 carries the IPv6 default route)", t.HostNeeded[nic]);
+        Assert.Empty(t.Warnings);
+    }
+
+    [Fact]
+    public void The_nics_of_both_an_ipv4_and_an_ipv6_default_route_are_host_needed()
+    {
+        File.WriteAllText(Path.Combine(_root, "proc/net/route"),
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n" +
+            "enp161s0f0np0\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
+        File.WriteAllText(Path.Combine(_root, "proc/net/ipv6_route"),
+            Zero32 + " 00 " + Zero32 + " 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 enp161s0f1np1\n");
+
+        HostTopology t = Discover();
+
+        Assert.Contains("enp161s0f0np0 carries the default route", t.HostNeeded[PciAddress.Parse("0000:a1:00.0")], StringComparison.Ordinal);
+        Assert.Contains("enp161s0f1np1 carries the IPv6 default route", t.HostNeeded[PciAddress.Parse("0000:a1:00.1")], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("net/route", "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\nenp161s0f0np0 00000000 garbled\n", "enp161s0f0np0 00000000 garbled")]
+    [InlineData("net/ipv6_route", "00000000 00 enp161s0f0np0\n", "00000000 00 enp161s0f0np0")]
+    [InlineData("net/route", "\u001b]0;pwned\u0007\n", "\\x1b]0;pwned\\x07")]
+    public void A_route_line_that_does_not_parse_is_a_warning_naming_the_file_and_the_line(string file, string content, string raw)
+    {
+        File.WriteAllText(Path.Combine(_root, "proc", file), content);
+
+        HostTopology t = Discover();
+
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        Assert.Equal("/proc/" + file, w.Path);
+        Assert.Equal(raw, w.RawValue);
+        Assert.Equal("route line does not parse; ignored", w.Message);
+    }
+
+    [Fact]
+    public void An_empty_route_table_is_a_warning()
+    {
+        File.WriteAllText(Path.Combine(_root, "proc/net/route"), string.Empty);
+
+        HostTopology t = Discover();
+
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        Assert.Equal("/proc/net/route", w.Path);
+        Assert.StartsWith("empty", w.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Where_a_default_route_is_expected_none_in_either_table_is_one_warning_and_an_absent_ipv6_table_none()
+    {
+        Assert.False(File.Exists(Path.Combine(_root, "proc/net/ipv6_route")));
+        var warnings = new DiscoveryWarnings();
+
+        new HostNeededDevices(new SysfsRoot(Path.Combine(_root, "sys")), new ProcfsRoot(Path.Combine(_root, "proc")), expectDefaultRoute: true).Read(warnings);
+
+        DiscoveryWarning w = Assert.Single(warnings.Items);
+        Assert.Equal("/proc/net/route", w.Path);
+        Assert.StartsWith("no default route, IPv4 or IPv6 (nor in /proc/net/ipv6_route)", w.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Where_a_default_route_is_expected_an_ipv6_one_is_enough()
+    {
+        File.WriteAllText(Path.Combine(_root, "proc/net/ipv6_route"),
+            Zero32 + " 00 " + Zero32 + " 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 enp161s0f0np0\n");
+        var warnings = new DiscoveryWarnings();
+
+        IReadOnlyDictionary<PciAddress, string> needed = new HostNeededDevices(new SysfsRoot(Path.Combine(_root, "sys")), new ProcfsRoot(Path.Combine(_root, "proc")), expectDefaultRoute: true).Read(warnings);
+
+        Assert.Empty(warnings.Items);
+        Assert.Contains(PciAddress.Parse("0000:a1:00.0"), needed.Keys);
+    }
+
+    [Fact]
+    public void A_fixture_procfs_is_not_the_live_one_and_the_live_one_is()
+    {
+        Assert.False(new ProcfsRoot(Path.Combine(_root, "proc")).IsLive);
+        Assert.True(ProcfsRoot.Live.IsLive);
+    }
+
     [Theory]
     [InlineData("self/mounts")]
     [InlineData("net/route")]
+    [InlineData("net/ipv6_route")]
     public async Task A_fifo_in_place_of_a_procfs_file_host_needed_detection_reads_is_a_warning_naming_it_not_a_hang(string file)
     {
         string path = Path.Combine(_root, "proc", file);

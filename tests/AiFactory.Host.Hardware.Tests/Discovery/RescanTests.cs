@@ -97,6 +97,8 @@ public sealed class RescanTests : IDisposable
     [Fact]
     public void The_default_route_moving_to_another_nic_is_a_change()
     {
+        // The IPv4 route alone: the fixture's IPv6 default route is on enp2s0 as well.
+        File.Delete(Path.Combine(_root, "proc/net/ipv6_route"));
         HostDiscovery discovery = Discovered();
         Assert.Contains(PciAddress.Parse("0000:02:00.0"), discovery.Discover().HostNeeded.Keys);
 
@@ -104,6 +106,40 @@ public sealed class RescanTests : IDisposable
 
         Assert.True(discovery.HasChanged());
         Assert.DoesNotContain(PciAddress.Parse("0000:02:00.0"), discovery.Discover().HostNeeded.Keys);
+        Assert.False(discovery.HasChanged());
+    }
+
+    private const string Ipv6DefaultRoute = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003   enp2s0\n";
+
+    [Fact]
+    public void An_ipv6_default_route_appearing_is_a_change_and_then_none_and_the_rescan_still_allocates_nothing()
+    {
+        File.WriteAllText(Path.Combine(_root, "proc/net/route"), "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n");
+        File.Delete(Path.Combine(_root, "proc/net/ipv6_route"));
+        HostDiscovery discovery = Discovered();
+        Assert.DoesNotContain(PciAddress.Parse("0000:02:00.0"), discovery.Discover().HostNeeded.Keys);
+
+        File.WriteAllText(Path.Combine(_root, "proc/net/ipv6_route"), Ipv6DefaultRoute);
+
+        Assert.True(discovery.HasChanged());
+        Assert.Contains(PciAddress.Parse("0000:02:00.0"), discovery.Discover().HostNeeded.Keys);
+        Assert.False(discovery.HasChanged());
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        bool changed = discovery.HasChanged();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.False(changed);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void A_route_line_that_does_not_parse_appearing_is_a_change_so_that_its_warning_shows()
+    {
+        HostDiscovery discovery = Discovered();
+
+        File.AppendAllText(Path.Combine(_root, "proc/net/route"), "garbled\n");
+
+        Assert.True(discovery.HasChanged());
+        Assert.Contains(discovery.Discover().Warnings, w => w.Path == "/proc/net/route" && w.RawValue == "garbled");
         Assert.False(discovery.HasChanged());
     }
 

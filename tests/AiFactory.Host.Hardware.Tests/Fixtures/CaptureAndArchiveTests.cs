@@ -122,6 +122,22 @@ public sealed class CaptureAndArchiveTests
     }
 
     [Fact]
+    public void A_capture_keeps_the_ipv6_default_route_with_its_next_hop_zeroed_unless_asked()
+    {
+        string root = HardwareFixtures.Root("workstation");
+        var sys = new SysfsRoot(Path.Combine(root, "sys"));
+        var proc = new ProcfsRoot(Path.Combine(root, "proc"));
+
+        IReadOnlyList<ArchiveEntry> plain = FixtureCapture.Capture(sys, proc, includePrivate: false, new DiscoveryWarnings());
+        IReadOnlyList<ArchiveEntry> full = FixtureCapture.Capture(sys, proc, includePrivate: true, new DiscoveryWarnings());
+
+        const string Zero32 = "00000000000000000000000000000000";
+        Assert.Equal($"{Zero32} 00 {Zero32} 00 {Zero32} 00000400 00000001 00000000 00000003 enp2s0\n",
+            System.Text.Encoding.UTF8.GetString(Assert.Single(plain, e => e.Path == "proc/net/ipv6_route").Content!));
+        Assert.Contains("fe800000000000000000000000000001", System.Text.Encoding.UTF8.GetString(Assert.Single(full, e => e.Path == "proc/net/ipv6_route").Content!), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_capture_leaves_out_mac_addresses_unless_asked()
     {
         string root = HardwareFixtures.Root("workstation");
