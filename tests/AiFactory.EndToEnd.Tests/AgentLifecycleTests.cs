@@ -11,6 +11,28 @@ namespace AiFactory.EndToEnd.Tests;
 public sealed class AgentLifecycleTests
 {
     [Fact]
+    public async Task A_second_agent_on_the_same_state_dir_is_refused_naming_the_first_and_the_first_keeps_serving()
+    {
+        using AgentUnderTest first = AgentUnderTest.StartReady(out _);
+        string stateDir = Path.Combine(first.Dir, "state");
+        string secondSocket = Path.Combine(first.Dir, "run", "second.sock");
+        List<string> args = AgentUnderTest.Arguments(first.Dir);
+        args[args.IndexOf("--socket") + 1] = secondSocket;
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, args);
+        (int discoverStatus, _, string discoverError) = await RunningProcess.RunAsync(Binaries.Agent, ["discover", "--sysfs-root", Path.Combine(first.Dir, "fixture", "sys"), "--procfs-root", Path.Combine(first.Dir, "fixture", "proc")]);
+
+        Assert.Equal(73, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal($"aifactory-agent: another agent already uses state-dir {stateDir} (pid {first.Process.Id}, in {Path.Combine(stateDir, "agent.lock")})", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.False(File.Exists(secondSocket));
+        Assert.True(discoverStatus == 0, discoverError);
+        using GrpcChannel channel = first.Channel();
+        HealthCheckResponse health = await channel.UnaryAsync("/grpc.health.v1.Health/Check", new HealthCheckRequest(), HealthCheckResponse.Parser);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+    }
+
+    [Fact]
     public async Task Ready_is_sent_only_once_the_grpc_socket_accepts()
     {
         using AgentUnderTest agent = AgentUnderTest.StartReady(out string ready);

@@ -72,4 +72,14 @@ public sealed class MigPartedConfigTests
     }
 
     private static (bool, string) Unwrap((bool MigEnabled, IReadOnlyList<string> Profiles)? r) => (r!.Value.MigEnabled, string.Join(",", r.Value.Profiles));
+
+    [Fact]
+    public void A_config_nested_a_hundred_thousand_deep_is_refused_naming_the_file_and_the_depth()
+    {
+        string text = "version: v1\nmig-configs: " + new string('[', 100_000) + new string(']', 100_000) + "\n";
+
+        var ex = Assert.Throws<FormatException>(() => MigPartedConfig.Parse(text, "c.yaml"));
+
+        Assert.Equal("c.yaml: line 2, column 77: nested deeper than 64 levels (stopped at depth 65)", ex.Message);
+    }
 }

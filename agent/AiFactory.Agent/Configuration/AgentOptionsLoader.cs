@@ -100,6 +100,7 @@ internal static class AgentOptionsLoader
         var stream = new YamlStream();
         try
         {
+            YamlNesting.Check(text);
             stream.Load(new StringReader(text));
         }
         catch (YamlException ex)
@@ -153,7 +154,8 @@ internal static class AgentOptionsLoader
 
             if (valueNode is not YamlScalarNode scalar)
             {
-                throw new ConfigurationException(source, key, null, $"must be a single value (line {valueNode.Start.Line})");
+                // Named as the file spells it (tls.certificate), not as the flag does (tls-certificate).
+                throw new ConfigurationException(source, prefix.Length == 0 ? name : "tls." + name, null, $"must be a single value (line {valueNode.Start.Line})");
             }
 
             result.Add((key, scalar.Value ?? string.Empty));

@@ -28,7 +28,12 @@ internal sealed class MigPartedConfig
         var stream = new YamlStream();
         try
         {
+            Configuration.YamlNesting.Check(text);
             stream.Load(new StringReader(text));
+        }
+        catch (Configuration.YamlTooDeepException ex)
+        {
+            throw new FormatException($"{source}: line {ex.Start.Line}, column {ex.Start.Column}: nested deeper than {Configuration.YamlNesting.MaxDepth} levels (stopped at depth {ex.Depth})");
         }
         catch (YamlException ex)
         {

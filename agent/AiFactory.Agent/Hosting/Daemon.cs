@@ -67,6 +67,14 @@ internal static partial class Daemon
             return ExitCannotCreate;
         }
 
+        // One daemon per state dir, held until this method returns (the kernel lets go if the process dies).
+        using Host.Hardware.Files.StateDirectoryLock? stateLock = Host.Hardware.Files.StateDirectoryLock.TryAcquire(options.StateDir, out string lockProblem);
+        if (stateLock is null)
+        {
+            StdoutLoggerProvider.WriteFatal(lockProblem);
+            return ExitCannotCreate;
+        }
+
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             // No file watching of the content root (the binary's folder): a config-reload watcher sets inotify

@@ -10,8 +10,9 @@ namespace AiFactory.Agent.Inventory;
 /// <summary>
 /// <c>aifactory-agent capture-fixture --out FILE [--include-private]</c>: writes the part of this machine's /sys and
 /// /proc that discovery reads as a hardware-fixture archive (tools/fixture.sh unpack reads it back). Exit 0; 66
-/// (EX_NOINPUT) when the roots cannot be a machine (<see cref="DiscoveryRoots"/>); 73 (EX_CANTCREAT) when the archive cannot be written, with one line
-/// saying why and no temp file left behind.
+/// (EX_NOINPUT) when the roots cannot be a machine (<see cref="DiscoveryRoots"/>); 73 (EX_CANTCREAT) when the archive cannot be written,
+/// or FILE is something other than a regular file (a directory, link, FIFO or device, left as it is), with one line
+/// saying why and no temp file left behind (<see cref="Host.Hardware.Files.ReplacementFile"/>).
 /// </summary>
 internal static class CaptureFixtureCommand
 {
@@ -45,19 +46,16 @@ internal static class CaptureFixtureCommand
             var warnings = new DiscoveryWarnings();
             IReadOnlyList<ArchiveEntry> entries = FixtureCapture.Capture(sysfsRoot, procfsRoot, parse.GetValue(includePrivate), warnings);
             string path = parse.GetValue(output)!;
-            string temp = path + ".tmp";
             try
             {
-                using (var writer = new StreamWriter(temp, false, new System.Text.UTF8Encoding(false)))
+                Host.Hardware.Files.ReplacementFile.Write(path, stream =>
                 {
+                    using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(false), leaveOpen: true);
                     TextArchive.Write(writer, entries, $"Captured by aifactory-agent capture-fixture on {DateTimeOffset.UtcNow:yyyy-MM-dd}; unpack with: tools/fixture.sh unpack FILE DEST");
-                }
-
-                File.Move(temp, path, true);
+                });
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                TryDelete(temp);
                 Console.Error.WriteLine($"capture-fixture: cannot write {path}: {ex.Message}");
                 return ExitCannotCreate;
             }
@@ -71,21 +69,5 @@ internal static class CaptureFixtureCommand
             return 0;
         });
         return command;
-    }
-
-    private static void TryDelete(string temp)
-    {
-        try
-        {
-            // Only a regular file we may have written: never a directory of that name.
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Nothing more to do: the message above is what matters.
-        }
     }
 }

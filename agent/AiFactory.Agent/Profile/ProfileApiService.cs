@@ -13,17 +13,17 @@ internal sealed class ProfileApiService(ProfileManager manager, HostCapabilities
 
     public ServiceDefinition Definition() =>
         ServiceDefinition.CreateBuilder(ServiceName)
-            .AddUnary<PlanProfileRequest, PlanProfileResponse>("PlanProfile", PlanProfileRequest.Parser, (r, _) => Task.Run(() => Plan(r)))
+            .AddUnary<PlanProfileRequest, PlanProfileResponse>("PlanProfile", PlanProfileRequest.Parser, (r, call) => Task.Run(() => Plan(r, call.CancellationToken), call.CancellationToken))
             .AddUnary<ApplyProfileRequest, ApplyProfileResponse>("ApplyProfile", ApplyProfileRequest.Parser, (r, _) => Task.Run(() => Apply(r)))
             .AddUnary<GetProfileRequest, GetProfileResponse>("GetProfile", GetProfileRequest.Parser, (_, _) => Task.Run(Get))
             .Build();
 
-    internal PlanProfileResponse Plan(PlanProfileRequest request)
+    internal PlanProfileResponse Plan(PlanProfileRequest request, CancellationToken cancellationToken = default)
     {
         ProfilePlan plan;
         try
         {
-            plan = manager.Plan(request.Yaml).Plan;
+            plan = manager.Plan(request.Yaml, cancellationToken).Plan;
         }
         catch (ProfileFormatException ex)
         {

@@ -27,10 +27,10 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     /// <summary>What the start did with the profile (null before <see cref="ApplyAtStart"/> ran).</summary>
     public ProfileStartStatus? StartStatus { get; private set; }
 
-    /// <summary>Parses and plans; throws <see cref="ProfileFormatException"/> with every error.</summary>
-    public (NodeProfile Profile, ProfilePlan Plan) Plan(string yaml)
+    /// <summary>Parses and plans; throws <see cref="ProfileFormatException"/> with every error, and stops the parse when <paramref name="cancellationToken"/> (the call's) is cancelled.</summary>
+    public (NodeProfile Profile, ProfilePlan Plan) Plan(string yaml, CancellationToken cancellationToken = default)
     {
-        NodeProfile profile = Parse(yaml);
+        NodeProfile profile = Parse(yaml, cancellationToken);
         return (profile, PlanNow(profile));
     }
 
@@ -97,14 +97,14 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     /// immutable), so the drift check and a re-apply of the same text skip the YAML parse; a profile that imports a
     /// mig-parted file is parsed every time, since that file may change.
     /// </summary>
-    private NodeProfile Parse(string yaml)
+    private NodeProfile Parse(string yaml, CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _parsed) is { } last && string.Equals(last.Yaml, yaml, StringComparison.Ordinal))
         {
             return last.Profile;
         }
 
-        NodeProfile profile = ProfileYaml.Parse(yaml);
+        NodeProfile profile = ProfileYaml.Parse(yaml, cancellationToken);
         if (profile.Mig?.PartedSource is not null)
         {
             return ProfileYaml.ImportPartedConfig(profile, path => PartedConfigFile.Read(env.MigPartedDirectories, path));

@@ -17,12 +17,26 @@ internal static class ProfileYaml
 {
     private static readonly string[] TopKeys = ["version", "vfio", "sriov", "mig", "hugepages", "cpus", "services"];
 
-    public static NodeProfile Parse(string text)
+    /// <summary>The most a profile may hold, as for agent.yaml; a large server's profile takes a few KiB.</summary>
+    public const int MaxBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Parses a profile; throws <see cref="ProfileFormatException"/> with every error. A text over <see cref="MaxBytes"/>
+    /// or nested deeper than <see cref="Configuration.YamlNesting.MaxDepth"/> is refused before it is loaded, and
+    /// <paramref name="cancellationToken"/> (a call's deadline) stops that check.
+    /// </summary>
+    public static NodeProfile Parse(string text, CancellationToken cancellationToken = default)
     {
         var errors = new List<ProfileValidationError>();
+        if (text.Length > MaxBytes || System.Text.Encoding.UTF8.GetByteCount(text) > MaxBytes)
+        {
+            throw new ProfileFormatException([new ProfileValidationError("(document)", $"is larger than {MaxBytes / 1024 / 1024} MiB; a profile is a few KiB")]);
+        }
+
         var stream = new YamlStream();
         try
         {
+            Configuration.YamlNesting.Check(text, cancellationToken);
             stream.Load(new StringReader(text));
         }
         catch (YamlException ex)

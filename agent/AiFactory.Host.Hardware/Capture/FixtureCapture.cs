@@ -223,15 +223,17 @@ public static partial class FixtureCapture
             entries.Add(new ArchiveEntry("proc/" + f, ArchiveEntryKind.File, Encoding.UTF8.GetBytes(text), null, 0b100_100_100));
         }
 
-        return entries;
+        return includePrivate ? entries : RenameMacNamedInterfaces(entries);
     }
 
     /// <summary>
     /// Replaces what identifies a machine or its network on a kernel command line: UUIDs (<c>root=UUID=</c>,
     /// <c>PARTUUID=</c>), labels, disk ids and paths (<c>/dev/disk/by-id/…</c>), <c>BOOTIF=</c> and any MAC address,
-    /// IPv4 and IPv6 addresses, <c>ip=</c>, <c>hostname=</c>, <c>nfsroot=</c> and iSCSI names, and host names (a name
-    /// with two or more dots ending in letters). Everything else is kept as it is, so the capture still shows
-    /// isolcpus, hugepages, iommu and the like.
+    /// IPv4 and IPv6 addresses, <c>ip=</c>, <c>hostname=</c>, <c>systemd.hostname=</c>, <c>nfsroot=</c> and iSCSI names,
+    /// LUKS, md, LVM and ZFS names and ids (<c>rd.luks.uuid=</c>, <c>rd.luks.name=</c>, <c>rd.md.uuid=</c>,
+    /// <c>root=ZFS=…</c>), any UUID in any value, and host names (a name with two or more dots ending in letters).
+    /// Everything else is kept as it is, so the capture still shows isolcpus, hugepages, iommu and the like.
+    /// Interfaces named after their MAC (<c>enx…</c>) are renamed by <see cref="RenameMacNamedInterfaces"/>.
     /// </summary>
     public static string RedactCommandLine(string cmdline)
     {
@@ -252,6 +254,8 @@ public static partial class FixtureCapture
             value = key switch
             {
                 "BOOTIF" => Redacted,
+                _ when HostIdentifyingKeys.Contains(key) => Redacted,
+                "root" when value.StartsWith("ZFS=", StringComparison.Ordinal) || value.StartsWith("zfs:", StringComparison.Ordinal) => value[..4] + Redacted,
                 "ip" or "hostname" or "nfsroot" or "netroot" or "iscsi_initiator" or "rd.iscsi.initiator" or "ifname" or "bond" or "vlan" or "bridge"
                     when !IsAutoconfKeyword(value) => Redacted,
                 _ when key.StartsWith("rd.iscsi.", StringComparison.Ordinal) || key.StartsWith("iscsi_", StringComparison.Ordinal) => Redacted,
@@ -355,6 +359,54 @@ public static partial class FixtureCapture
     [GeneratedRegex("[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")]
     private static partial Regex UuidText();
 
+    /// <summary>
+    /// Keys whose whole value names this host, its disks or its volumes: host names, LUKS and RAID identities (an md
+    /// UUID is four colon-separated groups, not the UUID form), LVM volume names, the machine id.
+    /// </summary>
+    private static readonly HashSet<string> HostIdentifyingKeys = new(StringComparer.Ordinal)
+    {
+        "systemd.hostname", "rd.luks.name", "luks.name", "rd.luks.uuid", "luks.uuid", "rd.luks.key", "luks.key", "rd.md.uuid",
+        "rd.dm.uuid", "rd.lvm.lv", "rd.lvm.vg", "systemd.machine_id", "rd.zfs.pool", "zfs.pool", "zfs_force_root",
+    };
+
+    /// <summary>
+    /// Renames network interfaces named after their MAC address (<c>enx001122aabbcc</c>, systemd's MAC naming
+    /// policy) to <c>enxredacted0</c>, <c>enxredacted1</c>, … in every entry's path and link target and in the text of
+    /// the /proc files, the same name for the same interface everywhere so that the tree still holds together.
+    /// </summary>
+    public static IReadOnlyList<ArchiveEntry> RenameMacNamedInterfaces(IReadOnlyList<ArchiveEntry> entries)
+    {
+        var names = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        string Rename(string text) => MacNamedInterface().Replace(text, m =>
+        {
+            if (!names.TryGetValue(m.Value, out string? renamed))
+            {
+                renamed = "enxredacted" + names.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                names.Add(m.Value, renamed);
+            }
+
+            return renamed;
+        });
+
+        var result = new List<ArchiveEntry>(entries.Count);
+        foreach (ArchiveEntry e in entries)
+        {
+            byte[]? content = e.Content;
+            if (content is not null && e.Path.StartsWith("proc/", StringComparison.Ordinal))
+            {
+                content = Encoding.UTF8.GetBytes(Rename(Encoding.UTF8.GetString(content)));
+            }
+
+            result.Add(e with { Path = Rename(e.Path), Content = content, LinkTarget = e.LinkTarget is null ? null : Rename(e.LinkTarget) });
+        }
+
+        return result;
+    }
+
+    /// <summary><c>enx</c> and the 12 hex digits of a MAC address: a whole interface name (not inside a longer word).</summary>
+    [GeneratedRegex("(?<![A-Za-z0-9])enx[0-9A-Fa-f]{12}(?![0-9A-Za-z])")]
+    private static partial Regex MacNamedInterface();
+
     private static bool IsAutoconfKeyword(string value) =>
         value is "dhcp" or "dhcp6" or "on" or "any" or "off" or "none" or "bootp" or "rarp" or "both" or "auto6" or "ibft" or "link6" or "single-dhcp";
 
@@ -365,6 +417,7 @@ public static partial class FixtureCapture
         value = MacAddress().Replace(value, "00:00:00:00:00:00");
         value = Ipv4Address().Replace(value, "0.0.0.0");
         value = HostName().Replace(value, Redacted);
+        value = UuidText().Replace(value, ZeroUuid);
         return Ipv6Address().Replace(value, "::");
     }
 

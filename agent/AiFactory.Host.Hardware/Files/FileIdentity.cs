@@ -26,6 +26,19 @@ public readonly record struct FileIdentity(uint Mode, ulong Device, ulong Inode)
     /// <summary>True for a directory (<c>S_ISDIR</c>).</summary>
     public bool IsDirectory => (Mode & TypeMask) == DirectoryType;
 
+    /// <summary>The file type in words, for a message: "a regular file", "a FIFO", "a character device", "a symbolic link", ...</summary>
+    public string TypeName => (Mode & TypeMask) switch
+    {
+        RegularType => "a regular file",
+        DirectoryType => "a directory",
+        SocketType => "a socket",
+        0xA000 => "a symbolic link",
+        0x1000 => "a FIFO",
+        0x2000 => "a character device",
+        0x6000 => "a block device",
+        _ => "a special file",
+    };
+
     /// <summary>The file at <paramref name="path"/> itself, not what a symbolic link there points to; null when nothing is there.</summary>
     /// <exception cref="IOException">statx failed for another reason than a missing file (EACCES, ELOOP, ...).</exception>
     public static FileIdentity? OfPath(string path) => OfPath(path, followLinks: false);

@@ -16,6 +16,9 @@ internal static partial class Interop
         /// <summary>Create the file when absent (the same value on x86-64 and arm64).</summary>
         public const int O_CREAT = 0x40;
 
+        /// <summary>With <see cref="O_CREAT"/>: fail with EEXIST when the name exists, a symbolic link included (the same value on x86-64 and arm64).</summary>
+        public const int O_EXCL = 0x80;
+
         [LibraryImport(Libraries.Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         public static partial int Open(string path, int flags);
 

@@ -194,6 +194,40 @@ public sealed class AgentOptionsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_list_under_tls_is_named_as_the_file_spells_the_key()
+    {
+        string path = _dir.File("agent.yaml", "tls: {certificate: [a, b]}\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal("tls.certificate", ex.Key);
+        Assert.Contains("tls.certificate: must be a single value (line 1)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_config_nested_a_hundred_thousand_deep_is_refused_at_the_depth_limit_before_it_is_loaded()
+    {
+        string path = _dir.File("agent.yaml", "log-level: " + new string('[', 100_000) + new string(']', 100_000) + "\n");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Equal("line 1", ex.Key);
+        Assert.Contains("nested deeper than 64 levels (a mapping or sequence at depth 65 opens at line 1, column 75)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Block_indentation_counts_toward_the_depth_limit_and_a_normal_nesting_still_loads()
+    {
+        string deep = string.Concat(Enumerable.Range(0, 70).Select(i => new string(' ', 2 * i) + "k" + i + ":\n"));
+        string path = _dir.File("agent.yaml", "log-level: info\n" + deep);
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentOptionsLoader.Load(path, NoFlags, NoEnvironment));
+
+        Assert.Contains("nested deeper than 64 levels", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("info", AgentOptionsLoader.ParseYaml("log-level: info\ntls:\n  certificate: /a\n", "agent.yaml").First().Value);
+    }
+
+    [Fact]
     public void Broken_yaml_is_reported_with_its_line()
     {
         string path = _dir.File("agent.yaml", "socket: /a\nlog-level: [info\n");

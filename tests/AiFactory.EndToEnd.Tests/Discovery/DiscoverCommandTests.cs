@@ -79,9 +79,76 @@ public sealed class DiscoverCommandTests
                 Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
                 Assert.Contains("cannot write " + output, stderr, StringComparison.Ordinal);
                 Assert.False(File.Exists(output + ".tmp"), output + ".tmp was left behind");
+                Assert.Empty(Directory.GetFiles(root, "*.tmp"));
             }
 
             Assert.True(Directory.Exists(ontoFolder));
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+        }
+    }
+
+    [Fact]
+    public async Task Capture_fixture_never_writes_through_a_link_planted_at_the_old_temp_name_or_at_the_output()
+    {
+        string root = Unpack("workstation");
+        try
+        {
+            string[] sys = ["--sysfs-root", Path.Combine(root, "sys"), "--procfs-root", Path.Combine(root, "proc")];
+            string victim = Path.Combine(root, "victim.conf");
+            File.WriteAllText(victim, "precious\n");
+            string archive = Path.Combine(root, "out.ttar");
+            File.CreateSymbolicLink(archive + ".tmp", victim);
+            string linked = Path.Combine(root, "linked.ttar");
+            File.CreateSymbolicLink(linked, victim);
+
+            (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, ["capture-fixture", .. sys, "--out", archive]);
+            (int linkedStatus, _, string linkedError) = await RunningProcess.RunAsync(Binaries.Agent, ["capture-fixture", .. sys, "--out", linked]);
+
+            Assert.True(status == 0, stderr);
+            Assert.Null(new FileInfo(archive).LinkTarget);
+            Assert.StartsWith("#", File.ReadAllText(archive), StringComparison.Ordinal);
+            Assert.Equal(victim, new FileInfo(archive + ".tmp").LinkTarget);
+            Assert.Equal(73, linkedStatus);
+            Assert.Equal($"capture-fixture: cannot write {linked}: it is a symbolic link, not a regular file; left as it is", Assert.Single(linkedError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+            Assert.Equal(victim, new FileInfo(linked).LinkTarget);
+            Assert.Equal("precious\n", File.ReadAllText(victim));
+            Assert.Empty(Directory.GetFiles(root, ".*.tmp"));
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+        }
+    }
+
+    [Fact]
+    public async Task Capture_fixture_refuses_a_fifo_or_a_socket_at_the_output_with_exit_73_and_leaves_it_there()
+    {
+        string root = Unpack("workstation");
+        try
+        {
+            string[] sys = ["--sysfs-root", Path.Combine(root, "sys"), "--procfs-root", Path.Combine(root, "proc")];
+            string fifo = Path.Combine(root, "pipe.ttar");
+            (int mkfifo, _, string mkfifoError) = await RunningProcess.RunAsync(("mkfifo", []), [fifo]);
+            Assert.True(mkfifo == 0, mkfifoError);
+            string socketPath = Path.Combine(root, "socket.ttar");
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+
+            foreach ((string output, string type) in new[] { (fifo, "a FIFO"), (socketPath, "a socket") })
+            {
+                (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, ["capture-fixture", .. sys, "--out", output]);
+
+                Assert.Equal(73, status);
+                Assert.Equal($"capture-fixture: cannot write {output}: it is {type}, not a regular file; left as it is", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+            }
+
+            (int statStatus, string types, _) = await RunningProcess.RunAsync(("stat", []), ["-c", "%F", fifo, socketPath]);
+            Assert.Equal(0, statStatus);
+            Assert.Equal(["fifo", "socket"], types.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Empty(Directory.GetFiles(root, ".*.tmp"));
         }
         finally
         {

@@ -182,6 +182,68 @@ public sealed class CaptureAndArchiveTests
     }
 
     [Fact]
+    public void Luks_md_zfs_and_systemd_host_identifiers_and_any_uuid_on_the_kernel_command_line_are_redacted()
+    {
+        const string Cmdline = "root=ZFS=tank/ROOT/secretname rd.luks.uuid=3f2a1b4c-1111-2222-3333-444455556666 rd.luks.uuid=luks-deadbeef-1111-2222-3333-444455556666 " +
+            "rd.luks.name=3f2a1b4c-1111-2222-3333-444455556666=cryptvault rd.md.uuid=0a1b2c3d:4e5f6a7b:8c9d0e1f:2a3b4c5d systemd.hostname=hidden-host " +
+            "hostname=hidden-host2 rd.lvm.lv=vgsecret/root systemd.machine_id=0123456789abcdef0123456789abcdef resume=deadbeef-1111-2222-3333-444455556666 isolcpus=2-55\n";
+
+        string redacted = FixtureCapture.RedactCommandLine(Cmdline);
+
+        foreach (string secret in new[] { "secretname", "3f2a1b4c", "deadbeef", "cryptvault", "0a1b2c3d", "hidden-host", "vgsecret", "0123456789abcdef" })
+        {
+            Assert.DoesNotContain(secret, redacted, StringComparison.OrdinalIgnoreCase);
+        }
+
+        Assert.Equal(
+            "root=ZFS=redacted rd.luks.uuid=redacted rd.luks.uuid=redacted rd.luks.name=redacted rd.md.uuid=redacted systemd.hostname=redacted " +
+            "hostname=redacted rd.lvm.lv=redacted systemd.machine_id=redacted resume=00000000-0000-0000-0000-000000000000 isolcpus=2-55\n",
+            redacted);
+    }
+
+    [Fact]
+    public void An_interface_named_after_its_mac_is_renamed_alike_in_every_path_link_and_proc_file_unless_private_data_is_asked_for()
+    {
+        string root = HardwareFixtures.FreshCopy("workstation");
+        string dest = Temp();
+        try
+        {
+            const string Enx = "enx0c42a1b2c3d4";
+            string pciNet = Path.Combine(root, "sys/devices/pci0000:00/0000:00:01.1/0000:02:00.0/net");
+            Directory.Move(Path.Combine(pciNet, "enp2s0"), Path.Combine(pciNet, Enx));
+            File.Delete(Path.Combine(root, "sys/class/net/enp2s0"));
+            File.CreateSymbolicLink(Path.Combine(root, "sys/class/net", Enx), "../../devices/pci0000:00/0000:00:01.1/0000:02:00.0/net/" + Enx);
+            string route = Path.Combine(root, "proc/net/route");
+            File.WriteAllText(route, File.ReadAllText(route).Replace("enp2s0", Enx, StringComparison.Ordinal));
+            File.WriteAllText(Path.Combine(root, "proc/cmdline"), $"ro netconsole=6665@10.0.0.9/{Enx},6666@10.0.0.2/ quiet\n");
+            var sys = new SysfsRoot(Path.Combine(root, "sys"));
+            var proc = new ProcfsRoot(Path.Combine(root, "proc"));
+
+            IReadOnlyList<ArchiveEntry> entries = FixtureCapture.Capture(sys, proc, includePrivate: false, new DiscoveryWarnings());
+            IReadOnlyList<ArchiveEntry> full = FixtureCapture.Capture(sys, proc, includePrivate: true, new DiscoveryWarnings());
+            var text = new StringWriter();
+            TextArchive.Write(text, entries, "test capture");
+            TextArchive.Extract(TextArchive.Parse(new StringReader(text.ToString())), dest);
+
+            Assert.DoesNotContain("0c42a1b2c3d4", text.ToString(), StringComparison.OrdinalIgnoreCase);
+            Assert.Contains(entries, e => e.Path == "sys/class/net/enxredacted0" && e.LinkTarget == "../../devices/pci0000:00/0000:00:01.1/0000:02:00.0/net/enxredacted0");
+            Assert.StartsWith("enxredacted0\t00000000", File.ReadAllText(Path.Combine(dest, "proc/net/route")).Split('\n')[1], StringComparison.Ordinal);
+            Assert.Equal("ro netconsole=6665@0.0.0.0/enxredacted0,6666@0.0.0.0/ quiet\n", File.ReadAllText(Path.Combine(dest, "proc/cmdline")));
+            Assert.Equal(Discover(root).HostNeeded.Keys, Discover(dest).HostNeeded.Keys);
+            Assert.Contains(Discover(dest).HostNeeded.Values, reason => reason.Contains("enxredacted0 carries the default route", StringComparison.Ordinal));
+            Assert.Contains(full, e => e.Path == "sys/class/net/" + Enx);
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+            if (Directory.Exists(dest))
+            {
+                Directory.Delete(dest, true);
+            }
+        }
+    }
+
+    [Fact]
     public void A_capture_keeps_the_targets_of_virtual_network_device_links_so_rediscovery_has_no_dangling_link()
     {
         string root = HardwareFixtures.FreshCopy("workstation");

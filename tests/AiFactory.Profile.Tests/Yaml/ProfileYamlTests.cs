@@ -135,4 +135,36 @@ public class ProfileYamlTests
 
         Assert.Equal("version", Assert.Single(ex.Errors).Field);
     }
+
+    [Fact]
+    public void A_profile_nested_a_hundred_thousand_deep_is_refused_at_the_depth_limit()
+    {
+        string text = "version: v1\ncpus: " + new string('[', 100_000) + new string(']', 100_000) + "\n";
+
+        var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse(text));
+
+        ProfileValidationError error = Assert.Single(ex.Errors);
+        Assert.Equal("line 2", error.Field);
+        Assert.Contains("nested deeper than 64 levels (a mapping or sequence at depth 65", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_profile_larger_than_one_mebibyte_is_refused_before_it_is_parsed()
+    {
+        string text = "version: v1\n#" + new string('x', ProfileYaml.MaxBytes) + "\n";
+
+        var ex = Assert.Throws<ProfileFormatException>(() => ProfileYaml.Parse(text));
+
+        Assert.Equal("(document): is larger than 1 MiB; a profile is a few KiB", Assert.Single(ex.Errors).ToString());
+    }
+
+    [Fact]
+    public void A_cancelled_call_stops_the_parse_of_a_long_profile()
+    {
+        string text = "version: v1\nservices: [" + string.Join(", ", Enumerable.Range(0, 5000).Select(i => "s" + i)) + "]\n";
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        Assert.ThrowsAny<OperationCanceledException>(() => ProfileYaml.Parse(text, cancelled.Token));
+    }
 }
