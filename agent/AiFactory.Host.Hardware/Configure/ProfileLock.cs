@@ -1,8 +1,5 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Text;
-using Microsoft.Win32.SafeHandles;
-using static AiFactory.Host.Hardware.Interop.Interop;
+using AiFactory.Host.Hardware.Files;
 
 namespace AiFactory.Host.Hardware.Configure;
 
@@ -16,16 +13,12 @@ namespace AiFactory.Host.Hardware.Configure;
 /// </summary>
 public sealed class ProfileLock : IDisposable
 {
-    private readonly SafeFileHandle _file;
+    private readonly FileLock _lock;
 
-    private ProfileLock(SafeFileHandle file, string path)
-    {
-        _file = file;
-        FilePath = path;
-    }
+    private ProfileLock(FileLock held) => _lock = held;
 
     /// <summary>The lock file.</summary>
-    public string FilePath { get; }
+    public string FilePath => _lock.FilePath;
 
     /// <summary>The lock file of a state dir.</summary>
     public static string PathIn(string stateDir) => Path.Join(stateDir, "profile", "lock");
@@ -35,67 +28,35 @@ public sealed class ProfileLock : IDisposable
     /// <see cref="ProfileLockedException"/> naming the holder when another open of it (another process, or another
     /// applier in this one) has it. Never waits.
     /// </summary>
-    /// <exception cref="IOException">The lock file cannot be created or opened (the message names it and the errno).</exception>
+    /// <exception cref="IOException">The lock file cannot be created or opened, or is a link or not a regular file (the message names it and why).</exception>
     public static ProfileLock Acquire(string stateDir, string purpose)
     {
         string path = PathIn(stateDir);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        // Opened directly, not through FileStream: .NET takes (or, with DOTNET_SYSTEM_IO_DISABLEFILELOCKING, skips)
-        // its own flock on what it opens, which would decide the outcome here.
-        int fd = Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180); // 0600
-        if (fd < 0)
+        FileLock file;
+        try
         {
-            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"cannot open the profile lock {path}: errno {Marshal.GetLastPInvokeError()}"));
+            file = FileLock.Open(path, create: true, writable: true, mode: 0x180)!; // 0600
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new IOException("cannot open the profile lock " + ex.Message, ex);
         }
 
-        var file = new SafeFileHandle(fd, ownsHandle: true);
-        if (Libc.Flock(file, Libc.LOCK_EX | Libc.LOCK_NB) < 0)
+        if (!file.TryLock(exclusive: true))
         {
-            int errno = Marshal.GetLastPInvokeError();
-            string holder = errno == Libc.EAGAIN ? Holder(file) : string.Empty;
+            string holder = file.ReadHolder();
             file.Dispose();
-            if (errno != Libc.EAGAIN)
-            {
-                throw new IOException(string.Create(CultureInfo.InvariantCulture, $"cannot lock the profile lock {path}: errno {errno}"));
-            }
-
             throw new ProfileLockedException(path, holder);
         }
 
-        // One line, padded with spaces over whatever a longer earlier line left (no truncate: the reader takes the first line).
-        string line = string.Create(CultureInfo.InvariantCulture,
-            $"pid {Environment.ProcessId} ({Command()}): {purpose}, since {DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss'Z'}");
-        byte[] bytes = Encoding.UTF8.GetBytes(line.PadRight(Math.Max(line.Length, 255)) + "\n");
-        try
-        {
-            RandomAccess.Write(file, bytes, 0);
-        }
-        catch (IOException)
-        {
-            // Who holds it is for a refusal's message only; the lock itself is held.
-        }
-
-        return new ProfileLock(file, path);
+        file.WriteHolder(string.Create(CultureInfo.InvariantCulture,
+            $"pid {Environment.ProcessId} ({Command()}): {purpose}, since {DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss'Z'}"), padTo: 255);
+        return new ProfileLock(file);
     }
 
     /// <summary>Lets go of the lock (closing the file, as the kernel does when the process dies).</summary>
-    public void Dispose() => _file.Dispose();
-
-    private static string Holder(SafeFileHandle file)
-    {
-        try
-        {
-            byte[] buffer = new byte[1024];
-            int n = RandomAccess.Read(file, buffer, 0);
-            string text = Encoding.UTF8.GetString(buffer, 0, n);
-            int end = text.IndexOf('\n', StringComparison.Ordinal);
-            return (end < 0 ? text : text[..end]).Trim();
-        }
-        catch (IOException)
-        {
-            return string.Empty;
-        }
-    }
+    public void Dispose() => _lock.Dispose();
 
     private static string Command()
     {
