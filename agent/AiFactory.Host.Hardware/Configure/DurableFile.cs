@@ -15,12 +15,22 @@ public static class DurableFile
     /// Replaces <paramref name="path"/> with <paramref name="bytes"/> atomically and durably: written to
     /// <c>&lt;path&gt;.tmp</c>, fsync'd, renamed over <paramref name="path"/>, and the directory fsync'd so that the rename
     /// itself is on disk (kubelet's state checkpoints, etcd's snapshots). A crash leaves the old file or the new one,
-    /// never a torn one; a stale <c>.tmp</c> may be left and is overwritten next time.
+    /// never a torn one; a stale <c>.tmp</c> may be left and is removed next time. The temporary is created afresh
+    /// (<c>O_CREAT|O_EXCL|O_NOFOLLOW</c>, after unlinking whatever name was there): a symbolic link or FIFO put at
+    /// <c>&lt;path&gt;.tmp</c> is removed, never written through; a directory there makes the write fail.
     /// </summary>
+    /// <exception cref="IOException">The temporary cannot be created, written or renamed, or the directory cannot be synced.</exception>
     public static void WriteAtomically(string path, ReadOnlySpan<byte> bytes)
     {
         string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.None))
+        _ = Libc.Unlink(temp); // ENOENT (nothing stale) and EISDIR (left for the open to refuse) alike
+        int fd = Libc.Open(temp, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0x1A4); // 0644
+        if (fd < 0)
+        {
+            throw Failed("open", temp, Marshal.GetLastPInvokeError());
+        }
+
+        using (var stream = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, 1))
         {
             stream.Write(bytes);
             stream.Flush(flushToDisk: true);

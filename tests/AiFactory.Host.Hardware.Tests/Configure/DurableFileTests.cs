@@ -24,6 +24,35 @@ public sealed class DurableFileTests : IDisposable
     }
 
     [Fact]
+    public void A_link_planted_at_the_temporary_is_removed_not_written_through()
+    {
+        string path = Path.Combine(_dir, "state");
+        string victim = Path.Combine(_dir, "victim");
+        File.WriteAllText(victim, "keep");
+        File.CreateSymbolicLink(path + ".tmp", victim);
+
+        DurableFile.WriteAtomically(path, "new"u8);
+
+        Assert.Equal("new", File.ReadAllText(path));
+        Assert.Equal("keep", File.ReadAllText(victim));
+        Assert.Null(new FileInfo(path).LinkTarget);
+        Assert.Equal(["state", "victim"], Directory.GetFiles(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_directory_at_the_temporary_fails_the_write_naming_it_and_leaves_the_file()
+    {
+        string path = Path.Combine(_dir, "state");
+        File.WriteAllText(path, "old");
+        Directory.CreateDirectory(path + ".tmp");
+
+        IOException ex = Assert.Throws<IOException>(() => DurableFile.WriteAtomically(path, "new"u8));
+
+        Assert.Equal($"open of {path}.tmp failed: errno 17", ex.Message);
+        Assert.Equal("old", File.ReadAllText(path));
+    }
+
+    [Fact]
     public void Syncing_a_directory_that_does_not_exist_names_it_and_the_errno()
     {
         string missing = Path.Combine(_dir, "missing");
