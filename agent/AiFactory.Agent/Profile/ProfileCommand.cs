@@ -6,6 +6,7 @@ using AiFactory.Agent.Logging;
 using AiFactory.Host.Hardware.Configure;
 using AiFactory.Host.Model.Profile;
 using Microsoft.Extensions.Logging;
+using AiFactory.Host.Hardware.Files;
 
 namespace AiFactory.Agent.Profile;
 
@@ -104,7 +105,8 @@ internal static class ProfileCommand
                 return 2;
             }
 
-            string yaml = File.ReadAllText(file);
+            // Bounded and regular files only: a FIFO named by mistake is refused, not waited on.
+            string yaml = BoundedFile.ReadText(file, ProfileYaml.MaxBytes) ?? throw new FileNotFoundException($"{file}: does not exist", file);
             if (verb == "plan")
             {
                 ProfilePlan plan = manager.Plan(yaml).Plan;

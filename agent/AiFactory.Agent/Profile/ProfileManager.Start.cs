@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using AiFactory.Host.Hardware.Configure;
+using AiFactory.Host.Hardware.Files;
 
 namespace AiFactory.Agent.Profile;
 
@@ -84,7 +85,9 @@ internal sealed partial class ProfileManager
         return stored is null ? null : (stored, env.StoredProfilePath);
     }
 
-    private static string? ReadIfExists(string path) => File.Exists(path) ? File.ReadAllText(path) : null;
+    /// <summary>A state file's text, bounded, regular files only (<see cref="BoundedFile"/>); null when it does not exist.</summary>
+    /// <exception cref="IOException">It is not a regular file, is larger than a profile may be, or is not UTF-8.</exception>
+    private static string? ReadIfExists(string path) => BoundedFile.ReadText(path, ProfileYaml.MaxBytes);
 
     private static string Digest(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 

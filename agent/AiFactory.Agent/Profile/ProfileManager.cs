@@ -8,6 +8,7 @@ using AiFactory.Host.Model.Profile;
 using AiFactory.Host.Model.Topology;
 using AiFactory.Host.Planning.Profile;
 using Microsoft.Extensions.Logging;
+using AiFactory.Host.Hardware.Files;
 
 namespace AiFactory.Agent.Profile;
 
@@ -373,7 +374,17 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     private void Store(string yaml)
     {
         string path = env.StoredProfilePath;
-        if (File.Exists(path) && File.ReadAllText(path) == yaml)
+        string? current;
+        try
+        {
+            current = BoundedFile.ReadText(path, ProfileYaml.MaxBytes);
+        }
+        catch (BoundedFileException)
+        {
+            current = null; // replaced below by the atomic write
+        }
+
+        if (current == yaml)
         {
             return;
         }

@@ -5,6 +5,7 @@ using AiFactory.Host.Hardware.Nvml;
 using AiFactory.Host.Model.Gpu;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Profile;
+using AiFactory.Host.Hardware.Files;
 
 namespace AiFactory.Agent.Profile;
 
@@ -247,7 +248,8 @@ internal sealed class ProfileMig(GpuNvml nvml, GpuInventory inventory, MigApplie
             string? name = null;
             try
             {
-                name = File.Exists(comm) ? File.ReadAllText(comm).Trim() : null;
+                // comm is at most 16 bytes; read bounded and never blocking (a fixture's procfs is only files).
+                name = BoundedFile.ReadBytes(comm, 64) is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes).Trim() : null;
             }
             catch (IOException)
             {

@@ -1,4 +1,5 @@
 using AiFactory.Host.Model.Pci;
+using AiFactory.Host.Hardware.Files;
 
 namespace AiFactory.Host.Hardware.Configure;
 
@@ -28,7 +29,11 @@ public static class VfioOverrideFiles
             {
                 try
                 {
-                    result[address] = File.ReadAllText(file).Trim();
+                    // A driver name: a few bytes. Regular files only, bounded: nothing put in this directory blocks the agent.
+                    if (BoundedFile.ReadText(file, 4096) is { } driver)
+                    {
+                        result[address] = driver.Trim();
+                    }
                 }
                 catch (IOException)
                 {

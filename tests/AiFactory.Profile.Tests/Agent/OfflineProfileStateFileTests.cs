@@ -48,6 +48,21 @@ public sealed class OfflineProfileStateFileTests : IDisposable
         Assert.Equal("64", _fs.Read(Pages));
     }
 
+    [Theory]
+    [InlineData("plan")]
+    [InlineData("apply")]
+    public async Task A_fifo_named_as_the_profile_file_is_refused_not_waited_on(string verb)
+    {
+        string fifo = Path.Join(Path.GetDirectoryName(_fs.Root)!, "profile-fifo.yaml");
+        MakeFifo(fifo);
+
+        (int exit, string errors) = await RunInProcessAsync(verb, fifo, profileFile: fifo);
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"{fifo}: is not a regular file", errors, StringComparison.Ordinal);
+        Assert.Equal("64", _fs.Read(Pages));
+    }
+
     [Fact]
     public async Task A_fifo_at_the_lease_journal_refuses_what_depends_on_the_holds_naming_it()
     {
@@ -98,7 +113,7 @@ public sealed class OfflineProfileStateFileTests : IDisposable
     /// Runs the command in this process on a thread of its own, giving up after a generous wait (a FIFO opened for
     /// reading blocks until a writer comes: then one is opened, so the thread ends, and the test fails).
     /// </summary>
-    private async Task<(int Exit, string Errors)> RunInProcessAsync(string verb, string fifo)
+    private async Task<(int Exit, string Errors)> RunInProcessAsync(string verb, string fifo, string? profileFile = null)
     {
         File.WriteAllText(_profile, ShrinkPool);
         var flags = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -113,7 +128,7 @@ public sealed class OfflineProfileStateFileTests : IDisposable
         Console.SetError(captured);
         try
         {
-            Task<int> run = Task.Factory.StartNew(() => ProfileCommand.Run(verb, verb == "recover" ? null : _profile, flags), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            Task<int> run = Task.Factory.StartNew(() => ProfileCommand.Run(verb, verb == "recover" ? null : profileFile ?? _profile, flags), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             try
             {
                 return (await run.WaitAsync(Generous), captured.ToString());
