@@ -77,7 +77,7 @@ public sealed class PciAerReader
             int space = line.LastIndexOf(' ');
             if (space <= 0 || !long.TryParse(line[(space + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out long count))
             {
-                throw new FormatException($"failed to parse {fileName} line \"{line.ToString()}\": want \"<name> <count>\"");
+                throw new FormatException($"failed to parse {fileName} line \"{RawText.Quote(line.ToString())}\": want \"<name> <count>\"");
             }
 
             string name = line[..space].Trim().ToString();

@@ -25,6 +25,7 @@ public sealed class PciAerReaderTests
     [InlineData("RxErr x\n", "RxErr x")]
     [InlineData("RxErr\n", "RxErr")]
     [InlineData("RxErr -1\n", "RxErr -1")]
+    [InlineData("Rx\u001b[2JErr x\n", "Rx\\x1b[2JErr x")]
     public void A_malformed_line_is_reported_with_the_file_the_device_and_the_raw_line(string text, string line)
     {
         var error = Assert.Throws<FormatException>(() => PciAerReader.Parse(text, "aer_dev_correctable for 0000:1b:00.0"));
