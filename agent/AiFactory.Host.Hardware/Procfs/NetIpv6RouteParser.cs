@@ -22,13 +22,8 @@ public static class NetIpv6RouteParser
     public static RouteLine ParseLine(ReadOnlySpan<byte> line, out Range device, out long metric)
     {
         metric = 0;
-        int position = 0;
         Span<Range> f = stackalloc Range[11];
-        int count = 0;
-        while (count < f.Length && ProcfsFields.Next(line, ref position, out f[count]))
-        {
-            count++;
-        }
+        int count = ProcfsFields.Split(line, f);
 
         device = f[9];
         if (count != 10 || !IsHex(line[f[0]], 32) || !IsHex(line[f[1]], 2) || !IsHex(line[f[2]], 32) || !IsHex(line[f[3]], 2) ||

@@ -57,13 +57,8 @@ public static class NetRouteParser
     public static RouteLine ParseLine(ReadOnlySpan<byte> line, out Range iface, out long metric)
     {
         metric = 0;
-        int position = 0;
         Span<Range> f = stackalloc Range[8];
-        int count = 0;
-        while (count < f.Length && ProcfsFields.Next(line, ref position, out f[count]))
-        {
-            count++;
-        }
+        int count = ProcfsFields.Split(line, f);
 
         iface = f[0];
         if (count < f.Length || !IsHex(line[f[1]], 8) || !IsHex(line[f[7]], 8) ||

@@ -23,6 +23,21 @@ internal static class ProcfsFields
         return end > start;
     }
 
+    /// <summary>
+    /// The first fields of <paramref name="line"/> into <paramref name="fields"/>, at most its length; how many were
+    /// found (a span one longer than a table's width tells a line with extra fields).
+    /// </summary>
+    public static int Split(ReadOnlySpan<byte> line, Span<Range> fields)
+    {
+        int position = 0, count = 0;
+        while (count < fields.Length && Next(line, ref position, out fields[count]))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     /// <summary>A hash of a field found (FNV-1a, never 0: 0 stands for "none found").</summary>
     public static ulong Hash(ReadOnlySpan<byte> field)
     {
