@@ -65,6 +65,7 @@ for i, name in enumerate(("aifactory-agent", "node-exporter")):
     v = [r[i] for r in rows]
     print(f"| {name} | {len(v)} | {statistics.mean(v):.1f} | {statistics.median(v):.1f} | {min(v):.1f} | {max(v):.1f} |")
 below = sum(1 for a, n in rows if a < n)
-print(f"\nagent below node-exporter in {below} of {len(rows)} seconds")
+print(f"\nagent below node-exporter in {below} of {len(rows)} seconds; not below at second(s) "
+      + (", ".join(str(t) for t, (a, n) in enumerate(rows) if a >= n) or "none"))
 PY
 echo "load after: $(uptime | sed 's/.*load average/load average/')"
