@@ -18,17 +18,9 @@ publish=${AIFACTORY_PUBLISH_DIR:-artifacts/publish/linux-x64}
 node_exporter=${AIFACTORY_NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}
 [ -x "$publish/aifactory-agent" ] || { echo "no native AOT agent in $publish (tools/publish-aot.sh linux-x64)" >&2; exit 1; }
 [ -x "$node_exporter" ] || { echo "prometheus-node-exporter missing: run tests/setup.d/50-prometheus.sh" >&2; exit 1; }
-work=$(mktemp -d /tmp/aifactory-rss-periodic.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-unit_env=()
-while IFS= read -r kv; do unit_env+=("$kv"); done < <(sed -n 's/^Environment=\(DOTNET_[A-Za-z0-9_]*=[^ ]*\)$/\1/p' packaging/common/aifactory-agent.service)
+BENCH_NAME=aifactory-rss-periodic
+# shellcheck source=bench-common.sh
+. tests/AiFactory.Benchmarks/Metrics/bench-common.sh
 
 ne_port=$(free_port)
 "$node_exporter" --web.listen-address="127.0.0.1:$ne_port" > "$work/node-exporter.log" 2>&1 &

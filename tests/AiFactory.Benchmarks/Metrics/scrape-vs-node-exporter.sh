@@ -23,16 +23,9 @@ n=${1:-500}
 # RSS is read twice each time: at once, and SETTLE seconds later (both exporters give memory back when idle: Go's
 # scavenger, the agent's idle-trim, default 5 s).
 settle=${SETTLE:-12}
-work=$(mktemp -d /tmp/aifactory-metrics-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+BENCH_NAME=aifactory-metrics-bench
+# shellcheck source=bench-common.sh
+. tests/AiFactory.Benchmarks/Metrics/bench-common.sh
 
 publish=${AIFACTORY_PUBLISH_DIR:-artifacts/publish/linux-x64}
 dll=$(ls -t agent/AiFactory.Agent/bin/Release/*/aifactory-agent.dll agent/AiFactory.Agent/bin/Debug/*/aifactory-agent.dll 2>/dev/null | head -n 1 || true)
@@ -45,10 +38,7 @@ for b in ${AGENT_BUILDS:-aot jit}; do
   esac
 done
 [ "${#builds[@]}" -gt 0 ] || { echo "no agent build to measure" >&2; exit 1; }
-unit_env=()
-if [ "${AGENT_UNIT_ENV:-1}" != 0 ]; then
-  while IFS= read -r kv; do unit_env+=("$kv"); done < <(sed -n 's/^Environment=\(DOTNET_[A-Za-z0-9_]*=[^ ]*\)$/\1/p' packaging/common/aifactory-agent.service)
-fi
+if [ "${AGENT_UNIT_ENV:-1}" = 0 ]; then unit_env=(); fi
 node_exporter=${AIFACTORY_NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}
 [ -x "$node_exporter" ] || { echo "prometheus-node-exporter missing: run tests/setup.d/50-prometheus.sh" >&2; exit 1; }
 

@@ -1,0 +1,18 @@
+# Sourced by the metrics benchmark scripts (bash, set -euo pipefail, run from the repository root):
+#   work       a fresh temp directory, removed on exit
+#   pids       processes to stop on exit: append what you start
+#   free_port  prints a free loopback TCP port
+#   unit_env   the DOTNET_* settings of the systemd unit (Environment= lines), as the package runs the agent
+work=$(mktemp -d "/tmp/${BENCH_NAME:-aifactory-bench}.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+unit_env=()
+while IFS= read -r kv; do unit_env+=("$kv"); done < <(sed -n 's/^Environment=\(DOTNET_[A-Za-z0-9_]*=[^ ]*\)$/\1/p' packaging/common/aifactory-agent.service)
