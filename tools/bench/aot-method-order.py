@@ -109,7 +109,6 @@ class Agent:
     """The agent on the fixture with the fake NVML and the unit's DOTNET_* settings, metrics on a free port."""
 
     def __init__(self, binary, fixture, fixture_name, work):
-        self.work = work
         os.makedirs(work, exist_ok=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

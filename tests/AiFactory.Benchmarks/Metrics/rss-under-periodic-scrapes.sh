@@ -2,7 +2,7 @@
 # The resident set of the agent and of Debian's prometheus-node-exporter as a Prometheus server sees them: both
 # running at once, each scraped once every INTERVAL seconds (default 15, Prometheus's usual scrape_interval) for
 # DURATION seconds (default 180), VmRSS of each read every second. Prints, per exporter, the mean, median, minimum and
-# maximum over the run, and the fraction of the seconds in which the agent held less than node-exporter.
+# maximum over the run, and in how many seconds (and which not) the agent held less than node-exporter.
 #
 #   tests/AiFactory.Benchmarks/Metrics/rss-under-periodic-scrapes.sh
 #   INTERVAL=15 DURATION=180 AGENT_ARGS="--sysfs-root … --procfs-root … --nvml-library …" (as scrape-vs-node-exporter.sh)
@@ -30,8 +30,8 @@ ag_port=$(free_port)
 env "${unit_env[@]}" "$publish/aifactory-agent" --socket "$work/agent.sock" --state-dir "$work/state" \
   --metrics-listen "127.0.0.1:$ag_port" --log-level warning ${AGENT_ARGS:-} > "$work/agent.log" 2>&1 &
 ag_pid=$!; pids+=("$ag_pid")
-up() { curl -sf -o /dev/null "$1"; }
-for _ in $(seq 1 300); do up "http://127.0.0.1:$ag_port/metrics" && up "http://127.0.0.1:$ne_port/metrics" && break; sleep 0.1; done
+wait_up "http://127.0.0.1:$ag_port/metrics"
+wait_up "http://127.0.0.1:$ne_port/metrics"
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 echo "agent: $publish/aifactory-agent ($(tr '\n' ' ' < "$publish/BUILD-INFO" 2>/dev/null)), environment from the unit: ${unit_env[*]:-(none)}"

@@ -46,7 +46,6 @@ ne_port=$(free_port)
 "$node_exporter" --web.listen-address="127.0.0.1:$ne_port" > "$work/node-exporter.log" 2>&1 &
 ne_pid=$!; pids+=("$ne_pid")
 
-wait_up() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not up: $1" >&2; cat "$work"/*.log >&2; exit 1; }
 wait_up "http://127.0.0.1:$ne_port/metrics"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
