@@ -40,6 +40,7 @@ internal sealed class HostCapabilities
             reasons.Add("not running as root");
         }
 
+        ReadOnlyAsked = options.ReadOnly;
         if (options.ReadOnly)
         {
             reasons.Add("read-only: true was asked for");
@@ -58,6 +59,12 @@ internal sealed class HostCapabilities
 
     /// <summary>Why the agent is read-only; empty when it is not.</summary>
     public string ReadOnlyReason { get; }
+
+    /// <summary>
+    /// True when the operator asked for read-only (<c>read-only: true</c>): then nothing may change, not even through
+    /// a fake NVML library that a fixture tree would otherwise allow.
+    /// </summary>
+    public bool ReadOnlyAsked { get; }
 
     public IReadOnlyList<HostCapability> All
     {

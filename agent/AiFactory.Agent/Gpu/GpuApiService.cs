@@ -94,7 +94,7 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
         return ToProto(address.ToString(), plan);
     }
 
-    private ApplyMigResponse ApplyMig(ApplyMigRequest request)
+    internal ApplyMigResponse ApplyMig(ApplyMigRequest request)
     {
         RequireWritable();
         string gpu = Required(request.Gpu, "gpu");
@@ -128,7 +128,7 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
         return response;
     }
 
-    private SetMigModeResponse SetMigMode(SetMigModeRequest request)
+    internal SetMigModeResponse SetMigMode(SetMigModeRequest request)
     {
         RequireWritable();
         MigModeResult r = applier.SetMode(Required(request.Gpu, "gpu"), request.Enabled, request.Reset, ResetAllowed);
@@ -143,18 +143,33 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
         };
     }
 
-    /// <summary>MIG changes go through NVML: allowed as root, or against a library other than the system's (the fake).</summary>
-    private bool MigWritable => Environment.IsPrivilegedProcess || nvml.Library != "libnvidia-ml.so.1";
+    /// <summary>A library other than the system's: the fake NVML of the tests and the demo, on a fixture tree.</summary>
+    private bool FakeLibrary => nvml.Library != "libnvidia-ml.so.1";
 
     /// <summary>A reset writes the device's sysfs reset file: only where sysfs may be written, or on a fake's fixture.</summary>
-    private bool ResetAllowed => !capabilities.ReadOnly || nvml.Library != "libnvidia-ml.so.1";
+    private bool ResetAllowed => !capabilities.ReadOnly || FakeLibrary;
 
+    /// <summary>
+    /// MIG changes go through NVML to the GPUs themselves. Never when the operator asked for read-only; with the
+    /// system's library only where the agent may change the machine (root, the real /sys and /proc), so an agent
+    /// serving a fixture tree cannot change the real GPUs; with a fake library, which changes nothing but its state
+    /// file, also on a fixture tree and without root.
+    /// </summary>
     private void RequireWritable()
     {
-        if (!MigWritable)
+        if (capabilities.ReadOnlyAsked)
         {
-            throw new RpcException(StatusCode.PermissionDenied, "MIG changes need root (the agent is not running as root)");
+            throw new RpcException(StatusCode.FailedPrecondition, "the agent is read-only (read-only: true was asked for): no MIG change made");
         }
+
+        if (FakeLibrary || !capabilities.ReadOnly)
+        {
+            return;
+        }
+
+        throw Environment.IsPrivilegedProcess
+            ? new RpcException(StatusCode.FailedPrecondition, $"the agent is read-only here ({capabilities.ReadOnlyReason}): no MIG change made")
+            : new RpcException(StatusCode.PermissionDenied, "MIG changes need root (the agent is not running as root)");
     }
 
     private static async Task<T> Run<T>(Func<T> action)

@@ -10,7 +10,8 @@ namespace AiFactory.Agent.Inventory;
 /// <summary>
 /// <c>aifactory-agent capture-fixture --out FILE [--include-private]</c>: writes the part of this machine's /sys and
 /// /proc that discovery reads as a hardware-fixture archive (tools/fixture.sh unpack reads it back). Exit 0; 66
-/// (EX_NOINPUT) when the roots cannot be a machine (<see cref="DiscoveryRoots"/>); 73 (EX_CANTCREAT) when the archive cannot be written,
+/// (EX_NOINPUT) when the roots cannot be a machine (<see cref="DiscoveryRoots"/>); 64 (EX_USAGE) for an empty
+/// <c>--out</c>; 73 (EX_CANTCREAT) when the archive cannot be written,
 /// or FILE is something other than a regular file (a directory, link, FIFO or device, left as it is), with one line
 /// saying why and no temp file left behind (<see cref="Host.Hardware.Files.ReplacementFile"/>).
 /// </summary>
@@ -35,6 +36,19 @@ internal static class CaptureFixtureCommand
         command.Options.Add(includePrivate);
         command.SetAction(parse =>
         {
+            string path = parse.GetValue(output)!;
+            if (DiscoveryRoots.TextProblem("--out", path, "a file to write") is { } outProblem)
+            {
+                Console.Error.WriteLine($"capture-fixture: {outProblem}; nothing captured");
+                return AgentCommandLine.ExitUsage;
+            }
+
+            if ((DiscoveryRoots.TextProblem("--sysfs-root", parse.GetValue(sysfs)) ?? DiscoveryRoots.TextProblem("--procfs-root", parse.GetValue(procfs))) is { } rootProblem)
+            {
+                Console.Error.WriteLine($"capture-fixture: {rootProblem}; nothing captured");
+                return ExitNoInput;
+            }
+
             var sysfsRoot = new SysfsRoot(parse.GetValue(sysfs)!);
             var procfsRoot = new ProcfsRoot(parse.GetValue(procfs)!);
             if (DiscoveryRoots.Problem(sysfsRoot, procfsRoot) is { } problem)
@@ -45,7 +59,6 @@ internal static class CaptureFixtureCommand
 
             var warnings = new DiscoveryWarnings();
             IReadOnlyList<ArchiveEntry> entries = FixtureCapture.Capture(sysfsRoot, procfsRoot, parse.GetValue(includePrivate), warnings);
-            string path = parse.GetValue(output)!;
             try
             {
                 Host.Hardware.Files.ReplacementFile.Write(path, stream =>

@@ -14,9 +14,9 @@ namespace AiFactory.Agent.Inventory;
 /// <c>aifactory-agent discover [--sysfs-root DIR] [--procfs-root DIR] [--json]</c>: reads the machine once and prints the
 /// inventory without starting the daemon; <c>--json</c> prints the <c>HostInventory</c> message in the canonical
 /// protobuf JSON mapping. Exit 0, or 2 when discovery left warnings and <c>--strict</c> was given, or 66 (EX_NOINPUT)
-/// with one line when the roots cannot be a machine (<see cref="DiscoveryRoots"/>: no <c>devices/system/cpu/online</c>
-/// under the sysfs root, or a procfs root that is not a directory); a mistyped root would otherwise give an empty or
-/// invented machine.
+/// with one line when the roots cannot be a machine (<see cref="DiscoveryRoots"/>: an empty root, no
+/// <c>devices/system/cpu/online</c> under the sysfs root, or a procfs root that is not a directory); a mistyped root
+/// would otherwise give an empty or invented machine.
 /// </summary>
 internal static class DiscoverCommand
 {
@@ -35,7 +35,8 @@ internal static class DiscoverCommand
         {
             string sysfsRoot = parse.GetValue(sysfs)!;
             string procfsRoot = parse.GetValue(procfs)!;
-            if (DiscoveryRoots.Problem(new SysfsRoot(sysfsRoot), new ProcfsRoot(procfsRoot)) is { } problem)
+            if ((DiscoveryRoots.TextProblem("--sysfs-root", sysfsRoot) ?? DiscoveryRoots.TextProblem("--procfs-root", procfsRoot)
+                ?? DiscoveryRoots.Problem(new SysfsRoot(sysfsRoot), new ProcfsRoot(procfsRoot))) is { } problem)
             {
                 Console.Error.WriteLine($"discover: {problem}; nothing discovered");
                 return CaptureFixtureCommand.ExitNoInput;

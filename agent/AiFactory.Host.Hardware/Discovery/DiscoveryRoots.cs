@@ -14,6 +14,15 @@ public static class DiscoveryRoots
     public const string CpuOnline = "devices/system/cpu/online";
 
     /// <summary>
+    /// What is wrong with a root as given on the command line, before it is made a path: empty (an unset variable in
+    /// a script). Null when it can be a path.
+    /// </summary>
+    /// <param name="option">The option that gave it, as the user typed it (<c>--sysfs-root</c>).</param>
+    /// <param name="wanted">What the option names, for the empty case ("a directory", "a file to write").</param>
+    public static string? TextProblem(string option, string? value, string wanted = "a directory") =>
+        string.IsNullOrEmpty(value) ? $"{option} is empty: give {wanted}" : null;
+
+    /// <summary>
     /// One line saying what is wrong with the roots ("sysfs root /x has no devices/system/cpu/online: not a sysfs
     /// tree"), or null when discovery can go ahead.
     /// </summary>

@@ -19,7 +19,7 @@ public static class WritableDirectory
     public static string? Ensure(string path)
     {
         var missing = new Stack<string>();
-        for (string? p = Path.TrimEndingDirectorySeparator(path); !string.IsNullOrEmpty(p) && !Directory.Exists(p); p = Path.GetDirectoryName(p))
+        for (string? p = Path.TrimEndingDirectorySeparator(path); !string.IsNullOrEmpty(p) && !Present(p); p = Path.GetDirectoryName(p))
         {
             missing.Push(p);
         }
@@ -32,8 +32,18 @@ public static class WritableDirectory
             }
         }
 
+        // Something other than a directory already there (a file, a dangling link) would otherwise come out of the
+        // access check below as a misleading "Permission denied".
+        if (!Directory.Exists(path))
+        {
+            return $"{path}: {Marshal.GetPInvokeErrorMessage(Libc.ENOTDIR)}";
+        }
+
         return Access(path, W_OK | X_OK);
     }
+
+    /// <summary>Whether anything is at <paramref name="path"/>: a directory, a file or a link, dangling or not.</summary>
+    private static bool Present(string path) => Directory.Exists(path) || File.Exists(path) || new FileInfo(path).LinkTarget is not null;
 
     private static unsafe string? Access(string path, int mode)
     {

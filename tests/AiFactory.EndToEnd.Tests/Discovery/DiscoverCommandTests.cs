@@ -183,6 +183,39 @@ public sealed class DiscoverCommandTests
     }
 
     [Fact]
+    public async Task Empty_roots_and_an_empty_out_are_refused_in_one_line_each_without_a_stack_trace()
+    {
+        string folder = Directory.CreateTempSubdirectory("aifactory-e2e-empty-root-").FullName;
+        try
+        {
+            string archive = Path.Combine(folder, "x.ttar");
+            (string[] Args, int Status, string Line)[] cases =
+            [
+                (["discover", "--sysfs-root", "", "--procfs-root", folder], 66, "discover: --sysfs-root is empty: give a directory; nothing discovered"),
+                (["discover", "--sysfs-root", folder, "--procfs-root", ""], 66, "discover: --procfs-root is empty: give a directory; nothing discovered"),
+                (["capture-fixture", "--sysfs-root", "", "--out", archive], 66, "capture-fixture: --sysfs-root is empty: give a directory; nothing captured"),
+                (["capture-fixture", "--procfs-root", "", "--out", archive], 66, "capture-fixture: --procfs-root is empty: give a directory; nothing captured"),
+                (["capture-fixture", "--sysfs-root", folder, "--out", ""], 64, "capture-fixture: --out is empty: give a file to write; nothing captured"),
+            ];
+
+            foreach ((string[] args, int expectedStatus, string expectedLine) in cases)
+            {
+                (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Agent, args);
+
+                Assert.True(expectedStatus == status, $"{string.Join(' ', args)}: exit {status}, stderr {stderr}");
+                Assert.Equal(string.Empty, stdout);
+                Assert.Equal(expectedLine, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+            }
+
+            Assert.False(File.Exists(archive));
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
+    [Fact]
     public async Task Discover_refuses_a_fixtures_folder_given_as_the_sysfs_root_and_a_missing_procfs_root_in_one_line_each()
     {
         string root = Unpack("dgx-h100");

@@ -33,4 +33,24 @@ public sealed class WritableDirectoryTests : IDisposable
 
         Assert.Equal($"{file}/state: Not a directory", problem);
     }
+
+    [Fact]
+    public void A_regular_file_where_the_directory_should_be_is_not_a_directory_not_a_permission_problem()
+    {
+        string file = Path.Combine(_dir, "state");
+        File.WriteAllText(file, "data");
+
+        Assert.Equal($"{file}: Not a directory", WritableDirectory.Ensure(file));
+        Assert.Equal("data", File.ReadAllText(file));
+    }
+
+    [Fact]
+    public void A_dangling_link_where_the_directory_should_be_is_named_as_not_a_directory()
+    {
+        string link = Path.Combine(_dir, "state");
+        File.CreateSymbolicLink(link, Path.Combine(_dir, "nowhere"));
+
+        Assert.Equal($"{link}: Not a directory", WritableDirectory.Ensure(link));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "nowhere")));
+    }
 }
