@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using AiFactory.Cli.Input;
 using AiFactory.Grpc.Client;
 
 namespace AiFactory.Cli;
@@ -53,12 +54,12 @@ internal static class GlobalOptions
         }
         else if (parse.GetValue(Ca) is string ca)
         {
-            options.TrustedCertificateAuthorities = LoadCertificates(ca);
+            options.TrustedCertificateAuthorities = ParseCertificates(ReadPem(ca));
         }
 
         if (parse.GetValue(Cert) is string cert && parse.GetValue(Key) is string key)
         {
-            options.ClientCertificates = [LoadClientCertificate(cert, key)];
+            options.ClientCertificates = [LoadClientCertificate(ReadPem(cert), ReadPem(key))];
         }
 
         return GrpcChannel.ForAddress(ParseAddress(address, out _)!, options);
@@ -131,11 +132,10 @@ internal static class GlobalOptions
             : null;
     }
 
-    /// <summary>A value as a usage error quotes it: at most 48 characters, then "…"; control characters as \xNN.</summary>
-    internal static string Quote(string value)
+    /// <summary>A value as a usage error quotes it: at most <paramref name="max"/> characters (48 by default), then "…"; control characters as \xNN.</summary>
+    internal static string Quote(string value, int max = 48)
     {
-        const int Max = 48;
-        string shown = value.Length > Max ? value[..Max] + "…" : value;
+        string shown = value.Length > max ? value[..max] + "…" : value;
         if (!shown.AsSpan().ContainsAnyInRange('\0', '\x1f') && !shown.Contains('\x7f', StringComparison.Ordinal))
         {
             return shown;
@@ -212,14 +212,20 @@ internal static class GlobalOptions
                 return;
             }
 
+            if (RequestFile.ReadText(path, out string problem) is not { } pem)
+            {
+                result.AddError(RequestFile.Describe("--ca", path, problem));
+                return;
+            }
+
             try
             {
-                if (LoadCertificates(path).Count == 0)
+                if (ParseCertificates(pem).Count == 0)
                 {
                     result.AddError($"--ca: invalid value \"{path}\": holds no PEM certificate");
                 }
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+            catch (CryptographicException ex)
             {
                 result.AddError($"--ca: invalid value \"{path}\": {ex.Message}");
             }
@@ -247,11 +253,23 @@ internal static class GlobalOptions
                 return;
             }
 
+            if (RequestFile.ReadText(path, out string problem) is not { } certificate)
+            {
+                result.AddError(RequestFile.Describe("--cert", path, problem));
+                return;
+            }
+
+            if (RequestFile.ReadText(key, out problem) is not { } privateKey)
+            {
+                result.AddError(RequestFile.Describe("--key", key, problem));
+                return;
+            }
+
             try
             {
-                using X509Certificate2 _ = LoadClientCertificate(path, key);
+                using X509Certificate2 _ = LoadClientCertificate(certificate, privateKey);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            catch (Exception ex) when (ex is CryptographicException or ArgumentException)
             {
                 result.AddError($"--cert: invalid value \"{path}\" with --key \"{key}\": {ex.Message}");
             }
@@ -276,17 +294,20 @@ internal static class GlobalOptions
         return option;
     }
 
-    /// <summary>The client certificate with its key, through PKCS#12 so that SslStream on Linux can sign with the key.</summary>
-    private static X509Certificate2 LoadClientCertificate(string certificate, string key)
+    /// <summary>The client certificate with its key (both PEM text), through PKCS#12 so that SslStream on Linux can sign with the key.</summary>
+    private static X509Certificate2 LoadClientCertificate(string certificatePem, string keyPem)
     {
-        using X509Certificate2 pem = X509Certificate2.CreateFromPemFile(certificate, key);
+        using X509Certificate2 pem = X509Certificate2.CreateFromPem(certificatePem, keyPem);
         return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
 
-    private static X509Certificate2Collection LoadCertificates(string path)
+    private static X509Certificate2Collection ParseCertificates(string pem)
     {
         var certificates = new X509Certificate2Collection();
-        certificates.ImportFromPemFile(path);
+        certificates.ImportFromPem(pem);
         return certificates;
     }
+
+    /// <summary>A PEM file a TLS option names, read as every file the CLI sends is (the validators have reported any problem).</summary>
+    private static string ReadPem(string path) => RequestFile.ReadText(path, out string problem) ?? throw new IOException(RequestFile.Describe("PEM file", path, problem));
 }

@@ -148,6 +148,54 @@ public sealed class CliUsageTests : IDisposable
         Assert.Contains($"--ca: invalid value \"{empty}\"", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("profile plan -f", "absent.yaml", "file does not exist")]
+    [InlineData("profile apply -f", "absent.yaml", "file does not exist")]
+    [InlineData("profile plan -f", "", "the path is empty")]
+    [InlineData("profile apply -f", "run", "is a directory")]
+    [InlineData("profile plan -f", "/dev/zero", "is not a regular file (a character device)")]
+    [InlineData("lease attach lease-0 --domain-xml", "run", "is a directory")]
+    [InlineData("lease attach lease-0 --domain-xml", "/dev/zero", "is not a regular file (a character device)")]
+    [InlineData("mig plan --select all-balanced --config", "/dev/zero", "is not a regular file (a character device)")]
+    [InlineData("mig apply --select all-balanced --config", "absent.yaml", "file does not exist")]
+    public async Task A_file_that_cannot_be_sent_is_one_usage_line_naming_it_and_why(string command, string file, string problem)
+    {
+        string path = file.Length == 0 || file.StartsWith('/') ? file : Path.Combine(_dir, file);
+        string[] words = command.Split(' ');
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, [.. words, path, "--socket", Path.Combine(_dir, "run", "absent.sock")]);
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        string option = words[^1] == "-f" ? "--file" : words[^1];
+        Assert.Equal($"aifactoryctl: {option}: invalid value \"{path}\": {problem}", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    [Fact]
+    public async Task A_fifo_given_as_a_profile_is_refused_at_once()
+    {
+        string fifo = Path.Combine(_dir, "profile.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["profile", "plan", "-f", fifo, "--socket", Path.Combine(_dir, "run", "absent.sock")]).WaitAsync(AgentUnderTest.Patience);
+
+        Assert.Equal(2, status);
+        Assert.Equal($"aifactoryctl: --file: invalid value \"{fifo}\": is not a regular file (a FIFO)", stderr.TrimEnd('\n'));
+    }
+
+    [Fact]
+    public async Task A_ca_that_is_a_device_is_a_usage_error_naming_it()
+    {
+        (int status, _, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["health", "--address", "localhost:7443", "--ca", "/dev/zero"]).WaitAsync(AgentUnderTest.Patience);
+
+        Assert.Equal(2, status);
+        Assert.Equal("aifactoryctl: --ca: invalid value \"/dev/zero\": is not a regular file (a character device)", stderr.Split('\n')[0]);
+    }
+
     private (string Certificate, string Key) WriteSelfSignedPem()
     {
         using X509Certificate2 created = LocalhostCertificate.Create();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using AiFactory.Cli.Input;
 using AiFactory.Cli.Output;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Grpc;
@@ -128,7 +129,7 @@ internal static class LeaseCommand
     private static Command AttachCommand()
     {
         var id = new Argument<string>("id") { Description = "the lease id" };
-        var xml = new Option<FileInfo?>("--domain-xml") { Description = "a libvirt domain XML file to merge the lease into and define" };
+        var xml = new Option<string?>("--domain-xml") { Description = "a libvirt domain XML file to merge the lease into and define" };
         var name = new Option<string?>("--domain") { Description = "an already defined libvirt domain" };
         var uri = new Option<string?>("--uri") { Description = "libvirt URI, one of the agent's libvirt-uris setting (default: its first, qemu:///system)" };
         var start = new Option<bool>("--start") { Description = "start the domain after defining it (a running domain is pinned live instead)" };
@@ -144,15 +145,12 @@ internal static class LeaseCommand
             var request = new AttachLeaseRequest { Id = parse.GetValue(id)!, DomainName = parse.GetValue(name) ?? string.Empty, LibvirtUri = parse.GetValue(uri) ?? string.Empty, Start = parse.GetValue(start) };
             if (parse.GetValue(xml) is { } file)
             {
-                try
+                if (RequestFile.ReadOrReport("--domain-xml", file) is not { } text)
                 {
-                    request.DomainXml = File.ReadAllText(file.FullName);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    Console.Error.WriteLine($"aifactoryctl: --domain-xml: {ex.Message}");
                     return Task.FromResult(ExitCodes.Usage);
                 }
+
+                request.DomainXml = text;
             }
 
             return Call(parse, ct, "AttachLease", request, AttachLeaseResponse.Parser, r =>

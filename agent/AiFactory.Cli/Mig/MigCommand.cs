@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AiFactory.Cli.Input;
 using AiFactory.Cli.Output;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Grpc;
@@ -94,15 +95,12 @@ internal static class MigCommand
                     return ExitCodes.Usage;
                 }
 
-                try
+                if (RequestFile.ReadOrReport("--config", file) is not { } read)
                 {
-                    text = await File.ReadAllTextAsync(file, ct).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    Console.Error.WriteLine($"aifactoryctl: --config {file}: {ex.Message}");
                     return ExitCodes.Usage;
                 }
+
+                text = read;
             }
             else if (selected is not null)
             {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AiFactory.Cli.Input;
 using AiFactory.Cli.Output;
 using AiFactory.Contracts.Agent.V1;
 using AiFactory.Grpc;
@@ -31,10 +32,15 @@ internal static class ProfileCommand
         command.Options.Add(file);
         command.SetAction(async (parse, ct) =>
         {
+            if (RequestFile.ReadOrReport("--file", parse.GetValue(file)!) is not { } yaml)
+            {
+                return ExitCodes.Usage;
+            }
+
             using var channel = GlobalOptions.OpenChannel(parse);
             try
             {
-                PlanProfileResponse response = await channel.UnaryAsync(Service + "PlanProfile", new PlanProfileRequest { Yaml = await File.ReadAllTextAsync(parse.GetValue(file)!, ct).ConfigureAwait(false) }, PlanProfileResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                PlanProfileResponse response = await channel.UnaryAsync(Service + "PlanProfile", new PlanProfileRequest { Yaml = yaml }, PlanProfileResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
                 if (parse.GetValue(GlobalOptions.Json))
                 {
                     ProtoJson.Print(response);
@@ -69,10 +75,15 @@ internal static class ProfileCommand
         command.Options.Add(file);
         command.SetAction(async (parse, ct) =>
         {
+            if (RequestFile.ReadOrReport("--file", parse.GetValue(file)!) is not { } yaml)
+            {
+                return ExitCodes.Usage;
+            }
+
             using var channel = GlobalOptions.OpenChannel(parse);
             try
             {
-                ApplyProfileResponse response = await channel.UnaryAsync(Service + "ApplyProfile", new ApplyProfileRequest { Yaml = await File.ReadAllTextAsync(parse.GetValue(file)!, ct).ConfigureAwait(false) }, ApplyProfileResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                ApplyProfileResponse response = await channel.UnaryAsync(Service + "ApplyProfile", new ApplyProfileRequest { Yaml = yaml }, ApplyProfileResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
                 if (parse.GetValue(GlobalOptions.Json))
                 {
                     ProtoJson.Print(response);
