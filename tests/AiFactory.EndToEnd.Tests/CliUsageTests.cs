@@ -187,6 +187,35 @@ public sealed class CliUsageTests : IDisposable
         Assert.Equal($"aifactoryctl: --file: invalid value \"{fifo}\": is not a regular file (a FIFO)", stderr.TrimEnd('\n'));
     }
 
+    [Theory]
+    [InlineData("307445734561825861m")]
+    [InlineData("9223372036854775807h")]
+    public async Task A_ttl_too_long_for_the_lease_is_a_usage_error_not_a_lease_that_expires_at_once(string ttl)
+    {
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Cli,
+            ["lease", "create", "--owner", "x", "--vcpus", "2", "--memory", "1G", "--emulator-threads", "isolate", "--ttl", ttl, "--socket", Path.Combine(_dir, "run", "absent.sock")]);
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal($"aifactoryctl: --ttl: \"{ttl}\" is too long: a lease's TTL is at most 9223372036854775807 seconds", stderr.TrimEnd('\n'));
+    }
+
+    [Theory]
+    [InlineData("--vcpus")]
+    [InlineData("--gpus")]
+    [InlineData("--vfs")]
+    public async Task A_negative_count_is_a_usage_error_that_names_no_dotnet_type(string option)
+    {
+        string[] vcpus = option == "--vcpus" ? [] : ["--vcpus", "2"];
+
+        (int status, string stdout, string stderr) = await RunningProcess.RunAsync(Binaries.Cli, ["lease", "create", "--owner", "x", "--memory", "1G", .. vcpus, option, "-1"]);
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal($"aifactoryctl: {option}: invalid value \"-1\": must be a whole number from 0 to 4294967295", stderr.Split('\n')[0]);
+        Assert.DoesNotContain("System.", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_ca_that_is_a_device_is_a_usage_error_naming_it()
     {

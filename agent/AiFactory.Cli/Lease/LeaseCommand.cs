@@ -26,13 +26,13 @@ internal static class LeaseCommand
     private static Command CreateCommand()
     {
         var owner = new Option<string>("--owner") { Description = "who holds the lease (tenant or VM name)", Required = true };
-        var gpus = new Option<uint>("--gpus") { Description = "whole GPUs for passthrough" };
+        var gpus = WholeNumberOption.Create("--gpus", "whole GPUs for passthrough");
         var model = new Option<string?>("--gpu-model") { Description = "GPU model to match (case-insensitive): part of the pci.ids or NVML name, e.g. H100 or \"NVIDIA H100 80GB HBM3\", or the PCI id 10de:2330" };
         var nvlink = new Option<bool>("--nvlink") { Description = "require an NVLink-connected GPU set" };
         var mig = new Option<string?>("--mig") { Description = "one MIG instance of this profile, e.g. 1g.10gb" };
-        var vfs = new Option<uint>("--vfs") { Description = "SR-IOV VFs of compute-fabric NICs (paired with the GPUs by default)" };
+        var vfs = WholeNumberOption.Create("--vfs", "SR-IOV VFs of compute-fabric NICs (paired with the GPUs by default)");
         var unpaired = new Option<bool>("--vfs-unpaired") { Description = "do not pair VFs with GPUs under the same PCIe switch" };
-        var vcpus = new Option<uint>("--vcpus") { Description = "dedicated vCPUs", Required = true };
+        var vcpus = WholeNumberOption.Create("--vcpus", "dedicated vCPUs", required: true);
         var thread = new Option<string>("--thread-policy") { Description = "prefer | isolate | require", DefaultValueFactory = _ => "prefer" };
         var emulator = new Option<string>("--emulator-threads") { Description = "share (on the node profile's cpus.reserved; refused when it reserves none) | isolate (one extra dedicated physical core)", DefaultValueFactory = _ => "share" };
         var memory = new Option<string>("--memory") { Description = "guest memory, e.g. 256G, 512M", Required = true };
@@ -310,14 +310,38 @@ internal static class LeaseCommand
             : throw new FormatException($"--memory: \"{text}\" is not a size like 256G or 512M");
     }
 
-    /// <summary>"3600", "90m", "8h", "2d".</summary>
+    /// <summary>
+    /// "3600", "90m", "8h", "2d"; 0 for none. A negative TTL, or one of more seconds than <c>ttl_seconds</c> (an int64)
+    /// carries, is refused here: the product would wrap around to a lease that expires at once or is "in the past".
+    /// </summary>
     internal static long ParseSeconds(string text)
     {
         string t = text.Trim().ToLowerInvariant();
         long unit = t.Length > 0 ? t[^1] switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => 0 } : 0;
         string digits = unit == 0 ? t : t[..^1];
-        return long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n)
-            ? n * Math.Max(1, unit)
-            : throw new FormatException($"--ttl: \"{text}\" is not a duration like 3600, 90m or 8h");
+        string quoted = GlobalOptions.Quote(text);
+        if (!long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n))
+        {
+            throw new FormatException(digits.Length > 0 && digits.TrimStart('+').All(char.IsAsciiDigit)
+                ? TooLong(quoted)
+                : $"--ttl: \"{quoted}\" is not a duration like 3600, 90m or 8h");
+        }
+
+        if (n < 0)
+        {
+            throw new FormatException($"--ttl: \"{quoted}\" is negative: a lease's lifetime must be positive (or 0 for none)");
+        }
+
+        try
+        {
+            return checked(n * Math.Max(1, unit));
+        }
+        catch (OverflowException)
+        {
+            throw new FormatException(TooLong(quoted));
+        }
+
+        static string TooLong(string quoted) =>
+            string.Create(CultureInfo.InvariantCulture, $"--ttl: \"{quoted}\" is too long: a lease's TTL is at most {long.MaxValue} seconds");
     }
 }
