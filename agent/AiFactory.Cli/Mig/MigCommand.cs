@@ -114,84 +114,83 @@ internal static class MigCommand
             }
 
             using var channel = GlobalOptions.OpenChannel(parse);
-            try
+            List<MigBatch.Target> targets;
+            if (file is null)
             {
-                List<string> gpus;
-                List<string> wanted;
-                if (file is null)
-                {
-                    gpus = [first!];
-                    wanted = [.. rest];
-                }
-                else
-                {
-                    gpus = first is null ? [] : [first, .. rest];
-                    wanted = [];
-                    if (gpus.Count == 0)
-                    {
-                        ListGpusResponse all = await channel.UnaryAsync(Service + "ListGpus", new ListGpusRequest(), ListGpusResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
-                        gpus = [.. all.Gpus.Select(g => g.Index.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-                    }
-                }
-
-                int exit = ExitCodes.Ok;
-                foreach (string target in gpus)
-                {
-                    if (name == "plan")
-                    {
-                        var request = new PlanMigRequest { Gpu = target, KeepExisting = parse.GetValue(keep), MigPartedConfig = text, MigPartedSelect = selected ?? string.Empty };
-                        request.Profiles.AddRange(wanted);
-                        MigPlanResult plan = await channel.UnaryAsync(Service + "PlanMig", request, MigPlanResult.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
-                        if (parse.GetValue(GlobalOptions.Json))
-                        {
-                            ProtoJson.Print(plan);
-                        }
-                        else
-                        {
-                            PrintPlan(plan);
-                        }
-
-                        exit = plan.Refused ? ExitCodes.NotOk : exit;
-                        continue;
-                    }
-
-                    var apply = new ApplyMigRequest { Gpu = target, KeepExisting = parse.GetValue(keep), MigPartedConfig = text, MigPartedSelect = selected ?? string.Empty };
-                    apply.Profiles.AddRange(wanted);
-                    ApplyMigResponse r = await channel.UnaryAsync(Service + "ApplyMig", apply, ApplyMigResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
-                    if (parse.GetValue(GlobalOptions.Json))
-                    {
-                        ProtoJson.Print(r);
-                        continue;
-                    }
-
-                    if (r.Plan.Skipped.Length > 0)
-                    {
-                        Console.Out.WriteLine($"{r.Plan.BusId}: skipped: {r.Plan.Skipped}");
-                        continue;
-                    }
-
-                    foreach (string orphan in r.OrphansRemoved)
-                    {
-                        Console.Out.WriteLine($"removed orphaned GPU instance {orphan}");
-                    }
-
-                    foreach (string step in r.Steps)
-                    {
-                        Console.Out.WriteLine(step);
-                    }
-
-                    Console.Out.WriteLine(r.Steps.Count == 0 ? $"{r.Plan.BusId}: already as wanted, nothing changed" : $"{r.Plan.BusId}: applied and read back");
-                    Console.Out.WriteLine(Slots(r.Layout));
-                }
-
-                return exit;
+                targets = [new MigBatch.Target(first!, string.Empty)];
             }
-            catch (RpcException ex)
+            else if (first is not null)
             {
-                return RpcErrors.Report(ex);
+                targets = [.. new[] { first }.Concat(rest).Select(g => new MigBatch.Target(g, string.Empty))];
             }
+            else
+            {
+                try
+                {
+                    ListGpusResponse all = await channel.UnaryAsync(Service + "ListGpus", new ListGpusRequest(), ListGpusResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
+                    targets = [.. all.Gpus.Select(g => new MigBatch.Target(g.Index.ToString(System.Globalization.CultureInfo.InvariantCulture), g.BusId))];
+                }
+                catch (RpcException ex)
+                {
+                    return RpcErrors.Report(ex);
+                }
+            }
+
+            List<string> wanted = file is null ? [.. rest] : [];
+            bool keepExisting = parse.GetValue(keep);
+            bool json = parse.GetValue(GlobalOptions.Json);
+
+            // With --config the JSON is an array, whatever the number of GPUs; one GPU named with its profiles prints its object alone.
+            bool array = file is not null;
+            if (name == "plan")
+            {
+                List<MigBatch.Outcome<MigPlanResult>> plans = await MigBatch.RunAsync(targets, gpu =>
+                {
+                    var request = new PlanMigRequest { Gpu = gpu, KeepExisting = keepExisting, MigPartedConfig = text, MigPartedSelect = selected ?? string.Empty };
+                    request.Profiles.AddRange(wanted);
+                    return channel.UnaryAsync(Service + "PlanMig", request, MigPlanResult.Parser, GlobalOptions.Call(parse, ct));
+                }).ConfigureAwait(false);
+                return Print(plans, json, array, WritePlan, p => p.Refused);
+            }
+
+            List<MigBatch.Outcome<ApplyMigResponse>> applies = await MigBatch.RunAsync(targets, gpu =>
+            {
+                var request = new ApplyMigRequest { Gpu = gpu, KeepExisting = keepExisting, MigPartedConfig = text, MigPartedSelect = selected ?? string.Empty };
+                request.Profiles.AddRange(wanted);
+                return channel.UnaryAsync(Service + "ApplyMig", request, ApplyMigResponse.Parser, GlobalOptions.Call(parse, ct));
+            }).ConfigureAwait(false);
+            return Print(applies, json, array, WriteApply, r => r.Plan?.Refused == true);
         });
         return command;
+    }
+
+    /// <summary>
+    /// Prints a batch's results to stdout (one JSON document, or a block per GPU) and its failures to stderr; returns
+    /// the exit status. Without <paramref name="array"/> (one GPU named with its profiles) the JSON is that GPU's object alone.
+    /// </summary>
+    internal static int Print<T>(List<MigBatch.Outcome<T>> outcomes, bool json, bool array, Action<MigBatch.Outcome<T>, TextWriter> block, Func<T, bool> refused, TextWriter? stdout = null, TextWriter? stderr = null)
+        where T : class, Google.Protobuf.IMessage
+    {
+        TextWriter o = stdout ?? Console.Out;
+        if (json && array)
+        {
+            MigBatch.WriteJson(outcomes, o);
+        }
+
+        foreach (MigBatch.Outcome<T> outcome in outcomes)
+        {
+            if (outcome.Result is { } result && json && !array)
+            {
+                o.WriteLine(ProtoJson.Format(result));
+            }
+            else if (outcome.Result is not null && !json)
+            {
+                block(outcome, o);
+            }
+        }
+
+        MigBatch.WriteErrors(outcomes, stderr ?? Console.Error);
+        return MigBatch.ExitCode(outcomes, refused);
     }
 
     private static Command Mode()
@@ -237,40 +236,80 @@ internal static class MigCommand
         return command;
     }
 
-    private static void PrintPlan(MigPlanResult plan)
+    /// <summary>One GPU's plan: a header with its bus id, then what stays, goes and is created; or one line when skipped or refused.</summary>
+    internal static void WritePlan(MigBatch.Outcome<MigPlanResult> outcome, TextWriter o)
     {
+        MigPlanResult plan = outcome.Result!;
+        string header = MigBatch.Header(outcome.Target, plan.BusId.Length > 0 ? plan.BusId : outcome.Target.BusId);
         if (plan.Skipped.Length > 0)
         {
-            Console.Out.WriteLine($"{plan.BusId}: skipped: {plan.Skipped}");
+            o.WriteLine($"{header}: skipped: {plan.Skipped}");
             return;
         }
 
         if (plan.Refused)
         {
-            Console.Out.WriteLine($"{plan.BusId}: refused: {plan.Refusal}");
+            o.WriteLine($"{header}: refused: {plan.Refusal}");
             return;
         }
 
+        o.WriteLine(header + ":");
         foreach (MigGpuInstanceInfo k in plan.Keep)
         {
-            Console.Out.WriteLine($"keep    {k.Profile}@{k.Placement.Start}:{k.Placement.Size} (GPU instance {k.Id})");
+            o.WriteLine($"  keep    {k.Profile}@{k.Placement.Start}:{k.Placement.Size} (GPU instance {k.Id})");
         }
 
         foreach (MigGpuInstanceInfo d in plan.Destroy)
         {
-            Console.Out.WriteLine($"destroy {d.Profile}@{d.Placement.Start}:{d.Placement.Size} (GPU instance {d.Id})");
+            o.WriteLine($"  destroy {d.Profile}@{d.Placement.Start}:{d.Placement.Size} (GPU instance {d.Id})");
         }
 
         foreach (MigCreateStep c in plan.Create)
         {
-            Console.Out.WriteLine($"create  {c.Profile}@{c.Placement.Start}:{c.Placement.Size}");
+            o.WriteLine($"  create  {c.Profile}@{c.Placement.Start}:{c.Placement.Size}");
         }
 
-        Console.Out.WriteLine($"largest free run: {plan.LargestFreeRun} memory slices (policy {plan.Policy})");
+        o.WriteLine($"  largest free run: {plan.LargestFreeRun} memory slices (policy {plan.Policy})");
+    }
+
+    /// <summary>One GPU's apply: a header with its bus id, then the orphans removed, the steps done and the slices read back.</summary>
+    internal static void WriteApply(MigBatch.Outcome<ApplyMigResponse> outcome, TextWriter o)
+    {
+        ApplyMigResponse r = outcome.Result!;
+        string busId = r.Plan?.BusId is { Length: > 0 } b ? b : r.Layout?.BusId is { Length: > 0 } l ? l : outcome.Target.BusId;
+        string header = MigBatch.Header(outcome.Target, busId);
+        if (r.Plan is { Skipped.Length: > 0 } skipped)
+        {
+            o.WriteLine($"{header}: skipped: {skipped.Skipped}");
+            return;
+        }
+
+        if (r.Plan is { Refused: true } refused)
+        {
+            o.WriteLine($"{header}: refused: {refused.Refusal}");
+            return;
+        }
+
+        o.WriteLine(header + ":");
+        foreach (string orphan in r.OrphansRemoved)
+        {
+            o.WriteLine($"  removed orphaned GPU instance {orphan}");
+        }
+
+        foreach (string step in r.Steps)
+        {
+            o.WriteLine("  " + step);
+        }
+
+        o.WriteLine(r.Steps.Count == 0 ? "  already as wanted, nothing changed" : "  applied and read back");
+        if (Slots(r.Layout) is { Length: > 0 } slots)
+        {
+            o.WriteLine("  " + slots);
+        }
     }
 
     /// <summary>One line picturing the memory slices: which instance holds each.</summary>
-    private static string Slots(MigLayout layout)
+    private static string Slots(MigLayout? layout)
     {
         if (layout is null || layout.MemorySlices == 0)
         {

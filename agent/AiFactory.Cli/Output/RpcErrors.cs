@@ -8,8 +8,14 @@ internal static class RpcErrors
     public static int Report(RpcException ex)
     {
         Console.Error.WriteLine($"aifactoryctl: {ex.StatusCode}: {Describe(ex)}");
-        return ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded ? ExitCodes.Unavailable : ExitCodes.NotOk;
+        return ExitCode(ex);
     }
+
+    /// <summary>The exit status for a failed call: <see cref="ExitCodes.Unavailable"/> when the agent did not answer, else <see cref="ExitCodes.NotOk"/>.</summary>
+    public static int ExitCode(RpcException ex) => NoAnswer(ex) ? ExitCodes.Unavailable : ExitCodes.NotOk;
+
+    /// <summary>True when the agent could not be reached or did not answer in time: another call now would fare no better.</summary>
+    public static bool NoAnswer(RpcException ex) => ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded;
 
     /// <summary>
     /// The status's detail, and for an agent that cannot be reached the innermost cause as well: HttpClient's own
