@@ -70,6 +70,8 @@ internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
+            // As System.Threading.Timer: a due time past 2^32 − 2 ms throws (the daemon once armed one for a 60-day lease).
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(dueTime, TimeSpan.FromMilliseconds(uint.MaxValue - 1));
             lock (time._timers)
             {
                 Due = dueTime == Timeout.InfiniteTimeSpan ? null : time._now + dueTime;

@@ -12,6 +12,12 @@ internal sealed partial class LeaseService : IDisposable
     /// <summary>How long to wait before trying again when ending an expired lease failed (its devices would not unbind).</summary>
     internal static readonly TimeSpan ExpiryRetry = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The longest the timer is armed for at once. A timer takes at most 2^32 − 2 ms (49.7 days); a lease due later
+    /// (TTLs go up to 100 years) is reached in steps: the timer wakes, finds nothing due and re-arms.
+    /// </summary>
+    internal static readonly TimeSpan LongestWait = TimeSpan.FromDays(30);
+
     private readonly Lock _expiryGate = new();
     private ITimer? _expiryTimer;
     private bool _disposed;
@@ -47,12 +53,7 @@ internal sealed partial class LeaseService : IDisposable
 
             // Still due from before the last pass: that pass failed to end it; do not spin on it.
             TimeSpan due = next <= passStart ? ExpiryRetry : next - _time.GetUtcNow();
-            if (due < TimeSpan.Zero)
-            {
-                due = TimeSpan.Zero;
-            }
-
-            _expiryTimer.Change(due, Timeout.InfiniteTimeSpan);
+            _expiryTimer.Change(due < TimeSpan.Zero ? TimeSpan.Zero : due > LongestWait ? LongestWait : due, Timeout.InfiniteTimeSpan);
         }
     }
 

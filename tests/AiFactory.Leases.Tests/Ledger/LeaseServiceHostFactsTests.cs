@@ -117,6 +117,53 @@ public sealed class LeaseServiceHostFactsTests
     }
 
     [Fact]
+    public void A_lease_due_later_than_a_timer_can_wait_is_granted_and_expires_on_time_through_re_armed_waits()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        DateTimeOffset start = host.Time.Now;
+        CreateLeaseRequest request = Ask();
+        request.Spec.TtlSeconds = (long)TimeSpan.FromDays(60).TotalSeconds;
+
+        Wire.Lease lease = host.Service.Lease(request);
+
+        Assert.Equal([start + LeaseService.LongestWait], host.Time.Armed);
+        host.Time.Now = start + LeaseService.LongestWait;
+        Assert.Equal(Host.Model.Leases.LeaseState.Active, host.Ledger.Get(lease.Id)!.Lease.State);
+        Assert.Equal([start.AddDays(60)], host.Time.Armed);
+        host.Time.Now = start.AddDays(60);
+        Assert.Equal(Host.Model.Leases.LeaseState.Expired, host.Ledger.Get(lease.Id)!.Lease.State);
+    }
+
+    [Fact]
+    public void On_the_real_clock_a_hundred_year_lease_is_granted_and_the_service_starts_again_over_its_ledger()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "aifactory-leases-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var ledger = new LeaseLedger(dir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
+            ledger.Load();
+            var host = new StaticLeaseHost(Topologies.DgxH100, LeaseTestHost.LastCores(Topologies.DgxH100));
+            CreateLeaseRequest request = Ask();
+            request.Spec.TtlSeconds = (long)TimeSpan.FromDays(36500).TotalSeconds;
+            Wire.Lease lease;
+            using (var service = new LeaseService(ledger, host, new RecordingBinder(), new Host.Hardware.Libvirt.NativeLibvirt(), new EventBus(), TimeProvider.System, NullLogger<LeaseService>.Instance))
+            {
+                lease = service.Lease(request);
+            }
+
+            // A restart arms the timer from the ledger in the constructor: it used to throw there, every start.
+            var reloaded = new LeaseLedger(dir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
+            reloaded.Load();
+            using var again = new LeaseService(reloaded, host, new RecordingBinder(), new Host.Hardware.Libvirt.NativeLibvirt(), new EventBus(), TimeProvider.System, NullLogger<LeaseService>.Instance);
+            Assert.Equal(Host.Model.Leases.LeaseState.Active, reloaded.Get(lease.Id)!.Lease.State);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task On_the_real_clock_a_one_second_lease_expires_by_itself()
     {
         string dir = Path.Combine(Path.GetTempPath(), "aifactory-leases-" + Guid.NewGuid().ToString("N"));
