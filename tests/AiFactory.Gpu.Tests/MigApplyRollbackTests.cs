@@ -131,6 +131,18 @@ public sealed class MigApplyRollbackTests
         Assert.Equal("profiles: \"3g.40gb@0\" pins a placement, which mig plan/apply do not take (they choose placements); give \"3g.40gb\", or pin it in a node profile's mig layout (aifactoryctl profile apply)", ex.Detail);
     }
 
+    [Fact]
+    public void A_profile_name_too_long_to_be_one_is_refused_shortened_instead_of_echoed_whole()
+    {
+        string huge = new('x', 3_000_000);
+
+        var ex = Assert.Throws<AiFactory.Grpc.RpcException>(() => GpuApiService.Profiles(["1g.10gb", huge]));
+
+        Assert.Equal(AiFactory.Grpc.StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal($"profiles: \"{new string('x', 32)}…\" is 3000000 characters long; a MIG profile name has at most 64", ex.Detail);
+        Assert.Equal(["1g.10gb+me"], GpuApiService.Profiles(["1g.10gb+me"]));
+    }
+
     /// <summary>A 3g.40gb at 4:4 split by hand into a 2-slice and a 1-slice compute instance (ids 1 and 0).</summary>
     private static void SplitThreeG(FakeServer server)
     {

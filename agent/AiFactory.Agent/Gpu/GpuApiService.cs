@@ -230,9 +230,17 @@ internal sealed class GpuApiService(GpuNvml nvml, GpuInventory inventory, MigApp
     private static string Required(string value, string field) =>
         string.IsNullOrWhiteSpace(value) ? throw new RpcException(StatusCode.InvalidArgument, $"{field}: required (an index, a bus id or a UUID)") : value;
 
+    /// <summary>The longest MIG profile name taken (NVML's are like "1g.10gb+me"): a longer one is refused, not echoed in a refusal.</summary>
+    internal const int MaxProfileName = 64;
+
     internal static List<string> Profiles(IEnumerable<string> profiles)
     {
         var list = profiles.SelectMany(p => p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        if (list.FirstOrDefault(p => p.Length > MaxProfileName) is { } longName)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"profiles: \"{longName[..32]}…\" is {longName.Length} characters long; a MIG profile name has at most {MaxProfileName}");
+        }
+
         if (list.FirstOrDefault(p => p.Contains('@', StringComparison.Ordinal)) is { } placed)
         {
             // The planner chooses placements here; a node profile's YAML (mig: layout) is where they are pinned.
