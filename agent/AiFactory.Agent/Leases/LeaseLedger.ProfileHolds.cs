@@ -1,3 +1,4 @@
+using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Leases;
 using AiFactory.Host.Model.Pci;
 using AiFactory.Host.Model.Profile;
@@ -16,14 +17,24 @@ internal sealed partial class LeaseLedger : ILeaseHolds
         }
     }
 
-    /// <summary>The holds of <paramref name="leases"/>: each function and CPU once (the first lease naming it), hugepages per lease, node and size, rounded up to whole pages.</summary>
+    /// <summary>
+    /// The holds of <paramref name="leases"/>: each function and CPU once (the first lease naming it), hugepages per
+    /// lease, node and size, rounded up to whole pages, and each lease whose emulator threads share the host-reserved
+    /// CPUs (not isolated, pinned to a non-empty set) with the CPUs they are pinned to.
+    /// </summary>
     internal static LeaseHolds HeldBy(IReadOnlyList<Lease> leases)
     {
         var devices = new Dictionary<PciAddress, string>();
         var pages = new List<HugepageHold>();
         var cpus = new Dictionary<int, string>();
+        var sharing = new Dictionary<string, CpuSet>(StringComparer.Ordinal);
         foreach (Lease lease in leases)
         {
+            if (!lease.Plan.EmulatorIsolated && !lease.Plan.EmulatorCpus.IsEmpty)
+            {
+                sharing.TryAdd(lease.Id, lease.Plan.EmulatorCpus);
+            }
+
             foreach (LeasedDevice d in lease.Plan.Devices)
             {
                 devices.TryAdd(d.Address, lease.Id);
@@ -50,6 +61,6 @@ internal sealed partial class LeaseLedger : ILeaseHolds
             }
         }
 
-        return new LeaseHolds { Devices = devices, Hugepages = pages, Cpus = cpus };
+        return new LeaseHolds { Devices = devices, Hugepages = pages, Cpus = cpus, SharingReserved = sharing };
     }
 }

@@ -31,6 +31,7 @@ internal static class ProfileAgentState
     {
         var known = new HashSet<string>(planned.Devices.Values, StringComparer.Ordinal);
         known.UnionWith(planned.Hugepages.Select(h => h.LeaseId));
+        known.UnionWith(planned.SharingReserved.Keys);
         foreach ((PciAddress address, string lease) in now.Devices)
         {
             if (!known.Contains(lease) && (touch.Devices.Contains(address) || touch.MigGpus.Contains(address)))
@@ -45,6 +46,11 @@ internal static class ProfileAgentState
             {
                 return $"lease {h.LeaseId} was granted hugepages in node {h.Node}'s {h.PageSizeKiB}kB pool after this apply was planned: nothing written; apply again";
             }
+        }
+
+        if (touch.ChangesReservedCpus && now.SharingReserved.Keys.FirstOrDefault(id => !known.Contains(id)) is { } sharing)
+        {
+            return $"lease {sharing} was granted emulator threads on the host-reserved CPUs ({now.SharingReserved[sharing]}) after this apply was planned: nothing written; apply again";
         }
 
         return null;

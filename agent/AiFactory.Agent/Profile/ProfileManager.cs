@@ -22,6 +22,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     private readonly Lock _gate = new();
     private string? _lastDrift;
     private ParsedProfile? _parsed;
+    private readonly AppliedProfileCpus _applied = new(env.StoredProfilePath);
 
     public ProfileEnvironment Environment => env;
 
@@ -46,7 +47,9 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
     /// </summary>
     private (ProfilePlan Plan, HostTopology Topology) PlanNow(NodeProfile profile, bool atStart, LeaseHolds? holds)
     {
-        var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) ? env.Systemctl : null, env.ProcfsRoot, env.VfioOverridesDir);
+        // The units the profile applied last confined are read too: one this profile no longer names is reset.
+        (CpuProfile? applied, string? appliedUnknown) = _applied.Read();
+        var reader = new ProfileStateReader(env.Sysfs, NeedsSystemd(profile) || applied is not null ? env.Systemctl : null, env.ProcfsRoot, env.VfioOverridesDir);
         HostTopology topology = reader.ReadTopology();
         var missing = new List<string>();
         if (atStart)
@@ -54,13 +57,13 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             profile = ProfileAtStart.LeaveOutMissing(profile, topology, missing);
         }
 
-        ProfilePlan plan = PlanWithState(reader, topology, profile, holds);
+        ProfilePlan plan = PlanWithState(reader, topology, profile, holds, applied, appliedUnknown);
         return (atStart ? ProfileAtStart.KeepOverridesOfMissing(plan, topology, missing) : plan, topology);
     }
 
-    private ProfilePlan PlanWithState(ProfileStateReader reader, HostTopology topology, NodeProfile profile, LeaseHolds? holds)
+    private ProfilePlan PlanWithState(ProfileStateReader reader, HostTopology topology, NodeProfile profile, LeaseHolds? holds, CpuProfile? applied, string? appliedUnknown)
     {
-        ProfileCurrentState state = reader.ReadState(profile);
+        ProfileCurrentState state = reader.ReadState(profile, applied?.Units) with { AppliedCpus = applied, AppliedCpusUnknown = appliedUnknown };
         if (profile.Mig is not null)
         {
             (IReadOnlyList<MigGpuState> gpus, IReadOnlyList<MigGpuUnreadable> unreadable, string? unavailable) = env.Mig is { } mig

@@ -59,15 +59,18 @@ public sealed class ProfileStateReader(SysfsTree sysfs, ISystemctl? systemctl, s
         };
     }
 
-    /// <summary>Module and systemd state for <paramref name="profile"/>.</summary>
-    public ProfileCurrentState ReadState(NodeProfile profile)
+    /// <summary>
+    /// Module and systemd state for <paramref name="profile"/>; <paramref name="appliedUnits"/>: the units the profile
+    /// applied last confined (<see cref="ProfileCurrentState.AppliedCpus"/>), whose <c>AllowedCPUs=</c> are read too.
+    /// </summary>
+    public ProfileCurrentState ReadState(NodeProfile profile, IReadOnlyList<string>? appliedUnits = null)
     {
         var allowed = new Dictionary<string, CpuSet>(StringComparer.Ordinal);
         var active = new HashSet<string>(StringComparer.Ordinal);
         _unreadable.RemoveAll(u => u.Unit is not null);
         if (systemctl is not null)
         {
-            foreach (string unit in profile.Cpus?.Units ?? [])
+            foreach (string unit in (profile.Cpus?.Units ?? []).Concat(appliedUnits ?? []).Distinct(StringComparer.Ordinal))
             {
                 string raw = systemctl.GetAllowedCpus(unit);
                 if (CpuSet.TryParse(raw.Replace(' ', ','), out CpuSet? set, out string? error))

@@ -1,11 +1,14 @@
+using AiFactory.Host.Model.Cpu;
 using AiFactory.Host.Model.Pci;
 
 namespace AiFactory.Host.Model.Profile;
 
 /// <summary>
 /// What leases hold outside MIG, from the lease ledger: the PCI functions (whole GPUs, VFs, IOMMU companions) and the
-/// hugepages per node and size. The profile planner never unbinds or rebinds a held function, never changes the VF
-/// count of a PF whose VFs are held, and never shrinks a pool below the pages held, and names the leases when it refuses.
+/// hugepages per node and size, the CPUs leases pin, and the leases whose emulator threads share the host-reserved CPUs.
+/// The profile planner never unbinds or rebinds a held function, never changes the VF count of a PF whose VFs are held,
+/// never shrinks a pool below the pages held, never reserves a pinned CPU for the host, and never changes the
+/// host-reserved CPUs under a lease that shares them, and names the leases when it refuses.
 /// </summary>
 public sealed record LeaseHolds
 {
@@ -18,12 +21,19 @@ public sealed record LeaseHolds
     /// <summary>Each host CPU a lease keeps from others (vCPU CPUs, idle siblings, an isolated emulator core) and the lease.</summary>
     public IReadOnlyDictionary<int, string> Cpus { get; init; } = new Dictionary<int, string>();
 
+    /// <summary>
+    /// Each lease whose emulator threads are pinned to the host-reserved CPUs (emulator threads share), and the CPUs they
+    /// are pinned to: the reserved set as it was when the lease was granted. Moving, resizing or removing that set
+    /// would leave the threads on CPUs a later lease may get as its own.
+    /// </summary>
+    public IReadOnlyDictionary<string, CpuSet> SharingReserved { get; init; } = new Dictionary<string, CpuSet>(StringComparer.Ordinal);
+
     /// <summary>The hugepages each lease holds, per node and page size (one entry per lease, node and size).</summary>
     public IReadOnlyList<HugepageHold> Hugepages { get; init; } = [];
 
     /// <summary>
     /// Why the holds are unknown (a running agent has the ledger open, the ledger cannot be read); null when they are
-    /// known. While unknown, every change a lease could be under (a VF count, a binding, a pool shrinking) is refused.
+    /// known. While unknown, every change a lease could be under (a VF count, a binding, a pool shrinking, the host-reserved CPUs) is refused.
     /// </summary>
     public string? Unavailable { get; init; }
 

@@ -20,6 +20,22 @@ public sealed record ProfileCurrentState
     public IReadOnlyDictionary<string, CpuSet> AllowedCpus { get; init; } = new Dictionary<string, CpuSet>();
 
     /// <summary>
+    /// The <c>cpus</c> section of the profile this agent applied last (its copy in the state dir): the units it set
+    /// <c>AllowedCPUs=</c> on, and to what. A unit named there that the profile planned does not name (every one, when
+    /// that profile has no <c>cpus</c> section) and that still has the set it was given is reset to all CPUs; a unit
+    /// the agent never set is left alone. Null when the last profile had no <c>cpus</c> section, or none was applied.
+    /// Its units' <c>AllowedCPUs=</c> are in <see cref="AllowedCpus"/> too.
+    /// </summary>
+    public CpuProfile? AppliedCpus { get; init; }
+
+    /// <summary>
+    /// Why the profile applied last cannot be read (damaged, or written by a newer agent), so which units this agent
+    /// confined is unknown; null when it can be read or there is none. While unknown, a profile without a <c>cpus</c>
+    /// section is refused.
+    /// </summary>
+    public string? AppliedCpusUnknown { get; init; }
+
+    /// <summary>
     /// PCI functions the host needs, found by the hardware layer (the boot disk, the management NIC), with why; a
     /// vfio request for one, or for a device in its IOMMU group, is refused.
     /// </summary>

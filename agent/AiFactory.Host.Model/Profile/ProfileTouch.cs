@@ -8,8 +8,8 @@ namespace AiFactory.Host.Model.Profile;
 
 /// <summary>
 /// What a profile plan changes that a lease could hold: the PCI functions it binds or whose VFs it makes or
-/// destroys, the GPUs whose MIG layout it changes, the hugepage pools it resizes and the CPUs it reserves for the
-/// host. While the plan is applied, no lease that holds any of them may be granted (<see cref="Conflict"/>).
+/// destroys, the GPUs whose MIG layout it changes, the hugepage pools it resizes, the CPUs it reserves for the
+/// host, and whether it changes the host-reserved CPUs at all (a lease whose emulator threads share them). While the plan is applied, no lease that holds any of them may be granted (<see cref="Conflict"/>).
 /// </summary>
 public sealed record ProfileTouch
 {
@@ -31,8 +31,14 @@ public sealed record ProfileTouch
     /// <summary>The CPUs the plan reserves for the host (systemd <c>AllowedCPUs=</c>); empty when it does not change them.</summary>
     public CpuSet ReservedCpus { get; init; } = CpuSet.Empty;
 
+    /// <summary>
+    /// True when the plan changes any unit's <c>AllowedCPUs=</c> (the reserved set moves, grows, shrinks or is reset):
+    /// a lease whose emulator threads would share the reserved CPUs is pinned to the set as it is before the apply.
+    /// </summary>
+    public bool ChangesReservedCpus { get; init; }
+
     /// <summary>True when the plan touches nothing a lease can hold.</summary>
-    public bool IsEmpty => Devices.Count == 0 && PhysicalFunctions.Count == 0 && MigGpus.Count == 0 && HugepagePools.Count == 0 && ReservedCpus.IsEmpty;
+    public bool IsEmpty => Devices.Count == 0 && PhysicalFunctions.Count == 0 && MigGpus.Count == 0 && HugepagePools.Count == 0 && ReservedCpus.IsEmpty && !ChangesReservedCpus;
 
     /// <summary>What <paramref name="steps"/> touch; the VFs of a touched PF are taken from <paramref name="topology"/> as well.</summary>
     public static ProfileTouch Of(IReadOnlyList<ProfileStep> steps, HostTopology? topology)
@@ -42,6 +48,7 @@ public sealed record ProfileTouch
         var gpus = new HashSet<PciAddress>();
         var pools = new HashSet<(int, long)>();
         CpuSet cpus = CpuSet.Empty;
+        bool changesReserved = false;
         foreach (ProfileStep step in steps)
         {
             switch (step)
@@ -70,8 +77,13 @@ public sealed record ProfileTouch
                 case SetHugepagesStep pages:
                     pools.Add((pages.Node, pages.PageSizeKiB));
                     break;
-                case SetAllowedCpusStep allowed when CpuSet.TryParse(allowed.To, out CpuSet? reserved, out _):
-                    cpus = cpus.Union(reserved);
+                case SetAllowedCpusStep allowed:
+                    changesReserved = true;
+                    if (CpuSet.TryParse(allowed.To, out CpuSet? reserved, out _))
+                    {
+                        cpus = cpus.Union(reserved);
+                    }
+
                     break;
             }
         }
@@ -85,7 +97,7 @@ public sealed record ProfileTouch
             }
         }
 
-        return new ProfileTouch { Devices = devices, PhysicalFunctions = pfs, MigGpus = gpus, HugepagePools = pools, ReservedCpus = cpus };
+        return new ProfileTouch { Devices = devices, PhysicalFunctions = pfs, MigGpus = gpus, HugepagePools = pools, ReservedCpus = cpus, ChangesReservedCpus = changesReserved };
     }
 
     /// <summary>
@@ -130,6 +142,11 @@ public sealed record ProfileTouch
             return $"CPUs {plan.ClaimedCpus.Intersect(ReservedCpus)} (reserved for the host by it)";
         }
 
+        if (ChangesReservedCpus && !plan.EmulatorIsolated && !plan.EmulatorCpus.IsEmpty)
+        {
+            return $"the host-reserved CPUs the lease's emulator threads would share ({plan.EmulatorCpus})";
+        }
+
         return null;
     }
 
@@ -155,6 +172,10 @@ public sealed record ProfileTouch
         if (!ReservedCpus.IsEmpty)
         {
             parts.Add($"host CPUs {ReservedCpus}");
+        }
+        else if (ChangesReservedCpus)
+        {
+            parts.Add("the host-reserved CPUs");
         }
 
         return parts.Count == 0 ? "nothing a lease can hold" : string.Join("; ", parts);

@@ -7,8 +7,8 @@ namespace AiFactory.Host.Planning.Profile;
 /// <summary>
 /// What leases hold outside MIG (<see cref="ProfileCurrentState.Leases"/>): a held function is never unbound or bound
 /// again, the VF count of a PF whose VFs are held never changes, a pool never shrinks below the pages held, and the
-/// host-reserved CPUs never take a CPU a lease has pinned. Each refusal names the leases. While the holds are unknown,
-/// every such change is refused with the reason.
+/// host-reserved CPUs never take a CPU a lease has pinned, nor change under a lease whose emulator threads share them.
+/// Each refusal names the leases. While the holds are unknown, every such change is refused with the reason.
 /// </summary>
 public static partial class ProfilePlanner
 {
@@ -53,7 +53,12 @@ public static partial class ProfilePlanner
                 : null;
         }
 
-        /// <summary>Why the host-reserved CPUs may not become <paramref name="reserved"/> (leases pin some of them, or the holds are unknown), or null.</summary>
+        /// <summary>
+        /// Why the host-reserved CPUs may not become <paramref name="reserved"/> (empty: none, every unit unconfined):
+        /// leases pin some of them; or, when the plan <paramref name="changes"/> them, a lease shares the reserved CPUs
+        /// it was granted with (its emulator threads would stay on CPUs a later lease may get as its own) and the new
+        /// set is not those, or the holds are unknown. Null when nothing blocks.
+        /// </summary>
         private string? LeaseBlocksReserved(CpuSet reserved, bool changes)
         {
             List<int> held = [.. reserved.Where(current.Leases.Cpus.ContainsKey)];
@@ -63,9 +68,20 @@ public static partial class ProfilePlanner
                 return $"{CpuSet.Of(held)} pinned by lease(s) {leases}: host services would run on a lease's dedicated CPUs; release the lease(s) first";
             }
 
-            return changes && current.Leases.Unavailable is { } why
-                ? $"the host-reserved CPUs would become {reserved}, but what leases hold is unknown ({why})"
-                : null;
+            if (!changes)
+            {
+                return null;
+            }
+
+            string becomes = reserved.IsEmpty ? "the host would keep no reserved CPUs" : $"the host-reserved CPUs would become {reserved}";
+            List<string> sharing = [.. current.Leases.SharingReserved.Where(s => !s.Value.Equals(reserved)).OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Key} (on {s.Value})")];
+            if (sharing.Count > 0)
+            {
+                return $"{becomes}, but lease(s) {string.Join(", ", sharing)} pin their emulator threads to the host-reserved CPUs they were granted with (emulator threads share), " +
+                    "which a later lease could then get as its own; release the lease(s) first";
+            }
+
+            return current.Leases.Unavailable is { } why ? $"{becomes}, but what leases hold is unknown ({why})" : null;
         }
     }
 }

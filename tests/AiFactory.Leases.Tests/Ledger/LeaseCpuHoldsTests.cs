@@ -28,4 +28,22 @@ public sealed class LeaseCpuHoldsTests
         host.Service.Release(new ReleaseLeaseRequest { Id = lease.Id });
         Assert.Empty(host.Ledger.HeldResources().Cpus);
     }
+
+    [Fact]
+    public void A_lease_whose_emulator_threads_share_the_reserved_cpus_is_named_as_sharing_them_and_an_isolated_one_is_not()
+    {
+        using var host = new LeaseTestHost(Topologies.DgxH100);
+        CpuSet reserved = host.Host.HostReservedCpus;
+
+        Lease shared = host.Service.Lease(new CreateLeaseRequest { Spec = new LeaseSpec { Owner = "tenant", Vcpus = 4, MemoryBytes = 4UL << 30, EmulatorThreads = EmulatorThreadPolicy.Share } });
+        Lease isolated = host.Service.Lease(new CreateLeaseRequest { Spec = new LeaseSpec { Owner = "tenant", Vcpus = 4, MemoryBytes = 4UL << 30, EmulatorThreads = EmulatorThreadPolicy.Isolate } });
+        LeaseHolds holds = host.Ledger.HeldResources();
+
+        Assert.False(reserved.IsEmpty);
+        Assert.Equal(reserved, Assert.Single(holds.SharingReserved, kv => kv.Key == shared.Id).Value);
+        Assert.DoesNotContain(isolated.Id, holds.SharingReserved.Keys);
+
+        host.Service.Release(new ReleaseLeaseRequest { Id = shared.Id });
+        Assert.Empty(host.Ledger.HeldResources().SharingReserved);
+    }
 }

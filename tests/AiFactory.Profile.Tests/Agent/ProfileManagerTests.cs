@@ -54,6 +54,20 @@ public sealed class ProfileManagerTests : IDisposable
     }
 
     [Fact]
+    public void A_profile_without_the_cpus_section_unconfines_the_units_the_one_applied_last_confined()
+    {
+        _manager.Apply("version: v1\ncpus:\n  reserved: 0-1\n", "test");
+        Assert.Equal("0-1", _systemctl.AllowedCpus("system.slice"));
+
+        ProfileApplyResult removed = _manager.Apply("version: v1\n", "test");
+
+        Assert.True(removed.Report.Succeeded, removed.Report.Failure?.Message);
+        Assert.Equal(["system.slice", "user.slice", "init.scope"], removed.Plan.Steps.OfType<SetAllowedCpusStep>().Where(s => s.To.Length == 0).Select(s => s.Unit));
+        Assert.Equal(["", "", ""], CpuProfile.DefaultUnits.Select(u => _systemctl.AllowedCpus(u) ?? "(never set)"));
+        Assert.True(_manager.Apply("version: v1\n", "test").Plan.IsNoOp);
+    }
+
+    [Fact]
     public void A_device_left_out_of_the_vfio_section_loses_its_boot_override_and_a_rollback_brings_it_back()
     {
         _manager.Apply("version: v1\nvfio:\n  devices: [0000:03:00.0, 0000:81:00.0]\n", "test");

@@ -280,6 +280,29 @@ public sealed class ProfileApplierTests : IDisposable
     }
 
     [Fact]
+    public void Host_cpus_reset_to_all_cpus_read_back_unconfined_and_a_rollback_confines_them_again()
+    {
+        var reserved = new NodeProfile { Cpus = new CpuProfile(AiFactory.Host.Model.Cpu.CpuSet.Parse("0-1"), CpuProfile.DefaultUnits) };
+        Assert.True(Applier().Apply(Plan(reserved).Steps, "t1").Succeeded);
+        var reader = new ProfileStateReader(new SysfsTree(_fs.Root), new Systemctl(_systemctl.Executable));
+        var removed = new NodeProfile();
+        ProfilePlan reset = ProfilePlanner.Plan(reader.ReadTopology(), reader.ReadState(removed, CpuProfile.DefaultUnits) with { AppliedCpus = reserved.Cpus }, removed);
+        _kernel.FailNext["devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"] = 12; // ENOMEM
+
+        ApplyReport failed = Applier().Apply([.. reset.Steps, new SetHugepagesStep(0, 2048, 0, 16) { Field = "hugepages[0]" }], "t2");
+        string[] afterRollback = [.. CpuProfile.DefaultUnits.Select(u => _systemctl.AllowedCpus(u) ?? "(never set)")];
+        ApplyReport done = Applier().Apply(reset.Steps, "t3");
+
+        Assert.Equal(["", "", ""], reset.Steps.OfType<SetAllowedCpusStep>().Select(s => s.To));
+        Assert.False(failed.Succeeded);
+        Assert.Equal(["0-1", "0-1", "0-1"], afterRollback);
+        Assert.True(done.Succeeded, done.Failure?.Message);
+        Assert.Equal(["", "", ""], CpuProfile.DefaultUnits.Select(u => _systemctl.AllowedCpus(u) ?? "(never set)"));
+        Assert.Contains("set-property --runtime -- init.scope AllowedCPUs=", _systemctl.Calls);
+        Assert.True(ProfilePlanner.Plan(reader.ReadTopology(), reader.ReadState(removed, CpuProfile.DefaultUnits) with { AppliedCpus = reserved.Cpus }, removed).IsNoOp);
+    }
+
+    [Fact]
     public void An_attribute_missing_when_its_step_runs_is_reported_with_the_file_and_enoent()
     {
         ProfilePlan plan = Plan(Lab());

@@ -59,6 +59,16 @@ public sealed class ProfileTouchTests
     }
 
     [Fact]
+    public void Resetting_the_host_cpus_holds_back_a_lease_whose_emulator_threads_would_share_them_only()
+    {
+        ProfileTouch touch = ProfileTouch.Of([new SetAllowedCpusStep("system.slice", "0-1", "") { Field = "cpus" }], topology: null);
+
+        Assert.False(touch.IsEmpty);
+        Assert.Equal("the host-reserved CPUs the lease's emulator threads would share (0-1)", touch.Conflict(Lease(cpus: [2]) with { EmulatorCpus = CpuSet.Parse("0-1") }));
+        Assert.Null(touch.Conflict(Lease(cpus: [2]) with { EmulatorCpus = CpuSet.Of(3), EmulatorIsolated = true }));
+    }
+
+    [Fact]
     public void A_plan_of_services_and_overrides_only_touches_nothing()
     {
         ProfileTouch touch = ProfileTouch.Of(
