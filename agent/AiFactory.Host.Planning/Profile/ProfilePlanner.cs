@@ -26,6 +26,7 @@ public static partial class ProfilePlanner
         ctx.PlanMig();
         ctx.PlanHugepages();
         ctx.PlanCpus();
+        ctx.CheckServices();
         return ctx.Build();
     }
 
@@ -312,6 +313,27 @@ public static partial class ProfilePlanner
                         _sriov.Add(new BindVfsVfioStep(pf.Address, entry.NumVfs) { Field = field + ".vfDriver" });
                         _changedDevices.Add(pf.Address);
                         _needsVfio = true;
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// A <c>services[].holds</c> selector that matches no device here is named in a warning: the service would never
+        /// be stopped for it, so a mistyped address would otherwise go unnoticed (not an error: one profile may serve
+        /// a fleet whose hosts differ).
+        /// </summary>
+        public void CheckServices()
+        {
+            for (int i = 0; i < profile.Services.Count; i++)
+            {
+                ServiceProfile service = profile.Services[i];
+                for (int j = 0; j < service.Holds.Count; j++)
+                {
+                    DeviceSelector selector = service.Holds[j];
+                    if (!topology.PciDevices.Any(selector.Matches))
+                    {
+                        _warnings.Add($"services[{i}].holds[{j}]: \"{selector.Text}\" matches no device on this host: {service.Name} is never stopped for it");
                     }
                 }
             }

@@ -181,6 +181,23 @@ public class ProfilePlannerTests
     }
 
     [Fact]
+    public void A_service_holding_a_device_this_host_lacks_is_named_in_a_warning_and_the_others_plan_as_before()
+    {
+        var profile = Vfio("nvidia-gpus") with
+        {
+            Services = [new ServiceProfile("nvidia-persistenced.service", [Sel("nvidia-gpus"), Sel("0000:ee:00.0")])],
+        };
+        var state = new ProfileCurrentState { VfioPciLoaded = true, ActiveUnits = new HashSet<string> { "nvidia-persistenced.service" } };
+
+        ProfilePlan plan = ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, state, profile);
+
+        Assert.Empty(plan.Errors);
+        Assert.Contains("services[0].holds[1]: \"0000:ee:00.0\" matches no device on this host: nvidia-persistenced.service is never stopped for it", plan.Warnings);
+        Assert.DoesNotContain(plan.Warnings, w => w.StartsWith("services[0].holds[0]", StringComparison.Ordinal));
+        Assert.Equal("nvidia-persistenced.service", Assert.IsType<StopServiceStep>(plan.Steps[0]).Unit);
+    }
+
+    [Fact]
     public void An_active_service_holding_a_changed_device_is_stopped_first_and_started_last()
     {
         var profile = Vfio("nvidia-gpus") with
