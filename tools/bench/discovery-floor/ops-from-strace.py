@@ -25,6 +25,7 @@ def calls(lines):
     pending = {}
     for line in lines:
         pid, _, rest = line.partition(' ')
+        rest = rest.lstrip()  # strace pads the pid column ("5302  openat2(...)")
         if rest.endswith('<unfinished ...>'):
             pending[pid] = rest[:-len('<unfinished ...>')]
             continue
