@@ -22,10 +22,15 @@ internal static partial class LeaseRegistration
     public static IServiceCollection AddLeases(this IServiceCollection services, AgentOptions options)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ILeaseHost>(sp => new DaemonLeaseHost(
-            sp.GetRequiredService<Inventory.InventoryService>(), sp.GetRequiredService<Profile.ProfileManager>().Stored, sp.GetRequiredService<ILogger<DaemonLeaseHost>>(),
-            sp.GetService<Gpu.MigApplier>(), sp.GetService<Gpu.GpuHealthRegistry>(), sp.GetService<Gpu.GpuNvml>(),
-            sp.GetService<Profile.ProfileEnvironment>()?.Mig is { } nvmlProcesses ? nvmlProcesses.ReadProcesses : null));
+        services.TryAddSingleton<ILeaseHost>(sp =>
+        {
+            Profile.ProfileManager profiles = sp.GetRequiredService<Profile.ProfileManager>();
+            bool applies = !sp.GetRequiredService<HostCapabilities>().ReadOnly;
+            return new DaemonLeaseHost(
+                sp.GetRequiredService<Inventory.InventoryService>(), () => profiles.InForce(applies), sp.GetRequiredService<ILogger<DaemonLeaseHost>>(),
+                sp.GetService<Gpu.MigApplier>(), sp.GetService<Gpu.GpuHealthRegistry>(), sp.GetService<Gpu.GpuNvml>(),
+                sp.GetService<Profile.ProfileEnvironment>()?.Mig is { } nvmlProcesses ? nvmlProcesses.ReadProcesses : null);
+        });
         services.TryAddSingleton<ILeaseDeviceBinder>(sp =>
         {
             HostCapabilities capabilities = sp.GetRequiredService<HostCapabilities>();

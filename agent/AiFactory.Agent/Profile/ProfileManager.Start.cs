@@ -85,6 +85,17 @@ internal sealed partial class ProfileManager
         return stored is null ? null : (stored, env.StoredProfilePath);
     }
 
+    /// <summary>
+    /// The profile whose host-reserved CPUs hold now, for the lease side. On an agent that applies profiles
+    /// (<paramref name="applies"/>), the last one applied (the state-dir copy) when there is one: an operator's file
+    /// edited since, not applied yet or refused, has changed no unit's <c>AllowedCPUs=</c>, so leases must not plan
+    /// on its <c>cpus</c>. Otherwise (a read-only agent, or nothing applied yet) <see cref="Stored"/>, which keeps
+    /// leases off the CPUs the profile means to reserve.
+    /// </summary>
+    /// <exception cref="IOException">A profile file is not a regular file, is too large or is not UTF-8.</exception>
+    public (string Yaml, string Source)? InForce(bool applies) =>
+        applies && ReadIfExists(env.StoredProfilePath) is { } applied ? (applied, env.StoredProfilePath) : Stored();
+
     /// <summary>A state file's text, bounded, regular files only (<see cref="BoundedFile"/>); null when it does not exist.</summary>
     /// <exception cref="IOException">It is not a regular file, is larger than a profile may be, or is not UTF-8.</exception>
     private static string? ReadIfExists(string path) => BoundedFile.ReadText(path, ProfileYaml.MaxBytes);

@@ -62,6 +62,27 @@ public sealed class ProfileStartTests : IDisposable
     }
 
     [Fact]
+    public void Leases_plan_on_the_cpus_of_the_profile_applied_not_of_an_edited_file_that_was_not()
+    {
+        const string applied = "version: v1\ncpus:\n  reserved: 0-1\n";
+        File.WriteAllText(_config, applied);
+        Assert.True(_manager.ApplyAtStart().Applied);
+        File.WriteAllText(_config, "version: v1\ncpus:\n  reserved: 2-3\n"); // edited, not applied (yet, or refused)
+
+        Assert.Equal((applied, _manager.Environment.StoredProfilePath), _manager.InForce(applies: true));
+        Assert.Equal(_config, _manager.Stored()!.Value.Source);
+        Assert.Equal(_config, _manager.InForce(applies: false)!.Value.Source);
+    }
+
+    [Fact]
+    public void With_nothing_applied_yet_leases_keep_off_the_cpus_the_operators_file_reserves()
+    {
+        File.WriteAllText(_config, "version: v1\ncpus:\n  reserved: 0-1\n");
+
+        Assert.Equal(_config, _manager.InForce(applies: true)!.Value.Source);
+    }
+
+    [Fact]
     public void A_device_gone_at_boot_leaves_out_only_its_entry_and_keeps_its_boot_override()
     {
         File.WriteAllText(_config, "version: v1\nvfio:\n  devices: [0000:03:00.0, 0000:81:00.0]\nhugepages:\n  - {node: 1, size: 2M, count: 32}\n");
