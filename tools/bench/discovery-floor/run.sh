@@ -5,7 +5,8 @@
 #
 #   tools/bench/discovery-floor/run.sh [FIXTURE (dgx-h100)] [AGENT (artifacts/publish/linux-x64/aifactory-agent)]
 #
-# Needs strace, gcc, hyperfine, lstopo-no-graphics (tests/setup.d/30-hwloc.sh). See docs/benchmarks/discovery.md.
+# Needs strace, gcc, hyperfine, lstopo-no-graphics (tests/setup.d/30-hwloc.sh); with liburing-dev installed it also
+# times the reads through io_uring (replay-uring.c). See docs/benchmarks/discovery.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -19,6 +20,12 @@ discover="$agent discover --sysfs-root $work/tree/sys --procfs-root $work/tree/p
 strace -f -y -o "$work/discover.strace" $discover >/dev/null
 python3 "$here/ops-from-strace.py" "$work/discover.strace" "$work/tree" > "$work/ops.txt"
 grep '^R ' "$work/ops.txt" > "$work/reads.txt"    # the attribute reads alone
+sort "$work/reads.txt" > "$work/reads-sorted.txt"  # the same, grouped by directory: the least path walking
+readers=("$work/replay $work/reads.txt 1" "$work/replay $work/reads.txt 2" "$work/replay $work/reads-sorted.txt relative")
+if [ -e /usr/include/liburing.h ]; then
+  gcc -O2 -Wall -o "$work/replay-uring" "$here/replay-uring.c" -luring
+  readers+=("$work/replay-uring $work/reads.txt 128" "$work/replay-uring $work/reads-sorted.txt 128")
+fi
 hyperfine -N -w 3 -r "${RUNS:-40}" \
-  "$work/replay $work/ops.txt 1" "$work/replay $work/ops.txt 2" "$work/replay $work/reads.txt 2" "$discover" \
+  "$work/replay $work/ops.txt 1" "$work/replay $work/ops.txt 2" "${readers[@]}" "$discover" \
   "env HWLOC_FSROOT=$work/tree HWLOC_COMPONENTS=-x86 lstopo-no-graphics --whole-io --of xml"
