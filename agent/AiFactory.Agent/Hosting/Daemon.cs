@@ -12,6 +12,7 @@ using AiFactory.Host.Hardware.Procfs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -99,6 +100,10 @@ internal static partial class Daemon
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Logging.AddProvider(new StdoutLoggerProvider(Console.Out, StdoutLoggerProvider.StdoutIsJournal(), options.LogLevel));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        // The Unix listener's socket comes from SocketFile.Bind, so that its file never appears wider than 0660; the
+        // TCP listeners are bound as Kestrel binds them.
+        builder.Services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = endpoint =>
+            endpoint is UnixDomainSocketEndPoint unix ? SocketFile.Bind(unix) : SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint));
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
