@@ -19,10 +19,10 @@ public sealed class UnixSocketFileTests
     private static readonly string[] LooseUmask = ["/bin/sh", "-c", "umask 000 && exec \"$@\"", "sh"];
 
     [Fact]
-    public async Task Under_umask_000_the_socket_appears_with_mode_0660_and_its_mode_is_never_changed()
+    public async Task Under_umask_000_the_socket_and_the_state_dir_are_never_open_to_others()
     {
-        // Arrange: inotify on the socket's directory from before the start. A bind with the umask's mode (0777 here)
-        // followed by a chmod shows as IN_ATTRIB on the name; a file created with its final mode needs none.
+        // Arrange: inotify on the socket's directory from before the start: every mode the socket's name is seen with,
+        // from its creation on.
         string dir = AgentUnderTest.PrepareDirectory();
         string run = Path.Combine(dir, "run");
         using var watch = new SocketWatch(run, "agent.sock");
@@ -43,13 +43,20 @@ public sealed class UnixSocketFileTests
         Assert.True(await agent.Process.WaitForExitAsync(AgentUnderTest.Patience), agent.Process.Describe());
         Assert.True(watch.WaitFor(WatcherChangeTypes.Deleted, AgentUnderTest.Patience), "no IN_DELETE for the socket: " + watch);
 
-        // Assert: the umask was indeed loose (the state dir the agent made is 0777), the socket was created once and
-        // removed once, with no change of mode in between, and nothing else was beside it (the profile's ready marker aside).
-        Assert.Equal((UnixFileMode)0b111_111_111, File.GetUnixFileMode(Path.Combine(dir, "state")));
+        // Assert: the agent tightened the umask to 027 before creating anything (its state dir, made with mkdir 0777,
+        // is 0750, and nothing in it is open to others), the socket was created once and removed once, never seen
+        // wider than 0660 (the bind gives 0640 under umask 027, the agent then gives the group write), and nothing
+        // else was beside it (the profile's ready marker aside).
+        string state = Path.Combine(dir, "state");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute, File.GetUnixFileMode(state));
+        string[] openToOthers = [.. Directory.EnumerateFileSystemEntries(state, "*", SearchOption.AllDirectories)
+            .Where(p => (File.GetUnixFileMode(p) & (UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute | UnixFileMode.GroupWrite)) != 0)];
+        Assert.Empty(openToOthers);
         Assert.Equal(0, agent.Process.ExitCode);
         Assert.Equal(OwnerAndGroup, served);
-        Assert.True(watch.Changes.Select(c => c.Change).SequenceEqual([WatcherChangeTypes.Created, WatcherChangeTypes.Deleted]), "inotify on the socket: " + watch);
-        Assert.True(watch.Changes[0].Mode is null || (watch.Changes[0].Mode & ~OwnerAndGroup) == 0, "seen at creation with mode " + watch);
+        WatcherChangeTypes[] seen = [.. watch.Changes.Select(c => c.Change)];
+        Assert.True(seen.First() == WatcherChangeTypes.Created && seen.Last() == WatcherChangeTypes.Deleted && seen.Count(c => c == WatcherChangeTypes.Created) == 1, "inotify on the socket: " + watch);
+        Assert.True(watch.Changes.All(c => c.Mode is null || (c.Mode & ~OwnerAndGroup) == 0), "seen wider than 0660: " + watch);
         Assert.Equal(["agent.sock"], besideTheSocket);
         Assert.Empty(Names(run));
     }

@@ -8,6 +8,7 @@ using AiFactory.Agent.Logging;
 using AiFactory.Agent.Metrics;
 using AiFactory.Grpc.Server;
 using AiFactory.Grpc.Services;
+using AiFactory.Host.Hardware.Files;
 using AiFactory.Host.Hardware.Procfs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -34,6 +35,9 @@ internal static partial class Daemon
     /// <summary>Runs until SIGTERM/SIGINT; returns the process exit status.</summary>
     public static int Run(AgentOptions options)
     {
+        // Before anything is created: a hand-started agent under umask 000 would make a world-writable state dir.
+        ProcessUmask.Tighten(ProcessUmask.DaemonBits);
+
         // A root that cannot be a machine would serve an empty or invented inventory: refuse it before listening.
         if (Host.Hardware.Discovery.DiscoveryRoots.Problem(new Host.Hardware.Sysfs.SysfsRoot(options.SysfsRoot), new ProcfsRoot(options.ProcfsRoot)) is { } rootProblem)
         {
