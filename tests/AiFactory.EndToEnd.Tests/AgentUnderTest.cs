@@ -59,10 +59,13 @@ internal sealed class AgentUnderTest : IDisposable
         "--shutdown-timeout", "30",
     ];
 
-    /// <summary>Starts the agent and returns at once (before READY); on the hardware <paramref name="fixture"/> when given.</summary>
-    public static AgentUnderTest Start(IReadOnlyDictionary<string, string?>? environment = null, string[]? wrapper = null, IEnumerable<string>? extraArgs = null, bool abstractNotifySocket = false, string metricsListen = "off", string? fixture = null)
+    /// <summary>
+    /// Starts the agent and returns at once (before READY); on the hardware <paramref name="fixture"/> when given, and
+    /// in <paramref name="dir"/> when the test prepared it (<see cref="PrepareDirectory"/>) and set something up first.
+    /// </summary>
+    public static AgentUnderTest Start(IReadOnlyDictionary<string, string?>? environment = null, string[]? wrapper = null, IEnumerable<string>? extraArgs = null, bool abstractNotifySocket = false, string metricsListen = "off", string? fixture = null, string? dir = null)
     {
-        string dir = PrepareDirectory();
+        dir ??= PrepareDirectory();
         if (fixture is not null)
         {
             FixtureTrees.Unpack(fixture, Path.Combine(dir, "fixture"));

@@ -34,6 +34,22 @@ public sealed class StartupErrorTests
     }
 
     [Fact]
+    public async Task A_socket_directory_the_agent_may_not_write_exits_69_naming_the_socket_and_the_errno_text()
+    {
+        string dir = AgentUnderTest.PrepareDirectory();
+        string run = Path.Combine(dir, "run");
+        File.SetUnixFileMode(run, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        string[]? wrapper = Environment.IsPrivilegedProcess ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : null;
+
+        using RunningProcess agent = RunningProcess.Start(Binaries.Agent, AgentUnderTest.Arguments(dir), wrapper: wrapper);
+        Assert.True(await agent.WaitForExitAsync(AgentUnderTest.Patience), agent.Describe());
+
+        Assert.Equal(69, agent.ExitCode);
+        Assert.Equal($"aifactory-agent: cannot listen: socket {Path.Combine(run, "agent.sock")}: Permission denied", Assert.Single(agent.Stderr));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(run));
+    }
+
+    [Fact]
     public async Task A_state_dir_below_a_regular_file_exits_73_naming_state_dir_and_the_errno_text()
     {
         string dir = AgentUnderTest.PrepareDirectory();

@@ -8,10 +8,12 @@ using AiFactory.Agent.Logging;
 using AiFactory.Agent.Metrics;
 using AiFactory.Grpc.Server;
 using AiFactory.Grpc.Services;
+using AiFactory.Host.Hardware.Files;
 using AiFactory.Host.Hardware.Procfs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -33,6 +35,9 @@ internal static partial class Daemon
     /// <summary>Runs until SIGTERM/SIGINT; returns the process exit status.</summary>
     public static int Run(AgentOptions options)
     {
+        // Before anything is created: a hand-started agent under umask 000 would make a world-writable state dir.
+        ProcessUmask.Tighten(ProcessUmask.DaemonBits);
+
         // A root that cannot be a machine would serve an empty or invented inventory: refuse it before listening.
         if (Host.Hardware.Discovery.DiscoveryRoots.Problem(new Host.Hardware.Sysfs.SysfsRoot(options.SysfsRoot), new ProcfsRoot(options.ProcfsRoot)) is { } rootProblem)
         {
@@ -99,6 +104,10 @@ internal static partial class Daemon
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Logging.AddProvider(new StdoutLoggerProvider(Console.Out, StdoutLoggerProvider.StdoutIsJournal(), options.LogLevel));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        // The Unix listener's socket comes from SocketFile.Bind, so that its file never appears wider than 0660; the
+        // TCP listeners are bound as Kestrel binds them.
+        builder.Services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = endpoint =>
+            endpoint is UnixDomainSocketEndPoint unix ? SocketFile.Bind(unix) : SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint));
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

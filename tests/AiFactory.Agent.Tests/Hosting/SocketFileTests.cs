@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using AiFactory.Agent.Hosting;
+using AiFactory.Host.Hardware.Files;
 
 namespace AiFactory.Agent.Tests.Hosting;
 
@@ -56,6 +57,57 @@ public sealed class SocketFileTests : IDisposable
     }
 
     [Fact]
+    public void Bind_makes_the_socket_file_no_wider_than_0660_before_anything_changes_its_mode()
+    {
+        string path = Path.Combine(_dir.Path, "agent.sock");
+
+        using Socket socket = SocketFile.Bind(new UnixDomainSocketEndPoint(path));
+
+        // The mode the kernel gave the file at bind: 0660 less this process's umask (a plain bind would give 0777 less
+        // the umask, 0755 under the usual 022).
+        UnixFileMode mode = File.GetUnixFileMode(path);
+        Assert.True((mode & ~SocketFile.Mode) == 0, $"bound with mode {Octal(mode)}");
+        Assert.True(mode.HasFlag(UnixFileMode.UserRead | UnixFileMode.UserWrite), $"bound with mode {Octal(mode)}");
+    }
+
+    [Fact]
+    public void Bind_returns_a_socket_that_accepts_once_listening()
+    {
+        string path = Path.Combine(_dir.Path, "agent.sock");
+        using Socket socket = SocketFile.Bind(new UnixDomainSocketEndPoint(path));
+        socket.Listen();
+
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        client.Connect(new UnixDomainSocketEndPoint(path));
+        using Socket accepted = socket.Accept();
+
+        Assert.Equal(path, Assert.IsType<UnixDomainSocketEndPoint>(accepted.LocalEndPoint).ToString());
+    }
+
+    [Fact]
+    public void Bind_never_replaces_a_socket_at_the_path_and_leaves_it_in_place()
+    {
+        string path = StaleSocket("agent.sock");
+        FileIdentity? before = FileIdentity.OfPath(path);
+
+        IOException ex = Assert.Throws<IOException>(() => SocketFile.Bind(new UnixDomainSocketEndPoint(path)));
+
+        Assert.Equal($"socket {path}: Address already in use", ex.Message);
+        Assert.Equal(before, FileIdentity.OfPath(path));
+    }
+
+    [Fact]
+    public void Claim_gives_the_group_back_what_the_umask_took()
+    {
+        string path = StaleSocket("agent.sock");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        new SocketFile(path).Claim();
+
+        Assert.Equal(SocketFile.Mode, File.GetUnixFileMode(path));
+    }
+
+    [Fact]
     public void Release_removes_the_socket_it_claimed()
     {
         string path = StaleSocket("agent.sock");
@@ -92,6 +144,8 @@ public sealed class SocketFileTests : IDisposable
 
         Assert.True(File.Exists(path));
     }
+
+    private static string Octal(UnixFileMode mode) => Convert.ToString((int)mode, 8);
 
     /// <summary>
     /// A socket file whose socket is closed, as a killed agent leaves it. (A disposed Socket removes the file it bound,
