@@ -8,7 +8,7 @@ internal static class ExitCodes
     /// <summary>The agent answered, and the answer is "not good" (NOT_SERVING, a refused request).</summary>
     public const int NotOk = 1;
 
-    /// <summary>Bad command line (an unknown verb or option, a missing argument).</summary>
+    /// <summary>Bad command line (an unknown verb or option, a missing argument), or an invalid profile.</summary>
     public const int Usage = 2;
 
     /// <summary>A change failed and its rollback failed too: the node is half changed (a profile apply's journal is kept).</summary>

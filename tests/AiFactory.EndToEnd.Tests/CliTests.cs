@@ -110,6 +110,22 @@ public sealed class CliTests : IDisposable
         Assert.Contains("frobnicate", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("version: v1\nbogus: 1\n", "invalid profile: bogus: unknown key (line 2); known here: version, vfio, sriov, mig, hugepages, cpus, services")]
+    [InlineData("version: v1\n---\nversion: v1\n", "invalid profile: line 3: a second YAML document (after ---): a profile is one document (2 found); merge them or remove the rest")]
+    [InlineData("", "invalid profile: (document): must be a mapping with version: v1")]
+    public async Task An_invalid_profile_is_one_line_per_error_with_one_prefix_and_exit_2(string yaml, string expected)
+    {
+        string file = Path.Combine(_agent.Dir, "profile.yaml");
+        await File.WriteAllTextAsync(file, yaml);
+
+        (int status, string stdout, string stderr) = await Ctl("profile", "plan", "-f", file);
+
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal(expected, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
     [Fact]
     public async Task The_socket_can_come_from_the_environment()
     {

@@ -23,7 +23,26 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
     // The owner lock, held exclusive for an apply; null when not held (no apply, or a running agent has it).
     private FileLock? _owner;
 
+    // The file by which a read first found a running agent holding the ledger; null while none has.
+    private string? _agentHolding;
+
     private string OwnerLockPath => Path.Join(stateDir, LeaseLedger.OwnerLockFileName);
+
+    /// <summary>
+    /// The file by which a read of this instance found the ledger open in a running agent (its owner lock, or its
+    /// journal), or null when none did: the holds that read left unknown are that agent's to know. The offline
+    /// command tells "a running agent holds the state dir" from a profile's own errors by it.
+    /// </summary>
+    public string? AgentHolding
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _agentHolding;
+            }
+        }
+    }
 
     /// <summary>The functions and hugepages leases hold, from the stored ledger; unavailable, with why, beside a running agent or when the ledger cannot be read.</summary>
     public Host.Model.Profile.LeaseHolds HeldResources()
@@ -46,6 +65,7 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
         }
         catch (LeaseLedgerInUseException ex)
         {
+            SeenHolding(ex.Journal);
             return new Host.Model.Profile.LeaseHolds { Unavailable = $"{ex.Message}: apply the profile through it (aifactoryctl profile apply), or stop it first" };
         }
         catch (InvalidDataException ex)
@@ -102,9 +122,13 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
         try
         {
             using FileLock? probe = FileLock.Open(OwnerLockPath, create: false);
-            return probe is null || probe.TryLock(exclusive: true)
-                ? null
-                : $"the lease ledger in {stateDir} is open in a running aifactory-agent (it holds {OwnerLockPath}), which grants and releases leases at any moment: apply the profile through it (aifactoryctl profile apply), or stop it first";
+            if (probe is null || probe.TryLock(exclusive: true))
+            {
+                return null;
+            }
+
+            SeenHolding(OwnerLockPath);
+            return $"the lease ledger in {stateDir} is open in a running aifactory-agent (it holds {OwnerLockPath}), which grants and releases leases at any moment: apply the profile through it (aifactoryctl profile apply), or stop it first";
         }
         catch (IOException ex)
         {
@@ -113,6 +137,14 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
         catch (UnauthorizedAccessException)
         {
             return null;
+        }
+    }
+
+    private void SeenHolding(string file)
+    {
+        lock (_gate)
+        {
+            _agentHolding ??= file;
         }
     }
 
@@ -134,6 +166,7 @@ internal sealed class StoredLeaseHolds(string stateDir) : IMigHolds, ILeaseHolds
         }
         catch (LeaseLedgerInUseException ex)
         {
+            SeenHolding(ex.Journal);
             throw new MigRefusedException($"{ex.Message}: change MIG through it (aifactoryctl profile apply, aifactoryctl mig), or stop it first; nothing was changed");
         }
         catch (InvalidDataException ex)

@@ -14,13 +14,22 @@ internal sealed class StdoutLoggerProvider : ILoggerProvider
     private readonly TextWriter _out;
     private readonly bool _journal;
     private readonly LogLevel _minimum;
+    private readonly IReadOnlySet<int> _leftOut;
     private readonly Lock _gate = new();
 
-    public StdoutLoggerProvider(TextWriter output, bool journal, LogLevel minimum)
+    /// <param name="output">Where the lines go.</param>
+    /// <param name="journal">True to lead each line with its syslog priority instead of a timestamp.</param>
+    /// <param name="minimum">The least level written.</param>
+    /// <param name="leftOut">
+    /// Event ids (<see cref="EventIds"/>) not written: what a one-shot command reports itself (the offline profile
+    /// command prints a refused profile's errors, so the log line saying the same is left out).
+    /// </param>
+    public StdoutLoggerProvider(TextWriter output, bool journal, LogLevel minimum, IReadOnlySet<int>? leftOut = null)
     {
         _out = output;
         _journal = journal;
         _minimum = minimum;
+        _leftOut = leftOut ?? new HashSet<int>();
     }
 
     /// <summary>True when stdout is connected to the journal (systemd sets JOURNAL_STREAM for StandardOutput=journal).</summary>
@@ -128,7 +137,7 @@ internal sealed class StdoutLoggerProvider : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (IsEnabled(logLevel))
+            if (IsEnabled(logLevel) && !provider._leftOut.Contains(eventId.Id))
             {
                 provider.Write(logLevel, category, formatter(state, exception), exception);
             }

@@ -123,6 +123,10 @@ internal sealed class ProfileApiService(ProfileManager manager, HostCapabilities
     private static IEnumerable<ProfilePlanStep> ToProto(IReadOnlyList<ProfileStep> steps) =>
         steps.Select((s, i) => new ProfilePlanStep { Index = i, Kind = s.Kind, Field = s.Field, Description = s.Describe() });
 
-    private static RpcException Invalid(IReadOnlyList<ProfileValidationError> errors) =>
-        new(StatusCode.InvalidArgument, string.Join("; ", errors));
+    /// <summary>
+    /// INVALID_ARGUMENT with one <c>field: reason</c> line per error (a reason may hold "; ", so lines, not "; ",
+    /// separate them; each error is one line, its control characters escaped).
+    /// </summary>
+    internal static RpcException Invalid(IReadOnlyList<ProfileValidationError> errors) =>
+        new(StatusCode.InvalidArgument, string.Join('\n', errors));
 }

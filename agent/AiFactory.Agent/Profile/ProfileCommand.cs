@@ -14,12 +14,23 @@ namespace AiFactory.Agent.Profile;
 /// <c>aifactory-agent profile plan|apply|recover</c>: the profile without the daemon (for a first boot, a rescue
 /// shell, and the kernel-tier tests). Same planner, applier, journal, lock and state dir as the daemon; exit 0 on
 /// success, 1 on a failed (rolled back) apply or a refusal (another applier holds the lock, a rollback is pending),
-/// 2 on invalid input, 3 when a rollback (of a failed apply, or by <c>recover</c>) left inverse actions undone.
+/// 2 on invalid input, 3 when a rollback (of a failed apply, or by <c>recover</c>) left inverse actions undone, 73
+/// when a running agent holds the state dir's lease ledger and the profile cannot be planned without it.
 /// </summary>
 internal static class ProfileCommand
 {
+    /// <summary>Invalid input: the profile (one <c>invalid profile: field: reason</c> line per error), or the command line.</summary>
+    internal const int ExitInvalid = 2;
+
     /// <summary>A rollback left inverse actions undone: the node is half changed and the journal is kept.</summary>
     internal const int ExitRollbackFailed = 3;
+
+    /// <summary>
+    /// A running agent holds the state dir's lease ledger, so what leases hold is unknown here and the profile's
+    /// changes that depend on it cannot be planned: the agent's own status when another agent uses its state dir
+    /// (sysexits.h EX_CANTCREAT, <see cref="Hosting.Daemon.ExitCannotCreate"/>), not the invalid profile's 2.
+    /// </summary>
+    internal const int ExitStateDirInUse = Hosting.Daemon.ExitCannotCreate;
 
     public static Command Create()
     {
@@ -68,16 +79,18 @@ internal static class ProfileCommand
             return ConfigurationException.ExitCode;
         }
 
-        using ILoggerFactory logs = LoggerFactory.Create(b => b.AddProvider(new StdoutLoggerProvider(Console.Error, false, LogLevel.Information)).SetMinimumLevel(LogLevel.Information));
+        // A refused profile's errors are printed below, each once: the log line that says the same is left out.
+        using ILoggerFactory logs = LoggerFactory.Create(b => b.AddProvider(new StdoutLoggerProvider(Console.Error, false, LogLevel.Information, new HashSet<int> { EventIds.ProfileRefused })).SetMinimumLevel(LogLevel.Information));
         // MIG steps (and their journaled inverses) go through the same NVML layer as in the daemon; without the
         // driver it is absent and only a mig section is refused. The MIG instances leases hold come from the lease
         // ledger in the state dir, as the daemon's come from its live ledger: layouts are planned around them, and a
         // ledger a running agent has open refuses the mig section (that agent must make the change).
         using var nvml = new GpuNvml(options.NvmlLibrary, options.SysfsRoot);
         var inventory = new GpuInventory(nvml, new GpuHealthRegistry());
-        var applier = new MigApplier(nvml, inventory, new Leases.StoredLeaseHolds(options.StateDir));
+        var holds = new Leases.StoredLeaseHolds(options.StateDir);
+        var applier = new MigApplier(nvml, inventory, holds);
         // No ready marker: what aifactory-ready.target asserts is the daemon's start's to decide (restart it after a fix).
-        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, applier, options.ProcfsRoot), Leases = new Leases.StoredLeaseHolds(options.StateDir), ReadyMarkerPath = null };
+        var env = ProfileEnvironment.FromOptions(options) with { Mig = new ProfileMig(nvml, inventory, applier, options.ProcfsRoot), Leases = holds, ReadyMarkerPath = null };
         var manager = new ProfileManager(env, new EventBus(), logs.CreateLogger<ProfileManager>());
         try
         {
@@ -102,7 +115,7 @@ internal static class ProfileCommand
             if (file is null)
             {
                 Console.Error.WriteLine($"aifactory-agent profile {verb}: --file is required");
-                return 2;
+                return ExitInvalid;
             }
 
             // Bounded and regular files only: a FIFO named by mistake is refused, not waited on.
@@ -149,18 +162,39 @@ internal static class ProfileCommand
         }
         catch (ProfileFormatException ex)
         {
+            if (ex.Errors.Count > 0 && ex.Errors.All(e => e.HoldsUnknown) && holds.AgentHolding is { } held)
+            {
+                // Nothing wrong with the profile: only the agent running on this state dir knows what leases hold.
+                Console.Error.WriteLine(StateDirInUse(verb, file ?? "FILE", options.StateDir, held, ex.Errors));
+                return ExitStateDirInUse;
+            }
+
             foreach (ProfileValidationError e in ex.Errors)
             {
                 Console.Error.WriteLine($"invalid profile: {e}");
             }
 
-            return 2;
+            return ExitInvalid;
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine("aifactory-agent profile: " + ex.Message);
             return 1;
         }
+    }
+
+    /// <summary>
+    /// The one line for a profile whose every error is that what leases hold is unknown because a running agent has
+    /// the ledger open (<paramref name="held"/>: the file that showed it): the state dir, the agent, the fields
+    /// refused, and what to do.
+    /// </summary>
+    internal static string StateDirInUse(string verb, string file, string stateDir, string held, IReadOnlyList<ProfileValidationError> errors)
+    {
+        string pid = Host.Hardware.Files.StateDirectoryLock.HolderPid(stateDir) is { } p ? $" (pid {p})" : string.Empty;
+        string fields = string.Join(", ", errors.Select(e => e.Field).Distinct(StringComparer.Ordinal));
+        return $"aifactory-agent profile {verb}: state-dir {stateDir} is in use: a running aifactory-agent{pid} holds its lease ledger ({held}), " +
+            $"so what leases hold is unknown here and {fields} cannot be planned; {verb} the profile through that agent (aifactoryctl profile {verb} -f {file}), or stop it first" +
+            (verb == "apply" ? "; nothing was changed" : string.Empty);
     }
 
     /// <summary>" (file F, errno N)" with what is known of where a step failed; empty when neither is.</summary>

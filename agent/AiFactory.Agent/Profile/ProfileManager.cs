@@ -70,6 +70,7 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
                 ? mig.Read()
                 : (Array.Empty<MigGpuState>(), Array.Empty<MigGpuUnreadable>(), "this agent has no NVML layer");
             IReadOnlyList<Host.Model.Gpu.MigHold> held = [];
+            string? heldUnknown = null;
             try
             {
                 held = env.Mig?.Held() ?? [];
@@ -78,10 +79,10 @@ internal sealed partial class ProfileManager(ProfileEnvironment env, EventBus bu
             {
                 // The holds are unknown (the offline command beside a running agent, an unreadable ledger): no layout
                 // can be planned around them, so the mig section is refused with the reason.
-                unavailable ??= ex.Message;
+                heldUnknown = ex.Message;
             }
 
-            state = state with { MigGpus = gpus, MigUnreadableGpus = unreadable, MigUnavailable = unavailable, MigHeld = held };
+            state = state with { MigGpus = gpus, MigUnreadableGpus = unreadable, MigUnavailable = unavailable, MigHeld = held, MigHoldsUnavailable = heldUnknown };
         }
 
         state = ProfileAgentState.AddLeases(env, state, holds);

@@ -10,7 +10,7 @@ namespace AiFactory.Cli.Profile;
 /// <c>aifactoryctl profile plan -f FILE</c> (the steps and the diff, nothing written), <c>profile apply -f FILE</c>
 /// (exit 1 when a step failed and was rolled back, 3 when the rollback failed too), <c>profile get</c> (the stored
 /// profile and its drift).
-/// Invalid profiles exit 2 with one line per field.
+/// Invalid profiles exit 2 with one line per error (<see cref="InvalidProfileLines"/>).
 /// </summary>
 internal static class ProfileCommand
 {
@@ -180,14 +180,21 @@ internal static class ProfileCommand
     {
         if (ex.StatusCode == StatusCode.InvalidArgument)
         {
-            foreach (string e in ex.Detail.Split("; "))
+            foreach (string line in InvalidProfileLines(ex.Detail))
             {
-                Console.Error.WriteLine("invalid profile: " + e);
+                Console.Error.WriteLine(line);
             }
 
-            return 2;
+            return ExitCodes.Usage;
         }
 
         return RpcErrors.Report(ex);
     }
+
+    /// <summary>
+    /// The lines for an INVALID_ARGUMENT answer: <c>invalid profile: field: reason</c>, one for each error the agent
+    /// sent, one a line (profile.proto); a reason may hold "; " itself, so that is no separator.
+    /// </summary>
+    internal static IEnumerable<string> InvalidProfileLines(string detail) =>
+        detail.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(e => "invalid profile: " + e);
 }

@@ -63,6 +63,26 @@ public sealed class StateDirectoryLock : IDisposable
         return new StateDirectoryLock(file);
     }
 
+    /// <summary>
+    /// The pid the agent holding <paramref name="stateDir"/>'s lock wrote there, read without taking the lock (a probe
+    /// would refuse an agent starting at that moment), for a message once something else showed that an agent runs on
+    /// the state dir: the file keeps the pid of an agent that has exited, so it proves nothing alone. Null when the
+    /// file is absent, cannot be read or holds no pid.
+    /// </summary>
+    public static string? HolderPid(string stateDir)
+    {
+        try
+        {
+            using FileLock? file = FileLock.Open(Path.Join(stateDir, FileName), create: false);
+            string holder = file?.ReadHolder(32) ?? string.Empty;
+            return holder.Length > 0 && holder.All(char.IsAsciiDigit) ? holder : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Lets go of the lock (closing the file, as the kernel does when the process dies).</summary>
     public void Dispose() => _lock.Dispose();
 }

@@ -65,6 +65,12 @@ public sealed record ProfileCurrentState
     /// <summary>Why MIG state could not be read (no NVML); null when it was, or was not needed.</summary>
     public string? MigUnavailable { get; init; }
 
+    /// <summary>
+    /// Why the GPU instances leases hold (<see cref="MigHeld"/>) are unknown (a running agent has the lease ledger open,
+    /// the ledger cannot be read); null when they are known. While unknown, the <c>mig</c> section is refused.
+    /// </summary>
+    public string? MigHoldsUnavailable { get; init; }
+
     /// <summary>The units active now (only those are stopped and started around device changes).</summary>
     public IReadOnlySet<string> ActiveUnits { get; init; } = new HashSet<string>();
 

@@ -23,6 +23,12 @@ public static partial class ProfilePlanner
                 return;
             }
 
+            if (current.MigHoldsUnavailable is { } unknown)
+            {
+                Error("mig", $"no layout can be planned around the GPU instances leases hold, as what they hold is unknown: {unknown}", holdsUnknown: true);
+                return;
+            }
+
             var claimed = new Dictionary<PciAddress, string>();
             for (int i = 0; i < mig.Gpus.Count; i++)
             {

@@ -185,10 +185,12 @@ public static partial class ProfilePlanner
                 }
 
                 // A companion is checked as its own target would be (a bridge companion was refused with its group).
-                string? refusal = (companionOf is not null ? TargetRefusal(device, sriovPfs) : null) ?? LeaseBlocksBinding(address) ?? GpuInUse(device);
+                string? refusal = companionOf is not null ? TargetRefusal(device, sriovPfs) : null;
+                LeaseRefusal? leased = refusal is null ? LeaseBlocksBinding(address) : null;
+                refusal ??= leased?.Reason ?? GpuInUse(device);
                 if (refusal is not null)
                 {
-                    Error(field, companionOf is { } of ? $"{refusal} (it is in the IOMMU group of {of})" : refusal);
+                    Error(field, companionOf is { } of ? $"{refusal} (it is in the IOMMU group of {of})" : refusal, leased?.HoldsUnknown == true);
                     continue;
                 }
 
@@ -407,7 +409,7 @@ public static partial class ProfilePlanner
             return _devices.GetValueOrDefault(address);
         }
 
-        private void Error(string field, string reason) => _errors.Add(new ProfileValidationError(field, reason));
+        private void Error(string field, string reason, bool holdsUnknown = false) => _errors.Add(new ProfileValidationError(field, reason) { HoldsUnknown = holdsUnknown });
 
         private static string Gib(long bytes) => (bytes / (1024.0 * 1024 * 1024)).ToString("0.##", CultureInfo.InvariantCulture) + " GiB";
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AiFactory.Agent.Leases;
 using AiFactory.Agent.Profile;
+using AiFactory.Host.Hardware.Files;
 using AiFactory.Profile.Tests.Kernel;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -10,8 +11,10 @@ namespace AiFactory.Profile.Tests.Agent;
 /// <c>aifactory-agent profile</c> without the daemon, against odd state files: a FIFO where the profile journal or the
 /// lease journal should be ends the command with an error naming it (never a wait for a writer), and an agent's claim
 /// on the lease ledger (<c>leases.lock</c>) is seen by an offline command run with
-/// <c>DOTNET_SYSTEM_IO_DISABLEFILELOCKING=1</c>, which turns off only .NET's own file locks.
+/// <c>DOTNET_SYSTEM_IO_DISABLEFILELOCKING=1</c>, which turns off only .NET's own file locks: the command then exits 73
+/// in one line naming the state dir and the agent, as the daemon does when another agent uses its state dir.
 /// </summary>
+[Collection(ConsoleErrorCollection.Name)]
 public sealed class OfflineProfileStateFileTests : IDisposable
 {
     private const string Pages = "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages";
@@ -104,8 +107,44 @@ public sealed class OfflineProfileStateFileTests : IDisposable
         Task<string> output = child.StandardOutput.ReadToEndAsync();
         await child.WaitForExitAsync().WaitAsync(Generous);
 
-        Assert.True(child.ExitCode == 2, $"exit {child.ExitCode}: {await errors} {await output}");
-        Assert.Contains($"is open in a running aifactory-agent (it holds {running.OwnerLockPath})", await errors, StringComparison.Ordinal);
+        Assert.True(child.ExitCode == 73, $"exit {child.ExitCode}: {await errors} {await output}");
+        Assert.StartsWith($"aifactory-agent profile apply: state-dir {_fs.StateDir} is in use: a running aifactory-agent holds its lease ledger ({running.OwnerLockPath})", await errors, StringComparison.Ordinal);
+        Assert.Equal("64", _fs.Read(Pages));
+    }
+
+    [Theory]
+    [InlineData("plan")]
+    [InlineData("apply")]
+    public async Task Beside_a_running_agent_a_profile_that_needs_the_lease_holds_exits_73_in_one_line_naming_the_state_dir_and_the_agent(string verb)
+    {
+        // The daemon's start: agent.lock taken (its pid written there), then the ledger's owner lock held shared.
+        using StateDirectoryLock agent = StateDirectoryLock.TryAcquire(_fs.StateDir, out string problem) ?? throw new InvalidOperationException(problem);
+        using var running = new LeaseLedger(_fs.StateDir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
+        running.Load();
+
+        (int exit, string errors) = await RunInProcessAsync(verb, running.OwnerLockPath);
+
+        Assert.Equal(ProfileCommand.ExitStateDirInUse, exit);
+        string line = Assert.Single(Lines(errors));
+        Assert.Equal(
+            $"aifactory-agent profile {verb}: state-dir {_fs.StateDir} is in use: a running aifactory-agent (pid {Environment.ProcessId}) holds its lease ledger " +
+            $"({running.OwnerLockPath}), so what leases hold is unknown here and hugepages[0].count cannot be planned; {verb} the profile through that agent " +
+            $"(aifactoryctl profile {verb} -f {_profile}), or stop it first" + (verb == "apply" ? "; nothing was changed" : string.Empty),
+            line);
+        Assert.Equal("64", _fs.Read(Pages));
+    }
+
+    [Fact]
+    public async Task Beside_a_running_agent_a_profile_with_an_error_of_its_own_is_still_invalid_and_exits_2()
+    {
+        using var running = new LeaseLedger(_fs.StateDir, NullLogger<LeaseLedger>.Instance, TimeProvider.System);
+        running.Load();
+
+        (int exit, string errors) = await RunInProcessAsync("apply", running.OwnerLockPath, yaml: ShrinkPool + "  - {node: 9, size: 2M, count: 1}\n");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("invalid profile: hugepages[1].node: no NUMA node 9", errors, StringComparison.Ordinal);
+        Assert.All(Lines(errors), l => Assert.StartsWith("invalid profile: hugepages[", l, StringComparison.Ordinal));
         Assert.Equal("64", _fs.Read(Pages));
     }
 
@@ -113,9 +152,9 @@ public sealed class OfflineProfileStateFileTests : IDisposable
     /// Runs the command in this process on a thread of its own, giving up after a generous wait (a FIFO opened for
     /// reading blocks until a writer comes: then one is opened, so the thread ends, and the test fails).
     /// </summary>
-    private async Task<(int Exit, string Errors)> RunInProcessAsync(string verb, string fifo, string? profileFile = null)
+    private async Task<(int Exit, string Errors)> RunInProcessAsync(string verb, string fifo, string? profileFile = null, string yaml = ShrinkPool)
     {
-        File.WriteAllText(_profile, ShrinkPool);
+        File.WriteAllText(_profile, yaml);
         var flags = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["sysfs-root"] = _fs.Root,
@@ -147,6 +186,8 @@ public sealed class OfflineProfileStateFileTests : IDisposable
             Console.SetError(was);
         }
     }
+
+    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
     internal static void MakeFifo(string path)
     {

@@ -80,9 +80,10 @@ public sealed class OfflineProfileLeaseTests : IDisposable
 
         int exit = Apply("version: v1\nmig:\n  gpus:\n    - gpu: 0\n      layout: [3g.40gb, 2g.20gb]\n", out string errors);
 
-        Assert.Equal(2, exit);
-        Assert.Contains("is open in a running aifactory-agent", errors, StringComparison.Ordinal);
-        Assert.Contains("aifactoryctl profile apply", errors, StringComparison.Ordinal);
+        Assert.Equal(ProfileCommand.ExitStateDirInUse, exit);
+        Assert.StartsWith($"aifactory-agent profile apply: state-dir {_fs.StateDir} is in use: a running aifactory-agent holds its lease ledger ({running.OwnerLockPath}), so what leases hold is unknown here and mig cannot be planned", errors, StringComparison.Ordinal);
+        Assert.Contains($"(aifactoryctl profile apply -f {_profile})", errors, StringComparison.Ordinal);
+        Assert.Single(errors.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(["1g.10gb@6:1"], Layout());
         Assert.Equal(0, _server.Mig.WriteCount);
     }
@@ -110,8 +111,8 @@ public sealed class OfflineProfileLeaseTests : IDisposable
 
         int exit = Apply("version: v1\nhugepages:\n  - {node: 0, size: 2M, count: 32}\n", out string errors);
 
-        Assert.Equal(2, exit);
-        Assert.Contains("what leases hold is unknown", errors, StringComparison.Ordinal);
+        Assert.Equal(ProfileCommand.ExitStateDirInUse, exit);
+        Assert.Contains("what leases hold is unknown here and hugepages[0].count cannot be planned", errors, StringComparison.Ordinal);
         Assert.Equal("64", _fs.Read(pages));
     }
 

@@ -260,6 +260,55 @@ public class ProfilePlannerSafetyTests
         Assert.Contains("what leases hold is unknown (the lease ledger is open in a running aifactory-agent)", error.Reason);
     }
 
+    [Fact]
+    public void A_refusal_because_what_leases_hold_is_unknown_says_so_and_one_naming_a_lease_does_not()
+    {
+        var unknown = new ProfileCurrentState { Leases = new LeaseHolds { Unavailable = "the lease ledger is open in a running aifactory-agent" } };
+        var leased = new ProfileCurrentState
+        {
+            Leases = new LeaseHolds
+            {
+                Devices = new Dictionary<PciAddress, string> { [Gpu] = "lease-aaaaaaaaaaaa", [Vf1] = "lease-bbbbbbbbbbbb" },
+                Hugepages = [new HugepageHold(0, OneG, 64, "lease-cccccccccccc")],
+                Cpus = new Dictionary<int, string> { [9] = "lease-dddddddddddd" },
+            },
+        };
+        var cpus = new NodeProfile { Cpus = new CpuProfile(CpuSet.Parse("0-9"), CpuProfile.DefaultUnits) };
+
+        ProfileValidationError[] whenUnknown =
+        [
+            Assert.Single(ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, unknown, Vfio("0000:18:00.0")).Errors),
+            Assert.Single(ProfilePlanner.Plan(DgxWithTwoVfs, unknown, new NodeProfile { Sriov = [new SriovProfile(Pf, 4, null, null)] }).Errors),
+            Assert.Single(ProfilePlanner.Plan(DgxWith100GigPagesOnNode0, unknown, Pages(new HugepageProfile(0, OneG, 63))).Errors),
+            Assert.Single(ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, unknown, cpus).Errors),
+        ];
+        ProfileValidationError[] whenLeased =
+        [
+            Assert.Single(ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, leased, Vfio("0000:18:00.0")).Errors),
+            Assert.Single(ProfilePlanner.Plan(DgxWithTwoVfs, leased, new NodeProfile { Sriov = [new SriovProfile(Pf, 0, null, null)] }).Errors),
+            Assert.Single(ProfilePlanner.Plan(DgxWith100GigPagesOnNode0, leased, Pages(new HugepageProfile(0, OneG, 63))).Errors),
+            Assert.Single(ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, leased, cpus).Errors),
+        ];
+
+        Assert.All(whenUnknown, e => Assert.True(e.HoldsUnknown, e.ToString()));
+        Assert.All(whenLeased, e => Assert.False(e.HoldsUnknown, e.ToString()));
+    }
+
+    [Fact]
+    public void The_mig_section_is_refused_while_the_instances_leases_hold_are_unknown_saying_so()
+    {
+        var mig = new NodeProfile { Mig = new MigSection([new MigGpuProfile(new MigGpuSelector(0, null), true, [new MigLayoutItem("7g.80gb", null)], null)], new Dictionary<string, IReadOnlyList<MigPartedLayout>>(), null) };
+        var heldUnknown = new ProfileCurrentState { MigHoldsUnavailable = "the lease ledger /s/leases.journal is open in a running aifactory-agent" };
+        var noNvml = heldUnknown with { MigUnavailable = "libnvidia-ml.so.1 not found" };
+
+        ProfileValidationError unknown = Assert.Single(ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, heldUnknown, mig).Errors);
+        ProfileValidationError unreadable = Assert.Single(ProfilePlanner.Plan(Topologies.Dgx8GpuTwoNuma, noNvml, mig).Errors);
+
+        Assert.Equal(("mig", true), (unknown.Field, unknown.HoldsUnknown));
+        Assert.Equal("no layout can be planned around the GPU instances leases hold, as what they hold is unknown: the lease ledger /s/leases.journal is open in a running aifactory-agent", unknown.Reason);
+        Assert.Equal(("mig", false, "MIG state cannot be read: libnvidia-ml.so.1 not found"), (unreadable.Field, unreadable.HoldsUnknown, unreadable.Reason));
+    }
+
     // Values that could not be read (audit finding 8).
 
     [Fact]
