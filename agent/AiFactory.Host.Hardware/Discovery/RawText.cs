@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Unicode;
+using AiFactory.Host.Model.Text;
 
 namespace AiFactory.Host.Hardware.Discovery;
 
@@ -57,27 +58,5 @@ internal static class RawText
     /// <paramref name="raw"/> cut to <see cref="MaxQuoted"/> characters (then "…") with every control character
     /// (C0, DEL, C1) written as <c>\xNN</c>; U+FFFD, where a decoder already lost a byte, stays as it is.
     /// </summary>
-    public static string Quote(string raw)
-    {
-        string s = raw.Length > MaxQuoted ? raw[..MaxQuoted] + "…" : raw;
-        if (!s.AsSpan().ContainsAnyInRange('\0', '\x1f') && !s.AsSpan().ContainsAnyInRange('\x7f', '\x9f'))
-        {
-            return s;
-        }
-
-        var text = new StringBuilder(s.Length + 16);
-        foreach (char c in s)
-        {
-            if (c < 0x20 || c is >= '\x7f' and <= '\x9f')
-            {
-                text.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
-            }
-            else
-            {
-                text.Append(c);
-            }
-        }
-
-        return text.ToString();
-    }
+    public static string Quote(string raw) => ControlCharacters.Escape(raw.Length > MaxQuoted ? raw[..MaxQuoted] + "…" : raw);
 }

@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Text;
+using AiFactory.Host.Model.Text;
 
 namespace AiFactory.Host.Model.Profile;
 
@@ -19,28 +18,5 @@ public sealed record ProfileValidationError(string Field, string Reason)
     /// <c>field: reason</c> on one line: a control character (a newline in a quoted YAML key or value) is written as
     /// <c>\xNN</c>, so each error is one line wherever it goes (stderr, the log, a gRPC status joined by newlines).
     /// </summary>
-    public override string ToString() => OneLine($"{Field}: {Reason}");
-
-    private static string OneLine(string text)
-    {
-        if (!text.AsSpan().ContainsAnyInRange('\0', '\x1f') && !text.AsSpan().ContainsAnyInRange('\x7f', '\x9f'))
-        {
-            return text;
-        }
-
-        var line = new StringBuilder(text.Length + 16);
-        foreach (char c in text)
-        {
-            if (c < 0x20 || c is >= '\x7f' and <= '\x9f')
-            {
-                line.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
-            }
-            else
-            {
-                line.Append(c);
-            }
-        }
-
-        return line.ToString();
-    }
+    public override string ToString() => ControlCharacters.Escape($"{Field}: {Reason}");
 }
