@@ -34,13 +34,14 @@ public static class MeminfoReader
     /// <summary>
     /// MemTotal in bytes read again for a rescan's change check, without allocating: <paramref name="path"/> is
     /// <see cref="ProcfsRoot.NativePath"/> of <see cref="File"/>. Null when missing, unreadable or unparsable (as
-    /// <see cref="ReadMemTotal"/> gives then).
+    /// <see cref="ReadMemTotal"/> gives then), and null when longer than one bounded read, as discovery ignores it then:
+    /// a MemTotal parsed from the first 4 KiB would differ from what discovery saw and rediscover at every rescan.
     /// </summary>
     internal static long? ReReadMemTotal(byte[] path)
     {
-        Span<byte> buffer = stackalloc byte[Sysfs.SysfsFile.MaxSize];
+        Span<byte> buffer = stackalloc byte[Sysfs.SysfsFile.MaxSize + 1];
         int n = Sysfs.SysfsFile.Read(path, buffer, out Sysfs.SysfsFile.Status status, out _);
-        return status == Sysfs.SysfsFile.Status.Ok && TryParseMemTotal(buffer[..n], out long kib) ? kib * 1024 : null;
+        return status == Sysfs.SysfsFile.Status.Ok && n <= Sysfs.SysfsFile.MaxSize && TryParseMemTotal(buffer[..n], out long kib) ? kib * 1024 : null;
     }
 
     /// <summary>MemTotal of raw <c>/proc/meminfo</c> bytes, in kB: the same answer as <see cref="TryParseField"/>.</summary>

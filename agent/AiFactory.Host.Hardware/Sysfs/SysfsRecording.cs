@@ -13,6 +13,9 @@ namespace AiFactory.Host.Hardware.Sysfs;
 internal sealed class SysfsRecording
 {
     private const int DescriptorThreshold = 6;
+
+    /// <summary>Mixed into a MemTotal file's hash when the file is longer than <see cref="SysfsFile.MaxSize"/>.</summary>
+    private const ulong OversizedMemTotal = 0x6d656d746f74616cUL;
     private readonly SysfsPaths _paths;
     private readonly List<RecordedDirectory> _directories = [];
     private readonly Dictionary<string, RecordedDirectory> _byPath = new(StringComparer.Ordinal);
@@ -152,9 +155,14 @@ internal sealed class SysfsRecording
         return h;
     }
 
-    /// <summary>The hash of one file read as <paramref name="kind"/>: all of it, or only its MemTotal line.</summary>
+    /// <summary>
+    /// The hash of one file read as <paramref name="kind"/>: all of it, or only its MemTotal line and whether the file
+    /// passed the read limit (discovery ignores it then, so growing past the limit or shrinking back is a change).
+    /// </summary>
     public static ulong FileHash(Kind kind, SysfsFile.Status status, ReadOnlySpan<byte> content) =>
-        FileHash(status, kind == Kind.MemTotal ? MemTotalLine(content) : content);
+        kind == Kind.MemTotal
+            ? FileHash(status, MemTotalLine(content)) ^ (content.Length > SysfsFile.MaxSize ? OversizedMemTotal : 0)
+            : FileHash(status, content);
 
     /// <summary>
     /// The MemTotal line of a meminfo file (<c>Node 0 MemTotal:  1056457432 kB</c>, <c>MemTotal:  2113349080 kB</c>),

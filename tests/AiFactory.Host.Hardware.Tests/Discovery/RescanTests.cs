@@ -70,6 +70,37 @@ public sealed class RescanTests : IDisposable
     }
 
     [Fact]
+    public void The_machines_meminfo_growing_past_the_read_limit_is_a_change_and_then_none()
+    {
+        HostDiscovery discovery = Discovered();
+
+        // Discovery ignores a meminfo longer than one bounded read (a warning, MemTotal unknown): the rescan must
+        // see the same file as discovery did, not a MemTotal parsed from its first 4 KiB.
+        File.AppendAllText(Path.Combine(_root, "proc/meminfo"), new string('x', 5000) + "\n");
+
+        Assert.True(discovery.HasChanged());
+        HostTopology topology = discovery.Discover();
+        Assert.Null(topology.MemoryTotalBytes);
+        Assert.Contains(topology.Warnings, w => w.Path == "/proc/meminfo" && w.Message.Contains("longer than 4096 bytes", StringComparison.Ordinal));
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
+    public void A_nodes_meminfo_shrinking_back_under_the_read_limit_is_a_change()
+    {
+        string meminfo = Path.Combine(_root, "sys/devices/system/node/node0/meminfo");
+        string sound = File.ReadAllText(meminfo);
+        File.WriteAllText(meminfo, sound + new string('x', 5000) + "\n");
+        HostDiscovery discovery = Discovered();
+
+        File.WriteAllText(meminfo, sound);
+
+        Assert.True(discovery.HasChanged());
+        Assert.Equal(131546300L * 1024, discovery.Discover().NumaNodes[0].MemoryTotalBytes);
+        Assert.False(discovery.HasChanged());
+    }
+
+    [Fact]
     public void Free_memory_moving_in_a_node_or_in_the_machine_is_no_change()
     {
         HostDiscovery discovery = Discovered();
