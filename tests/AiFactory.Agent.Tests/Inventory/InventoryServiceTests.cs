@@ -69,6 +69,46 @@ public sealed class InventoryServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_watcher_that_never_reads_holds_back_neither_the_rescan_nor_another_watcher_which_keeps_the_newest_changes()
+    {
+        InventoryService service = Service();
+        string driver = Sys("devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver");
+        string target = new FileInfo(driver).LinkTarget!;
+        using var stuckCall = new CancellationTokenSource();
+        Task stuck = service.Definition().Methods["WatchInventory"].InvokeAsync(
+            new NeverReadStream(new WatchInventoryRequest { SendCurrent = true }), Api.InMemoryCallStream<InventoryChange>.Context("/aifactory.agent.v1.Inventory/WatchInventory", stuckCall.Token));
+        var reader = new Api.InMemoryCallStream<InventoryChange>(new WatchInventoryRequest(), InventoryChange.Parser);
+        Task reading = service.Definition().Methods["WatchInventory"].InvokeAsync(reader, Api.InMemoryCallStream<InventoryChange>.Context("/aifactory.agent.v1.Inventory/WatchInventory", CancellationToken.None));
+
+        for (int i = 0; i < 40; i++)
+        {
+            if (i % 2 == 0)
+            {
+                File.Delete(driver);
+            }
+            else
+            {
+                File.CreateSymbolicLink(driver, target);
+            }
+
+            Assert.True(service.Rescan("uevent"));
+        }
+
+        // A watcher that falls behind keeps the newest 16 changes (each carries the whole inventory), not all of them.
+        for (ulong generation = 26; generation <= 41; generation++)
+        {
+            InventoryChange change = await reader.Responses.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(1));
+            Assert.Equal((generation, generation, "uevent"), (change.Generation, change.Inventory.Generation, change.Reason));
+        }
+
+        Assert.False(reader.Responses.Reader.TryRead(out _));
+        await stuckCall.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => stuck.WaitAsync(TimeSpan.FromMinutes(1)));
+        service.Complete();
+        await reading.WaitAsync(TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
     public void A_warning_that_appears_at_a_rescan_is_logged_once()
     {
         var logger = new RecordingLogger<InventoryService>();
@@ -163,4 +203,20 @@ public sealed class InventoryServiceTests : IDisposable
     }
 
     private static IEnumerable<TopologyNode> Flatten(TopologyNode n) => n.Children.SelectMany(Flatten).Prepend(n);
+
+    /// <summary>A client that opened the stream and never reads: each write waits until the call is cancelled.</summary>
+    private sealed class NeverReadStream(IMessage request) : Grpc.Services.IServerCallStream
+    {
+        private bool _read;
+
+        public ValueTask<System.Buffers.ReadOnlySequence<byte>?> ReadMessageAsync(CancellationToken cancellationToken)
+        {
+            System.Buffers.ReadOnlySequence<byte>? message = _read ? null : new System.Buffers.ReadOnlySequence<byte>(request.ToByteArray());
+            _read = true;
+            return ValueTask.FromResult(message);
+        }
+
+        public ValueTask WriteMessageAsync(IMessage message, CancellationToken cancellationToken) =>
+            new(Task.Delay(Timeout.Infinite, cancellationToken));
+    }
 }
