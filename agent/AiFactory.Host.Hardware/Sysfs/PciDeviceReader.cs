@@ -124,6 +124,15 @@ public static class PciDeviceReader
             dir = link;
         }
 
+        if (SysfsRoot.LastComponent(dir) != name)
+        {
+            // The kernel names each link after the function it leads to. One that leads to another function's directory
+            // would report that function a second time under this address (a GPU that is not there); one that leads to a
+            // file would give a "missing" warning for each id file.
+            warnings.Add(SysfsRoot.DisplayPath(link), SysfsRoot.DisplayPath(dir), $"link leads to {SysfsRoot.DisplayPath(dir)}, not the directory of {name}; skipped");
+            return null;
+        }
+
         // One descriptor per device, attributes by openat. Not listed: on the ext4 fixture trees a getdents of a device
         // directory cost more than the two or three failed lookups it saves (sriov_totalvfs, physfn, reset_method),
         // measured in docs/benchmarks/discovery.md; the SR-IOV attributes after sriov_totalvfs are read only when it exists.

@@ -97,6 +97,36 @@ public sealed class BrokenTreeTests : IDisposable
     }
 
     [Fact]
+    public void A_device_link_to_another_functions_directory_skips_the_device_instead_of_reporting_a_copy_of_that_function()
+    {
+        string link = Sys("bus/pci/devices/0000:03:00.0");
+        File.Delete(link);
+        File.CreateSymbolicLink(link, "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0");
+
+        HostTopology t = Discover();
+
+        Assert.Null(t.FindDevice(PciAddress.Parse("0000:03:00.0")));
+        Assert.Single(t.PciDevices, d => d.VendorId == 0x10de && d.Kind == DeviceKind.Gpu);
+        DiscoveryWarning w = Assert.Single(t.Warnings, w => w.Path == "/sys/bus/pci/devices/0000:03:00.0");
+        Assert.Equal("/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0", w.RawValue);
+        Assert.Contains("not the directory of 0000:03:00.0", w.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_device_link_to_a_file_skips_the_device_with_one_warning_naming_the_link()
+    {
+        string link = Sys("bus/pci/devices/0000:03:00.0");
+        File.Delete(link);
+        File.CreateSymbolicLink(link, "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/vendor");
+
+        HostTopology t = Discover();
+
+        Assert.Null(t.FindDevice(PciAddress.Parse("0000:03:00.0")));
+        DiscoveryWarning w = Assert.Single(t.Warnings);
+        Assert.Equal("/sys/bus/pci/devices/0000:03:00.0", w.Path);
+    }
+
+    [Fact]
     public void A_symlink_loop_is_reported_not_followed_forever()
     {
         string a = Path.Combine(Gpu, "numa_node");
