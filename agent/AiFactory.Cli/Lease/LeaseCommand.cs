@@ -66,13 +66,13 @@ internal static class LeaseCommand
                         "prefer" => CpuThreadPolicy.Prefer,
                         "isolate" => CpuThreadPolicy.Isolate,
                         "require" => CpuThreadPolicy.Require,
-                        var v => throw new FormatException($"--thread-policy: \"{v}\" is not prefer, isolate or require"),
+                        var v => throw new FormatException($"--thread-policy: \"{GlobalOptions.Quote(v)}\" is not prefer, isolate or require"),
                     },
                     EmulatorThreads = parse.GetValue(emulator)!.ToLowerInvariant() switch
                     {
                         "share" => EmulatorThreadPolicy.Share,
                         "isolate" => EmulatorThreadPolicy.Isolate,
-                        var v => throw new FormatException($"--emulator-threads: \"{v}\" is not share or isolate"),
+                        var v => throw new FormatException($"--emulator-threads: \"{GlobalOptions.Quote(v)}\" is not share or isolate"),
                     },
                     MemoryBytes = ParseSize(parse.GetValue(memory)!),
                     PageSize = parse.GetValue(page)!.ToUpperInvariant() switch
@@ -80,13 +80,13 @@ internal static class LeaseCommand
                         "4K" => LeasePageSize._4K,
                         "2M" => LeasePageSize._2M,
                         "1G" => LeasePageSize._1G,
-                        var v => throw new FormatException($"--page-size: \"{v}\" is not 4K, 2M or 1G"),
+                        var v => throw new FormatException($"--page-size: \"{GlobalOptions.Quote(v)}\" is not 4K, 2M or 1G"),
                     },
                     NumaPolicy = parse.GetValue(numa)!.ToLowerInvariant() switch
                     {
                         "required" => NumaPolicy.Required,
                         "preferred" => NumaPolicy.Preferred,
-                        var v => throw new FormatException($"--numa: \"{v}\" is not required or preferred"),
+                        var v => throw new FormatException($"--numa: \"{GlobalOptions.Quote(v)}\" is not required or preferred"),
                     },
                     TtlSeconds = parse.GetValue(ttl) is { } t ? ParseSeconds(t) : 0,
                 };

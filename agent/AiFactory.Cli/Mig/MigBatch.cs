@@ -86,7 +86,7 @@ internal static class MigBatch
         {
             if (outcome.Error is { } ex)
             {
-                error.WriteLine($"aifactoryctl: {Header(outcome.Target, outcome.Target.BusId)}: {ex.StatusCode}: {RpcErrors.Describe(ex)}");
+                error.WriteLine($"aifactoryctl: {GlobalOptions.Quote(Header(outcome.Target, outcome.Target.BusId), int.MaxValue)}: {ex.StatusCode}: {GlobalOptions.Quote(RpcErrors.Describe(ex), int.MaxValue)}");
             }
         }
     }

@@ -8,9 +8,15 @@ namespace AiFactory.Cli.Output;
 /// <summary>Turns a failed call into one line on stderr and an exit status.</summary>
 internal static class RpcErrors
 {
-    public static int Report(RpcException ex)
+    public static int Report(RpcException ex) => Report(ex, Console.Error);
+
+    /// <summary>
+    /// Writes the error's one line to <paramref name="error"/>: the status and <see cref="Describe"/>, with control
+    /// characters as \xNN (the agent's detail may echo what was asked, an ESC or a newline included); returns the exit status.
+    /// </summary>
+    internal static int Report(RpcException ex, TextWriter error)
     {
-        Console.Error.WriteLine($"aifactoryctl: {ex.StatusCode}: {Describe(ex)}");
+        error.WriteLine($"aifactoryctl: {ex.StatusCode}: {GlobalOptions.Quote(Describe(ex), int.MaxValue)}");
         return ExitCode(ex);
     }
 

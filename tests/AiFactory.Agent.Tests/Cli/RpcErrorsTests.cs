@@ -78,6 +78,18 @@ public sealed class RpcErrorsTests
         Assert.Contains("the other end closed the connection without answering", described, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void An_agent_detail_that_echoes_control_characters_is_one_line_with_them_escaped()
+    {
+        var ex = new RpcException(StatusCode.NotFound, "gpu: no GPU \u001b[31mred\nsecond\u009b2J");
+        var error = new StringWriter();
+
+        int exit = RpcErrors.Report(ex, error);
+
+        Assert.Equal(1, exit);
+        Assert.Equal("aifactoryctl: NotFound: gpu: no GPU \\x1b[31mred\\x0asecond\\x9b2J" + Environment.NewLine, error.ToString());
+    }
+
     private static RpcException Refused(string path)
     {
         var connect = new AiFactory.Grpc.Client.UnixSocketConnectException(path, System.Net.Sockets.SocketError.ConnectionRefused, "Connection refused");
