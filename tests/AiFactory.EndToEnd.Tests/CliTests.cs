@@ -50,6 +50,18 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Version_lines_up_the_clis_version_under_the_agents()
+    {
+        (int status, string stdout, _) = await Ctl("version");
+
+        Assert.Equal(0, status);
+        string[] lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        int cli = System.Text.RegularExpressions.Regex.Match(lines[0], "^aifactoryctl +").Length;
+        int agent = System.Text.RegularExpressions.Regex.Match(lines[1], "^aifactory-agent +").Length;
+        Assert.Equal(agent, cli);
+    }
+
+    [Fact]
     public async Task Version_json_carries_version_commit_and_runtime()
     {
         (int status, string stdout, _) = await Ctl("version", "--json");
