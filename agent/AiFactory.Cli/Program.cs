@@ -13,4 +13,14 @@ if (parse.Errors.Count > 0)
     return ExitCodes.Usage;
 }
 
-return await parse.InvokeAsync().ConfigureAwait(false);
+// System.CommandLine's own handler would print "Unhandled exception:" and a stack trace: a full disk or a closed
+// terminal under stdout (ENOSPC, EIO) is one line naming the error instead, and a bug one line naming the exception.
+try
+{
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+}
+catch (IOException ex)
+{
+    Console.Error.WriteLine("aifactoryctl: I/O error: " + ex.Message);
+    return ExitCodes.IoError;
+}

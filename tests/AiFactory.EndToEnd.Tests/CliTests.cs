@@ -113,6 +113,18 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Output_to_a_full_disk_is_one_line_on_stderr_and_exit_74_not_a_stack_trace()
+    {
+        (string file, string[] prefix) = Binaries.Cli;
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(
+            ("/bin/sh", ["-c", "exec \"$@\" > /dev/full", "sh", file, .. prefix]), ["gpu", "list", "--json", "--socket", _agent.Socket]);
+
+        Assert.Equal(74, status);
+        Assert.Equal("aifactoryctl: I/O error: No space left on device", stderr.Trim());
+    }
+
+    [Fact]
     public async Task An_unknown_verb_is_a_usage_error()
     {
         (int status, string stdout, string stderr) = await Ctl("frobnicate");
