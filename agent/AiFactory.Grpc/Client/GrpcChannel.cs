@@ -271,7 +271,7 @@ public sealed class GrpcChannel : IDisposable
             if (linked.IsCancellationRequested)
             {
                 throw new RpcException(StatusCode.DeadlineExceeded, timeout is TimeSpan waited
-                    ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Deadline exceeded: no answer within {Math.Round(waited.TotalSeconds, 1):0.#} s.")
+                    ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Deadline exceeded: no answer within {Math.Round(waited.TotalSeconds, waited.TotalSeconds >= 1 ? 1 : 3):0.###} s.")
                     : "Deadline exceeded.", ex);
             }
 
