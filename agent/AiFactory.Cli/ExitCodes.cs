@@ -16,4 +16,7 @@ internal static class ExitCodes
 
     /// <summary>The agent could not be reached or did not answer in time (EX_UNAVAILABLE).</summary>
     public const int Unavailable = 69;
+
+    /// <summary>The output could not be written (a full disk, a closed terminal under stdout): EX_IOERR.</summary>
+    public const int IoError = 74;
 }

@@ -132,11 +132,14 @@ internal static class GlobalOptions
             : null;
     }
 
-    /// <summary>A value as a usage error quotes it: at most <paramref name="max"/> characters (48 by default), then "…"; control characters as \xNN.</summary>
+    /// <summary>
+    /// A value as a usage error quotes it: at most <paramref name="max"/> characters (48 by default), then "…"; control
+    /// characters (C0, DEL, C1: a terminal acts on ESC and on the 8-bit CSI U+009B) as \xNN, so it stays one line.
+    /// </summary>
     internal static string Quote(string value, int max = 48)
     {
         string shown = value.Length > max ? value[..max] + "…" : value;
-        if (!shown.AsSpan().ContainsAnyInRange('\0', '\x1f') && !shown.Contains('\x7f', StringComparison.Ordinal))
+        if (!shown.AsSpan().ContainsAnyInRange('\0', '\x1f') && !shown.AsSpan().ContainsAnyInRange('\x7f', '\x9f'))
         {
             return shown;
         }
@@ -144,7 +147,7 @@ internal static class GlobalOptions
         var escaped = new System.Text.StringBuilder(shown.Length + 8);
         foreach (char c in shown)
         {
-            _ = c < 0x20 || c == 0x7f ? escaped.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}") : escaped.Append(c);
+            _ = c < 0x20 || c is >= '\x7f' and <= '\x9f' ? escaped.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}") : escaped.Append(c);
         }
 
         return escaped.ToString();

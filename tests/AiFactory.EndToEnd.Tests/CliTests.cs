@@ -50,6 +50,18 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Version_lines_up_the_clis_version_under_the_agents()
+    {
+        (int status, string stdout, _) = await Ctl("version");
+
+        Assert.Equal(0, status);
+        string[] lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        int cli = System.Text.RegularExpressions.Regex.Match(lines[0], "^aifactoryctl +").Length;
+        int agent = System.Text.RegularExpressions.Regex.Match(lines[1], "^aifactory-agent +").Length;
+        Assert.Equal(agent, cli);
+    }
+
+    [Fact]
     public async Task Version_json_carries_version_commit_and_runtime()
     {
         (int status, string stdout, _) = await Ctl("version", "--json");
@@ -98,6 +110,18 @@ public sealed class CliTests : IDisposable
         Assert.False(json.RootElement.TryGetProperty("version", out _));
         string message = json.RootElement.GetProperty("agentError").GetProperty("message").GetString()!;
         Assert.Equal("aifactoryctl: Unavailable: " + message, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    [Fact]
+    public async Task Output_to_a_full_disk_is_one_line_on_stderr_and_exit_74_not_a_stack_trace()
+    {
+        (string file, string[] prefix) = Binaries.Cli;
+
+        (int status, _, string stderr) = await RunningProcess.RunAsync(
+            ("/bin/sh", ["-c", "exec \"$@\" > /dev/full", "sh", file, .. prefix]), ["gpu", "list", "--json", "--socket", _agent.Socket]);
+
+        Assert.Equal(74, status);
+        Assert.Equal("aifactoryctl: I/O error: No space left on device", stderr.Trim());
     }
 
     [Fact]

@@ -6,6 +6,7 @@ internal static partial class Interop
 {
     internal static partial class Libc
     {
+        public const int AT_FDCWD = -100;
         public const int AT_EMPTY_PATH = 0x1000;
         public const uint STATX_TYPE = 0x1;
         public const uint STATX_SIZE = 0x200;

@@ -25,7 +25,7 @@ internal static class LeaseCommand
 
     private static Command CreateCommand()
     {
-        var owner = new Option<string>("--owner") { Description = "who holds the lease (tenant or VM name)", Required = true };
+        var owner = NonEmpty.Validated(new Option<string>("--owner") { Description = "who holds the lease (tenant or VM name)", Required = true });
         var gpus = WholeNumberOption.Create("--gpus", "whole GPUs for passthrough");
         var model = new Option<string?>("--gpu-model") { Description = "GPU model to match (case-insensitive): part of the pci.ids or NVML name, e.g. H100 or \"NVIDIA H100 80GB HBM3\", or the PCI id 10de:2330" };
         var nvlink = new Option<bool>("--nvlink") { Description = "require an NVLink-connected GPU set" };
@@ -66,13 +66,13 @@ internal static class LeaseCommand
                         "prefer" => CpuThreadPolicy.Prefer,
                         "isolate" => CpuThreadPolicy.Isolate,
                         "require" => CpuThreadPolicy.Require,
-                        var v => throw new FormatException($"--thread-policy: \"{v}\" is not prefer, isolate or require"),
+                        var v => throw new FormatException($"--thread-policy: \"{GlobalOptions.Quote(v)}\" is not prefer, isolate or require"),
                     },
                     EmulatorThreads = parse.GetValue(emulator)!.ToLowerInvariant() switch
                     {
                         "share" => EmulatorThreadPolicy.Share,
                         "isolate" => EmulatorThreadPolicy.Isolate,
-                        var v => throw new FormatException($"--emulator-threads: \"{v}\" is not share or isolate"),
+                        var v => throw new FormatException($"--emulator-threads: \"{GlobalOptions.Quote(v)}\" is not share or isolate"),
                     },
                     MemoryBytes = ParseSize(parse.GetValue(memory)!),
                     PageSize = parse.GetValue(page)!.ToUpperInvariant() switch
@@ -80,13 +80,13 @@ internal static class LeaseCommand
                         "4K" => LeasePageSize._4K,
                         "2M" => LeasePageSize._2M,
                         "1G" => LeasePageSize._1G,
-                        var v => throw new FormatException($"--page-size: \"{v}\" is not 4K, 2M or 1G"),
+                        var v => throw new FormatException($"--page-size: \"{GlobalOptions.Quote(v)}\" is not 4K, 2M or 1G"),
                     },
                     NumaPolicy = parse.GetValue(numa)!.ToLowerInvariant() switch
                     {
                         "required" => NumaPolicy.Required,
                         "preferred" => NumaPolicy.Preferred,
-                        var v => throw new FormatException($"--numa: \"{v}\" is not required or preferred"),
+                        var v => throw new FormatException($"--numa: \"{GlobalOptions.Quote(v)}\" is not required or preferred"),
                     },
                     TtlSeconds = parse.GetValue(ttl) is { } t ? ParseSeconds(t) : 0,
                 };
@@ -104,7 +104,7 @@ internal static class LeaseCommand
 
     private static Command ShowCommand()
     {
-        var id = new Argument<string?>("id") { Description = "a lease id; all holding leases when omitted", Arity = ArgumentArity.ZeroOrOne };
+        var id = NonEmpty.Validated(new Argument<string?>("id") { Description = "a lease id; all holding leases when omitted", Arity = ArgumentArity.ZeroOrOne });
         var all = new Option<bool>("--all") { Description = "also released and expired leases" };
         var command = new Command("show", "show one lease, or list them");
         command.Arguments.Add(id);
@@ -117,7 +117,7 @@ internal static class LeaseCommand
 
     private static Command ReleaseCommand()
     {
-        var id = new Argument<string>("id") { Description = "the lease id" };
+        var id = NonEmpty.Validated(new Argument<string>("id") { Description = "the lease id" });
         var force = new Option<bool>("--force") { Description = "release even while the attached domain runs (its devices go back to their host drivers under the guest)" };
         var command = new Command("release", "release a lease: devices go back to their drivers, CPUs and pages are free again; refused while its domain runs");
         command.Arguments.Add(id);
@@ -128,7 +128,7 @@ internal static class LeaseCommand
 
     private static Command AttachCommand()
     {
-        var id = new Argument<string>("id") { Description = "the lease id" };
+        var id = NonEmpty.Validated(new Argument<string>("id") { Description = "the lease id" });
         var xml = new Option<string?>("--domain-xml") { Description = "a libvirt domain XML file to merge the lease into and define" };
         var name = new Option<string?>("--domain") { Description = "an already defined libvirt domain" };
         var uri = new Option<string?>("--uri") { Description = "libvirt URI, one of the agent's libvirt-uris setting (default: its first, qemu:///system)" };
@@ -279,14 +279,39 @@ internal static class LeaseCommand
             return;
         }
 
-        o.WriteLine($"{"ID",-19} {"OWNER",-16} {"STATE",-9} {"GPUS",-10} {"VFS",4} {"VCPUS",5} {"MEMORY",10} NODES");
-        foreach (Contracts.Agent.V1.Lease l in r.Leases)
+        // Each column as wide as its widest cell (an owner is free text, a MIG profile may be "mig 1g.10gb+me").
+        var rows = r.Leases.Select(l => new[]
         {
-            ulong mem = l.Nodes.Aggregate(0UL, (a, n) => a + n.MemoryBytes);
-            string gpus = l.Mig is { } mig ? "mig " + mig.Profile : l.Devices.Count(d => d.Role == LeasedDeviceRole.Gpu).ToString(CultureInfo.InvariantCulture);
-            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{l.Id,-19} {l.Owner,-16} {StateName(l.State),-9} {gpus,-10} {l.Devices.Count(d => d.Role == LeasedDeviceRole.VirtualFunction),4} {l.Nodes.Sum(n => n.VcpuCpus.Count),5} {(mem >> 30) + "G",10} {string.Join(",", l.Nodes.Select(n => n.Node))}"));
+            l.Id,
+            l.Owner,
+            StateName(l.State),
+            l.Mig is { } mig ? "mig " + mig.Profile : l.Devices.Count(d => d.Role == LeasedDeviceRole.Gpu).ToString(CultureInfo.InvariantCulture),
+            l.Devices.Count(d => d.Role == LeasedDeviceRole.VirtualFunction).ToString(CultureInfo.InvariantCulture),
+            l.Nodes.Sum(n => n.VcpuCpus.Count).ToString(CultureInfo.InvariantCulture),
+            Size(l.Nodes.Aggregate(0UL, (a, n) => a + n.MemoryBytes)),
+            string.Join(",", l.Nodes.Select(n => n.Node.ToString(CultureInfo.InvariantCulture))),
+        }).ToList();
+        string[] header = ["ID", "OWNER", "STATE", "GPUS", "VFS", "VCPUS", "MEMORY", "NODES"];
+        bool[] right = [false, false, false, false, true, true, true, false];
+        int[] widths = [.. header.Select((h, i) => rows.Aggregate(h.Length, (w, row) => Math.Max(w, row[i].Length)))];
+        foreach (string[] row in rows.Prepend(header))
+        {
+            o.WriteLine(string.Join(' ', row.Select((cell, i) => i == row.Length - 1 ? cell : right[i] ? cell.PadLeft(widths[i]) : cell.PadRight(widths[i]))));
         }
+    }
+
+    /// <summary>A byte count exactly, in the largest of T, G, M, K that divides it ("1536M", not a rounded "1G").</summary>
+    internal static string Size(ulong bytes)
+    {
+        foreach ((int shift, char unit) in new[] { (40, 'T'), (30, 'G'), (20, 'M'), (10, 'K') })
+        {
+            if (bytes != 0 && bytes % (1UL << shift) == 0)
+            {
+                return (bytes >> shift).ToString(CultureInfo.InvariantCulture) + unit;
+            }
+        }
+
+        return bytes.ToString(CultureInfo.InvariantCulture);
     }
 
     private static string StateName(LeaseState s) => s switch
@@ -305,9 +330,15 @@ internal static class LeaseCommand
         string t = text.Trim().ToUpperInvariant().TrimEnd('B').TrimEnd('I');
         ulong unit = t.Length > 0 ? t[^1] switch { 'K' => 1UL << 10, 'M' => 1UL << 20, 'G' => 1UL << 30, 'T' => 1UL << 40, _ => 1 } : 1;
         string digits = unit == 1 ? t : t[..^1];
-        return ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) && n <= ulong.MaxValue / unit
+        string quoted = GlobalOptions.Quote(text);
+        if (digits.Length > 0 && digits.All(char.IsAsciiDigit) && (!ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out ulong big) || big > ulong.MaxValue / unit))
+        {
+            throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"--memory: \"{quoted}\" is too large: at most {ulong.MaxValue} bytes"));
+        }
+
+        return ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n)
             ? n * unit
-            : throw new FormatException($"--memory: \"{text}\" is not a size like 256G or 512M");
+            : throw new FormatException($"--memory: \"{quoted}\" is not a size like 256G or 512M");
     }
 
     /// <summary>

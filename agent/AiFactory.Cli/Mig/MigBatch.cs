@@ -8,7 +8,7 @@ namespace AiFactory.Cli.Mig;
 /// <summary>
 /// <c>mig plan|apply</c> on each of several GPUs (a mig-parted config applies to every GPU it selects). Every GPU is
 /// asked, whatever the ones before it answered; only an agent that stops answering (UNAVAILABLE, DEADLINE_EXCEEDED)
-/// ends the batch, as every later call would wait out the same timeout. The results print as one JSON array, or as
+/// ends the batch, as every later call would wait out the same timeout, and so does a refusal of the config file itself. The results print as one JSON array, or as
 /// one block per GPU headed by its bus id; a GPU that failed is named on stderr with its error.
 /// </summary>
 internal static class MigBatch
@@ -33,7 +33,7 @@ internal static class MigBatch
             catch (RpcException ex)
             {
                 outcomes.Add(new Outcome<T>(target, null, ex));
-                if (RpcErrors.NoAnswer(ex))
+                if (RpcErrors.NoAnswer(ex) || IsConfigError(ex))
                 {
                     break;
                 }
@@ -42,6 +42,14 @@ internal static class MigBatch
 
         return outcomes;
     }
+
+    /// <summary>
+    /// True for the agent's refusal of the mig-parted config itself (INVALID_ARGUMENT on <c>mig_parted_config</c> or
+    /// <c>mig_parted_select</c>: unreadable, or no such name): every GPU would get the same line, so the batch ends.
+    /// </summary>
+    internal static bool IsConfigError(RpcException ex) =>
+        ex.StatusCode == StatusCode.InvalidArgument
+        && (ex.Detail.StartsWith("mig_parted_config:", StringComparison.Ordinal) || ex.Detail.StartsWith("mig_parted_select:", StringComparison.Ordinal));
 
     /// <summary>
     /// One JSON array: per GPU, its result's protobuf JSON with <c>gpu</c> (as asked) added, or for a GPU whose call
@@ -86,7 +94,7 @@ internal static class MigBatch
         {
             if (outcome.Error is { } ex)
             {
-                error.WriteLine($"aifactoryctl: {Header(outcome.Target, outcome.Target.BusId)}: {ex.StatusCode}: {RpcErrors.Describe(ex)}");
+                error.WriteLine($"aifactoryctl: {GlobalOptions.Quote(Header(outcome.Target, outcome.Target.BusId), int.MaxValue)}: {ex.StatusCode}: {GlobalOptions.Quote(RpcErrors.Describe(ex), int.MaxValue)}");
             }
         }
     }

@@ -24,7 +24,7 @@ internal static class MigCommand
         return command;
     }
 
-    private static Argument<string> GpuArgument() => new("gpu") { Description = "GPU index, bus id (0000:18:00.0) or UUID" };
+    private static Argument<string> GpuArgument() => NonEmpty.Validated(new Argument<string>("gpu") { Description = "GPU index, bus id (0000:18:00.0) or UUID" });
 
     private static Command Show()
     {
@@ -69,8 +69,8 @@ internal static class MigCommand
 
     private static Command PlanOrApply(string name, string description)
     {
-        var gpu = new Argument<string?>("gpu") { Description = "GPU index, bus id (0000:18:00.0) or UUID (with --config: the first of the GPUs; none: every GPU)", Arity = ArgumentArity.ZeroOrOne };
-        var profiles = new Argument<string[]>("profiles") { Description = "wanted profiles, e.g. 3g.40gb 2g.20gb 1g.10gb 1g.10gb (or comma-separated); with --config: more GPUs", Arity = ArgumentArity.ZeroOrMore };
+        var gpu = NonEmpty.Validated(new Argument<string?>("gpu") { Description = "GPU index, bus id (0000:18:00.0) or UUID (with --config: the first of the GPUs; none: every GPU)", Arity = ArgumentArity.ZeroOrOne });
+        var profiles = NonEmpty.Validated(new Argument<string[]>("profiles") { Description = "wanted profiles, e.g. 3g.40gb 2g.20gb 1g.10gb 1g.10gb (or comma-separated); with --config: more GPUs", Arity = ArgumentArity.ZeroOrMore });
         var keep = new Option<bool>("--keep-existing") { Description = "only add: every existing instance must stay" };
         var config = new Option<string?>("--config") { Description = "a mig-parted config file (version: v1, mig-configs): the agent resolves devices and device-filter per GPU" };
         var select = new Option<string?>("--select") { Description = "the mig-configs name to use from --config" };

@@ -1,13 +1,22 @@
+using System.Net.Sockets;
+using AiFactory.Cli.Input;
 using AiFactory.Grpc;
+using AiFactory.Grpc.Client;
 
 namespace AiFactory.Cli.Output;
 
 /// <summary>Turns a failed call into one line on stderr and an exit status.</summary>
 internal static class RpcErrors
 {
-    public static int Report(RpcException ex)
+    public static int Report(RpcException ex) => Report(ex, Console.Error);
+
+    /// <summary>
+    /// Writes the error's one line to <paramref name="error"/>: the status and <see cref="Describe"/>, with control
+    /// characters as \xNN (the agent's detail may echo what was asked, an ESC or a newline included); returns the exit status.
+    /// </summary>
+    internal static int Report(RpcException ex, TextWriter error)
     {
-        Console.Error.WriteLine($"aifactoryctl: {ex.StatusCode}: {Describe(ex)}");
+        error.WriteLine($"aifactoryctl: {ex.StatusCode}: {GlobalOptions.Quote(Describe(ex), int.MaxValue)}");
         return ExitCode(ex);
     }
 
@@ -30,13 +39,24 @@ internal static class RpcErrors
 
         Exception innermost = ex.InnerException;
         bool tlsRefused = IsTlsRefusal(innermost);
+        string? notASocket = NotASocket(innermost);
         while (innermost.InnerException is not null)
         {
             innermost = innermost.InnerException;
             tlsRefused |= IsTlsRefusal(innermost);
+            notASocket ??= NotASocket(innermost);
         }
 
-        string cause = innermost.Message.ReplaceLineEndings(" ");
+        if (notASocket is not null)
+        {
+            return $"{ex.Detail} ({notASocket})";
+        }
+
+        // A peer that accepts and closes at once (not a gRPC server, or one that dropped us) surfaces as a write to a
+        // disposed NetworkStream; its text names a .NET type and not what happened.
+        string cause = innermost is ObjectDisposedException { ObjectName: "System.Net.Sockets.NetworkStream" }
+            ? "the other end closed the connection without answering: is it the agent's gRPC endpoint?"
+            : innermost.Message.ReplaceLineEndings(" ");
         string described = ex.Detail.Contains(cause, StringComparison.Ordinal) ? ex.Detail : $"{ex.Detail} ({cause})";
         return tlsRefused ? described + TlsHint : described;
     }
@@ -48,6 +68,15 @@ internal static class RpcErrors
     /// disposed SslStream or a response that ended before the HTTP/2 handshake, none of which says what to do.
     /// </summary>
     private const string TlsHint = "; the agent closed the connection before answering: over TLS, check --ca, and if the agent requires client certificates (tls.client-ca), give --cert and --key (a certificate its CAs signed)";
+
+    /// <summary>
+    /// For a Unix socket connect refused because the path is no socket at all (connect(2) says ECONNREFUSED for a
+    /// regular file or a directory too), what the path is instead; else null.
+    /// </summary>
+    private static string? NotASocket(Exception e) =>
+        e is UnixSocketConnectException { SocketError: SocketError.ConnectionRefused } refused && FileType.Of(refused.SocketPath) is { } type and not "a socket"
+            ? $"{refused.SocketPath} is {type}, not a socket: is --socket right?"
+            : null;
 
     private static bool IsTlsRefusal(Exception e) =>
         e is System.Security.Authentication.AuthenticationException

@@ -131,31 +131,7 @@ internal static class ProfileCommand
             try
             {
                 GetProfileResponse response = await channel.UnaryAsync(Service + "GetProfile", new GetProfileRequest(), GetProfileResponse.Parser, GlobalOptions.Call(parse, ct)).ConfigureAwait(false);
-                if (parse.GetValue(GlobalOptions.Json))
-                {
-                    ProtoJson.Print(response);
-                    return ExitCodes.Ok;
-                }
-
-                if (response.Source.Length == 0)
-                {
-                    Console.Out.WriteLine("no profile applied");
-                    return ExitCodes.Ok;
-                }
-
-                Console.Out.WriteLine($"# {response.Source}: {(response.Holds ? "holds" : "DRIFT")}");
-                foreach (ProfilePlanStep s in response.Drift)
-                {
-                    Console.Out.WriteLine($"# drift: {s.Description}");
-                }
-
-                foreach (string e in response.Errors)
-                {
-                    Console.Out.WriteLine($"# error: {e}");
-                }
-
-                Console.Out.Write(response.Yaml);
-                return response.Holds ? ExitCodes.Ok : ExitCodes.NotOk;
+                return WriteGet(response, parse.GetValue(GlobalOptions.Json), Console.Out);
             }
             catch (RpcException ex)
             {
@@ -163,6 +139,40 @@ internal static class ProfileCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// Prints <c>profile get</c>'s answer (JSON, or the stored YAML under comment lines) and returns the exit status,
+    /// the same either way: 1 when a stored profile no longer holds (drift), else 0.
+    /// </summary>
+    internal static int WriteGet(GetProfileResponse response, bool json, TextWriter o)
+    {
+        int exit = response.Source.Length == 0 || response.Holds ? ExitCodes.Ok : ExitCodes.NotOk;
+        if (json)
+        {
+            o.WriteLine(ProtoJson.Format(response));
+            return exit;
+        }
+
+        if (response.Source.Length == 0)
+        {
+            o.WriteLine("no profile applied");
+            return exit;
+        }
+
+        o.WriteLine($"# {response.Source}: {(response.Holds ? "holds" : "DRIFT")}");
+        foreach (ProfilePlanStep s in response.Drift)
+        {
+            o.WriteLine($"# drift: {s.Description}");
+        }
+
+        foreach (string e in response.Errors)
+        {
+            o.WriteLine($"# error: {e}");
+        }
+
+        o.Write(response.Yaml);
+        return exit;
     }
 
     /// <summary>" (file F, errno N)" with what the agent knows of where the step failed.</summary>

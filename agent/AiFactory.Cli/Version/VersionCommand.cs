@@ -26,7 +26,7 @@ internal static class VersionCommand
                 }
                 else
                 {
-                    Console.Out.WriteLine($"aifactoryctl   {cli}");
+                    Console.Out.WriteLine($"aifactoryctl    {cli}");
                     Console.Out.WriteLine($"aifactory-agent {agent.Version}+{agent.Commit} on {agent.Hostname} ({agent.Runtime})");
                 }
 
@@ -42,7 +42,7 @@ internal static class VersionCommand
                 }
                 else
                 {
-                    Console.Out.WriteLine($"aifactoryctl   {cli}");
+                    Console.Out.WriteLine($"aifactoryctl    {cli}");
                 }
 
                 return RpcErrors.Report(ex);

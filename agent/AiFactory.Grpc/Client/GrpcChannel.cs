@@ -54,7 +54,7 @@ public sealed class GrpcChannel : IDisposable
                 // Without this, the message names the placeholder address of the HTTP request (localhost:80). .NET
                 // maps connect's ENOENT to AddressNotAvailable, whose text ("Cannot assign requested address") misleads.
                 string reason = ex.SocketErrorCode == SocketError.AddressNotAvailable && !Path.Exists(socketPath) ? "No such file or directory" : ex.Message;
-                throw new UnixSocketConnectException($"cannot connect to unix:{socketPath}: {reason}");
+                throw new UnixSocketConnectException(socketPath, ex.SocketErrorCode, reason);
             }
             catch
             {
@@ -160,7 +160,7 @@ public sealed class GrpcChannel : IDisposable
             }
         }
 
-        HttpResponseMessage response = await Guard(() => _invoker.SendAsync(message, cts.Token), cts, options.CancellationToken).ConfigureAwait(false);
+        HttpResponseMessage response = await Guard(() => _invoker.SendAsync(message, cts.Token), cts, options.CancellationToken, timeout).ConfigureAwait(false);
         using (response)
         {
             if (response.StatusCode != HttpStatusCode.OK)
@@ -184,13 +184,13 @@ public sealed class GrpcChannel : IDisposable
                 throw new RpcException(StatusCode.Internal, $"Bad gRPC response. Invalid content-type value: {response.Content.Headers.ContentType}");
             }
 
-            Stream body = await Guard(() => response.Content.ReadAsStreamAsync(cts.Token), cts, options.CancellationToken).ConfigureAwait(false);
+            Stream body = await Guard(() => response.Content.ReadAsStreamAsync(cts.Token), cts, options.CancellationToken, timeout).ConfigureAwait(false);
             var reader = System.IO.Pipelines.PipeReader.Create(body);
             try
             {
                 while (true)
                 {
-                    System.IO.Pipelines.ReadResult read = await Guard(() => reader.ReadAsync(cts.Token).AsTask(), cts, options.CancellationToken).ConfigureAwait(false);
+                    System.IO.Pipelines.ReadResult read = await Guard(() => reader.ReadAsync(cts.Token).AsTask(), cts, options.CancellationToken, timeout).ConfigureAwait(false);
                     ReadOnlySequence<byte> buffer = read.Buffer;
                     var parsed = new List<TResponse>();
                     try
@@ -251,7 +251,11 @@ public sealed class GrpcChannel : IDisposable
         }
     }
 
-    private static async Task<T> Guard<T>(Func<Task<T>> action, CancellationTokenSource linked, CancellationToken caller)
+    /// <summary>
+    /// Runs one step of a call, turning HttpClient's failures into an <see cref="RpcException"/>: Cancelled, DeadlineExceeded
+    /// (saying how long was waited: <paramref name="timeout"/>, the deadline's distance when the call began) or Unavailable.
+    /// </summary>
+    private static async Task<T> Guard<T>(Func<Task<T>> action, CancellationTokenSource linked, CancellationToken caller, TimeSpan? timeout)
     {
         try
         {
@@ -266,7 +270,9 @@ public sealed class GrpcChannel : IDisposable
 
             if (linked.IsCancellationRequested)
             {
-                throw new RpcException(StatusCode.DeadlineExceeded, "Deadline exceeded.", ex);
+                throw new RpcException(StatusCode.DeadlineExceeded, timeout is TimeSpan waited
+                    ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Deadline exceeded: no answer within {Math.Round(waited.TotalSeconds, waited.TotalSeconds >= 1 ? 1 : 3):0.###} s.")
+                    : "Deadline exceeded.", ex);
             }
 
             // A failed Unix socket connect: the path and errno text, without HttpClient's "(localhost:80)".
@@ -300,5 +306,4 @@ public sealed class GrpcChannel : IDisposable
     public void Dispose() => _invoker.Dispose();
 
     /// <summary>A Unix socket that could not be connected to, named with the errno text.</summary>
-    private sealed class UnixSocketConnectException(string message) : IOException(message);
 }

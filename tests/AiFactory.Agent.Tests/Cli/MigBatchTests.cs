@@ -47,6 +47,35 @@ public sealed class MigBatchTests
     }
 
     [Fact]
+    public async Task A_refused_config_file_ends_the_batch_as_every_gpu_would_get_the_same_line()
+    {
+        var asked = new List<string>();
+
+        List<MigBatch.Outcome<MigPlanResult>> outcomes = await MigBatch.RunAsync(ThreeGpus, gpu =>
+        {
+            asked.Add(gpu);
+            return Task.FromException<MigPlanResult>(new RpcException(StatusCode.InvalidArgument, "mig_parted_select: no mig-config \"nope\" (the file has small)"));
+        });
+
+        Assert.Equal(["0"], asked);
+        Assert.Equal(StatusCode.InvalidArgument, Assert.Single(outcomes).Error!.StatusCode);
+    }
+
+    [Fact]
+    public async Task An_invalid_argument_about_one_gpu_does_not_end_the_batch()
+    {
+        var asked = new List<string>();
+
+        await MigBatch.RunAsync(ThreeGpus, gpu =>
+        {
+            asked.Add(gpu);
+            return gpu == "1" ? throw new RpcException(StatusCode.InvalidArgument, "profiles: at least one profile name, e.g. 3g.40gb") : Task.FromResult(Plan(gpu));
+        });
+
+        Assert.Equal(["0", "1", "2"], asked);
+    }
+
+    [Fact]
     public void Json_is_one_array_with_the_failed_gpu_named_by_its_bus_id_and_error()
     {
         List<MigBatch.Outcome<MigPlanResult>> outcomes = ThreeWithTheMiddleFailed();

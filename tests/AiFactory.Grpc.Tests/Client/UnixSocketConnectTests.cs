@@ -39,6 +39,35 @@ public sealed class UnixSocketConnectTests : IDisposable
         Assert.Equal($"Error connecting or talking to the server: cannot connect to unix:{path}: Connection refused", ex.Detail);
     }
 
+    [Fact]
+    public async Task A_socket_that_accepts_and_never_answers_ends_at_the_deadline_saying_how_long_was_waited()
+    {
+        string path = Path.Combine(_dir, "silent.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen();
+        using GrpcChannel channel = GrpcChannel.ForUnixSocket(path);
+
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(() =>
+            channel.UnaryAsync("/grpc.health.v1.Health/Check", new HealthCheckRequest(), HealthCheckResponse.Parser, new CallOptions(DateTime.UtcNow.AddSeconds(0.5), CancellationToken.None)));
+
+        Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
+        Assert.Equal("Deadline exceeded: no answer within 0.5 s.", ex.Detail);
+    }
+
+    [Fact]
+    public async Task A_refused_connect_carries_the_path_and_the_socket_error()
+    {
+        string path = Path.Combine(_dir, "regular-file");
+        await File.WriteAllTextAsync(path, string.Empty);
+
+        RpcException ex = await CallAsync(path);
+
+        var connect = Assert.IsType<UnixSocketConnectException>(ex.InnerException?.InnerException);
+        Assert.Equal(path, connect.SocketPath);
+        Assert.Equal(SocketError.ConnectionRefused, connect.SocketError);
+    }
+
     private static async Task<RpcException> CallAsync(string socket)
     {
         using GrpcChannel channel = GrpcChannel.ForUnixSocket(socket);
